@@ -1,0 +1,75 @@
+// Package gateway owns the conductor's Unix socket: it accepts connections
+// from the conductor's own uid, decodes frames, asks the actor that owns each
+// request and writes the answer back. It keeps no state of its own beyond its
+// connections; a restart closes them and listens again.
+package gateway
+
+import (
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/config"
+)
+
+// DaemonInfo is what the gateway needs from the daemon for conductor-status.
+type DaemonInfo struct {
+	Started  time.Time
+	Draining bool
+	Config   *config.Config
+}
+
+// Caller asks an actor and waits (never from inside an actor's Receive).
+type Caller interface {
+	Ask(pid *actor.PID, msg any) (any, error)
+}
+
+// Deps wire the gateway to the rest of the tree.
+type Deps struct {
+	Socket         string
+	Listener       *net.UnixListener // the socket Run created; consumed by the first start
+	Version        string
+	Paths          config.Paths
+	RequestTimeout time.Duration
+	Daemon, Jobs, Monitor, Store *actor.PID
+	Info           func(Caller) (DaemonInfo, error)
+	OnServing      func(error) // called after every (re)start; the first call marks readiness
+	Log            *slog.Logger
+}
+
+// Actor is the gateway.
+type Actor struct {
+	deps   *Deps
+	server *Server
+}
+
+// Props builds the gateway actor.
+func Props(deps *Deps) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &Actor{deps: deps} })
+}
+
+func (a *Actor) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		ln := a.deps.Listener
+		a.deps.Listener = nil
+		if ln == nil {
+			var err error
+			if ln, err = Listen(a.deps.Socket); err != nil {
+				a.deps.OnServing(err)
+				panic(err) // the supervisor retries with backoff
+			}
+		}
+		h := &dispatcher{deps: a.deps, root: ctx.ActorSystem().Root, timeout: a.deps.RequestTimeout}
+		a.server = NewServer(ln, h, ServerOptions{RequestTimeout: a.deps.RequestTimeout, OwnUID: os.Getuid()}, a.deps.Log)
+		a.server.Serve()
+		a.deps.OnServing(nil)
+	case *actor.Stopping, *actor.Restarting:
+		if a.server != nil {
+			a.server.Close()
+			a.server = nil
+		}
+	}
+}

@@ -1,0 +1,268 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mzt-dev/mzt/messages"
+	"google.golang.org/protobuf/proto"
+)
+
+// Handler answers one request. A unary request returns its reply; a stream
+// calls send for each body and returns (nil, nil), after which the server
+// sends StreamEnd. An error of type *messages.Error travels as is; any other
+// becomes an internal error.
+type Handler interface {
+	Handle(ctx context.Context, req proto.Message, send func(proto.Message) error) (proto.Message, error)
+}
+
+// ServerOptions bound what one client can cost the conductor.
+type ServerOptions struct {
+	RequestTimeout time.Duration // per unary request
+	MaxInFlight    int           // per connection; the reader waits for a slot
+	MaxConns       int           // beyond this, new connections get an error and are closed
+	IdleTimeout    time.Duration // a connection with nothing in flight for this long is closed
+	OwnUID         int
+}
+
+// Server serves framed requests on a listener, one goroutine per connection
+// plus one per request in flight.
+type Server struct {
+	ln      *net.UnixListener
+	handler Handler
+	opts    ServerOptions
+	log     *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+}
+
+// NewServer prepares a server; Serve starts it.
+func NewServer(ln *net.UnixListener, handler Handler, opts ServerOptions, log *slog.Logger) *Server {
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 16
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 1024
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 10 * time.Minute
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{ln: ln, handler: handler, opts: opts, log: log, ctx: ctx, cancel: cancel,
+		conns: map[*conn]struct{}{}}
+}
+
+// Serve runs the accept loop in a goroutine.
+func (s *Server) Serve() {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.acceptLoop()
+	}()
+}
+
+func (s *Server) acceptLoop() {
+	for {
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("accept failed", "err", err)
+			// Out of file descriptors and the like: back off instead of spinning.
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-s.ctx.Done():
+				return
+			}
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(c)
+		}()
+	}
+}
+
+// Close stops accepting, closes every connection, waits for their goroutines
+// and removes the socket file if it is still the one we created.
+func (s *Server) Close() {
+	s.cancel()
+	path := s.ln.Addr().String()
+	before, statErr := os.Stat(path)
+	s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	if statErr == nil {
+		if now, err := os.Stat(path); err == nil && os.SameFile(before, now) {
+			os.Remove(path)
+		}
+	}
+}
+
+type conn struct {
+	nc      *net.UnixConn
+	writeMu sync.Mutex
+}
+
+func (c *conn) write(env *messages.Envelope) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	// A client that stops reading must not pin a request goroutine forever.
+	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return messages.WriteFrame(c.nc, env)
+}
+
+func (c *conn) writeError(id uint64, e *messages.Error) error {
+	return c.write(&messages.Envelope{CorrelationId: id, Body: &messages.Envelope_Error{Error: e}})
+}
+
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) >= s.opts.MaxConns || s.ctx.Err() != nil {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *Server) serveConn(nc *net.UnixConn) {
+	c := &conn{nc: nc}
+	defer nc.Close()
+	uid, err := PeerUID(nc)
+	if err == nil {
+		err = CheckPeer(uid, s.opts.OwnUID)
+	}
+	if err != nil {
+		s.log.Warn("connection refused", "err", err)
+		c.writeError(0, messages.NewError(messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED, "", "%v", err))
+		return
+	}
+	if !s.track(c) {
+		c.writeError(0, messages.NewError(messages.ErrorCode_ERROR_CODE_BUSY, "close idle clients and retry",
+			"too many connections (%d)", s.opts.MaxConns))
+		return
+	}
+	defer s.untrack(c)
+
+	ctx, cancel := context.WithCancel(s.ctx)
+	var inflight sync.WaitGroup
+	defer func() {
+		cancel()
+		inflight.Wait()
+	}()
+	slots := make(chan struct{}, s.opts.MaxInFlight)
+	reader := bufio.NewReaderSize(nc, 64<<10)
+	for {
+		// Wait for a free slot before reading more: a client pipelining
+		// without bound is slowed down, not given unbounded goroutines.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		nc.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
+		var env messages.Envelope
+		if err := messages.ReadFrame(reader, &env); err != nil {
+			s.frameError(c, err)
+			return
+		}
+		req := messages.Unwrap(&env)
+		id := env.GetCorrelationId()
+		if env.GetProtocolVersion() != messages.ProtocolVersion {
+			c.writeError(id, messages.NewError(messages.ErrorCode_ERROR_CODE_UNSUPPORTED,
+				"use the same mzt for the CLI and the conductor (mzt restart after an upgrade)",
+				"protocol version %d is not spoken here (this conductor speaks %d)",
+				env.GetProtocolVersion(), messages.ProtocolVersion))
+			<-slots
+			continue
+		}
+		if req == nil {
+			c.writeError(id, messages.NewError(messages.ErrorCode_ERROR_CODE_UNSUPPORTED,
+				"restart the conductor after upgrading mzt: mzt restart",
+				"this conductor does not know the request it was sent"))
+			<-slots
+			continue
+		}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer func() { <-slots }()
+			s.serveRequest(ctx, c, id, req)
+		}()
+	}
+}
+
+func (s *Server) frameError(c *conn, err error) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
+		return // the client left, or sat idle too long
+	case errors.Is(err, messages.ErrFrameTooLarge):
+		s.log.Warn("oversized frame; closing that connection", "err", err)
+		c.writeError(0, messages.NewError(messages.ErrorCode_ERROR_CODE_FRAME_TOO_LARGE, "", "%v", err))
+	default:
+		s.log.Warn("bad frame; closing that connection", "err", err)
+		c.writeError(0, messages.NewError(messages.ErrorCode_ERROR_CODE_BAD_REQUEST, "", "%v", err))
+	}
+}
+
+func (s *Server) serveRequest(ctx context.Context, c *conn, id uint64, req proto.Message) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("request handler panicked", "request", fmt.Sprintf("%T", req), "panic", r)
+			c.writeError(id, messages.NewError(messages.ErrorCode_ERROR_CODE_INTERNAL, "see the conductor log",
+				"internal error while serving %T", req))
+		}
+	}()
+	send := func(msg proto.Message) error {
+		env, err := messages.Wrap(id, msg)
+		if err != nil {
+			return err
+		}
+		return c.write(env)
+	}
+	reply, err := s.handler.Handle(ctx, req, send)
+	var e *messages.Error
+	switch {
+	case errors.As(err, &e):
+		c.writeError(id, e)
+	case errors.Is(err, context.DeadlineExceeded):
+		c.writeError(id, messages.NewError(messages.ErrorCode_ERROR_CODE_TIMEOUT, "", "the conductor did not answer %T in time", req))
+	case err != nil:
+		c.writeError(id, messages.NewError(messages.ErrorCode_ERROR_CODE_INTERNAL, "", "%v", err))
+	case reply != nil:
+		if err := send(reply); err != nil {
+			s.log.Debug("reply not delivered", "err", err)
+		}
+	default:
+		c.write(&messages.Envelope{CorrelationId: id, Body: &messages.Envelope_StreamEnd{StreamEnd: &messages.StreamEnd{}}})
+	}
+}

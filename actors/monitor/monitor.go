@@ -1,0 +1,159 @@
+// Package monitor owns the conductor's view of its resources: it samples the
+// conductor and every process below it, turns the reading into a pressure
+// level against the configured limits, and tells the jobs actor when that
+// level changes. Sampling runs outside Receive; the actor only keeps results.
+package monitor
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/config"
+)
+
+// SnapshotRequest asks for the latest reading; the reply is a Snapshot.
+type SnapshotRequest struct{}
+
+// Snapshot is the monitor's latest reading and verdict.
+type Snapshot struct {
+	MemoryMB       float64
+	MemoryLimitMB  float64
+	Processes      int
+	ProcessLimit   int
+	AvailableMB    float64
+	Pressure       Level
+	Note           string // set when sampling fails and pressure is assumed high
+	SampledAt      time.Time
+}
+
+// PressureChanged is sent to the subscriber when the level changes.
+type PressureChanged struct {
+	Level Level
+	Note  string
+}
+
+// Reconfigure applies reloaded limits and interval.
+type Reconfigure struct{ Config *config.Config }
+
+type sampled struct {
+	sample Sample
+	err    error
+}
+
+// failClosedAfter is how many failed samples in a row make the monitor assume
+// high pressure: a conductor that cannot see its memory must not keep
+// starting work.
+const failClosedAfter = 3
+
+// Actor is the monitor.
+type Actor struct {
+	cfg        *config.Config
+	subscriber *actor.PID
+	log        *slog.Logger
+	sampler    func(root int) (Sample, error)
+
+	snap     Snapshot
+	failures int
+	timer    *time.Timer
+	stopped  bool
+}
+
+// Props builds the monitor; subscriber (the jobs actor) receives PressureChanged.
+func Props(cfg *config.Config, subscriber *actor.PID, log *slog.Logger, sampler func(int) (Sample, error)) *actor.Props {
+	if sampler == nil {
+		sampler = TakeSample
+	}
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &Actor{cfg: cfg, subscriber: subscriber, log: log, sampler: sampler}
+	})
+}
+
+func (a *Actor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.stopped = false
+		a.applyLimits()
+		a.sampleSoon(ctx, 0)
+	case *actor.Stopping, *actor.Restarting:
+		a.stopped = true
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+	case *SnapshotRequest:
+		ctx.Respond(a.snap)
+	case *Reconfigure:
+		a.cfg = m.Config
+		a.applyLimits()
+	case *sampled:
+		a.record(ctx, m)
+		a.sampleSoon(ctx, time.Duration(a.cfg.MonitorInterval))
+	}
+}
+
+func (a *Actor) applyLimits() {
+	a.snap.MemoryLimitMB = float64(a.cfg.ResourceLimits.MaxMemoryMB)
+	a.snap.ProcessLimit = a.cfg.ResourceLimits.MaxProcesses
+}
+
+// sampleSoon takes the next sample in a goroutine after d, reporting back
+// with a message; a panic in sampling is reported, never fatal.
+func (a *Actor) sampleSoon(ctx actor.Context, d time.Duration) {
+	if a.stopped {
+		return
+	}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	sampler := a.sampler
+	a.timer = time.AfterFunc(d, func() {
+		var out sampled
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					out.err = fmt.Errorf("sampler panicked: %v", r)
+				}
+			}()
+			out.sample, out.err = sampler(os.Getpid())
+		}()
+		root.Send(self, &out)
+	})
+}
+
+func (a *Actor) record(ctx actor.Context, m *sampled) {
+	prev, prevNote := a.snap.Pressure, a.snap.Note
+	if m.err != nil {
+		a.failures++
+		a.log.Warn("resource sampling failed", "err", m.err, "consecutive", a.failures)
+		if a.failures >= failClosedAfter {
+			a.snap.Pressure = max(a.snap.Pressure, High)
+			a.snap.Note = fmt.Sprintf("resource sampling failed %d times in a row (%v); assuming high pressure", a.failures, m.err)
+		}
+	} else {
+		a.failures = 0
+		a.snap.Note = ""
+		s := m.sample
+		a.snap.MemoryMB = float64(s.ConductorRSS+s.DescendantRSS) / (1 << 20)
+		a.snap.Processes = s.Descendants
+		a.snap.AvailableMB = float64(s.AvailableBytes) / (1 << 20)
+		a.snap.SampledAt = time.Now()
+		bp := a.cfg.Backpressure
+		a.snap.Pressure = NextLevel(a.snap.Pressure, a.usagePercent(), Thresholds{bp.Low, bp.Medium, bp.High, bp.Critical})
+	}
+	if a.snap.Pressure != prev || a.snap.Note != prevNote {
+		if a.snap.Pressure != prev {
+			a.log.Info("pressure changed", "from", prev.String(), "to", a.snap.Pressure.String(),
+				"memory_mb", int(a.snap.MemoryMB), "processes", a.snap.Processes)
+		}
+		if a.subscriber != nil {
+			ctx.Send(a.subscriber, &PressureChanged{Level: a.snap.Pressure, Note: a.snap.Note})
+		}
+	}
+}
+
+// usagePercent is the usage of whichever limit is nearer.
+func (a *Actor) usagePercent() float64 {
+	mem := 100 * a.snap.MemoryMB / a.snap.MemoryLimitMB
+	procs := 100 * float64(a.snap.Processes) / float64(a.snap.ProcessLimit)
+	return max(mem, procs)
+}

@@ -1,0 +1,379 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// JobRow is one run of a job.
+type JobRow struct {
+	RunKey      string // unique per run; chosen by the jobs actor
+	JobID       string
+	Run         int // 1 for the first run of JobID; set by InsertRun
+	Name        string
+	Status      string
+	UserPaused  bool
+	ScorePath   string
+	ScoreSource []byte
+	Workspace   string
+	CreatedAt   time.Time
+	StartedAt   time.Time
+	FinishedAt  time.Time
+	SheetsTotal int
+	Error       string
+}
+
+// Validation is the outcome of one validation of an attempt.
+type Validation struct {
+	Type   string `json:"type"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail"`
+}
+
+// SheetRow is a sheet's current state within a run.
+type SheetRow struct {
+	RunKey          string
+	Num             int
+	Stage           string
+	Voice           int
+	VoiceCount      int
+	Instrument      string
+	Model           string
+	Status          string
+	Attempts        int // counted attempts used
+	Tries           int // every try, counted or not (rate limits, interruptions)
+	StartedAt       time.Time
+	FinishedAt      time.Time
+	ExitCode        *int
+	Error           string
+	WaitingUntil    time.Time
+	RateLimitWaited time.Duration
+	PID, PGID       int    // the live process while running, for crash cleanup
+	ProcStart       uint64 // its start time in clock ticks, so a reused PID is never touched
+	Validations     []Validation
+	OutputTail      string
+	InputTokens     int64
+	OutputTokens    int64
+	CostUSD         float64
+}
+
+// AttemptRow is one try of a sheet.
+type AttemptRow struct {
+	RunKey      string
+	Num, Try    int
+	Counted     bool
+	Outcome     string // completed, failed, rate_limited, interrupted, timed_out, cancelled
+	StartedAt   time.Time
+	FinishedAt  time.Time
+	ExitCode    *int
+	Error       string
+	Validations []Validation
+}
+
+// Run is a job run with its sheets.
+type Run struct {
+	Job    JobRow
+	Sheets []SheetRow
+}
+
+// FinishedStatuses are the job statuses a run never leaves by itself.
+var FinishedStatuses = []string{"completed", "failed", "cancelled"}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func validationsJSON(v []Validation) string {
+	if len(v) == 0 {
+		return "[]"
+	}
+	data, _ := json.Marshal(v) // plain structs of strings and bools cannot fail
+	return string(data)
+}
+
+func parseValidations(s string) []Validation {
+	var v []Validation
+	_ = json.Unmarshal([]byte(s), &v) // a damaged column reads as "no validations", never fails a load
+	return v
+}
+
+// InsertRun stores a new run and its sheets, numbering the run after the
+// previous runs of the same job id.
+type InsertRun struct {
+	Job    JobRow
+	Sheets []SheetRow
+}
+
+func (op *InsertRun) apply(ctx context.Context, tx *sql.Tx) error {
+	var last sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(run) FROM jobs WHERE job_id = ?`, op.Job.JobID).Scan(&last); err != nil {
+		return fmt.Errorf("number run: %w", err)
+	}
+	op.Job.Run = int(last.Int64) + 1
+	if err := upsertJob(ctx, tx, &op.Job); err != nil {
+		return err
+	}
+	for i := range op.Sheets {
+		if err := upsertSheet(ctx, tx, &op.Sheets[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SaveJob updates a run's job row.
+type SaveJob struct{ Job JobRow }
+
+func (op *SaveJob) apply(ctx context.Context, tx *sql.Tx) error { return upsertJob(ctx, tx, &op.Job) }
+
+// SaveSheets stores sheet states (and the job row, when set) in one transaction,
+// with the attempt that produced the change when there is one.
+type SaveSheets struct {
+	Job     *JobRow
+	Sheets  []SheetRow
+	Attempt *AttemptRow
+}
+
+func (op *SaveSheets) apply(ctx context.Context, tx *sql.Tx) error {
+	if op.Job != nil {
+		if err := upsertJob(ctx, tx, op.Job); err != nil {
+			return err
+		}
+	}
+	for i := range op.Sheets {
+		if err := upsertSheet(ctx, tx, &op.Sheets[i]); err != nil {
+			return err
+		}
+	}
+	if a := op.Attempt; a != nil {
+		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO attempts
+			(run_key, num, try, counted, outcome, started_at, finished_at, exit_code, error, validations)
+			VALUES (?,?,?,?,?,?,?,?,?,?)`,
+			a.RunKey, a.Num, a.Try, b2i(a.Counted), a.Outcome, nanos(a.StartedAt), nanos(a.FinishedAt),
+			a.ExitCode, a.Error, validationsJSON(a.Validations))
+		if err != nil {
+			return fmt.Errorf("save attempt %d of sheet %d: %w", a.Try, a.Num, err)
+		}
+	}
+	return nil
+}
+
+// PruneHistory deletes the oldest finished runs beyond keep.
+type PruneHistory struct{ Keep int }
+
+func (op *PruneHistory) apply(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE run_key IN (
+		SELECT run_key FROM jobs WHERE status IN ('completed','failed','cancelled')
+		ORDER BY finished_at DESC LIMIT -1 OFFSET ?)`, op.Keep)
+	if err != nil {
+		return fmt.Errorf("prune history: %w", err)
+	}
+	return nil
+}
+
+func upsertJob(ctx context.Context, tx *sql.Tx, j *JobRow) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO jobs
+		(run_key, job_id, run, name, status, user_paused, score_path, score_source, workspace,
+		 created_at, started_at, finished_at, sheets_total, error)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (run_key) DO UPDATE SET
+		 name=excluded.name, status=excluded.status, user_paused=excluded.user_paused,
+		 started_at=excluded.started_at, finished_at=excluded.finished_at,
+		 sheets_total=excluded.sheets_total, error=excluded.error`,
+		j.RunKey, j.JobID, j.Run, j.Name, j.Status, b2i(j.UserPaused), j.ScorePath, j.ScoreSource, j.Workspace,
+		nanos(j.CreatedAt), nanos(j.StartedAt), nanos(j.FinishedAt), j.SheetsTotal, j.Error)
+	if err != nil {
+		return fmt.Errorf("save job %s: %w", j.JobID, err)
+	}
+	return nil
+}
+
+func upsertSheet(ctx context.Context, tx *sql.Tx, s *SheetRow) error {
+	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO sheets
+		(run_key, num, stage, voice, voice_count, instrument, model, status, attempts, tries,
+		 started_at, finished_at, exit_code, error, waiting_until, rate_limit_waited,
+		 pid, pgid, proc_start, validations, output_tail, input_tokens, output_tokens, cost_usd)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		s.RunKey, s.Num, s.Stage, s.Voice, s.VoiceCount, s.Instrument, s.Model, s.Status, s.Attempts, s.Tries,
+		nanos(s.StartedAt), nanos(s.FinishedAt), s.ExitCode, s.Error, nanos(s.WaitingUntil), int64(s.RateLimitWaited),
+		s.PID, s.PGID, int64(s.ProcStart), validationsJSON(s.Validations), s.OutputTail,
+		s.InputTokens, s.OutputTokens, s.CostUSD)
+	if err != nil {
+		return fmt.Errorf("save sheet %d: %w", s.Num, err)
+	}
+	return nil
+}
+
+const jobColumns = `run_key, job_id, run, name, status, user_paused, score_path, score_source, workspace,
+	created_at, started_at, finished_at, sheets_total, error`
+
+func scanJob(sc interface{ Scan(...any) error }) (JobRow, error) {
+	var j JobRow
+	var paused int
+	var created, started, finished int64
+	err := sc.Scan(&j.RunKey, &j.JobID, &j.Run, &j.Name, &j.Status, &paused, &j.ScorePath, &j.ScoreSource,
+		&j.Workspace, &created, &started, &finished, &j.SheetsTotal, &j.Error)
+	j.UserPaused = paused != 0
+	j.CreatedAt, j.StartedAt, j.FinishedAt = fromNanos(created), fromNanos(started), fromNanos(finished)
+	return j, err
+}
+
+func (db *DB) sheetsOf(ctx context.Context, runKey string) ([]SheetRow, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT run_key, num, stage, voice, voice_count, instrument, model,
+		status, attempts, tries, started_at, finished_at, exit_code, error, waiting_until, rate_limit_waited,
+		pid, pgid, proc_start, validations, output_tail, input_tokens, output_tokens, cost_usd
+		FROM sheets WHERE run_key = ? ORDER BY num`, runKey)
+	if err != nil {
+		return nil, fmt.Errorf("read sheets: %w", err)
+	}
+	defer rows.Close()
+	var out []SheetRow
+	for rows.Next() {
+		var s SheetRow
+		var started, finished, waiting, waited, procStart int64
+		var exit sql.NullInt64
+		var vals string
+		if err := rows.Scan(&s.RunKey, &s.Num, &s.Stage, &s.Voice, &s.VoiceCount, &s.Instrument, &s.Model,
+			&s.Status, &s.Attempts, &s.Tries, &started, &finished, &exit, &s.Error, &waiting, &waited,
+			&s.PID, &s.PGID, &procStart, &vals, &s.OutputTail, &s.InputTokens, &s.OutputTokens, &s.CostUSD); err != nil {
+			return nil, fmt.Errorf("read sheet: %w", err)
+		}
+		s.StartedAt, s.FinishedAt, s.WaitingUntil = fromNanos(started), fromNanos(finished), fromNanos(waiting)
+		s.RateLimitWaited, s.ProcStart = time.Duration(waited), uint64(procStart)
+		if exit.Valid {
+			code := int(exit.Int64)
+			s.ExitCode = &code
+		}
+		s.Validations = parseValidations(vals)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// ActiveRuns returns every run that has not finished, with its sheets: what
+// a starting conductor must pick up again.
+func (db *DB) ActiveRuns(ctx context.Context) ([]Run, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs
+		WHERE status NOT IN ('completed','failed','cancelled') ORDER BY created_at`)
+	if err != nil {
+		return nil, fmt.Errorf("read active runs: %w", err)
+	}
+	var jobs []JobRow
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read job: %w", err)
+		}
+		jobs = append(jobs, j)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Run, 0, len(jobs))
+	for _, j := range jobs {
+		sheets, err := db.sheetsOf(ctx, j.RunKey)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Run{Job: j, Sheets: sheets})
+	}
+	return out, nil
+}
+
+// LatestRun returns the newest run of jobID; ok is false when there is none.
+func (db *DB) LatestRun(ctx context.Context, jobID string) (run Run, ok bool, err error) {
+	row := db.read.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE job_id = ? ORDER BY run DESC LIMIT 1`, jobID)
+	j, err := scanJob(row)
+	if err == sql.ErrNoRows {
+		return Run{}, false, nil
+	}
+	if err != nil {
+		return Run{}, false, fmt.Errorf("read job %s: %w", jobID, err)
+	}
+	sheets, err := db.sheetsOf(ctx, j.RunKey)
+	if err != nil {
+		return Run{}, false, err
+	}
+	return Run{Job: j, Sheets: sheets}, true, nil
+}
+
+// SheetCounts is a run's sheets by status.
+type SheetCounts map[string]int
+
+// FinishedJobs lists the latest run of every job id whose latest run has
+// finished, newest first, with completed-sheet counts (no sheets loaded).
+func (db *DB) FinishedJobs(ctx context.Context, exclude map[string]bool) ([]JobRow, map[string]SheetCounts, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+prefixed("j", jobColumns)+` FROM jobs j
+		WHERE j.run = (SELECT max(run) FROM jobs WHERE job_id = j.job_id)
+		AND j.status IN ('completed','failed','cancelled') ORDER BY j.created_at DESC`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list finished jobs: %w", err)
+	}
+	var out []JobRow
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("read job: %w", err)
+		}
+		if !exclude[j.JobID] {
+			j.ScoreSource = nil
+			out = append(out, j)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	counts := map[string]SheetCounts{}
+	crow, err := db.read.QueryContext(ctx, `SELECT s.run_key, s.status, count(*) FROM sheets s
+		JOIN jobs j ON j.run_key = s.run_key
+		WHERE j.status IN ('completed','failed','cancelled') GROUP BY s.run_key, s.status`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("count sheets: %w", err)
+	}
+	defer crow.Close()
+	for crow.Next() {
+		var key, status string
+		var n int
+		if err := crow.Scan(&key, &status, &n); err != nil {
+			return nil, nil, err
+		}
+		if counts[key] == nil {
+			counts[key] = SheetCounts{}
+		}
+		counts[key][status] = n
+	}
+	return out, counts, crow.Err()
+}
+
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}

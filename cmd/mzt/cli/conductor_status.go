@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mzt-dev/mzt/client"
+	"github.com/mzt-dev/mzt/messages"
+)
+
+// ConductorStatusCmd is `mzt conductor-status`.
+type ConductorStatusCmd struct {
+	JSON bool `help:"Print one JSON object."`
+}
+
+type conductorStatusJSON struct {
+	Schema         string  `json:"schema"`
+	PID            int64   `json:"pid"`
+	Version        string  `json:"version"`
+	UptimeSeconds  float64 `json:"uptime_seconds"`
+	Clone          string  `json:"clone"`
+	Socket         string  `json:"socket"`
+	Status         string  `json:"status"`
+	AcceptingWork  bool    `json:"accepting_work"`
+	RunningJobs    int64   `json:"running_jobs"`
+	QueuedJobs     int64   `json:"queued_jobs"`
+	RunningSheets  int64   `json:"running_sheets"`
+	MemoryMB       float64 `json:"memory_mb"`
+	MemoryLimitMB  float64 `json:"memory_limit_mb"`
+	ChildProcesses int64   `json:"child_processes"`
+	ProcessLimit   int64   `json:"process_limit"`
+	Pressure       string  `json:"pressure"`
+	PressureNote   string  `json:"pressure_note,omitempty"`
+}
+
+func (c *ConductorStatusCmd) Run(g *Globals) error {
+	st, err := client.Call[*messages.ConductorStatus](g.ctx, g.paths.Socket, &messages.ConductorStatusRequest{})
+	if err != nil {
+		if isNotRunning(err) {
+			return failf(exitFailed, "", "conductor is not running")
+		}
+		return err
+	}
+	if c.JSON {
+		return g.printJSON(conductorStatusJSON{
+			Schema: schema, PID: st.Pid, Version: st.Version, UptimeSeconds: st.UptimeSeconds, Clone: st.Clone,
+			Socket: st.Socket, Status: st.Status, AcceptingWork: st.AcceptingWork, RunningJobs: st.RunningJobs,
+			QueuedJobs: st.QueuedJobs, RunningSheets: st.RunningSheets, MemoryMB: round1(st.MemoryMb),
+			MemoryLimitMB: st.MemoryLimitMb, ChildProcesses: st.ChildProcesses, ProcessLimit: st.ProcessLimit,
+			Pressure: st.Pressure, PressureNote: st.MonitorNote,
+		})
+	}
+	var b strings.Builder
+	name := "conductor"
+	if st.Clone != "" {
+		name = "conductor (clone " + st.Clone + ")"
+	}
+	fmt.Fprintf(&b, "%s · PID %d · up %s · %s\n", name, st.Pid, humanDuration(time.Duration(st.UptimeSeconds*float64(time.Second))), st.Version)
+	accepting := "accepting work"
+	if !st.AcceptingWork {
+		accepting = "not accepting work"
+	}
+	fmt.Fprintf(&b, "  status     %s · %s\n", st.Status, accepting)
+	fmt.Fprintf(&b, "  jobs       %d running · %d queued (max %d) · %d sheets running (max %d)\n",
+		st.RunningJobs, st.QueuedJobs, st.MaxConcurrentJobs, st.RunningSheets, st.MaxConcurrentSheets)
+	fmt.Fprintf(&b, "  memory     %.0f MB of %.0f MB (%.0f%%)\n", st.MemoryMb, st.MemoryLimitMb, pct(st.MemoryMb, st.MemoryLimitMb))
+	fmt.Fprintf(&b, "  processes  %d of %d (%.0f%%)\n", st.ChildProcesses, st.ProcessLimit, pct(float64(st.ChildProcesses), float64(st.ProcessLimit)))
+	fmt.Fprintf(&b, "  pressure   %s\n", st.Pressure)
+	if st.MonitorNote != "" {
+		fmt.Fprintf(&b, "             %s\n", st.MonitorNote)
+	}
+	fmt.Fprintf(&b, "  socket     %s\n  log        %s\n", st.Socket, st.LogPath)
+	g.printf("%s", b.String())
+	return nil
+}
+
+func pct(v, limit float64) float64 {
+	if limit <= 0 {
+		return 0
+	}
+	return 100 * v / limit
+}
+
+func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
+
+// humanDuration prints 3d 4h, 2h 5m, 4m 10s or 12s.
+func humanDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d >= 24*time.Hour:
+		return fmt.Sprintf("%dd %dh", d/(24*time.Hour), (d%(24*time.Hour))/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh %dm", d/time.Hour, (d%time.Hour)/time.Minute)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm %ds", d/time.Minute, (d%time.Minute)/time.Second)
+	default:
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+}

@@ -1,0 +1,28 @@
+// Command mzt is the conductor's CLI and, with `start`, the conductor itself.
+// This file is the only place the CLI and the actors meet.
+package main
+
+import (
+	"os"
+
+	"github.com/mzt-dev/mzt/actors/daemon"
+	"github.com/mzt-dev/mzt/cmd/mzt/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(os.Args[1:], cli.Env{
+		Stdout: os.Stdout, Stderr: os.Stderr,
+		RunConductor: runConductor,
+	}))
+}
+
+func runConductor(o cli.ConductorOptions) error {
+	opts := daemon.Options{Paths: o.Paths, Load: o.Load, Version: o.Version}
+	if o.Stderr != nil {
+		opts.Stderr = o.Stderr
+	}
+	if o.Ready != nil {
+		opts.Ready = func(info daemon.ReadyInfo) { o.Ready(info.PID, info.StalePID) }
+	}
+	return daemon.Run(opts)
+}

@@ -1,0 +1,274 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mzt-dev/mzt/config/strict"
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Config is conductor.toml. Every key is enforced somewhere; CONTRACT §6 lists
+// the ones users rely on, the rest are documented in the README.
+type Config struct {
+	LogLevel            string          `toml:"log_level" comment:"debug | info | warn | error"`
+	MaxConcurrentJobs   int             `toml:"max_concurrent_jobs" comment:"running jobs; more wait in the queue"`
+	MaxConcurrentSheets int             `toml:"max_concurrent_sheets" comment:"sheets at once, all jobs together"`
+	MonitorInterval     strict.Duration `toml:"monitor_interval"`
+	ShutdownTimeout     strict.Duration `toml:"shutdown_timeout" comment:"how long SIGTERM waits for sheets before interrupting them"`
+	KillGrace           strict.Duration `toml:"kill_grace" comment:"SIGTERM to SIGKILL grace for a sheet's process group"`
+	RequestTimeout      strict.Duration `toml:"request_timeout" comment:"the longest the gateway waits for an answer to one request"`
+	MaxHistory          int             `toml:"max_history" comment:"finished job runs kept in state.db"`
+	ResourceLimits      ResourceLimits  `toml:"resource_limits"`
+	Backpressure        Backpressure    `toml:"backpressure"`
+	Profiler            Profiler        `toml:"profiler"`
+	Log                 LogSettings     `toml:"log"`
+}
+
+// ResourceLimits are what pressure is measured against.
+type ResourceLimits struct {
+	MaxMemoryMB  int `toml:"max_memory_mb" comment:"conductor + every sheet's process tree"`
+	MaxProcesses int `toml:"max_processes" comment:"descendants of the conductor"`
+}
+
+// Backpressure thresholds are percentages of the nearer limit.
+type Backpressure struct {
+	Low      int `toml:"low"`
+	Medium   int `toml:"medium"`
+	High     int `toml:"high" comment:"at or above: no new sheets start, new jobs are refused"`
+	Critical int `toml:"critical" comment:"at or above: the youngest running sheet is stopped and requeued"`
+}
+
+// Profiler settings.
+type Profiler struct {
+	Enabled   bool            `toml:"enabled"`
+	Interval  strict.Duration `toml:"interval"`
+	Retention strict.Duration `toml:"retention"`
+}
+
+// LogSettings control conductor.log rotation.
+type LogSettings struct {
+	MaxSizeMB int `toml:"max_size_mb" comment:"rotate conductor.log past this size"`
+	MaxFiles  int `toml:"max_files" comment:"rotated files kept (conductor.log.1 ...)"`
+}
+
+// Defaults are the settings of a conductor with no config file.
+func Defaults() *Config {
+	return &Config{
+		LogLevel:            "info",
+		MaxConcurrentJobs:   5,
+		MaxConcurrentSheets: 25,
+		MonitorInterval:     strict.Duration(5 * time.Second),
+		ShutdownTimeout:     strict.Duration(30 * time.Second),
+		KillGrace:           strict.Duration(5 * time.Second),
+		RequestTimeout:      strict.Duration(30 * time.Second),
+		MaxHistory:          10000,
+		ResourceLimits:      ResourceLimits{MaxMemoryMB: 8192, MaxProcesses: 512},
+		Backpressure:        Backpressure{Low: 50, Medium: 70, High: 85, Critical: 95},
+		Profiler: Profiler{
+			Enabled:   true,
+			Interval:  strict.Duration(5 * time.Second),
+			Retention: strict.Duration(24 * time.Hour),
+		},
+		Log: LogSettings{MaxSizeMB: 50, MaxFiles: 5},
+	}
+}
+
+// Profiles are named sets of overrides, applied over the config file. They are
+// TOML so that they read like the file they override.
+var profiles = map[string]string{
+	"dev": `
+log_level = "debug"
+max_concurrent_jobs = 2
+max_concurrent_sheets = 4
+monitor_interval = "2s"
+shutdown_timeout = "10s"
+[profiler]
+interval = "2s"
+`,
+	"intensive": `
+max_concurrent_jobs = 20
+max_concurrent_sheets = 100
+shutdown_timeout = "5m"
+[resource_limits]
+max_memory_mb = 32768
+max_processes = 2048
+`,
+	"minimal": `
+max_concurrent_jobs = 1
+max_concurrent_sheets = 2
+monitor_interval = "10s"
+[resource_limits]
+max_memory_mb = 2048
+max_processes = 128
+[profiler]
+enabled = false
+`,
+}
+
+// ProfileNames lists the built-in profiles.
+func ProfileNames() []string {
+	names := make([]string, 0, len(profiles))
+	for n := range profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ProfileTOML returns the overrides of a profile, for documentation.
+func ProfileTOML(name string) (string, bool) {
+	s, ok := profiles[name]
+	return strings.TrimSpace(s), ok
+}
+
+// LoadOptions say where a conductor's settings come from; the daemon keeps
+// them so that SIGHUP reloads with the same precedence as at start.
+type LoadOptions struct {
+	File     string // --config; "" = the home's conductor.toml when it exists
+	Explicit bool   // File came from --config, so it must exist
+	Profile  string // --profile
+	LogLevel string // --log-level
+}
+
+// ErrInvalidConfig wraps every problem with the settings themselves.
+var ErrInvalidConfig = errors.New("invalid configuration")
+
+// Load merges defaults < file < profile < flags and validates the result.
+func Load(opts LoadOptions) (*Config, error) {
+	cfg := Defaults()
+	if opts.File != "" {
+		data, err := os.ReadFile(opts.File)
+		switch {
+		case errors.Is(err, os.ErrNotExist) && !opts.Explicit:
+		case err != nil:
+			return nil, fmt.Errorf("%w: read config: %w", ErrInvalidConfig, err)
+		default:
+			if err := strict.Decode(opts.File, data, cfg); err != nil {
+				return nil, fmt.Errorf("%w:\n%w", ErrInvalidConfig, err)
+			}
+		}
+	}
+	if opts.Profile != "" {
+		src, ok := profiles[opts.Profile]
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown profile %q (available: %s)", ErrInvalidConfig,
+				opts.Profile, strings.Join(ProfileNames(), ", "))
+		}
+		if err := strict.Decode("profile "+opts.Profile, []byte(src), cfg); err != nil {
+			return nil, fmt.Errorf("%w: profile %s: %w", ErrInvalidConfig, opts.Profile, err)
+		}
+	}
+	if opts.LogLevel != "" {
+		cfg.LogLevel = opts.LogLevel
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks ranges and the ordering of the pressure thresholds.
+func (c *Config) Validate() error {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	positive := map[string]int{
+		"max_concurrent_jobs": c.MaxConcurrentJobs, "max_concurrent_sheets": c.MaxConcurrentSheets,
+		"max_history": c.MaxHistory, "resource_limits.max_memory_mb": c.ResourceLimits.MaxMemoryMB,
+		"resource_limits.max_processes": c.ResourceLimits.MaxProcesses,
+		"log.max_size_mb": c.Log.MaxSizeMB, "log.max_files": c.Log.MaxFiles,
+	}
+	for _, key := range sortedKeys(positive) {
+		if positive[key] < 1 {
+			bad("%s must be at least 1 (got %d)", key, positive[key])
+		}
+	}
+	durations := map[string]strict.Duration{
+		"monitor_interval": c.MonitorInterval, "shutdown_timeout": c.ShutdownTimeout,
+		"kill_grace": c.KillGrace, "request_timeout": c.RequestTimeout,
+		"profiler.interval": c.Profiler.Interval, "profiler.retention": c.Profiler.Retention,
+	}
+	for _, key := range sortedKeys(durations) {
+		if durations[key] <= 0 {
+			bad("%s must be a positive duration", key)
+		}
+	}
+	bp := c.Backpressure
+	if !(0 < bp.Low && bp.Low < bp.Medium && bp.Medium < bp.High && bp.High < bp.Critical && bp.Critical <= 100) {
+		bad("backpressure thresholds must rise strictly within 1-100: low %d, medium %d, high %d, critical %d",
+			bp.Low, bp.Medium, bp.High, bp.Critical)
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// TOML renders the config as a conductor.toml (for `mzt config default|dump`).
+func (c *Config) TOML() (string, error) {
+	var buf bytes.Buffer
+	enc := toml.NewEncoder(&buf)
+	enc.SetIndentTables(true)
+	if err := enc.Encode(c); err != nil {
+		return "", fmt.Errorf("encode config: %w", err)
+	}
+	return buf.String(), nil
+}
+
+// Change is one setting that differs between two configs.
+type Change struct {
+	Key           string
+	Old, New      string
+	NeedsRestart  bool
+}
+
+// restartOnly names settings the running conductor cannot apply on reload.
+var restartOnly = map[string]bool{
+	"log.max_size_mb": true, "log.max_files": true, "profiler.enabled": true,
+}
+
+// Diff lists the settings that differ, flagging those a reload cannot apply.
+func Diff(old, new *Config) []Change {
+	var out []Change
+	diffValue("", reflect.ValueOf(*old), reflect.ValueOf(*new), &out)
+	return out
+}
+
+func diffValue(prefix string, a, b reflect.Value, out *[]Change) {
+	t := a.Type()
+	for i := range t.NumField() {
+		key := strings.Split(t.Field(i).Tag.Get("toml"), ",")[0]
+		if prefix != "" {
+			key = prefix + "." + key
+		}
+		fa, fb := a.Field(i), b.Field(i)
+		if fa.Kind() == reflect.Struct {
+			diffValue(key, fa, fb, out)
+			continue
+		}
+		if !reflect.DeepEqual(fa.Interface(), fb.Interface()) {
+			*out = append(*out, Change{Key: key, Old: fmt.Sprint(fa.Interface()), New: fmt.Sprint(fb.Interface()),
+				NeedsRestart: restartOnly[key]})
+		}
+	}
+}

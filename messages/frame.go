@@ -1,0 +1,72 @@
+package messages
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/protobuf/encoding/protodelim"
+	"google.golang.org/protobuf/proto"
+)
+
+// ProtocolVersion is carried in every Envelope so that a CLI and a conductor of
+// different builds notice the skew instead of misreading each other.
+const ProtocolVersion = 1
+
+// MaxFrameSize bounds one frame on the wire. A larger frame is refused before
+// its body is read, so a hostile or broken peer cannot make us allocate it.
+const MaxFrameSize = 16 << 20
+
+var (
+	// ErrFrameTooLarge means the length prefix announced more than MaxFrameSize.
+	ErrFrameTooLarge = errors.New("frame larger than 16 MiB")
+	// ErrMalformedFrame means the frame's bytes are not a valid Envelope.
+	ErrMalformedFrame = errors.New("malformed frame")
+	// ErrTruncatedFrame means the peer closed the connection in the middle of a frame.
+	ErrTruncatedFrame = errors.New("truncated frame")
+)
+
+// ReadFrame reads one length-delimited Envelope. It returns io.EOF only when the
+// stream ends cleanly between frames.
+func ReadFrame(r *bufio.Reader, env *Envelope) error {
+	err := protodelim.UnmarshalOptions{MaxSize: MaxFrameSize}.UnmarshalFrom(r, env)
+	if err == nil {
+		return nil
+	}
+	var tooLarge *protodelim.SizeTooLargeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return io.EOF
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return ErrTruncatedFrame
+	case errors.As(err, &tooLarge):
+		return fmt.Errorf("%w (%d bytes announced)", ErrFrameTooLarge, tooLarge.Size)
+	default:
+		// A varint prefix that never terminates also lands here.
+		return fmt.Errorf("%w: %v", ErrMalformedFrame, err)
+	}
+}
+
+// WriteFrame writes one length-delimited Envelope, refusing to send one the
+// peer would reject.
+func WriteFrame(w io.Writer, env *Envelope) error {
+	if env.GetProtocolVersion() == 0 {
+		env.ProtocolVersion = ProtocolVersion
+	}
+	if size := proto.Size(env); size > MaxFrameSize {
+		return fmt.Errorf("%w (%d bytes)", ErrFrameTooLarge, size)
+	}
+	if _, err := protodelim.MarshalTo(w, env); err != nil {
+		return fmt.Errorf("write frame: %w", err)
+	}
+	return nil
+}
+
+// NewError builds an error body; hint may be empty.
+func NewError(code ErrorCode, hint, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Hint: hint}
+}
+
+// Error makes *Error usable as a Go error on both sides of the wire.
+func (e *Error) Error() string { return e.GetMessage() }

@@ -90,6 +90,11 @@ func (c *Client) Close() error { return c.conn.Close() }
 
 // Request sends req and waits for the matching reply body.
 func (c *Client) Request(ctx context.Context, req proto.Message) (proto.Message, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
 	var reply proto.Message
 	err := c.Stream(ctx, req, func(msg proto.Message) error {
 		reply = msg
@@ -108,6 +113,7 @@ var errStop = errors.New("stop")
 
 // Stream sends req and calls fn for every body that answers it until the
 // conductor ends the stream (StreamEnd), fn returns an error, or ctx ends.
+// Unlike Request it sets no timeout of its own: a followed log may last hours.
 func (c *Client) Stream(ctx context.Context, req proto.Message, fn func(proto.Message) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -116,11 +122,6 @@ func (c *Client) Stream(ctx context.Context, req proto.Message, fn func(proto.Me
 	env, err := messages.Wrap(id, req)
 	if err != nil {
 		return err
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
-		defer cancel()
 	}
 	// Unblock reads and writes when the context ends.
 	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Now()) })

@@ -187,7 +187,7 @@ func (c *Config) Validate() error {
 		"max_concurrent_jobs": c.MaxConcurrentJobs, "max_concurrent_sheets": c.MaxConcurrentSheets,
 		"max_history": c.MaxHistory, "resource_limits.max_memory_mb": c.ResourceLimits.MaxMemoryMB,
 		"resource_limits.max_processes": c.ResourceLimits.MaxProcesses,
-		"log.max_size_mb": c.Log.MaxSizeMB, "log.max_files": c.Log.MaxFiles,
+		"log.max_size_mb":               c.Log.MaxSizeMB, "log.max_files": c.Log.MaxFiles,
 	}
 	for _, key := range sortedKeys(positive) {
 		if positive[key] < 1 {
@@ -237,9 +237,9 @@ func (c *Config) TOML() (string, error) {
 
 // Change is one setting that differs between two configs.
 type Change struct {
-	Key           string
-	Old, New      string
-	NeedsRestart  bool
+	Key          string
+	Old, New     string
+	NeedsRestart bool
 }
 
 // restartOnly names settings the running conductor cannot apply on reload.

@@ -5,6 +5,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -98,6 +99,14 @@ func Run(opts Options) error {
 		log.Error("cannot open state database", "path", opts.Paths.State, "err", err)
 		return err
 	}
+	recoverCtx, cancelRecover := context.WithTimeout(context.Background(), time.Minute)
+	prepared, err := jobs.Recover(recoverCtx, db, opts.Paths, time.Duration(cfg.KillGrace), log.With("subsystem", "jobs"))
+	cancelRecover()
+	if err != nil {
+		db.Close()
+		log.Error("cannot recover jobs", "err", err)
+		return fmt.Errorf("recover jobs: %w", err)
+	}
 	ln, err := gateway.Listen(opts.Paths.Socket)
 	if err != nil {
 		db.Close()
@@ -109,7 +118,7 @@ func Run(opts Options) error {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
 	d := &daemonActor{
 		opts: opts, cfg: cfg, log: log, level: level, logw: logw, db: db, listener: ln,
-		started: time.Now(), dead: map[string]bool{}, ready: make(chan error, 1), done: make(chan struct{}),
+		recovered: &prepared, started: time.Now(), dead: map[string]bool{}, ready: make(chan error, 1), done: make(chan struct{}),
 	}
 	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return d },
 		actor.WithSupervisor(d.strategy())), "daemon")
@@ -174,19 +183,20 @@ type childrenStopped struct{}
 // daemonActor is the root of the supervision tree. Run keeps a pointer to it
 // only to read ready/done/stopReason, which are written before done closes.
 type daemonActor struct {
-	opts     Options
-	cfg      *config.Config
-	log      *slog.Logger
-	level    *slog.LevelVar
-	logw     *logfile.Writer
-	db       *store.DB
-	listener *net.UnixListener
-	started  time.Time
+	opts      Options
+	cfg       *config.Config
+	log       *slog.Logger
+	level     *slog.LevelVar
+	logw      *logfile.Writer
+	db        *store.DB
+	listener  *net.UnixListener
+	recovered *[]jobs.Prepared
+	started   time.Time
 
 	store, jobs, monitor, profiler, correlation, reaper, gateway *actor.PID
 
 	dead       map[string]bool // children that stopped for good
-	shutdown   bool // a shutdown has begun
+	shutdown   bool            // a shutdown has begun
 	forced     bool
 	stopReason string
 	ready      chan error
@@ -252,7 +262,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	d.profiler = spawn(profiler.Props(log("profiler")), "profiler")
 	d.correlation = spawn(correlation.Props(log("correlation")), "correlation")
 	d.jobs = spawn(jobs.Props(jobs.Deps{Config: d.cfg, Paths: d.opts.Paths, Store: d.store, Monitor: d.monitor,
-		Log: log("jobs")}), "jobs")
+		DB: d.db, Recovered: d.recovered, Log: log("jobs")}), "jobs")
 	gw := &gateway.Deps{
 		Socket: d.opts.Paths.Socket, Listener: d.listener, Version: d.opts.Version,
 		Paths: d.opts.Paths, RequestTimeout: time.Duration(d.cfg.RequestTimeout),

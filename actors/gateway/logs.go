@@ -2,11 +2,193 @@ package gateway
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
 
+	"github.com/mzt-dev/mzt/actors/jobs"
 	"github.com/mzt-dev/mzt/messages"
 	"google.golang.org/protobuf/proto"
 )
 
+// logChunkSize keeps every frame far below the frame limit.
+const logChunkSize = 64 << 10
+
+// followPoll is how often a followed log is checked for growth.
+const followPoll = 100 * time.Millisecond
+
+func (d *dispatcher) plan(jobID string) (*jobs.LogPlan, error) {
+	res, err := d.Ask(d.deps.Jobs, jobs.NewLogPlanRequest(jobID))
+	if err != nil {
+		return nil, err
+	}
+	return res.(*jobs.LogPlan), nil
+}
+
+// streamLogs sends the captured output of a job's sheets: every sheet's
+// latest try (each under a header), or one sheet's chosen try, and with
+// follow keeps sending what the sheet writes until it ends.
 func (d *dispatcher) streamLogs(ctx context.Context, req *messages.LogsRequest, send func(proto.Message) error) error {
-	return messages.NewError(messages.ErrorCode_ERROR_CODE_UNSUPPORTED, "", "logs are not served yet")
+	plan, err := d.plan(req.GetJobId())
+	if err != nil {
+		return err
+	}
+	sheets := plan.Sheets
+	if n := int(req.GetSheet()); n != 0 {
+		if n < 1 || n > len(plan.Sheets) {
+			return messages.NewError(messages.ErrorCode_ERROR_CODE_NOT_FOUND, "",
+				"job %s has no sheet %d (it has %d)", plan.JobID, n, len(plan.Sheets))
+		}
+		sheets = plan.Sheets[n-1 : n]
+	}
+	if req.GetFollow() {
+		if len(sheets) > 1 {
+			sheets = []jobs.LogSheet{pickFollowed(sheets)}
+		}
+		return d.follow(ctx, req, sheets[0], plan, send)
+	}
+	headers := len(sheets) > 1
+	for _, s := range sheets {
+		try := s.Tries
+		if a := int(req.GetAttempt()); a != 0 {
+			if a > s.Tries {
+				return messages.NewError(messages.ErrorCode_ERROR_CODE_NOT_FOUND, "",
+					"sheet %d has no try %d (it has %d)", s.Num, a, s.Tries)
+			}
+			try = a
+		}
+		if try == 0 {
+			if headers {
+				if err := send(&messages.LogChunk{Sheet: int64(s.Num), Header: header(s, 0)}); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		path := pick(plan, s.Num, try, req.GetStderr())
+		var hdr string
+		if headers {
+			hdr = header(s, try)
+		}
+		if _, err := sendFile(ctx, path, 0, s.Num, try, hdr, send); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func header(s jobs.LogSheet, try int) string {
+	if try == 0 {
+		return fmt.Sprintf("==> sheet %d (%s, voice %d): no output yet <==", s.Num, s.Stage, s.Voice)
+	}
+	return fmt.Sprintf("==> sheet %d (%s, voice %d), try %d <==", s.Num, s.Stage, s.Voice, try)
+}
+
+// pickFollowed chooses the sheet to follow when none was named: the first
+// running one, else the last one that produced output.
+func pickFollowed(sheets []jobs.LogSheet) jobs.LogSheet {
+	best := sheets[0]
+	for _, s := range sheets {
+		if s.Running {
+			return s
+		}
+		if s.Tries > 0 {
+			best = s
+		}
+	}
+	return best
+}
+
+func pick(plan *jobs.LogPlan, num, try int, stderr bool) string {
+	out, errPath := plan.Paths(num, try)
+	if stderr {
+		return errPath
+	}
+	return out
+}
+
+// sendFile sends path from offset in chunks and returns the new offset. A
+// file not created yet is simply empty.
+func sendFile(ctx context.Context, path string, offset int64, num, try int, hdr string,
+	send func(proto.Message) error) (int64, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if hdr != "" {
+			return offset, send(&messages.LogChunk{Sheet: int64(num), Attempt: int64(try), Header: hdr})
+		}
+		return offset, nil
+	}
+	if err != nil {
+		return offset, fmt.Errorf("open log: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return offset, fmt.Errorf("seek log: %w", err)
+	}
+	buf := make([]byte, logChunkSize)
+	first := true
+	for ctx.Err() == nil {
+		n, rerr := f.Read(buf)
+		if n > 0 || (first && hdr != "") {
+			chunk := &messages.LogChunk{Sheet: int64(num), Attempt: int64(try), Data: append([]byte(nil), buf[:n]...)}
+			if first {
+				chunk.Header = hdr
+			}
+			first = false
+			if err := send(chunk); err != nil {
+				return offset, err
+			}
+			offset += int64(n)
+		}
+		if rerr == io.EOF {
+			return offset, nil
+		}
+		if rerr != nil {
+			return offset, fmt.Errorf("read log: %w", rerr)
+		}
+	}
+	return offset, ctx.Err()
+}
+
+// follow streams one sheet's output as it grows, across its retries, until
+// the sheet ends or the client leaves.
+func (d *dispatcher) follow(ctx context.Context, req *messages.LogsRequest, s jobs.LogSheet, plan *jobs.LogPlan,
+	send func(proto.Message) error) error {
+	try, offset := max(s.Tries, 1), int64(0)
+	if a := int(req.GetAttempt()); a != 0 {
+		try = a
+	}
+	for {
+		var err error
+		if offset, err = sendFile(ctx, pick(plan, s.Num, try, req.GetStderr()), offset, s.Num, try, "", send); err != nil {
+			return err
+		}
+		cur, err := d.plan(req.GetJobId())
+		if err != nil {
+			return err
+		}
+		now := cur.Sheets[s.Num-1]
+		if now.Tries > try && req.GetAttempt() == 0 {
+			// A retry started: finish the old file, then move on.
+			if offset, err = sendFile(ctx, pick(plan, s.Num, try, req.GetStderr()), offset, s.Num, try, "", send); err != nil {
+				return err
+			}
+			try, offset = now.Tries, 0
+			if err := send(&messages.LogChunk{Sheet: int64(s.Num), Attempt: int64(try), Header: header(now, try)}); err != nil {
+				return err
+			}
+			continue
+		}
+		if now.Ended() || cur.Finished || (req.GetAttempt() != 0 && now.Tries > try) {
+			_, err := sendFile(ctx, pick(plan, s.Num, try, req.GetStderr()), offset, s.Num, try, "", send)
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(followPoll):
+		}
+	}
 }

@@ -377,3 +377,20 @@ func prefixed(alias, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// MarkFailed records a run as failed without its actor (which died).
+type MarkFailed struct {
+	JobID  string
+	Run    int
+	Reason string
+}
+
+func (op *MarkFailed) apply(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'failed', error = ?, finished_at = ?
+		WHERE job_id = ? AND run = ? AND status NOT IN ('completed','failed','cancelled')`,
+		op.Reason, time.Now().UnixNano(), op.JobID, op.Run)
+	if err != nil {
+		return fmt.Errorf("mark job %s failed: %w", op.JobID, err)
+	}
+	return nil
+}

@@ -257,9 +257,7 @@ func (p *parser) build(raw *rawScore) *Score {
 		p.at("", "the score has no stages: add at least one [[stage]] with an id and a prompt")
 	}
 	s.Stages = p.stages(raw, dir)
-	if !p.checkGraph(s) {
-		return s
-	}
+	p.checkGraph(s)
 	p.checkTemplates(s)
 	return s
 }

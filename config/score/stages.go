@@ -185,13 +185,13 @@ func (p *parser) prompt(st *Stage, r *rawStage, key, name, dir string) {
 		data, err := os.ReadFile(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			p.at(key+".prompt_file", "prompt file %s not found (prompt_file is relative to the score's directory)", path)
+			p.at(key+".prompt_file", "prompt file %s not found (prompt_file is relative to the score's directory)", p.relative(st.PromptFile))
 		case err != nil:
 			p.at(key+".prompt_file", "cannot read prompt file: %v", err)
 		default:
 			st.PromptText = string(data)
 			if strings.TrimSpace(st.PromptText) == "" {
-				p.at(key+".prompt_file", "prompt file %s is empty", path)
+				p.at(key+".prompt_file", "prompt file %s is empty", p.relative(st.PromptFile))
 			}
 		}
 	}

@@ -3,10 +3,13 @@ package score
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/mzt-dev/mzt/config/strict"
 )
 
 // TemplateData is what every template of a score (prompts, validation path,
@@ -94,7 +97,7 @@ func funcs() template.FuncMap {
 	}
 }
 
-// Quote quotes s for a POSIX shell: 'it'\''s' is one word whatever s holds.
+// Quote quotes s for a POSIX shell: 'it'\”s' is one word whatever s holds.
 func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
@@ -187,16 +190,17 @@ func (p *parser) checkTemplate(key, text string, data TemplateData) {
 	}
 	line, col := p.pos.Pos(key)
 	if te.Line > 0 && line > 0 {
-		if te.Line > 1 {
+		off := te.Line - 1
+		if opensMultiline(p.data, line) {
+			off++ // after key = """ and a newline, the text starts on the next line
+		}
+		if off > 0 {
 			col = 0 // the key's column says nothing about a later line
 		}
-		line += te.Line - 1
-		if opensMultiline(p.data, line-te.Line+1) {
-			// A """ followed by a newline: the text starts on the next line.
-			line++
-		}
+		line += off
 	}
-	p.problems = append(p.problems, problem(p.file, line, col, key, fmt.Sprintf("bad template in %s: %s", lastKey(key), te.Msg)))
+	p.problems = append(p.problems, strict.Problem{File: p.file, Line: line, Col: col, Key: key,
+		Msg: fmt.Sprintf("bad template in %s: %s", lastKey(key), te.Msg)})
 }
 
 // checkFileTemplate reports a bad template in a prompt file, at its own line.
@@ -206,9 +210,32 @@ func (p *parser) checkFileTemplate(file, text string, data TemplateData) {
 	if !errors.As(err, &te) {
 		return
 	}
-	path := file
-	if !strings.HasPrefix(path, "/") {
-		path = joinDir(p.file, file)
+	p.problems = append(p.problems, strict.Problem{File: p.relative(file), Line: te.Line, Col: te.Col, Msg: "bad template: " + te.Msg})
+}
+
+// relative names a file the score refers to as the user would: relative to
+// the score's path as they gave it.
+func (p *parser) relative(file string) string {
+	if filepath.IsAbs(file) {
+		return file
 	}
-	p.problems = append(p.problems, problem(path, te.Line, te.Col, "", "bad template: "+te.Msg))
+	return filepath.Join(filepath.Dir(p.file), file)
+}
+
+// opensMultiline reports whether the value of the key on line (1-based) is a
+// multi-line string whose first line is empty (key = """ then a newline),
+// which TOML drops.
+func opensMultiline(data []byte, line int) bool {
+	lines := strings.Split(string(data), "\n")
+	if line < 1 || line > len(lines) {
+		return false
+	}
+	_, v, ok := strings.Cut(lines[line-1], "=")
+	v = strings.TrimSpace(v)
+	return ok && (v == `"""` || v == `'''`)
+}
+
+// lastKey is the last key of a path: "stage[0].validate[1].run" -> "run".
+func lastKey(path string) string {
+	return path[strings.LastIndexByte(path, '.')+1:]
 }

@@ -124,12 +124,11 @@ func Decode(file string, data []byte, v any) error {
 			// The walk reports every unknown key it can resolve; this is a fallback,
 			// and go-toml's key path is approximate inside inline tables.
 			parts := e.Key()
-			if len(parts) == 0 {
-				continue
+			p := Problem{File: file, Line: line, Col: col, Key: strings.Join(parts, "."), Msg: "unknown key"}
+			if n := len(parts); n > 0 {
+				p.Msg = unknownKeyMsg(parts[n-1], candidatesFor(typeOf(v), parts[:n-1]))
 			}
-			name := parts[len(parts)-1]
-			ps = append(ps, Problem{File: file, Line: line, Col: col, Key: strings.Join(parts, "."),
-				Msg: unknownKeyMsg(name, candidatesFor(typeOf(v), parts[:len(parts)-1]))})
+			ps = append(ps, p)
 		}
 	case errors.As(err, &decodeErr):
 		line, _ := decodeErr.Position()

@@ -79,6 +79,14 @@ func TestDecodeProblems(t *testing.T) {
 				`f.toml:4:11: "timeout": invalid duration "soon": write a number and a unit such as "30s", "10m" or "1h30m"`,
 			}},
 		{"table where a value is expected", "[name]\nx = 1\n", []string{`f.toml:1:2: "name" must be a string, not a table`}},
+		{"table where an array of tables is expected", "[stage]\nid = 'a'\n",
+			[]string{`f.toml:1:2: "stage" must be an array of tables ([[...]] sections or [{...}, ...]), not a table`}},
+		{"inline table where an array of tables is expected", "[[stage]]\nvalidate = { type = 'x' }\n",
+			[]string{`f.toml:2:12: "validate" must be an array of tables ([[...]] sections or [{...}, ...]), not a table`}},
+		{"array of tables where a table is expected", "[[defaults]]\n",
+			[]string{`f.toml:1:3: "defaults" must be a table, not an array of tables`}},
+		{"keys in a map are free, values are typed", "[[stage]]\nenv = { A = 'x', B = 2 }\n",
+			[]string{`f.toml:2:22: "B" must be a string, not an integer`}},
 		{"duplicate key", "name = 'a'\nname = 'b'\n", []string{`f.toml:2:1: key name is already defined`}},
 		{"unknown keys and type errors together", "nmae = 'x'\nenabled = 1\n[[stage]]\natempts = 2\n",
 			[]string{
@@ -154,13 +162,15 @@ func TestProblemString(t *testing.T) {
 }
 
 func TestSuggest(t *testing.T) {
-	cands := []string{"attempts", "timeout", "instrument", "id", "run"}
+	cands := []string{"attempts", "timeout", "instrument", "id", "run", "name"}
 	tests := []struct{ word, want string }{
 		{"atempts", "attempts"},
+		{"attmepts", "attempts"},
+		{"ix", "id"},
+		{"nmae", "name"},
 		{"ATTEMPTS", "attempts"},
 		{"timeot", "timeout"},
 		{"instrumnet", "instrument"},
-		{"ix", "id"},
 		{"rn", "run"},
 		{"zzz", ""},
 		{"workspace", ""},
@@ -238,7 +248,7 @@ base = "1s"
 		{"stage[0].id", 6, 1},
 		{"stage[0].depends_on", 7, 1},
 		{"stage[0].depends_on[1]", 7, 20},
-		{"stage[0].validate[1]", 10, 11},
+		{"stage[0].validate[1]", 10, 5},
 		{"stage[0].validate[1].type", 11, 3},
 		{"stage[1]", 13, 3},
 		{"stage[1].prompt", 13, 3},

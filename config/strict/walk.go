@@ -60,8 +60,8 @@ func isSyntaxError(data []byte) bool {
 func walk(data []byte, root reflect.Type) *walker {
 	w := &walker{where: map[string]position{}, arrays: map[string]int{}}
 	w.p.Reset(data)
-	var table string       // indexed path of the current table
-	tableT := root          // its type; nil when unknown or untyped
+	var table string // indexed path of the current table
+	tableT := root   // its type; nil when unknown or untyped
 	typed := root != nil
 	for w.p.NextExpression() {
 		e := w.p.Expression()
@@ -122,6 +122,8 @@ func (w *walker) header(root reflect.Type, typed bool, e *unstable.Node) (string
 			w.arrays[path] = n + 1
 			w.remember(path, at)
 			path += "[" + strconv.Itoa(n) + "]"
+			// An element is where its header starts: "[[stage.validate]]" at "stage".
+			w.remember(path, start)
 			if known {
 				if t = deref(t); t.Kind() != reflect.Slice && t.Kind() != reflect.Interface {
 					w.report(start, path, "%q must be %s, not an array of tables", name, want(t))
@@ -322,6 +324,8 @@ func want(t reflect.Type) string {
 		return "an integer"
 	case isFloat(t.Kind()):
 		return "a number"
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && isTable(t.Elem()):
+		return "an array of tables ([[...]] sections or [{...}, ...])"
 	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
 		return "an array"
 	case isTable(t):

@@ -7,3 +7,4 @@ import (
 )
 
 func isNotRunning(err error) bool { return errors.Is(err, client.ErrNotRunning) }
+

@@ -1,0 +1,110 @@
+package jobs
+
+import (
+	"time"
+
+	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/messages"
+)
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// jobInfo summarises a run for status and list.
+func jobInfo(j store.JobRow, sheets []store.SheetRow) *messages.JobInfo {
+	info := &messages.JobInfo{
+		Id: j.JobID, Name: j.Name, Status: j.Status, ScorePath: j.ScorePath, Workspace: j.Workspace,
+		CreatedAtUnixNano: unixNano(j.CreatedAt), StartedAtUnixNano: unixNano(j.StartedAt),
+		FinishedAtUnixNano: unixNano(j.FinishedAt), SheetsTotal: int64(j.SheetsTotal), Error: j.Error,
+		UserPaused: j.UserPaused, Run: int64(j.Run),
+	}
+	for _, s := range sheets {
+		switch s.Status {
+		case SheetCompleted:
+			info.SheetsCompleted++
+		case SheetRunning:
+			info.SheetsRunning++
+		case SheetFailed:
+			info.SheetsFailed++
+		}
+	}
+	return info
+}
+
+func sheetInfos(rows []store.SheetRow) []*messages.SheetInfo {
+	out := make([]*messages.SheetInfo, len(rows))
+	for i, s := range rows {
+		si := &messages.SheetInfo{
+			Num: int64(s.Num), Stage: s.Stage, Voice: int64(s.Voice), VoiceCount: int64(s.VoiceCount),
+			Status: s.Status, Attempts: int64(s.Attempts), Instrument: s.Instrument, Model: s.Model,
+			StartedAtUnixNano: unixNano(s.StartedAt), FinishedAtUnixNano: unixNano(s.FinishedAt),
+			Error: s.Error, WaitingUntilUnixNano: unixNano(s.WaitingUntil), Pid: int64(s.PID),
+			InputTokens: s.InputTokens, OutputTokens: s.OutputTokens, CostUsd: s.CostUSD,
+		}
+		if !s.StartedAt.IsZero() {
+			end := s.FinishedAt
+			if end.IsZero() {
+				end = time.Now()
+			}
+			si.DurationSeconds = end.Sub(s.StartedAt).Seconds()
+		}
+		if s.ExitCode != nil {
+			si.HasExitCode, si.ExitCode = true, int64(*s.ExitCode)
+		}
+		for _, v := range s.Validations {
+			si.Validations = append(si.Validations, &messages.ValidationResult{Type: v.Type, Passed: v.Passed, Detail: v.Detail})
+		}
+		out[i] = si
+	}
+	return out
+}
+
+// LogSheet is where one sheet's output is.
+type LogSheet struct {
+	Num     int
+	Stage   string
+	Voice   int
+	Tries   int
+	Running bool
+	Status  string
+}
+
+// logPlan tells the gateway which files hold a job's output.
+type logPlan struct {
+	Dir      string
+	JobID    string
+	Finished bool
+	Sheets   []LogSheet
+}
+
+// LogPlan is the exported view of a plan (the gateway streams from it).
+type LogPlan = logPlan
+
+// Ended reports whether a sheet's output can still grow.
+func (s LogSheet) Ended() bool { return sheetTerminal(s.Status) }
+
+// Paths returns the files of one try of a sheet.
+func (p *LogPlan) Paths(num, try int) (stdout, stderr string) { return attemptPaths(p.Dir, num, try) }
+
+// LogPlanRequest asks the job manager for a job's log plan; reply *LogPlan or *messages.Error.
+type LogPlanRequest = logPlanRequest
+
+// NewLogPlanRequest builds a LogPlanRequest.
+func NewLogPlanRequest(jobID string) *LogPlanRequest { return &logPlanRequest{jobID: jobID} }
+
+func newLogPlan(dir string, j store.JobRow, rows []store.SheetRow) *logPlan {
+	p := &logPlan{Dir: dir, JobID: j.JobID}
+	switch j.Status {
+	case JobCompleted, JobFailed, JobCancelled:
+		p.Finished = true
+	}
+	for _, s := range rows {
+		p.Sheets = append(p.Sheets, LogSheet{Num: s.Num, Stage: s.Stage, Voice: s.Voice, Tries: s.Tries,
+			Running: s.Status == SheetRunning, Status: s.Status})
+	}
+	return p
+}

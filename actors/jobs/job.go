@@ -1,0 +1,670 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/config/instrument"
+	"github.com/mzt-dev/mzt/config/score"
+	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/messages"
+)
+
+// Job and sheet states of CONTRACT §3.
+const (
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobPaused    = "paused"
+	JobCompleted = "completed"
+	JobFailed    = "failed"
+	JobCancelled = "cancelled"
+
+	SheetPending   = "pending"
+	SheetRunning   = "running"
+	SheetWaiting   = "waiting"
+	SheetCompleted = "completed"
+	SheetFailed    = "failed"
+	SheetSkipped   = "skipped"
+	SheetCancelled = "cancelled"
+)
+
+func sheetTerminal(status string) bool {
+	switch status {
+	case SheetCompleted, SheetFailed, SheetSkipped, SheetCancelled:
+		return true
+	}
+	return false
+}
+
+// Messages between the job manager and a job actor.
+type (
+	admit       struct{}
+	slotGranted struct{ num int }
+	rateLimited struct {
+		instrument string
+		until      time.Time
+	}
+	interrupt struct{ reason string }
+	preempt   struct{}
+	wake      struct{}
+
+	slotRequest struct {
+		jobID         string
+		num           int
+		instrument    string
+		maxConcurrent int
+		job           *actor.PID
+		startedAt     time.Time // when the request was made, for fairness
+	}
+	slotRelease struct {
+		jobID string
+		num   int
+	}
+	slotCancel   struct{ jobID string }
+	rateLimitHit struct {
+		instrument string
+		until      time.Time
+	}
+	// jobUpdate is a job's summary after every transition.
+	jobUpdate struct {
+		info     *messages.JobInfo
+		running  int
+		finished bool
+	}
+	// logPlanRequest asks where a job's output is; reply *logPlan.
+	logPlanRequest struct{ jobID string }
+)
+
+// jobSettings are the conductor settings a job actor uses.
+type jobSettings struct {
+	killGrace time.Duration
+	baseEnv   []string
+	logDir    string // this run's folder of captured output
+}
+
+type sheetState struct {
+	row       store.SheetRow
+	sh        score.Sheet
+	requested bool
+	cancel    context.CancelFunc
+	stopWhy   string // why we cancelled the running attempt: cancel, interrupt, preempt
+}
+
+// jobActor drives one job's DAG. It is never restarted automatically: a
+// restart could start a sheet twice.
+type jobActor struct {
+	mgr, store *actor.PID
+	log        *slog.Logger
+	set        jobSettings
+	sc         *score.Score
+	profiles   map[string]*instrument.Profile
+	job        store.JobRow
+	sheets     []*sheetState
+	admitted   bool
+	cancelling bool
+	finished   bool
+	wakeTimer  *time.Timer
+}
+
+func (j *jobActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		j.publish(ctx)
+	case *admit:
+		j.admitted = true
+		if j.job.StartedAt.IsZero() {
+			j.job.StartedAt = time.Now()
+		}
+		j.setJobStatus()
+		j.persist(ctx, nil)
+		j.schedule(ctx)
+	case *slotGranted:
+		j.startAttempt(ctx, m.num)
+	case *attemptStarted:
+		s := j.sheets[m.num-1]
+		if s.row.Tries == m.try && s.row.Status == SheetRunning {
+			s.row.PID, s.row.PGID, s.row.ProcStart = m.proc.PID, m.proc.PGID, m.proc.StartTicks
+			j.persist(ctx, nil, s)
+		}
+	case *attemptDone:
+		j.finishAttempt(ctx, m)
+		j.schedule(ctx)
+	case *rateLimited:
+		j.onRateLimited(ctx, m)
+	case *wake:
+		j.schedule(ctx)
+	case *interrupt:
+		j.stopRunning("interrupt")
+	case *preempt:
+		j.preemptYoungest()
+	case *messages.JobControlRequest:
+		j.control(ctx, m)
+	case *messages.JobStatusRequest:
+		ctx.Respond(j.status())
+	case *logPlanRequest:
+		ctx.Respond(j.logPlan())
+	case *actor.Stopping:
+		if j.wakeTimer != nil {
+			j.wakeTimer.Stop()
+		}
+		// The manager only stops a job that is finished or interrupted; make
+		// sure no attempt outlives its actor either way.
+		j.stopRunning("interrupt")
+	}
+}
+
+func (j *jobActor) running() int {
+	n := 0
+	for _, s := range j.sheets {
+		if s.row.Status == SheetRunning {
+			n++
+		}
+	}
+	return n
+}
+
+// schedule requests slots for every sheet that may start now, cascades
+// skips, arms the wake timer for the next backoff, and finishes the job
+// when nothing is left to do.
+func (j *jobActor) schedule(ctx actor.Context) {
+	if j.finished {
+		return
+	}
+	now := time.Now()
+	var nextWake time.Time
+	blocked := j.job.UserPaused || j.cancelling || !j.admitted || (j.sc.FailFast && j.anyFailed())
+	inFlight := 0
+	for _, s := range j.sheets {
+		if s.row.Status == SheetRunning || s.requested {
+			inFlight++
+		}
+	}
+	for _, s := range j.sheets {
+		st := s.row.Status
+		if st != SheetPending && st != SheetWaiting {
+			continue
+		}
+		if dep := j.failedDep(s); dep != 0 {
+			s.row.Status = SheetSkipped
+			s.row.Error = fmt.Sprintf("skipped: sheet %d it depends on did not complete", dep)
+			s.row.FinishedAt = now
+			s.row.WaitingUntil = time.Time{}
+			j.persist(ctx, nil, s)
+			continue
+		}
+		if st == SheetWaiting {
+			if now.Before(s.row.WaitingUntil) {
+				if nextWake.IsZero() || s.row.WaitingUntil.Before(nextWake) {
+					nextWake = s.row.WaitingUntil
+				}
+				continue
+			}
+			s.row.Status, s.row.WaitingUntil = SheetPending, time.Time{}
+			j.persist(ctx, nil, s)
+		}
+		if blocked || s.requested || !j.depsDone(s) || inFlight >= j.sc.MaxParallel {
+			continue
+		}
+		s.requested = true
+		inFlight++
+		p := j.profiles[s.sh.Stage.Instrument]
+		ctx.Send(j.mgr, &slotRequest{jobID: j.job.JobID, num: s.row.Num, instrument: p.Name,
+			maxConcurrent: p.MaxConcurrent, job: ctx.Self(), startedAt: now})
+	}
+	if !nextWake.IsZero() {
+		j.armWake(ctx, time.Until(nextWake))
+	}
+	j.checkFinished(ctx)
+	j.publish(ctx)
+}
+
+func (j *jobActor) armWake(ctx actor.Context, d time.Duration) {
+	if j.wakeTimer != nil {
+		j.wakeTimer.Stop()
+	}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	j.wakeTimer = time.AfterFunc(max(d, time.Millisecond), func() { root.Send(self, &wake{}) })
+}
+
+func (j *jobActor) anyFailed() bool {
+	for _, s := range j.sheets {
+		if s.row.Status == SheetFailed {
+			return true
+		}
+	}
+	return false
+}
+
+// failedDep returns a dependency that can no longer complete (0 if none).
+func (j *jobActor) failedDep(s *sheetState) int {
+	for _, d := range s.sh.Deps {
+		switch j.sheets[d-1].row.Status {
+		case SheetFailed, SheetSkipped, SheetCancelled:
+			return d
+		}
+	}
+	return 0
+}
+
+func (j *jobActor) depsDone(s *sheetState) bool {
+	for _, d := range s.sh.Deps {
+		if j.sheets[d-1].row.Status != SheetCompleted {
+			return false
+		}
+	}
+	return true
+}
+
+// checkFinished settles the job once nothing runs and nothing can start.
+func (j *jobActor) checkFinished(ctx actor.Context) {
+	if j.running() > 0 || j.finished {
+		return
+	}
+	now := time.Now()
+	if j.cancelling {
+		for _, s := range j.sheets {
+			if !sheetTerminal(s.row.Status) {
+				s.row.Status, s.row.Error, s.row.FinishedAt = SheetCancelled, "cancelled", now
+				s.row.WaitingUntil = time.Time{}
+			}
+		}
+		j.finish(ctx, JobCancelled, "cancelled by the user")
+		return
+	}
+	if j.sc.FailFast && j.anyFailed() {
+		for _, s := range j.sheets {
+			if !sheetTerminal(s.row.Status) {
+				s.row.Status, s.row.Error, s.row.FinishedAt = SheetSkipped, "skipped: fail_fast after a failed sheet", now
+				s.row.WaitingUntil = time.Time{}
+			}
+		}
+	}
+	completed, failed := 0, 0
+	for _, s := range j.sheets {
+		switch {
+		case s.row.Status == SheetCompleted:
+			completed++
+		case sheetTerminal(s.row.Status):
+			failed++
+		default:
+			return // something can still run (or waits for a resume)
+		}
+	}
+	if failed == 0 {
+		j.finish(ctx, JobCompleted, "")
+		return
+	}
+	j.finish(ctx, JobFailed, fmt.Sprintf("%d of %d sheets did not complete", failed, len(j.sheets)))
+}
+
+func (j *jobActor) finish(ctx actor.Context, status, reason string) {
+	j.finished = true
+	j.job.Status, j.job.Error, j.job.FinishedAt = status, reason, time.Now()
+	j.persistAll(ctx)
+	ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
+	j.log.Info("job finished", "job", j.job.JobID, "status", status, "reason", reason)
+	j.publish(ctx)
+	ctx.Stop(ctx.Self())
+}
+
+func (j *jobActor) setJobStatus() {
+	switch {
+	case j.finished:
+	case j.job.UserPaused:
+		j.job.Status = JobPaused
+	case !j.admitted:
+		j.job.Status = JobQueued
+	default:
+		j.job.Status = JobRunning
+	}
+}
+
+func (j *jobActor) startAttempt(ctx actor.Context, num int) {
+	s := j.sheets[num-1]
+	s.requested = false
+	if j.finished || j.cancelling || j.job.UserPaused || s.row.Status != SheetPending {
+		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: num})
+		return
+	}
+	p := j.profiles[s.sh.Stage.Instrument]
+	s.row.Tries++
+	s.row.Status, s.row.StartedAt, s.row.FinishedAt = SheetRunning, time.Now(), time.Time{}
+	s.row.ExitCode, s.row.PID, s.row.PGID, s.row.ProcStart = nil, 0, 0, 0
+	attempt := s.row.Attempts + 1
+	lastError := s.row.Error
+	s.row.Error = ""
+	data := j.sc.Data(s.sh, attempt, j.prevOutputs(s))
+	stdout, stderr := attemptPaths(j.set.logDir, num, s.row.Tries)
+	plan := attemptPlan{num: num, try: s.row.Tries, attempt: attempt, profile: p, model: s.sh.Stage.Model,
+		workspace: j.sc.Workspace, env: sheetEnv(j.set.baseEnv, j.sc, s.sh, p, j.job.JobID),
+		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace, stdoutPath: stdout, stderrPath: stderr}
+	if plan.timeout == 0 {
+		plan.timeout = time.Duration(p.DefaultTimeout)
+	}
+	var err error
+	if plan.checks, err = renderChecks(s.sh.Stage, data); err == nil {
+		plan.prompt, err = buildPrompt(j.sc, s.sh, data, p.RawPrompt, lastError, plan.checks, s.sh.Stage.Attempts)
+	}
+	j.setJobStatus()
+	j.persist(ctx, nil, s)
+	if err != nil {
+		j.finishAttempt(ctx, &attemptDone{num: num, try: s.row.Tries, err: err})
+		j.schedule(ctx)
+		return
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	try := s.row.Tries
+	go runAttempt(runCtx, plan,
+		func(p sheetrun.Proc) { root.Send(self, &attemptStarted{num: num, try: try, proc: p}) },
+		func(d *attemptDone) { cancel(); root.Send(self, d) })
+	j.publish(ctx)
+}
+
+// prevOutputs gathers .Prev for a sheet from the stages it descends from.
+func (j *jobActor) prevOutputs(s *sheetState) map[string]score.PrevStage {
+	prev := map[string]score.PrevStage{}
+	for _, stage := range j.sc.Ancestors(s.sh.StageIndex) {
+		var ps score.PrevStage
+		var outs []string
+		for _, o := range j.sheets {
+			if o.sh.Stage.ID == stage {
+				ps.Voices = append(ps.Voices, score.VoiceOutput{Output: o.row.OutputTail})
+				outs = append(outs, o.row.OutputTail)
+			}
+		}
+		ps.Output = strings.Join(outs, "\n")
+		prev[stage] = ps
+	}
+	return prev
+}
+
+// finishAttempt decides what an ended attempt means for its sheet.
+func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
+	s := j.sheets[d.num-1]
+	if s.row.Tries != d.try || s.row.Status != SheetRunning {
+		return // a stale report
+	}
+	if s.cancel != nil {
+		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: d.num})
+	}
+	s.cancel = nil
+	why := s.stopWhy
+	s.stopWhy = ""
+	now := time.Now()
+	r := d.result
+	s.row.FinishedAt = now
+	s.row.PID, s.row.PGID, s.row.ProcStart = 0, 0, 0
+	if !r.Started.IsZero() {
+		code := r.ExitCode
+		s.row.ExitCode = &code
+	}
+	if r.StdoutTail != "" || d.usage.Text != "" {
+		s.row.OutputTail = r.StdoutTail
+		if d.usage.Text != "" {
+			s.row.OutputTail = d.usage.Text
+		}
+	}
+	s.row.InputTokens += d.usage.InputTokens
+	s.row.OutputTokens += d.usage.OutputTokens
+	s.row.CostUSD += d.usage.CostUSD
+	s.row.Validations = toStoreValidations(d.checks)
+	att := &store.AttemptRow{RunKey: j.job.RunKey, Num: d.num, Try: d.try, StartedAt: s.row.StartedAt,
+		FinishedAt: now, ExitCode: s.row.ExitCode, Validations: s.row.Validations}
+	p := j.profiles[s.sh.Stage.Instrument]
+
+	switch {
+	case why == "cancel":
+		s.row.Status, s.row.Error = SheetCancelled, "cancelled"
+		att.Outcome = "cancelled"
+	case why == "interrupt" || why == "preempt":
+		// Not the sheet's fault: it runs again without using an attempt.
+		s.row.Status, s.row.FinishedAt = SheetPending, time.Time{}
+		s.row.Error = "interrupted (" + why + ")"
+		att.Outcome, att.Error = "interrupted", s.row.Error
+	case d.class == sheetrun.ClassAuth:
+		s.row.Status = SheetFailed
+		s.row.Error = "authentication failed: " + lastLine(r.StderrTail, r.StdoutTail)
+		att.Outcome, att.Counted, att.Error = "failed", true, s.row.Error
+		s.row.Attempts++
+	case d.class == sheetrun.ClassRateLimited:
+		wait := d.wait
+		if wait <= 0 {
+			wait = time.Duration(p.Errors.RateLimitWait)
+		}
+		att.Outcome = "rate_limited"
+		if s.row.RateLimitWaited+wait > time.Duration(s.sh.Stage.MaxRateLimitWait) {
+			s.row.Status = SheetFailed
+			s.row.Error = fmt.Sprintf("rate limited for longer than max_rate_limit_wait (%s)", time.Duration(s.sh.Stage.MaxRateLimitWait))
+		} else {
+			s.row.RateLimitWaited += wait
+			s.row.Status, s.row.WaitingUntil = SheetWaiting, now.Add(wait)
+			s.row.Error = fmt.Sprintf("rate limited by %s; waiting %s", p.Name, wait.Round(time.Second))
+			ctx.Send(j.mgr, &rateLimitHit{instrument: p.Name, until: s.row.WaitingUntil})
+		}
+		att.Error = s.row.Error
+	default:
+		reason := failureReason(d)
+		s.row.Attempts++
+		att.Counted = true
+		if reason == "" {
+			s.row.Status, s.row.Error = SheetCompleted, ""
+			att.Outcome = "completed"
+			break
+		}
+		att.Error = reason
+		att.Outcome = "failed"
+		if r.TimedOut {
+			att.Outcome = "timed_out"
+		}
+		if s.row.Attempts >= s.sh.Stage.Attempts {
+			s.row.Status, s.row.Error = SheetFailed, reason
+		} else {
+			delay := backoffDelay(s.sh.Stage.Backoff, s.row.Attempts)
+			s.row.Status, s.row.WaitingUntil = SheetWaiting, now.Add(delay)
+			s.row.Error = reason
+		}
+	}
+	if sheetTerminal(s.row.Status) {
+		j.log.Info("sheet finished", "job", j.job.JobID, "sheet", d.num, "status", s.row.Status,
+			"attempts", s.row.Attempts, "error", s.row.Error)
+	}
+	j.setJobStatus()
+	j.persist(ctx, att, s)
+}
+
+// failureReason says why an attempt failed, or "" when it succeeded.
+func failureReason(d *attemptDone) string {
+	r := d.result
+	switch {
+	case d.err != nil:
+		return d.err.Error()
+	case r.Err != nil:
+		return r.Err.Error()
+	case r.TimedOut:
+		return fmt.Sprintf("timed out after %s", r.Ended.Sub(r.Started).Round(time.Second))
+	case !r.Success:
+		if r.Signal != "" {
+			return "killed by signal " + r.Signal
+		}
+		msg := fmt.Sprintf("exit code %d", r.ExitCode)
+		if tail := lastLine(r.StderrTail, ""); tail != "" {
+			msg += ": " + tail
+		}
+		return msg
+	case d.usage.IsError:
+		return "the instrument reported an error: " + truncate(d.usage.Text, 200)
+	}
+	var failed []string
+	for _, c := range d.checks {
+		if !c.Passed {
+			failed = append(failed, c.Type+": "+c.Detail)
+		}
+	}
+	if len(failed) > 0 {
+		return "validation failed: " + strings.Join(failed, "; ")
+	}
+	return ""
+}
+
+func lastLine(texts ...string) string {
+	for _, t := range texts {
+		lines := strings.Split(strings.TrimSpace(t), "\n")
+		if l := strings.TrimSpace(lines[len(lines)-1]); l != "" {
+			return truncate(l, 200)
+		}
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func toStoreValidations(checks []sheetrun.CheckResult) []store.Validation {
+	out := make([]store.Validation, len(checks))
+	for i, c := range checks {
+		out[i] = store.Validation{Type: c.Type, Passed: c.Passed, Detail: c.Detail}
+	}
+	return out
+}
+
+func (j *jobActor) onRateLimited(ctx actor.Context, m *rateLimited) {
+	for _, s := range j.sheets {
+		if s.row.Status != SheetPending || j.profiles[s.sh.Stage.Instrument].Name != m.instrument {
+			continue
+		}
+		s.row.Status, s.row.WaitingUntil = SheetWaiting, m.until
+		s.row.Error = "instrument " + m.instrument + " is rate limited"
+		j.persist(ctx, nil, s)
+	}
+	j.schedule(ctx)
+}
+
+// stopRunning cancels every running attempt; each reports back through
+// attemptDone and is settled according to why.
+func (j *jobActor) stopRunning(why string) {
+	for _, s := range j.sheets {
+		if s.row.Status == SheetRunning && s.cancel != nil {
+			if s.stopWhy == "" {
+				s.stopWhy = why
+			}
+			s.cancel()
+		}
+	}
+}
+
+func (j *jobActor) preemptYoungest() {
+	var young *sheetState
+	for _, s := range j.sheets {
+		if s.row.Status == SheetRunning && s.cancel != nil && s.stopWhy == "" &&
+			(young == nil || s.row.StartedAt.After(young.row.StartedAt)) {
+			young = s
+		}
+	}
+	if young != nil {
+		young.stopWhy = "preempt"
+		young.cancel()
+	}
+}
+
+func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
+	invalid := func(format string, args ...any) {
+		ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_STATE, "", format, args...))
+	}
+	switch m.GetAction() {
+	case messages.JobAction_JOB_ACTION_PAUSE:
+		if j.cancelling {
+			invalid("job %s is being cancelled", j.job.JobID)
+			return
+		}
+		if j.job.UserPaused {
+			invalid("job %s is already paused", j.job.JobID)
+			return
+		}
+		j.job.UserPaused = true
+		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
+		for _, s := range j.sheets {
+			s.requested = false
+		}
+	case messages.JobAction_JOB_ACTION_RESUME:
+		if j.cancelling {
+			invalid("job %s is being cancelled", j.job.JobID)
+			return
+		}
+		j.job.UserPaused = false
+		j.resetForResume()
+	case messages.JobAction_JOB_ACTION_CANCEL:
+		j.cancelling = true
+		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
+		for _, s := range j.sheets {
+			s.requested = false
+		}
+		j.stopRunning("cancel")
+	}
+	j.setJobStatus()
+	j.persist(ctx, nil)
+	ctx.Respond(&messages.JobControlResponse{JobId: j.job.JobID, Status: j.job.Status})
+	j.schedule(ctx)
+}
+
+// resetForResume gives failed, skipped, cancelled and interrupted sheets a
+// fresh budget; completed sheets are kept.
+func (j *jobActor) resetForResume() {
+	for _, s := range j.sheets {
+		switch s.row.Status {
+		case SheetFailed, SheetSkipped, SheetCancelled, SheetWaiting:
+			s.row.Status, s.row.Attempts, s.row.RateLimitWaited = SheetPending, 0, 0
+			s.row.WaitingUntil, s.row.FinishedAt = time.Time{}, time.Time{}
+		case SheetPending:
+			s.row.Attempts = 0
+		}
+	}
+	j.job.FinishedAt, j.job.Error = time.Time{}, ""
+}
+
+// persist writes the job row and the given sheets (and attempt) in one transaction.
+func (j *jobActor) persist(ctx actor.Context, att *store.AttemptRow, sheets ...*sheetState) {
+	job := j.job
+	job.ScoreSource = nil // written once at insert; the upsert leaves it alone
+	rows := make([]store.SheetRow, len(sheets))
+	for i, s := range sheets {
+		rows[i] = s.row
+	}
+	ctx.Send(j.store, &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: rows, Attempt: att}})
+}
+
+func (j *jobActor) persistAll(ctx actor.Context) {
+	j.persist(ctx, nil, j.sheets...)
+}
+
+func (j *jobActor) publish(ctx actor.Context) {
+	ctx.Send(j.mgr, &jobUpdate{info: j.info(), running: j.running(), finished: j.finished})
+}
+
+func (j *jobActor) rows() []store.SheetRow {
+	rows := make([]store.SheetRow, len(j.sheets))
+	for i, s := range j.sheets {
+		rows[i] = s.row
+	}
+	return rows
+}
+
+func (j *jobActor) info() *messages.JobInfo { return jobInfo(j.job, j.rows()) }
+
+func (j *jobActor) status() *messages.JobStatus {
+	return &messages.JobStatus{Job: j.info(), Sheets: sheetInfos(j.rows())}
+}
+
+func (j *jobActor) logPlan() *logPlan {
+	return newLogPlan(j.set.logDir, j.job, j.rows())
+}

@@ -1,0 +1,230 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mzt-dev/mzt/client"
+	"github.com/mzt-dev/mzt/config/instrument"
+	"github.com/mzt-dev/mzt/config/score"
+	"github.com/mzt-dev/mzt/config/strict"
+	"github.com/mzt-dev/mzt/messages"
+)
+
+// loadScore reads and validates a score the way the conductor will.
+func loadScore(g *Globals, path, id string) (*score.Score, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, failf(exitUsage, "", "score %s: %v", path, err)
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, failf(exitUsage, "", "read score: %v", err)
+	}
+	profiles, err := instrument.Load(g.paths.Instruments)
+	if err != nil {
+		return nil, failf(exitUsage, "fix or remove the profile under "+g.paths.Instruments, "instrument profiles:\n%v", err)
+	}
+	names := map[string]bool{}
+	for n := range profiles {
+		names[n] = true
+	}
+	sc, err := score.Parse(abs, data, names)
+	if err != nil {
+		return nil, invalidScore(abs, err)
+	}
+	if id != "" {
+		if err := sc.SetID(id); err != nil {
+			return nil, failf(exitUsage, "", "--id: %v", err)
+		}
+	}
+	return sc, nil
+}
+
+func invalidScore(path string, err error) error {
+	var ps strict.Problems
+	if errors.As(err, &ps) {
+		lines := make([]string, len(ps))
+		for i, p := range ps {
+			lines[i] = "  " + p.String()
+		}
+		return failf(exitUsage, "", "invalid score %s:\n%s", path, strings.Join(lines, "\n"))
+	}
+	return failf(exitUsage, "", "invalid score %s: %v", path, err)
+}
+
+// RunCmd is `mzt run SCORE`.
+type RunCmd struct {
+	Score string `arg:"" help:"The score file (TOML)." type:"path"`
+	Wait  bool   `help:"Show progress until the job ends; exit 0 only if it completed."`
+	ID    string `name:"id" help:"Job id (default: the score's id, else its file name)."`
+	JSON  bool   `help:"Print one JSON object."`
+}
+
+func (c *RunCmd) Run(g *Globals) error {
+	sc, err := loadScore(g, c.Score, c.ID)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Call[*messages.SubmitJobResponse](g.ctx, g.paths.Socket, &messages.SubmitJobRequest{
+		ScorePath: sc.Path, ScoreSource: sc.Source, JobId: c.ID, ClientCwd: cwd(),
+	})
+	switch {
+	case errors.Is(err, client.ErrAlreadyActive):
+		return failf(exitFailed, "mzt status "+sc.ID+", or mzt run --id NEW_ID", "job %s is already active", sc.ID)
+	case err != nil:
+		return err
+	}
+	id := resp.GetJobId()
+	if !c.Wait {
+		if c.JSON {
+			return g.printJSON(struct {
+				Schema      string `json:"schema"`
+				JobID       string `json:"job_id"`
+				Status      string `json:"status"`
+				SheetsTotal int64  `json:"sheets_total"`
+			}{schema, id, resp.GetStatus(), resp.GetSheetsTotal()})
+		}
+		g.printf("submitted job %s\n", id)
+		return nil
+	}
+	if !c.JSON {
+		g.printf("submitted job %s\n", id)
+	}
+	st, err := waitJob(g, id, !c.JSON)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		if err := g.printJSON(jobStatusJSON(st)); err != nil {
+			return err
+		}
+	}
+	if st.GetJob().GetStatus() != "completed" {
+		return &cliError{code: exitFailed}
+	}
+	return nil
+}
+
+func cwd() string {
+	d, _ := os.Getwd()
+	return d
+}
+
+// waitJob polls the job until it ends, showing progress: a bar redrawn in
+// place on a terminal, a line per change elsewhere.
+func waitJob(g *Globals, id string, show bool) (*messages.JobStatus, error) {
+	tty := show && isTerminal()
+	last := ""
+	for {
+		st, err := jobStatus(g, id)
+		if err != nil {
+			return nil, err
+		}
+		j := st.GetJob()
+		line := fmt.Sprintf("job %s: %s · %d/%d sheets completed", id, j.GetStatus(), j.GetSheetsCompleted(), j.GetSheetsTotal())
+		if j.GetSheetsFailed() > 0 {
+			line += fmt.Sprintf(" · %d failed", j.GetSheetsFailed())
+		}
+		switch {
+		case tty:
+			g.printf("\r\033[K%s %s · %s", bar(j.GetSheetsCompleted(), j.GetSheetsTotal(), 24), line, humanDuration(elapsed(j)))
+		case show && line != last:
+			g.printf("%s\n", line)
+		}
+		last = line
+		if finished(j.GetStatus()) {
+			if tty {
+				g.printf("\n")
+			}
+			if show {
+				g.printf("job %s %s after %s\n", id, j.GetStatus(), humanDuration(elapsed(j)))
+				if j.GetError() != "" {
+					g.printf("  %s\n", j.GetError())
+				}
+			}
+			return st, nil
+		}
+		select {
+		case <-g.ctx.Done():
+			if tty {
+				g.printf("\n")
+			}
+			return nil, failf(exitFailed, "mzt status "+id, "stopped waiting; job %s goes on in the conductor", id)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func bar(done, total int64, width int) string {
+	if total <= 0 {
+		total = 1
+	}
+	n := int(int64(width) * done / total)
+	return "[" + strings.Repeat("#", n) + strings.Repeat("-", width-n) + "]"
+}
+
+// ValidateCmd is `mzt validate SCORE`.
+type ValidateCmd struct {
+	Score string `arg:"" help:"The score file (TOML)." type:"path"`
+	JSON  bool   `help:"Print one JSON object."`
+}
+
+type stageJSON struct {
+	ID         string   `json:"id"`
+	Voices     int      `json:"voices"`
+	DependsOn  []string `json:"depends_on"`
+	Instrument string   `json:"instrument"`
+}
+
+func (c *ValidateCmd) Run(g *Globals) error {
+	sc, err := loadScore(g, c.Score, "")
+	if err != nil {
+		if c.JSON {
+			var ce *cliError
+			if errors.As(err, &ce) {
+				g.printJSON(struct {
+					Schema string `json:"schema"`
+					Valid  bool   `json:"valid"`
+					Error  string `json:"error"`
+				}{schema, false, ce.msg})
+				return &cliError{code: ce.code}
+			}
+		}
+		return err
+	}
+	if c.JSON {
+		stages := make([]stageJSON, len(sc.Stages))
+		for i, st := range sc.Stages {
+			stages[i] = stageJSON{ID: st.ID, Voices: st.Voices, DependsOn: append([]string{}, st.DependsOn...), Instrument: st.Instrument}
+		}
+		return g.printJSON(struct {
+			Schema    string      `json:"schema"`
+			Valid     bool        `json:"valid"`
+			ID        string      `json:"id"`
+			Name      string      `json:"name"`
+			Workspace string      `json:"workspace"`
+			Sheets    int         `json:"sheets"`
+			Stages    []stageJSON `json:"stages"`
+			Order     [][]string  `json:"order"`
+		}{schema, true, sc.ID, sc.Name, sc.Workspace, sc.TotalSheets(), stages, sc.Order()})
+	}
+	g.printf("score %s is valid: job %s, %d stages, %d sheets\n", c.Score, sc.ID, len(sc.Stages), sc.TotalSheets())
+	layers := make([]string, 0)
+	for _, layer := range sc.Order() {
+		layers = append(layers, strings.Join(layer, " + "))
+	}
+	g.printf("order: %s\n", strings.Join(layers, " -> "))
+	for _, st := range sc.Stages {
+		deps := "none"
+		if len(st.DependsOn) > 0 {
+			deps = strings.Join(st.DependsOn, ", ")
+		}
+		g.printf("  %-16s %d sheet(s) · %s · after %s\n", st.ID, st.Voices, st.Instrument, deps)
+	}
+	return nil
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 
 	"google.golang.org/protobuf/encoding/protodelim"
 	"google.golang.org/protobuf/proto"
@@ -40,12 +42,21 @@ func ReadFrame(r *bufio.Reader, env *Envelope) error {
 		return io.EOF
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return ErrTruncatedFrame
+	case isIOError(err):
+		return fmt.Errorf("read frame: %w", err)
 	case errors.As(err, &tooLarge):
 		return fmt.Errorf("%w (%d bytes announced)", ErrFrameTooLarge, tooLarge.Size)
 	default:
 		// A varint prefix that never terminates also lands here.
 		return fmt.Errorf("%w: %v", ErrMalformedFrame, err)
 	}
+}
+
+// isIOError tells a failing connection (closed, reset, timed out) from a
+// peer that sent bytes we cannot decode.
+func isIOError(err error) bool {
+	var opErr *net.OpError
+	return errors.As(err, &opErr) || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // WriteFrame writes one length-delimited Envelope, refusing to send one the

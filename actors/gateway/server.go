@@ -45,8 +45,9 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	conns map[*conn]struct{}
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	closing bool
 }
 
 // NewServer prepares a server; Serve starts it.
@@ -101,19 +102,37 @@ func (s *Server) acceptLoop() {
 	}
 }
 
-// Close stops accepting, closes every connection, waits for their goroutines
-// and removes the socket file if it is still the one we created.
+// closeGrace is how long Close lets requests in flight write their answers
+// (the answer to `mzt stop` among them) before connections are cut.
+const closeGrace = 3 * time.Second
+
+// Close stops accepting and reading, lets requests in flight answer, closes
+// every connection, waits for their goroutines and removes the socket file
+// if it is still the one we created.
 func (s *Server) Close() {
-	s.cancel()
 	path := s.ln.Addr().String()
 	before, statErr := os.Stat(path)
 	s.ln.Close()
 	s.mu.Lock()
+	s.closing = true
 	for c := range s.conns {
-		c.nc.Close()
+		c.nc.SetReadDeadline(time.Now()) // readers stop; their requests finish
 	}
 	s.mu.Unlock()
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeGrace):
+		s.cancel()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+	}
+	s.cancel()
 	if statErr == nil {
 		if now, err := os.Stat(path); err == nil && os.SameFile(before, now) {
 			os.Remove(path)
@@ -141,10 +160,22 @@ func (c *conn) writeError(id uint64, e *messages.Error) error {
 func (s *Server) track(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.conns) >= s.opts.MaxConns || s.ctx.Err() != nil {
+	if len(s.conns) >= s.opts.MaxConns || s.closing {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	return true
+}
+
+// setIdleDeadline arms the idle timeout unless the server is closing (Close
+// set an immediate deadline that must stay).
+func (s *Server) setIdleDeadline(nc *net.UnixConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	nc.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
 	return true
 }
 
@@ -189,7 +220,9 @@ func (s *Server) serveConn(nc *net.UnixConn) {
 		case <-ctx.Done():
 			return
 		}
-		nc.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
+		if !s.setIdleDeadline(nc) {
+			return
+		}
 		var env messages.Envelope
 		if err := messages.ReadFrame(reader, &env); err != nil {
 			s.frameError(c, err)

@@ -62,16 +62,20 @@ func TestScripts(t *testing.T) {
 			env.Defer(func() { stopAll(home) })
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitjob":    cmdWaitJob,
-			"conductor":  cmdConductor,
-			"waitfile":   cmdWaitFile,
-			"pidalive":   cmdPIDAlive,
-			"frame":      cmdFrame,
-			"idleconns":  cmdIdleConns,
-			"concurrent": cmdConcurrent,
-		},
+		Cmds: scriptCmds,
 	})
+}
+
+// scriptCmds are the commands scripts have beyond testscript's own. Other
+// test files of this package add theirs in an init function.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"waitjob":    cmdWaitJob,
+	"conductor":  cmdConductor,
+	"waitfile":   cmdWaitFile,
+	"pidalive":   cmdPIDAlive,
+	"frame":      cmdFrame,
+	"idleconns":  cmdIdleConns,
+	"concurrent": cmdConcurrent,
 }
 
 // stopAll makes sure no conductor (default or clone) outlives its script.

@@ -70,12 +70,17 @@ type (
 		instrument string
 		until      time.Time
 	}
-	// jobUpdate is a job's summary after every transition.
+	// jobUpdate is a job's summary after every transition; a finished job
+	// also sends its final status and log plan.
 	jobUpdate struct {
 		info     *messages.JobInfo
 		running  int
 		finished bool
+		final    *messages.JobStatus
+		plan     *logPlan
 	}
+	// finalWrite tags the store write of a finished job.
+	finalWrite struct{ jobID, runKey string }
 	// logPlanRequest asks where a job's output is; reply *logPlan.
 	logPlanRequest struct{ jobID string }
 )
@@ -302,14 +307,18 @@ func (j *jobActor) checkFinished(ctx actor.Context) {
 	j.finish(ctx, JobFailed, fmt.Sprintf("%d of %d sheets did not complete", failed, len(j.sheets)))
 }
 
+// finish records the job's end. The manager answers for the job from the
+// final snapshot until the store confirms the write, then stops this actor
+// (with a poison pill, so nothing already queued here is lost).
 func (j *jobActor) finish(ctx actor.Context, status, reason string) {
 	j.finished = true
 	j.job.Status, j.job.Error, j.job.FinishedAt = status, reason, time.Now()
-	j.persistAll(ctx)
+	job := j.job
+	ctx.Send(j.store, &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: j.rows()}, ReplyTo: j.mgr,
+		Tag: &finalWrite{jobID: j.job.JobID, runKey: j.job.RunKey}})
 	ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
 	j.log.Info("job finished", "job", j.job.JobID, "status", status, "reason", reason)
 	j.publish(ctx)
-	ctx.Stop(ctx.Self())
 }
 
 func (j *jobActor) setJobStatus() {
@@ -643,12 +652,12 @@ func (j *jobActor) persist(ctx actor.Context, att *store.AttemptRow, sheets ...*
 	ctx.Send(j.store, &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: rows, Attempt: att}})
 }
 
-func (j *jobActor) persistAll(ctx actor.Context) {
-	j.persist(ctx, nil, j.sheets...)
-}
-
 func (j *jobActor) publish(ctx actor.Context) {
-	ctx.Send(j.mgr, &jobUpdate{info: j.info(), running: j.running(), finished: j.finished})
+	u := &jobUpdate{info: j.info(), running: j.running(), finished: j.finished}
+	if j.finished {
+		u.final, u.plan = j.status(), j.logPlan()
+	}
+	ctx.Send(j.mgr, u)
 }
 
 func (j *jobActor) rows() []store.SheetRow {

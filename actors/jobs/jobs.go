@@ -43,6 +43,10 @@ type entry struct {
 	running  int
 	admitted bool
 	seq      int64
+	// final is set once the job finished: the manager answers from it until
+	// the store confirms the final write, then forgets the entry.
+	final *messages.JobStatus
+	plan  *logPlan
 }
 
 type heldSlot struct {
@@ -149,8 +153,14 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *parsed:
 		a.onParsed(ctx, m)
 	case *store.WriteDone:
-		if in, ok := m.Tag.(*inserted); ok {
-			a.onInserted(ctx, in, m)
+		switch tag := m.Tag.(type) {
+		case *inserted:
+			a.onInserted(ctx, tag, m)
+		case *finalWrite:
+			if e := a.jobs[tag.jobID]; e != nil && e.final != nil && e.final.GetJob().GetId() == tag.jobID {
+				delete(a.jobs, tag.jobID)
+			}
+			a.pruneHistory(ctx)
 		}
 	case *messages.JobStatusRequest:
 		a.jobStatus(ctx, m)
@@ -178,8 +188,14 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *tick:
 		a.grant(ctx)
 	case *jobUpdate:
-		if e := a.jobs[m.info.GetId()]; e != nil {
+		if e := a.jobs[m.info.GetId()]; e != nil && e.final == nil {
 			e.info, e.running = m.info, m.running
+			if m.finished {
+				e.final, e.plan = m.final, m.plan
+				ctx.Poison(e.pid)
+				a.admitNext(ctx)
+				a.grant(ctx)
+			}
 		}
 		a.checkDrained(ctx)
 	case *actor.Terminated:
@@ -352,7 +368,7 @@ func (a *Actor) onParsed(ctx actor.Context, m *parsed) {
 		return
 	}
 	sc := m.prep.Score
-	if a.jobs[sc.ID] != nil || a.reserved[sc.ID] {
+	if a.live(sc.ID) != nil || a.reserved[sc.ID] {
 		ctx.Send(m.sender, messages.NewError(messages.ErrorCode_ERROR_CODE_ALREADY_ACTIVE,
 			"mzt cancel "+sc.ID+", or run it under another id with --id", "job %s is already active", sc.ID))
 		return
@@ -426,8 +442,20 @@ func (a *Actor) fromStore(ctx actor.Context, jobID string, answer func(run store
 	})
 }
 
+// live returns the entry of a job whose actor still drives it.
+func (a *Actor) live(id string) *entry {
+	if e := a.jobs[id]; e != nil && e.final == nil {
+		return e
+	}
+	return nil
+}
+
 func (a *Actor) jobStatus(ctx actor.Context, m *messages.JobStatusRequest) {
 	if e := a.jobs[m.GetJobId()]; e != nil {
+		if e.final != nil {
+			ctx.Respond(e.final)
+			return
+		}
 		ctx.Forward(e.pid)
 		return
 	}
@@ -438,6 +466,10 @@ func (a *Actor) jobStatus(ctx actor.Context, m *messages.JobStatusRequest) {
 
 func (a *Actor) logPlan(ctx actor.Context, m *logPlanRequest) {
 	if e := a.jobs[m.jobID]; e != nil {
+		if e.final != nil {
+			ctx.Respond(e.plan)
+			return
+		}
 		ctx.Forward(e.pid)
 		return
 	}
@@ -496,7 +528,7 @@ func sortJobs(jobs []*messages.JobInfo) {
 
 func (a *Actor) control(ctx actor.Context, m *messages.JobControlRequest) {
 	id := m.GetJobId()
-	if e := a.jobs[id]; e != nil {
+	if e := a.live(id); e != nil {
 		ctx.Forward(e.pid)
 		return
 	}
@@ -536,8 +568,8 @@ func (a *Actor) control(ctx actor.Context, m *messages.JobControlRequest) {
 			invalid("job %s is not running or queued (it is %s)", id, status)
 		case status == JobCompleted:
 			invalid("job %s has already completed; run it again with mzt run", id)
-		case a.jobs[id] != nil:
-			ctx.Forward(a.jobs[id].pid) // resumed meanwhile
+		case a.live(id) != nil:
+			ctx.Forward(a.live(id).pid) // resumed meanwhile
 		case p.Err != nil:
 			invalid("job %s cannot be resumed: %v", id, p.Err)
 		default:
@@ -668,6 +700,9 @@ func (a *Actor) onJobTerminated(ctx actor.Context, m *actor.Terminated) {
 	for id, e := range a.jobs {
 		if !e.pid.Equal(m.GetWho()) {
 			continue
+		}
+		if e.final != nil {
+			break // finished normally; the entry goes when its final write is durable
 		}
 		delete(a.jobs, id)
 		for k := range a.held {

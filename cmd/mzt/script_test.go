@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +64,12 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: scriptCmds,
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Getuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 	})
 }
 
@@ -76,6 +83,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"frame":      cmdFrame,
 	"idleconns":  cmdIdleConns,
 	"concurrent": cmdConcurrent,
+	"waitlog":    cmdWaitLog,
 }
 
 // stopAll makes sure no conductor (default or clone) outlives its script.
@@ -321,5 +329,18 @@ func cmdConcurrent(ts *testscript.TestScript, neg bool, args []string) {
 		if codes[code] > 0 {
 			fmt.Fprintf(ts.Stdout(), "exit=%d x%d\n", code, codes[code])
 		}
+	}
+}
+
+// waitlog FILE REGEXP: wait until a line of FILE matches REGEXP.
+func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	path := ts.MkAbs(args[0])
+	if !waitUntil(15*time.Second, func() bool {
+		data, _ := os.ReadFile(path)
+		return re.Match(data)
+	}) {
+		ts.Fatalf("%s: no line matches %s", args[0], args[1])
 	}
 }

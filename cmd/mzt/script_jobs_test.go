@@ -1,0 +1,197 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// Commands the job scripts (testdata/script/job_*.txtar) use on top of the
+// harness's own: exact exit codes, JSON fields of the last stdout, and
+// waiting for a sheet's state or a file's content instead of sleeping.
+func init() {
+	scriptCmds["exitcode"] = cmdExitCode
+	scriptCmds["jsonpath"] = cmdJSONPath
+	scriptCmds["jsonre"] = cmdJSONRe
+	scriptCmds["waitsheet"] = cmdWaitSheet
+	scriptCmds["waitgrep"] = cmdWaitGrep
+}
+
+// exitcode N PROG ARGS...: run PROG and require exit code N; its stdout and
+// stderr are kept for the next stdout/stderr checks.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N PROG ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("%s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+// lookupJSON follows a dotted path (object keys, array indexes, "#" for a
+// length) through the JSON on the last command's stdout.
+func lookupJSON(ts *testscript.TestScript, path string) (string, bool) {
+	var v any
+	if err := json.Unmarshal([]byte(ts.ReadFile("stdout")), &v); err != nil {
+		ts.Fatalf("stdout is not one JSON value: %v", err)
+	}
+	if path != "." {
+		for _, k := range strings.Split(path, ".") {
+			switch x := v.(type) {
+			case map[string]any:
+				if k == "#" {
+					v = float64(len(x))
+					continue
+				}
+				var ok bool
+				if v, ok = x[k]; !ok {
+					return "", false
+				}
+			case []any:
+				if k == "#" {
+					v = float64(len(x))
+					continue
+				}
+				i, err := strconv.Atoi(k)
+				if err != nil || i < 0 || i >= len(x) {
+					return "", false
+				}
+				v = x[i]
+			default:
+				return "", false
+			}
+		}
+	}
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	case nil:
+		return "null", true
+	case bool:
+		return strconv.FormatBool(x), true
+	default:
+		b, _ := json.Marshal(x)
+		return string(b), true
+	}
+}
+
+// jsonpath [!] PATH VALUE: the JSON on the last stdout has VALUE at PATH
+// (e.g. sheets.0.attempts 3, sheets.# 4). Negated: PATH is absent or differs.
+func cmdJSONPath(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: jsonpath [!] PATH VALUE")
+	}
+	got, ok := lookupJSON(ts, args[0])
+	if (ok && got == args[1]) == neg {
+		if !ok {
+			ts.Fatalf("%s: missing (want %q)", args[0], args[1])
+		}
+		ts.Fatalf("%s = %q (want %s%q)", args[0], got, map[bool]string{true: "not "}[neg], args[1])
+	}
+}
+
+// jsonre [!] PATH REGEXP: the value at PATH (as text) matches REGEXP.
+func cmdJSONRe(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: jsonre [!] PATH REGEXP")
+	}
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	got, ok := lookupJSON(ts, args[0])
+	if (ok && re.MatchString(got)) == neg {
+		if !ok {
+			ts.Fatalf("%s: missing (want match for %q)", args[0], args[1])
+		}
+		ts.Fatalf("%s = %q (want %smatch for %q)", args[0], got, map[bool]string{true: "no "}[neg], args[1])
+	}
+}
+
+// waitsheet JOB N STATUS [TIMEOUT]: wait until sheet N of JOB reports STATUS.
+func cmdWaitSheet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: waitsheet JOB N STATUS [TIMEOUT]")
+	}
+	num, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	timeout := 60 * time.Second
+	if len(args) > 3 {
+		if timeout, err = time.ParseDuration(args[3]); err != nil {
+			ts.Fatalf("timeout: %v", err)
+		}
+	}
+	last := ""
+	ok := waitUntil(timeout, func() bool {
+		out, err := mztCmd(ts, "status", args[0], "--json").Output()
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		var st struct {
+			Sheets []struct {
+				Num    int    `json:"num"`
+				Status string `json:"status"`
+			} `json:"sheets"`
+		}
+		if err := json.Unmarshal(out, &st); err != nil {
+			last = err.Error()
+			return false
+		}
+		for _, s := range st.Sheets {
+			if s.Num == num {
+				last = s.Status
+				return s.Status == args[2]
+			}
+		}
+		last = "no such sheet"
+		return false
+	})
+	if !ok {
+		ts.Fatalf("job %s sheet %d: status %q after %s (wanted %q)", args[0], num, last, timeout, args[2])
+	}
+}
+
+// waitgrep [!] REGEXP FILE [TIMEOUT]: wait until FILE exists and its content
+// matches REGEXP (multi-line mode); negated, until it does not match.
+func cmdWaitGrep(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: waitgrep [!] REGEXP FILE [TIMEOUT]")
+	}
+	re, err := regexp.Compile("(?m)" + args[0])
+	ts.Check(err)
+	timeout := 30 * time.Second
+	if len(args) > 2 {
+		if timeout, err = time.ParseDuration(args[2]); err != nil {
+			ts.Fatalf("timeout: %v", err)
+		}
+	}
+	path := ts.MkAbs(args[1])
+	var last []byte
+	ok := waitUntil(timeout, func() bool {
+		last, _ = os.ReadFile(path)
+		return re.Match(last) != neg
+	})
+	if !ok {
+		ts.Fatalf("%s: content %q after %s (wanted %s%q)", args[1], last, timeout,
+			map[bool]string{true: "no match for "}[neg], args[0])
+	}
+}

@@ -128,6 +128,14 @@ func (c *Client) Stream(ctx context.Context, req proto.Message, fn func(proto.Me
 	defer stop()
 
 	if err := messages.WriteFrame(c.conn, env); err != nil {
+		// The conductor may have refused us before we wrote (another uid,
+		// too many connections): its reason is waiting to be read.
+		var in messages.Envelope
+		c.conn.SetReadDeadline(time.Now().Add(time.Second))
+		if rerr := messages.ReadFrame(c.reader, &in); rerr == nil && in.GetError() != nil {
+			e := in.GetError()
+			return &RemoteError{Code: e.GetCode(), Message: e.GetMessage(), Hint: e.GetHint()}
+		}
 		return c.wireError(ctx, err)
 	}
 	for {

@@ -46,7 +46,7 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// lookupJSON follows a dotted path (object keys, array indexes, "#" for a
+// lookupJSON follows a dotted path (object keys, array indexes, "@len" for a
 // length) through the JSON on the last command's stdout.
 func lookupJSON(ts *testscript.TestScript, path string) (string, bool) {
 	var v any
@@ -57,7 +57,7 @@ func lookupJSON(ts *testscript.TestScript, path string) (string, bool) {
 		for _, k := range strings.Split(path, ".") {
 			switch x := v.(type) {
 			case map[string]any:
-				if k == "#" {
+				if k == "@len" {
 					v = float64(len(x))
 					continue
 				}
@@ -66,7 +66,7 @@ func lookupJSON(ts *testscript.TestScript, path string) (string, bool) {
 					return "", false
 				}
 			case []any:
-				if k == "#" {
+				if k == "@len" {
 					v = float64(len(x))
 					continue
 				}
@@ -96,7 +96,7 @@ func lookupJSON(ts *testscript.TestScript, path string) (string, bool) {
 }
 
 // jsonpath [!] PATH VALUE: the JSON on the last stdout has VALUE at PATH
-// (e.g. sheets.0.attempts 3, sheets.# 4). Negated: PATH is absent or differs.
+// (e.g. sheets.0.attempts 3, sheets.@len 4). Negated: PATH is absent or differs.
 func cmdJSONPath(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: jsonpath [!] PATH VALUE")

@@ -16,23 +16,31 @@ func unixNano(t time.Time) int64 {
 
 // jobInfo summarises a run for status and list.
 func jobInfo(j store.JobRow, sheets []store.SheetRow) *messages.JobInfo {
-	info := &messages.JobInfo{
+	info := jobHeader(j)
+	for i := range sheets {
+		countSheet(info, sheets[i].Status)
+	}
+	return info
+}
+
+func jobHeader(j store.JobRow) *messages.JobInfo {
+	return &messages.JobInfo{
 		Id: j.JobID, Name: j.Name, Status: j.Status, ScorePath: j.ScorePath, Workspace: j.Workspace,
 		CreatedAtUnixNano: unixNano(j.CreatedAt), StartedAtUnixNano: unixNano(j.StartedAt),
 		FinishedAtUnixNano: unixNano(j.FinishedAt), SheetsTotal: int64(j.SheetsTotal), Error: j.Error,
 		UserPaused: j.UserPaused, Run: int64(j.Run),
 	}
-	for _, s := range sheets {
-		switch s.Status {
-		case SheetCompleted:
-			info.SheetsCompleted++
-		case SheetRunning:
-			info.SheetsRunning++
-		case SheetFailed:
-			info.SheetsFailed++
-		}
+}
+
+func countSheet(info *messages.JobInfo, status string) {
+	switch status {
+	case SheetCompleted:
+		info.SheetsCompleted++
+	case SheetRunning:
+		info.SheetsRunning++
+	case SheetFailed:
+		info.SheetsFailed++
 	}
-	return info
 }
 
 func sheetInfos(rows []store.SheetRow) []*messages.SheetInfo {

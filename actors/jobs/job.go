@@ -317,7 +317,7 @@ func (j *jobActor) finish(ctx actor.Context, status, reason string) {
 	ctx.Send(j.store, &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: j.rows()}, ReplyTo: j.mgr,
 		Tag: &finalWrite{jobID: j.job.JobID, runKey: j.job.RunKey}})
 	ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
-	j.log.Info("job finished", "job", j.job.JobID, "status", status, "reason", reason)
+	j.log.Info("job finished", "status", status, "reason", reason)
 	j.publish(ctx)
 }
 
@@ -481,7 +481,7 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 		}
 	}
 	if sheetTerminal(s.row.Status) {
-		j.log.Info("sheet finished", "job", j.job.JobID, "sheet", d.num, "status", s.row.Status,
+		j.log.Info("sheet finished", "sheet", d.num, "status", s.row.Status,
 			"attempts", s.row.Attempts, "error", s.row.Error)
 	}
 	j.setJobStatus()
@@ -653,7 +653,8 @@ func (j *jobActor) persist(ctx actor.Context, att *store.AttemptRow, sheets ...*
 }
 
 func (j *jobActor) publish(ctx actor.Context) {
-	u := &jobUpdate{info: j.info(), running: j.running(), finished: j.finished}
+	info := j.info()
+	u := &jobUpdate{info: info, running: int(info.GetSheetsRunning()), finished: j.finished}
 	if j.finished {
 		u.final, u.plan = j.status(), j.logPlan()
 	}
@@ -668,7 +669,15 @@ func (j *jobActor) rows() []store.SheetRow {
 	return rows
 }
 
-func (j *jobActor) info() *messages.JobInfo { return jobInfo(j.job, j.rows()) }
+// info is published after every transition: count in place rather than
+// copying every sheet row (a 10,000-sheet job transitions often).
+func (j *jobActor) info() *messages.JobInfo {
+	info := jobHeader(j.job)
+	for _, s := range j.sheets {
+		countSheet(info, s.row.Status)
+	}
+	return info
+}
 
 func (j *jobActor) status() *messages.JobStatus {
 	return &messages.JobStatus{Job: j.info(), Sheets: sheetInfos(j.rows())}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"runtime/pprof"
 
 	"github.com/mzt-dev/mzt/actors/daemon"
 	"github.com/mzt-dev/mzt/cmd/mzt/cli"
@@ -17,6 +18,15 @@ func main() {
 }
 
 func runConductor(o cli.ConductorOptions) error {
+	// MZT_CPUPROFILE=FILE profiles a conductor's whole life (for `just bench` work).
+	if path := os.Getenv("MZT_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			defer f.Close() // runs after StopCPUProfile has written the profile
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	opts := daemon.Options{Paths: o.Paths, Load: o.Load, Version: o.Version}
 	if o.Stderr != nil {
 		opts.Stderr = o.Stderr

@@ -141,7 +141,13 @@ func cmdWaitSheet(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	last := ""
 	ok := waitUntil(timeout, func() bool {
-		out, err := mztCmd(ts, "status", args[0], "--json").Output()
+		cmd := mztCmd(ts, "status", args[0], "--json")
+		if g := ts.Getenv("GORACE"); g != "" {
+			// A script may set GORACE=atexit_sleep_ms=0 so each poll of the
+			// race-built binary does not sleep a second at exit.
+			cmd.Env = append(cmd.Env, "GORACE="+g)
+		}
+		out, err := cmd.Output()
 		if err != nil {
 			last = err.Error()
 			return false

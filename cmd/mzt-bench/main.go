@@ -1,0 +1,268 @@
+// Command mzt-bench measures mzt against floors and peers in one run, on the
+// same machine, and prints ratios: absolute times on a shared, noisy machine
+// mean little, a ratio to a floor measured a moment earlier means more.
+//
+//	go run ./cmd/mzt-bench [-mzt PATH] [-n N]
+//
+// It also serves as the floor client: `mzt-bench floor-client SOCKET` dials
+// a Unix socket, writes a byte and reads the reply, the least any CLI
+// round trip must do.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+func main() {
+	if len(os.Args) == 3 && os.Args[1] == "floor-client" {
+		if err := floorClient(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	mzt := flag.String("mzt", "", "mzt binary (default: build it)")
+	n := flag.Int("n", 50, "repetitions of each round-trip measurement")
+	sheets := flag.Int("sheets", 200, "trivial sheets for the throughput measurement")
+	parallel := flag.Int("parallel", 8, "parallelism for the throughput measurement")
+	flag.Parse()
+	if err := run(*mzt, *n, *sheets, *parallel); err != nil {
+		fmt.Fprintln(os.Stderr, "mzt-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type row struct {
+	what, value, floor, ratio, goal string
+}
+
+func run(mztBin string, n, sheets, parallel int) error {
+	// Not /tmp: on the machines here file creation under /tmp is ~40x slower
+	// than elsewhere on the same disk, which would measure the machine.
+	base, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(base, ".mztbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if mztBin == "" {
+		mztBin = filepath.Join(dir, "mzt")
+		if out, err := exec.Command("go", "build", "-o", mztBin, "./cmd/mzt").CombinedOutput(); err != nil {
+			return fmt.Errorf("build mzt: %v\n%s", err, out)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	home := filepath.Join(dir, "h")
+	env := append(os.Environ(), "MARIANNE_HOME="+home, "MZT_CLONE=")
+	mztCmd := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(mztBin, args...)
+		cmd.Env = env
+		return cmd
+	}
+	var rows []row
+
+	// Start to ready.
+	startTimes := make([]time.Duration, 0, 10)
+	for range 10 {
+		t0 := time.Now()
+		if out, err := mztCmd("start").CombinedOutput(); err != nil {
+			return fmt.Errorf("start: %v\n%s", err, out)
+		}
+		startTimes = append(startTimes, time.Since(t0))
+		if out, err := mztCmd("stop").CombinedOutput(); err != nil {
+			return fmt.Errorf("stop: %v\n%s", err, out)
+		}
+	}
+	rows = append(rows, row{"mzt start to ready (median of 10)", ms(median(startTimes)), "", "", "< 150 ms"})
+
+	if out, err := mztCmd("start").CombinedOutput(); err != nil {
+		return fmt.Errorf("start: %v\n%s", err, out)
+	}
+	defer mztCmd("stop", "--force").Run()
+	pid := readPID(filepath.Join(home, "conductor.pid"))
+	time.Sleep(200 * time.Millisecond) // let the first monitor sample settle
+	rows = append(rows, row{"idle conductor RSS", fmt.Sprintf("%.1f MB", rssMB(pid)), "", "", "< 40 MB"})
+
+	// conductor-status --json round trip vs the bare floor client, both as
+	// fresh processes, interleaved so that machine noise hits both alike.
+	floorSock := filepath.Join(dir, "floor.sock")
+	stop, err := floorServer(floorSock)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	var cli, floor []time.Duration
+	for range n {
+		t0 := time.Now()
+		if err := mztCmd("conductor-status", "--json").Run(); err != nil {
+			return fmt.Errorf("conductor-status: %w", err)
+		}
+		cli = append(cli, time.Since(t0))
+		t0 = time.Now()
+		if err := exec.Command(self, "floor-client", floorSock).Run(); err != nil {
+			return fmt.Errorf("floor client: %w", err)
+		}
+		floor = append(floor, time.Since(t0))
+	}
+	rows = append(rows, row{"conductor-status --json round trip (median)", ms(median(cli)), ms(median(floor)) + " bare Go socket client",
+		ratio(median(cli), median(floor)), "<= 3x"})
+
+	// Trivial sheets through the whole engine vs bare `bash -c true` spawns.
+	score := filepath.Join(dir, "trivial.toml")
+	if err := os.WriteFile(score, []byte(fmt.Sprintf(`id = "trivial"
+workspace = %q
+[defaults]
+instrument = "shell"
+[run]
+max_parallel = %d
+[[stage]]
+id = "t"
+voices = %d
+prompt = "true"
+`, filepath.Join(dir, "ws"), parallel, sheets)), 0o644); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if out, err := mztCmd("run", "--wait", score).CombinedOutput(); err != nil {
+		return fmt.Errorf("run trivial: %v\n%s", err, out)
+	}
+	engine := time.Since(t0)
+	t0 = time.Now()
+	if err := spawnMany(sheets, parallel); err != nil {
+		return err
+	}
+	bare := time.Since(t0)
+	engineRate, bareRate := float64(sheets)/engine.Seconds(), float64(sheets)/bare.Seconds()
+	rows = append(rows, row{fmt.Sprintf("trivial sheets/s (%d sheets, parallel %d, persisted)", sheets, parallel),
+		fmt.Sprintf("%.0f/s", engineRate), fmt.Sprintf("%.0f/s bare bash -c true", bareRate),
+		fmt.Sprintf("%.2fx", engineRate/bareRate), ">= 0.5x"})
+
+	fmt.Printf("mzt-bench on %s, %d CPUs, %s\n\n", hostname(), numCPU(), time.Now().Format(time.RFC3339))
+	fmt.Printf("%-55s %-12s %-34s %-8s %s\n", "MEASURE", "MZT", "FLOOR", "RATIO", "GOAL")
+	for _, r := range rows {
+		fmt.Printf("%-55s %-12s %-34s %-8s %s\n", r.what, r.value, r.floor, r.ratio, r.goal)
+	}
+	return nil
+}
+
+func floorServer(path string) (func(), error) {
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 1)
+				if _, err := c.Read(buf); err == nil {
+					c.Write([]byte("ok\n"))
+				}
+			}()
+		}
+	}()
+	return func() { ln.Close(); wg.Wait() }, nil
+}
+
+func floorClient(path string) error {
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte{1}); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || line != "ok\n" {
+		return errors.Join(errors.New("floor: bad reply"), err)
+	}
+	return nil
+}
+
+func spawnMany(n, parallel int) error {
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := exec.Command("bash", "-c", "true").Run(); err != nil {
+				mu.Lock()
+				firstErr = errors.Join(firstErr, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+func ratio(a, b time.Duration) string { return fmt.Sprintf("%.2fx", float64(a)/float64(b)) }
+
+func readPID(path string) int {
+	data, _ := os.ReadFile(path)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid
+}
+
+func rssMB(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.Atoi(strings.Fields(line)[1])
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+func numCPU() int {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(data), "processor\t:")
+}

@@ -1,0 +1,40 @@
+# The menu of mzt's chores. `just --list` shows it.
+
+# Build bin/mzt.
+build:
+    go build -o bin/mzt ./cmd/mzt
+
+# Run every test with the race detector (what CI runs).
+test:
+    go test -race -count=1 ./...
+
+# gofmt check and go vet.
+lint:
+    test -z "$(gofmt -l $(git ls-files '*.go'))" || (gofmt -l $(git ls-files '*.go'); exit 1)
+    go vet ./...
+
+# Regenerate messages/*.pb.go (needs protoc from Debian: apt-get install protobuf-compiler).
+proto:
+    go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+    protoc --go_out=. --go_opt=module=github.com/mzt-dev/mzt -I messages messages/mzt.proto
+
+# Regenerate into a temp dir and fail if the committed code differs.
+proto-check:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+    tmp=$(mktemp -d)
+    protoc --go_out="$tmp" --go_opt=module=github.com/mzt-dev/mzt -I messages messages/mzt.proto
+    diff -u messages/mzt.pb.go "$tmp/messages/mzt.pb.go"
+
+# Measure against floors and peers in one run, then the Go benchmarks.
+bench:
+    go run ./cmd/mzt-bench
+    go test -run '^$' -bench . -benchtime 2s ./messages/ ./actors/...
+
+# Short fuzzing of the decoders and parsers.
+fuzz:
+    go test -run '^$' -fuzz FuzzReadFrame -fuzztime 30s ./messages/
+
+# lint + proto-check + test.
+check: lint proto-check test

@@ -28,15 +28,15 @@ type Caller interface {
 
 // Deps wire the gateway to the rest of the tree.
 type Deps struct {
-	Socket         string
-	Listener       *net.UnixListener // the socket Run created; consumed by the first start
-	Version        string
-	Paths          config.Paths
-	RequestTimeout time.Duration
+	Socket                       string
+	Listener                     *net.UnixListener // the socket Run created; consumed by the first start
+	Version                      string
+	Paths                        config.Paths
+	RequestTimeout               time.Duration
 	Daemon, Jobs, Monitor, Store *actor.PID
-	Info           func(Caller) (DaemonInfo, error)
-	OnServing      func(error) // called after every (re)start; the first call marks readiness
-	Log            *slog.Logger
+	Info                         func(Caller) (DaemonInfo, error)
+	OnServing                    func(error) // called after every (re)start; the first call marks readiness
+	Log                          *slog.Logger
 }
 
 // Actor is the gateway.

@@ -49,6 +49,9 @@ type attemptDone struct {
 	err      error // could not even be attempted (prompt file, workspace)
 }
 
+// attemptRunner runs one attempt; tests and benchmarks substitute their own.
+type attemptRunner func(ctx context.Context, plan attemptPlan, started func(sheetrun.Proc), done func(*attemptDone))
+
 // runAttempt executes plan; it never panics out and always reports exactly once.
 func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Proc), done func(*attemptDone)) {
 	out := &attemptDone{num: plan.num, try: plan.try}
@@ -215,8 +218,9 @@ func sheetEnv(base []string, sc *score.Score, sh score.Sheet, p *instrument.Prof
 	)
 }
 
-// attemptPaths are where one try's output goes.
+// attemptPaths are where one try's output goes: one flat folder per run,
+// because creating a folder per sheet costs as much as running a trivial one.
 func attemptPaths(logDir string, num, try int) (stdout, stderr string) {
-	base := filepath.Join(logDir, fmt.Sprintf("sheet-%d", num), fmt.Sprintf("try-%d", try))
+	base := filepath.Join(logDir, fmt.Sprintf("sheet-%d.try-%d", num, try))
 	return base + ".stdout", base + ".stderr"
 }

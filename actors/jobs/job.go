@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"log/slog"
@@ -89,7 +90,8 @@ type (
 type jobSettings struct {
 	killGrace time.Duration
 	baseEnv   []string
-	logDir    string // this run's folder of captured output
+	logDir    string        // this run's folder of captured output
+	runner    attemptRunner // nil: runAttempt
 }
 
 type sheetState struct {
@@ -114,11 +116,13 @@ type jobActor struct {
 	cancelling bool
 	finished   bool
 	wakeTimer  *time.Timer
+	idx        dagIndex
 }
 
 func (j *jobActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		j.buildIndex()
 		j.publish(ctx)
 	case *admit:
 		j.admitted = true
@@ -163,59 +167,54 @@ func (j *jobActor) Receive(ctx actor.Context) {
 	}
 }
 
-func (j *jobActor) running() int {
-	n := 0
-	for _, s := range j.sheets {
-		if s.row.Status == SheetRunning {
-			n++
-		}
-	}
-	return n
-}
+func (j *jobActor) running() int { return j.idx.counts[SheetRunning] }
 
-// schedule requests slots for every sheet that may start now, cascades
-// skips, arms the wake timer for the next backoff, and finishes the job
-// when nothing is left to do.
+// schedule skips what can no longer run, ends waits that are due, requests
+// slots for ready sheets up to max_parallel, and finishes the job when
+// nothing is left to do.
 func (j *jobActor) schedule(ctx actor.Context) {
 	if j.finished {
 		return
 	}
 	now := time.Now()
-	var nextWake time.Time
-	blocked := j.job.UserPaused || j.cancelling || !j.admitted || (j.sc.FailFast && j.anyFailed())
-	inFlight := 0
-	for _, s := range j.sheets {
-		if s.row.Status == SheetRunning || s.requested {
-			inFlight++
-		}
-	}
-	for _, s := range j.sheets {
-		st := s.row.Status
-		if st != SheetPending && st != SheetWaiting {
-			continue
-		}
-		if dep := j.failedDep(s); dep != 0 {
-			s.row.Status = SheetSkipped
-			s.row.Error = fmt.Sprintf("skipped: sheet %d it depends on did not complete", dep)
-			s.row.FinishedAt = now
-			s.row.WaitingUntil = time.Time{}
-			j.persist(ctx, nil, s)
-			continue
-		}
-		if st == SheetWaiting {
-			if now.Before(s.row.WaitingUntil) {
-				if nextWake.IsZero() || s.row.WaitingUntil.Before(nextWake) {
-					nextWake = s.row.WaitingUntil
-				}
+	for len(j.idx.cascade) > 0 {
+		i := j.idx.cascade[0]
+		j.idx.cascade = j.idx.cascade[1:]
+		for _, d := range j.idx.dependents[i] {
+			ds := j.sheets[d]
+			if ds.row.Status != SheetPending && ds.row.Status != SheetWaiting {
 				continue
 			}
-			s.row.Status, s.row.WaitingUntil = SheetPending, time.Time{}
-			j.persist(ctx, nil, s)
+			ds.row.Error = fmt.Sprintf("skipped: sheet %d it depends on did not complete", i+1)
+			ds.row.FinishedAt, ds.row.WaitingUntil = now, time.Time{}
+			j.setStatus(ds, SheetSkipped)
+			j.persist(ctx, nil, ds)
 		}
-		if blocked || s.requested || !j.depsDone(s) || inFlight >= j.sc.MaxParallel {
+	}
+	var nextWake time.Time
+	for i := range j.idx.waiting {
+		s := j.sheets[i]
+		if now.Before(s.row.WaitingUntil) {
+			if nextWake.IsZero() || s.row.WaitingUntil.Before(nextWake) {
+				nextWake = s.row.WaitingUntil
+			}
 			continue
 		}
+		s.row.WaitingUntil = time.Time{}
+		j.setStatus(s, SheetPending)
+		j.persist(ctx, nil, s)
+	}
+	blocked := j.job.UserPaused || j.cancelling || !j.admitted || (j.sc.FailFast && j.anyFailed())
+	inFlight := j.running() + j.idx.requested
+	for !blocked && inFlight < j.sc.MaxParallel && j.idx.ready.Len() > 0 {
+		i := heap.Pop(&j.idx.ready).(int)
+		j.idx.inReady[i] = false
+		s := j.sheets[i]
+		if s.row.Status != SheetPending || s.requested || j.idx.remaining[i] > 0 {
+			continue // stale entry
+		}
 		s.requested = true
+		j.idx.requested++
 		inFlight++
 		p := j.profiles[s.sh.Stage.Instrument]
 		ctx.Send(j.mgr, &slotRequest{jobID: j.job.JobID, num: s.row.Num, instrument: p.Name,
@@ -236,34 +235,7 @@ func (j *jobActor) armWake(ctx actor.Context, d time.Duration) {
 	j.wakeTimer = time.AfterFunc(max(d, time.Millisecond), func() { root.Send(self, &wake{}) })
 }
 
-func (j *jobActor) anyFailed() bool {
-	for _, s := range j.sheets {
-		if s.row.Status == SheetFailed {
-			return true
-		}
-	}
-	return false
-}
-
-// failedDep returns a dependency that can no longer complete (0 if none).
-func (j *jobActor) failedDep(s *sheetState) int {
-	for _, d := range s.sh.Deps {
-		switch j.sheets[d-1].row.Status {
-		case SheetFailed, SheetSkipped, SheetCancelled:
-			return d
-		}
-	}
-	return 0
-}
-
-func (j *jobActor) depsDone(s *sheetState) bool {
-	for _, d := range s.sh.Deps {
-		if j.sheets[d-1].row.Status != SheetCompleted {
-			return false
-		}
-	}
-	return true
-}
+func (j *jobActor) anyFailed() bool { return j.idx.counts[SheetFailed] > 0 }
 
 // checkFinished settles the job once nothing runs and nothing can start.
 func (j *jobActor) checkFinished(ctx actor.Context) {
@@ -271,34 +243,27 @@ func (j *jobActor) checkFinished(ctx actor.Context) {
 		return
 	}
 	now := time.Now()
-	if j.cancelling {
+	settle := func(status, reason string) {
 		for _, s := range j.sheets {
 			if !sheetTerminal(s.row.Status) {
-				s.row.Status, s.row.Error, s.row.FinishedAt = SheetCancelled, "cancelled", now
-				s.row.WaitingUntil = time.Time{}
+				s.row.Error, s.row.FinishedAt, s.row.WaitingUntil = reason, now, time.Time{}
+				j.setStatus(s, status)
 			}
 		}
+	}
+	if j.cancelling {
+		settle(SheetCancelled, "cancelled")
 		j.finish(ctx, JobCancelled, "cancelled by the user")
 		return
 	}
 	if j.sc.FailFast && j.anyFailed() {
-		for _, s := range j.sheets {
-			if !sheetTerminal(s.row.Status) {
-				s.row.Status, s.row.Error, s.row.FinishedAt = SheetSkipped, "skipped: fail_fast after a failed sheet", now
-				s.row.WaitingUntil = time.Time{}
-			}
-		}
+		settle(SheetSkipped, "skipped: fail_fast after a failed sheet")
 	}
-	completed, failed := 0, 0
-	for _, s := range j.sheets {
-		switch {
-		case s.row.Status == SheetCompleted:
-			completed++
-		case sheetTerminal(s.row.Status):
-			failed++
-		default:
-			return // something can still run (or waits for a resume)
-		}
+	c := j.idx.counts
+	completed := c[SheetCompleted]
+	failed := c[SheetFailed] + c[SheetSkipped] + c[SheetCancelled]
+	if completed+failed < len(j.sheets) {
+		return // something can still run (or waits for a resume)
 	}
 	if failed == 0 {
 		j.finish(ctx, JobCompleted, "")
@@ -335,14 +300,19 @@ func (j *jobActor) setJobStatus() {
 
 func (j *jobActor) startAttempt(ctx actor.Context, num int) {
 	s := j.sheets[num-1]
-	s.requested = false
+	if s.requested {
+		s.requested = false
+		j.idx.requested--
+	}
 	if j.finished || j.cancelling || j.job.UserPaused || s.row.Status != SheetPending {
 		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: num})
+		j.maybeReady(num - 1)
 		return
 	}
 	p := j.profiles[s.sh.Stage.Instrument]
 	s.row.Tries++
-	s.row.Status, s.row.StartedAt, s.row.FinishedAt = SheetRunning, time.Now(), time.Time{}
+	j.setStatus(s, SheetRunning)
+	s.row.StartedAt, s.row.FinishedAt = time.Now(), time.Time{}
 	s.row.ExitCode, s.row.PID, s.row.PGID, s.row.ProcStart = nil, 0, 0, 0
 	attempt := s.row.Attempts + 1
 	lastError := s.row.Error
@@ -370,23 +340,34 @@ func (j *jobActor) startAttempt(ctx actor.Context, num int) {
 	s.cancel = cancel
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	try := s.row.Tries
-	go runAttempt(runCtx, plan,
+	run := j.set.runner
+	if run == nil {
+		run = runAttempt
+	}
+	go run(runCtx, plan,
 		func(p sheetrun.Proc) { root.Send(self, &attemptStarted{num: num, try: try, proc: p}) },
 		func(d *attemptDone) { cancel(); root.Send(self, d) })
 	j.publish(ctx)
 }
 
-// prevOutputs gathers .Prev for a sheet from the stages it descends from.
+// prevOutputs gathers .Prev for a sheet from the stages it descends from,
+// only when its stage's templates read .Prev.
 func (j *jobActor) prevOutputs(s *sheetState) map[string]score.PrevStage {
 	prev := map[string]score.PrevStage{}
+	if !j.idx.stageUses[s.sh.StageIndex] {
+		return prev
+	}
+	index := map[string]int{}
+	for i, st := range j.sc.Stages {
+		index[st.ID] = i
+	}
 	for _, stage := range j.sc.Ancestors(s.sh.StageIndex) {
 		var ps score.PrevStage
-		var outs []string
-		for _, o := range j.sheets {
-			if o.sh.Stage.ID == stage {
-				ps.Voices = append(ps.Voices, score.VoiceOutput{Output: o.row.OutputTail})
-				outs = append(outs, o.row.OutputTail)
-			}
+		r := j.idx.stageRange[index[stage]]
+		outs := make([]string, 0, r[1]-r[0])
+		for _, o := range j.sheets[r[0]:r[1]] {
+			ps.Voices = append(ps.Voices, score.VoiceOutput{Output: o.row.OutputTail})
+			outs = append(outs, o.row.OutputTail)
 		}
 		ps.Output = strings.Join(outs, "\n")
 		prev[stage] = ps
@@ -430,16 +411,18 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 
 	switch {
 	case why == "cancel":
-		s.row.Status, s.row.Error = SheetCancelled, "cancelled"
+		s.row.Error = "cancelled"
+		j.setStatus(s, SheetCancelled)
 		att.Outcome = "cancelled"
 	case why == "interrupt" || why == "preempt":
 		// Not the sheet's fault: it runs again without using an attempt.
-		s.row.Status, s.row.FinishedAt = SheetPending, time.Time{}
+		s.row.FinishedAt = time.Time{}
 		s.row.Error = "interrupted (" + why + ")"
+		j.setStatus(s, SheetPending)
 		att.Outcome, att.Error = "interrupted", s.row.Error
 	case d.class == sheetrun.ClassAuth:
-		s.row.Status = SheetFailed
 		s.row.Error = "authentication failed: " + lastLine(r.StderrTail, r.StdoutTail)
+		j.setStatus(s, SheetFailed)
 		att.Outcome, att.Counted, att.Error = "failed", true, s.row.Error
 		s.row.Attempts++
 	case d.class == sheetrun.ClassRateLimited:
@@ -449,12 +432,13 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 		}
 		att.Outcome = "rate_limited"
 		if s.row.RateLimitWaited+wait > time.Duration(s.sh.Stage.MaxRateLimitWait) {
-			s.row.Status = SheetFailed
 			s.row.Error = fmt.Sprintf("rate limited for longer than max_rate_limit_wait (%s)", time.Duration(s.sh.Stage.MaxRateLimitWait))
+			j.setStatus(s, SheetFailed)
 		} else {
 			s.row.RateLimitWaited += wait
-			s.row.Status, s.row.WaitingUntil = SheetWaiting, now.Add(wait)
+			s.row.WaitingUntil = now.Add(wait)
 			s.row.Error = fmt.Sprintf("rate limited by %s; waiting %s", p.Name, wait.Round(time.Second))
+			j.setStatus(s, SheetWaiting)
 			ctx.Send(j.mgr, &rateLimitHit{instrument: p.Name, until: s.row.WaitingUntil})
 		}
 		att.Error = s.row.Error
@@ -463,7 +447,8 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 		s.row.Attempts++
 		att.Counted = true
 		if reason == "" {
-			s.row.Status, s.row.Error = SheetCompleted, ""
+			s.row.Error = ""
+			j.setStatus(s, SheetCompleted)
 			att.Outcome = "completed"
 			break
 		}
@@ -473,11 +458,13 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 			att.Outcome = "timed_out"
 		}
 		if s.row.Attempts >= s.sh.Stage.Attempts {
-			s.row.Status, s.row.Error = SheetFailed, reason
+			s.row.Error = reason
+			j.setStatus(s, SheetFailed)
 		} else {
 			delay := backoffDelay(s.sh.Stage.Backoff, s.row.Attempts)
-			s.row.Status, s.row.WaitingUntil = SheetWaiting, now.Add(delay)
+			s.row.WaitingUntil = now.Add(delay)
 			s.row.Error = reason
+			j.setStatus(s, SheetWaiting)
 		}
 	}
 	if sheetTerminal(s.row.Status) {
@@ -552,8 +539,9 @@ func (j *jobActor) onRateLimited(ctx actor.Context, m *rateLimited) {
 		if s.row.Status != SheetPending || j.profiles[s.sh.Stage.Instrument].Name != m.instrument {
 			continue
 		}
-		s.row.Status, s.row.WaitingUntil = SheetWaiting, m.until
+		s.row.WaitingUntil = m.until
 		s.row.Error = "instrument " + m.instrument + " is rate limited"
+		j.setStatus(s, SheetWaiting)
 		j.persist(ctx, nil, s)
 	}
 	j.schedule(ctx)
@@ -602,22 +590,20 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 		}
 		j.job.UserPaused = true
 		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
-		for _, s := range j.sheets {
-			s.requested = false
-		}
+		j.clearRequests()
 	case messages.JobAction_JOB_ACTION_RESUME:
 		if j.cancelling {
 			invalid("job %s is being cancelled", j.job.JobID)
 			return
 		}
 		j.job.UserPaused = false
+		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
 		j.resetForResume()
+		j.buildIndex()
 	case messages.JobAction_JOB_ACTION_CANCEL:
 		j.cancelling = true
 		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
-		for _, s := range j.sheets {
-			s.requested = false
-		}
+		j.clearRequests()
 		j.stopRunning("cancel")
 	}
 	j.setJobStatus()
@@ -632,6 +618,7 @@ func (j *jobActor) resetForResume() {
 	for _, s := range j.sheets {
 		switch s.row.Status {
 		case SheetFailed, SheetSkipped, SheetCancelled, SheetWaiting:
+			// Statuses change outside setStatus here: buildIndex follows.
 			s.row.Status, s.row.Attempts, s.row.RateLimitWaited = SheetPending, 0, 0
 			s.row.WaitingUntil, s.row.FinishedAt = time.Time{}, time.Time{}
 		case SheetPending:
@@ -673,9 +660,8 @@ func (j *jobActor) rows() []store.SheetRow {
 // copying every sheet row (a 10,000-sheet job transitions often).
 func (j *jobActor) info() *messages.JobInfo {
 	info := jobHeader(j.job)
-	for _, s := range j.sheets {
-		countSheet(info, s.row.Status)
-	}
+	c := j.idx.counts
+	info.SheetsCompleted, info.SheetsRunning, info.SheetsFailed = int64(c[SheetCompleted]), int64(c[SheetRunning]), int64(c[SheetFailed])
 	return info
 }
 

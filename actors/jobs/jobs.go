@@ -35,6 +35,8 @@ type Deps struct {
 	// Recovered is what the daemon loaded before the tree started; the first
 	// start takes it, a restart reloads from the store.
 	Recovered *[]Prepared
+	// runner replaces real processes in benchmarks and tests.
+	runner attemptRunner
 }
 
 type entry struct {
@@ -204,7 +206,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 }
 
 func (a *Actor) settings() jobSettings {
-	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv()}
+	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv(), runner: a.deps.runner}
 }
 
 func (a *Actor) start(ctx actor.Context) {

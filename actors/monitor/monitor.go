@@ -19,14 +19,14 @@ type SnapshotRequest struct{}
 
 // Snapshot is the monitor's latest reading and verdict.
 type Snapshot struct {
-	MemoryMB       float64
-	MemoryLimitMB  float64
-	Processes      int
-	ProcessLimit   int
-	AvailableMB    float64
-	Pressure       Level
-	Note           string // set when sampling fails and pressure is assumed high
-	SampledAt      time.Time
+	MemoryMB      float64
+	MemoryLimitMB float64
+	Processes     int
+	ProcessLimit  int
+	AvailableMB   float64
+	Pressure      Level
+	Note          string // set when sampling fails and pressure is assumed high
+	SampledAt     time.Time
 }
 
 // PressureChanged is sent to the subscriber when the level changes.

@@ -7,4 +7,3 @@ import (
 )
 
 func isNotRunning(err error) bool { return errors.Is(err, client.ErrNotRunning) }
-

@@ -27,8 +27,8 @@ type ConductorOptions struct {
 	Paths   config.Paths
 	Load    config.LoadOptions
 	Version string
-	Stderr  io.Writer                   // readable logs; nil when detached
-	Ready   func(pid, stalePID int)     // called once serving
+	Stderr  io.Writer               // readable logs; nil when detached
+	Ready   func(pid, stalePID int) // called once serving
 }
 
 // AlreadyRunning lets the conductor tell the CLI which PID holds the lock.
@@ -53,11 +53,11 @@ type Globals struct {
 type CLI struct {
 	Globals
 
-	Start            StartCmd            `cmd:"" help:"Start the conductor (in the background unless --foreground)." group:"Conductor"`
-	Stop             StopCmd             `cmd:"" help:"Stop the conductor." group:"Conductor"`
-	Restart          RestartCmd          `cmd:"" help:"Stop the conductor if it runs, then start it." group:"Conductor"`
-	ConductorStatus  ConductorStatusCmd  `cmd:"" name:"conductor-status" help:"Show the conductor's health, work and resources." group:"Conductor"`
-	ConductorRun     ConductorRunCmd     `cmd:"" name:"conductor-run" hidden:"" help:"Run the detached conductor (used by start)."`
+	Start           StartCmd           `cmd:"" help:"Start the conductor (in the background unless --foreground)." group:"Conductor"`
+	Stop            StopCmd            `cmd:"" help:"Stop the conductor." group:"Conductor"`
+	Restart         RestartCmd         `cmd:"" help:"Stop the conductor if it runs, then start it." group:"Conductor"`
+	ConductorStatus ConductorStatusCmd `cmd:"" name:"conductor-status" help:"Show the conductor's health, work and resources." group:"Conductor"`
+	ConductorRun    ConductorRunCmd    `cmd:"" name:"conductor-run" hidden:"" help:"Run the detached conductor (used by start)."`
 
 	Run         RunCmd         `cmd:"" help:"Validate a score and submit it as a job." group:"Jobs"`
 	Status      StatusCmd      `cmd:"" help:"Show the job table, or one job's sheets." group:"Jobs"`
@@ -76,9 +76,9 @@ type CLI struct {
 
 // Exit codes of CONTRACT §2.
 const (
-	exitOK      = 0
-	exitFailed  = 1
-	exitUsage   = 2
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
 )
 
 // cliError is an error with its exit code and an optional next step.
@@ -174,7 +174,7 @@ func report(env Env, err error) int {
 	return exitFailed
 }
 
-// printJSON writes one object; callers put `Schema string `json:"schema"`` first.
+// printJSON writes one object; callers put `Schema string `json:"schema"“ first.
 func (g *Globals) printJSON(v any) error {
 	enc := json.NewEncoder(g.env.Stdout)
 	enc.SetIndent("", "  ")

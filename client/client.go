@@ -33,16 +33,16 @@ var (
 )
 
 var codeErrors = map[messages.ErrorCode]error{
-	messages.ErrorCode_ERROR_CODE_NOT_FOUND:      ErrJobNotFound,
-	messages.ErrorCode_ERROR_CODE_ALREADY_ACTIVE: ErrAlreadyActive,
-	messages.ErrorCode_ERROR_CODE_REFUSED:        ErrRefused,
-	messages.ErrorCode_ERROR_CODE_INVALID_SCORE:  ErrInvalidScore,
-	messages.ErrorCode_ERROR_CODE_INVALID_STATE:  ErrInvalidState,
-	messages.ErrorCode_ERROR_CODE_TIMEOUT:        ErrTimeout,
-	messages.ErrorCode_ERROR_CODE_UNSUPPORTED:    ErrUnsupported,
-	messages.ErrorCode_ERROR_CODE_BAD_REQUEST:    ErrProtocol,
+	messages.ErrorCode_ERROR_CODE_NOT_FOUND:       ErrJobNotFound,
+	messages.ErrorCode_ERROR_CODE_ALREADY_ACTIVE:  ErrAlreadyActive,
+	messages.ErrorCode_ERROR_CODE_REFUSED:         ErrRefused,
+	messages.ErrorCode_ERROR_CODE_INVALID_SCORE:   ErrInvalidScore,
+	messages.ErrorCode_ERROR_CODE_INVALID_STATE:   ErrInvalidState,
+	messages.ErrorCode_ERROR_CODE_TIMEOUT:         ErrTimeout,
+	messages.ErrorCode_ERROR_CODE_UNSUPPORTED:     ErrUnsupported,
+	messages.ErrorCode_ERROR_CODE_BAD_REQUEST:     ErrProtocol,
 	messages.ErrorCode_ERROR_CODE_FRAME_TOO_LARGE: ErrProtocol,
-	messages.ErrorCode_ERROR_CODE_STORAGE:        ErrStorage,
+	messages.ErrorCode_ERROR_CODE_STORAGE:         ErrStorage,
 }
 
 // RemoteError is an error the conductor answered with.

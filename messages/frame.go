@@ -2,6 +2,7 @@ package messages
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 
 	"google.golang.org/protobuf/encoding/protodelim"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -59,16 +61,23 @@ func isIOError(err error) bool {
 	return errors.As(err, &opErr) || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded)
 }
 
-// WriteFrame writes one length-delimited Envelope, refusing to send one the
-// peer would reject.
+// WriteFrame writes one length-delimited Envelope in a single write (one
+// syscall on a socket), refusing to send one the peer would reject.
 func WriteFrame(w io.Writer, env *Envelope) error {
 	if env.GetProtocolVersion() == 0 {
 		env.ProtocolVersion = ProtocolVersion
 	}
-	if size := proto.Size(env); size > MaxFrameSize {
+	size := proto.Size(env)
+	if size > MaxFrameSize {
 		return fmt.Errorf("%w (%d bytes)", ErrFrameTooLarge, size)
 	}
-	if _, err := protodelim.MarshalTo(w, env); err != nil {
+	buf := make([]byte, 0, size+binary.MaxVarintLen64)
+	buf = protowire.AppendVarint(buf, uint64(size))
+	buf, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(buf, env)
+	if err != nil {
+		return fmt.Errorf("encode frame: %w", err)
+	}
+	if _, err := w.Write(buf); err != nil {
 		return fmt.Errorf("write frame: %w", err)
 	}
 	return nil

@@ -123,7 +123,9 @@ func (c *Client) Stream(ctx context.Context, req proto.Message, fn func(proto.Me
 	if err != nil {
 		return err
 	}
-	// Unblock reads and writes when the context ends.
+	// An earlier abandoned request left a deadline behind; then unblock
+	// reads and writes when this context ends.
+	c.conn.SetDeadline(time.Time{})
 	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Now()) })
 	defer stop()
 

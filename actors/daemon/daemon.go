@@ -159,6 +159,9 @@ func Run(opts Options) error {
 	<-d.done
 	system.Shutdown()
 	log.Info("conductor stopped", "reason", d.stopReason)
+	if d.failure != "" {
+		return fmt.Errorf("conductor stopped because its %s (see %s)", d.failure, opts.Paths.Log)
+	}
 	return nil
 }
 
@@ -199,6 +202,7 @@ type daemonActor struct {
 	shutdown   bool            // a shutdown has begun
 	forced     bool
 	stopReason string
+	failure    string // set when an essential subsystem failed: Run then returns an error
 	ready      chan error
 	done       chan struct{}
 }
@@ -397,7 +401,9 @@ func (d *daemonActor) stopChildrenInOrder(ctx actor.Context) {
 	root, self, log := ctx.ActorSystem().Root, ctx.Self(), d.log
 	go func() {
 		for _, pid := range order {
-			if err := root.StopFuture(pid).Wait(); err != nil {
+			// A poison pill, not Stop: what is already queued (the store's
+			// last writes above all) is handled before the actor stops.
+			if err := root.PoisonFuture(pid).Wait(); err != nil {
 				log.Warn("subsystem did not stop in time", "subsystem", childName(pid), "err", err)
 			}
 		}
@@ -414,6 +420,7 @@ func (d *daemonActor) onChildTerminated(ctx actor.Context, m *actor.Terminated) 
 	switch name {
 	case "store", "jobs", "gateway":
 		d.log.Error("essential subsystem stopped; shutting down the conductor", "subsystem", name)
+		d.failure = name + " failed"
 		d.beginShutdown(ctx, name+" failed", true, 0)
 		if name == "jobs" {
 			// Nobody is left to answer Drain.

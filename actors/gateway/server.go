@@ -143,6 +143,7 @@ func (s *Server) Close() {
 type conn struct {
 	nc      *net.UnixConn
 	writeMu sync.Mutex
+	active  int // requests in flight; guarded by Server.mu
 }
 
 func (c *conn) write(env *messages.Envelope) error {
@@ -167,16 +168,29 @@ func (s *Server) track(c *conn) bool {
 	return true
 }
 
-// setIdleDeadline arms the idle timeout unless the server is closing (Close
-// set an immediate deadline that must stay).
-func (s *Server) setIdleDeadline(nc *net.UnixConn) bool {
+// armIdle counts requests in flight on c (delta) and sets its read
+// deadline: the idle timeout only while nothing is in flight, so a long
+// stream (logs --follow) is never cut for idleness. It reports false once
+// the server is closing (Close set an immediate deadline that must stay).
+func (s *Server) armIdle(c *conn, delta int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c.active += delta
 	if s.closing {
 		return false
 	}
-	nc.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
+	if c.active == 0 {
+		c.nc.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
+	} else {
+		c.nc.SetReadDeadline(time.Time{})
+	}
 	return true
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
 }
 
 func (s *Server) untrack(c *conn) {
@@ -207,8 +221,13 @@ func (s *Server) serveConn(nc *net.UnixConn) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	var inflight sync.WaitGroup
 	defer func() {
-		cancel()
+		// A client that left takes its requests with it; a closing server
+		// lets them answer first (Close cancels them after its grace).
+		if !s.isClosing() {
+			cancel()
+		}
 		inflight.Wait()
+		cancel()
 	}()
 	slots := make(chan struct{}, s.opts.MaxInFlight)
 	reader := bufio.NewReaderSize(nc, 64<<10)
@@ -220,7 +239,7 @@ func (s *Server) serveConn(nc *net.UnixConn) {
 		case <-ctx.Done():
 			return
 		}
-		if !s.setIdleDeadline(nc) {
+		if !s.armIdle(c, 0) {
 			return
 		}
 		var env messages.Envelope
@@ -246,9 +265,11 @@ func (s *Server) serveConn(nc *net.UnixConn) {
 			continue
 		}
 		inflight.Add(1)
+		s.armIdle(c, +1)
 		go func() {
 			defer inflight.Done()
 			defer func() { <-slots }()
+			defer s.armIdle(c, -1)
 			s.serveRequest(ctx, c, id, req)
 		}()
 	}

@@ -122,7 +122,6 @@ type jobActor struct {
 func (j *jobActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		j.buildIndex()
 		j.publish(ctx)
 	case *admit:
 		j.admitted = true

@@ -252,6 +252,7 @@ func (a *Actor) spawnJob(ctx actor.Context, p Prepared, wantsAdmission bool) {
 	if p.Run.Job.Status == JobPaused {
 		j.job.UserPaused = true
 	}
+	info := j.info() // before the actor runs: afterwards only it may touch j
 	name := fmt.Sprintf("job-%s-%d", p.Run.Job.JobID, p.Run.Job.Run)
 	pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return j }), name)
 	if err != nil {
@@ -264,7 +265,7 @@ func (a *Actor) spawnJob(ctx actor.Context, p Prepared, wantsAdmission bool) {
 	if wantsAdmission {
 		seq = -1_000_000 + a.seq
 	}
-	a.jobs[p.Run.Job.JobID] = &entry{pid: pid, info: j.info(), seq: seq}
+	a.jobs[p.Run.Job.JobID] = &entry{pid: pid, info: info, seq: seq}
 }
 
 // admitNext admits queued jobs while fewer than max_concurrent_jobs run.

@@ -117,6 +117,7 @@ func newJobActor(p Prepared, d *Deps, mgrSettings jobSettings) *jobActor {
 		}
 		j.sheets = append(j.sheets, &sheetState{row: row, sh: sh})
 	}
+	j.buildIndex()
 	return j
 }
 

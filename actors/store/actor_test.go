@@ -80,7 +80,7 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{sys: sys, db: db, probe: newProbe(t, sys)}
 	created := make(chan *Actor, 1)
 	props := actor.PropsFromProducer(func() actor.Actor {
-		a := Props(db, discardLog()).Producer()(sys).(*Actor)
+		a := &Actor{db: db, log: discardLog()}
 		created <- a
 		return a
 	})

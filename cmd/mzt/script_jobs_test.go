@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -46,8 +47,9 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// lookupJSON follows a dotted path (object keys, array indexes, "@len" for a
-// length) through the JSON on the last command's stdout.
+// lookupJSON follows a dotted path through the JSON on the last command's
+// stdout: object keys, array indexes, "@len" for a length, and FIELD=VALUE for
+// the first array element whose FIELD is VALUE (instruments.name=shell.source).
 func lookupJSON(ts *testscript.TestScript, path string) (string, bool) {
 	var v any
 	if err := json.Unmarshal([]byte(ts.ReadFile("stdout")), &v); err != nil {
@@ -68,6 +70,19 @@ func lookupJSON(ts *testscript.TestScript, path string) (string, bool) {
 			case []any:
 				if k == "@len" {
 					v = float64(len(x))
+					continue
+				}
+				if field, want, ok := strings.Cut(k, "="); ok {
+					v = nil
+					for _, e := range x {
+						if m, _ := e.(map[string]any); m != nil && fmt.Sprint(m[field]) == want {
+							v = e
+							break
+						}
+					}
+					if v == nil {
+						return "", false
+					}
 					continue
 				}
 				i, err := strconv.Atoi(k)

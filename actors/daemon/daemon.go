@@ -94,6 +94,10 @@ func Run(opts Options) error {
 	signal.Ignore(syscall.SIGPIPE)
 	defer signal.Stop(sigs)
 
+	// Orphans of our sheets (double forks, setsid) must come back to us.
+	if err := reaper.BecomeSubreaper(); err != nil {
+		log.Warn("cannot become a child subreaper; escaped sheet processes are found only by their token", "err", err)
+	}
 	db, err := store.Open(opts.Paths.State, log)
 	if err != nil {
 		log.Error("cannot open state database", "path", opts.Paths.State, "err", err)
@@ -261,12 +265,13 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	log := func(name string) *slog.Logger { return d.log.With("subsystem", name) }
 	jobsPID := actor.NewPID(ctx.ActorSystem().Address(), ctx.Self().GetId()+"/jobs")
 	d.store = spawn(store.Props(d.db, log("store")), "store")
-	d.reaper = spawn(reaper.Props(log("reaper")), "reaper")
+	tracker := reaper.NewTracker()
+	d.reaper = spawn(reaper.Props(tracker, time.Duration(d.cfg.KillGrace), log("reaper")), "reaper")
 	d.monitor = spawn(monitor.Props(d.cfg, jobsPID, log("monitor"), nil), "monitor")
 	d.profiler = spawn(profiler.Props(log("profiler")), "profiler")
 	d.correlation = spawn(correlation.Props(log("correlation")), "correlation")
 	d.jobs = spawn(jobs.Props(jobs.Deps{Config: d.cfg, Paths: d.opts.Paths, Store: d.store, Monitor: d.monitor,
-		DB: d.db, Recovered: d.recovered, Log: log("jobs")}), "jobs")
+		Reaper: d.reaper, Tracker: tracker, DB: d.db, Recovered: d.recovered, Log: log("jobs")}), "jobs")
 	gw := &gateway.Deps{
 		Socket: d.opts.Paths.Socket, Listener: d.listener, Version: d.opts.Version,
 		Paths: d.opts.Paths, RequestTimeout: time.Duration(d.cfg.RequestTimeout),

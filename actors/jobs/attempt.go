@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
@@ -30,6 +31,8 @@ type attemptPlan struct {
 	stdoutPath        string
 	stderrPath        string
 	checks            []sheetrun.Check
+	token             string          // MZT_SHEET_TOKEN of this try
+	tracker           *reaper.Tracker // nil in tests
 }
 
 // attemptStarted reports the live process of an attempt (for crash cleanup).
@@ -77,12 +80,23 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 	}
 	argv, stdin := plan.profile.Command(plan.prompt, plan.model, promptFile)
 	before := sheetrun.TakeSnapshot(plan.workspace, plan.checks)
+	env := append(plan.env, reaper.TokenEnv+"="+plan.token) // validations' commands carry it too
+	track := started
+	if plan.tracker != nil {
+		// Told before anything else happens: the reaper must know this
+		// leader (never reap it) and this token (its escapees are live).
+		track = func(p sheetrun.Proc) {
+			plan.tracker.SheetStarted(plan.token, p.PID)
+			started(p)
+		}
+		defer plan.tracker.SheetEnded(plan.token)
+	}
 	out.result = sheetrun.Run(ctx, sheetrun.Spec{
-		Argv: argv, Stdin: stdin, Dir: plan.workspace, Env: plan.env,
+		Argv: argv, Stdin: stdin, Dir: plan.workspace, Env: env,
 		Timeout: plan.timeout, KillGrace: plan.killGrace,
 		StdoutPath: plan.stdoutPath, StderrPath: plan.stderrPath,
 		SuccessCodes: plan.profile.Errors.SuccessExitCodes,
-		Started:      started,
+		Started:      track,
 	})
 	r := out.result
 	if r.Err != nil || r.Canceled {
@@ -98,7 +112,7 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		out.class, out.wait = sheetrun.Classify(r.StdoutTail, r.StderrTail, rl, auth, time.Now())
 		return
 	}
-	out.checks = sheetrun.Validate(ctx, plan.workspace, plan.env, plan.checks, before)
+	out.checks = sheetrun.Validate(ctx, plan.workspace, env, plan.checks, before)
 }
 
 func compileAll(patterns []string) []*regexp.Regexp {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
@@ -92,6 +93,8 @@ type jobSettings struct {
 	baseEnv   []string
 	logDir    string        // this run's folder of captured output
 	runner    attemptRunner // nil: runAttempt
+	tracker   *reaper.Tracker
+	reaper    *actor.PID // told to sweep when an attempt ends
 }
 
 type sheetState struct {
@@ -140,6 +143,9 @@ func (j *jobActor) Receive(ctx actor.Context) {
 			j.persist(ctx, nil, s)
 		}
 	case *attemptDone:
+		if j.set.reaper != nil {
+			ctx.Send(j.set.reaper, &reaper.Sweep{})
+		}
 		j.finishAttempt(ctx, m)
 		j.schedule(ctx)
 	case *rateLimited:
@@ -320,7 +326,8 @@ func (j *jobActor) startAttempt(ctx actor.Context, num int) {
 	stdout, stderr := attemptPaths(j.set.logDir, num, s.row.Tries)
 	plan := attemptPlan{num: num, try: s.row.Tries, attempt: attempt, profile: p, model: s.sh.Stage.Model,
 		workspace: j.sc.Workspace, env: sheetEnv(j.set.baseEnv, j.sc, s.sh, p, j.job.JobID),
-		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace, stdoutPath: stdout, stderrPath: stderr}
+		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace, stdoutPath: stdout, stderrPath: stderr,
+		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker}
 	if plan.timeout == 0 {
 		plan.timeout = time.Duration(p.DefaultTimeout)
 	}

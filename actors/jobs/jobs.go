@@ -17,6 +17,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/mzt-dev/mzt/actors/monitor"
+	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/config/instrument"
@@ -30,6 +31,8 @@ type Deps struct {
 	Paths   config.Paths
 	Store   *actor.PID
 	Monitor *actor.PID
+	Reaper  *actor.PID
+	Tracker *reaper.Tracker
 	DB      *store.DB // for recovery after a restart of this actor
 	Log     *slog.Logger
 	// Recovered is what the daemon loaded before the tree started; the first
@@ -206,7 +209,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 }
 
 func (a *Actor) settings() jobSettings {
-	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv(), runner: a.deps.runner}
+	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv(), runner: a.deps.runner,
+		tracker: a.deps.Tracker, reaper: a.deps.Reaper}
 }
 
 func (a *Actor) start(ctx actor.Context) {

@@ -1,27 +1,241 @@
-// Package reaper owns the conductor's dead children: it reaps zombies re-parented to the conductor and, with the process-safety issue, kills what finished sheets left behind.
+// Package reaper owns the conductor's dead and escaped descendants. The
+// conductor is a child subreaper, so a process a sheet started that
+// double-forks or calls setsid is re-parented to the conductor when its
+// parent dies. The reaper then: kills such orphans once the sheet they carry
+// the token of (TokenEnv) has ended, and reaps the zombies nobody else waits
+// for. It never picks processes by name: only our own children qualify.
 package reaper
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"golang.org/x/sys/unix"
 )
 
-// Actor is the reaper subsystem.
+// Sweep asks for a sweep now (a sheet just ended).
+type Sweep struct{}
+
+type sweepDone struct{ zombies map[int]bool }
+
+// Interval between sweeps when nothing asks for one.
+const Interval = 500 * time.Millisecond
+
+// Actor is the reaper.
 type Actor struct {
-	log *slog.Logger
+	tracker *Tracker
+	grace   time.Duration
+	log     *slog.Logger
+
+	timer       *time.Timer
+	sweeping    bool
+	again       bool
+	stopped     bool
+	seenZombies map[int]bool
+	selfPID     int
 }
 
-// Props builds the reaper actor.
-func Props(log *slog.Logger) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &Actor{log: log} })
+// Props builds the reaper. grace is the SIGTERM-to-SIGKILL wait for orphans.
+func Props(tracker *Tracker, grace time.Duration, log *slog.Logger) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &Actor{tracker: tracker, grace: grace, log: log, seenZombies: map[int]bool{}, selfPID: os.Getpid()}
+	})
+}
+
+// BecomeSubreaper makes this process the reaper of its orphaned descendants.
+func BecomeSubreaper() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("become child subreaper: %w", err)
+	}
+	return nil
 }
 
 func (a *Actor) Receive(ctx actor.Context) {
-	switch ctx.Message().(type) {
+	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		a.log.Debug("reaper started")
+		a.stopped = false
+		a.schedule(ctx, Interval)
+	case *Sweep:
+		a.sweep(ctx, false)
+	case *sweepDone:
+		a.seenZombies = m.zombies
+		a.sweeping = false
+		if a.again {
+			a.again = false
+			a.sweep(ctx, false)
+		}
+		a.schedule(ctx, Interval)
 	case *actor.Stopping:
-		a.log.Debug("reaper stopping")
+		// Every sheet has ended by now: nothing below us may outlive us.
+		a.stopped = true
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		a.sweepOnce(a.tracker.view(), nil, true)
+	case *actor.Restarting:
+		a.stopped = true
+		if a.timer != nil {
+			a.timer.Stop()
+		}
 	}
+}
+
+func (a *Actor) schedule(ctx actor.Context, d time.Duration) {
+	if a.stopped {
+		return
+	}
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	a.timer = time.AfterFunc(d, func() { root.Send(self, &Sweep{}) })
+}
+
+func (a *Actor) sweep(ctx actor.Context, final bool) {
+	if a.sweeping {
+		a.again = true
+		return
+	}
+	a.sweeping = true
+	view, seen := a.tracker.view(), a.seenZombies
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	go func() {
+		var zombies map[int]bool
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					a.log.Error("reaper sweep panicked", "panic", r)
+				}
+			}()
+			zombies = a.sweepOnce(view, seen, final)
+		}()
+		root.Send(self, &sweepDone{zombies: zombies})
+	}()
+}
+
+// sweepOnce looks at our direct children once. It returns the zombies seen,
+// so that the next sweep reaps only those still unclaimed then: a sheet's
+// own leader is waited for by its goroutine within microseconds, and must
+// never have its exit status stolen.
+func (a *Actor) sweepOnce(view trackerView, seen map[int]bool, final bool) map[int]bool {
+	zombies := map[int]bool{}
+	for _, pid := range children(a.selfPID) {
+		if view.leaders[pid] {
+			continue
+		}
+		state, pgid := procState(pid)
+		if state == 'Z' {
+			if seen[pid] || final {
+				var ws unix.WaitStatus
+				unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+			} else {
+				zombies[pid] = true
+			}
+			continue
+		}
+		if state == 0 {
+			continue // gone
+		}
+		token, ok := sheetToken(pid)
+		switch {
+		case !ok && len(view.live) > 0 && !final:
+			continue // no token: only when no sheet runs can it be nobody's
+		case ok && view.live[token] && !final:
+			continue // its sheet still runs
+		}
+		a.log.Warn("killing a process left behind by a sheet", "pid", pid, "sheet_token", token)
+		if final {
+			// The conductor is going: no time for grace, and no one to reap later.
+			killNow(pid, pgid)
+			continue
+		}
+		go terminate(pid, pgid, a.grace)
+	}
+	return zombies
+}
+
+// terminate sends SIGTERM to the process (and its group, when it leads one),
+// then SIGKILL after grace.
+func terminate(pid, pgid int, grace time.Duration) {
+	target := pid
+	if pgid == pid {
+		target = -pid
+	}
+	if err := syscall.Kill(target, syscall.SIGTERM); errors.Is(err, syscall.ESRCH) {
+		return
+	}
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if st, _ := procState(pid); st == 0 || st == 'Z' {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	syscall.Kill(target, syscall.SIGKILL)
+}
+
+func killNow(pid, pgid int) {
+	if pgid == pid {
+		syscall.Kill(-pid, syscall.SIGKILL)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// children lists our direct children from /proc/self/task/*/children.
+func children(self int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", self))
+	var out []int
+	for _, t := range tasks {
+		data, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+// procState returns the state letter and process group of pid (0 if gone).
+func procState(pid int) (byte, int) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, 0
+	}
+	f := bytes.Fields(data[i+1:])
+	if len(f) < 3 || len(f[0]) == 0 {
+		return 0, 0
+	}
+	pgid, _ := strconv.Atoi(string(f[2]))
+	return f[0][0], pgid
+}
+
+func sheetToken(pid int) (string, bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return "", false
+	}
+	prefix := []byte(TokenEnv + "=")
+	for _, kv := range bytes.Split(data, []byte{0}) {
+		if bytes.HasPrefix(kv, prefix) {
+			return string(kv[len(prefix):]), true
+		}
+	}
+	return "", false
 }

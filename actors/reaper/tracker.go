@@ -1,0 +1,58 @@
+package reaper
+
+import "sync"
+
+// TokenEnv is the variable every sheet process gets; descendants inherit it,
+// which is how an escaped process is traced back to its sheet.
+const TokenEnv = "MZT_SHEET_TOKEN"
+
+// Tracker is what the attempt goroutines tell the reaper, synchronously,
+// about the processes they start: which sheet tokens are live and which
+// PIDs are sheet leaders (waited for by their own goroutine, so the reaper
+// must never reap them). It is safe for concurrent use.
+type Tracker struct {
+	mu      sync.Mutex
+	live    map[string]int // token -> leader PID
+	leaders map[int]bool
+}
+
+// NewTracker returns an empty tracker.
+func NewTracker() *Tracker {
+	return &Tracker{live: map[string]int{}, leaders: map[int]bool{}}
+}
+
+// SheetStarted records a running attempt and its leader.
+func (t *Tracker) SheetStarted(token string, leader int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.live[token] = leader
+	t.leaders[leader] = true
+}
+
+// SheetEnded forgets an attempt whose leader has been waited for.
+func (t *Tracker) SheetEnded(token string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if leader, ok := t.live[token]; ok {
+		delete(t.leaders, leader)
+		delete(t.live, token)
+	}
+}
+
+type trackerView struct {
+	live    map[string]bool
+	leaders map[int]bool
+}
+
+func (t *Tracker) view() trackerView {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v := trackerView{live: make(map[string]bool, len(t.live)), leaders: make(map[int]bool, len(t.leaders))}
+	for tok := range t.live {
+		v.live[tok] = true
+	}
+	for pid := range t.leaders {
+		v.leaders[pid] = true
+	}
+	return v
+}

@@ -83,6 +83,7 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 	env := append(plan.env, reaper.TokenEnv+"="+plan.token) // validations' commands carry it too
 	track := started
 	if plan.tracker != nil {
+		plan.tracker.SheetStarting(plan.token)
 		// Told before anything else happens: the reaper must know this
 		// leader (never reap it) and this token (its escapees are live).
 		track = func(p sheetrun.Proc) {

@@ -146,11 +146,8 @@ func (a *Actor) sweepOnce(view trackerView, seen map[int]bool, final bool) map[i
 			continue // gone
 		}
 		token, ok := sheetToken(pid)
-		switch {
-		case !ok && len(view.live) > 0 && !final:
-			continue // no token: only when no sheet runs can it be nobody's
-		case ok && view.live[token] && !final:
-			continue // its sheet still runs
+		if !final && a.tracker.claimed(pid, token, ok) {
+			continue // its sheet still runs (or, untokened, some sheet does)
 		}
 		a.log.Warn("killing a process left behind by a sheet", "pid", pid, "sheet_token", token)
 		if final {

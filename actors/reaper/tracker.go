@@ -21,7 +21,15 @@ func NewTracker() *Tracker {
 	return &Tracker{live: map[string]int{}, leaders: map[int]bool{}}
 }
 
-// SheetStarted records a running attempt and its leader.
+// SheetStarting marks token live before its process exists, so that no
+// sweep can mistake the new process for a leftover.
+func (t *Tracker) SheetStarting(token string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.live[token] = 0
+}
+
+// SheetStarted records the attempt's leader once it runs.
 func (t *Tracker) SheetStarted(token string, leader int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -37,6 +45,21 @@ func (t *Tracker) SheetEnded(token string) {
 		delete(t.leaders, leader)
 		delete(t.live, token)
 	}
+}
+
+// claimed reports, at the moment of deciding, whether pid is a leader or
+// carries a live token, or (without a token) whether any sheet is live.
+func (t *Tracker) claimed(pid int, token string, hasToken bool) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.leaders[pid] {
+		return true
+	}
+	if !hasToken {
+		return len(t.live) > 0
+	}
+	_, live := t.live[token]
+	return live
 }
 
 type trackerView struct {

@@ -94,7 +94,6 @@ type jobSettings struct {
 	logDir    string        // this run's folder of captured output
 	runner    attemptRunner // nil: runAttempt
 	tracker   *reaper.Tracker
-	reaper    *actor.PID // told to sweep when an attempt ends
 }
 
 type sheetState struct {
@@ -143,9 +142,6 @@ func (j *jobActor) Receive(ctx actor.Context) {
 			j.persist(ctx, nil, s)
 		}
 	case *attemptDone:
-		if j.set.reaper != nil {
-			ctx.Send(j.set.reaper, &reaper.Sweep{})
-		}
 		j.finishAttempt(ctx, m)
 		j.schedule(ctx)
 	case *rateLimited:

@@ -210,7 +210,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 
 func (a *Actor) settings() jobSettings {
 	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv(), runner: a.deps.runner,
-		tracker: a.deps.Tracker, reaper: a.deps.Reaper}
+		tracker: a.deps.Tracker}
 }
 
 func (a *Actor) start(ctx actor.Context) {

@@ -25,7 +25,12 @@ import (
 // Sweep asks for a sweep now (a sheet just ended).
 type Sweep struct{}
 
-type sweepDone struct{ zombies map[int]bool }
+type sweepDone struct{ zombies map[int]time.Time }
+
+// zombieAge is how long a zombie must stay unclaimed before we reap it: a
+// sheet leader's own goroutine reaps it within milliseconds, even one that
+// exited before it could be registered.
+const zombieAge = time.Second
 
 // Interval between sweeps when nothing asks for one.
 const Interval = 500 * time.Millisecond
@@ -40,14 +45,14 @@ type Actor struct {
 	sweeping    bool
 	again       bool
 	stopped     bool
-	seenZombies map[int]bool
+	seenZombies map[int]time.Time
 	selfPID     int
 }
 
 // Props builds the reaper. grace is the SIGTERM-to-SIGKILL wait for orphans.
 func Props(tracker *Tracker, grace time.Duration, log *slog.Logger) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &Actor{tracker: tracker, grace: grace, log: log, seenZombies: map[int]bool{}, selfPID: os.Getpid()}
+		return &Actor{tracker: tracker, grace: grace, log: log, seenZombies: map[int]time.Time{}, selfPID: os.Getpid()}
 	})
 }
 
@@ -109,7 +114,7 @@ func (a *Actor) sweep(ctx actor.Context, final bool) {
 	view, seen := a.tracker.view(), a.seenZombies
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	go func() {
-		var zombies map[int]bool
+		var zombies map[int]time.Time
 		func() {
 			defer func() {
 				if r := recover(); r != nil {
@@ -122,23 +127,27 @@ func (a *Actor) sweep(ctx actor.Context, final bool) {
 	}()
 }
 
-// sweepOnce looks at our direct children once. It returns the zombies seen,
-// so that the next sweep reaps only those still unclaimed then: a sheet's
-// own leader is waited for by its goroutine within microseconds, and must
-// never have its exit status stolen.
-func (a *Actor) sweepOnce(view trackerView, seen map[int]bool, final bool) map[int]bool {
-	zombies := map[int]bool{}
+// sweepOnce looks at our direct children once. It returns the zombies seen
+// and since when, so that only zombies unclaimed for zombieAge are reaped: a
+// sheet's own leader must never have its exit status stolen.
+func (a *Actor) sweepOnce(view trackerView, seen map[int]time.Time, final bool) map[int]time.Time {
+	zombies := map[int]time.Time{}
+	now := time.Now()
 	for _, pid := range children(a.selfPID) {
 		if view.leaders[pid] {
 			continue
 		}
 		state, pgid := procState(pid)
 		if state == 'Z' {
-			if seen[pid] || final {
+			first, ok := seen[pid]
+			if !ok {
+				first = now
+			}
+			if (final || now.Sub(first) >= zombieAge) && !a.tracker.isLeader(pid) {
 				var ws unix.WaitStatus
 				unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 			} else {
-				zombies[pid] = true
+				zombies[pid] = first
 			}
 			continue
 		}

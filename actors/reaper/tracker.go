@@ -47,6 +47,13 @@ func (t *Tracker) SheetEnded(token string) {
 	}
 }
 
+// isLeader reports whether pid is a running attempt's leader.
+func (t *Tracker) isLeader(pid int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.leaders[pid]
+}
+
 // claimed reports, at the moment of deciding, whether pid is a leader or
 // carries a live token, or (without a token) whether any sheet is live.
 func (t *Tracker) claimed(pid int, token string, hasToken bool) bool {

@@ -52,6 +52,8 @@ type (
 		until      time.Time
 	}
 	interrupt struct{ reason string }
+	// halt: the conductor is stopping; start nothing new.
+	halt struct{}
 	preempt   struct{}
 	wake      struct{}
 
@@ -116,6 +118,7 @@ type jobActor struct {
 	sheets     []*sheetState
 	admitted   bool
 	cancelling bool
+	halted     bool // the conductor is stopping: nothing new starts
 	finished   bool
 	wakeTimer  *time.Timer
 	idx        dagIndex
@@ -148,7 +151,10 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.onRateLimited(ctx, m)
 	case *wake:
 		j.schedule(ctx)
+	case *halt:
+		j.halted = true
 	case *interrupt:
+		j.halted = true
 		j.stopRunning("interrupt")
 	case *preempt:
 		j.preemptYoungest()
@@ -205,7 +211,7 @@ func (j *jobActor) schedule(ctx actor.Context) {
 		j.setStatus(s, SheetPending)
 		j.persist(ctx, nil, s)
 	}
-	blocked := j.job.UserPaused || j.cancelling || !j.admitted || (j.sc.FailFast && j.anyFailed())
+	blocked := j.job.UserPaused || j.cancelling || j.halted || !j.admitted || (j.sc.FailFast && j.anyFailed())
 	inFlight := j.running() + j.idx.requested
 	for !blocked && inFlight < j.sc.MaxParallel && j.idx.ready.Len() > 0 {
 		i := heap.Pop(&j.idx.ready).(int)
@@ -305,7 +311,7 @@ func (j *jobActor) startAttempt(ctx actor.Context, num int) {
 		s.requested = false
 		j.idx.requested--
 	}
-	if j.finished || j.cancelling || j.job.UserPaused || s.row.Status != SheetPending {
+	if j.finished || j.cancelling || j.halted || j.job.UserPaused || s.row.Status != SheetPending {
 		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: num})
 		j.maybeReady(num - 1)
 		return

@@ -678,6 +678,7 @@ func (a *Actor) drain(ctx actor.Context, m *Drain) {
 	a.draining = true
 	a.drainTo = ctx.Sender()
 	a.waiters = nil
+	a.broadcast(ctx, &halt{})
 	if m.Force {
 		a.broadcast(ctx, &interrupt{reason: "forced stop"})
 	} else if m.Timeout > 0 && a.drainTimer == nil {

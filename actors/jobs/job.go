@@ -53,9 +53,9 @@ type (
 	}
 	interrupt struct{ reason string }
 	// halt: the conductor is stopping; start nothing new.
-	halt struct{}
-	preempt   struct{}
-	wake      struct{}
+	halt    struct{}
+	preempt struct{}
+	wake    struct{}
 
 	slotRequest struct {
 		jobID         string

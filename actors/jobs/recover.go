@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/config/instrument"
@@ -65,6 +66,22 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 		return nil, err
 	}
 	out := make([]Prepared, 0, len(runs))
+	// Processes that escaped an interrupted sheet's group (setsid, double
+	// fork) are found by the token planted in the sheet's environment.
+	var prefixes []string
+	for _, run := range runs {
+		for _, s := range run.Sheets {
+			if s.Status == SheetRunning {
+				prefixes = append(prefixes, fmt.Sprintf("%s/%d/", run.Job.RunKey, s.Num))
+			}
+		}
+	}
+	if left := reaper.FindLeftovers(prefixes); len(left) > 0 {
+		for _, l := range left {
+			log.Warn("killing a process left by an interrupted sheet", "pid", l.PID, "sheet_token", l.Token)
+		}
+		reaper.KillLeftovers(left, killGrace)
+	}
 	for _, run := range runs {
 		for i := range run.Sheets {
 			s := &run.Sheets[i]

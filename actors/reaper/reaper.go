@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -244,4 +245,77 @@ func sheetToken(pid int) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Leftover is a process that carries a sheet token.
+type Leftover struct {
+	PID, PGID  int
+	Token      string
+	StartTicks uint64
+}
+
+// FindLeftovers lists the processes (of any parent: after a crash they
+// belong to init) whose token starts with one of prefixes. The token was
+// planted in the sheet's environment by this conductor, so a match is a
+// process that descends from that sheet, never a guess by name or ancestry.
+func FindLeftovers(prefixes []string) []Leftover {
+	if len(prefixes) == 0 {
+		return nil
+	}
+	dir, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	self := os.Getpid()
+	var out []Leftover
+	for _, d := range dir {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		token, ok := sheetToken(pid)
+		if !ok {
+			continue
+		}
+		for _, p := range prefixes {
+			if strings.HasPrefix(token, p) {
+				state, pgid := procState(pid)
+				if state != 0 && state != 'Z' {
+					out = append(out, Leftover{PID: pid, PGID: pgid, Token: token, StartTicks: startTicks(pid)})
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// KillLeftovers terminates leftovers (SIGTERM, then SIGKILL after grace).
+func KillLeftovers(list []Leftover, grace time.Duration) {
+	var wg sync.WaitGroup
+	for _, l := range list {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			terminate(l.PID, l.PGID, grace)
+		}()
+	}
+	wg.Wait()
+}
+
+func startTicks(pid int) uint64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	f := bytes.Fields(data[i+1:])
+	if len(f) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(string(f[19]), 10, 64)
+	return v
 }

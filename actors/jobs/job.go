@@ -192,9 +192,14 @@ func (j *jobActor) schedule(ctx actor.Context) {
 			if ds.row.Status != SheetPending && ds.row.Status != SheetWaiting {
 				continue
 			}
-			ds.row.Error = fmt.Sprintf("skipped: sheet %d it depends on did not complete", i+1)
 			ds.row.FinishedAt, ds.row.WaitingUntil = now, time.Time{}
-			j.setStatus(ds, SheetSkipped)
+			if j.cancelling {
+				ds.row.Error = "cancelled"
+				j.setStatus(ds, SheetCancelled)
+			} else {
+				ds.row.Error = fmt.Sprintf("skipped: sheet %d it depends on did not complete", i+1)
+				j.setStatus(ds, SheetSkipped)
+			}
 			j.persist(ctx, nil, ds)
 		}
 	}

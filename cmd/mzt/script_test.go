@@ -60,6 +60,8 @@ func TestScripts(t *testing.T) {
 			env.Setenv("MARIANNE_HOME", home)
 			env.Setenv("HOME", env.WorkDir)
 			env.Setenv("MZT_CLONE", "")
+			// Race-built binaries otherwise sleep a second at exit.
+			env.Setenv("GORACE", "atexit_sleep_ms=0")
 			env.Defer(func() { stopAll(home) })
 			return nil
 		},
@@ -142,7 +144,7 @@ func mztCmd(ts *testscript.TestScript, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(binDir, "mzt"), args...)
 	cmd.Dir = ts.Getenv("WORK")
 	cmd.Env = append(os.Environ(), "MARIANNE_HOME="+ts.Getenv("MARIANNE_HOME"), "MZT_CLONE="+ts.Getenv("MZT_CLONE"),
-		"PATH="+ts.Getenv("PATH"), "HOME="+ts.Getenv("HOME"))
+		"PATH="+ts.Getenv("PATH"), "HOME="+ts.Getenv("HOME"), "GORACE=atexit_sleep_ms=0")
 	return cmd
 }
 

@@ -84,7 +84,7 @@ func (c *RunCmd) Run(g *Globals) error {
 		if c.JSON {
 			return g.printJSON(struct {
 				Schema      string `json:"schema"`
-				JobID       string `json:"job_id"`
+				ID          string `json:"id"`
 				Status      string `json:"status"`
 				SheetsTotal int64  `json:"sheets_total"`
 			}{schema, id, resp.GetStatus(), resp.GetSheetsTotal()})

@@ -3,6 +3,7 @@
 // mean little, a ratio to a floor measured a moment earlier means more.
 //
 //	go run ./cmd/mzt-bench [-mzt PATH] [-n N]
+//	go run ./cmd/mzt-bench soak [-cycles 10] [-sheets 50]
 //
 // It also serves as the floor client: `mzt-bench floor-client SOCKET` dials
 // a Unix socket, writes a byte and reads the reply, the least any CLI
@@ -29,6 +30,18 @@ func main() {
 	if len(os.Args) == 3 && os.Args[1] == "floor-client" {
 		if err := floorClient(os.Args[2]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "soak" {
+		fs := flag.NewFlagSet("soak", flag.ExitOnError)
+		mzt := fs.String("mzt", "", "mzt binary (default: build it)")
+		cycles := fs.Int("cycles", 10, "kill -9 cycles")
+		sheets := fs.Int("sheets", 50, "sheets running in parallel")
+		fs.Parse(os.Args[2:])
+		if err := soak(*mzt, *cycles, *sheets); err != nil {
+			fmt.Fprintln(os.Stderr, "mzt-bench soak:", err)
 			os.Exit(1)
 		}
 		return

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mzt-dev/mzt/internal/pidfile"
 	"github.com/mzt-dev/mzt/messages"
 	"github.com/rogpeppe/go-internal/testscript"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -198,7 +199,10 @@ func cmdConductor(ts *testscript.TestScript, neg bool, args []string) {
 		"HUP": syscall.SIGHUP, "USR1": syscall.SIGUSR1}
 	switch args[0] {
 	case "waitexit":
-		if !waitUntil(30*time.Second, func() bool { return !alive(pid) }) {
+		if !waitUntil(30*time.Second, func() bool {
+			st, err := pidfile.Inspect(pidFile)
+			return err == nil && !st.Running && !alive(pid)
+		}) {
 			ts.Fatalf("conductor %d still alive", pid)
 		}
 	default:
@@ -207,7 +211,12 @@ func cmdConductor(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("no conductor to signal (pid %d) or unknown signal %s", pid, args[0])
 		}
 		ts.Check(syscall.Kill(pid, sig))
-		if sig == syscall.SIGKILL && !waitUntil(10*time.Second, func() bool { return !alive(pid) }) {
+		// A killed leader turns zombie before its other threads are gone;
+		// the PID file's lock is free only once the last one is.
+		if sig == syscall.SIGKILL && !waitUntil(10*time.Second, func() bool {
+			st, err := pidfile.Inspect(pidFile)
+			return err == nil && !st.Running
+		}) {
 			ts.Fatalf("conductor %d survived SIGKILL", pid)
 		}
 	}

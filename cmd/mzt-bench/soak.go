@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mzt-dev/mzt/internal/pidfile"
+)
+
+// soak kills the conductor with SIGKILL `cycles` times while `sheets`
+// sheets run (each with a grandchild that escaped with setsid), starting it
+// again each time, then lets the job finish and reports what was lost:
+// jobs lost, sheets that ran to completion twice, processes of a killed
+// conductor's run still alive. All must be 0.
+func soak(mztBin string, cycles, sheets int) error {
+	base, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(base, ".mztsoak")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if mztBin == "" {
+		mztBin = filepath.Join(dir, "mzt")
+		if out, err := exec.Command("go", "build", "-o", mztBin, "./cmd/mzt").CombinedOutput(); err != nil {
+			return fmt.Errorf("build mzt: %v\n%s", err, out)
+		}
+	}
+	home := filepath.Join(dir, "h")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	cfg := fmt.Sprintf("max_concurrent_sheets = %d\nkill_grace = \"1s\"\n", sheets)
+	if err := os.WriteFile(filepath.Join(home, "conductor.toml"), []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	ws := filepath.Join(dir, "ws")
+	score := filepath.Join(dir, "soak.toml")
+	// Each sheet: an escaped grandchild, 1-3 s of work, then one line in
+	// done/<sheet>: a second line would be a sheet run to completion twice.
+	src := fmt.Sprintf(`id = "soak"
+workspace = %q
+[defaults]
+instrument = "shell"
+attempts = 1
+[run]
+max_parallel = %d
+[[stage]]
+id = "work"
+voices = %d
+prompt = '''
+mkdir -p done
+setsid sleep 600 >/dev/null 2>&1 < /dev/null &
+sleep $(( 1 + {{.Voice}} %% 3 ))
+echo ok >> done/{{.Sheet}}
+'''
+`, ws, sheets, sheets)
+	if err := os.WriteFile(score, []byte(src), 0o644); err != nil {
+		return err
+	}
+	env := append(os.Environ(), "MARIANNE_HOME="+home, "MZT_CLONE=")
+	mzt := func(args ...string) ([]byte, error) {
+		cmd := exec.Command(mztBin, args...)
+		cmd.Env = env
+		return cmd.CombinedOutput()
+	}
+	// Sheet processes from anything else on the machine are not ours to count.
+	foreign := map[tokenProc]bool{}
+	for _, p := range tokenProcs() {
+		foreign[p] = true
+	}
+	if out, err := mzt("start"); err != nil {
+		return fmt.Errorf("start: %v\n%s", err, out)
+	}
+	defer mzt("stop", "--force")
+	if out, err := mzt("run", score); err != nil {
+		return fmt.Errorf("run: %v\n%s", err, out)
+	}
+	left := 0
+	t0 := time.Now()
+	for c := 1; c <= cycles; c++ {
+		// Let sheets get going (some will finish, most will be running).
+		waitRunning(mzt, sheets/2, 10*time.Second)
+		var procs []tokenProc
+		for _, p := range tokenProcs() {
+			if !foreign[p] {
+				procs = append(procs, p)
+			}
+		}
+		pid := readPID(filepath.Join(home, "conductor.pid"))
+		if pid <= 0 {
+			return fmt.Errorf("cycle %d: no conductor PID", c)
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			return fmt.Errorf("cycle %d: kill %d: %w", c, pid, err)
+		}
+		// A killed leader turns zombie before its other threads are gone;
+		// the PID file's lock is free only once the last one is.
+		for {
+			st, err := pidfile.Inspect(filepath.Join(home, "conductor.pid"))
+			if err == nil && !st.Running {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if out, err := mzt("start"); err != nil {
+			return fmt.Errorf("cycle %d: start: %v\n%s", c, err, out)
+		}
+		// Recovery kills what the dead conductor left before it serves.
+		n := 0
+		for _, p := range procs {
+			if startTicks(p.pid) == p.ticks && alive(p.pid) {
+				n++
+				if os.Getenv("SOAK_DEBUG") != "" {
+					cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
+					stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+					fmt.Printf("  left: %d %q %s\n", p.pid, cmdline, stat)
+				}
+			}
+		}
+		left += n
+		fmt.Printf("cycle %2d: killed conductor %d with %d sheet processes alive; %d left after restart\n", c, pid, len(procs), n)
+	}
+	st, err := waitDone(mzt, 5*time.Minute)
+	if err != nil {
+		return err
+	}
+	twice, missing := 0, 0
+	for i := 1; i <= sheets; i++ {
+		data, _ := os.ReadFile(filepath.Join(ws, "done", strconv.Itoa(i)))
+		switch n := strings.Count(string(data), "ok"); {
+		case n == 0:
+			missing++
+		case n > 1:
+			twice++
+		}
+	}
+	lost := 0
+	if st.Status != "completed" || st.SheetsCompleted != sheets {
+		lost = 1
+	}
+	attemptsUsed := 0
+	for _, s := range st.Sheets {
+		attemptsUsed += s.Attempts
+	}
+	fmt.Printf("\nsoak: %d kill -9 cycles with %d sheets in %s\n", cycles, sheets, time.Since(t0).Round(time.Second))
+	fmt.Printf("  jobs lost                 %d\n", lost)
+	fmt.Printf("  sheets completed twice    %d\n", twice)
+	fmt.Printf("  sheets never completed    %d\n", missing)
+	fmt.Printf("  processes left behind     %d\n", left)
+	fmt.Printf("  attempts used             %d (of %d sheets; a crash uses none)\n", attemptsUsed, sheets)
+	if lost+twice+missing+left > 0 || attemptsUsed != sheets {
+		return fmt.Errorf("soak found losses")
+	}
+	return nil
+}
+
+type tokenProc struct {
+	pid   int
+	ticks uint64
+}
+
+// tokenProcs lists every process carrying a sheet token.
+func tokenProcs() []tokenProc {
+	dir, _ := os.ReadDir("/proc")
+	var out []tokenProc
+	for _, d := range dir {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil || !bytes.Contains(env, []byte("MZT_SHEET_TOKEN=soak.")) {
+			continue
+		}
+		out = append(out, tokenProc{pid: pid, ticks: startTicks(pid)})
+	}
+	return out
+}
+
+func startTicks(pid int) uint64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(data, ')')
+	f := bytes.Fields(data[i+1:])
+	if len(f) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(string(f[19]), 10, 64)
+	return v
+}
+
+func alive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i > 0 && !bytes.HasPrefix(bytes.TrimSpace(data[i+1:]), []byte("Z"))
+}
+
+type soakStatus struct {
+	Status          string `json:"status"`
+	SheetsCompleted int    `json:"sheets_completed"`
+	Sheets          []struct {
+		Attempts int    `json:"attempts"`
+		Status   string `json:"status"`
+	} `json:"sheets"`
+}
+
+func jobStatus(mzt func(...string) ([]byte, error)) (soakStatus, error) {
+	out, err := mzt("status", "soak", "--json")
+	if err != nil {
+		return soakStatus{}, fmt.Errorf("status: %v\n%s", err, out)
+	}
+	var st soakStatus
+	return st, json.Unmarshal(out, &st)
+}
+
+func waitRunning(mzt func(...string) ([]byte, error), n int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		st, err := jobStatus(mzt)
+		if err == nil {
+			running := 0
+			for _, s := range st.Sheets {
+				if s.Status == "running" {
+					running++
+				}
+			}
+			if running >= n || st.Status == "completed" {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func waitDone(mzt func(...string) ([]byte, error), timeout time.Duration) (soakStatus, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := jobStatus(mzt)
+		if err == nil && (st.Status == "completed" || st.Status == "failed" || st.Status == "cancelled") {
+			return st, nil
+		}
+		if time.Now().After(deadline) {
+			return st, fmt.Errorf("soak job not finished after %s (status %q, %v)", timeout, st.Status, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

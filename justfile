@@ -38,3 +38,7 @@ fuzz:
 
 # lint + proto-check + test.
 check: lint proto-check test
+
+# kill -9 the conductor ten times during 50 running sheets; everything lost must be 0.
+soak:
+    go run ./cmd/mzt-bench soak -cycles 10 -sheets 50

@@ -2,12 +2,15 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,8 +31,7 @@ type attemptPlan struct {
 	env               []string
 	timeout           time.Duration
 	killGrace         time.Duration
-	stdoutPath        string
-	stderrPath        string
+	base              string // the try's files: base.stdout, .stderr, .exit, .snapshot, .prompt
 	checks            []sheetrun.Check
 	token             string          // MZT_SHEET_TOKEN of this try
 	tracker           *reaper.Tracker // nil in tests
@@ -55,6 +57,12 @@ type attemptDone struct {
 // attemptRunner runs one attempt; tests and benchmarks substitute their own.
 type attemptRunner func(ctx context.Context, plan attemptPlan, started func(sheetrun.Proc), done func(*attemptDone))
 
+// exitWrapper runs the instrument under /bin/sh, which writes its exit code
+// to a file ($0) the moment it exits. If the conductor dies before it records
+// the attempt, the next start still knows that the attempt ended and how, and
+// settles it instead of running the sheet a second time.
+const exitWrapper = `"$@"; c=$?; echo "$c" > "$0"; exit "$c"`
+
 // runAttempt executes plan; it never panics out and always reports exactly once.
 func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Proc), done func(*attemptDone)) {
 	out := &attemptDone{num: plan.num, try: plan.try}
@@ -72,15 +80,27 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 	}
 	promptFile := ""
 	if plan.profile.PromptVia == instrument.PromptViaFile {
-		promptFile = plan.stdoutPath[:len(plan.stdoutPath)-len(".stdout")] + ".prompt"
+		promptFile = plan.base + ".prompt"
 		if err := os.WriteFile(promptFile, []byte(plan.prompt), 0o600); err != nil {
 			out.err = fmt.Errorf("write prompt file: %w", err)
 			return
 		}
 	}
 	argv, stdin := plan.profile.Command(plan.prompt, plan.model, promptFile)
-	before := sheetrun.TakeSnapshot(plan.workspace, plan.checks)
 	env := append(plan.env, reaper.TokenEnv+"="+plan.token) // validations' commands carry it too
+	exe, err := sheetrun.LookPath(argv[0], env)
+	if err != nil {
+		out.err = fmt.Errorf("instrument %s: %w", plan.profile.Name, err)
+		return
+	}
+	argv[0] = exe
+	before := sheetrun.TakeSnapshot(plan.workspace, plan.checks)
+	if len(before) > 0 {
+		// Kept for a restart that has to settle this attempt (file_modified).
+		if data, err := json.Marshal(before); err == nil {
+			os.WriteFile(plan.base+".snapshot", data, 0o600)
+		}
+	}
 	track := started
 	if plan.tracker != nil {
 		plan.tracker.SheetStarting(plan.token)
@@ -92,19 +112,27 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		}
 		defer plan.tracker.SheetEnded(plan.token)
 	}
+	os.Remove(plan.base + ".exit")
 	out.result = sheetrun.Run(ctx, sheetrun.Spec{
-		Argv: argv, Stdin: stdin, Dir: plan.workspace, Env: env,
+		Argv:  append([]string{"/bin/sh", "-c", exitWrapper, plan.base + ".exit"}, argv...),
+		Stdin: stdin, Dir: plan.workspace, Env: env,
 		Timeout: plan.timeout, KillGrace: plan.killGrace,
-		StdoutPath: plan.stdoutPath, StderrPath: plan.stderrPath,
+		StdoutPath: plan.base + ".stdout", StderrPath: plan.base + ".stderr",
 		SuccessCodes: plan.profile.Errors.SuccessExitCodes,
 		Started:      track,
 	})
+	judge(ctx, plan, env, before, out)
+}
+
+// judge reads what an ended attempt left (usage, error class) and runs the
+// validations of one that succeeded.
+func judge(ctx context.Context, plan attemptPlan, env []string, before sheetrun.Snapshot, out *attemptDone) {
 	r := out.result
 	if r.Err != nil || r.Canceled {
 		return
 	}
 	if plan.profile.OutputFormat != "" && plan.profile.OutputFormat != instrument.OutputText {
-		if u, err := sheetrun.ParseOutput(plan.profile.OutputFormat, plan.stdoutPath); err == nil {
+		if u, err := sheetrun.ParseOutput(plan.profile.OutputFormat, plan.base+".stdout"); err == nil {
 			out.usage = u
 		}
 	}
@@ -114,6 +142,52 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		return
 	}
 	out.checks = sheetrun.Validate(ctx, plan.workspace, env, plan.checks, before)
+}
+
+// settleExited finishes an attempt whose process ended while no conductor
+// was there to see it: its exit code is in the exit file, its output in the
+// log files; the validations run now.
+func settleExited(ctx context.Context, plan attemptPlan, code int, startedAt time.Time, done func(*attemptDone)) {
+	out := &attemptDone{num: plan.num, try: plan.try}
+	defer func() {
+		if r := recover(); r != nil {
+			out.err = fmt.Errorf("settling attempt panicked: %v", r)
+		}
+		done(out)
+	}()
+	ended := time.Now()
+	if fi, err := os.Stat(plan.base + ".exit"); err == nil {
+		ended = fi.ModTime()
+	}
+	out.result = sheetrun.Result{
+		ExitCode: code, Started: startedAt, Ended: ended,
+		Success:    slices.Contains(successCodes(plan.profile.Errors.SuccessExitCodes), code),
+		StdoutTail: sheetrun.Tail(plan.base+".stdout", sheetrun.TailSize),
+		StderrTail: sheetrun.Tail(plan.base+".stderr", sheetrun.TailSize),
+	}
+	before := sheetrun.Snapshot{}
+	if data, err := os.ReadFile(plan.base + ".snapshot"); err == nil {
+		json.Unmarshal(data, &before)
+	}
+	judge(ctx, plan, append(plan.env, reaper.TokenEnv+"="+plan.token), before, out)
+}
+
+func successCodes(c []int) []int {
+	if len(c) == 0 {
+		return []int{0}
+	}
+	return c
+}
+
+// readExitCode reads an attempt's exit file; ok is false when the attempt
+// did not end (or ended by a signal before the wrapper could write).
+func readExitCode(base string) (code int, ok bool) {
+	data, err := os.ReadFile(base + ".exit")
+	if err != nil {
+		return 0, false
+	}
+	code, err = strconv.Atoi(strings.TrimSpace(string(data)))
+	return code, err == nil
 }
 
 func compileAll(patterns []string) []*regexp.Regexp {
@@ -233,9 +307,15 @@ func sheetEnv(base []string, sc *score.Score, sh score.Sheet, p *instrument.Prof
 	)
 }
 
-// attemptPaths are where one try's output goes: one flat folder per run,
-// because creating a folder per sheet costs as much as running a trivial one.
+// attemptBase is the common stem of one try's files: one flat folder per
+// run, because creating a folder per sheet costs as much as running a
+// trivial one.
+func attemptBase(logDir string, num, try int) string {
+	return filepath.Join(logDir, fmt.Sprintf("sheet-%d.try-%d", num, try))
+}
+
+// attemptPaths are where one try's output goes.
 func attemptPaths(logDir string, num, try int) (stdout, stderr string) {
-	base := filepath.Join(logDir, fmt.Sprintf("sheet-%d.try-%d", num, try))
+	base := attemptBase(logDir, num, try)
 	return base + ".stdout", base + ".stderr"
 }

@@ -104,6 +104,7 @@ type sheetState struct {
 	requested bool
 	cancel    context.CancelFunc
 	stopWhy   string // why we cancelled the running attempt: cancel, interrupt, preempt
+	exited    *int   // the exit code of a try that ended while no conductor ran
 }
 
 // jobActor drives one job's DAG. It is never restarted automatically: a
@@ -127,6 +128,7 @@ type jobActor struct {
 func (j *jobActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		j.settleExitedAttempts(ctx)
 		j.publish(ctx)
 	case *admit:
 		j.admitted = true
@@ -321,27 +323,13 @@ func (j *jobActor) startAttempt(ctx actor.Context, num int) {
 		j.maybeReady(num - 1)
 		return
 	}
-	p := j.profiles[s.sh.Stage.Instrument]
 	s.row.Tries++
 	j.setStatus(s, SheetRunning)
 	s.row.StartedAt, s.row.FinishedAt = time.Now(), time.Time{}
 	s.row.ExitCode, s.row.PID, s.row.PGID, s.row.ProcStart = nil, 0, 0, 0
-	attempt := s.row.Attempts + 1
 	lastError := s.row.Error
 	s.row.Error = ""
-	data := j.sc.Data(s.sh, attempt, j.prevOutputs(s))
-	stdout, stderr := attemptPaths(j.set.logDir, num, s.row.Tries)
-	plan := attemptPlan{num: num, try: s.row.Tries, attempt: attempt, profile: p, model: s.sh.Stage.Model,
-		workspace: j.sc.Workspace, env: sheetEnv(j.set.baseEnv, j.sc, s.sh, p, j.job.JobID),
-		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace, stdoutPath: stdout, stderrPath: stderr,
-		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker}
-	if plan.timeout == 0 {
-		plan.timeout = time.Duration(p.DefaultTimeout)
-	}
-	var err error
-	if plan.checks, err = renderChecks(s.sh.Stage, data); err == nil {
-		plan.prompt, err = buildPrompt(j.sc, s.sh, data, p.RawPrompt, lastError, plan.checks, s.sh.Stage.Attempts)
-	}
+	plan, err := j.planAttempt(s, lastError)
 	j.setJobStatus()
 	j.persist(ctx, nil, s)
 	if err != nil {
@@ -361,6 +349,46 @@ func (j *jobActor) startAttempt(ctx actor.Context, num int) {
 		func(p sheetrun.Proc) { root.Send(self, &attemptStarted{num: num, try: try, proc: p}) },
 		func(d *attemptDone) { cancel(); root.Send(self, d) })
 	j.publish(ctx)
+}
+
+// planAttempt renders everything the sheet's current try needs.
+func (j *jobActor) planAttempt(s *sheetState, lastError string) (attemptPlan, error) {
+	p := j.profiles[s.sh.Stage.Instrument]
+	num, attempt := s.row.Num, s.row.Attempts+1
+	data := j.sc.Data(s.sh, attempt, j.prevOutputs(s))
+	plan := attemptPlan{num: num, try: s.row.Tries, attempt: attempt, profile: p, model: s.sh.Stage.Model,
+		workspace: j.sc.Workspace, env: sheetEnv(j.set.baseEnv, j.sc, s.sh, p, j.job.JobID),
+		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace,
+		base:  attemptBase(j.set.logDir, num, s.row.Tries),
+		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker}
+	if plan.timeout == 0 {
+		plan.timeout = time.Duration(p.DefaultTimeout)
+	}
+	var err error
+	if plan.checks, err = renderChecks(s.sh.Stage, data); err == nil {
+		plan.prompt, err = buildPrompt(j.sc, s.sh, data, p.RawPrompt, lastError, plan.checks, s.sh.Stage.Attempts)
+	}
+	return plan, err
+}
+
+// settleExitedAttempts finishes tries that ended while no conductor ran
+// (their exit code was found at start): they are judged, not run again.
+func (j *jobActor) settleExitedAttempts(ctx actor.Context) {
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	for _, s := range j.sheets {
+		if s.row.Status != SheetRunning || s.exited == nil {
+			continue
+		}
+		code := *s.exited
+		s.exited = nil
+		plan, err := j.planAttempt(s, "")
+		if err != nil {
+			j.finishAttempt(ctx, &attemptDone{num: s.row.Num, try: s.row.Tries, err: err})
+			continue
+		}
+		j.log.Info("settling a try that ended while the conductor was down", "sheet", s.row.Num, "try", s.row.Tries, "exit_code", code)
+		go settleExited(context.Background(), plan, code, s.row.StartedAt, func(d *attemptDone) { root.Send(self, d) })
+	}
 }
 
 // prevOutputs gathers .Prev for a sheet from the stages it descends from,

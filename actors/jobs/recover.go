@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/mzt-dev/mzt/actors/reaper"
@@ -21,6 +23,7 @@ import (
 // no longer parses); the manager then records it as failed.
 type Prepared struct {
 	Run      store.Run
+	Exited   map[int]int // sheet number -> exit code of a try that ended unseen
 	Score    *score.Score
 	Profiles map[string]*instrument.Profile
 	Err      error
@@ -65,55 +68,96 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Prepared, 0, len(runs))
-	// Processes that escaped an interrupted sheet's group (setsid, double
-	// fork) are found by the token planted in the sheet's environment.
+	// What is left of interrupted tries dies first, all at once: the
+	// recorded groups (matched by start time), and whatever escaped them,
+	// found by the token planted in the sheet's environment.
 	var prefixes []string
+	killed := map[string]bool{} // run key/sheet whose leader we signalled
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for _, run := range runs {
 		for _, s := range run.Sheets {
-			if s.Status == SheetRunning {
-				prefixes = append(prefixes, fmt.Sprintf("%s/%d/", run.Job.RunKey, s.Num))
+			if s.Status != SheetRunning {
+				continue
 			}
+			prefix := fmt.Sprintf("%s/%d/", run.Job.RunKey, s.Num)
+			prefixes = append(prefixes, prefix)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if killLeftovers(&s, killGrace, log) {
+					mu.Lock()
+					killed[prefix] = true
+					mu.Unlock()
+				}
+			}()
 		}
 	}
+	wg.Wait()
 	if left := reaper.FindLeftovers(prefixes); len(left) > 0 {
 		for _, l := range left {
 			log.Warn("killing a process left by an interrupted sheet", "pid", l.PID, "sheet_token", l.Token)
+			for _, p := range prefixes {
+				if strings.HasPrefix(l.Token, p) {
+					killed[p] = true
+				}
+			}
 		}
 		reaper.KillLeftovers(left, killGrace)
 	}
+	// Then: a try whose exit file holds a code ended on its own (the
+	// wrapper writes it only when the instrument exits, and dies with our
+	// signal otherwise): it is judged, not run a second time.
+	out := make([]Prepared, 0, len(runs))
 	for _, run := range runs {
+		exited := map[int]int{}
 		for i := range run.Sheets {
 			s := &run.Sheets[i]
 			if s.Status != SheetRunning {
 				continue
 			}
-			killLeftovers(s, killGrace, log)
-			s.Status, s.Error = SheetPending, "interrupted: the conductor stopped while it ran"
 			s.PID, s.PGID, s.ProcStart = 0, 0, 0
+			base := attemptBase(filepath.Join(paths.SheetLogs, run.Job.RunKey), s.Num, s.Tries)
+			code, ok := readExitCode(base)
+			if ok && !(killed[fmt.Sprintf("%s/%d/", run.Job.RunKey, s.Num)] && code > 128) {
+				exited[s.Num] = code
+				continue
+			}
+			s.Status, s.Error = SheetPending, "interrupted: the conductor stopped while it ran"
 		}
 		log.Info("recovering job", "job", run.Job.JobID, "run", run.Job.Run, "status", run.Job.Status)
-		out = append(out, prepare(run, paths.Instruments))
+		p := prepare(run, paths.Instruments)
+		p.Exited = exited
+		out = append(out, p)
 	}
 	return out, nil
 }
 
-func killLeftovers(s *store.SheetRow, grace time.Duration, log *slog.Logger) {
+// killLeftovers kills the recorded group of an interrupted sheet if its
+// leader still runs (same PID and start time); it reports whether it did.
+func killLeftovers(s *store.SheetRow, grace time.Duration, log *slog.Logger) bool {
 	if s.PID <= 0 || s.PGID <= 1 || s.ProcStart == 0 {
-		return
+		return false
 	}
 	ticks, err := sheetrun.ProcStartTicks(s.PID)
 	if err != nil {
-		return // gone
+		return false // gone
 	}
 	if ticks != s.ProcStart {
 		log.Info("recorded sheet process was reused by another program; leaving it alone", "pid", s.PID, "sheet", s.Num)
-		return
+		return false
+	}
+	// The leader is the exit-code wrapper: when its instrument has already
+	// exited, it is about to record the exit code; let it, rather than turn
+	// a finished try into an interrupted one.
+	if waitWrapperDone(s.PID, 500*time.Millisecond) {
+		log.Info("an interrupted sheet's try ended on its own during recovery", "sheet", s.Num, "pid", s.PID)
 	}
 	log.Warn("killing what is left of an interrupted sheet", "sheet", s.Num, "pid", s.PID, "pgid", s.PGID)
 	if err := sheetrun.KillGroup(s.PGID, grace); err != nil {
 		log.Error("kill interrupted sheet", "pgid", s.PGID, "err", err)
 	}
+	return true
 }
 
 // newJobActor builds the actor for a prepared run.
@@ -132,7 +176,11 @@ func newJobActor(p Prepared, d *Deps, mgrSettings jobSettings) *jobActor {
 		if !ok {
 			row = newSheetRow(p.Run.Job.RunKey, sh, p.Profiles)
 		}
-		j.sheets = append(j.sheets, &sheetState{row: row, sh: sh})
+		st := &sheetState{row: row, sh: sh}
+		if code, ok := p.Exited[sh.Num]; ok && row.Status == SheetRunning {
+			st.exited = &code
+		}
+		j.sheets = append(j.sheets, st)
 	}
 	j.buildIndex()
 	return j
@@ -144,3 +192,23 @@ func newSheetRow(runKey string, sh score.Sheet, profiles map[string]*instrument.
 }
 
 func baseEnv() []string { return os.Environ() }
+
+// waitWrapperDone waits up to d for a wrapper whose instrument has exited
+// (it has no children left) to exit itself; it reports whether it did.
+func waitWrapperDone(pid int, d time.Duration) bool {
+	children := func() string {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		return strings.TrimSpace(string(data))
+	}
+	if children() != "" {
+		return false
+	}
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if _, err := sheetrun.ProcStartTicks(pid); err != nil {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}

@@ -87,6 +87,14 @@ func (a *Actor) Receive(ctx actor.Context) {
 			a.timer.Stop()
 		}
 		a.sweepOnce(a.tracker.view(), nil, true)
+		// Escapees whose parent was still alive a moment ago are not our
+		// children yet: find them by token, wherever they are.
+		if left := FindLeftovers(a.tracker.runPrefixes()); len(left) > 0 {
+			for _, l := range left {
+				a.log.Warn("killing a process left behind by a sheet", "pid", l.PID, "sheet_token", l.Token)
+			}
+			KillLeftovers(left, 0)
+		}
 	case *actor.Restarting:
 		a.stopped = true
 		if a.timer != nil {

@@ -1,6 +1,9 @@
 package reaper
 
-import "sync"
+import (
+	"strings"
+	"sync"
+)
 
 // TokenEnv is the variable every sheet process gets; descendants inherit it,
 // which is how an escaped process is traced back to its sheet.
@@ -14,11 +17,12 @@ type Tracker struct {
 	mu      sync.Mutex
 	live    map[string]int // token -> leader PID
 	leaders map[int]bool
+	runs    map[string]bool // every run this conductor started a try of
 }
 
 // NewTracker returns an empty tracker.
 func NewTracker() *Tracker {
-	return &Tracker{live: map[string]int{}, leaders: map[int]bool{}}
+	return &Tracker{live: map[string]int{}, leaders: map[int]bool{}, runs: map[string]bool{}}
 }
 
 // SheetStarting marks token live before its process exists, so that no
@@ -27,6 +31,20 @@ func (t *Tracker) SheetStarting(token string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.live[token] = 0
+	if run, _, ok := strings.Cut(token, "/"); ok {
+		t.runs[run] = true
+	}
+}
+
+// runPrefixes are the token prefixes of every run this conductor worked on.
+func (t *Tracker) runPrefixes() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, 0, len(t.runs))
+	for r := range t.runs {
+		out = append(out, r+"/")
+	}
+	return out
 }
 
 // SheetStarted records the attempt's leader once it runs.

@@ -135,14 +135,28 @@ echo ok >> done/{{.Sheet}}
 	if err != nil {
 		return err
 	}
-	twice, missing := 0, 0
+	// A try ran to completion when its process exited 0: the exit-code
+	// wrapper records that in sheet-N.try-K.exit. (The done/N markers can
+	// repeat without a second completion: bash killed by SIGTERM in the
+	// middle of a try may still run the builtin that follows before dying.)
+	twice, missing, repeated := 0, 0, 0
 	for i := 1; i <= sheets; i++ {
-		data, _ := os.ReadFile(filepath.Join(ws, "done", strconv.Itoa(i)))
-		switch n := strings.Count(string(data), "ok"); {
-		case n == 0:
+		exits, _ := filepath.Glob(filepath.Join(home, "logs", "*", fmt.Sprintf("sheet-%d.try-*.exit", i)))
+		completions := 0
+		for _, e := range exits {
+			if data, err := os.ReadFile(e); err == nil && strings.TrimSpace(string(data)) == "0" {
+				completions++
+			}
+		}
+		switch {
+		case completions == 0:
 			missing++
-		case n > 1:
+		case completions > 1:
 			twice++
+		}
+		data, _ := os.ReadFile(filepath.Join(ws, "done", strconv.Itoa(i)))
+		if strings.Count(string(data), "ok") > 1 {
+			repeated++
 		}
 	}
 	lost := 0
@@ -157,9 +171,31 @@ echo ok >> done/{{.Sheet}}
 	fmt.Printf("  jobs lost                 %d\n", lost)
 	fmt.Printf("  sheets completed twice    %d\n", twice)
 	fmt.Printf("  sheets never completed    %d\n", missing)
+	fmt.Printf("  last command repeated     %d (by a try interrupted at that moment; not a completion)\n", repeated)
 	fmt.Printf("  processes left behind     %d\n", left)
 	fmt.Printf("  attempts used             %d (of %d sheets; a crash uses none)\n", attemptsUsed, sheets)
 	if lost+twice+missing+left > 0 || attemptsUsed != sheets {
+		if os.Getenv("SOAK_DEBUG") != "" {
+			out, _ := mzt("status", "soak")
+			fmt.Printf("%s\n", out)
+			for i := 1; i <= sheets; i++ {
+				data, _ := os.ReadFile(filepath.Join(ws, "done", strconv.Itoa(i)))
+				if n := strings.Count(string(data), "ok"); n != 1 {
+					fmt.Printf("sheet %d done %d times\n", i, n)
+					out, _ := exec.Command("sqlite3", filepath.Join(home, "state.db"),
+						fmt.Sprintf("select try, outcome, exit_code, error from attempts where num=%d", i)).CombinedOutput()
+					fmt.Printf("%s", out)
+					logs, _ := filepath.Glob(filepath.Join(home, "logs", "*", fmt.Sprintf("sheet-%d.*", i)))
+					fmt.Println(logs)
+				}
+			}
+			log, _ := os.ReadFile(filepath.Join(home, "conductor.log"))
+			for _, line := range strings.Split(string(log), "\n") {
+				if strings.Contains(line, "settling") || strings.Contains(line, "ERROR") || strings.Contains(line, "on its own") {
+					fmt.Println(line)
+				}
+			}
+		}
 		return fmt.Errorf("soak found losses")
 	}
 	return nil

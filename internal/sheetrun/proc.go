@@ -114,3 +114,7 @@ func trimPartialRune(b []byte) []byte {
 	}
 	return b
 }
+
+// Tail returns the last n bytes of the file at path ("" if unreadable),
+// reading only those bytes.
+func Tail(path string, n int64) string { return readTail(path, n) }

@@ -344,6 +344,9 @@ func checkWorkspace(dir string) error {
 	return nil
 }
 
+// LookPath resolves name in the PATH of env (the child's), as Run does.
+func LookPath(name string, env []string) (string, error) { return lookPath(name, env) }
+
 // lookPath resolves name like exec.LookPath, but in the PATH the child will get: an instrument's
 // env may put its executable on a PATH the conductor does not have.
 func lookPath(name string, env []string) (string, error) {

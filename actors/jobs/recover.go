@@ -71,7 +71,6 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 	// What is left of interrupted tries dies first, all at once: the
 	// recorded groups (matched by start time), and whatever escaped them,
 	// found by the token planted in the sheet's environment.
-	var prefixes []string
 	killed := map[string]bool{} // run key/sheet whose leader we signalled
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -81,7 +80,6 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 				continue
 			}
 			prefix := fmt.Sprintf("%s/%d/", run.Job.RunKey, s.Num)
-			prefixes = append(prefixes, prefix)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -94,13 +92,17 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 		}
 	}
 	wg.Wait()
-	if left := reaper.FindLeftovers(prefixes); len(left) > 0 {
+	// No sheet runs yet: any process carrying a token of an unfinished run
+	// is a leftover, whatever its sheet's recorded state.
+	runPrefixes := make([]string, len(runs))
+	for i, run := range runs {
+		runPrefixes[i] = run.Job.RunKey + "/"
+	}
+	if left := reaper.FindLeftovers(runPrefixes); len(left) > 0 {
 		for _, l := range left {
 			log.Warn("killing a process left by an interrupted sheet", "pid", l.PID, "sheet_token", l.Token)
-			for _, p := range prefixes {
-				if strings.HasPrefix(l.Token, p) {
-					killed[p] = true
-				}
+			if i := strings.LastIndexByte(l.Token, '/'); i > 0 {
+				killed[l.Token[:i+1]] = true // runKey/num/
 			}
 		}
 		reaper.KillLeftovers(left, killGrace)

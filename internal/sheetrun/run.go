@@ -201,12 +201,24 @@ func terminate(cmd *exec.Cmd, pgid int, grace time.Duration, waitErr <-chan erro
 		// The leader obeyed; give the rest of the group what is left of the grace period.
 		waitGroupGone(pgid, deadline.C)
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		waitKilled(pgid)
 		return err
 	case <-deadline.C:
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	_ = cmd.Process.Kill() // in case the leader moved itself to another group
-	return <-waitErr
+	err = <-waitErr
+	waitKilled(pgid)
+	return err
+}
+
+// waitKilled gives a SIGKILLed group a moment to be gone, so that a stopped
+// sheet means stopped processes (and their escaped children reach the
+// subreaper while it still looks).
+func waitKilled(pgid int) {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	waitGroupGone(pgid, t.C)
 }
 
 // waitGroupGone polls until no live process is left in the group or until is closed/fires.

@@ -862,6 +862,7 @@ type ConductorStatus struct {
 	MaxConcurrentSheets int64                  `protobuf:"varint,18,opt,name=max_concurrent_sheets,json=maxConcurrentSheets,proto3" json:"max_concurrent_sheets,omitempty"`
 	Home                string                 `protobuf:"bytes,19,opt,name=home,proto3" json:"home,omitempty"`
 	LogPath             string                 `protobuf:"bytes,20,opt,name=log_path,json=logPath,proto3" json:"log_path,omitempty"`
+	Isolation           string                 `protobuf:"bytes,21,opt,name=isolation,proto3" json:"isolation,omitempty"` // how sheets are contained: cgroup2 | process-group
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -1032,6 +1033,13 @@ func (x *ConductorStatus) GetHome() string {
 func (x *ConductorStatus) GetLogPath() string {
 	if x != nil {
 		return x.LogPath
+	}
+	return ""
+}
+
+func (x *ConductorStatus) GetIsolation() string {
+	if x != nil {
+		return x.Isolation
 	}
 	return ""
 }
@@ -2285,7 +2293,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
 	"\x10protocol_version\x18\x03 \x01(\rR\x0fprotocolVersion\x12\x14\n" +
 	"\x05ready\x18\x04 \x01(\bR\x05ready\"\x18\n" +
-	"\x16ConductorStatusRequest\"\xa1\x05\n" +
+	"\x16ConductorStatusRequest\"\xbf\x05\n" +
 	"\x0fConductorStatus\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12%\n" +
@@ -2308,7 +2316,8 @@ const file_mzt_proto_rawDesc = "" +
 	"\x13max_concurrent_jobs\x18\x11 \x01(\x03R\x11maxConcurrentJobs\x122\n" +
 	"\x15max_concurrent_sheets\x18\x12 \x01(\x03R\x13maxConcurrentSheets\x12\x12\n" +
 	"\x04home\x18\x13 \x01(\tR\x04home\x12\x19\n" +
-	"\blog_path\x18\x14 \x01(\tR\alogPath\";\n" +
+	"\blog_path\x18\x14 \x01(\tR\alogPath\x12\x1c\n" +
+	"\tisolation\x18\x15 \x01(\tR\tisolation\";\n" +
 	"\x0fShutdownRequest\x12(\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x14.mzt.v1.ShutdownModeR\x04mode\"G\n" +
 	"\x10ShutdownResponse\x12\x10\n" +

@@ -26,6 +26,7 @@ import (
 	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config"
+	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/logfile"
 	"github.com/mzt-dev/mzt/internal/pidfile"
 	"github.com/mzt-dev/mzt/messages"
@@ -111,6 +112,21 @@ func Run(opts Options) error {
 		log.Error("cannot recover jobs", "err", err)
 		return fmt.Errorf("recover jobs: %w", err)
 	}
+	// After recovery (which lets finishing tries record their exit codes),
+	// a cgroup subtree of a crashed predecessor is emptied here.
+	var cgroups *cgroup.Tree
+	cgErr := errors.New("disabled in conductor.toml (cgroups = false)")
+	if cfg.Cgroups {
+		cgroups, cgErr = cgroup.New(opts.Paths.Home)
+	}
+	isolation := "cgroup2"
+	if cgErr != nil {
+		isolation = "process-group"
+		log.Info("process isolation: process groups, subreaper and sheet tokens", "cgroup_v2", cgErr.Error())
+	} else {
+		log.Info("process isolation: one cgroup v2 per sheet", "dir", cgroups.Dir())
+		defer cgroups.Close()
+	}
 	ln, err := gateway.Listen(opts.Paths.Socket)
 	if err != nil {
 		db.Close()
@@ -122,7 +138,7 @@ func Run(opts Options) error {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
 	d := &daemonActor{
 		opts: opts, cfg: cfg, log: log, level: level, logw: logw, db: db, listener: ln,
-		recovered: &prepared, started: time.Now(), dead: map[string]bool{}, ready: make(chan error, 1), done: make(chan struct{}),
+		recovered: &prepared, cgroups: cgroups, isolation: isolation, started: time.Now(), dead: map[string]bool{}, ready: make(chan error, 1), done: make(chan struct{}),
 	}
 	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return d },
 		actor.WithSupervisor(d.strategy())), "daemon")
@@ -175,9 +191,10 @@ type signalMsg struct{ sig os.Signal }
 type infoRequest struct{}
 
 type info struct {
-	started  time.Time
-	draining bool
-	cfg      *config.Config
+	started   time.Time
+	draining  bool
+	cfg       *config.Config
+	isolation string
 }
 
 type reloaded struct {
@@ -198,6 +215,8 @@ type daemonActor struct {
 	db        *store.DB
 	listener  *net.UnixListener
 	recovered *[]jobs.Prepared
+	cgroups   *cgroup.Tree
+	isolation string
 	started   time.Time
 
 	store, jobs, monitor, profiler, correlation, reaper, gateway *actor.PID
@@ -228,7 +247,7 @@ func (d *daemonActor) Receive(ctx actor.Context) {
 	case *signalMsg:
 		d.onSignal(ctx, m.sig)
 	case *infoRequest:
-		ctx.Respond(&info{started: d.started, draining: d.shutdown, cfg: d.cfg})
+		ctx.Respond(&info{started: d.started, draining: d.shutdown, cfg: d.cfg, isolation: d.isolation})
 	case *messages.ShutdownRequest:
 		d.onShutdownRequest(ctx, m)
 	case *reloaded:
@@ -271,7 +290,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	d.profiler = spawn(profiler.Props(log("profiler")), "profiler")
 	d.correlation = spawn(correlation.Props(log("correlation")), "correlation")
 	d.jobs = spawn(jobs.Props(jobs.Deps{Config: d.cfg, Paths: d.opts.Paths, Store: d.store, Monitor: d.monitor,
-		Reaper: d.reaper, Tracker: tracker, DB: d.db, Recovered: d.recovered, Log: log("jobs")}), "jobs")
+		Reaper: d.reaper, Tracker: tracker, Cgroups: d.cgroups, DB: d.db, Recovered: d.recovered, Log: log("jobs")}), "jobs")
 	gw := &gateway.Deps{
 		Socket: d.opts.Paths.Socket, Listener: d.listener, Version: d.opts.Version,
 		Paths: d.opts.Paths, RequestTimeout: time.Duration(d.cfg.RequestTimeout),
@@ -282,7 +301,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 				return gateway.DaemonInfo{}, err
 			}
 			in := res.(*info)
-			return gateway.DaemonInfo{Started: in.started, Draining: in.draining, Config: in.cfg}, nil
+			return gateway.DaemonInfo{Started: in.started, Draining: in.draining, Config: in.cfg, Isolation: in.isolation}, nil
 		},
 		OnServing: func(err error) {
 			select {
@@ -388,6 +407,7 @@ func (d *daemonActor) applyReload(ctx actor.Context, m *reloaded) {
 	// Settings that need a restart keep their running value.
 	m.cfg.Profiler.Enabled = d.cfg.Profiler.Enabled
 	m.cfg.Log = d.cfg.Log
+	m.cfg.Cgroups = d.cfg.Cgroups
 	d.cfg = m.cfg
 	d.level.Set(parseLevel(d.cfg.LogLevel))
 	ctx.Send(d.jobs, &jobs.Reconfigure{Config: d.cfg})

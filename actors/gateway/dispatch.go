@@ -114,5 +114,6 @@ func (d *dispatcher) conductorStatus() (proto.Message, error) {
 		MaxConcurrentSheets: int64(in.Config.MaxConcurrentSheets),
 		Home:                d.deps.Paths.Home,
 		LogPath:             d.deps.Paths.Log,
+		Isolation:           in.Isolation,
 	}, nil
 }

@@ -16,9 +16,10 @@ import (
 
 // DaemonInfo is what the gateway needs from the daemon for conductor-status.
 type DaemonInfo struct {
-	Started  time.Time
-	Draining bool
-	Config   *config.Config
+	Started   time.Time
+	Draining  bool
+	Config    *config.Config
+	Isolation string // cgroup2 | process-group
 }
 
 // Caller asks an actor and waits (never from inside an actor's Receive).

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -17,6 +18,7 @@ import (
 	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
+	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
 )
 
@@ -35,6 +37,7 @@ type attemptPlan struct {
 	checks            []sheetrun.Check
 	token             string          // MZT_SHEET_TOKEN of this try
 	tracker           *reaper.Tracker // nil in tests
+	cgroups           *cgroup.Tree    // nil where cgroup v2 is not usable
 }
 
 // attemptStarted reports the live process of an attempt (for crash cleanup).
@@ -113,14 +116,26 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		defer plan.tracker.SheetEnded(plan.token)
 	}
 	os.Remove(plan.base + ".exit")
-	out.result = sheetrun.Run(ctx, sheetrun.Spec{
+	spec := sheetrun.Spec{
 		Argv:  append([]string{"/bin/sh", "-c", exitWrapper, plan.base + ".exit"}, argv...),
 		Stdin: stdin, Dir: plan.workspace, Env: env,
 		Timeout: plan.timeout, KillGrace: plan.killGrace,
 		StdoutPath: plan.base + ".stdout", StderrPath: plan.base + ".stderr",
 		SuccessCodes: plan.profile.Errors.SuccessExitCodes,
 		Started:      track,
-	})
+	}
+	if plan.cgroups != nil {
+		// Everything the try starts stays in its cgroup, which dies with it.
+		if cg, err := plan.cgroups.NewSheet(strings.ReplaceAll(plan.token, "/", "_")); err == nil {
+			spec.UseCgroup, spec.CgroupFD = true, cg.FD()
+			defer func() {
+				if err := cg.Kill(); err != nil {
+					out.err = errors.Join(out.err, err)
+				}
+			}()
+		}
+	}
+	out.result = sheetrun.Run(ctx, spec)
 	judge(ctx, plan, env, before, out)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
+	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
 	"github.com/mzt-dev/mzt/messages"
 )
@@ -96,6 +97,7 @@ type jobSettings struct {
 	logDir    string        // this run's folder of captured output
 	runner    attemptRunner // nil: runAttempt
 	tracker   *reaper.Tracker
+	cgroups   *cgroup.Tree // nil: process groups, subreaper and tokens only
 }
 
 type sheetState struct {
@@ -360,7 +362,7 @@ func (j *jobActor) planAttempt(s *sheetState, lastError string) (attemptPlan, er
 		workspace: j.sc.Workspace, env: sheetEnv(j.set.baseEnv, j.sc, s.sh, p, j.job.JobID),
 		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace,
 		base:  attemptBase(j.set.logDir, num, s.row.Tries),
-		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker}
+		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker, cgroups: j.set.cgroups}
 	if plan.timeout == 0 {
 		plan.timeout = time.Duration(p.DefaultTimeout)
 	}

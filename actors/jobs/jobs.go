@@ -22,6 +22,7 @@ import (
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
+	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -33,7 +34,8 @@ type Deps struct {
 	Monitor *actor.PID
 	Reaper  *actor.PID
 	Tracker *reaper.Tracker
-	DB      *store.DB // for recovery after a restart of this actor
+	Cgroups *cgroup.Tree // nil where cgroup v2 cannot be used
+	DB      *store.DB    // for recovery after a restart of this actor
 	Log     *slog.Logger
 	// Recovered is what the daemon loaded before the tree started; the first
 	// start takes it, a restart reloads from the store.
@@ -210,7 +212,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 
 func (a *Actor) settings() jobSettings {
 	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv(), runner: a.deps.runner,
-		tracker: a.deps.Tracker}
+		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups}
 }
 
 func (a *Actor) start(ctx actor.Context) {

@@ -38,6 +38,11 @@ type Spec struct {
 	// Started is called from Run's goroutine right after the process started, with what a
 	// crash-recovery reaper needs to find exactly this process group again later.
 	Started func(Proc)
+
+	// CgroupFD, when UseCgroup is set, is a cgroup v2 directory the process is cloned into:
+	// its descendants cannot leave it, whatever sessions or groups they make.
+	UseCgroup bool
+	CgroupFD  int
 }
 
 // Proc identifies a started process beyond its pid, which the kernel may reuse.
@@ -289,7 +294,7 @@ func prepare(spec Spec) (*exec.Cmd, outputFiles, error) {
 		Env:  spec.Env,
 		// Own group so signals reach everything the sheet starts. No Pdeathsig: a conductor
 		// restart must not kill running sheets; crash cleanup finds them by pgid and start time.
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, UseCgroupFD: spec.UseCgroup, CgroupFD: spec.CgroupFD},
 	}
 	// Files, not pipes: the child writes straight to disk, so no copying goroutine can hang on a
 	// grandchild that keeps the pipe open, and memory stays flat whatever the output size.

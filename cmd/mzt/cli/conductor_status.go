@@ -32,6 +32,7 @@ type conductorStatusJSON struct {
 	ProcessLimit   int64   `json:"process_limit"`
 	Pressure       string  `json:"pressure"`
 	PressureNote   string  `json:"pressure_note,omitempty"`
+	Isolation      string  `json:"isolation"`
 }
 
 func (c *ConductorStatusCmd) Run(g *Globals) error {
@@ -48,7 +49,7 @@ func (c *ConductorStatusCmd) Run(g *Globals) error {
 			Socket: st.Socket, Status: st.Status, AcceptingWork: st.AcceptingWork, RunningJobs: st.RunningJobs,
 			QueuedJobs: st.QueuedJobs, RunningSheets: st.RunningSheets, MemoryMB: round1(st.MemoryMb),
 			MemoryLimitMB: st.MemoryLimitMb, ChildProcesses: st.ChildProcesses, ProcessLimit: st.ProcessLimit,
-			Pressure: st.Pressure, PressureNote: st.MonitorNote,
+			Pressure: st.Pressure, PressureNote: st.MonitorNote, Isolation: st.Isolation,
 		})
 	}
 	var b strings.Builder
@@ -70,6 +71,7 @@ func (c *ConductorStatusCmd) Run(g *Globals) error {
 	if st.MonitorNote != "" {
 		fmt.Fprintf(&b, "             %s\n", st.MonitorNote)
 	}
+	fmt.Fprintf(&b, "  isolation  %s\n", st.Isolation)
 	fmt.Fprintf(&b, "  socket     %s\n  log        %s\n", st.Socket, st.LogPath)
 	g.printf("%s", b.String())
 	return nil

@@ -1,0 +1,190 @@
+// Package cgroup gives each sheet a cgroup v2 of its own where the machine
+// lets the conductor create one: a process can leave a process group with
+// setsid, but not its cgroup, so "kill the sheet" becomes exact. Where no
+// writable cgroup v2 hierarchy exists, New says why and the conductor falls
+// back to process groups, the subreaper and sheet tokens.
+package cgroup
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Tree is the conductor's own subtree: one child cgroup per running try.
+type Tree struct {
+	dir string
+}
+
+// New finds the cgroup v2 hierarchy and creates (or takes over) the subtree
+// of the conductor whose home is home; a subtree left by a crashed
+// predecessor with the same home is emptied first (the PID lock guarantees
+// no live conductor of that home owns it). It returns an error saying why
+// when cgroups cannot be used.
+func New(home string) (*Tree, error) {
+	mount, err := cgroup2Mount()
+	if err != nil {
+		return nil, err
+	}
+	own, err := ownCgroup()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(home))
+	dir := filepath.Join(mount, own, "mzt-"+hex.EncodeToString(sum[:6]))
+	t := &Tree{dir: dir}
+	if _, err := os.Stat(dir); err == nil {
+		t.killAll() // leftovers of a predecessor that did not clean up
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	// Prove we can open a child and move nothing into it before relying on it.
+	probe := filepath.Join(dir, "probe")
+	if err := os.Mkdir(probe, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("create cgroup under %s: %w", dir, err)
+	}
+	os.Remove(probe)
+	return t, nil
+}
+
+// Dir is the subtree's path.
+func (t *Tree) Dir() string { return t.dir }
+
+// Sheet is one try's cgroup.
+type Sheet struct {
+	dir string
+	fd  *os.File
+}
+
+// NewSheet creates the cgroup for one try; FD is what the child is cloned into.
+func (t *Tree) NewSheet(name string) (*Sheet, error) {
+	dir := filepath.Join(t.dir, name)
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	fd, err := os.Open(dir)
+	if err != nil {
+		os.Remove(dir)
+		return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
+	}
+	return &Sheet{dir: dir, fd: fd}, nil
+}
+
+// FD is the directory descriptor for SysProcAttr.CgroupFD.
+func (s *Sheet) FD() int { return int(s.fd.Fd()) }
+
+// Procs lists the live processes in the cgroup.
+func (s *Sheet) Procs() []int { return procs(s.dir) }
+
+// Kill kills everything in the cgroup (cgroup.kill, else SIGKILL one by
+// one), waits until it is empty, and removes it.
+func (s *Sheet) Kill() error {
+	defer s.fd.Close()
+	return killDir(s.dir)
+}
+
+func killDir(dir string) error {
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0o644); err != nil {
+		for _, pid := range procs(dir) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(procs(dir)) > 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cgroup %s still has processes after SIGKILL", dir)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// rmdir can race the kernel's bookkeeping of the last exit: retry briefly.
+	for i := 0; ; i++ {
+		err := os.Remove(dir)
+		if err == nil || errors.Is(err, os.ErrNotExist) || i == 50 {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Terminate sends sig to every process in the cgroup (a graceful first step).
+func (s *Sheet) Terminate(sig syscall.Signal) {
+	for _, pid := range procs(s.dir) {
+		syscall.Kill(pid, sig)
+	}
+}
+
+// killAll empties every sheet cgroup of the tree (start-up cleanup, shutdown).
+func (t *Tree) killAll() {
+	entries, _ := os.ReadDir(t.dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			killDir(filepath.Join(t.dir, e.Name()))
+		}
+	}
+}
+
+// Close kills whatever is left and removes the subtree.
+func (t *Tree) Close() error {
+	t.killAll()
+	return os.Remove(t.dir)
+}
+
+func procs(dir string) []int {
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// cgroup2Mount finds where the cgroup v2 hierarchy is mounted (on hybrid
+// systems that is not /sys/fs/cgroup itself).
+func cgroup2Mount() (string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", fmt.Errorf("read mountinfo: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// ... mountpoint ... - fstype source options
+		left, right, ok := strings.Cut(sc.Text(), " - ")
+		if !ok || !strings.HasPrefix(right, "cgroup2 ") {
+			continue
+		}
+		fields := strings.Fields(left)
+		if len(fields) >= 5 && fields[3] == "/" {
+			return fields[4], nil
+		}
+	}
+	return "", errors.New("no cgroup v2 hierarchy is mounted")
+}
+
+// ownCgroup is this process's cgroup v2 path ("0::/path").
+func ownCgroup() (string, error) {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", fmt.Errorf("read /proc/self/cgroup: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
+			return p, nil
+		}
+	}
+	return "", errors.New("this process is in no cgroup v2")
+}

@@ -60,11 +60,13 @@ type attemptDone struct {
 // attemptRunner runs one attempt; tests and benchmarks substitute their own.
 type attemptRunner func(ctx context.Context, plan attemptPlan, started func(sheetrun.Proc), done func(*attemptDone))
 
-// exitWrapper runs the instrument under /bin/sh, which writes its exit code
-// to a file ($0) the moment it exits. If the conductor dies before it records
-// the attempt, the next start still knows that the attempt ended and how, and
-// settles it instead of running the sheet a second time.
-const exitWrapper = `"$@"; c=$?; echo "$c" > "$0"; exit "$c"`
+// exitWrapper runs the instrument under /bin/sh, which opens its output files
+// and writes its exit code to a file the moment it exits. If the conductor
+// dies before it records the attempt, the next start still knows that the
+// attempt ended and how, and settles it instead of running the sheet twice.
+// The files are opened in the child, not in the conductor: a conductor that
+// opens files while it forks contends with itself for its own fd table.
+const exitWrapper = `out=$1 err=$2 code=$3; shift 3; "$@" >"$out" 2>"$err"; c=$?; echo "$c" >"$code"; exit "$c"`
 
 // runAttempt executes plan; it never panics out and always reports exactly once.
 func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Proc), done func(*attemptDone)) {
@@ -115,12 +117,15 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		}
 		defer plan.tracker.SheetEnded(plan.token)
 	}
-	os.Remove(plan.base + ".exit")
+	if err := os.MkdirAll(filepath.Dir(plan.base), 0o755); err != nil {
+		out.err = fmt.Errorf("log folder: %w", err)
+		return
+	}
 	spec := sheetrun.Spec{
-		Argv:  append([]string{"/bin/sh", "-c", exitWrapper, plan.base + ".exit"}, argv...),
+		Argv: append([]string{"/bin/sh", "-c", exitWrapper, "mzt-sheet",
+			plan.base + ".stdout", plan.base + ".stderr", plan.base + ".exit"}, argv...),
 		Stdin: stdin, Dir: plan.workspace, Env: env,
 		Timeout: plan.timeout, KillGrace: plan.killGrace,
-		StdoutPath: plan.base + ".stdout", StderrPath: plan.base + ".stderr",
 		SuccessCodes: plan.profile.Errors.SuccessExitCodes,
 		Started:      track,
 	}
@@ -136,6 +141,8 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		}
 	}
 	out.result = sheetrun.Run(ctx, spec)
+	out.result.StdoutTail = sheetrun.Tail(plan.base+".stdout", sheetrun.TailSize)
+	out.result.StderrTail = sheetrun.Tail(plan.base+".stderr", sheetrun.TailSize)
 	judge(ctx, plan, env, before, out)
 }
 

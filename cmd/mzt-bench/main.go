@@ -48,10 +48,11 @@ func main() {
 	}
 	mzt := flag.String("mzt", "", "mzt binary (default: build it)")
 	n := flag.Int("n", 50, "repetitions of each round-trip measurement")
-	sheets := flag.Int("sheets", 200, "trivial sheets for the throughput measurement")
+	sheets := flag.Int("sheets", 1000, "trivial sheets for the throughput measurement")
+	noCgroups := flag.Bool("no-cgroups", false, "run the conductor with cgroups = false")
 	parallel := flag.Int("parallel", 8, "parallelism for the throughput measurement")
 	flag.Parse()
-	if err := run(*mzt, *n, *sheets, *parallel); err != nil {
+	if err := run(*mzt, *n, *sheets, *parallel, *noCgroups); err != nil {
 		fmt.Fprintln(os.Stderr, "mzt-bench:", err)
 		os.Exit(1)
 	}
@@ -61,7 +62,7 @@ type row struct {
 	what, value, floor, ratio, goal string
 }
 
-func run(mztBin string, n, sheets, parallel int) error {
+func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 	// Not /tmp: on the machines here file creation under /tmp is ~40x slower
 	// than elsewhere on the same disk, which would measure the machine.
 	base, err := os.UserHomeDir()
@@ -84,6 +85,10 @@ func run(mztBin string, n, sheets, parallel int) error {
 		return err
 	}
 	home := filepath.Join(dir, "h")
+	if noCgroups {
+		os.MkdirAll(home, 0o700)
+		os.WriteFile(filepath.Join(home, "conductor.toml"), []byte("cgroups = false\n"), 0o600)
+	}
 	env := append(os.Environ(), "MARIANNE_HOME="+home, "MZT_CLONE=")
 	mztCmd := func(args ...string) *exec.Cmd {
 		cmd := exec.Command(mztBin, args...)

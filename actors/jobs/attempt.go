@@ -61,12 +61,21 @@ type attemptDone struct {
 type attemptRunner func(ctx context.Context, plan attemptPlan, started func(sheetrun.Proc), done func(*attemptDone))
 
 // exitWrapper runs the instrument under /bin/sh, which opens its output files
-// and writes its exit code to a file the moment it exits. If the conductor
-// dies before it records the attempt, the next start still knows that the
-// attempt ended and how, and settles it instead of running the sheet twice.
-// The files are opened in the child, not in the conductor: a conductor that
-// opens files while it forks contends with itself for its own fd table.
-const exitWrapper = `out=$1 err=$2 code=$3; shift 3; "$@" >"$out" 2>"$err"; c=$?; echo "$c" >"$code"; exit "$c"`
+// (named in MZT_OUT and MZT_ERR) and writes its exit code to MZT_EXIT the
+// moment it exits. If the conductor dies before it records the attempt, the
+// next start still knows that the attempt ended and how, and settles it
+// instead of running the sheet twice. The files are opened in the child, not
+// in the conductor: a conductor that creates files while it forks contends
+// with itself for its own fd table.
+const exitWrapper = `"$@" >"$MZT_OUT" 2>"$MZT_ERR"; c=$?; echo "$c" >"$MZT_EXIT"; exit "$c"`
+
+// wrap returns the argv that runs argv with its output in files and its exit
+// code recorded. (Folding this into a `bash -c` instrument's own shell saves
+// a process but not time, and bash runs an EXIT trap even when killed,
+// recording a kill as an exit: a crash would then skip an unfinished try.)
+func wrap(argv []string) []string {
+	return append([]string{"/bin/sh", "-c", exitWrapper, "mzt-sheet"}, argv...)
+}
 
 // runAttempt executes plan; it never panics out and always reports exactly once.
 func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Proc), done func(*attemptDone)) {
@@ -122,9 +131,8 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		return
 	}
 	spec := sheetrun.Spec{
-		Argv: append([]string{"/bin/sh", "-c", exitWrapper, "mzt-sheet",
-			plan.base + ".stdout", plan.base + ".stderr", plan.base + ".exit"}, argv...),
-		Stdin: stdin, Dir: plan.workspace, Env: env,
+		Argv: wrap(argv), Stdin: stdin, Dir: plan.workspace,
+		Env:     append(env, "MZT_OUT="+plan.base+".stdout", "MZT_ERR="+plan.base+".stderr", "MZT_EXIT="+plan.base+".exit"),
 		Timeout: plan.timeout, KillGrace: plan.killGrace,
 		SuccessCodes: plan.profile.Errors.SuccessExitCodes,
 		Started:      track,

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -22,6 +23,9 @@ import (
 // Tree is the conductor's own subtree: one child cgroup per running try.
 type Tree struct {
 	dir string
+
+	mu      sync.Mutex
+	pending []string // emptied cgroups the kernel did not let us remove yet
 }
 
 // New finds the cgroup v2 hierarchy and creates (or takes over) the subtree
@@ -61,12 +65,14 @@ func (t *Tree) Dir() string { return t.dir }
 
 // Sheet is one try's cgroup.
 type Sheet struct {
-	dir string
-	fd  *os.File
+	tree *Tree
+	dir  string
+	fd   *os.File
 }
 
 // NewSheet creates the cgroup for one try; FD is what the child is cloned into.
 func (t *Tree) NewSheet(name string) (*Sheet, error) {
+	t.removePending()
 	dir := filepath.Join(t.dir, name)
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("create cgroup %s: %w", dir, err)
@@ -76,7 +82,22 @@ func (t *Tree) NewSheet(name string) (*Sheet, error) {
 		os.Remove(dir)
 		return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
 	}
-	return &Sheet{dir: dir, fd: fd}, nil
+	return &Sheet{tree: t, dir: dir, fd: fd}, nil
+}
+
+// removePending retries the removal of emptied cgroups: right after its last
+// process exits, the kernel may still hold a cgroup for a moment, and a sheet
+// must not wait for that.
+func (t *Tree) removePending() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	kept := t.pending[:0]
+	for _, dir := range t.pending {
+		if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			kept = append(kept, dir)
+		}
+	}
+	t.pending = kept
 }
 
 // FD is the directory descriptor for SysProcAttr.CgroupFD.
@@ -86,13 +107,26 @@ func (s *Sheet) FD() int { return int(s.fd.Fd()) }
 func (s *Sheet) Procs() []int { return procs(s.dir) }
 
 // Kill kills everything in the cgroup (cgroup.kill, else SIGKILL one by
-// one), waits until it is empty, and removes it.
+// one), waits until it is empty, and removes it (later, if the kernel is
+// not done with it yet).
 func (s *Sheet) Kill() error {
 	defer s.fd.Close()
-	return killDir(s.dir)
+	if err := empty(s.dir); err != nil {
+		return err
+	}
+	if err := os.Remove(s.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.tree.mu.Lock()
+		s.tree.pending = append(s.tree.pending, s.dir)
+		s.tree.mu.Unlock()
+	}
+	return nil
 }
 
-func killDir(dir string) error {
+// empty kills whatever runs in dir and waits until nothing does.
+func empty(dir string) error {
+	if len(procs(dir)) == 0 {
+		return nil // the usual case: the try left nothing behind
+	}
 	if err := os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0o644); err != nil {
 		for _, pid := range procs(dir) {
 			syscall.Kill(pid, syscall.SIGKILL)
@@ -103,12 +137,19 @@ func killDir(dir string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("cgroup %s still has processes after SIGKILL", dir)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
-	// rmdir can race the kernel's bookkeeping of the last exit: retry briefly.
+	return nil
+}
+
+// killDir empties dir and removes it, waiting for the kernel if it must.
+func killDir(dir string) error {
+	if err := empty(dir); err != nil {
+		return err
+	}
 	for i := 0; ; i++ {
 		err := os.Remove(dir)
-		if err == nil || errors.Is(err, os.ErrNotExist) || i == 50 {
+		if err == nil || errors.Is(err, os.ErrNotExist) || i == 100 {
 			return err
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -134,6 +175,7 @@ func (t *Tree) killAll() {
 
 // Close kills whatever is left and removes the subtree.
 func (t *Tree) Close() error {
+	t.removePending()
 	t.killAll()
 	return os.Remove(t.dir)
 }

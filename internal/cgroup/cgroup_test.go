@@ -40,8 +40,17 @@ func TestSetsidCannotEscape(t *testing.T) {
 	if len(data) == 0 {
 		t.Fatal("no orphan pid recorded")
 	}
-	if _, err := os.Stat(sheet.dir); !os.IsNotExist(err) {
-		t.Fatalf("sheet cgroup not removed: %v", err)
+	tree.removePending()
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(sheet.dir); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sheet cgroup not removed")
+		}
+		time.Sleep(10 * time.Millisecond)
+		tree.removePending()
 	}
 }
 

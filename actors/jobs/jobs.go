@@ -46,6 +46,7 @@ type Deps struct {
 
 type entry struct {
 	pid      *actor.PID
+	runKey   string
 	info     *messages.JobInfo
 	running  int
 	admitted bool
@@ -164,7 +165,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 		case *inserted:
 			a.onInserted(ctx, tag, m)
 		case *finalWrite:
-			if e := a.jobs[tag.jobID]; e != nil && e.final != nil && e.final.GetJob().GetId() == tag.jobID {
+			// Only the run this write finished: a newer run may have taken the id.
+			if e := a.jobs[tag.jobID]; e != nil && e.final != nil && e.runKey == tag.runKey {
 				delete(a.jobs, tag.jobID)
 			}
 			a.pruneHistory(ctx)
@@ -271,7 +273,7 @@ func (a *Actor) spawnJob(ctx actor.Context, p Prepared, wantsAdmission bool) {
 	if wantsAdmission {
 		seq = -1_000_000 + a.seq
 	}
-	a.jobs[p.Run.Job.JobID] = &entry{pid: pid, info: info, seq: seq}
+	a.jobs[p.Run.Job.JobID] = &entry{pid: pid, runKey: p.Run.Job.RunKey, info: info, seq: seq}
 }
 
 // admitNext admits queued jobs while fewer than max_concurrent_jobs run.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/internal/sheetrun"
 	"golang.org/x/sys/unix"
 )
 
@@ -289,7 +290,7 @@ func FindLeftovers(prefixes []string) []Leftover {
 			if strings.HasPrefix(token, p) {
 				state, pgid := procState(pid)
 				if state != 0 && state != 'Z' {
-					out = append(out, Leftover{PID: pid, PGID: pgid, Token: token, StartTicks: startTicks(pid)})
+					out = append(out, Leftover{PID: pid, PGID: pgid, Token: token, StartTicks: ticksOf(pid)})
 				}
 				break
 			}
@@ -311,19 +312,7 @@ func KillLeftovers(list []Leftover, grace time.Duration) {
 	wg.Wait()
 }
 
-func startTicks(pid int) uint64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0
-	}
-	f := bytes.Fields(data[i+1:])
-	if len(f) < 20 {
-		return 0
-	}
-	v, _ := strconv.ParseUint(string(f[19]), 10, 64)
-	return v
+func ticksOf(pid int) uint64 {
+	t, _ := sheetrun.ProcStartTicks(pid)
+	return t
 }

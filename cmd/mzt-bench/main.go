@@ -63,23 +63,11 @@ type row struct {
 }
 
 func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
-	// Not /tmp: on the machines here file creation under /tmp is ~40x slower
-	// than elsewhere on the same disk, which would measure the machine.
-	base, err := os.UserHomeDir()
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp(base, ".mztbench")
+	dir, mztBin, err := workdir(".mztbench", mztBin)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if mztBin == "" {
-		mztBin = filepath.Join(dir, "mzt")
-		if out, err := exec.Command("go", "build", "-o", mztBin, "./cmd/mzt").CombinedOutput(); err != nil {
-			return fmt.Errorf("build mzt: %v\n%s", err, out)
-		}
-	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -179,6 +167,27 @@ prompt = "true"
 		fmt.Printf("%-55s %-12s %-34s %-8s %s\n", r.what, r.value, r.floor, r.ratio, r.goal)
 	}
 	return nil
+}
+
+// workdir makes a private folder under $HOME (not /tmp: on the machines
+// here file creation under /tmp is ~40x slower than elsewhere on the same
+// disk, which would measure the machine) and builds mzt there unless given.
+func workdir(prefix, mztBin string) (dir, bin string, err error) {
+	base, err := os.UserHomeDir()
+	if err != nil {
+		return "", "", err
+	}
+	if dir, err = os.MkdirTemp(base, prefix); err != nil {
+		return "", "", err
+	}
+	if mztBin == "" {
+		mztBin = filepath.Join(dir, "mzt")
+		if out, err := exec.Command("go", "build", "-o", mztBin, "./cmd/mzt").CombinedOutput(); err != nil {
+			os.RemoveAll(dir)
+			return "", "", fmt.Errorf("build mzt: %v\n%s", err, out)
+		}
+	}
+	return dir, mztBin, nil
 }
 
 func floorServer(path string) (func(), error) {

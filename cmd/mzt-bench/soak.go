@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mzt-dev/mzt/internal/pidfile"
+	"github.com/mzt-dev/mzt/internal/sheetrun"
 )
 
 // soak kills the conductor with SIGKILL `cycles` times while `sheets`
@@ -21,21 +22,11 @@ import (
 // jobs lost, sheets that ran to completion twice, processes of a killed
 // conductor's run still alive. All must be 0.
 func soak(mztBin string, cycles, sheets int) error {
-	base, err := os.UserHomeDir()
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp(base, ".mztsoak")
+	dir, mztBin, err := workdir(".mztsoak", mztBin)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if mztBin == "" {
-		mztBin = filepath.Join(dir, "mzt")
-		if out, err := exec.Command("go", "build", "-o", mztBin, "./cmd/mzt").CombinedOutput(); err != nil {
-			return fmt.Errorf("build mzt: %v\n%s", err, out)
-		}
-	}
 	home := filepath.Join(dir, "h")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return err
@@ -225,17 +216,8 @@ func tokenProcs() []tokenProc {
 }
 
 func startTicks(pid int) uint64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(data, ')')
-	f := bytes.Fields(data[i+1:])
-	if len(f) < 20 {
-		return 0
-	}
-	v, _ := strconv.ParseUint(string(f[19]), 10, 64)
-	return v
+	t, _ := sheetrun.ProcStartTicks(pid)
+	return t
 }
 
 func alive(pid int) bool {

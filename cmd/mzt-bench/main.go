@@ -131,6 +131,15 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 	rows = append(rows, row{"conductor-status --json round trip (median)", ms(median(cli)), ms(median(floor)) + " bare Go socket client",
 		ratio(median(cli), median(floor)), "<= 3x"})
 
+	sock := filepath.Join(home, "conductor.sock")
+	rate, err := gatewayRate(sock, 16, 3*time.Second)
+	if err != nil {
+		return fmt.Errorf("gateway rate: %w", err)
+	}
+	rows = append(rows, row{"gateway requests/s over 16 connections (in-process client)", fmt.Sprintf("%.0f/s", rate), "", "", ""})
+	errCount, p99 := manyClients(sock, 200, 100)
+	rows = append(rows, row{"200 clients x 100 requests at once: errors, p99", fmt.Sprintf("%d, %s", errCount, ms(p99)), "", "", "0 errors"})
+
 	// Trivial sheets through the whole engine vs bare `bash -c true` spawns.
 	score := filepath.Join(dir, "trivial.toml")
 	if err := os.WriteFile(score, []byte(fmt.Sprintf(`id = "trivial"
@@ -161,10 +170,17 @@ prompt = "true"
 		fmt.Sprintf("%.0f/s", engineRate), fmt.Sprintf("%.0f/s bare bash -c true", bareRate),
 		fmt.Sprintf("%.2fx", engineRate/bareRate), ">= 0.5x"})
 
+	histTime, histRSS, err := historyList(mztBin, dir, 10000)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"mzt list --all --json with 10,000 finished jobs (median)", ms(histTime), "", "", "< 200 ms"},
+		row{"conductor RSS with 10,000 finished jobs, after listing", fmt.Sprintf("%.1f MB", histRSS), "", "", "< 100 MB"})
+
 	fmt.Printf("mzt-bench on %s, %d CPUs, %s\n\n", hostname(), numCPU(), time.Now().Format(time.RFC3339))
-	fmt.Printf("%-55s %-12s %-34s %-8s %s\n", "MEASURE", "MZT", "FLOOR", "RATIO", "GOAL")
+	fmt.Printf("%-62s %-14s %-34s %-8s %s\n", "MEASURE", "MZT", "FLOOR", "RATIO", "GOAL")
 	for _, r := range rows {
-		fmt.Printf("%-55s %-12s %-34s %-8s %s\n", r.what, r.value, r.floor, r.ratio, r.goal)
+		fmt.Printf("%-62s %-14s %-34s %-8s %s\n", r.what, r.value, r.floor, r.ratio, r.goal)
 	}
 	return nil
 }

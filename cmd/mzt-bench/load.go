@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/client"
+	"github.com/mzt-dev/mzt/messages"
+)
+
+// gatewayRate is conductor-status requests per second over conns
+// connections for d, each connection sending its next request when the
+// previous one is answered.
+func gatewayRate(socket string, conns int, d time.Duration) (float64, error) {
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	deadline := time.Now().Add(d)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := client.Dial(context.Background(), socket)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			for time.Now().Before(deadline) {
+				if _, err := c.Request(context.Background(), &messages.ConductorStatusRequest{}); err != nil {
+					errs <- err
+					return
+				}
+				total.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return float64(total.Load()) / d.Seconds(), nil
+}
+
+// manyClients runs clients connections at once, each sending requests
+// requests, and reports errors and the p99 latency.
+func manyClients(socket string, clients, requests int) (errCount int, p99 time.Duration) {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := client.Dial(context.Background(), socket)
+			if err != nil {
+				failed.Add(int64(requests))
+				return
+			}
+			defer c.Close()
+			mine := make([]time.Duration, 0, requests)
+			for range requests {
+				t0 := time.Now()
+				if _, err := c.Request(context.Background(), &messages.ConductorStatusRequest{}); err != nil {
+					failed.Add(1)
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(lat) == 0 {
+		return int(failed.Load()), 0
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return int(failed.Load()), lat[len(lat)*99/100]
+}
+
+// seedHistory writes n finished one-sheet runs into the state database of
+// home, through the store actor as the conductor would.
+func seedHistory(home string, n int) error {
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := store.Open(filepath.Join(home, "state.db"), log)
+	if err != nil {
+		return err
+	}
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log }))
+	pid := system.Root.Spawn(store.Props(db, log))
+	now := time.Now().Add(-time.Hour)
+	for i := range n {
+		id := fmt.Sprintf("hist-%05d", i)
+		key := fmt.Sprintf("%s.%d", id, i)
+		at := now.Add(time.Duration(i) * time.Millisecond)
+		code := 0
+		system.Root.Send(pid, &store.Write{Op: &store.InsertRun{
+			Job: store.JobRow{RunKey: key, JobID: id, Name: id, Status: "completed", ScorePath: "/bench/" + id + ".toml",
+				Workspace: "/bench/ws", CreatedAt: at, StartedAt: at, FinishedAt: at.Add(time.Second), SheetsTotal: 1},
+			Sheets: []store.SheetRow{{RunKey: key, Num: 1, Stage: "s", Voice: 1, VoiceCount: 1, Instrument: "shell",
+				Status: "completed", Attempts: 1, Tries: 1, StartedAt: at, FinishedAt: at.Add(time.Second), ExitCode: &code}},
+		}})
+	}
+	f := actor.NewFuture(system, time.Minute)
+	system.Root.Send(pid, &store.Write{Op: &store.PruneHistory{Keep: n}, ReplyTo: f.PID()})
+	if _, err := f.Result(); err != nil {
+		return fmt.Errorf("seed history: %w", err)
+	}
+	return system.Root.PoisonFuture(pid).Wait()
+}
+
+// historyList measures `mzt list --all --json` with n finished jobs.
+func historyList(mztBin, dir string, n int) (mid time.Duration, rss float64, err error) {
+	home := filepath.Join(dir, "hist")
+	if err := seedHistory(home, n); err != nil {
+		return 0, 0, err
+	}
+	env := append(os.Environ(), "MARIANNE_HOME="+home, "MZT_CLONE=")
+	mzt := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(mztBin, args...)
+		cmd.Env = env
+		return cmd
+	}
+	if out, err := mzt("start").CombinedOutput(); err != nil {
+		return 0, 0, fmt.Errorf("start: %v\n%s", err, out)
+	}
+	defer mzt("stop", "--force").Run()
+	var times []time.Duration
+	for range 5 {
+		t0 := time.Now()
+		out, err := mzt("list", "--all", "--json").Output()
+		if err != nil {
+			return 0, 0, fmt.Errorf("list: %w", err)
+		}
+		times = append(times, time.Since(t0))
+		if len(out) < n*100 {
+			return 0, 0, fmt.Errorf("list returned %d bytes for %d jobs", len(out), n)
+		}
+	}
+	return median(times), rssMB(readPID(filepath.Join(home, "conductor.pid"))), nil
+}

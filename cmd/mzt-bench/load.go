@@ -157,3 +157,65 @@ func historyList(mztBin, dir string, n int) (mid time.Duration, rss float64, err
 	}
 	return median(times), rssMB(readPID(filepath.Join(home, "conductor.pid"))), nil
 }
+
+// queueVsTsp runs n one-sheet `true` jobs with 2 slots through mzt and
+// through task-spooler, each submitted by its own CLI, and returns the time
+// from the first submission to the last job's end.
+func queueVsTsp(mztBin, dir string, n int) (mztTime, tspTime time.Duration, err error) {
+	home := filepath.Join(dir, "queue")
+	os.MkdirAll(home, 0o700)
+	os.WriteFile(filepath.Join(home, "conductor.toml"), []byte("max_concurrent_jobs = 2\nmax_concurrent_sheets = 2\n"), 0o600)
+	score := filepath.Join(dir, "one.toml")
+	os.WriteFile(score, []byte(fmt.Sprintf("workspace = %q\n[defaults]\ninstrument = \"shell\"\n[[stage]]\nid = \"s\"\nprompt = \"true\"\n",
+		filepath.Join(dir, "qws"))), 0o644)
+	env := append(os.Environ(), "MARIANNE_HOME="+home, "MZT_CLONE=")
+	mzt := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(mztBin, args...)
+		cmd.Env = env
+		return cmd
+	}
+	if out, err := mzt("start").CombinedOutput(); err != nil {
+		return 0, 0, fmt.Errorf("start: %v\n%s", err, out)
+	}
+	defer mzt("stop", "--force").Run()
+	t0 := time.Now()
+	for i := range n {
+		if out, err := mzt("run", "--id", fmt.Sprintf("q%04d", i), score).CombinedOutput(); err != nil {
+			return 0, 0, fmt.Errorf("run: %v\n%s", err, out)
+		}
+	}
+	for {
+		st, err := client.Call[*messages.ConductorStatus](context.Background(), filepath.Join(home, "conductor.sock"),
+			&messages.ConductorStatusRequest{})
+		if err != nil {
+			return 0, 0, err
+		}
+		if st.RunningJobs == 0 && st.QueuedJobs == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mztTime = time.Since(t0)
+
+	tspEnv := append(os.Environ(), "TS_SOCKET="+filepath.Join(dir, "tsp.sock"), "TMPDIR="+dir, "TS_MAXFINISHED=2000")
+	tsp := func(args ...string) error {
+		cmd := exec.Command("tsp", args...)
+		cmd.Env = tspEnv
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		return cmd.Run()
+	}
+	if err := tsp("-S", "2"); err != nil {
+		return 0, 0, fmt.Errorf("tsp -S: %w", err)
+	}
+	defer tsp("-K")
+	t0 = time.Now()
+	for range n {
+		if err := tsp("true"); err != nil {
+			return 0, 0, fmt.Errorf("tsp: %w", err)
+		}
+	}
+	if err := tsp("-w"); err != nil { // waits for the last job
+		return 0, 0, fmt.Errorf("tsp -w: %w", err)
+	}
+	return mztTime, time.Since(t0), nil
+}

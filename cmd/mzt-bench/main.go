@@ -177,6 +177,17 @@ prompt = "true"
 	rows = append(rows, row{"mzt list --all --json with 10,000 finished jobs (median)", ms(histTime), "", "", "< 200 ms"},
 		row{"conductor RSS with 10,000 finished jobs, after listing", fmt.Sprintf("%.1f MB", histRSS), "", "", "< 100 MB"})
 
+	if _, err := exec.LookPath("tsp"); err == nil {
+		mt, tt, err := queueVsTsp(mztBin, dir, 1000)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row{"1,000 one-sheet jobs queued, 2 slots, submitted by the CLI", fmt.Sprintf("%.1f s", mt.Seconds()),
+			fmt.Sprintf("%.1f s task-spooler (tsp)", tt.Seconds()), fmt.Sprintf("%.2fx", mt.Seconds()/tt.Seconds()), "peer"})
+	} else {
+		rows = append(rows, row{"1,000 jobs vs task-spooler", "skipped", "tsp not installed (apt-get install task-spooler)", "", ""})
+	}
+
 	fmt.Printf("mzt-bench on %s, %d CPUs, %s\n\n", hostname(), numCPU(), time.Now().Format(time.RFC3339))
 	fmt.Printf("%-62s %-14s %-34s %-8s %s\n", "MEASURE", "MZT", "FLOOR", "RATIO", "GOAL")
 	for _, r := range rows {

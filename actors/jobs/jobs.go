@@ -166,7 +166,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 			a.onInserted(ctx, tag, m)
 		case *finalWrite:
 			// Only the run this write finished: a newer run may have taken the id.
-			if e := a.jobs[tag.jobID]; e != nil && e.final != nil && e.runKey == tag.runKey {
+			if e := a.jobs[tag.jobID]; m.Err == nil && e != nil && e.final != nil && e.runKey == tag.runKey {
 				delete(a.jobs, tag.jobID)
 			}
 			a.pruneHistory(ctx)

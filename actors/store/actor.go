@@ -3,12 +3,16 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Op is one write; ops are applied in the order they were sent.
@@ -96,12 +100,89 @@ func (a *Actor) Receive(ctx actor.Context) {
 	}
 }
 
+// retryEvery is how often a write that failed (a full disk, a locked file)
+// is tried again.
+const retryEvery = time.Second
+
+// retryable ops are full-row upserts: applying them late, in order, gives
+// the same state as applying them on time. A new run (InsertRun) is not: its
+// submitter is told at once and nothing is kept.
+func retryable(op Op) bool {
+	_, insert := op.(*InsertRun)
+	return !insert
+}
+
+// transient errors are the machine's (a full disk, an I/O error, a lock),
+// not the write's: the same write will succeed later.
+func transient(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+			sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY:
+			return true
+		}
+	}
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EIO)
+}
+
 // writer applies queued writes, batching whatever is waiting into one
 // transaction; a failed batch is retried op by op so one bad write cannot
-// take its neighbours down with it.
+// take its neighbours down with it. A retryable write that fails, and every
+// write after it, wait in a backlog (order kept) that is retried until it
+// goes through: a full disk delays state, it never loses it. Replies for
+// them go out only once they are durable.
 func (a *Actor) writer(root *actor.RootContext) {
 	defer a.wg.Done()
-	for first := range a.queue {
+	var backlog []*Write
+	var backlogErr error // why the backlog started: what a refused write is told
+	retry := time.NewTicker(retryEvery)
+	defer retry.Stop()
+	reply := func(w *Write, err error) {
+		if w.ReplyTo != nil {
+			root.Send(w.ReplyTo, &WriteDone{Tag: w.Tag, Op: w.Op, Err: err})
+		}
+	}
+	flush := func() {
+		if len(backlog) == 0 {
+			return
+		}
+		n := min(len(backlog), maxBatch)
+		if err := a.tx(func(ctx context.Context, tx *sql.Tx) error {
+			for _, w := range backlog[:n] {
+				if err := safeApply(ctx, tx, w.Op); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return
+		}
+		for _, w := range backlog[:n] {
+			reply(w, nil)
+		}
+		backlog = backlog[n:]
+		if len(backlog) == 0 {
+			a.log.Info("state writes resumed; the backlog is written")
+		}
+	}
+	for {
+		var first *Write
+		var ok bool
+		select {
+		case first, ok = <-a.queue:
+		case <-retry.C:
+			flush()
+			continue
+		}
+		if !ok {
+			flush() // a last chance before the database closes
+			for _, w := range backlog {
+				a.log.Error("state write lost at shutdown", "op", fmt.Sprintf("%T", w.Op))
+				reply(w, errors.New("the state database could not be written before shutdown"))
+			}
+			return
+		}
 		batch := []*Write{first}
 	drain:
 		for len(batch) < maxBatch {
@@ -115,13 +196,35 @@ func (a *Actor) writer(root *actor.RootContext) {
 				break drain
 			}
 		}
+		flush()
+		if len(backlog) > 0 {
+			// Nothing may overtake a write that is still waiting.
+			for _, w := range batch {
+				if retryable(w.Op) {
+					backlog = append(backlog, w)
+				} else {
+					reply(w, fmt.Errorf("%w (%d earlier writes are waiting)", backlogErr, len(backlog)))
+				}
+			}
+			flush()
+			continue
+		}
 		errs := a.applyBatch(batch)
 		for i, w := range batch {
-			if errs[i] != nil {
+			switch {
+			case errs[i] == nil && len(backlog) == 0:
+				reply(w, nil)
+			case len(backlog) > 0 && retryable(w.Op):
+				backlog = append(backlog, w) // keep the order behind a waiting write
+			case retryable(w.Op) && transient(errs[i]):
+				if len(backlog) == 0 {
+					backlogErr = errs[i]
+					a.log.Error("state write failed; holding writes until it succeeds", "op", fmt.Sprintf("%T", w.Op), "err", errs[i])
+				}
+				backlog = append(backlog, w)
+			default:
 				a.log.Error("state write failed", "op", fmt.Sprintf("%T", w.Op), "err", errs[i])
-			}
-			if w.ReplyTo != nil {
-				root.Send(w.ReplyTo, &WriteDone{Tag: w.Tag, Op: w.Op, Err: errs[i]})
+				reply(w, errs[i])
 			}
 		}
 	}

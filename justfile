@@ -34,7 +34,11 @@ bench:
 
 # Short fuzzing of the decoders and parsers.
 fuzz:
-    go test -run '^$' -fuzz FuzzReadFrame -fuzztime 30s ./messages/
+    go test -run '^$' -fuzz '^FuzzReadFrame$' -fuzztime 30s ./messages/
+    go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 30s ./config/score/
+    go test -run '^$' -fuzz '^FuzzRender$' -fuzztime 30s ./config/score/
+    go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 30s ./config/instrument/
+    go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 30s ./config/strict/
 
 # lint + proto-check + test.
 check: lint proto-check test

@@ -110,9 +110,10 @@ func (p *Profile) Validate() error {
 		add("executable", "executable %q must be a name looked up on PATH or an absolute path", p.Executable)
 	}
 
+	// Only args count: model_args are left out when no model is set, and
+	// the prompt must never go missing with them.
 	uses := func(ph string) bool {
-		return slices.ContainsFunc(p.Args, func(a string) bool { return strings.Contains(a, ph) }) ||
-			slices.ContainsFunc(p.ModelArgs, func(a string) bool { return strings.Contains(a, ph) })
+		return slices.ContainsFunc(p.Args, func(a string) bool { return strings.Contains(a, ph) })
 	}
 	// A missing placeholder is blamed on args when there are some, else on prompt_via.
 	argsKey := "args"

@@ -190,10 +190,13 @@ func (p *parser) checkTemplate(key, text string, data TemplateData) {
 	}
 	line, col := p.pos.Pos(key)
 	if te.Line > 0 && line > 0 {
-		off := te.Line - 1
+		off := 0
 		if opensMultiline(p.data, line) {
-			off++ // after key = """ and a newline, the text starts on the next line
+			// After key = """ and a newline, the text's lines are the file's.
+			off = te.Line
 		}
+		// In a one-line string, "\n" escapes make template lines that are
+		// not file lines: the key's own line is the best we can say.
 		if off > 0 {
 			col = 0 // the key's column says nothing about a later line
 		}

@@ -105,13 +105,16 @@ func Quote(s string) string {
 // Render executes text as a text/template named name. A key missing from a
 // map (.Vars.x, .Prev.x) is an error, not "<no value>". Errors are *TemplateError.
 func Render(name, text string, data TemplateData) (string, error) {
-	t, err := template.New(name).Option("missingkey=error").Funcs(funcs()).Parse(text)
+	// text/template puts the name into a format string of its own: a "%"
+	// in it would garble every message (found by fuzzing).
+	internal := strings.ReplaceAll(name, "%", "_")
+	t, err := template.New(internal).Option("missingkey=error").Funcs(funcs()).Parse(text)
 	if err != nil {
-		return "", templateError(name, err)
+		return "", templateError(name, internal, err)
 	}
 	var b strings.Builder
 	if err := t.Execute(&b, data); err != nil {
-		return "", templateError(name, err)
+		return "", templateError(name, internal, err)
 	}
 	return b.String(), nil
 }
@@ -119,10 +122,10 @@ func Render(name, text string, data TemplateData) (string, error) {
 // text/template reports "template: NAME:LINE[:COL]: [executing "NAME" at <EXPR>: ]MSG".
 var templateErrRE = regexp.MustCompile(`^template: (.*?):(\d+)(?::(\d+))?: (?:executing "[^"]*" at <([^>]*)>: )?(.*)$`)
 
-func templateError(name string, err error) *TemplateError {
+func templateError(name, internal string, err error) *TemplateError {
 	e := &TemplateError{Name: name, Msg: err.Error()}
 	m := templateErrRE.FindStringSubmatch(err.Error())
-	if m == nil || m[1] != name {
+	if m == nil || m[1] != internal {
 		return e
 	}
 	e.Line, _ = strconv.Atoi(m[2])

@@ -8,7 +8,6 @@ package reaper
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -49,12 +48,13 @@ type Actor struct {
 	stopped     bool
 	seenZombies map[int]time.Time
 	selfPID     int
+	session     int
 }
 
 // Props builds the reaper. grace is the SIGTERM-to-SIGKILL wait for orphans.
 func Props(tracker *Tracker, grace time.Duration, log *slog.Logger) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &Actor{tracker: tracker, grace: grace, log: log, seenZombies: map[int]time.Time{}, selfPID: os.Getpid()}
+		return &Actor{tracker: tracker, grace: grace, log: log, seenZombies: map[int]time.Time{}, selfPID: os.Getpid(), session: sessionOf(os.Getpid())}
 	})
 }
 
@@ -148,6 +148,13 @@ func (a *Actor) sweepOnce(view trackerView, seen map[int]time.Time, final bool) 
 			continue
 		}
 		state, pgid := procState(pid)
+		if state == 'Z' && pgid == pid && sessionOf(pid) == a.session {
+			// A group leader in our own session is a sheet's or a
+			// validation's leader, kept unreaped on purpose while its
+			// group is cleaned up (it pins the group id): its own
+			// goroutine reaps it. Escapees made their own session.
+			continue
+		}
 		if state == 'Z' {
 			first, ok := seen[pid]
 			if !ok {
@@ -169,41 +176,58 @@ func (a *Actor) sweepOnce(view trackerView, seen map[int]time.Time, final bool) 
 			continue // its sheet still runs (or, untokened, some sheet does)
 		}
 		a.log.Warn("killing a process left behind by a sheet", "pid", pid, "sheet_token", token)
+		ticks := ticksOf(pid)
 		if final {
 			// The conductor is going: no time for grace, and no one to reap later.
-			killNow(pid, pgid)
+			killNow(pid, pgid, ticks)
 			continue
 		}
-		go terminate(pid, pgid, a.grace)
+		go terminate(pid, pgid, ticks, a.grace)
 	}
 	return zombies
 }
 
 // terminate sends SIGTERM to the process (and its group, when it leads one),
-// then SIGKILL after grace.
-func terminate(pid, pgid int, grace time.Duration) {
-	target := pid
-	if pgid == pid {
-		target = -pid
-	}
-	if err := syscall.Kill(target, syscall.SIGTERM); errors.Is(err, syscall.ESRCH) {
+// then SIGKILL after grace. ticks is the process's start time when it was
+// found: with PIDs recycled within seconds on a busy machine, every signal
+// first checks that the PID still names that process, so a new sheet that
+// got a dead orphan's PID is never hit.
+func terminate(pid, pgid int, ticks uint64, grace time.Duration) {
+	if !signalIfSame(pid, pgid, ticks, syscall.SIGTERM) {
 		return
 	}
 	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) {
-		if st, _ := procState(pid); st == 0 || st == 'Z' {
+		if st, _ := procState(pid); st == 0 || st == 'Z' || ticksOf(pid) != ticks {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	syscall.Kill(target, syscall.SIGKILL)
+	signalIfSame(pid, pgid, ticks, syscall.SIGKILL)
 }
 
-func killNow(pid, pgid int) {
-	if pgid == pid {
-		syscall.Kill(-pid, syscall.SIGKILL)
+// signalIfSame signals the process, or its group when it leads one, unless
+// its PID now names another process; it reports whether anything may still
+// be there. A group whose leader is gone is still signalled: its id cannot
+// be reused while a member lives.
+func signalIfSame(pid, pgid int, ticks uint64, sig syscall.Signal) bool {
+	current, err := sheetrun.ProcStartTicks(pid)
+	alive := err == nil
+	if alive && current != ticks {
+		return false // recycled PID: not ours
 	}
-	syscall.Kill(pid, syscall.SIGKILL)
+	if pgid == pid {
+		err := syscall.Kill(-pid, sig)
+		return err == nil || alive
+	}
+	if !alive {
+		return false
+	}
+	return syscall.Kill(pid, sig) == nil
+}
+
+func killNow(pid, pgid int, ticks uint64) {
+	signalIfSame(pid, pgid, ticks, syscall.SIGKILL)
 }
 
 // children lists our direct children from /proc/self/task/*/children.
@@ -306,7 +330,7 @@ func KillLeftovers(list []Leftover, grace time.Duration) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			terminate(l.PID, l.PGID, grace)
+			terminate(l.PID, l.PGID, l.StartTicks, grace)
 		}()
 	}
 	wg.Wait()
@@ -315,4 +339,22 @@ func KillLeftovers(list []Leftover, grace time.Duration) {
 func ticksOf(pid int) uint64 {
 	t, _ := sheetrun.ProcStartTicks(pid)
 	return t
+}
+
+// sessionOf is the session id of pid (field 6 of /proc/PID/stat), 0 if gone.
+func sessionOf(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	f := bytes.Fields(data[i+1:])
+	if len(f) < 4 {
+		return 0
+	}
+	sid, _ := strconv.Atoi(string(f[3]))
+	return sid
 }

@@ -39,8 +39,9 @@ func main() {
 		mzt := fs.String("mzt", "", "mzt binary (default: build it)")
 		cycles := fs.Int("cycles", 10, "kill -9 cycles")
 		sheets := fs.Int("sheets", 50, "sheets running in parallel")
+		noCgroups := fs.Bool("no-cgroups", false, "run the conductor with cgroups = false")
 		fs.Parse(os.Args[2:])
-		if err := soak(*mzt, *cycles, *sheets); err != nil {
+		if err := soak(*mzt, *cycles, *sheets, *noCgroups); err != nil {
 			fmt.Fprintln(os.Stderr, "mzt-bench soak:", err)
 			os.Exit(1)
 		}

@@ -21,7 +21,7 @@ import (
 // again each time, then lets the job finish and reports what was lost:
 // jobs lost, sheets that ran to completion twice, processes of a killed
 // conductor's run still alive. All must be 0.
-func soak(mztBin string, cycles, sheets int) error {
+func soak(mztBin string, cycles, sheets int, noCgroups bool) error {
 	dir, mztBin, err := workdir(".mztsoak", mztBin)
 	if err != nil {
 		return err
@@ -31,7 +31,7 @@ func soak(mztBin string, cycles, sheets int) error {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return err
 	}
-	cfg := fmt.Sprintf("max_concurrent_sheets = %d\nkill_grace = \"1s\"\n", sheets)
+	cfg := fmt.Sprintf("max_concurrent_sheets = %d\nkill_grace = \"1s\"\ncgroups = %v\n", sheets, !noCgroups)
 	if err := os.WriteFile(filepath.Join(home, "conductor.toml"), []byte(cfg), 0o600); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -141,13 +142,26 @@ func Run(ctx context.Context, spec Spec) (res Result) {
 		hookErr = callStarted(spec.Started, Proc{PID: pid, PGID: pgid, StartTicks: ticks})
 	}
 
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
+	// exited closes when the leader has exited but is not reaped yet: as a
+	// zombie it keeps its PID, and so the group id, from being recycled, so
+	// every signal to -pgid below reaches this sheet's processes and nobody
+	// else's. cmd.Wait reaps it last.
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		var info unix.Siginfo
+		for {
+			if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != unix.EINTR {
+				return
+			}
+		}
+	}()
 	if hookErr != nil {
 		// Whoever should have recorded this process does not know it: do not let it run unseen.
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		_ = cmd.Process.Kill()
-		<-waitErr
+		<-exited
+		cmd.Wait()
 		stdinW.Close()
 		<-stdinDone
 		res.Ended = time.Now()
@@ -162,19 +176,20 @@ func Run(ctx context.Context, spec Spec) (res Result) {
 		timeout = t.C
 	}
 	select {
-	case err = <-waitErr:
+	case <-exited:
 	case <-ctx.Done():
 		res.Canceled = true
-		err = terminate(cmd, pgid, grace(spec.KillGrace), waitErr)
+		terminate(cmd, pgid, grace(spec.KillGrace), exited)
 	case <-timeout:
 		res.TimedOut = true
-		err = terminate(cmd, pgid, grace(spec.KillGrace), waitErr)
+		terminate(cmd, pgid, grace(spec.KillGrace), exited)
 	}
 	res.Ended = time.Now()
 
-	// The leader is gone; its group may not be. A pgid cannot be reused while any member is
-	// alive, so this reaches only what this sheet left behind.
+	// The leader has exited; its group may not have. The unreaped leader
+	// pins the group id, so this reaches only what this sheet left behind.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	err = cmd.Wait()
 	if stdinW != nil {
 		stdinW.Close()
 	}
@@ -195,26 +210,25 @@ func Run(ctx context.Context, spec Spec) (res Result) {
 	return res
 }
 
-// terminate asks the group to stop, gives it grace, then kills it, and returns the leader's Wait error.
-func terminate(cmd *exec.Cmd, pgid int, grace time.Duration, waitErr <-chan error) error {
+// terminate asks the group to stop, gives it grace, then kills it. It
+// returns once the leader has exited (unreaped: the group id stays ours).
+func terminate(cmd *exec.Cmd, pgid int, grace time.Duration, exited <-chan struct{}) {
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	deadline := time.NewTimer(grace)
 	defer deadline.Stop()
-	var err error
 	select {
-	case err = <-waitErr:
+	case <-exited:
 		// The leader obeyed; give the rest of the group what is left of the grace period.
 		waitGroupGone(pgid, deadline.C)
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		waitKilled(pgid)
-		return err
+		return
 	case <-deadline.C:
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	_ = cmd.Process.Kill() // in case the leader moved itself to another group
-	err = <-waitErr
+	<-exited
 	waitKilled(pgid)
-	return err
 }
 
 // waitKilled gives a SIGKILLed group a moment to be gone, so that a stopped

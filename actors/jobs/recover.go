@@ -71,23 +71,16 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 	// What is left of interrupted tries dies first, all at once: the
 	// recorded groups (matched by start time), and whatever escaped them,
 	// found by the token planted in the sheet's environment.
-	killed := map[string]bool{} // run key/sheet whose leader we signalled
-	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, run := range runs {
 		for _, s := range run.Sheets {
 			if s.Status != SheetRunning {
 				continue
 			}
-			prefix := fmt.Sprintf("%s/%d/", run.Job.RunKey, s.Num)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if killLeftovers(&s, killGrace, log) {
-					mu.Lock()
-					killed[prefix] = true
-					mu.Unlock()
-				}
+				killLeftovers(&s, killGrace, log)
 			}()
 		}
 	}
@@ -101,15 +94,12 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 	if left := reaper.FindLeftovers(runPrefixes); len(left) > 0 {
 		for _, l := range left {
 			log.Warn("killing a process left by an interrupted sheet", "pid", l.PID, "sheet_token", l.Token)
-			if i := strings.LastIndexByte(l.Token, '/'); i > 0 {
-				killed[l.Token[:i+1]] = true // runKey/num/
-			}
 		}
 		reaper.KillLeftovers(left, killGrace)
 	}
 	// Then: a try whose exit file holds a code ended on its own (the
-	// wrapper writes it only when the instrument exits, and dies with our
-	// signal otherwise): it is judged, not run a second time.
+	// wrapper writes it only when the instrument exits): it is judged, not
+	// run a second time.
 	out := make([]Prepared, 0, len(runs))
 	for _, run := range runs {
 		exited := map[int]int{}
@@ -120,8 +110,11 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 			}
 			s.PID, s.PGID, s.ProcStart = 0, 0, 0
 			base := attemptBase(filepath.Join(paths.SheetLogs, run.Job.RunKey), s.Num, s.Tries)
+			// A code above 128 is a death by signal: with no conductor to
+			// send it, it came from a kill (ours at this start, or the
+			// machine's); the try was interrupted, not finished.
 			code, ok := readExitCode(base)
-			if ok && !(killed[fmt.Sprintf("%s/%d/", run.Job.RunKey, s.Num)] && code > 128) {
+			if ok && code <= 128 {
 				exited[s.Num] = code
 				continue
 			}

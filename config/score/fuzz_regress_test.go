@@ -20,3 +20,13 @@ func TestTemplateErrorLineInOneLineString(t *testing.T) {
 		t.Fatalf("problem on line %d, want 5: %s", ps[0].Line, ps[0])
 	}
 }
+
+// A template that would produce endless output fails instead (fuzzing found
+// a range over a huge number).
+func TestRenderOutputIsBounded(t *testing.T) {
+	_, err := Render("big", "{{range 100000000}}xxxxxxxxxx{{end}}", TemplateData{})
+	var te *TemplateError
+	if !errors.As(err, &te) {
+		t.Fatalf("want a *TemplateError, got %v", err)
+	}
+}

@@ -112,11 +112,27 @@ func Render(name, text string, data TemplateData) (string, error) {
 	if err != nil {
 		return "", templateError(name, internal, err)
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, data); err != nil {
+	b := &limitedBuilder{max: MaxRenderedSize}
+	if err := t.Execute(b, data); err != nil {
 		return "", templateError(name, internal, err)
 	}
 	return b.String(), nil
+}
+
+// MaxRenderedSize bounds what one template may produce: a `range` over a
+// huge number must fail, not fill the conductor's memory.
+const MaxRenderedSize = 4 << 20
+
+type limitedBuilder struct {
+	strings.Builder
+	max int
+}
+
+func (l *limitedBuilder) Write(p []byte) (int, error) {
+	if l.Len()+len(p) > l.max {
+		return 0, fmt.Errorf("output larger than %d bytes", l.max)
+	}
+	return l.Builder.Write(p)
 }
 
 // text/template reports "template: NAME:LINE[:COL]: [executing "NAME" at <EXPR>: ]MSG".

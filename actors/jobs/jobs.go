@@ -369,6 +369,11 @@ func (a *Actor) submit(ctx actor.Context, req *messages.SubmitJobRequest) {
 				return
 			}
 		}
+		// Off the mailbox, like the parse; each attempt also recreates it.
+		if err := os.MkdirAll(sc.Workspace, 0o755); err != nil {
+			out.err = fmt.Errorf("create workspace %s: %w", sc.Workspace, err)
+			return
+		}
 		out.prep = Prepared{Score: sc, Profiles: profiles}
 	}()
 }
@@ -409,9 +414,6 @@ func (a *Actor) onInserted(ctx actor.Context, in *inserted, done *store.WriteDon
 		return
 	}
 	in.prep.Run.Job.Run = done.Op.(*store.InsertRun).Job.Run
-	if err := os.MkdirAll(in.prep.Score.Workspace, 0o755); err != nil {
-		a.log.Warn("create workspace", "job", id, "err", err) // each attempt retries and reports it
-	}
 	a.spawnJob(ctx, in.prep, false)
 	a.log.Info("job submitted", "job", id, "run", in.prep.Run.Job.Run, "sheets", in.prep.Run.Job.SheetsTotal)
 	a.admitNext(ctx)

@@ -133,12 +133,7 @@ func historyList(mztBin, dir string, n int) (mid time.Duration, rss float64, err
 	if err := seedHistory(home, n); err != nil {
 		return 0, 0, err
 	}
-	env := append(os.Environ(), "MARIANNE_HOME="+home, "MZT_CLONE=")
-	mzt := func(args ...string) *exec.Cmd {
-		cmd := exec.Command(mztBin, args...)
-		cmd.Env = env
-		return cmd
-	}
+	mzt := mztIn(mztBin, home)
 	if out, err := mzt("start").CombinedOutput(); err != nil {
 		return 0, 0, fmt.Errorf("start: %v\n%s", err, out)
 	}
@@ -168,12 +163,7 @@ func queueVsTsp(mztBin, dir string, n int) (mztTime, tspTime time.Duration, err 
 	score := filepath.Join(dir, "one.toml")
 	os.WriteFile(score, []byte(fmt.Sprintf("workspace = %q\n[defaults]\ninstrument = \"shell\"\n[[stage]]\nid = \"s\"\nprompt = \"true\"\n",
 		filepath.Join(dir, "qws"))), 0o644)
-	env := append(os.Environ(), "MARIANNE_HOME="+home, "MZT_CLONE=")
-	mzt := func(args ...string) *exec.Cmd {
-		cmd := exec.Command(mztBin, args...)
-		cmd.Env = env
-		return cmd
-	}
+	mzt := mztIn(mztBin, home)
 	if out, err := mzt("start").CombinedOutput(); err != nil {
 		return 0, 0, fmt.Errorf("start: %v\n%s", err, out)
 	}
@@ -218,4 +208,14 @@ func queueVsTsp(mztBin, dir string, n int) (mztTime, tspTime time.Duration, err 
 		return 0, 0, fmt.Errorf("tsp -w: %w", err)
 	}
 	return mztTime, time.Since(t0), nil
+}
+
+// mztIn returns a command maker for mzt with its home at home.
+func mztIn(bin, home string) func(args ...string) *exec.Cmd {
+	env := append(os.Environ(), "MARIANNE_HOME="+home, "MZT_CLONE=")
+	return func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		return cmd
+	}
 }

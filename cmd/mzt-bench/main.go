@@ -78,12 +78,7 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 		os.MkdirAll(home, 0o700)
 		os.WriteFile(filepath.Join(home, "conductor.toml"), []byte("cgroups = false\n"), 0o600)
 	}
-	env := append(os.Environ(), "MARIANNE_HOME="+home, "MZT_CLONE=")
-	mztCmd := func(args ...string) *exec.Cmd {
-		cmd := exec.Command(mztBin, args...)
-		cmd.Env = env
-		return cmd
-	}
+	mztCmd := mztIn(mztBin, home)
 	var rows []row
 
 	// Start to ready.

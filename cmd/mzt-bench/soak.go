@@ -59,12 +59,8 @@ echo ok >> done/{{.Sheet}}
 	if err := os.WriteFile(score, []byte(src), 0o644); err != nil {
 		return err
 	}
-	env := append(os.Environ(), "MARIANNE_HOME="+home, "MZT_CLONE=")
-	mzt := func(args ...string) ([]byte, error) {
-		cmd := exec.Command(mztBin, args...)
-		cmd.Env = env
-		return cmd.CombinedOutput()
-	}
+	mztAt := mztIn(mztBin, home)
+	mzt := func(args ...string) ([]byte, error) { return mztAt(args...).CombinedOutput() }
 	// Sheet processes from anything else on the machine are not ours to count.
 	foreign := map[tokenProc]bool{}
 	for _, p := range tokenProcs() {

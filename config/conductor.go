@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"reflect"
 	"sort"
@@ -30,6 +31,36 @@ type Config struct {
 	Backpressure        Backpressure    `toml:"backpressure"`
 	Profiler            Profiler        `toml:"profiler"`
 	Log                 LogSettings     `toml:"log"`
+	Metrics             Metrics         `toml:"metrics"`
+	Remote              Remote          `toml:"remote"`
+	Fleet               Fleet           `toml:"fleet"`
+}
+
+// Metrics is the optional Prometheus endpoint.
+type Metrics struct {
+	Listen string `toml:"listen" comment:"HOST:PORT for a Prometheus /metrics endpoint; empty = off"`
+}
+
+// Remote is the optional protoactor remote endpoint other hosts reach the
+// gateway through. Beyond loopback it requires mutual TLS (ca, cert, key).
+type Remote struct {
+	Listen    string `toml:"listen" comment:"HOST:PORT; empty = no remote endpoint"`
+	Advertise string `toml:"advertise" comment:"HOST:PORT peers dial back to; default: listen"`
+	CA        string `toml:"ca" comment:"CA certificate (PEM) that signs every trusted peer"`
+	Cert      string `toml:"cert" comment:"this conductor's certificate (PEM)"`
+	Key       string `toml:"key" comment:"its private key (PEM)"`
+}
+
+// Fleet lists the conductors `mzt fleet status` asks.
+type Fleet struct {
+	Timeout strict.Duration `toml:"timeout" comment:"how long fleet status waits for each peer"`
+	Peer    []FleetPeer     `toml:"peer,omitempty"`
+}
+
+// FleetPeer is one other conductor's remote endpoint.
+type FleetPeer struct {
+	Name    string `toml:"name"`
+	Address string `toml:"address" comment:"HOST:PORT of its [remote] listen"`
 }
 
 // ResourceLimits are what pressure is measured against.
@@ -51,6 +82,9 @@ type Profiler struct {
 	Enabled   bool            `toml:"enabled"`
 	Interval  strict.Duration `toml:"interval"`
 	Retention strict.Duration `toml:"retention"`
+	// StallAfter and OnStall apply to stages that set neither.
+	StallAfter strict.Duration `toml:"stall_after" comment:"no CPU progress and no new output for this long = stalled"`
+	OnStall    string          `toml:"on_stall" comment:"flag | retry (kill the try; it uses an attempt)"`
 }
 
 // LogSettings control conductor.log rotation.
@@ -74,11 +108,14 @@ func Defaults() *Config {
 		ResourceLimits:      ResourceLimits{MaxMemoryMB: 8192, MaxProcesses: 512},
 		Backpressure:        Backpressure{Low: 50, Medium: 70, High: 85, Critical: 95},
 		Profiler: Profiler{
-			Enabled:   true,
-			Interval:  strict.Duration(5 * time.Second),
-			Retention: strict.Duration(24 * time.Hour),
+			Enabled:    true,
+			Interval:   strict.Duration(5 * time.Second),
+			Retention:  strict.Duration(24 * time.Hour),
+			StallAfter: strict.Duration(15 * time.Minute),
+			OnStall:    "flag",
 		},
-		Log: LogSettings{MaxSizeMB: 50, MaxFiles: 5},
+		Fleet: Fleet{Timeout: strict.Duration(3 * time.Second)},
+		Log:   LogSettings{MaxSizeMB: 50, MaxFiles: 5},
 	}
 }
 
@@ -200,10 +237,28 @@ func (c *Config) Validate() error {
 		"monitor_interval": c.MonitorInterval, "shutdown_timeout": c.ShutdownTimeout,
 		"kill_grace": c.KillGrace, "request_timeout": c.RequestTimeout,
 		"profiler.interval": c.Profiler.Interval, "profiler.retention": c.Profiler.Retention,
+		"profiler.stall_after": c.Profiler.StallAfter, "fleet.timeout": c.Fleet.Timeout,
 	}
 	for _, key := range sortedKeys(durations) {
 		if durations[key] <= 0 {
 			bad("%s must be a positive duration", key)
+		}
+	}
+	if c.Profiler.OnStall != "flag" && c.Profiler.OnStall != "retry" {
+		bad("profiler.on_stall %q: use flag or retry", c.Profiler.OnStall)
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			bad("metrics.listen %q: want HOST:PORT", c.Metrics.Listen)
+		}
+	}
+	problems = append(problems, c.Remote.problems()...)
+	for i, p := range c.Fleet.Peer {
+		if p.Name == "" {
+			bad("fleet.peer[%d]: name is required", i)
+		}
+		if _, _, err := net.SplitHostPort(p.Address); err != nil {
+			bad("fleet.peer[%d] (%s): address %q: want HOST:PORT", i, p.Name, p.Address)
 		}
 	}
 	bp := c.Backpressure
@@ -247,6 +302,8 @@ type Change struct {
 // restartOnly names settings the running conductor cannot apply on reload.
 var restartOnly = map[string]bool{
 	"log.max_size_mb": true, "log.max_files": true, "profiler.enabled": true, "cgroups": true,
+	"metrics.listen": true, "remote.listen": true, "remote.advertise": true, "remote.ca": true,
+	"remote.cert": true, "remote.key": true,
 }
 
 // Diff lists the settings that differ, flagging those a reload cannot apply.
@@ -273,4 +330,38 @@ func diffValue(prefix string, a, b reflect.Value, out *[]Change) {
 				NeedsRestart: restartOnly[key]})
 		}
 	}
+}
+
+// problems checks the remote endpoint: mutual TLS is mandatory beyond loopback.
+func (r Remote) problems() []string {
+	if r.Listen == "" {
+		return nil
+	}
+	var out []string
+	host, _, err := net.SplitHostPort(r.Listen)
+	if err != nil {
+		return []string{fmt.Sprintf("remote.listen %q: want HOST:PORT", r.Listen)}
+	}
+	tls := r.CA != "" || r.Cert != "" || r.Key != ""
+	if tls && (r.CA == "" || r.Cert == "" || r.Key == "") {
+		out = append(out, "remote: ca, cert and key go together (mutual TLS needs all three)")
+	}
+	if !tls && !IsLoopback(host) {
+		out = append(out, fmt.Sprintf("remote.listen %q is beyond loopback: set remote.ca, remote.cert and remote.key (mutual TLS is mandatory there; `mzt certs init` creates them)", r.Listen))
+	}
+	if r.Advertise != "" {
+		if _, _, err := net.SplitHostPort(r.Advertise); err != nil {
+			out = append(out, fmt.Sprintf("remote.advertise %q: want HOST:PORT", r.Advertise))
+		}
+	}
+	return out
+}
+
+// IsLoopback reports whether host names only this machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -296,6 +296,10 @@ type Envelope struct {
 	//	*Envelope_LogChunk
 	//	*Envelope_EventsRequest
 	//	*Envelope_Event
+	//	*Envelope_InsightsRequest
+	//	*Envelope_Insights
+	//	*Envelope_TopRequest
+	//	*Envelope_TopSnapshot
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -532,6 +536,42 @@ func (x *Envelope) GetEvent() *Event {
 	return nil
 }
 
+func (x *Envelope) GetInsightsRequest() *InsightsRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_InsightsRequest); ok {
+			return x.InsightsRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetInsights() *Insights {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_Insights); ok {
+			return x.Insights
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetTopRequest() *TopRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_TopRequest); ok {
+			return x.TopRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetTopSnapshot() *TopSnapshot {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_TopSnapshot); ok {
+			return x.TopSnapshot
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -616,6 +656,22 @@ type Envelope_Event struct {
 	Event *Event `protobuf:"bytes,31,opt,name=event,proto3,oneof"`
 }
 
+type Envelope_InsightsRequest struct {
+	InsightsRequest *InsightsRequest `protobuf:"bytes,32,opt,name=insights_request,json=insightsRequest,proto3,oneof"`
+}
+
+type Envelope_Insights struct {
+	Insights *Insights `protobuf:"bytes,33,opt,name=insights,proto3,oneof"`
+}
+
+type Envelope_TopRequest struct {
+	TopRequest *TopRequest `protobuf:"bytes,34,opt,name=top_request,json=topRequest,proto3,oneof"`
+}
+
+type Envelope_TopSnapshot struct {
+	TopSnapshot *TopSnapshot `protobuf:"bytes,35,opt,name=top_snapshot,json=topSnapshot,proto3,oneof"` // 40-59 are kept for the remote endpoint (issue 7).
+}
+
 func (*Envelope_Error) isEnvelope_Body() {}
 
 func (*Envelope_StreamEnd) isEnvelope_Body() {}
@@ -655,6 +711,14 @@ func (*Envelope_LogChunk) isEnvelope_Body() {}
 func (*Envelope_EventsRequest) isEnvelope_Body() {}
 
 func (*Envelope_Event) isEnvelope_Body() {}
+
+func (*Envelope_InsightsRequest) isEnvelope_Body() {}
+
+func (*Envelope_Insights) isEnvelope_Body() {}
+
+func (*Envelope_TopRequest) isEnvelope_Body() {}
+
+func (*Envelope_TopSnapshot) isEnvelope_Body() {}
 
 type StreamEnd struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1394,8 +1458,22 @@ type SheetInfo struct {
 	InputTokens          int64                  `protobuf:"varint,18,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
 	OutputTokens         int64                  `protobuf:"varint,19,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
 	CostUsd              float64                `protobuf:"fixed64,20,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Live profile of a running try (the profiler's latest sample of its tree).
+	CpuPercent   float64 `protobuf:"fixed64,21,opt,name=cpu_percent,json=cpuPercent,proto3" json:"cpu_percent,omitempty"` // of one core; 200 = two cores busy
+	RssMb        float64 `protobuf:"fixed64,22,opt,name=rss_mb,json=rssMb,proto3" json:"rss_mb,omitempty"`
+	Threads      int64   `protobuf:"varint,23,opt,name=threads,proto3" json:"threads,omitempty"`
+	Processes    int64   `protobuf:"varint,24,opt,name=processes,proto3" json:"processes,omitempty"`
+	OpenFiles    int64   `protobuf:"varint,25,opt,name=open_files,json=openFiles,proto3" json:"open_files,omitempty"`
+	IoReadBytes  int64   `protobuf:"varint,26,opt,name=io_read_bytes,json=ioReadBytes,proto3" json:"io_read_bytes,omitempty"`
+	IoWriteBytes int64   `protobuf:"varint,27,opt,name=io_write_bytes,json=ioWriteBytes,proto3" json:"io_write_bytes,omitempty"`
+	// Summary of the latest try (running: so far; finished: as recorded).
+	PeakRssMb      float64  `protobuf:"fixed64,28,opt,name=peak_rss_mb,json=peakRssMb,proto3" json:"peak_rss_mb,omitempty"`
+	CpuSeconds     float64  `protobuf:"fixed64,29,opt,name=cpu_seconds,json=cpuSeconds,proto3" json:"cpu_seconds,omitempty"`
+	MeanCpuPercent float64  `protobuf:"fixed64,30,opt,name=mean_cpu_percent,json=meanCpuPercent,proto3" json:"mean_cpu_percent,omitempty"`
+	Stalled        bool     `protobuf:"varint,31,opt,name=stalled,proto3" json:"stalled,omitempty"` // no CPU progress and no new output for stall_after
+	Notes          []string `protobuf:"bytes,32,rep,name=notes,proto3" json:"notes,omitempty"`      // stall and anomaly lines, newest last
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SheetInfo) Reset() {
@@ -1568,6 +1646,90 @@ func (x *SheetInfo) GetCostUsd() float64 {
 	return 0
 }
 
+func (x *SheetInfo) GetCpuPercent() float64 {
+	if x != nil {
+		return x.CpuPercent
+	}
+	return 0
+}
+
+func (x *SheetInfo) GetRssMb() float64 {
+	if x != nil {
+		return x.RssMb
+	}
+	return 0
+}
+
+func (x *SheetInfo) GetThreads() int64 {
+	if x != nil {
+		return x.Threads
+	}
+	return 0
+}
+
+func (x *SheetInfo) GetProcesses() int64 {
+	if x != nil {
+		return x.Processes
+	}
+	return 0
+}
+
+func (x *SheetInfo) GetOpenFiles() int64 {
+	if x != nil {
+		return x.OpenFiles
+	}
+	return 0
+}
+
+func (x *SheetInfo) GetIoReadBytes() int64 {
+	if x != nil {
+		return x.IoReadBytes
+	}
+	return 0
+}
+
+func (x *SheetInfo) GetIoWriteBytes() int64 {
+	if x != nil {
+		return x.IoWriteBytes
+	}
+	return 0
+}
+
+func (x *SheetInfo) GetPeakRssMb() float64 {
+	if x != nil {
+		return x.PeakRssMb
+	}
+	return 0
+}
+
+func (x *SheetInfo) GetCpuSeconds() float64 {
+	if x != nil {
+		return x.CpuSeconds
+	}
+	return 0
+}
+
+func (x *SheetInfo) GetMeanCpuPercent() float64 {
+	if x != nil {
+		return x.MeanCpuPercent
+	}
+	return 0
+}
+
+func (x *SheetInfo) GetStalled() bool {
+	if x != nil {
+		return x.Stalled
+	}
+	return false
+}
+
+func (x *SheetInfo) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
 type JobInfo struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1585,8 +1747,15 @@ type JobInfo struct {
 	Run                int64                  `protobuf:"varint,13,opt,name=run,proto3" json:"run,omitempty"` // 1 for the first run of this id, 2 after a re-run...
 	SheetsRunning      int64                  `protobuf:"varint,14,opt,name=sheets_running,json=sheetsRunning,proto3" json:"sheets_running,omitempty"`
 	SheetsFailed       int64                  `protobuf:"varint,15,opt,name=sheets_failed,json=sheetsFailed,proto3" json:"sheets_failed,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// ETA of an unfinished job from the remaining DAG, its parallelism and the
+	// durations seen in history; has_eta is false when there is no history.
+	HasEta         bool    `protobuf:"varint,16,opt,name=has_eta,json=hasEta,proto3" json:"has_eta,omitempty"`
+	EtaSeconds     float64 `protobuf:"fixed64,17,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
+	EtaLowSeconds  float64 `protobuf:"fixed64,18,opt,name=eta_low_seconds,json=etaLowSeconds,proto3" json:"eta_low_seconds,omitempty"`
+	EtaHighSeconds float64 `protobuf:"fixed64,19,opt,name=eta_high_seconds,json=etaHighSeconds,proto3" json:"eta_high_seconds,omitempty"`
+	SheetsStalled  int64   `protobuf:"varint,20,opt,name=sheets_stalled,json=sheetsStalled,proto3" json:"sheets_stalled,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *JobInfo) Reset() {
@@ -1720,6 +1889,41 @@ func (x *JobInfo) GetSheetsRunning() int64 {
 func (x *JobInfo) GetSheetsFailed() int64 {
 	if x != nil {
 		return x.SheetsFailed
+	}
+	return 0
+}
+
+func (x *JobInfo) GetHasEta() bool {
+	if x != nil {
+		return x.HasEta
+	}
+	return false
+}
+
+func (x *JobInfo) GetEtaSeconds() float64 {
+	if x != nil {
+		return x.EtaSeconds
+	}
+	return 0
+}
+
+func (x *JobInfo) GetEtaLowSeconds() float64 {
+	if x != nil {
+		return x.EtaLowSeconds
+	}
+	return 0
+}
+
+func (x *JobInfo) GetEtaHighSeconds() float64 {
+	if x != nil {
+		return x.EtaHighSeconds
+	}
+	return 0
+}
+
+func (x *JobInfo) GetSheetsStalled() int64 {
+	if x != nil {
+		return x.SheetsStalled
 	}
 	return 0
 }
@@ -2114,8 +2318,9 @@ func (x *LogChunk) GetData() []byte {
 
 type EventsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Follow        bool                   `protobuf:"varint,2,opt,name=follow,proto3" json:"follow,omitempty"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"` // "" = every job (and conductor events)
+	Follow        bool                   `protobuf:"varint,2,opt,name=follow,proto3" json:"follow,omitempty"`           // after the history, stream new events until the client leaves
+	Limit         int64                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`             // history events sent first (newest N); 0 = the default (1000)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2164,14 +2369,25 @@ func (x *EventsRequest) GetFollow() bool {
 	return false
 }
 
+func (x *EventsRequest) GetLimit() int64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// Event is one thing that happened, in the order the conductor saw it.
 type Event struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TimeUnixNano  int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // job.status, sheet.status, pressure, stall, anomaly
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // job.status, sheet.status, pressure, stall, anomaly, events.dropped
 	JobId         string                 `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	Sheet         int64                  `protobuf:"varint,4,opt,name=sheet,proto3" json:"sheet,omitempty"`
 	Status        string                 `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
 	Detail        string                 `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
+	Seq           int64                  `protobuf:"varint,7,opt,name=seq,proto3" json:"seq,omitempty"`         // rises by one per event across the conductor's life (state.db)
+	Attempt       int64                  `protobuf:"varint,8,opt,name=attempt,proto3" json:"attempt,omitempty"` // the sheet's try, where it matters
+	Stage         string                 `protobuf:"bytes,9,opt,name=stage,proto3" json:"stage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2248,6 +2464,467 @@ func (x *Event) GetDetail() string {
 	return ""
 }
 
+func (x *Event) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Event) GetAttempt() int64 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *Event) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+type InsightsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Score         string                 `protobuf:"bytes,1,opt,name=score,proto3" json:"score,omitempty"` // a score name or job id; "" = every score
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InsightsRequest) Reset() {
+	*x = InsightsRequest{}
+	mi := &file_mzt_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InsightsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InsightsRequest) ProtoMessage() {}
+
+func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InsightsRequest.ProtoReflect.Descriptor instead.
+func (*InsightsRequest) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *InsightsRequest) GetScore() string {
+	if x != nil {
+		return x.Score
+	}
+	return ""
+}
+
+type FailureCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	Count         int64                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FailureCount) Reset() {
+	*x = FailureCount{}
+	mi := &file_mzt_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FailureCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FailureCount) ProtoMessage() {}
+
+func (x *FailureCount) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FailureCount.ProtoReflect.Descriptor instead.
+func (*FailureCount) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *FailureCount) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *FailureCount) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// StageStats are the statistics of one (score, stage, instrument) over the
+// finished tries in history.
+type StageStats struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Score              string                 `protobuf:"bytes,1,opt,name=score,proto3" json:"score,omitempty"`
+	Stage              string                 `protobuf:"bytes,2,opt,name=stage,proto3" json:"stage,omitempty"`
+	Instrument         string                 `protobuf:"bytes,3,opt,name=instrument,proto3" json:"instrument,omitempty"`
+	Runs               int64                  `protobuf:"varint,4,opt,name=runs,proto3" json:"runs,omitempty"` // finished tries
+	Completed          int64                  `protobuf:"varint,5,opt,name=completed,proto3" json:"completed,omitempty"`
+	Failed             int64                  `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	SuccessRate        float64                `protobuf:"fixed64,7,opt,name=success_rate,json=successRate,proto3" json:"success_rate,omitempty"` // completed / runs
+	DurationP50Seconds float64                `protobuf:"fixed64,8,opt,name=duration_p50_seconds,json=durationP50Seconds,proto3" json:"duration_p50_seconds,omitempty"`
+	DurationP90Seconds float64                `protobuf:"fixed64,9,opt,name=duration_p90_seconds,json=durationP90Seconds,proto3" json:"duration_p90_seconds,omitempty"`
+	PeakRssP90Mb       float64                `protobuf:"fixed64,10,opt,name=peak_rss_p90_mb,json=peakRssP90Mb,proto3" json:"peak_rss_p90_mb,omitempty"`
+	CpuSecondsP50      float64                `protobuf:"fixed64,11,opt,name=cpu_seconds_p50,json=cpuSecondsP50,proto3" json:"cpu_seconds_p50,omitempty"`
+	Failures           []*FailureCount        `protobuf:"bytes,12,rep,name=failures,proto3" json:"failures,omitempty"` // most common first
+	Stalls             int64                  `protobuf:"varint,13,opt,name=stalls,proto3" json:"stalls,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *StageStats) Reset() {
+	*x = StageStats{}
+	mi := &file_mzt_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageStats) ProtoMessage() {}
+
+func (x *StageStats) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageStats.ProtoReflect.Descriptor instead.
+func (*StageStats) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *StageStats) GetScore() string {
+	if x != nil {
+		return x.Score
+	}
+	return ""
+}
+
+func (x *StageStats) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *StageStats) GetInstrument() string {
+	if x != nil {
+		return x.Instrument
+	}
+	return ""
+}
+
+func (x *StageStats) GetRuns() int64 {
+	if x != nil {
+		return x.Runs
+	}
+	return 0
+}
+
+func (x *StageStats) GetCompleted() int64 {
+	if x != nil {
+		return x.Completed
+	}
+	return 0
+}
+
+func (x *StageStats) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *StageStats) GetSuccessRate() float64 {
+	if x != nil {
+		return x.SuccessRate
+	}
+	return 0
+}
+
+func (x *StageStats) GetDurationP50Seconds() float64 {
+	if x != nil {
+		return x.DurationP50Seconds
+	}
+	return 0
+}
+
+func (x *StageStats) GetDurationP90Seconds() float64 {
+	if x != nil {
+		return x.DurationP90Seconds
+	}
+	return 0
+}
+
+func (x *StageStats) GetPeakRssP90Mb() float64 {
+	if x != nil {
+		return x.PeakRssP90Mb
+	}
+	return 0
+}
+
+func (x *StageStats) GetCpuSecondsP50() float64 {
+	if x != nil {
+		return x.CpuSecondsP50
+	}
+	return 0
+}
+
+func (x *StageStats) GetFailures() []*FailureCount {
+	if x != nil {
+		return x.Failures
+	}
+	return nil
+}
+
+func (x *StageStats) GetStalls() int64 {
+	if x != nil {
+		return x.Stalls
+	}
+	return 0
+}
+
+type Insights struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stages        []*StageStats          `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Insights) Reset() {
+	*x = Insights{}
+	mi := &file_mzt_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Insights) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Insights) ProtoMessage() {}
+
+func (x *Insights) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Insights.ProtoReflect.Descriptor instead.
+func (*Insights) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *Insights) GetStages() []*StageStats {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+type TopRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopRequest) Reset() {
+	*x = TopRequest{}
+	mi := &file_mzt_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopRequest) ProtoMessage() {}
+
+func (x *TopRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
+func (*TopRequest) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{28}
+}
+
+// RunningSheet is a running sheet with its job, for the live views.
+type RunningSheet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Sheet         *SheetInfo             `protobuf:"bytes,2,opt,name=sheet,proto3" json:"sheet,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunningSheet) Reset() {
+	*x = RunningSheet{}
+	mi := &file_mzt_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunningSheet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunningSheet) ProtoMessage() {}
+
+func (x *RunningSheet) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunningSheet.ProtoReflect.Descriptor instead.
+func (*RunningSheet) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RunningSheet) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *RunningSheet) GetSheet() *SheetInfo {
+	if x != nil {
+		return x.Sheet
+	}
+	return nil
+}
+
+// TopSnapshot is everything `mzt top` draws, answered in one round trip.
+type TopSnapshot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conductor     *ConductorStatus       `protobuf:"bytes,1,opt,name=conductor,proto3" json:"conductor,omitempty"`
+	Jobs          []*JobInfo             `protobuf:"bytes,2,rep,name=jobs,proto3" json:"jobs,omitempty"`     // active jobs
+	Sheets        []*RunningSheet        `protobuf:"bytes,3,rep,name=sheets,proto3" json:"sheets,omitempty"` // running sheets of every job
+	Recent        []*Event               `protobuf:"bytes,4,rep,name=recent,proto3" json:"recent,omitempty"` // the latest events, oldest first
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopSnapshot) Reset() {
+	*x = TopSnapshot{}
+	mi := &file_mzt_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopSnapshot) ProtoMessage() {}
+
+func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopSnapshot.ProtoReflect.Descriptor instead.
+func (*TopSnapshot) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *TopSnapshot) GetConductor() *ConductorStatus {
+	if x != nil {
+		return x.Conductor
+	}
+	return nil
+}
+
+func (x *TopSnapshot) GetJobs() []*JobInfo {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+func (x *TopSnapshot) GetSheets() []*RunningSheet {
+	if x != nil {
+		return x.Sheets
+	}
+	return nil
+}
+
+func (x *TopSnapshot) GetRecent() []*Event {
+	if x != nil {
+		return x.Recent
+	}
+	return nil
+}
+
 var File_mzt_proto protoreflect.FileDescriptor
 
 const file_mzt_proto_rawDesc = "" +
@@ -2256,8 +2933,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.mzt.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
-	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xec\n" +
-	"\n" +
+	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xd3\f\n" +
 	"\bEnvelope\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\x04R\rcorrelationId\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\rR\x0fprotocolVersion\x12%\n" +
@@ -2283,7 +2959,12 @@ const file_mzt_proto_rawDesc = "" +
 	"\flogs_request\x18\x1c \x01(\v2\x13.mzt.v1.LogsRequestH\x00R\vlogsRequest\x12/\n" +
 	"\tlog_chunk\x18\x1d \x01(\v2\x10.mzt.v1.LogChunkH\x00R\blogChunk\x12>\n" +
 	"\x0eevents_request\x18\x1e \x01(\v2\x15.mzt.v1.EventsRequestH\x00R\reventsRequest\x12%\n" +
-	"\x05event\x18\x1f \x01(\v2\r.mzt.v1.EventH\x00R\x05eventB\x06\n" +
+	"\x05event\x18\x1f \x01(\v2\r.mzt.v1.EventH\x00R\x05event\x12D\n" +
+	"\x10insights_request\x18  \x01(\v2\x17.mzt.v1.InsightsRequestH\x00R\x0finsightsRequest\x12.\n" +
+	"\binsights\x18! \x01(\v2\x10.mzt.v1.InsightsH\x00R\binsights\x125\n" +
+	"\vtop_request\x18\" \x01(\v2\x12.mzt.v1.TopRequestH\x00R\n" +
+	"topRequest\x128\n" +
+	"\ftop_snapshot\x18# \x01(\v2\x13.mzt.v1.TopSnapshotH\x00R\vtopSnapshotB\x06\n" +
 	"\x04body\"#\n" +
 	"\tStreamEnd\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x0f\n" +
@@ -2339,7 +3020,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x10ValidationResult\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06passed\x18\x02 \x01(\bR\x06passed\x12\x16\n" +
-	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xa2\x05\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\x96\b\n" +
 	"\tSheetInfo\x12\x10\n" +
 	"\x03num\x18\x01 \x01(\x03R\x03num\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x14\n" +
@@ -2364,7 +3045,22 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05model\x18\x11 \x01(\tR\x05model\x12!\n" +
 	"\finput_tokens\x18\x12 \x01(\x03R\vinputTokens\x12#\n" +
 	"\routput_tokens\x18\x13 \x01(\x03R\foutputTokens\x12\x19\n" +
-	"\bcost_usd\x18\x14 \x01(\x01R\acostUsd\"\xfa\x03\n" +
+	"\bcost_usd\x18\x14 \x01(\x01R\acostUsd\x12\x1f\n" +
+	"\vcpu_percent\x18\x15 \x01(\x01R\n" +
+	"cpuPercent\x12\x15\n" +
+	"\x06rss_mb\x18\x16 \x01(\x01R\x05rssMb\x12\x18\n" +
+	"\athreads\x18\x17 \x01(\x03R\athreads\x12\x1c\n" +
+	"\tprocesses\x18\x18 \x01(\x03R\tprocesses\x12\x1d\n" +
+	"\n" +
+	"open_files\x18\x19 \x01(\x03R\topenFiles\x12\"\n" +
+	"\rio_read_bytes\x18\x1a \x01(\x03R\vioReadBytes\x12$\n" +
+	"\x0eio_write_bytes\x18\x1b \x01(\x03R\fioWriteBytes\x12\x1e\n" +
+	"\vpeak_rss_mb\x18\x1c \x01(\x01R\tpeakRssMb\x12\x1f\n" +
+	"\vcpu_seconds\x18\x1d \x01(\x01R\n" +
+	"cpuSeconds\x12(\n" +
+	"\x10mean_cpu_percent\x18\x1e \x01(\x01R\x0emeanCpuPercent\x12\x18\n" +
+	"\astalled\x18\x1f \x01(\bR\astalled\x12\x14\n" +
+	"\x05notes\x18  \x03(\tR\x05notes\"\xad\x05\n" +
 	"\aJobInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -2383,7 +3079,13 @@ const file_mzt_proto_rawDesc = "" +
 	"userPaused\x12\x10\n" +
 	"\x03run\x18\r \x01(\x03R\x03run\x12%\n" +
 	"\x0esheets_running\x18\x0e \x01(\x03R\rsheetsRunning\x12#\n" +
-	"\rsheets_failed\x18\x0f \x01(\x03R\fsheetsFailed\"Y\n" +
+	"\rsheets_failed\x18\x0f \x01(\x03R\fsheetsFailed\x12\x17\n" +
+	"\ahas_eta\x18\x10 \x01(\bR\x06hasEta\x12\x1f\n" +
+	"\veta_seconds\x18\x11 \x01(\x01R\n" +
+	"etaSeconds\x12&\n" +
+	"\x0feta_low_seconds\x18\x12 \x01(\x01R\retaLowSeconds\x12(\n" +
+	"\x10eta_high_seconds\x18\x13 \x01(\x01R\x0eetaHighSeconds\x12%\n" +
+	"\x0esheets_stalled\x18\x14 \x01(\x03R\rsheetsStalled\"Y\n" +
 	"\tJobStatus\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.mzt.v1.JobInfoR\x03job\x12)\n" +
 	"\x06sheets\x18\x02 \x03(\v2\x11.mzt.v1.SheetInfoR\x06sheets\"#\n" +
@@ -2407,17 +3109,56 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05sheet\x18\x01 \x01(\x03R\x05sheet\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x03R\aattempt\x12\x16\n" +
 	"\x06header\x18\x03 \x01(\tR\x06header\x12\x12\n" +
-	"\x04data\x18\x04 \x01(\fR\x04data\">\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\"T\n" +
 	"\rEventsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06follow\x18\x02 \x01(\bR\x06follow\"\x9e\x01\n" +
+	"\x06follow\x18\x02 \x01(\bR\x06follow\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x03R\x05limit\"\xe0\x01\n" +
 	"\x05Event\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x15\n" +
 	"\x06job_id\x18\x03 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05sheet\x18\x04 \x01(\x03R\x05sheet\x12\x16\n" +
 	"\x06status\x18\x05 \x01(\tR\x06status\x12\x16\n" +
-	"\x06detail\x18\x06 \x01(\tR\x06detail*\x8c\x03\n" +
+	"\x06detail\x18\x06 \x01(\tR\x06detail\x12\x10\n" +
+	"\x03seq\x18\a \x01(\x03R\x03seq\x12\x18\n" +
+	"\aattempt\x18\b \x01(\x03R\aattempt\x12\x14\n" +
+	"\x05stage\x18\t \x01(\tR\x05stage\"'\n" +
+	"\x0fInsightsRequest\x12\x14\n" +
+	"\x05score\x18\x01 \x01(\tR\x05score\"<\n" +
+	"\fFailureCount\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"\xc2\x03\n" +
+	"\n" +
+	"StageStats\x12\x14\n" +
+	"\x05score\x18\x01 \x01(\tR\x05score\x12\x14\n" +
+	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x1e\n" +
+	"\n" +
+	"instrument\x18\x03 \x01(\tR\n" +
+	"instrument\x12\x12\n" +
+	"\x04runs\x18\x04 \x01(\x03R\x04runs\x12\x1c\n" +
+	"\tcompleted\x18\x05 \x01(\x03R\tcompleted\x12\x16\n" +
+	"\x06failed\x18\x06 \x01(\x03R\x06failed\x12!\n" +
+	"\fsuccess_rate\x18\a \x01(\x01R\vsuccessRate\x120\n" +
+	"\x14duration_p50_seconds\x18\b \x01(\x01R\x12durationP50Seconds\x120\n" +
+	"\x14duration_p90_seconds\x18\t \x01(\x01R\x12durationP90Seconds\x12%\n" +
+	"\x0fpeak_rss_p90_mb\x18\n" +
+	" \x01(\x01R\fpeakRssP90Mb\x12&\n" +
+	"\x0fcpu_seconds_p50\x18\v \x01(\x01R\rcpuSecondsP50\x120\n" +
+	"\bfailures\x18\f \x03(\v2\x14.mzt.v1.FailureCountR\bfailures\x12\x16\n" +
+	"\x06stalls\x18\r \x01(\x03R\x06stalls\"6\n" +
+	"\bInsights\x12*\n" +
+	"\x06stages\x18\x01 \x03(\v2\x12.mzt.v1.StageStatsR\x06stages\"\f\n" +
+	"\n" +
+	"TopRequest\"N\n" +
+	"\fRunningSheet\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12'\n" +
+	"\x05sheet\x18\x02 \x01(\v2\x11.mzt.v1.SheetInfoR\x05sheet\"\xbe\x01\n" +
+	"\vTopSnapshot\x125\n" +
+	"\tconductor\x18\x01 \x01(\v2\x17.mzt.v1.ConductorStatusR\tconductor\x12#\n" +
+	"\x04jobs\x18\x02 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\x12,\n" +
+	"\x06sheets\x18\x03 \x03(\v2\x14.mzt.v1.RunningSheetR\x06sheets\x12%\n" +
+	"\x06recent\x18\x04 \x03(\v2\r.mzt.v1.EventR\x06recent*\x8c\x03\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13ERROR_CODE_INTERNAL\x10\x01\x12\x1a\n" +
@@ -2457,7 +3198,7 @@ func file_mzt_proto_rawDescGZIP() []byte {
 }
 
 var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
@@ -2486,6 +3227,13 @@ var file_mzt_proto_goTypes = []any{
 	(*LogChunk)(nil),               // 24: mzt.v1.LogChunk
 	(*EventsRequest)(nil),          // 25: mzt.v1.EventsRequest
 	(*Event)(nil),                  // 26: mzt.v1.Event
+	(*InsightsRequest)(nil),        // 27: mzt.v1.InsightsRequest
+	(*FailureCount)(nil),           // 28: mzt.v1.FailureCount
+	(*StageStats)(nil),             // 29: mzt.v1.StageStats
+	(*Insights)(nil),               // 30: mzt.v1.Insights
+	(*TopRequest)(nil),             // 31: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 32: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 33: mzt.v1.TopSnapshot
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
@@ -2509,17 +3257,28 @@ var file_mzt_proto_depIdxs = []int32{
 	24, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
 	25, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
 	26, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
-	1,  // 21: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
-	15, // 22: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
-	17, // 23: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
-	16, // 24: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
-	17, // 25: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
-	2,  // 26: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	27, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
+	30, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
+	31, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	33, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	1,  // 25: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
+	15, // 26: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
+	17, // 27: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
+	16, // 28: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
+	17, // 29: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	2,  // 30: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
+	28, // 31: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	29, // 32: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	16, // 33: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	9,  // 34: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	17, // 35: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	32, // 36: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	26, // 37: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -2548,6 +3307,10 @@ func file_mzt_proto_init() {
 		(*Envelope_LogChunk)(nil),
 		(*Envelope_EventsRequest)(nil),
 		(*Envelope_Event)(nil),
+		(*Envelope_InsightsRequest)(nil),
+		(*Envelope_Insights)(nil),
+		(*Envelope_TopRequest)(nil),
+		(*Envelope_TopSnapshot)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2555,7 +3318,7 @@ func file_mzt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -30,6 +30,8 @@ type rawSettings struct {
 	Backoff          *rawBackoff       `toml:"backoff"`
 	MaxRateLimitWait *strict.Duration  `toml:"max_rate_limit_wait"`
 	Env              map[string]string `toml:"env"`
+	StallAfter       *strict.Duration  `toml:"stall_after"`
+	OnStall          *string           `toml:"on_stall"`
 }
 
 type rawBackoff struct {

@@ -79,7 +79,19 @@ type Settings struct {
 	// MaxRateLimitWait caps the total time a sheet waits on rate limits.
 	MaxRateLimitWait strict.Duration
 	Env              map[string]string // added to the sheet's environment; never nil
+	// StallAfter: a running sheet with no CPU progress and no new output for
+	// this long is stalled; 0 means the conductor's profiler.stall_after.
+	StallAfter strict.Duration
+	// OnStall is "flag" (mark it and say so) or "retry" (kill the try, which
+	// uses an attempt); "" means the conductor's profiler.on_stall.
+	OnStall string
 }
+
+// Stall actions.
+const (
+	OnStallFlag  = "flag"
+	OnStallRetry = "retry"
+)
 
 // Backoff is the wait before retrying a failed attempt: Base, then multiplied
 // by Factor after each failure, capped at Max; with Jitter, a random part of

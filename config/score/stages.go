@@ -47,6 +47,12 @@ func (p *parser) checkSettings(key string, r *rawSettings) {
 	if r.Attempts != nil && *r.Attempts < 1 {
 		p.at(k("attempts"), "attempts must be 1 or more, not %d", *r.Attempts)
 	}
+	if r.StallAfter != nil && *r.StallAfter <= 0 {
+		p.at(k("stall_after"), "stall_after must be more than 0, not %s", *r.StallAfter)
+	}
+	if r.OnStall != nil && *r.OnStall != OnStallFlag && *r.OnStall != OnStallRetry {
+		p.at(k("on_stall"), "on_stall must be %q or %q, not %q", OnStallFlag, OnStallRetry, *r.OnStall)
+	}
 	if r.MaxRateLimitWait != nil && *r.MaxRateLimitWait <= 0 {
 		p.at(k("max_rate_limit_wait"), "max_rate_limit_wait must be more than 0, not %s", *r.MaxRateLimitWait)
 	}
@@ -91,6 +97,8 @@ func resolve(d, s *rawSettings) Settings {
 		set(&out.Timeout, r.Timeout)
 		set(&out.Attempts, r.Attempts)
 		set(&out.MaxRateLimitWait, r.MaxRateLimitWait)
+		set(&out.StallAfter, r.StallAfter)
+		set(&out.OnStall, r.OnStall)
 		if b := r.Backoff; b != nil {
 			set(&out.Backoff.Base, b.Base)
 			set(&out.Backoff.Max, b.Max)

@@ -171,6 +171,17 @@ func (c *Client) wireError(ctx context.Context, err error) error {
 	return fmt.Errorf("conductor connection: %w", err)
 }
 
+// Conn is one way to reach a conductor: its Unix socket (Client) or, later, a
+// remote endpoint. CLI commands are written against Conn so that every
+// command works over either.
+type Conn interface {
+	Request(ctx context.Context, req proto.Message) (proto.Message, error)
+	Stream(ctx context.Context, req proto.Message, fn func(proto.Message) error) error
+	Close() error
+}
+
+var _ Conn = (*Client)(nil)
+
 // Call dials, sends one request and closes: the common case for CLI commands.
 func Call[T proto.Message](ctx context.Context, socket string, req proto.Message) (T, error) {
 	var zero T
@@ -179,7 +190,13 @@ func Call[T proto.Message](ctx context.Context, socket string, req proto.Message
 		return zero, err
 	}
 	defer c.Close()
-	reply, err := c.Request(ctx, req)
+	return RequestAs[T](ctx, c, req)
+}
+
+// RequestAs sends one request on conn and checks the reply's type.
+func RequestAs[T proto.Message](ctx context.Context, conn Conn, req proto.Message) (T, error) {
+	var zero T
+	reply, err := conn.Request(ctx, req)
 	if err != nil {
 		return zero, err
 	}

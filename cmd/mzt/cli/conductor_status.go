@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mzt-dev/mzt/client"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -36,7 +35,7 @@ type conductorStatusJSON struct {
 }
 
 func (c *ConductorStatusCmd) Run(g *Globals) error {
-	st, err := client.Call[*messages.ConductorStatus](g.ctx, g.paths.Socket, &messages.ConductorStatusRequest{})
+	st, err := call[*messages.ConductorStatus](g, g.ctx, &messages.ConductorStatusRequest{})
 	if err != nil {
 		if isNotRunning(err) {
 			return failf(exitFailed, "", "conductor is not running")

@@ -19,7 +19,7 @@ type LogsCmd struct {
 }
 
 func (c *LogsCmd) Run(g *Globals) error {
-	cl, err := client.Dial(g.ctx, g.paths.Socket)
+	cl, err := g.dial()
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/mzt-dev/mzt/client"
 	"github.com/mzt-dev/mzt/config"
+	"google.golang.org/protobuf/proto"
 )
 
 // Version is set at build time (-ldflags "-X ...cli.Version=...").
@@ -186,6 +187,24 @@ func (g *Globals) printJSON(v any) error {
 
 func (g *Globals) printf(format string, args ...any) {
 	fmt.Fprintf(g.env.Stdout, format, args...)
+}
+
+// dial connects to the selected conductor. Every command that talks to a
+// conductor goes through here (or call), so that choosing another transport
+// is one change.
+func (g *Globals) dial() (client.Conn, error) {
+	return client.Dial(g.ctx, g.paths.Socket)
+}
+
+// call sends one request to the selected conductor and checks the reply type.
+func call[T proto.Message](g *Globals, ctx context.Context, req proto.Message) (T, error) {
+	var zero T
+	conn, err := g.dial()
+	if err != nil {
+		return zero, err
+	}
+	defer conn.Close()
+	return client.RequestAs[T](ctx, conn, req)
 }
 
 // schema is the first field of every JSON object mzt prints.

@@ -70,7 +70,7 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	resp, err := client.Call[*messages.SubmitJobResponse](g.ctx, g.paths.Socket, &messages.SubmitJobRequest{
+	resp, err := call[*messages.SubmitJobResponse](g, g.ctx, &messages.SubmitJobRequest{
 		ScorePath: sc.Path, ScoreSource: sc.Source, JobId: c.ID, ClientCwd: cwd(),
 	})
 	switch {

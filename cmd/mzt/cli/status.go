@@ -44,7 +44,7 @@ func (c *StatusCmd) once(g *Globals) error {
 }
 
 func jobStatus(g *Globals, id string) (*messages.JobStatus, error) {
-	st, err := client.Call[*messages.JobStatus](g.ctx, g.paths.Socket, &messages.JobStatusRequest{JobId: id})
+	st, err := call[*messages.JobStatus](g, g.ctx, &messages.JobStatusRequest{JobId: id})
 	if errors.Is(err, client.ErrJobNotFound) {
 		return nil, failf(exitFailed, "mzt list --all", "job %s not found", id)
 	}
@@ -91,7 +91,7 @@ type ListCmd struct {
 }
 
 func (c *ListCmd) Run(g *Globals) error {
-	list, err := client.Call[*messages.JobList](g.ctx, g.paths.Socket, &messages.ListJobsRequest{All: c.All})
+	list, err := call[*messages.JobList](g, g.ctx, &messages.ListJobsRequest{All: c.All})
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (c *ListCmd) Run(g *Globals) error {
 
 // controlCmd is what pause, resume and cancel share.
 func control(g *Globals, id string, action messages.JobAction, jsonOut bool, verb string) error {
-	resp, err := client.Call[*messages.JobControlResponse](g.ctx, g.paths.Socket,
+	resp, err := call[*messages.JobControlResponse](g, g.ctx,
 		&messages.JobControlRequest{JobId: id, Action: action})
 	if errors.Is(err, client.ErrJobNotFound) {
 		return failf(exitFailed, "mzt list --all", "job %s not found", id)

@@ -57,7 +57,7 @@ func (c *stopFlags) stop(g *Globals) (bool, error) {
 		mode = messages.ShutdownMode_SHUTDOWN_MODE_DRAIN
 	}
 	ctx, cancel := context.WithTimeout(g.ctx, 10*time.Second)
-	_, err = client.Call[*messages.ShutdownResponse](ctx, g.paths.Socket, &messages.ShutdownRequest{Mode: mode})
+	_, err = call[*messages.ShutdownResponse](g, ctx, &messages.ShutdownRequest{Mode: mode})
 	cancel()
 	switch {
 	case errors.Is(err, client.ErrRefused):

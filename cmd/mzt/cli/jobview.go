@@ -10,7 +10,8 @@ import (
 	"github.com/mzt-dev/mzt/messages"
 )
 
-// jobJSON is a job as CONTRACT §3 prints it.
+// jobJSON is a job as CONTRACT §3 prints it. The eta_* fields are null when
+// the conductor has no estimate (no history, or the job is finished).
 type jobJSON struct {
 	ID              string       `json:"id"`
 	Name            string       `json:"name"`
@@ -25,9 +26,15 @@ type jobJSON struct {
 	SheetsFailed    int64        `json:"sheets_failed"`
 	Run             int64        `json:"run"`
 	Error           string       `json:"error"`
+	ETASeconds      *float64     `json:"eta_seconds"`
+	ETALowSeconds   *float64     `json:"eta_low_seconds"`
+	ETAHighSeconds  *float64     `json:"eta_high_seconds"`
+	SheetsStalled   int64        `json:"sheets_stalled"`
 	Sheets          *[]sheetJSON `json:"sheets,omitempty"`
 }
 
+// sheetJSON is a sheet; the profile fields (peak_rss_mb, cpu_seconds,
+// mean_cpu_percent) are null until the profiler has sampled the latest try.
 type sheetJSON struct {
 	Num             int64            `json:"num"`
 	Stage           string           `json:"stage"`
@@ -45,6 +52,11 @@ type sheetJSON struct {
 	InputTokens     int64            `json:"input_tokens,omitempty"`
 	OutputTokens    int64            `json:"output_tokens,omitempty"`
 	CostUSD         float64          `json:"cost_usd,omitempty"`
+	PeakRSSMB       *float64         `json:"peak_rss_mb"`
+	CPUSeconds      *float64         `json:"cpu_seconds"`
+	MeanCPUPercent  *float64         `json:"mean_cpu_percent"`
+	Stalled         bool             `json:"stalled"`
+	Notes           []string         `json:"notes"`
 }
 
 type validationJSON struct {
@@ -62,12 +74,29 @@ func rfc3339(ns int64) *string {
 }
 
 func toJobJSON(j *messages.JobInfo) jobJSON {
-	return jobJSON{
+	out := jobJSON{
 		ID: j.GetId(), Name: j.GetName(), Status: j.GetStatus(), ScorePath: j.GetScorePath(), Workspace: j.GetWorkspace(),
 		CreatedAt: rfc3339(j.GetCreatedAtUnixNano()), StartedAt: rfc3339(j.GetStartedAtUnixNano()),
 		FinishedAt: rfc3339(j.GetFinishedAtUnixNano()), SheetsTotal: j.GetSheetsTotal(),
 		SheetsCompleted: j.GetSheetsCompleted(), SheetsFailed: j.GetSheetsFailed(), Run: j.GetRun(), Error: j.GetError(),
+		SheetsStalled: j.GetSheetsStalled(),
 	}
+	if j.GetHasEta() {
+		out.ETASeconds = ptr(round1(j.GetEtaSeconds()))
+		out.ETALowSeconds = ptr(round1(j.GetEtaLowSeconds()))
+		out.ETAHighSeconds = ptr(round1(j.GetEtaHighSeconds()))
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// known is a profile figure for JSON: null while it is zero (not sampled).
+func known(v float64) *float64 {
+	if v == 0 {
+		return nil
+	}
+	return ptr(v)
 }
 
 func toSheetJSON(s *messages.SheetInfo) sheetJSON {
@@ -77,6 +106,9 @@ func toSheetJSON(s *messages.SheetInfo) sheetJSON {
 		FinishedAt: rfc3339(s.GetFinishedAtUnixNano()), WaitingUntil: rfc3339(s.GetWaitingUntilUnixNano()),
 		DurationSeconds: s.GetDurationSeconds(), Error: s.GetError(), Validations: []validationJSON{},
 		InputTokens: s.GetInputTokens(), OutputTokens: s.GetOutputTokens(), CostUSD: s.GetCostUsd(),
+		PeakRSSMB: known(s.GetPeakRssMb()), CPUSeconds: known(s.GetCpuSeconds()),
+		MeanCPUPercent: known(s.GetMeanCpuPercent()), Stalled: s.GetStalled(),
+		Notes: append([]string{}, s.GetNotes()...),
 	}
 	if s.GetHasExitCode() {
 		code := s.GetExitCode()
@@ -120,12 +152,64 @@ func writeJobTable(w io.Writer, jobs []*messages.JobInfo) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tSHEETS\tELAPSED\tNAME")
+	fmt.Fprintln(tw, "ID\tSTATUS\tSHEETS\tELAPSED\tETA\tNAME")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", j.GetId(), displayStatus(j), j.GetSheetsCompleted(),
-			j.GetSheetsTotal(), humanDuration(elapsed(j)), j.GetName())
+		eta := etaText(j, false)
+		if eta == "" {
+			eta = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", j.GetId(), displayStatus(j), j.GetSheetsCompleted(),
+			j.GetSheetsTotal(), humanDuration(elapsed(j)), eta, j.GetName())
 	}
 	tw.Flush()
+}
+
+// etaText is a job's ETA as "~4m10s (3m-6m)" (precise) or "~4m (3m-6m)",
+// or "" when the conductor has none. The range is left out when it says
+// nothing more than the estimate.
+func etaText(j *messages.JobInfo, precise bool) string {
+	if !j.GetHasEta() || finished(j.GetStatus()) {
+		return ""
+	}
+	sec := func(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
+	s := "~" + shortDuration(sec(j.GetEtaSeconds()), precise)
+	lo, hi := shortDuration(sec(j.GetEtaLowSeconds()), false), shortDuration(sec(j.GetEtaHighSeconds()), false)
+	if j.GetEtaHighSeconds() > 0 && lo != hi {
+		s += " (" + lo + "-" + hi + ")"
+	}
+	return s
+}
+
+// shortDuration prints 45s, 4m10s (precise) or 4m, 2h5m, 1d3h: the compact
+// form an estimate deserves.
+func shortDuration(d time.Duration, precise bool) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", d/time.Second)
+	case d < time.Hour && precise:
+		return fmt.Sprintf("%dm%ds", d/time.Minute, (d%time.Minute)/time.Second)
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", d.Round(time.Minute)/time.Minute)
+	case d < 24*time.Hour:
+		d = d.Round(time.Minute)
+		return fmt.Sprintf("%dh%dm", d/time.Hour, (d%time.Hour)/time.Minute)
+	default:
+		d = d.Round(time.Hour)
+		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), (d%(24*time.Hour))/time.Hour)
+	}
+}
+
+// etaPhrase is what the one-job views append: "ETA ~4m10s (3m-6m)", or
+// "ETA unknown" while an unfinished job has no estimate; "" once finished.
+func etaPhrase(j *messages.JobInfo) string {
+	if finished(j.GetStatus()) {
+		return ""
+	}
+	if eta := etaText(j, true); eta != "" {
+		return "ETA " + eta
+	}
+	return "ETA unknown"
 }
 
 func displayStatus(j *messages.JobInfo) string {
@@ -144,6 +228,9 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 	}
 	fmt.Fprintf(w, " · %s · %d/%d sheets completed · elapsed %s", j.GetStatus(), j.GetSheetsCompleted(),
 		j.GetSheetsTotal(), humanDuration(elapsed(j)))
+	if eta := etaPhrase(j); eta != "" {
+		fmt.Fprintf(w, " · %s", eta)
+	}
 	if j.GetRun() > 1 {
 		fmt.Fprintf(w, " · run %d", j.GetRun())
 	}
@@ -152,8 +239,17 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 		fmt.Fprintf(w, "  %s\n", j.GetError())
 	}
 	fmt.Fprintf(w, "  workspace %s\n\n", j.GetWorkspace())
+	// The resource columns appear once the profiler has measured a sheet.
+	profiled := false
+	for _, s := range st.GetSheets() {
+		profiled = profiled || s.GetPeakRssMb() > 0 || s.GetCpuSeconds() > 0
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SHEET\tSTAGE\tVOICE\tSTATUS\tATTEMPTS\tDURATION\tINSTRUMENT\tLAST ERROR")
+	if profiled {
+		fmt.Fprintln(tw, "SHEET\tSTAGE\tVOICE\tSTATUS\tATTEMPTS\tDURATION\tINSTRUMENT\tPEAK RSS\tCPU TIME\tLAST ERROR")
+	} else {
+		fmt.Fprintln(tw, "SHEET\tSTAGE\tVOICE\tSTATUS\tATTEMPTS\tDURATION\tINSTRUMENT\tLAST ERROR")
+	}
 	for _, s := range st.GetSheets() {
 		status := s.GetStatus()
 		if s.GetStatus() == "waiting" && s.GetWaitingUntilUnixNano() != 0 {
@@ -167,10 +263,69 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 		if s.GetVoiceCount() > 1 {
 			voice = fmt.Sprintf("%d/%d", s.GetVoice(), s.GetVoiceCount())
 		}
+		instrument := s.GetInstrument()
+		if profiled {
+			instrument += "\t" + megabytes(s.GetPeakRssMb()) + "\t" + cpuTime(s.GetCpuSeconds())
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.GetNum(), s.GetStage(), voice, status, s.GetAttempts(),
-			dur, s.GetInstrument(), oneLine(s.GetError(), 80))
+			dur, instrument, oneLine(s.GetError(), 80))
 	}
 	tw.Flush()
+	writeSheetNotes(w, st.GetSheets())
+}
+
+// writeSheetNotes lists, under the sheet table, the sheets that are stalled
+// and the profiler's stall and anomaly notes.
+func writeSheetNotes(w io.Writer, sheets []*messages.SheetInfo) {
+	first := true
+	for _, s := range sheets {
+		if !s.GetStalled() && len(s.GetNotes()) == 0 {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w)
+			first = false
+		}
+		prefix := fmt.Sprintf("  sheet %d: ", s.GetNum())
+		if s.GetStalled() {
+			prefix += "STALLED"
+			if len(s.GetNotes()) == 0 {
+				fmt.Fprintln(w, prefix)
+				continue
+			}
+			prefix += " · "
+		}
+		for _, n := range s.GetNotes() {
+			fmt.Fprintf(w, "%s%s\n", prefix, oneLine(n, 120))
+			prefix = fmt.Sprintf("  sheet %d: ", s.GetNum())
+		}
+	}
+}
+
+// megabytes prints a memory figure, "-" while unknown.
+func megabytes(mb float64) string {
+	switch {
+	case mb <= 0:
+		return "-"
+	case mb >= 1024:
+		return fmt.Sprintf("%.1f GB", mb/1024)
+	case mb >= 10:
+		return fmt.Sprintf("%.0f MB", mb)
+	default:
+		return fmt.Sprintf("%.1f MB", mb)
+	}
+}
+
+// cpuTime prints CPU seconds, "-" while unknown.
+func cpuTime(sec float64) string {
+	switch {
+	case sec <= 0:
+		return "-"
+	case sec < 60:
+		return fmt.Sprintf("%.1fs", sec)
+	default:
+		return humanDuration(time.Duration(sec * float64(time.Second)))
+	}
 }
 
 func oneLine(s string, n int) string {

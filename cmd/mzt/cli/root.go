@@ -69,6 +69,7 @@ type CLI struct {
 	Logs        LogsCmd        `cmd:"" help:"Show the captured output of a job's sheets." group:"Jobs"`
 	Validate    ValidateCmd    `cmd:"" help:"Check a score without running it." group:"Jobs"`
 	Instruments InstrumentsCmd `cmd:"" help:"List instruments and whether their executables are on PATH." group:"Jobs"`
+	Top         TopCmd         `cmd:"" help:"Watch the conductor, its jobs and running sheets live; pause, resume or cancel a job." group:"Jobs"`
 
 	Config     ConfigCmd     `cmd:"" help:"Show the conductor's configuration." group:"Other"`
 	Version    VersionCmd    `cmd:"" help:"Print the version." group:"Other"`

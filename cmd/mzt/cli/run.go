@@ -130,11 +130,17 @@ func waitJob(g *Globals, id string, show bool) (*messages.JobStatus, error) {
 		if j.GetSheetsFailed() > 0 {
 			line += fmt.Sprintf(" · %d failed", j.GetSheetsFailed())
 		}
+		// The ETA is shown but is no change of its own: off a terminal a
+		// line is printed when the progress changes, not every tick.
+		eta := ""
+		if e := etaPhrase(j); e != "" {
+			eta = " · " + e
+		}
 		switch {
 		case tty:
-			g.printf("\r\033[K%s %s · %s", bar(j.GetSheetsCompleted(), j.GetSheetsTotal(), 24), line, humanDuration(elapsed(j)))
+			g.printf("\r\033[K%s %s · %s%s", bar(j.GetSheetsCompleted(), j.GetSheetsTotal(), 24), line, humanDuration(elapsed(j)), eta)
 		case show && line != last:
-			g.printf("%s\n", line)
+			g.printf("%s%s\n", line, eta)
 		}
 		last = line
 		if finished(j.GetStatus()) {

@@ -1,27 +1,161 @@
-// Package correlation will turn finished attempts and their samples into statistics per stage and instrument, ETAs and anomaly flags. It holds its place in the supervision tree now; the analysis arrives with the profiler issue.
+// Package correlation turns finished tries and their resource summaries into
+// statistics per (score, stage, instrument): runs, success rate, duration
+// percentiles, peak memory, the most common failures. The job actors read the
+// latest statistics for ETAs and the profiler for "running too long"; users
+// read them with `mzt insights`. It only reads state.db, never writes it.
 package correlation
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+	"sort"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/messages"
 )
 
-// Actor is the correlation subsystem.
+// historyLimit bounds how many tries a computation reads (the newest).
+const historyLimit = 50000
+
+// refreshEvery recomputes even when nobody said history changed.
+const refreshEvery = time.Minute
+
+// Changed tells the analyzer that tries finished; it recomputes soon.
+type Changed struct{}
+
+type (
+	computed struct {
+		stats *Stats
+		err   error
+	}
+	refreshTick struct{}
+)
+
+// Actor is the correlation analyzer.
 type Actor struct {
-	log *slog.Logger
+	db    *store.DB
+	table *Table
+	log   *slog.Logger
+
+	running bool // a computation is in flight
+	again   bool // history changed while it ran
+	timer   *time.Timer
 }
 
-// Props builds the correlation actor.
-func Props(log *slog.Logger) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &Actor{log: log} })
+// Props builds the analyzer; it publishes into table.
+func Props(db *store.DB, table *Table, log *slog.Logger) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &Actor{db: db, table: table, log: log} })
 }
 
 func (a *Actor) Receive(ctx actor.Context) {
-	switch ctx.Message().(type) {
+	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		a.log.Debug("correlation started")
-	case *actor.Stopping:
-		a.log.Debug("correlation stopping")
+		a.refresh(ctx)
+	case *Changed, *refreshTick:
+		a.refresh(ctx)
+	case *computed:
+		a.running = false
+		if m.err != nil {
+			a.log.Warn("cannot compute statistics", "err", m.err)
+		} else {
+			a.table.store(m.stats)
+		}
+		if a.again {
+			a.again = false
+			a.refresh(ctx)
+			return
+		}
+		a.arm(ctx, refreshEvery)
+	case *messages.InsightsRequest:
+		a.insights(ctx, m)
+	case *actor.Stopping, *actor.Restarting:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
 	}
+}
+
+func (a *Actor) arm(ctx actor.Context, d time.Duration) {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	a.timer = time.AfterFunc(d, func() { root.Send(self, &refreshTick{}) })
+}
+
+// refresh recomputes off the mailbox; one computation at a time.
+func (a *Actor) refresh(ctx actor.Context) {
+	if a.db == nil {
+		return
+	}
+	if a.running {
+		a.again = true
+		return
+	}
+	a.running = true
+	self, root, db := ctx.Self(), ctx.ActorSystem().Root, a.db
+	go func() {
+		var c computed
+		defer func() {
+			if r := recover(); r != nil {
+				c = computed{err: fmt.Errorf("panic: %v", r)}
+			}
+			root.Send(self, &c)
+		}()
+		qctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		tries, err := db.FinishedTries(qctx, "", historyLimit)
+		c = computed{stats: Compute(tries, time.Now()), err: err}
+	}()
+}
+
+// insights answers from a fresh read of the score's history, so that what a
+// user sees right after a run includes it.
+func (a *Actor) insights(ctx actor.Context, m *messages.InsightsRequest) {
+	sender, root, db := ctx.Sender(), ctx.ActorSystem().Root, a.db
+	if db == nil || sender == nil {
+		ctx.Respond(&messages.Insights{})
+		return
+	}
+	score := m.GetScore()
+	go func() {
+		var reply any
+		defer func() {
+			if r := recover(); r != nil {
+				reply = messages.NewError(messages.ErrorCode_ERROR_CODE_INTERNAL, "", "insights: %v", r)
+			}
+			root.Send(sender, reply)
+		}()
+		qctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		tries, err := db.FinishedTries(qctx, score, historyLimit)
+		if err != nil {
+			reply = messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "", "read history: %v", err)
+			return
+		}
+		if score != "" && len(tries) == 0 {
+			reply = messages.NewError(messages.ErrorCode_ERROR_CODE_NOT_FOUND, "mzt list --all",
+				"no finished sheets of score %s in history", score)
+			return
+		}
+		stats := Compute(tries, time.Now())
+		out := &messages.Insights{}
+		for _, st := range stats.ByKey {
+			out.Stages = append(out.Stages, st.ToMessage())
+		}
+		sort.Slice(out.Stages, func(i, j int) bool {
+			x, y := out.Stages[i], out.Stages[j]
+			if x.Score != y.Score {
+				return x.Score < y.Score
+			}
+			if x.Stage != y.Stage {
+				return x.Stage < y.Stage
+			}
+			return x.Instrument < y.Instrument
+		})
+		reply = out
+	}()
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/cgroup"
+	"github.com/mzt-dev/mzt/internal/eventlog"
 	"github.com/mzt-dev/mzt/internal/logfile"
 	"github.com/mzt-dev/mzt/internal/pidfile"
 	"github.com/mzt-dev/mzt/messages"
@@ -136,8 +137,16 @@ func Run(opts Options) error {
 
 	libLog := slog.New(demoted{log.Handler()}).With("component", "protoactor")
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
+	events, err := openEventLog(system, db)
+	if err != nil {
+		ln.Close()
+		db.Close()
+		log.Error("cannot read past events", "err", err)
+		return err
+	}
+	defer events.Close()
 	d := &daemonActor{
-		opts: opts, cfg: cfg, log: log, level: level, logw: logw, db: db, listener: ln,
+		opts: opts, cfg: cfg, log: log, level: level, logw: logw, db: db, listener: ln, events: events,
 		recovered: &prepared, cgroups: cgroups, isolation: isolation, started: time.Now(), dead: map[string]bool{}, ready: make(chan error, 1), done: make(chan struct{}),
 	}
 	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return d },
@@ -218,6 +227,8 @@ type daemonActor struct {
 	cgroups   *cgroup.Tree
 	isolation string
 	started   time.Time
+	events    *eventlog.Log
+	stats     correlation.Table
 
 	store, jobs, monitor, profiler, correlation, reaper, gateway *actor.PID
 
@@ -287,14 +298,17 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	tracker := reaper.NewTracker()
 	d.reaper = spawn(reaper.Props(tracker, time.Duration(d.cfg.KillGrace), log("reaper")), "reaper")
 	d.monitor = spawn(monitor.Props(d.cfg, jobsPID, log("monitor"), nil), "monitor")
-	d.profiler = spawn(profiler.Props(log("profiler")), "profiler")
-	d.correlation = spawn(correlation.Props(log("correlation")), "correlation")
+	d.profiler = spawn(profiler.Props(profiler.Deps{Config: d.cfg, Jobs: jobsPID, Store: d.store, Stats: &d.stats,
+		Log: log("profiler")}), "profiler")
+	d.correlation = spawn(correlation.Props(d.db, &d.stats, log("correlation")), "correlation")
 	d.jobs = spawn(jobs.Props(jobs.Deps{Config: d.cfg, Paths: d.opts.Paths, Store: d.store, Monitor: d.monitor,
-		Reaper: d.reaper, Tracker: tracker, Cgroups: d.cgroups, DB: d.db, Recovered: d.recovered, Log: log("jobs")}), "jobs")
+		Reaper: d.reaper, Tracker: tracker, Cgroups: d.cgroups, DB: d.db, Recovered: d.recovered, Log: log("jobs"),
+		Correlation: d.correlation, Stats: &d.stats}), "jobs")
 	gw := &gateway.Deps{
 		Socket: d.opts.Paths.Socket, Listener: d.listener, Version: d.opts.Version,
 		Paths: d.opts.Paths, RequestTimeout: time.Duration(d.cfg.RequestTimeout),
 		Daemon: ctx.Self(), Jobs: d.jobs, Monitor: d.monitor, Store: d.store, Log: log("gateway"),
+		Correlation: d.correlation, Events: d.events, DB: d.db,
 		Info: func(c gateway.Caller) (gateway.DaemonInfo, error) {
 			res, err := c.Ask(ctx.Self(), &infoRequest{})
 			if err != nil {
@@ -412,6 +426,7 @@ func (d *daemonActor) applyReload(ctx actor.Context, m *reloaded) {
 	d.level.Set(parseLevel(d.cfg.LogLevel))
 	ctx.Send(d.jobs, &jobs.Reconfigure{Config: d.cfg})
 	ctx.Send(d.monitor, &monitor.Reconfigure{Config: d.cfg})
+	ctx.Send(d.profiler, &profiler.Reconfigure{Config: d.cfg})
 }
 
 // stopChildrenInOrder stops the gateway first (no new requests), the store
@@ -423,9 +438,12 @@ func (d *daemonActor) stopChildrenInOrder(ctx actor.Context) {
 			order = append(order, pid)
 		}
 	}
-	root, self, log := ctx.ActorSystem().Root, ctx.Self(), d.log
+	root, self, log, events, storePID := ctx.ActorSystem().Root, ctx.Self(), d.log, d.events, d.store
 	go func() {
 		for _, pid := range order {
+			if pid == storePID {
+				events.Close() // its last batch reaches the store before the store stops
+			}
 			// A poison pill, not Stop: what is already queued (the store's
 			// last writes above all) is handled before the actor stops.
 			if err := root.PoisonFuture(pid).Wait(); err != nil {

@@ -56,6 +56,12 @@ func (d *dispatcher) Handle(ctx context.Context, req proto.Message, send func(pr
 		return d.askProto(d.deps.Jobs, r)
 	case *messages.LogsRequest:
 		return nil, d.streamLogs(ctx, r, send)
+	case *messages.EventsRequest:
+		return nil, d.streamEvents(ctx, r, send)
+	case *messages.InsightsRequest:
+		return d.askProto(d.deps.Correlation, r)
+	case *messages.TopRequest:
+		return d.top()
 	default:
 		return nil, messages.NewError(messages.ErrorCode_ERROR_CODE_UNSUPPORTED,
 			"restart the conductor after upgrading mzt: mzt restart", "%T is not a request this conductor serves", req)
@@ -72,6 +78,25 @@ func (d *dispatcher) askProto(pid *actor.PID, req proto.Message) (proto.Message,
 		return nil, fmt.Errorf("%s answered %T, not a message", childID(pid), res)
 	}
 	return reply, nil
+}
+
+// top answers `mzt top` in one round trip: the conductor panel, the active
+// jobs, every running sheet and the latest events.
+func (d *dispatcher) top() (proto.Message, error) {
+	cs, err := d.conductorStatus()
+	if err != nil {
+		return nil, err
+	}
+	res, err := d.Ask(d.deps.Jobs, &jobs.TopRequest{})
+	if err != nil {
+		return nil, err
+	}
+	snap := res.(*messages.TopSnapshot)
+	snap.Conductor = cs.(*messages.ConductorStatus)
+	if d.deps.Events != nil {
+		snap.Recent, _ = d.deps.Events.Recent("", 20)
+	}
+	return snap, nil
 }
 
 func (d *dispatcher) conductorStatus() (proto.Message, error) {

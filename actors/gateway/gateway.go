@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config"
+	"github.com/mzt-dev/mzt/internal/eventlog"
 )
 
 // DaemonInfo is what the gateway needs from the daemon for conductor-status.
@@ -38,6 +40,9 @@ type Deps struct {
 	Info                         func(Caller) (DaemonInfo, error)
 	OnServing                    func(error) // called after every (re)start; the first call marks readiness
 	Log                          *slog.Logger
+	Correlation                  *actor.PID
+	Events                       *eventlog.Log // nil in tests that need none
+	DB                           *store.DB     // reads of past events
 }
 
 // Actor is the gateway.

@@ -52,6 +52,8 @@ func sheetInfos(rows []store.SheetRow) []*messages.SheetInfo {
 			StartedAtUnixNano: unixNano(s.StartedAt), FinishedAtUnixNano: unixNano(s.FinishedAt),
 			Error: s.Error, WaitingUntilUnixNano: unixNano(s.WaitingUntil), Pid: int64(s.PID),
 			InputTokens: s.InputTokens, OutputTokens: s.OutputTokens, CostUsd: s.CostUSD,
+			PeakRssMb: s.Profile.PeakRSSMB, CpuSeconds: s.Profile.CPUSeconds, MeanCpuPercent: s.Profile.MeanCPUPercent,
+			Stalled: s.Profile.Stalled, Notes: s.Notes,
 		}
 		if !s.StartedAt.IsZero() {
 			end := s.FinishedAt

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/actors/correlation"
 	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config/instrument"
@@ -98,6 +99,11 @@ type jobSettings struct {
 	runner    attemptRunner // nil: runAttempt
 	tracker   *reaper.Tracker
 	cgroups   *cgroup.Tree // nil: process groups, subreaper and tokens only
+	// stallAfter and onStall apply to stages that set neither.
+	stallAfter time.Duration
+	onStall    string
+	stats      *correlation.Table // history for ETAs; nil: no ETA
+	maxSheets  int                // max_concurrent_sheets, for ETAs
 }
 
 type sheetState struct {
@@ -105,8 +111,11 @@ type sheetState struct {
 	sh        score.Sheet
 	requested bool
 	cancel    context.CancelFunc
-	stopWhy   string // why we cancelled the running attempt: cancel, interrupt, preempt
+	stopWhy   string // why we cancelled the running attempt: cancel, interrupt, preempt, stall
+	stallNote string // why a stalled try was stopped
 	exited    *int   // the exit code of a try that ended while no conductor ran
+	live      *SheetProfile
+	lastEvent string // the status last published as an event
 }
 
 // jobActor drives one job's DAG. It is never restarted automatically: a
@@ -125,6 +134,8 @@ type jobActor struct {
 	finished   bool
 	wakeTimer  *time.Timer
 	idx        dagIndex
+	lastEvent  string // the job status last published as an event
+	eta        etaCache
 }
 
 func (j *jobActor) Receive(ctx actor.Context) {
@@ -147,7 +158,10 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		if s.row.Tries == m.try && s.row.Status == SheetRunning {
 			s.row.PID, s.row.PGID, s.row.ProcStart = m.proc.PID, m.proc.PGID, m.proc.StartTicks
 			j.persist(ctx, nil, s)
+			j.reportRunning(ctx, s)
 		}
+	case *profileUpdate:
+		j.applyProfile(ctx, &m.p)
 	case *attemptDone:
 		j.finishAttempt(ctx, m)
 		j.schedule(ctx)
@@ -329,6 +343,7 @@ func (j *jobActor) startAttempt(ctx actor.Context, num int) {
 	j.setStatus(s, SheetRunning)
 	s.row.StartedAt, s.row.FinishedAt = time.Now(), time.Time{}
 	s.row.ExitCode, s.row.PID, s.row.PGID, s.row.ProcStart = nil, 0, 0, 0
+	s.row.Profile, s.row.Notes, s.live = store.Profile{}, nil, nil
 	lastError := s.row.Error
 	s.row.Error = ""
 	plan, err := j.planAttempt(s, lastError)
@@ -428,8 +443,8 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: d.num})
 	}
 	s.cancel = nil
-	why := s.stopWhy
-	s.stopWhy = ""
+	why, stallNote := s.stopWhy, s.stallNote
+	s.stopWhy, s.stallNote, s.live = "", "", nil
 	now := time.Now()
 	r := d.result
 	s.row.FinishedAt = now
@@ -449,7 +464,7 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	s.row.CostUSD += d.usage.CostUSD
 	s.row.Validations = toStoreValidations(d.checks)
 	att := &store.AttemptRow{RunKey: j.job.RunKey, Num: d.num, Try: d.try, StartedAt: s.row.StartedAt,
-		FinishedAt: now, ExitCode: s.row.ExitCode, Validations: s.row.Validations}
+		FinishedAt: now, ExitCode: s.row.ExitCode, Validations: s.row.Validations, Profile: s.row.Profile}
 	p := j.profiles[s.sh.Stage.Instrument]
 
 	switch {
@@ -487,6 +502,9 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 		att.Error = s.row.Error
 	default:
 		reason := failureReason(d)
+		if why == "stall" {
+			reason = "stalled: " + stallNote
+		}
 		s.row.Attempts++
 		att.Counted = true
 		if reason == "" {
@@ -497,7 +515,10 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 		}
 		att.Error = reason
 		att.Outcome = "failed"
-		if r.TimedOut {
+		switch {
+		case why == "stall":
+			att.Outcome = "stalled"
+		case r.TimedOut:
 			att.Outcome = "timed_out"
 		}
 		if s.row.Attempts >= s.sh.Stage.Attempts {
@@ -680,9 +701,11 @@ func (j *jobActor) persist(ctx actor.Context, att *store.AttemptRow, sheets ...*
 		rows[i] = s.row
 	}
 	ctx.Send(j.store, &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: rows, Attempt: att}})
+	j.emitSheets(ctx, sheets)
 }
 
 func (j *jobActor) publish(ctx actor.Context) {
+	j.emitJob(ctx)
 	info := j.info()
 	u := &jobUpdate{info: info, running: int(info.GetSheetsRunning()), finished: j.finished}
 	if j.finished {
@@ -705,11 +728,12 @@ func (j *jobActor) info() *messages.JobInfo {
 	info := jobHeader(j.job)
 	c := j.idx.counts
 	info.SheetsCompleted, info.SheetsRunning, info.SheetsFailed = int64(c[SheetCompleted]), int64(c[SheetRunning]), int64(c[SheetFailed])
+	j.setETA(info, time.Now())
 	return info
 }
 
 func (j *jobActor) status() *messages.JobStatus {
-	return &messages.JobStatus{Job: j.info(), Sheets: sheetInfos(j.rows())}
+	return &messages.JobStatus{Job: j.info(), Sheets: j.withLive(sheetInfos(j.rows()))}
 }
 
 func (j *jobActor) logPlan() *logPlan {

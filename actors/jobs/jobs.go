@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/actors/correlation"
 	"github.com/mzt-dev/mzt/actors/monitor"
 	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
@@ -34,9 +35,12 @@ type Deps struct {
 	Monitor *actor.PID
 	Reaper  *actor.PID
 	Tracker *reaper.Tracker
-	Cgroups *cgroup.Tree // nil where cgroup v2 cannot be used
-	DB      *store.DB    // for recovery after a restart of this actor
-	Log     *slog.Logger
+	// Correlation is told when tries finish; Stats are its latest numbers.
+	Correlation *actor.PID
+	Stats       *correlation.Table
+	Cgroups     *cgroup.Tree // nil where cgroup v2 cannot be used
+	DB          *store.DB    // for recovery after a restart of this actor
+	Log         *slog.Logger
 	// Recovered is what the daemon loaded before the tree started; the first
 	// start takes it, a restart reloads from the store.
 	Recovered *[]Prepared
@@ -53,8 +57,9 @@ type entry struct {
 	seq      int64
 	// final is set once the job finished: the manager answers from it until
 	// the store confirms the final write, then forgets the entry.
-	final *messages.JobStatus
-	plan  *logPlan
+	final  *messages.JobStatus
+	plan   *logPlan
+	infoAt time.Time // when info arrived (ETAs count down from there)
 }
 
 type heldSlot struct {
@@ -81,6 +86,7 @@ type Actor struct {
 
 	waiters   []*slotRequest
 	held      map[slotKey]heldSlot
+	running   map[slotKey]*RunningSheet // tries whose process runs, for the profiler and top
 	perInst   map[string]int
 	rateUntil map[string]time.Time
 	pressure  monitor.Level
@@ -126,6 +132,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.jobs, a.reserved = map[string]*entry{}, map[string]bool{}
 		a.held, a.perInst, a.rateUntil = map[slotKey]heldSlot{}, map[string]int{}, map[string]time.Time{}
+		a.running = map[slotKey]*RunningSheet{}
 		a.start(ctx)
 	case *recovered:
 		a.loading = false
@@ -196,10 +203,21 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.broadcast(ctx, &rateLimited{instrument: m.instrument, until: a.rateUntil[m.instrument]})
 	case *tick:
 		a.grant(ctx)
+	case *sheetRunning:
+		a.onSheetRunning(m)
+	case *ProfileUpdate:
+		a.onProfileUpdate(ctx, m)
+	case *RunningSheetsRequest:
+		ctx.Respond(a.runningSheets())
+	case *TopRequest:
+		ctx.Respond(a.top())
 	case *jobUpdate:
 		if e := a.jobs[m.info.GetId()]; e != nil && e.final == nil {
-			e.info, e.running = m.info, m.running
+			e.info, e.running, e.infoAt = m.info, m.running, time.Now()
 			if m.finished {
+				if a.deps.Correlation != nil {
+					ctx.Send(a.deps.Correlation, &correlation.Changed{})
+				}
 				e.final, e.plan = m.final, m.plan
 				ctx.Poison(e.pid)
 				a.admitNext(ctx)
@@ -214,7 +232,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 
 func (a *Actor) settings() jobSettings {
 	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv(), runner: a.deps.runner,
-		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups}
+		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups,
+		stallAfter: time.Duration(a.cfg.Profiler.StallAfter), onStall: a.cfg.Profiler.OnStall,
+		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets}
 }
 
 func (a *Actor) start(ctx actor.Context) {
@@ -639,6 +659,7 @@ func (a *Actor) grant(ctx actor.Context) {
 
 func (a *Actor) release(jobID string, num int) {
 	k := slotKey{jobID, num}
+	delete(a.running, k)
 	if h, ok := a.held[k]; ok {
 		delete(a.held, k)
 		a.perInst[h.instrument]--

@@ -12,6 +12,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/mzt-dev/mzt/config"
+	"github.com/mzt-dev/mzt/messages"
 )
 
 // SnapshotRequest asks for the latest reading; the reply is a Snapshot.
@@ -144,6 +145,9 @@ func (a *Actor) record(ctx actor.Context, m *sampled) {
 		if a.snap.Pressure != prev {
 			a.log.Info("pressure changed", "from", prev.String(), "to", a.snap.Pressure.String(),
 				"memory_mb", int(a.snap.MemoryMB), "processes", a.snap.Processes)
+			ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: "pressure", Status: a.snap.Pressure.String(),
+				Detail: fmt.Sprintf("from %s; memory %.0f of %.0f MB, %d of %d processes%s", prev, a.snap.MemoryMB,
+					a.snap.MemoryLimitMB, a.snap.Processes, a.snap.ProcessLimit, noteSuffix(a.snap.Note))})
 		}
 		if a.subscriber != nil {
 			ctx.Send(a.subscriber, &PressureChanged{Level: a.snap.Pressure, Note: a.snap.Note})
@@ -156,4 +160,11 @@ func (a *Actor) usagePercent() float64 {
 	mem := 100 * a.snap.MemoryMB / a.snap.MemoryLimitMB
 	procs := 100 * float64(a.snap.Processes) / float64(a.snap.ProcessLimit)
 	return max(mem, procs)
+}
+
+func noteSuffix(note string) string {
+	if note == "" {
+		return ""
+	}
+	return "; " + note
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/config/strict"
+	"github.com/mzt-dev/mzt/internal/proctable"
 )
 
 const waitFor = 10 * time.Second
@@ -96,12 +97,12 @@ func TestReadProcCommWithParentheses(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := startTree(t, odd, "60")
-	e, err := readProc(cmd.Process.Pid)
+	e, err := proctable.Read(cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.ppid != os.Getpid() {
-		t.Errorf("parsed ppid %d, want %d", e.ppid, os.Getpid())
+	if e.PPID != os.Getpid() {
+		t.Errorf("parsed ppid %d, want %d", e.PPID, os.Getpid())
 	}
 }
 

@@ -83,6 +83,44 @@ var migrations = []string{
 		validations TEXT NOT NULL DEFAULT '[]',
 		PRIMARY KEY (run_key, num, try)
 	);`,
+	// 2: events, profiler samples, and each try's resource summary.
+	`CREATE TABLE events (
+		seq     INTEGER PRIMARY KEY,
+		time    INTEGER NOT NULL,
+		kind    TEXT NOT NULL,
+		job_id  TEXT NOT NULL DEFAULT '',
+		sheet   INTEGER NOT NULL DEFAULT 0,
+		attempt INTEGER NOT NULL DEFAULT 0,
+		stage   TEXT NOT NULL DEFAULT '',
+		status  TEXT NOT NULL DEFAULT '',
+		detail  TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX events_by_job ON events (job_id, seq);
+	CREATE TABLE samples (
+		run_key     TEXT NOT NULL REFERENCES jobs (run_key) ON DELETE CASCADE,
+		num         INTEGER NOT NULL,
+		try         INTEGER NOT NULL,
+		time        INTEGER NOT NULL,
+		resolution  INTEGER NOT NULL DEFAULT 0,
+		cpu_percent REAL NOT NULL DEFAULT 0,
+		rss_mb      REAL NOT NULL DEFAULT 0,
+		threads     INTEGER NOT NULL DEFAULT 0,
+		processes   INTEGER NOT NULL DEFAULT 0,
+		open_files  INTEGER NOT NULL DEFAULT 0,
+		read_bytes  INTEGER NOT NULL DEFAULT 0,
+		write_bytes INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX samples_by_try ON samples (run_key, num, try, time);
+	CREATE INDEX samples_by_time ON samples (time);
+	ALTER TABLE attempts ADD COLUMN peak_rss_mb REAL NOT NULL DEFAULT 0;
+	ALTER TABLE attempts ADD COLUMN cpu_seconds REAL NOT NULL DEFAULT 0;
+	ALTER TABLE attempts ADD COLUMN mean_cpu_percent REAL NOT NULL DEFAULT 0;
+	ALTER TABLE attempts ADD COLUMN stalled INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE sheets ADD COLUMN peak_rss_mb REAL NOT NULL DEFAULT 0;
+	ALTER TABLE sheets ADD COLUMN cpu_seconds REAL NOT NULL DEFAULT 0;
+	ALTER TABLE sheets ADD COLUMN mean_cpu_percent REAL NOT NULL DEFAULT 0;
+	ALTER TABLE sheets ADD COLUMN stalled INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE sheets ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';`,
 }
 
 // SchemaVersion is the version a freshly migrated database has.

@@ -59,6 +59,16 @@ type SheetRow struct {
 	InputTokens     int64
 	OutputTokens    int64
 	CostUSD         float64
+	Profile         Profile  // of the latest try
+	Notes           []string // stall and anomaly lines of the latest try
+}
+
+// Profile summarises one try's resource use, from the profiler's samples.
+type Profile struct {
+	PeakRSSMB      float64
+	CPUSeconds     float64
+	MeanCPUPercent float64
+	Stalled        bool
 }
 
 // AttemptRow is one try of a sheet.
@@ -72,6 +82,7 @@ type AttemptRow struct {
 	ExitCode    *int
 	Error       string
 	Validations []Validation
+	Profile     Profile
 }
 
 // Run is a job run with its sheets.
@@ -109,6 +120,14 @@ func validationsJSON(v []Validation) string {
 		return "[]"
 	}
 	data, _ := json.Marshal(v) // plain structs of strings and bools cannot fail
+	return string(data)
+}
+
+func notesJSON(notes []string) string {
+	if len(notes) == 0 {
+		return "[]"
+	}
+	data, _ := json.Marshal(notes) // []string always marshals
 	return string(data)
 }
 
@@ -168,10 +187,12 @@ func (op *SaveSheets) apply(ctx context.Context, tx *sql.Tx) error {
 	}
 	if a := op.Attempt; a != nil {
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO attempts
-			(run_key, num, try, counted, outcome, started_at, finished_at, exit_code, error, validations)
-			VALUES (?,?,?,?,?,?,?,?,?,?)`,
+			(run_key, num, try, counted, outcome, started_at, finished_at, exit_code, error, validations,
+			 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			a.RunKey, a.Num, a.Try, b2i(a.Counted), a.Outcome, nanos(a.StartedAt), nanos(a.FinishedAt),
-			a.ExitCode, a.Error, validationsJSON(a.Validations))
+			a.ExitCode, a.Error, validationsJSON(a.Validations),
+			a.Profile.PeakRSSMB, a.Profile.CPUSeconds, a.Profile.MeanCPUPercent, b2i(a.Profile.Stalled))
 		if err != nil {
 			return fmt.Errorf("save attempt %d of sheet %d: %w", a.Try, a.Num, err)
 		}
@@ -213,12 +234,14 @@ func upsertSheet(ctx context.Context, tx *sql.Tx, s *SheetRow) error {
 	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO sheets
 		(run_key, num, stage, voice, voice_count, instrument, model, status, attempts, tries,
 		 started_at, finished_at, exit_code, error, waiting_until, rate_limit_waited,
-		 pid, pgid, proc_start, validations, output_tail, input_tokens, output_tokens, cost_usd)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		 pid, pgid, proc_start, validations, output_tail, input_tokens, output_tokens, cost_usd,
+		 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		s.RunKey, s.Num, s.Stage, s.Voice, s.VoiceCount, s.Instrument, s.Model, s.Status, s.Attempts, s.Tries,
 		nanos(s.StartedAt), nanos(s.FinishedAt), s.ExitCode, s.Error, nanos(s.WaitingUntil), int64(s.RateLimitWaited),
 		s.PID, s.PGID, int64(s.ProcStart), validationsJSON(s.Validations), s.OutputTail,
-		s.InputTokens, s.OutputTokens, s.CostUSD)
+		s.InputTokens, s.OutputTokens, s.CostUSD,
+		s.Profile.PeakRSSMB, s.Profile.CPUSeconds, s.Profile.MeanCPUPercent, b2i(s.Profile.Stalled), notesJSON(s.Notes))
 	if err != nil {
 		return fmt.Errorf("save sheet %d: %w", s.Num, err)
 	}
@@ -242,7 +265,8 @@ func scanJob(sc interface{ Scan(...any) error }) (JobRow, error) {
 func (db *DB) sheetsOf(ctx context.Context, runKey string) ([]SheetRow, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT run_key, num, stage, voice, voice_count, instrument, model,
 		status, attempts, tries, started_at, finished_at, exit_code, error, waiting_until, rate_limit_waited,
-		pid, pgid, proc_start, validations, output_tail, input_tokens, output_tokens, cost_usd
+		pid, pgid, proc_start, validations, output_tail, input_tokens, output_tokens, cost_usd,
+		peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes
 		FROM sheets WHERE run_key = ? ORDER BY num`, runKey)
 	if err != nil {
 		return nil, fmt.Errorf("read sheets: %w", err)
@@ -253,10 +277,12 @@ func (db *DB) sheetsOf(ctx context.Context, runKey string) ([]SheetRow, error) {
 		var s SheetRow
 		var started, finished, waiting, waited, procStart int64
 		var exit sql.NullInt64
-		var vals string
+		var vals, notes string
+		var stalled int
 		if err := rows.Scan(&s.RunKey, &s.Num, &s.Stage, &s.Voice, &s.VoiceCount, &s.Instrument, &s.Model,
 			&s.Status, &s.Attempts, &s.Tries, &started, &finished, &exit, &s.Error, &waiting, &waited,
-			&s.PID, &s.PGID, &procStart, &vals, &s.OutputTail, &s.InputTokens, &s.OutputTokens, &s.CostUSD); err != nil {
+			&s.PID, &s.PGID, &procStart, &vals, &s.OutputTail, &s.InputTokens, &s.OutputTokens, &s.CostUSD,
+			&s.Profile.PeakRSSMB, &s.Profile.CPUSeconds, &s.Profile.MeanCPUPercent, &stalled, &notes); err != nil {
 			return nil, fmt.Errorf("read sheet: %w", err)
 		}
 		s.StartedAt, s.FinishedAt, s.WaitingUntil = fromNanos(started), fromNanos(finished), fromNanos(waiting)
@@ -266,6 +292,10 @@ func (db *DB) sheetsOf(ctx context.Context, runKey string) ([]SheetRow, error) {
 			s.ExitCode = &code
 		}
 		s.Validations = parseValidations(vals)
+		s.Profile.Stalled = stalled != 0
+		if notes != "[]" {
+			json.Unmarshal([]byte(notes), &s.Notes) // a damaged note list is not worth failing a load
+		}
 		out = append(out, s)
 	}
 	return out, rows.Err()

@@ -1,0 +1,161 @@
+package certs
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// Header keys the guard stamps on every message it lets through,
+// overwriting whatever the peer put there: actors trust only these.
+const (
+	HeaderRole = "mzt-role" // RoleFull | RoleReadOnly
+	HeaderPeer = "mzt-peer" // the peer certificate's common name ("" without TLS)
+)
+
+// GuardOptions say what a protoactor remote endpoint accepts.
+type GuardOptions struct {
+	// Types are the message type names that may arrive (protobuf full
+	// names, e.g. "mzt.v1.Envelope", "actor.Terminated").
+	Types []string
+	// Target reports whether a local actor id may be addressed by a peer;
+	// nil allows every id.
+	Target func(id string) bool
+	// Address is this system's advertised address: messages must target it
+	// (a peer must not make us relay to a third host).
+	Address func() string
+	// Placeholder, when set, turns a message of a type that is not allowed
+	// into a message of its own (typically an error for the target to
+	// answer the sender with). Without it such messages are dropped.
+	Placeholder func(typeName string) proto.Message
+	Log         *slog.Logger
+}
+
+// StreamGuard is a gRPC stream interceptor for protoactor's Remoting
+// service. protoactor trusts every peer completely: an unregistered type name,
+// an out-of-range index or serializer id crashes the process, any peer may
+// stop any actor, and actors are told nothing about who sent a message. The
+// guard rewrites each incoming batch before protoactor sees it: entries with
+// bad indices, foreign targets or other serializers are dropped, types not
+// allowed are replaced (Placeholder) or dropped, and every entry carries the
+// peer's role and name from its verified certificate.
+func StreamGuard(opts GuardOptions) grpc.StreamServerInterceptor {
+	allowed := map[string]bool{}
+	for _, t := range opts.Types {
+		allowed[t] = true
+	}
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		role, name := PeerRole(ss)
+		return handler(srv, &guardedStream{ServerStream: ss, opts: &opts, allowed: allowed, role: role, name: name})
+	}
+}
+
+// PeerRole reads the role of the peer of a stream: from its verified
+// certificate, or read-only when the connection has no TLS (a loopback
+// endpoint without certificates: any local user could reach it).
+func PeerRole(ss grpc.ServerStream) (role, name string) {
+	p, ok := peer.FromContext(ss.Context())
+	if !ok {
+		return RoleReadOnly, ""
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
+		return RoleReadOnly, ""
+	}
+	leaf := ti.State.VerifiedChains[0][0]
+	return Role(leaf), leaf.Subject.CommonName
+}
+
+type guardedStream struct {
+	grpc.ServerStream
+	opts       *GuardOptions
+	allowed    map[string]bool
+	role, name string
+}
+
+func (s *guardedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if rm, ok := m.(*remote.RemoteMessage); ok {
+		if b := rm.GetMessageBatch(); b != nil {
+			s.clean(b)
+		}
+	}
+	return nil
+}
+
+// clean rewrites b in place so that protoactor's reader can deliver every
+// entry left without panicking or reaching an actor it must not.
+func (s *guardedStream) clean(b *remote.MessageBatch) {
+	kept := b.Envelopes[:0]
+	for _, e := range b.Envelopes {
+		if why := s.check(b, e); why != "" {
+			s.opts.Log.Warn("remote message dropped", "peer", s.name, "reason", why)
+			continue
+		}
+		e.MessageHeader = &remote.MessageHeader{HeaderData: map[string]string{HeaderRole: s.role, HeaderPeer: s.name}}
+		kept = append(kept, e)
+	}
+	clear(b.Envelopes[len(kept):])
+	b.Envelopes = kept
+}
+
+func (s *guardedStream) check(b *remote.MessageBatch, e *remote.MessageEnvelope) string {
+	if e == nil {
+		return "empty entry"
+	}
+	if e.TypeId < 0 || int(e.TypeId) >= len(b.TypeNames) {
+		return fmt.Sprintf("type index %d out of range", e.TypeId)
+	}
+	if e.Target < 0 || int(e.Target) >= len(b.Targets) || b.Targets[e.Target] == nil {
+		return fmt.Sprintf("target index %d out of range", e.Target)
+	}
+	if e.Sender < 0 || int(e.Sender) > len(b.Senders) || (e.Sender > 0 && b.Senders[e.Sender-1] == nil) {
+		return fmt.Sprintf("sender index %d out of range", e.Sender)
+	}
+	if e.SerializerId != 0 {
+		return fmt.Sprintf("serializer %d is not accepted (protobuf only)", e.SerializerId)
+	}
+	target := b.Targets[e.Target]
+	if s.opts.Address != nil && target.GetAddress() != s.opts.Address() {
+		return fmt.Sprintf("target %s is not on this host", target.GetAddress())
+	}
+	if s.opts.Target != nil && !s.opts.Target(target.GetId()) {
+		return fmt.Sprintf("target actor %q may not be addressed remotely", target.GetId())
+	}
+	typeName := b.TypeNames[e.TypeId]
+	_, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(typeName))
+	if err == nil && s.allowed[typeName] {
+		return ""
+	}
+	if s.opts.Placeholder == nil || e.Sender == 0 {
+		return fmt.Sprintf("message type %q is not accepted", typeName)
+	}
+	ph := s.opts.Placeholder(typeName)
+	data, err := proto.Marshal(ph)
+	if err != nil {
+		return fmt.Sprintf("message type %q is not accepted (and its placeholder: %v)", typeName, err)
+	}
+	s.opts.Log.Warn("remote message of an unknown type answered with an error", "peer", s.name, "type", typeName)
+	e.TypeId = typeIndex(b, string(proto.MessageName(ph)))
+	e.MessageData = data
+	return ""
+}
+
+func typeIndex(b *remote.MessageBatch, name string) int32 {
+	for i, n := range b.TypeNames {
+		if n == name {
+			return int32(i)
+		}
+	}
+	b.TypeNames = append(b.TypeNames, name)
+	return int32(len(b.TypeNames) - 1)
+}

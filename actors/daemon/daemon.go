@@ -137,6 +137,14 @@ func Run(opts Options) error {
 
 	libLog := slog.New(demoted{log.Handler()}).With("component", "protoactor")
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
+	rem, err := startRemote(system, cfg, opts, log) // before any spawn: see remote.go
+	if err != nil {
+		ln.Close()
+		db.Close()
+		log.Error("cannot start the remote endpoint", "err", err)
+		return err
+	}
+	defer rem.stop()
 	events, err := openEventLog(system, db)
 	if err != nil {
 		ln.Close()
@@ -149,6 +157,7 @@ func Run(opts Options) error {
 		opts: opts, cfg: cfg, log: log, level: level, logw: logw, db: db, listener: ln, events: events,
 		recovered: &prepared, cgroups: cgroups, isolation: isolation, started: time.Now(), dead: map[string]bool{}, ready: make(chan error, 1), done: make(chan struct{}),
 	}
+	d.remote = rem
 	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return d },
 		actor.WithSupervisor(d.strategy())), "daemon")
 	if err != nil {
@@ -231,6 +240,7 @@ type daemonActor struct {
 	stats     correlation.Table
 
 	store, jobs, monitor, profiler, correlation, reaper, gateway *actor.PID
+	remote                                                       *remoteEndpoint // nil without [remote] listen
 
 	dead       map[string]bool // children that stopped for good
 	shutdown   bool            // a shutdown has begun
@@ -326,6 +336,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	}
 	d.listener = nil // the gateway owns it now
 	d.gateway = spawn(gateway.Props(gw), "gateway")
+	d.spawnRemoteGateway(ctx, gw)
 }
 
 func (d *daemonActor) onSignal(ctx actor.Context, sig os.Signal) {

@@ -43,11 +43,13 @@ type Env struct {
 
 // Globals are flags every command has.
 type Globals struct {
-	Clone string `help:"Select a clone conductor (its files live under <home>/clones/NAME)." env:"MZT_CLONE" placeholder:"NAME"`
+	Clone  string `help:"Select a clone conductor (its files live under <home>/clones/NAME)." env:"MZT_CLONE" placeholder:"NAME"`
+	Remote string `help:"Talk to a conductor on another host: a remote named in <home>/client.toml, or HOST:PORT." env:"MZT_REMOTE" placeholder:"NAME|HOST:PORT"`
 
 	env   Env
 	ctx   context.Context
 	paths config.Paths
+	node  *client.RemoteNode // the protoactor node of --remote, started on first use
 }
 
 // CLI is the whole command tree.
@@ -70,6 +72,9 @@ type CLI struct {
 	Validate    ValidateCmd    `cmd:"" help:"Check a score without running it." group:"Jobs"`
 	Instruments InstrumentsCmd `cmd:"" help:"List instruments and whether their executables are on PATH." group:"Jobs"`
 	Top         TopCmd         `cmd:"" help:"Watch the conductor, its jobs and running sheets live; pause, resume or cancel a job." group:"Jobs"`
+
+	Fleet Fleet `cmd:"" help:"Show every conductor of the fleet ([[fleet.peer]] in conductor.toml)." group:"Hosts"`
+	Certs Certs `cmd:"" help:"Create the certificates remote conductors and clients authenticate with." group:"Hosts"`
 
 	Config     ConfigCmd     `cmd:"" help:"Show the conductor's configuration." group:"Other"`
 	Version    VersionCmd    `cmd:"" help:"Print the version." group:"Other"`
@@ -138,6 +143,9 @@ func Main(args []string, env Env) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c.Globals.env, c.Globals.ctx, c.Globals.paths = env, ctx, paths
+	if err := checkRemote(&c.Globals, kctx.Command()); err != nil {
+		return report(env, err)
+	}
 	return report(env, kctx.Run(&c.Globals))
 }
 
@@ -194,6 +202,9 @@ func (g *Globals) printf(format string, args ...any) {
 // conductor goes through here (or call), so that choosing another transport
 // is one change.
 func (g *Globals) dial() (client.Conn, error) {
+	if g.Remote != "" {
+		return g.dialRemote()
+	}
 	return client.Dial(g.ctx, g.paths.Socket)
 }
 

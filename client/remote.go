@@ -1,0 +1,501 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/mzt-dev/mzt/internal/certs"
+	"github.com/mzt-dev/mzt/messages"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/proto"
+)
+
+// RemoteGatewayID is the well-known actor id of a conductor's remote
+// gateway: any protoactor program with a client certificate signed by the
+// fleet's CA can send it *messages.Envelope requests at
+// actor.NewPID("HOST:PORT", RemoteGatewayID), with itself as the sender.
+// Replies (and stream items, ended by StreamEnd or Error) come back to the
+// sender as Envelopes with the request's correlation id; a client that
+// abandons a stream sends StreamEnd with that id.
+const RemoteGatewayID = "daemon/remote"
+
+// MaxRemoteMessage is the largest gRPC message either end of a remote
+// connection accepts (gRPC's default is 4 MiB; a big job list is larger).
+const MaxRemoteMessage = 64 << 20
+
+// RemoteWriterBatch bounds how many messages protoactor packs into one gRPC
+// message, so that a batch of 64 KiB log chunks stays far below the limit.
+const RemoteWriterBatch = 32
+
+// DefaultRemoteTimeout bounds a remote request when the caller sets none.
+const DefaultRemoteTimeout = 10 * time.Second
+
+// RemoteOptions configure the protoactor node a client talks through.
+type RemoteOptions struct {
+	TLS *certs.Files // nil: plaintext (a loopback endpoint without certificates)
+	// Advertise is the host the conductor dials back to with its replies
+	// (protoactor has no client-only mode). "" picks the local address
+	// that routes to the first peer.
+	Advertise string
+	Timeout   time.Duration // per request and per probe; 0 = DefaultRemoteTimeout
+	Log       *slog.Logger  // nil = discard
+}
+
+// RemoteNode is this process's protoactor system with its remote server:
+// one per process, shared by every connection to every conductor.
+type RemoteNode struct {
+	system  *actor.ActorSystem
+	rem     *remote.Remote
+	recv    *actor.PID
+	timeout time.Duration
+	tls     *tls.Config // for probes; nil = plaintext
+	log     *slog.Logger
+	nextID  atomic.Uint64
+	sub     *eventSubscription
+
+	mu      sync.Mutex
+	calls   map[uint64]*remoteCall
+	probes  map[string]*probe
+	closed  bool
+	stopped chan struct{}
+}
+
+type eventSubscription struct{ unsubscribe func() }
+
+// NewRemoteNode starts the node. firstPeer (HOST:PORT) chooses the address
+// to listen on when opts.Advertise is empty.
+func NewRemoteNode(opts RemoteOptions, firstPeer string) (n *RemoteNode, err error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultRemoteTimeout
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	host := opts.Advertise
+	if host == "" {
+		host = localHostFor(firstPeer)
+	}
+	n = &RemoteNode{timeout: opts.Timeout, log: opts.Log, calls: map[uint64]*remoteCall{},
+		probes: map[string]*probe{}, stopped: make(chan struct{})}
+	serverOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxRemoteMessage),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true})}
+	dialOpts := []grpc.DialOption{grpc.WithKeepaliveParams(keepalive.ClientParameters{
+		Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true})}
+	if opts.TLS != nil {
+		srv, err := certs.ServerConfig(*opts.TLS)
+		if err != nil {
+			return nil, err
+		}
+		// The conductor must name the host we dial: the CLI checks it.
+		cli, err := certs.ClientConfig(*opts.TLS, true)
+		if err != nil {
+			return nil, err
+		}
+		n.tls = cli
+		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(srv)))
+		dialOpts = append(dialOpts, grpc.WithTransportCredentials(credentials.NewTLS(cli)))
+	} else {
+		dialOpts = append(dialOpts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	libLog := opts.Log.With("component", "protoactor")
+	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }),
+		actor.WithDeadLetterRequestLogging(false))
+	serverOpts = append(serverOpts, grpc.StreamInterceptor(certs.StreamGuard(certs.GuardOptions{
+		Types:   []string{"mzt.v1.Envelope", "actor.Terminated", "actor.Watch", "actor.Unwatch", "actor.DeadLetterResponse"},
+		Address: n.system.Address,
+		Log:     opts.Log,
+	})))
+	cfg := remote.Configure(host, 0, remote.WithServerOptions(serverOpts...), remote.WithDialOptions(dialOpts...),
+		remote.WithEndpointWriterBatchSize(RemoteWriterBatch))
+	n.rem = remote.NewRemote(n.system, cfg)
+	defer func() {
+		// remote.Start panics when it cannot listen.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("start the remote client on %s: %v (set listen in client.toml)", host, r)
+		}
+	}()
+	n.rem.Start()
+	n.recv, err = n.system.Root.SpawnNamed(actor.PropsFromFunc(n.receive), "mzt-client")
+	if err != nil {
+		n.rem.Shutdown(false)
+		return nil, fmt.Errorf("spawn the reply receiver: %w", err)
+	}
+	s := n.system.EventStream.Subscribe(func(evt any) {
+		if t, ok := evt.(*remote.EndpointTerminatedEvent); ok {
+			n.failAddress(t.Address, unreachablef("lost the connection to the conductor at %s", t.Address))
+		}
+	})
+	n.sub = &eventSubscription{unsubscribe: func() { n.system.EventStream.Unsubscribe(s) }}
+	return n, nil
+}
+
+// Address is where this node receives replies.
+func (n *RemoteNode) Address() string { return n.system.Address() }
+
+// Close stops the node; calls in flight fail.
+func (n *RemoteNode) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	n.mu.Unlock()
+	n.failAll(errors.New("remote client closed"))
+	n.sub.unsubscribe()
+	n.rem.Shutdown(false)
+	close(n.stopped)
+	return nil
+}
+
+// localHostFor picks the local address that routes to peer: loopback for a
+// loopback peer, else the source address the kernel would use (a UDP
+// "connection" sends nothing).
+func localHostFor(peer string) string {
+	host, _, err := net.SplitHostPort(peer)
+	if err != nil {
+		return "127.0.0.1"
+	}
+	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+		return "127.0.0.1"
+	}
+	c, err := net.Dial("udp", peer)
+	if err != nil {
+		return "127.0.0.1"
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String()
+}
+
+// remoteCall collects what arrives for one correlation id. The queue is
+// unbounded so that a slow reader never blocks the receiver actor.
+type remoteCall struct {
+	addr   string
+	mu     sync.Mutex
+	queue  []*messages.Envelope
+	err    error
+	notify chan struct{}
+}
+
+func (c *remoteCall) push(env *messages.Envelope, err error) {
+	c.mu.Lock()
+	if env != nil {
+		c.queue = append(c.queue, env)
+	} else if c.err == nil {
+		c.err = err
+	}
+	c.mu.Unlock()
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (c *remoteCall) take() ([]*messages.Envelope, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	c.queue = nil
+	return q, c.err
+}
+
+func (n *RemoteNode) receive(ctx actor.Context) {
+	env, ok := ctx.Message().(*messages.Envelope)
+	if !ok {
+		return
+	}
+	n.mu.Lock()
+	c := n.calls[env.GetCorrelationId()]
+	n.mu.Unlock()
+	if c == nil {
+		if e := env.GetError(); e != nil && env.GetCorrelationId() == 0 {
+			// The conductor could not tell which request this answers (it
+			// did not understand it): fail every call to that sender.
+			if s := ctx.Sender(); s != nil {
+				n.failAddress(s.GetAddress(), &RemoteError{Code: e.GetCode(), Message: e.GetMessage(), Hint: e.GetHint()})
+			}
+		}
+		return
+	}
+	c.push(env, nil)
+}
+
+func (n *RemoteNode) failAddress(addr string, err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, c := range n.calls {
+		if c.addr == addr {
+			c.push(nil, err)
+		}
+	}
+}
+
+func (n *RemoteNode) failAll(err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, c := range n.calls {
+		c.push(nil, err)
+	}
+}
+
+func (n *RemoteNode) register(addr string) (uint64, *remoteCall, error) {
+	id := n.nextID.Add(1)
+	c := &remoteCall{addr: addr, notify: make(chan struct{}, 1)}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return 0, nil, errors.New("remote client closed")
+	}
+	n.calls[id] = c
+	return id, c, nil
+}
+
+func (n *RemoteNode) unregister(id uint64) {
+	n.mu.Lock()
+	delete(n.calls, id)
+	n.mu.Unlock()
+}
+
+// Conn returns a connection to the conductor at addr (HOST:PORT) through
+// this node. Closing it leaves the node running.
+func (n *RemoteNode) Conn(addr string) *RemoteConn {
+	return &RemoteConn{node: n, addr: addr, gateway: actor.NewPID(addr, RemoteGatewayID)}
+}
+
+// RemoteConn is a Conn to one conductor's remote endpoint.
+type RemoteConn struct {
+	node    *RemoteNode
+	addr    string
+	gateway *actor.PID
+	own     bool // Close closes the node too
+}
+
+var _ Conn = (*RemoteConn)(nil)
+
+// DialRemote starts a node for one conductor; Close stops it.
+func DialRemote(addr string, opts RemoteOptions) (*RemoteConn, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("remote address %q: want HOST:PORT", addr)
+	}
+	n, err := NewRemoteNode(opts, addr)
+	if err != nil {
+		return nil, err
+	}
+	c := n.Conn(addr)
+	c.own = true
+	return c, nil
+}
+
+// Address is the conductor's HOST:PORT.
+func (c *RemoteConn) Address() string { return c.addr }
+
+// Close closes the node when the connection owns it.
+func (c *RemoteConn) Close() error {
+	if c.own {
+		return c.node.Close()
+	}
+	return nil
+}
+
+// Request sends req and waits for its reply, at most the node's timeout (or
+// the context's deadline when earlier).
+func (c *RemoteConn) Request(ctx context.Context, req proto.Message) (proto.Message, error) {
+	timeout := c.node.timeout
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
+		timeout = time.Until(d)
+	}
+	var reply proto.Message
+	err := c.exchange(ctx, req, timeout, func(msg proto.Message) error {
+		reply = msg
+		return errStop
+	})
+	if errors.Is(err, errStop) {
+		return reply, nil
+	}
+	if err == nil {
+		return nil, fmt.Errorf("%w: stream ended without a reply", ErrProtocol)
+	}
+	return nil, err
+}
+
+// Stream sends req and calls fn for every body that answers it until the
+// conductor ends the stream, fn returns an error, ctx ends, or the
+// connection to the conductor is lost. The first answer must come within
+// the node's timeout; after that a stream may last as long as it needs.
+func (c *RemoteConn) Stream(ctx context.Context, req proto.Message, fn func(proto.Message) error) error {
+	return c.exchange(ctx, req, c.node.timeout, fn)
+}
+
+// ErrUnreachable means a remote conductor's endpoint could not be used
+// (refused connection, TLS failure); the message says which and why.
+var ErrUnreachable = errors.New("conductor unreachable")
+
+// remoteFailure is a sentence for the user that errors.Is a sentinel.
+type remoteFailure struct {
+	msg  string
+	kind error
+}
+
+func (e *remoteFailure) Error() string        { return e.msg }
+func (e *remoteFailure) Is(target error) bool { return target == e.kind }
+
+func timeoutf(format string, args ...any) error {
+	return &remoteFailure{fmt.Sprintf(format, args...), ErrTimeout}
+}
+
+func unreachablef(format string, args ...any) error {
+	return &remoteFailure{fmt.Sprintf(format, args...), ErrUnreachable}
+}
+
+func (c *RemoteConn) exchange(ctx context.Context, req proto.Message, firstWithin time.Duration,
+	fn func(proto.Message) error) (err error) {
+	n := c.node
+	id, call, err := n.register(c.addr)
+	if err != nil {
+		return err
+	}
+	defer n.unregister(id)
+	env, err := messages.Wrap(id, req)
+	if err != nil {
+		return err
+	}
+	pr := n.probe(c.addr)
+	n.system.Root.RequestWithCustomSender(c.gateway, env, n.recv)
+	ended := false
+	defer func() {
+		if !ended {
+			// Tell the conductor to stop a stream we no longer read.
+			n.system.Root.RequestWithCustomSender(c.gateway, &messages.Envelope{CorrelationId: id,
+				ProtocolVersion: messages.ProtocolVersion,
+				Body:            &messages.Envelope_StreamEnd{StreamEnd: &messages.StreamEnd{Reason: "client left"}}}, n.recv)
+		}
+	}()
+	first := time.NewTimer(firstWithin)
+	defer first.Stop()
+	probeDone := pr.done
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+		case <-first.C:
+			return timeoutf("conductor at %s did not answer within %s", c.addr, firstWithin.Round(time.Millisecond))
+		case <-probeDone:
+			if pr.err != nil {
+				return pr.err
+			}
+			probeDone = nil
+		case <-call.notify:
+			envs, cerr := call.take()
+			for _, in := range envs {
+				first.Stop()
+				if e := in.GetError(); e != nil {
+					ended = true
+					return &RemoteError{Code: e.GetCode(), Message: e.GetMessage(), Hint: e.GetHint()}
+				}
+				if in.GetStreamEnd() != nil {
+					ended = true
+					return nil
+				}
+				body := messages.Unwrap(in)
+				if body == nil {
+					return fmt.Errorf("%w: the conductor at %s answered with a message this mzt does not know", ErrProtocol, c.addr)
+				}
+				if err := fn(body); err != nil {
+					ended = errors.Is(err, errStop) // a unary reply is all there is
+					return err
+				}
+			}
+			if cerr != nil {
+				ended = true // nobody is left to tell
+				return cerr
+			}
+		}
+	}
+}
+
+// probe checks, once per address and beside the first request, that the
+// conductor's endpoint answers and accepts our certificate, so that a
+// refused connection or a TLS failure is reported at once and clearly
+// instead of after protoactor's silent retries.
+type probe struct {
+	done chan struct{}
+	err  error
+}
+
+func (n *RemoteNode) probe(addr string) *probe {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if p := n.probes[addr]; p != nil {
+		return p
+	}
+	p := &probe{done: make(chan struct{})}
+	n.probes[addr] = p
+	go func() {
+		defer close(p.done)
+		p.err = Probe(addr, n.tls, n.timeout)
+	}()
+	return p
+}
+
+// http2Preface and an empty SETTINGS frame: a gRPC server answers them with
+// its own SETTINGS, which proves the TLS handshake (client certificate
+// included) succeeded.
+var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+
+// Probe connects to a remote endpoint the way protoactor will (TLS when
+// cfg is set) and reports in words why it cannot be used, or nil.
+func Probe(addr string, cfg *tls.Config, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	raw, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return unreachablef("conductor at %s is not reachable: connection refused (is it running with [remote] listen set?)", addr)
+		}
+		return unreachablef("conductor at %s is not reachable: %v", addr, err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(deadline)
+	conn := raw
+	if cfg != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		c := cfg.Clone()
+		c.ServerName = host
+		c.NextProtos = []string{"h2"} // gRPC refuses TLS without ALPN h2
+		tc := tls.Client(raw, c)
+		if err := tc.Handshake(); err != nil {
+			return unreachablef("TLS with the conductor at %s failed: %v", addr, err)
+		}
+		conn = tc
+	}
+	if _, err := conn.Write(http2Preface); err != nil {
+		return unreachablef("conductor at %s: %v", addr, err)
+	}
+	var b [1]byte
+	if _, err := conn.Read(b[:]); err != nil {
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			return timeoutf("conductor at %s did not answer within %s", addr, timeout)
+		case cfg == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+			return unreachablef("conductor at %s closed the connection: it requires TLS (set ca, cert and key in client.toml)", addr)
+		case cfg != nil:
+			return unreachablef("conductor at %s refused this client's certificate: %v", addr, err)
+		}
+		return unreachablef("conductor at %s: %v", addr, err)
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mzt-dev/mzt/client"
+	"github.com/mzt-dev/mzt/config"
+	"github.com/mzt-dev/mzt/messages"
+)
+
+// Fleet is `mzt fleet`.
+type Fleet struct {
+	Status FleetStatusCmd `cmd:"" help:"Health, pressure and work of this conductor and every [[fleet.peer]], asked in parallel."`
+}
+
+// FleetStatusCmd is `mzt fleet status`.
+type FleetStatusCmd struct {
+	JSON bool `help:"Print one JSON object."`
+}
+
+type fleetMember struct {
+	Name             string  `json:"name"`
+	Address          string  `json:"address"`
+	Reachable        bool    `json:"reachable"`
+	Error            string  `json:"error,omitempty"`
+	Status           string  `json:"status,omitempty"`
+	Pressure         string  `json:"pressure,omitempty"`
+	RunningJobs      int64   `json:"running_jobs"`
+	QueuedJobs       int64   `json:"queued_jobs"`
+	RunningSheets    int64   `json:"running_sheets"`
+	Version          string  `json:"version,omitempty"`
+	PID              int64   `json:"pid,omitempty"`
+	RoundTripSeconds float64 `json:"round_trip_seconds"`
+}
+
+type fleetJSON struct {
+	Schema      string        `json:"schema"`
+	Conductors  []fleetMember `json:"conductors"`
+	Reachable   int           `json:"reachable"`
+	Unreachable int           `json:"unreachable"`
+}
+
+// Run asks every conductor at once, each within fleet.timeout, and prints
+// the table even when some are down (exit 0: the view itself worked).
+func (c *FleetStatusCmd) Run(g *Globals) error {
+	cfg, err := config.Load(config.LoadOptions{File: g.paths.ConfigFile})
+	if err != nil {
+		return failf(exitUsage, "", "%v", err)
+	}
+	timeout := time.Duration(cfg.Fleet.Timeout)
+	members := make([]fleetMember, 1+len(cfg.Fleet.Peer))
+	members[0] = fleetMember{Name: "local", Address: g.paths.Socket}
+	for i, p := range cfg.Fleet.Peer {
+		members[i+1] = fleetMember{Name: p.Name, Address: p.Address}
+	}
+	var node *client.RemoteNode
+	if len(cfg.Fleet.Peer) > 0 {
+		cc, err := config.LoadClient(g.paths.BaseHome)
+		if err != nil {
+			return failf(exitUsage, "", "%v", err)
+		}
+		cc.Timeout = cfg.Fleet.Timeout
+		t := cc.FleetTarget(cfg.Fleet.Peer[0].Name, cfg.Fleet.Peer[0].Address)
+		if node, err = newRemoteNode(cc, t); err != nil {
+			return err
+		}
+		defer node.Close()
+	}
+	ctx, cancel := context.WithTimeout(g.ctx, timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := &members[i]
+			start := time.Now()
+			st, err := fleetAsk(ctx, g, node, i, m.Address)
+			m.RoundTripSeconds = time.Since(start).Seconds()
+			if err != nil {
+				m.Error = fleetError(err)
+				return
+			}
+			m.Reachable, m.Status, m.Pressure, m.Version, m.PID = true, st.Status, st.Pressure, st.Version, st.Pid
+			m.RunningJobs, m.QueuedJobs, m.RunningSheets = st.RunningJobs, st.QueuedJobs, st.RunningSheets
+		}()
+	}
+	wg.Wait()
+	out := fleetJSON{Schema: schema, Conductors: members}
+	for _, m := range members {
+		if m.Reachable {
+			out.Reachable++
+		} else {
+			out.Unreachable++
+		}
+	}
+	if c.JSON {
+		return g.printJSON(out)
+	}
+	tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tADDRESS\tHEALTH\tPRESSURE\tJOBS\tQUEUED\tSHEETS\tTIME")
+	for _, m := range members {
+		if !m.Reachable {
+			fmt.Fprintf(tw, "%s\t%s\tunreachable\t-\t-\t-\t-\t%s\n", m.Name, m.Address, m.Error)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.0fms\n", m.Name, m.Address, m.Status, m.Pressure,
+			m.RunningJobs, m.QueuedJobs, m.RunningSheets, m.RoundTripSeconds*1000)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	g.printf("%d of %d conductors reachable\n", out.Reachable, len(members))
+	return nil
+}
+
+func fleetAsk(ctx context.Context, g *Globals, node *client.RemoteNode, i int, addr string) (*messages.ConductorStatus, error) {
+	if i == 0 {
+		conn, err := client.Dial(ctx, g.paths.Socket)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		return client.RequestAs[*messages.ConductorStatus](ctx, conn, &messages.ConductorStatusRequest{})
+	}
+	return client.RequestAs[*messages.ConductorStatus](ctx, node.Conn(addr), &messages.ConductorStatusRequest{})
+}
+
+func fleetError(err error) string {
+	if errors.Is(err, client.ErrNotRunning) {
+		return "conductor is not running"
+	}
+	return err.Error()
+}

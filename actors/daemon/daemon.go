@@ -155,6 +155,7 @@ func Run(opts Options) error {
 	defer events.Close()
 	d := &daemonActor{
 		opts: opts, cfg: cfg, log: log, level: level, logw: logw, db: db, listener: ln, events: events,
+		metrics:   newMetrics(system, cfg),
 		recovered: &prepared, cgroups: cgroups, isolation: isolation, started: time.Now(), dead: map[string]bool{}, ready: make(chan error, 1), done: make(chan struct{}),
 	}
 	d.remote = rem
@@ -237,6 +238,7 @@ type daemonActor struct {
 	isolation string
 	started   time.Time
 	events    *eventlog.Log
+	metrics   *gateway.Metrics
 	stats     correlation.Table
 
 	store, jobs, monitor, profiler, correlation, reaper, gateway *actor.PID
@@ -319,6 +321,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 		Paths: d.opts.Paths, RequestTimeout: time.Duration(d.cfg.RequestTimeout),
 		Daemon: ctx.Self(), Jobs: d.jobs, Monitor: d.monitor, Store: d.store, Log: log("gateway"),
 		Correlation: d.correlation, Events: d.events, DB: d.db,
+		MetricsListen: d.cfg.Metrics.Listen, Metrics: d.metrics,
 		Info: func(c gateway.Caller) (gateway.DaemonInfo, error) {
 			res, err := c.Ask(ctx.Self(), &infoRequest{})
 			if err != nil {

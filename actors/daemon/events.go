@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/actors/gateway"
 	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/eventlog"
 	"github.com/mzt-dev/mzt/messages"
 )
@@ -38,4 +40,18 @@ func openEventLog(system *actor.ActorSystem, db *store.DB) (*eventlog.Log, error
 		}
 	})
 	return log, nil
+}
+
+// newMetrics counts events for the Prometheus endpoint, when one is configured.
+func newMetrics(system *actor.ActorSystem, cfg *config.Config) *gateway.Metrics {
+	if cfg.Metrics.Listen == "" {
+		return nil
+	}
+	m := gateway.NewMetrics()
+	system.EventStream.Subscribe(func(evt any) {
+		if e, ok := evt.(*messages.Event); ok {
+			m.Observe(e)
+		}
+	})
+	return m
 }

@@ -43,12 +43,16 @@ type Deps struct {
 	Correlation                  *actor.PID
 	Events                       *eventlog.Log // nil in tests that need none
 	DB                           *store.DB     // reads of past events
+	// MetricsListen, when set, serves Prometheus metrics from Metrics.
+	MetricsListen string
+	Metrics       *Metrics
 }
 
 // Actor is the gateway.
 type Actor struct {
-	deps   *Deps
-	server *Server
+	deps    *Deps
+	server  *Server
+	metrics *metricsServer
 }
 
 // Props builds the gateway actor.
@@ -71,11 +75,23 @@ func (a *Actor) Receive(ctx actor.Context) {
 		h := &dispatcher{deps: a.deps, root: ctx.ActorSystem().Root, timeout: a.deps.RequestTimeout}
 		a.server = NewServer(ln, h, ServerOptions{RequestTimeout: a.deps.RequestTimeout, OwnUID: os.Getuid()}, a.deps.Log)
 		a.server.Serve()
+		if a.deps.MetricsListen != "" && a.deps.Metrics != nil {
+			// A metrics endpoint that cannot listen is reported, not fatal:
+			// jobs matter more than their graphs.
+			var err error
+			if a.metrics, err = startMetrics(a.deps.MetricsListen, a.deps.Metrics, h, a.deps.Log); err != nil {
+				a.deps.Log.Error("cannot serve metrics", "listen", a.deps.MetricsListen, "err", err)
+			}
+		}
 		a.deps.OnServing(nil)
 	case *actor.Stopping, *actor.Restarting:
 		if a.server != nil {
 			a.server.Close()
 			a.server = nil
+		}
+		if a.metrics != nil {
+			a.metrics.close()
+			a.metrics = nil
 		}
 	}
 }

@@ -4,6 +4,7 @@
 //
 //	go run ./cmd/mzt-bench [-mzt PATH] [-n N]
 //	go run ./cmd/mzt-bench soak [-cycles 10] [-sheets 50]
+//	go run ./cmd/mzt-bench profiler-cost
 //
 // It also serves as the floor client: `mzt-bench floor-client SOCKET` dials
 // a Unix socket, writes a byte and reads the reply, the least any CLI
@@ -43,6 +44,13 @@ func main() {
 		fs.Parse(os.Args[2:])
 		if err := soak(*mzt, *cycles, *sheets, *noCgroups); err != nil {
 			fmt.Fprintln(os.Stderr, "mzt-bench soak:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "profiler-cost" {
+		if err := profilerCostOnly(); err != nil {
+			fmt.Fprintln(os.Stderr, "mzt-bench profiler-cost:", err)
 			os.Exit(1)
 		}
 		return
@@ -172,6 +180,13 @@ prompt = "true"
 	}
 	rows = append(rows, row{"mzt list --all --json with 10,000 finished jobs (median)", ms(histTime), "", "", "< 200 ms"},
 		row{"conductor RSS with 10,000 finished jobs, after listing", fmt.Sprintf("%.1f MB", histRSS), "", "", "< 100 MB"})
+
+	profOn, profOff, err := profilerCost(mztBin, dir, 50, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"conductor CPU, 50 sleeping sheets, profiler every 1s", fmt.Sprintf("%.2f%% of a core", profOn),
+		fmt.Sprintf("%.2f%% with the profiler off", profOff), "", ""})
 
 	if _, err := exec.LookPath("tsp"); err == nil {
 		mt, tt, err := queueVsTsp(mztBin, dir, 1000)

@@ -62,6 +62,7 @@ type topModel struct {
 
 	note    string // the status line: the result of the last action
 	noteErr bool
+	noteAt  time.Time // a note goes away after topNoteFor
 
 	width, height int
 }
@@ -122,7 +123,7 @@ func (m topModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.seq++
 		return m, m.tick()
 	case topControlMsg:
-		m.note, m.noteErr = controlNote(msg)
+		m.say(controlNote(msg))
 		if !m.fetching { // show the effect now rather than at the next tick
 			m.fetching = true
 			return m, m.fetchCmd()
@@ -173,10 +174,10 @@ func (m topModel) key(k string) (tea.Model, tea.Cmd) {
 		id := m.confirm
 		m.confirm = ""
 		if k == "y" || k == "Y" {
-			m.note, m.noteErr = "cancelling job "+id+"…", false
+			m.say("cancelling job "+id+"…", false)
 			return m, m.controlCmd(id, messages.JobAction_JOB_ACTION_CANCEL)
 		}
-		m.note, m.noteErr = "job "+id+" not cancelled", false
+		m.say("job "+id+" not cancelled", false)
 		return m, nil
 	}
 	switch k {
@@ -188,25 +189,33 @@ func (m topModel) key(k string) (tea.Model, tea.Cmd) {
 		m.move(1)
 	case "p", "r", "c":
 		if m.down {
-			m.note, m.noteErr = "conductor is not running", true
+			m.say("conductor is not running", true)
 			return m, nil
 		}
 		if m.selected == "" {
-			m.note, m.noteErr = "no job selected", true
+			m.say("no job selected", true)
 			return m, nil
 		}
 		switch k {
 		case "p":
-			m.note, m.noteErr = "pausing job "+m.selected+"…", false
+			m.say("pausing job "+m.selected+"…", false)
 			return m, m.controlCmd(m.selected, messages.JobAction_JOB_ACTION_PAUSE)
 		case "r":
-			m.note, m.noteErr = "resuming job "+m.selected+"…", false
+			m.say("resuming job "+m.selected+"…", false)
 			return m, m.controlCmd(m.selected, messages.JobAction_JOB_ACTION_RESUME)
 		default:
 			m.confirm = m.selected
 		}
 	}
 	return m, nil
+}
+
+// topNoteFor is how long the status line shows an action's result: long
+// enough to read, short enough not to outlive what it says.
+const topNoteFor = 10 * time.Second
+
+func (m *topModel) say(note string, isErr bool) {
+	m.note, m.noteErr, m.noteAt = note, isErr, m.deps.now()
 }
 
 func (m *topModel) move(d int) {
@@ -238,6 +247,10 @@ func controlNote(msg topControlMsg) (string, bool) {
 	id, verbs := msg.req.GetJobId(), topVerbs[msg.req.GetAction()]
 	var re *client.RemoteError
 	switch {
+	case msg.err == nil && msg.req.GetAction() == messages.JobAction_JOB_ACTION_CANCEL && !finished(msg.resp.GetStatus()):
+		// The answer comes once the cancel has begun; the job's sheets
+		// are still being stopped.
+		return fmt.Sprintf("job %s is being cancelled (status: %s)", id, msg.resp.GetStatus()), false
 	case msg.err == nil:
 		return fmt.Sprintf("job %s %s (status: %s)", id, verbs[1], msg.resp.GetStatus()), false
 	case errors.Is(msg.err, client.ErrJobNotFound):

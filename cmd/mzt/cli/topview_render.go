@@ -203,7 +203,7 @@ func (m topModel) jobRows(now time.Time) []string {
 // sheetRows are the running sheets with their live profile; figures the
 // profiler has not measured yet show as "-".
 func (m topModel) sheetRows(now time.Time) []string {
-	cells := [][]string{{"JOB", "SHEET", "STAGE", "TRY", "PID", "CPU%", "RSS", "PEAK", "PROCS", "ELAPSED", "FLAGS"}}
+	cells := [][]string{{"JOB", "SHEET", "STAGE", "PID", "CPU%", "RSS", "PEAK", "PROCS", "ELAPSED", "FLAGS"}}
 	sheets := m.snap.GetSheets()
 	for _, rs := range sheets {
 		s := rs.GetSheet()
@@ -222,16 +222,16 @@ func (m topModel) sheetRows(now time.Time) []string {
 		if s.GetPid() > 0 {
 			pid = fmt.Sprint(s.GetPid())
 		}
-		cells = append(cells, []string{rs.GetJobId(), fmt.Sprint(s.GetNum()), stage, fmt.Sprint(s.GetAttempts()), pid, cpu,
+		cells = append(cells, []string{rs.GetJobId(), fmt.Sprint(s.GetNum()), stage, pid, cpu,
 			megabytes(s.GetRssMb()), megabytes(s.GetPeakRssMb()), procs,
 			humanDuration(since(s.GetStartedAtUnixNano(), 0, now)), sheetFlags(s)})
 	}
 	rows := table(cells, func(r, c int, str string) string {
 		s := sheets[r-1].GetSheet()
 		switch {
-		case c == 10 && s.GetStalled():
+		case c == 9 && s.GetStalled():
 			return m.st.bad.Render(str)
-		case c == 10:
+		case c == 9:
 			return m.st.warn.Render(str)
 		}
 		return str
@@ -276,7 +276,7 @@ func (m topModel) statusLines(now time.Time) []string {
 		out = append(out, m.st.bad.Render(fmt.Sprintf("refresh failed: %v (showing the answer of %s)",
 			m.refresh, m.updated.Format("15:04:05"))))
 	}
-	if m.note != "" {
+	if m.note != "" && now.Sub(m.noteAt) < topNoteFor {
 		style := m.st.good
 		if m.noteErr {
 			style = m.st.bad

@@ -145,10 +145,10 @@ func TestTopView(t *testing.T) {
 		`\n +build +running +\[----------\] 0/3 +- +- +5s +-\n`,
 		`\n +later +queued `,
 		// running sheets
-		`JOB +SHEET +STAGE +TRY +PID +CPU% +RSS +PEAK +PROCS +ELAPSED +FLAGS`,
-		`review +5 +draft/2 +1 +31337 +98 +120 MB +150 MB +3 +1m 3s\n`,
-		`review +6 +draft/3 +2 +31338 +0 +8\.5 MB +- +- +6m 40s +STALLED · no CPU and no output for 5m`,
-		`build +1 +compile +1 +555 +- +- +- +- +5s`,
+		`JOB +SHEET +STAGE +PID +CPU% +RSS +PEAK +PROCS +ELAPSED +FLAGS`,
+		`review +5 +draft/2 +31337 +98 +120 MB +150 MB +3 +1m 3s\n`,
+		`review +6 +draft/3 +31338 +0 +8\.5 MB +- +- +6m 40s +STALLED · no CPU and no output for 5m`,
+		`build +1 +compile +555 +- +- +- +- +5s`,
 		// events and keys
 		`stall +review +6 +no output for 5m`,
 		`p pause · r resume · c cancel · q quit`,
@@ -272,6 +272,11 @@ func TestTopPauseResume(t *testing.T) {
 	m = runCmd(t, m, cmd)
 	if !strings.Contains(m.View(), "pause build: job build is not running or queued") || !m.noteErr {
 		t.Errorf("the status line does not show the refusal:\n%s", m.View())
+	}
+	// The status line clears itself after a while.
+	m.deps.now = func() time.Time { return topNow.Add(topNoteFor) }
+	if strings.Contains(m.View(), "pause build") {
+		t.Errorf("the status line outlives topNoteFor:\n%s", m.View())
 	}
 }
 

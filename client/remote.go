@@ -390,9 +390,12 @@ func (c *RemoteConn) exchange(ctx context.Context, req proto.Message, firstWithi
 	for {
 		select {
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return timeoutf("conductor at %s did not answer within %s", c.addr, firstWithin.Round(100*time.Millisecond))
+			}
 			return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 		case <-first.C:
-			return timeoutf("conductor at %s did not answer within %s", c.addr, firstWithin.Round(time.Millisecond))
+			return timeoutf("conductor at %s did not answer within %s", c.addr, firstWithin.Round(100*time.Millisecond))
 		case <-probeDone:
 			if pr.err != nil {
 				return pr.err
@@ -477,6 +480,10 @@ func Probe(addr string, cfg *tls.Config, timeout time.Duration) error {
 		c.NextProtos = []string{"h2"} // gRPC refuses TLS without ALPN h2
 		tc := tls.Client(raw, c)
 		if err := tc.Handshake(); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return timeoutf("conductor at %s did not answer within %s", addr, timeout)
+			}
 			return unreachablef("TLS with the conductor at %s failed: %v", addr, err)
 		}
 		conn = tc

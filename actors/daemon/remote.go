@@ -92,7 +92,9 @@ func startRemote(system *actor.ActorSystem, cfg *config.Config, opts Options, lo
 		Target:      func(id string) bool { return id == gateway.RemoteID },
 		Address:     system.Address,
 		Placeholder: gateway.RemotePlaceholder,
-		Log:         log,
+		// The remote gateway cancels what a departed peer left running.
+		PeerGone: func(addr string) { system.EventStream.Publish(&remote.EndpointTerminatedEvent{Address: addr}) },
+		Log:      log,
 	})))
 	ropts := []remote.ConfigOption{remote.WithServerOptions(serverOpts...), remote.WithDialOptions(dialOpts...),
 		remote.WithEndpointWriterBatchSize(remoteWriterBatch)}

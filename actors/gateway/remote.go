@@ -175,7 +175,14 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 	}
 	rctx, cancel := context.WithCancel(a.ctx)
 	a.inflight[key] = cancel
-	a.log.Debug("remote request", "peer", peer, "role", role, "peer_address", key.addr, "request", proto.MessageName(req))
+	if a.log.Enabled(context.Background(), slog.LevelDebug) {
+		args := "(large)"
+		if proto.Size(req) <= 256 {
+			args = fmt.Sprint(req)
+		}
+		a.log.Debug("remote request", "peer", peer, "role", role, "peer_address", key.addr,
+			"request", proto.MessageName(req), "args", args)
+	}
 	self, disp, log := ctx.Self(), a.disp, a.log
 	go func() {
 		defer root.Send(self, &remoteDone{key: key})

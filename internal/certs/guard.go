@@ -35,7 +35,11 @@ type GuardOptions struct {
 	// into a message of its own (typically an error for the target to
 	// answer the sender with). Without it such messages are dropped.
 	Placeholder func(typeName string) proto.Message
-	Log         *slog.Logger
+	// PeerGone, when set, is called with the address a peer announced
+	// (protoactor's ConnectRequest) once its stream to us ends: the peer
+	// left or died, though we may have no connection to it that would say so.
+	PeerGone func(address string)
+	Log      *slog.Logger
 }
 
 // StreamGuard is a gRPC stream interceptor for protoactor's Remoting
@@ -78,15 +82,23 @@ type guardedStream struct {
 	opts       *GuardOptions
 	allowed    map[string]bool
 	role, name string
+	peerAddr   string // announced in the stream's ConnectRequest
 }
 
 func (s *guardedStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
+		if s.peerAddr != "" && s.opts.PeerGone != nil {
+			s.opts.PeerGone(s.peerAddr)
+			s.peerAddr = ""
+		}
 		return err
 	}
 	if rm, ok := m.(*remote.RemoteMessage); ok {
 		if b := rm.GetMessageBatch(); b != nil {
 			s.clean(b)
+		}
+		if sc := rm.GetConnectRequest().GetServerConnection(); sc != nil {
+			s.peerAddr = sc.GetAddress()
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/mzt-dev/mzt/config/score"
 	"github.com/mzt-dev/mzt/config/strict"
 	"github.com/mzt-dev/mzt/messages"
+	"golang.org/x/term"
 )
 
 // loadScore reads and validates a score the way the conductor will.
@@ -138,7 +139,8 @@ func waitJob(g *Globals, id string, show bool) (*messages.JobStatus, error) {
 		}
 		switch {
 		case tty:
-			g.printf("\r\033[K%s %s · %s%s", bar(j.GetSheetsCompleted(), j.GetSheetsTotal(), 24), line, humanDuration(elapsed(j)), eta)
+			g.printf("\r\033[K%s", fitTerminal(fmt.Sprintf("%s %s · %s%s", bar(j.GetSheetsCompleted(), j.GetSheetsTotal(), 12),
+				line, humanDuration(elapsed(j)), eta)))
 		case show && line != last:
 			g.printf("%s%s\n", line, eta)
 		}
@@ -164,6 +166,19 @@ func waitJob(g *Globals, id string, show bool) (*messages.JobStatus, error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// fitTerminal cuts a line redrawn in place to the terminal's width: a line
+// that wrapped would leave a copy of itself on every redraw.
+func fitTerminal(s string) string {
+	w, _, err := term.GetSize(int(os.Stdout.Fd()))
+	if err != nil || w <= 1 {
+		return s
+	}
+	if r := []rune(s); len(r) > w-1 {
+		return string(r[:w-2]) + "…"
+	}
+	return s
 }
 
 func bar(done, total int64, width int) string {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,7 @@ func cmdEnvSubst(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	out := os.Expand(ts.ReadFile(args[0]), ts.Getenv)
 	dst := ts.MkAbs(args[1])
+	ts.Check(os.MkdirAll(filepath.Dir(dst), 0o700))
 	ts.Check(os.WriteFile(dst, []byte(out), 0o600))
 }
 

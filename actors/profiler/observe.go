@@ -107,6 +107,7 @@ func (st *TryState) Observe(r Reading, started, now time.Time, pol Policy) jobs.
 			p.CPUPercent = float64(r.CPUTicks-st.lastTicks) / proctable.ClockTicks / dt * 100
 		}
 	}
+	prevAt := st.lastAt
 	st.samples++
 	st.sumCPU += p.CPUPercent
 	st.lastAt, st.lastTicks = now, r.CPUTicks
@@ -141,7 +142,7 @@ func (st *TryState) Observe(r Reading, started, now time.Time, pol Policy) jobs.
 	// Anomalies, each flagged once per try (a spike each time it happens).
 	if !first && rss-st.lastRSS >= spikeMinMB && rss >= spikeFactor*st.lastRSS {
 		p.NewNotes = append(p.NewNotes, fmt.Sprintf("memory spike: RSS rose from %.0f MB to %.0f MB in %s",
-			st.lastRSS, rss, now.Sub(st.lastAt).Round(time.Second)))
+			st.lastRSS, rss, now.Sub(prevAt).Round(time.Second)))
 	}
 	st.lastRSS = rss
 	if p.CPUPercent >= runawayPercent {

@@ -124,7 +124,8 @@ type CompactSamples struct {
 
 func (op *CompactSamples) apply(ctx context.Context, tx *sql.Tx) error {
 	const minute = int64(time.Minute)
-	cut := nanos(op.DownsampleBefore)
+	// A whole minute is either aggregated or left raw, never split in two.
+	cut := nanos(op.DownsampleBefore.Truncate(time.Minute))
 	if _, err := tx.ExecContext(ctx, `INSERT INTO samples (run_key, num, try, time, resolution, cpu_percent, rss_mb,
 		threads, processes, open_files, read_bytes, write_bytes)
 		SELECT run_key, num, try, (time / ?) * ?, 60, avg(cpu_percent), max(rss_mb), max(threads), max(processes),

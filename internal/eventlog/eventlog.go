@@ -19,6 +19,9 @@ type Persist func([]*messages.Event)
 type Log struct {
 	persist    Persist
 	flushAfter time.Duration
+	// flushing is held across persist, so batches reach it in order and
+	// Close returns only once the last one has been handed over.
+	flushing sync.Mutex
 
 	mu      sync.Mutex
 	seq     int64
@@ -86,6 +89,8 @@ func (l *Log) remember(ev *messages.Event) {
 
 // Flush hands pending events to the persister now.
 func (l *Log) Flush() {
+	l.flushing.Lock()
+	defer l.flushing.Unlock()
 	l.mu.Lock()
 	batch := l.pending
 	l.pending = nil

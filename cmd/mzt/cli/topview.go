@@ -129,6 +129,19 @@ func (m topModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.fetchCmd()
 		}
 	case tea.KeyMsg:
+		if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 {
+			// Keys typed faster than they are read arrive as one message
+			// ("jp"): each is a key of its own.
+			var cmds []tea.Cmd
+			for _, r := range msg.Runes {
+				var cmd tea.Cmd
+				var next tea.Model
+				next, cmd = m.key(string(r))
+				m = next.(topModel)
+				cmds = append(cmds, cmd)
+			}
+			return m, tea.Sequence(cmds...)
+		}
 		return m.key(msg.String())
 	}
 	return m, nil

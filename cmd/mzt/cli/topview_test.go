@@ -450,3 +450,48 @@ func TestETAText(t *testing.T) {
 		t.Errorf("etaPhrase of a finished job = %q", got)
 	}
 }
+
+// The model under bubbletea's own runtime (keys from a reader, commands in
+// goroutines, under -race): a refresh and an action run while keys arrive,
+// and q ends the program with the selection where the keys left it.
+func TestTopProgram(t *testing.T) {
+	f := &fakeConductor{snap: topSnapshot()}
+	m := newTopModel(f.deps(), 10*time.Millisecond, lipgloss.NewRenderer(io.Discard), f.snap)
+	in, keys := io.Pipe()
+	p := tea.NewProgram(m, tea.WithInput(in), tea.WithOutput(io.Discard), tea.WithoutSignalHandler())
+	done := make(chan tea.Model, 1)
+	go func() {
+		final, err := p.Run()
+		if err != nil {
+			t.Errorf("program: %v", err)
+		}
+		done <- final
+	}()
+	go func() {
+		keys.Write([]byte("jp")) // one read: bubbletea makes it one message
+		// The pause reaches the fake (refreshes run meanwhile), then q.
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			f.mu.Lock()
+			n := len(f.requests)
+			f.mu.Unlock()
+			if n > 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		keys.Write([]byte("q"))
+	}()
+	select {
+	case final := <-done:
+		tm := final.(topModel)
+		if tm.selected != "build" {
+			t.Errorf("selected %q at the end, want build", tm.selected)
+		}
+		checkRequests(t, f, []*messages.JobControlRequest{{JobId: "build", Action: messages.JobAction_JOB_ACTION_PAUSE}})
+	case <-time.After(30 * time.Second):
+		p.Kill()
+		t.Fatal("the program did not end on q")
+	}
+	keys.Close()
+}

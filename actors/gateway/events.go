@@ -79,11 +79,10 @@ func (d *dispatcher) streamEvents(ctx context.Context, req *messages.EventsReque
 // eventHistory is the newest limit events, from memory and, when memory does
 // not reach back far enough, from state.db.
 func (d *dispatcher) eventHistory(ctx context.Context, jobID string, limit int) ([]*messages.Event, error) {
-	recent, truncated := d.deps.Events.Recent(jobID, limit)
-	if !truncated || d.deps.DB == nil {
+	recent, before := d.deps.Events.History(jobID, limit)
+	if before == 0 || d.deps.DB == nil {
 		return recent, nil
 	}
-	before := d.deps.Events.Oldest()
 	older, err := d.deps.DB.Events(ctx, jobID, before, limit-len(recent))
 	if err != nil {
 		return nil, messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "", "read past events: %v", err)

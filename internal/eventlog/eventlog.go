@@ -120,6 +120,13 @@ func (l *Log) Close() {
 // limit, oldest first, and whether memory may be missing older ones (so the
 // caller should look in the store before the first returned seq).
 func (l *Log) Recent(jobID string, limit int) (events []*messages.Event, truncated bool) {
+	events, before := l.History(jobID, limit)
+	return events, before > 0
+}
+
+// History is Recent with, in one look, where memory ends: when before > 0,
+// older events of the job may be in the store, all with seq < before.
+func (l *Log) History(jobID string, limit int) (events []*messages.Event, before int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ordered := l.ordered()
@@ -131,7 +138,10 @@ func (l *Log) Recent(jobID string, limit int) (events []*messages.Event, truncat
 	for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
 		events[i], events[j] = events[j], events[i]
 	}
-	return events, len(events) < limit && l.full
+	if len(events) < limit && l.full && len(ordered) > 0 {
+		before = ordered[0].GetSeq()
+	}
+	return events, before
 }
 
 // Oldest is the seq of the oldest event in memory (0 when none).

@@ -135,14 +135,14 @@ func (st *TryState) Observe(r Reading, started, now time.Time, pol Policy) jobs.
 	if pol.StallAfter > 0 && !st.stalled && now.Sub(st.progressAt) >= pol.StallAfter {
 		st.stalled = true
 		p.StallNote = fmt.Sprintf("no CPU progress and no new output for %s (stall_after %s)",
-			now.Sub(st.progressAt).Round(time.Second), pol.StallAfter)
+			roughly(now.Sub(st.progressAt)), pol.StallAfter)
 	}
 	p.Stalled = st.stalled
 
 	// Anomalies, each flagged once per try (a spike each time it happens).
 	if !first && rss-st.lastRSS >= spikeMinMB && rss >= spikeFactor*st.lastRSS {
 		p.NewNotes = append(p.NewNotes, fmt.Sprintf("memory spike: RSS rose from %.0f MB to %.0f MB in %s",
-			st.lastRSS, rss, now.Sub(prevAt).Round(time.Second)))
+			st.lastRSS, rss, roughly(now.Sub(prevAt))))
 	}
 	st.lastRSS = rss
 	if p.CPUPercent >= runawayPercent {
@@ -153,7 +153,7 @@ func (st *TryState) Observe(r Reading, started, now time.Time, pol Policy) jobs.
 		if !st.runaway && now.Sub(st.hotSince) >= sustained {
 			st.runaway = true
 			p.NewNotes = append(p.NewNotes, fmt.Sprintf("runaway CPU: %.0f%% of a core for %s",
-				p.CPUPercent, now.Sub(st.hotSince).Round(time.Second)))
+				p.CPUPercent, roughly(now.Sub(st.hotSince))))
 		}
 	} else if !first {
 		st.hotSince = time.Time{}
@@ -166,4 +166,12 @@ func (st *TryState) Observe(r Reading, started, now time.Time, pol Policy) jobs.
 		}
 	}
 	return p
+}
+
+// roughly rounds a duration for a note: tenths of a second when short.
+func roughly(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
 }

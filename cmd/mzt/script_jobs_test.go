@@ -55,6 +55,11 @@ func lookupJSON(ts *testscript.TestScript, path string) (string, bool) {
 	if err := json.Unmarshal([]byte(ts.ReadFile("stdout")), &v); err != nil {
 		ts.Fatalf("stdout is not one JSON value: %v", err)
 	}
+	return walkJSON(v, path)
+}
+
+// walkJSON follows path through a decoded JSON value (see lookupJSON).
+func walkJSON(v any, path string) (string, bool) {
 	if path != "." {
 		for _, k := range strings.Split(path, ".") {
 			switch x := v.(type) {
@@ -154,9 +159,29 @@ func cmdWaitSheet(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("timeout: %v", err)
 		}
 	}
+	last, ok := pollStatus(ts, args[0], timeout, func(v any) (string, bool) {
+		for i := 0; ; i++ {
+			n, found := walkJSON(v, fmt.Sprintf("sheets.%d.num", i))
+			if !found {
+				return "no such sheet", false
+			}
+			if n == strconv.Itoa(num) {
+				status, _ := walkJSON(v, fmt.Sprintf("sheets.%d.status", i))
+				return status, status == args[2]
+			}
+		}
+	})
+	if !ok {
+		ts.Fatalf("job %s sheet %d: status %q after %s (wanted %q)", args[0], num, last, timeout, args[2])
+	}
+}
+
+// pollStatus runs `mzt status JOB --json` until check accepts its output or
+// timeout passes; it returns check's last description.
+func pollStatus(ts *testscript.TestScript, job string, timeout time.Duration, check func(v any) (string, bool)) (string, bool) {
 	last := ""
 	ok := waitUntil(timeout, func() bool {
-		cmd := mztCmd(ts, "status", args[0], "--json")
+		cmd := mztCmd(ts, "status", job, "--json")
 		if g := ts.Getenv("GORACE"); g != "" {
 			// A script may set GORACE=atexit_sleep_ms=0 so each poll of the
 			// race-built binary does not sleep a second at exit.
@@ -167,28 +192,16 @@ func cmdWaitSheet(ts *testscript.TestScript, neg bool, args []string) {
 			last = err.Error()
 			return false
 		}
-		var st struct {
-			Sheets []struct {
-				Num    int    `json:"num"`
-				Status string `json:"status"`
-			} `json:"sheets"`
-		}
-		if err := json.Unmarshal(out, &st); err != nil {
+		var v any
+		if err := json.Unmarshal(out, &v); err != nil {
 			last = err.Error()
 			return false
 		}
-		for _, s := range st.Sheets {
-			if s.Num == num {
-				last = s.Status
-				return s.Status == args[2]
-			}
-		}
-		last = "no such sheet"
-		return false
+		var done bool
+		last, done = check(v)
+		return done
 	})
-	if !ok {
-		ts.Fatalf("job %s sheet %d: status %q after %s (wanted %q)", args[0], num, last, timeout, args[2])
-	}
+	return last, ok
 }
 
 // waitgrep [!] REGEXP FILE [TIMEOUT]: wait until FILE exists and its content

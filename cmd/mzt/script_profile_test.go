@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -82,55 +81,13 @@ func cmdWaitStatus(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("timeout: %v", err)
 		}
 	}
-	last := ""
-	ok := waitUntil(timeout, func() bool {
-		cmd := mztCmd(ts, "status", args[0], "--json")
-		if g := ts.Getenv("GORACE"); g != "" {
-			cmd.Env = append(cmd.Env, "GORACE="+g)
-		}
-		out, err := cmd.Output()
-		if err != nil {
-			last = err.Error()
-			return false
-		}
-		var v any
-		if err := json.Unmarshal(out, &v); err != nil {
-			last = err.Error()
-			return false
-		}
+	last, ok := pollStatus(ts, args[0], timeout, func(v any) (string, bool) {
 		got, found := walkJSON(v, args[1])
-		last = got
-		return found && re.MatchString(got)
+		return got, found && re.MatchString(got)
 	})
 	if !ok {
 		ts.Fatalf("job %s: %s = %q after %s (want match for %q)", args[0], args[1], last, timeout, args[2])
 	}
-}
-
-// walkJSON follows a dotted path of object keys and array indexes.
-func walkJSON(v any, path string) (string, bool) {
-	for _, k := range strings.Split(path, ".") {
-		switch x := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = x[k]; !ok {
-				return "", false
-			}
-		case []any:
-			i, err := strconv.Atoi(k)
-			if err != nil || i < 0 || i >= len(x) {
-				return "", false
-			}
-			v = x[i]
-		default:
-			return "", false
-		}
-	}
-	if s, ok := v.(string); ok {
-		return s, true
-	}
-	b, _ := json.Marshal(v)
-	return string(b), true
 }
 
 // ordered FILE REGEXP...: FILE has lines matching each REGEXP, in this order

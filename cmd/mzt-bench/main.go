@@ -5,6 +5,7 @@
 //	go run ./cmd/mzt-bench [-mzt PATH] [-n N]
 //	go run ./cmd/mzt-bench soak [-cycles 10] [-sheets 50]
 //	go run ./cmd/mzt-bench profiler-cost
+//	go run ./cmd/mzt-bench remote [-n 50]
 //
 // It also serves as the floor client: `mzt-bench floor-client SOCKET` dials
 // a Unix socket, writes a byte and reads the reply, the least any CLI
@@ -44,6 +45,17 @@ func main() {
 		fs.Parse(os.Args[2:])
 		if err := soak(*mzt, *cycles, *sheets, *noCgroups); err != nil {
 			fmt.Fprintln(os.Stderr, "mzt-bench soak:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "remote" {
+		fs := flag.NewFlagSet("remote", flag.ExitOnError)
+		mzt := fs.String("mzt", "", "mzt binary (default: build it)")
+		n := fs.Int("n", 50, "repetitions of each round trip")
+		fs.Parse(os.Args[2:])
+		if err := remoteOnly(*mzt, *n); err != nil {
+			fmt.Fprintln(os.Stderr, "mzt-bench remote:", err)
 			os.Exit(1)
 		}
 		return
@@ -134,6 +146,11 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 	}
 	rows = append(rows, row{"conductor-status --json round trip (median)", ms(median(cli)), ms(median(floor)) + " bare Go socket client",
 		ratio(median(cli), median(floor)), "<= 3x"})
+	remoteRows, err := remoteStatus(mztBin, dir, n)
+	if err != nil {
+		return fmt.Errorf("remote status: %w", err)
+	}
+	rows = append(rows, remoteRows[0])
 
 	sock := filepath.Join(home, "conductor.sock")
 	rate, err := gatewayRate(sock, 16, 3*time.Second)

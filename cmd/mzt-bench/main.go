@@ -162,18 +162,8 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 	rows = append(rows, row{"200 clients x 100 requests at once: errors, p99", fmt.Sprintf("%d, %s", errCount, ms(p99)), "", "", "0 errors"})
 
 	// Trivial sheets through the whole engine vs bare `bash -c true` spawns.
-	score := filepath.Join(dir, "trivial.toml")
-	if err := os.WriteFile(score, []byte(fmt.Sprintf(`id = "trivial"
-workspace = %q
-[defaults]
-instrument = "shell"
-[run]
-max_parallel = %d
-[[stage]]
-id = "t"
-voices = %d
-prompt = "true"
-`, filepath.Join(dir, "ws"), parallel, sheets)), 0o644); err != nil {
+	score, err := fanOutScore(dir, "trivial", "true", parallel, sheets)
+	if err != nil {
 		return err
 	}
 	t0 := time.Now()

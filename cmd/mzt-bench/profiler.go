@@ -24,18 +24,8 @@ func profilerCost(mztBin, dir string, sheets int, window time.Duration) (on, off
 		if err := os.WriteFile(filepath.Join(home, "conductor.toml"), []byte(cfg), 0o600); err != nil {
 			return 0, 0, err
 		}
-		score := filepath.Join(dir, "sleepers.toml")
-		if err := os.WriteFile(score, []byte(fmt.Sprintf(`id = "sleepers"
-workspace = %q
-[defaults]
-instrument = "shell"
-[run]
-max_parallel = %d
-[[stage]]
-id = "s"
-voices = %d
-prompt = "sleep 120"
-`, filepath.Join(dir, "ws-sleepers"), sheets, sheets)), 0o644); err != nil {
+		score, err := fanOutScore(dir, "sleepers", "sleep 120", sheets, sheets)
+		if err != nil {
 			return 0, 0, err
 		}
 		cpu, err := conductorCPU(mztIn(mztBin, home), home, score, sheets, window)
@@ -104,4 +94,22 @@ func profilerCostOnly() error {
 	}
 	fmt.Printf("conductor CPU with 50 sleeping sheets over 10 s: profiler every 1s %.2f%% of a core, profiler off %.2f%%\n", on, off)
 	return nil
+}
+
+// fanOutScore writes a one-stage shell score of voices sheets running
+// prompt, parallel at a time, with its workspace under dir.
+func fanOutScore(dir, id, prompt string, parallel, voices int) (string, error) {
+	path := filepath.Join(dir, id+".toml")
+	src := fmt.Sprintf(`id = %q
+workspace = %q
+[defaults]
+instrument = "shell"
+[run]
+max_parallel = %d
+[[stage]]
+id = "s"
+voices = %d
+prompt = %q
+`, id, filepath.Join(dir, "ws-"+id), parallel, voices, prompt)
+	return path, os.WriteFile(path, []byte(src), 0o644)
 }

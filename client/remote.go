@@ -334,10 +334,15 @@ func (c *RemoteConn) Request(ctx context.Context, req proto.Message) (proto.Mess
 
 // Stream sends req and calls fn for every body that answers it until the
 // conductor ends the stream, fn returns an error, ctx ends, or the
-// connection to the conductor is lost. The first answer must come within
-// the node's timeout; after that a stream may last as long as it needs.
+// connection to the conductor is lost. A health request first proves,
+// within the node's timeout, that answers reach us; the stream itself may
+// then stay silent as long as it needs (a followed sheet that prints
+// nothing), a lost connection still ending it.
 func (c *RemoteConn) Stream(ctx context.Context, req proto.Message, fn func(proto.Message) error) error {
-	return c.exchange(ctx, req, c.node.timeout, fn)
+	if _, err := c.Request(ctx, &messages.HealthRequest{}); err != nil {
+		return err
+	}
+	return c.exchange(ctx, req, 0, fn)
 }
 
 // ErrUnreachable means a remote conductor's endpoint could not be used
@@ -384,8 +389,12 @@ func (c *RemoteConn) exchange(ctx context.Context, req proto.Message, firstWithi
 				Body:            &messages.Envelope_StreamEnd{StreamEnd: &messages.StreamEnd{Reason: "client left"}}}, n.recv)
 		}
 	}()
-	first := time.NewTimer(firstWithin)
-	defer first.Stop()
+	var firstC <-chan time.Time // nil: no bound on the first answer
+	if firstWithin > 0 {
+		first := time.NewTimer(firstWithin)
+		defer first.Stop()
+		firstC = first.C
+	}
 	probeDone := pr.done
 	for {
 		select {
@@ -394,7 +403,7 @@ func (c *RemoteConn) exchange(ctx context.Context, req proto.Message, firstWithi
 				return timeoutf("conductor at %s did not answer within %s", c.addr, firstWithin.Round(100*time.Millisecond))
 			}
 			return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
-		case <-first.C:
+		case <-firstC:
 			return timeoutf("conductor at %s did not answer within %s", c.addr, firstWithin.Round(100*time.Millisecond))
 		case <-probeDone:
 			if pr.err != nil {
@@ -404,7 +413,7 @@ func (c *RemoteConn) exchange(ctx context.Context, req proto.Message, firstWithi
 		case <-call.notify:
 			envs, cerr := call.take()
 			for _, in := range envs {
-				first.Stop()
+				firstC = nil
 				if e := in.GetError(); e != nil {
 					ended = true
 					return &RemoteError{Code: e.GetCode(), Message: e.GetMessage(), Hint: e.GetHint()}

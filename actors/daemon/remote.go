@@ -81,7 +81,7 @@ func startRemote(system *actor.ActorSystem, cfg *config.Config, opts Options, lo
 		if err != nil {
 			return nil, fmt.Errorf("remote endpoint: %w", err)
 		}
-		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(srv)))
+		serverOpts = append(serverOpts, grpc.Creds(certs.LoggedServerCreds(srv, log)))
 		dialOpts = append(dialOpts, grpc.WithTransportCredentials(credentials.NewTLS(cli)))
 	} else {
 		// config.Validate allows this on loopback only; peers are read-only.

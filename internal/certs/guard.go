@@ -1,8 +1,10 @@
 package certs
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
@@ -28,8 +30,9 @@ type GuardOptions struct {
 	// Target reports whether a local actor id may be addressed by a peer;
 	// nil allows every id.
 	Target func(id string) bool
-	// Address is this system's advertised address: messages must target it
-	// (a peer must not make us relay to a third host).
+	// Address is this system's advertised address. Every target is
+	// rewritten to it: a peer may have dialled us by another name, and must
+	// not make us relay messages to a third host.
 	Address func() string
 	// Placeholder, when set, turns a message of a type that is not allowed
 	// into a message of its own (typically an error for the target to
@@ -137,8 +140,8 @@ func (s *guardedStream) check(b *remote.MessageBatch, e *remote.MessageEnvelope)
 		return fmt.Sprintf("serializer %d is not accepted (protobuf only)", e.SerializerId)
 	}
 	target := b.Targets[e.Target]
-	if s.opts.Address != nil && target.GetAddress() != s.opts.Address() {
-		return fmt.Sprintf("target %s is not on this host", target.GetAddress())
+	if s.opts.Address != nil {
+		target.Address = s.opts.Address()
 	}
 	if s.opts.Target != nil && !s.opts.Target(target.GetId()) {
 		return fmt.Sprintf("target actor %q may not be addressed remotely", target.GetId())
@@ -170,4 +173,28 @@ func typeIndex(b *remote.MessageBatch, name string) int32 {
 	}
 	b.TypeNames = append(b.TypeNames, name)
 	return int32(len(b.TypeNames) - 1)
+}
+
+// LoggedServerCreds is TLS for a listening endpoint that logs every refused
+// handshake (a plaintext peer, a certificate from another CA), which gRPC
+// would otherwise only tell its own (silenced) logger.
+func LoggedServerCreds(cfg *tls.Config, log *slog.Logger) credentials.TransportCredentials {
+	return loggedCreds{TransportCredentials: credentials.NewTLS(cfg), log: log}
+}
+
+type loggedCreds struct {
+	credentials.TransportCredentials
+	log *slog.Logger
+}
+
+func (c loggedCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	nc, info, err := c.TransportCredentials.ServerHandshake(conn)
+	if err != nil {
+		c.log.Warn("remote peer refused: TLS handshake failed", "from", conn.RemoteAddr().String(), "err", err)
+	}
+	return nc, info, err
+}
+
+func (c loggedCreds) Clone() credentials.TransportCredentials {
+	return loggedCreds{TransportCredentials: c.TransportCredentials.Clone(), log: c.log}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -47,9 +48,10 @@ const DefaultRemoteTimeout = 10 * time.Second
 // RemoteOptions configure the protoactor node a client talks through.
 type RemoteOptions struct {
 	TLS *certs.Files // nil: plaintext (a loopback endpoint without certificates)
-	// Advertise is the host the conductor dials back to with its replies
-	// (protoactor has no client-only mode). "" picks the local address
-	// that routes to the first peer.
+	// Advertise is the host (or HOST:PORT, for a fixed port a firewall can
+	// open) the conductor dials back to with its replies (protoactor has no
+	// client-only mode). "" picks the local address that routes to the
+	// first peer, on an ephemeral port.
 	Advertise string
 	Timeout   time.Duration // per request and per probe; 0 = DefaultRemoteTimeout
 	Log       *slog.Logger  // nil = discard
@@ -85,7 +87,13 @@ func NewRemoteNode(opts RemoteOptions, firstPeer string) (n *RemoteNode, err err
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	host := opts.Advertise
+	host, port := opts.Advertise, 0
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		if port, err = strconv.Atoi(p); err != nil {
+			return nil, fmt.Errorf("listen %q: bad port", opts.Advertise)
+		}
+		host = h
+	}
 	if host == "" {
 		host = localHostFor(firstPeer)
 	}
@@ -119,7 +127,7 @@ func NewRemoteNode(opts RemoteOptions, firstPeer string) (n *RemoteNode, err err
 		Address: n.system.Address,
 		Log:     opts.Log,
 	})))
-	cfg := remote.Configure(host, 0, remote.WithServerOptions(serverOpts...), remote.WithDialOptions(dialOpts...),
+	cfg := remote.Configure(host, port, remote.WithServerOptions(serverOpts...), remote.WithDialOptions(dialOpts...),
 		remote.WithEndpointWriterBatchSize(RemoteWriterBatch))
 	n.rem = remote.NewRemote(n.system, cfg)
 	defer func() {

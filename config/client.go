@@ -17,7 +17,7 @@ type ClientConfig struct {
 	CA      string          `toml:"ca" comment:"CA certificate (PEM); default <home>/certs/ca.pem when it exists"`
 	Cert    string          `toml:"cert" comment:"client certificate (PEM); default <home>/certs/client.pem"`
 	Key     string          `toml:"key" comment:"its key; default <home>/certs/client.key"`
-	Listen  string          `toml:"listen" comment:"host the conductors dial back to with replies; default: the local address that routes to the conductor"`
+	Listen  string          `toml:"listen" comment:"HOST or HOST:PORT conductors dial back to with replies; default: the local address that routes to the conductor, ephemeral port"`
 	Timeout strict.Duration `toml:"timeout" comment:"how long a remote request may wait for its answer"`
 	Remote  []NamedRemote   `toml:"remote,omitempty"`
 

@@ -9,23 +9,23 @@ import (
 	"github.com/mzt-dev/mzt/internal/certs"
 )
 
-// remoteCommands are the commands `--remote` applies to: the job and status
-// commands. Starting, stopping and configuring a conductor stay local.
-var remoteCommands = map[string]bool{
-	"run": true, "status": true, "list": true, "pause": true, "resume": true, "cancel": true,
-	"logs": true, "conductor-status": true, "events": true, "insights": true,
-}
+// localOnly are the commands --remote cannot apply to: they start, stop or
+// run the conductor of this machine. Every command that talks to a
+// conductor otherwise goes through dial, so --remote reaches the remote one
+// (job and status commands, events, insights, top); commands that talk to
+// no conductor ignore it.
+var localOnly = map[string]bool{"start": true, "stop": true, "restart": true, "conductor-run": true}
 
-// checkRemote refuses --remote on a command it does not apply to, before
-// anything is done.
+// checkRemote refuses --remote (or MZT_REMOTE) on a command that would act
+// on this machine's conductor instead, before anything is done.
 func checkRemote(g *Globals, command string) error {
 	if g.Remote == "" {
 		return nil
 	}
 	name, _, _ := strings.Cut(command, " ")
-	if !remoteCommands[name] {
+	if localOnly[name] {
 		return failf(exitUsage, "drop --remote (or unset MZT_REMOTE), or run the command on that host",
-			"--remote does not apply to %s (it works with run, status, list, pause, resume, cancel, logs, events, insights and conductor-status)", name)
+			"--remote does not apply to %s: it starts and stops only this machine's conductor", name)
 	}
 	if g.Clone != "" {
 		return failf(exitUsage, "", "--remote and --clone do not go together")

@@ -128,7 +128,10 @@ func NewRemoteNode(opts RemoteOptions, firstPeer string) (n *RemoteNode, err err
 		Log:     opts.Log,
 	})))
 	cfg := remote.Configure(host, port, remote.WithServerOptions(serverOpts...), remote.WithDialOptions(dialOpts...),
-		remote.WithEndpointWriterBatchSize(RemoteWriterBatch))
+		remote.WithEndpointWriterBatchSize(RemoteWriterBatch),
+		// Initial sizes of growable queues: protoactor's 1e6 preallocates
+		// 16 MB per connection (and once for the manager).
+		remote.WithEndpointWriterQueueSize(1024), remote.WithEndpointManagerQueueSize(1024))
 	n.rem = remote.NewRemote(n.system, cfg)
 	defer func() {
 		// remote.Start panics when it cannot listen.

@@ -97,7 +97,10 @@ func startRemote(system *actor.ActorSystem, cfg *config.Config, opts Options, lo
 		Log:      log,
 	})))
 	ropts := []remote.ConfigOption{remote.WithServerOptions(serverOpts...), remote.WithDialOptions(dialOpts...),
-		remote.WithEndpointWriterBatchSize(remoteWriterBatch)}
+		remote.WithEndpointWriterBatchSize(remoteWriterBatch),
+		// Initial sizes of growable queues: protoactor's 1e6 preallocates
+		// 16 MB per peer connection (and once for the manager).
+		remote.WithEndpointWriterQueueSize(1024), remote.WithEndpointManagerQueueSize(1024)}
 	if rc.Advertise != "" {
 		ropts = append(ropts, remote.WithAdvertisedHost(rc.Advertise))
 	}

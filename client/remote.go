@@ -123,7 +123,7 @@ func NewRemoteNode(opts RemoteOptions, firstPeer string) (n *RemoteNode, err err
 	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }),
 		actor.WithDeadLetterRequestLogging(false))
 	serverOpts = append(serverOpts, grpc.StreamInterceptor(certs.StreamGuard(certs.GuardOptions{
-		Types:   []string{"mzt.v1.Envelope", "actor.Terminated", "actor.Watch", "actor.Unwatch", "actor.DeadLetterResponse"},
+		Types:   []string{"mzt.v1.Envelope", "actor.DeadLetterResponse"},
 		Address: n.system.Address,
 		Log:     opts.Log,
 	})))
@@ -225,8 +225,17 @@ func (c *remoteCall) take() ([]*messages.Envelope, error) {
 }
 
 func (n *RemoteNode) receive(ctx actor.Context) {
-	env, ok := ctx.Message().(*messages.Envelope)
-	if !ok {
+	var env *messages.Envelope
+	switch m := ctx.Message().(type) {
+	case *messages.Envelope:
+		env = m
+	case *actor.DeadLetterResponse:
+		// The peer has no actor by the gateway's name.
+		addr := m.GetTarget().GetAddress()
+		n.failAddress(addr, unreachablef("the endpoint at %s has no %s actor: is it an mzt conductor's [remote] listen?",
+			addr, RemoteGatewayID))
+		return
+	default:
 		return
 	}
 	n.mu.Lock()

@@ -23,6 +23,7 @@ func init() {
 	scriptCmds["tmuxkeys"] = cmdTmuxKeys
 	scriptCmds["tmuxscreen"] = cmdTmuxScreen
 	scriptCmds["tmuxexit"] = cmdTmuxExit
+	scriptCmds["tmuxsignal"] = cmdTmuxSignal
 }
 
 // tmuxSession is the script's current session: each tmuxstart makes a new
@@ -159,4 +160,23 @@ func cmdTmuxExit(ts *testscript.TestScript, neg bool, args []string) {
 	if got != args[0] {
 		ts.Fatalf("the program in tmux exited %s, want %s:\n%s", got, args[0], tmuxRun(ts, "capture-pane", "-p", "-S", "-", "-t", tmuxSession(ts)))
 	}
+}
+
+// tmuxsignal TERM|INT|HUP: send a signal to the program tmuxstart started
+// (the child of the pane's shell).
+func cmdTmuxSignal(ts *testscript.TestScript, neg bool, args []string) {
+	sigs := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP}
+	if neg || len(args) != 1 || sigs[args[0]] == 0 {
+		ts.Fatalf("usage: tmuxsignal TERM|INT|HUP")
+	}
+	shell := strings.TrimSpace(tmuxRun(ts, "display-message", "-p", "-t", tmuxSession(ts), "#{pane_pid}"))
+	data, err := os.ReadFile("/proc/" + shell + "/task/" + shell + "/children")
+	ts.Check(err)
+	kids := strings.Fields(string(data))
+	if len(kids) != 1 {
+		ts.Fatalf("the pane's shell %s has children %q, want the one program", shell, kids)
+	}
+	pid, err := strconv.Atoi(kids[0])
+	ts.Check(err)
+	ts.Check(syscall.Kill(pid, sigs[args[0]]))
 }

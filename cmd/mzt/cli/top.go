@@ -56,13 +56,17 @@ func (c *TopCmd) Run(g *Globals) error {
 		return err
 	}
 	m := newTopModel(deps, c.Interval, lipgloss.NewRenderer(g.env.Stdout), first)
-	_, err = tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(g.ctx),
-		tea.WithOutput(g.env.Stdout), tea.WithInput(os.Stdin)).Run()
-	switch {
-	case err == nil, errors.Is(err, tea.ErrInterrupted):
-		return nil
-	case errors.Is(err, tea.ErrProgramKilled) && g.ctx.Err() != nil:
-		return nil // SIGTERM or SIGINT: the terminal is restored, a normal end
+	// SIGTERM and SIGINT (g.ctx) quit the program the way q does. Not
+	// bubbletea's own signal handler, nor tea.WithContext: with both, the
+	// handler could block for ever sending to a loop the context had
+	// stopped (Run never returned, one SIGTERM in three under tmux), and a
+	// killed program closes its input while the reader still uses it (a
+	// data race under -race).
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithoutSignalHandler(),
+		tea.WithOutput(g.env.Stdout), tea.WithInput(os.Stdin))
+	defer context.AfterFunc(g.ctx, p.Quit)()
+	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrInterrupted) {
+		return err
 	}
-	return err
+	return nil
 }

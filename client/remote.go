@@ -45,9 +45,14 @@ const RemoteWriterBatch = 32
 // DefaultRemoteTimeout bounds a remote request when the caller sets none.
 const DefaultRemoteTimeout = 10 * time.Second
 
+// TLSFiles are the PEM files of mutual TLS: the fleet's CA, and this
+// client's certificate (good for client and server auth: the conductor
+// dials back) with its key.
+type TLSFiles struct{ CA, Cert, Key string }
+
 // RemoteOptions configure the protoactor node a client talks through.
 type RemoteOptions struct {
-	TLS *certs.Files // nil: plaintext (a loopback endpoint without certificates)
+	TLS *TLSFiles // nil: plaintext (a loopback endpoint without certificates)
 	// Advertise is the host (or HOST:PORT, for a fixed port a firewall can
 	// open) the conductor dials back to with its replies (protoactor has no
 	// client-only mode). "" picks the local address that routes to the
@@ -104,12 +109,13 @@ func NewRemoteNode(opts RemoteOptions, firstPeer string) (n *RemoteNode, err err
 	dialOpts := []grpc.DialOption{grpc.WithKeepaliveParams(keepalive.ClientParameters{
 		Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true})}
 	if opts.TLS != nil {
-		srv, err := certs.ServerConfig(*opts.TLS)
+		files := certs.Files(*opts.TLS)
+		srv, err := certs.ServerConfig(files)
 		if err != nil {
 			return nil, err
 		}
 		// The conductor must name the host we dial: the CLI checks it.
-		cli, err := certs.ClientConfig(*opts.TLS, true)
+		cli, err := certs.ClientConfig(files, true)
 		if err != nil {
 			return nil, err
 		}

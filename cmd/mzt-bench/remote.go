@@ -58,7 +58,8 @@ func remoteStatus(mztBin, dir string, n int) (rows []row, err error) {
 
 	// In process: one remote client, many requests, vs one socket client.
 	cd := benchCerts(home)
-	conn, err := client.DialRemote(addr, client.RemoteOptions{TLS: &cd})
+	tf := client.TLSFiles(cd)
+	conn, err := client.DialRemote(addr, client.RemoteOptions{TLS: &tf})
 	if err != nil {
 		return nil, err
 	}

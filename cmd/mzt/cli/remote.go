@@ -6,7 +6,6 @@ import (
 
 	"github.com/mzt-dev/mzt/client"
 	"github.com/mzt-dev/mzt/config"
-	"github.com/mzt-dev/mzt/internal/certs"
 )
 
 // localOnly are the commands --remote cannot apply to: they start, stop or
@@ -55,7 +54,7 @@ func (g *Globals) dialRemote() (client.Conn, error) {
 func newRemoteNode(cc *config.ClientConfig, t config.RemoteTarget) (*client.RemoteNode, error) {
 	opts := client.RemoteOptions{Advertise: cc.Listen, Timeout: time.Duration(cc.Timeout)}
 	if t.CA != "" {
-		opts.TLS = &certs.Files{CA: t.CA, Cert: t.Cert, Key: t.Key}
+		opts.TLS = &client.TLSFiles{CA: t.CA, Cert: t.Cert, Key: t.Key}
 	}
 	n, err := client.NewRemoteNode(opts, t.Address)
 	if err != nil {

@@ -21,9 +21,13 @@ const (
 	RemoteID   = "daemon/" + RemoteName
 )
 
-// maxRemoteInFlight bounds the requests all remote peers together may have
-// in flight; beyond it a request is answered BUSY.
-const maxRemoteInFlight = 256
+// Requests in flight (followed logs and events included) that all remote
+// peers together, and one peer address alone, may have; beyond either a
+// request is answered BUSY, so that one peer cannot starve the others.
+const (
+	maxRemoteInFlight = 256
+	maxPeerInFlight   = 64
+)
 
 // readOnly lists the requests a read-only certificate may send (by full
 // name, so that the list does not depend on which requests this build serves).
@@ -168,9 +172,9 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 		reject(messages.NewError(messages.ErrorCode_ERROR_CODE_BAD_REQUEST, "", "correlation id %d is already in use", id))
 		return
 	}
-	if len(a.inflight) >= maxRemoteInFlight {
-		reject(messages.NewError(messages.ErrorCode_ERROR_CODE_BUSY, "retry in a moment",
-			"the conductor has %d remote requests in flight", len(a.inflight)))
+	if len(a.inflight) >= maxRemoteInFlight || a.peerInFlight(key.addr) >= maxPeerInFlight {
+		reject(messages.NewError(messages.ErrorCode_ERROR_CODE_BUSY, "end some followed logs or event streams, or retry in a moment",
+			"too many remote requests in flight (%d from %s, %d in all)", a.peerInFlight(key.addr), key.addr, len(a.inflight)))
 		return
 	}
 	rctx, cancel := context.WithCancel(a.ctx)
@@ -189,6 +193,16 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 		defer cancel()
 		serveRemote(rctx, disp, root, sender, id, req, log)
 	}()
+}
+
+func (a *RemoteActor) peerInFlight(addr string) int {
+	n := 0
+	for k := range a.inflight {
+		if k.addr == addr {
+			n++
+		}
+	}
+	return n
 }
 
 func shortName(m proto.Message) string { return string(m.ProtoReflect().Descriptor().Name()) }

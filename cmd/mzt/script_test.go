@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mzt-dev/mzt/internal/pidfile"
+	"github.com/mzt-dev/mzt/internal/proctable"
 	"github.com/mzt-dev/mzt/messages"
 	"github.com/rogpeppe/go-internal/testscript"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -89,17 +90,33 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"waitlog":    cmdWaitLog,
 }
 
-// stopAll makes sure no conductor (default or clone) outlives its script.
+// stopAll makes sure no conductor (default or clone) outlives its script,
+// nor any sheet process of one: a script that failed half-way must not leave
+// work running on the machine.
 func stopAll(home string) {
 	filepath.Walk(home, func(path string, fi os.FileInfo, err error) error {
 		if err != nil || fi.Name() != "conductor.pid" {
 			return nil
 		}
 		if pid := readPID(path); pid > 0 {
-			syscall.Kill(pid, syscall.SIGKILL)
+			killTree(pid)
 		}
 		return nil
 	})
+}
+
+// killTree kills pid and every process below it, each with its process group.
+func killTree(pid int) {
+	own := syscall.Getpgrp()
+	if table, err := proctable.Snapshot(); err == nil {
+		for _, d := range table.Descendants(pid) {
+			if pg := table.Procs[d].PGID; pg > 0 && pg != own {
+				syscall.Kill(-pg, syscall.SIGKILL)
+			}
+			syscall.Kill(d, syscall.SIGKILL)
+		}
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
 }
 
 func readPID(path string) int {

@@ -21,6 +21,7 @@ type RunningSheet struct {
 	StallAfter                       time.Duration
 	OnStall                          string
 	Live                             *SheetProfile // the latest sample (nil before the first)
+	Notes                            []string      // stall and anomaly lines of this try so far
 }
 
 // RunningSheetsRequest asks the job manager for every running try; reply
@@ -85,6 +86,7 @@ func (a *Actor) onProfileUpdate(ctx actor.Context, m *ProfileUpdate) {
 			continue
 		}
 		r.Live = &p
+		r.Notes = addNotes(r.Notes, p)
 		if e := a.jobs[p.JobID]; e != nil {
 			ctx.Send(e.pid, &profileUpdate{p: p})
 		}
@@ -131,6 +133,7 @@ func (a *Actor) top() *messages.TopSnapshot {
 		if r.Live != nil {
 			applyLive(si, r.Live)
 		}
+		si.Notes = r.Notes
 		snap.Sheets = append(snap.Sheets, &messages.RunningSheet{JobId: r.JobID, Sheet: si})
 	}
 	return snap
@@ -183,31 +186,34 @@ func (j *jobActor) applyProfile(ctx actor.Context, p *SheetProfile) {
 	}
 	s.live = p
 	s.row.Profile.PeakRSSMB, s.row.Profile.CPUSeconds, s.row.Profile.MeanCPUPercent = p.PeakRSSMB, p.CPUSeconds, p.MeanCPU
-	changed := false
+	s.row.Notes = addNotes(s.row.Notes, *p)
 	if p.StallNote != "" {
 		s.row.Profile.Stalled = true
-		s.row.Notes = append(s.row.Notes, p.StallNote)
-		changed = true
 		if _, on := j.stallPolicy(s); on == score.OnStallRetry && s.cancel != nil && s.stopWhy == "" {
 			j.log.Warn("sheet stalled; stopping the try (on_stall = retry)", "sheet", p.Num, "try", p.Try)
 			s.stopWhy, s.stallNote = "stall", p.StallNote
 			s.cancel()
 		}
 	}
-	if p.StallResolved {
-		s.row.Notes = append(s.row.Notes, "made progress again after a stall")
-		changed = true
-	}
-	if len(p.NewNotes) > 0 {
-		s.row.Notes = append(s.row.Notes, p.NewNotes...)
-		changed = true
-	}
-	if len(s.row.Notes) > maxNotes {
-		s.row.Notes = s.row.Notes[len(s.row.Notes)-maxNotes:]
-	}
-	if changed {
+	if p.StallNote != "" || p.StallResolved || len(p.NewNotes) > 0 {
 		j.persist(ctx, nil, s)
 	}
+}
+
+// addNotes appends what a profiler round found to a try's notes, keeping the
+// newest maxNotes.
+func addNotes(notes []string, p SheetProfile) []string {
+	if p.StallNote != "" {
+		notes = append(notes, p.StallNote)
+	}
+	if p.StallResolved {
+		notes = append(notes, "made progress again after a stall")
+	}
+	notes = append(notes, p.NewNotes...)
+	if len(notes) > maxNotes {
+		notes = notes[len(notes)-maxNotes:]
+	}
+	return notes
 }
 
 // withLive overlays the live profile of running sheets on their wire form.

@@ -1,7 +1,12 @@
 package gateway
 
 import (
+	"log/slog"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/mzt-dev/mzt/client"
 	"github.com/mzt-dev/mzt/internal/certs"
@@ -30,5 +35,101 @@ func TestRemotePermitted(t *testing.T) {
 		if Permitted(certs.RoleReadOnly, m) || Permitted("", m) || !Permitted(certs.RoleFull, m) {
 			t.Errorf("%T must need a full certificate", m)
 		}
+	}
+}
+
+// remoteHarness runs the remote gateway in a plain actor system (no remote:
+// the guard's headers are set by hand) with a peer actor collecting answers.
+type remoteHarness struct {
+	system *actor.ActorSystem
+	gw     *actor.PID
+	peer   *actor.PID
+	got    chan *messages.Envelope
+}
+
+// newRemoteHarness starts the gateway; its jobs actor never answers.
+func newRemoteHarness(t *testing.T) *remoteHarness {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	h := &remoteHarness{system: actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log })),
+		got: make(chan *messages.Envelope, 16)}
+	silent := h.system.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {}))
+	deps := &Deps{Version: "test", RequestTimeout: 300 * time.Millisecond, Log: log, Jobs: silent}
+	var err error
+	if h.gw, err = h.system.Root.SpawnNamed(RemoteProps(deps), "remote"); err != nil {
+		t.Fatal(err)
+	}
+	h.peer = h.system.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if env, ok := ctx.Message().(*messages.Envelope); ok {
+			h.got <- env
+		}
+	}))
+	t.Cleanup(func() { h.system.Root.StopFuture(h.gw).Wait() })
+	return h
+}
+
+func (h *remoteHarness) send(role string, env *messages.Envelope) {
+	hdr := map[string]string{}
+	if role != "" {
+		hdr[certs.HeaderRole] = role
+		hdr[certs.HeaderPeer] = "tester"
+	}
+	h.system.Root.Send(h.gw, &actor.MessageEnvelope{Header: hdr, Message: env, Sender: h.peer})
+}
+
+func (h *remoteHarness) next(t *testing.T) *messages.Envelope {
+	t.Helper()
+	select {
+	case env := <-h.got:
+		return env
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer from the remote gateway")
+		return nil
+	}
+}
+
+func wantError(t *testing.T, env *messages.Envelope, id uint64, code messages.ErrorCode, text string) {
+	t.Helper()
+	e := env.GetError()
+	if env.GetCorrelationId() != id || e.GetCode() != code || !strings.Contains(e.GetMessage(), text) {
+		t.Fatalf("got id %d %v, want id %d, %s containing %q", env.GetCorrelationId(), env, id, code, text)
+	}
+}
+
+func TestRemoteGatewayAnswers(t *testing.T) {
+	h := newRemoteHarness(t)
+
+	h.send(certs.RoleReadOnly, messages.MustWrap(1, &messages.HealthRequest{}))
+	if env := h.next(t); env.GetCorrelationId() != 1 || !env.GetHealthResponse().GetReady() {
+		t.Fatalf("health: %v", env)
+	}
+	h.send(certs.RoleReadOnly, messages.MustWrap(2, &messages.SubmitJobRequest{}))
+	wantError(t, h.next(t), 2, messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED, `certificate "tester" is read-only here: SubmitJobRequest`)
+	// No role header (not from the guard): denied as well.
+	h.send("", messages.MustWrap(3, &messages.ShutdownRequest{}))
+	wantError(t, h.next(t), 3, messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED, "ShutdownRequest needs a full client certificate")
+	// The guard's placeholder for an unknown type goes back to the peer.
+	h.send(certs.RoleFull, RemotePlaceholder("x.Y").(*messages.Envelope))
+	wantError(t, h.next(t), 0, messages.ErrorCode_ERROR_CODE_UNSUPPORTED, `does not accept messages of type "x.Y"`)
+	old := messages.MustWrap(4, &messages.HealthRequest{})
+	old.ProtocolVersion = messages.ProtocolVersion + 1
+	h.send(certs.RoleFull, old)
+	wantError(t, h.next(t), 4, messages.ErrorCode_ERROR_CODE_UNSUPPORTED, "protocol version")
+	h.send(certs.RoleFull, &messages.Envelope{CorrelationId: 5, ProtocolVersion: messages.ProtocolVersion})
+	wantError(t, h.next(t), 5, messages.ErrorCode_ERROR_CODE_UNSUPPORTED, "does not know the request")
+}
+
+func TestRemoteGatewayInFlight(t *testing.T) {
+	// The jobs actor never answers: a request stays in flight until the
+	// gateway's ask times out.
+	h := newRemoteHarness(t)
+	h.send(certs.RoleFull, messages.MustWrap(9, &messages.ListJobsRequest{}))
+	h.send(certs.RoleFull, messages.MustWrap(9, &messages.ListJobsRequest{}))
+	wantError(t, h.next(t), 9, messages.ErrorCode_ERROR_CODE_BAD_REQUEST, "correlation id 9 is already in use")
+	// The first one ends (the ask times out) and frees its id.
+	wantError(t, h.next(t), 9, messages.ErrorCode_ERROR_CODE_TIMEOUT, "did not answer within 300ms")
+	h.send(certs.RoleReadOnly, messages.MustWrap(9, &messages.HealthRequest{}))
+	if env := h.next(t); env.GetHealthResponse() == nil {
+		t.Fatalf("id 9 after the first request ended: %v", env)
 	}
 }

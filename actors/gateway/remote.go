@@ -189,9 +189,14 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 	}
 	self, disp, log := ctx.Self(), a.disp, a.log
 	go func() {
-		defer root.Send(self, &remoteDone{key: key})
-		defer cancel()
-		serveRemote(rctx, disp, root, sender, id, req, log)
+		final := serveRemote(rctx, disp, root, sender, id, req, log)
+		cancel()
+		// Free the id before the peer can see the last answer, so that an
+		// id it reuses after that answer is never "in use".
+		root.Send(self, &remoteDone{key: key})
+		if final != nil {
+			root.Send(sender, final)
+		}
 	}()
 }
 
@@ -209,17 +214,18 @@ func shortName(m proto.Message) string { return string(m.ProtoReflect().Descript
 
 // serveRemote is Server.serveRequest for a remote peer: the same answers,
 // sent as Envelopes to the peer's actor instead of frames on a connection.
+// Stream items are sent as they come; the last answer (reply, Error or
+// StreamEnd) is returned for the caller to send, nil when the peer left.
 func serveRemote(ctx context.Context, h Handler, root *actor.RootContext, to *actor.PID, id uint64,
-	req proto.Message, log *slog.Logger) {
-	sendEnv := func(env *messages.Envelope) { root.Send(to, env) }
-	sendErr := func(e *messages.Error) {
-		sendEnv(&messages.Envelope{CorrelationId: id, ProtocolVersion: messages.ProtocolVersion,
-			Body: &messages.Envelope_Error{Error: e}})
+	req proto.Message, log *slog.Logger) (final *messages.Envelope) {
+	errEnv := func(e *messages.Error) *messages.Envelope {
+		return &messages.Envelope{CorrelationId: id, ProtocolVersion: messages.ProtocolVersion,
+			Body: &messages.Envelope_Error{Error: e}}
 	}
 	defer func() {
 		if r := recover(); r != nil {
 			log.Error("remote request handler panicked", "request", fmt.Sprintf("%T", req), "panic", r)
-			sendErr(messages.NewError(messages.ErrorCode_ERROR_CODE_INTERNAL, "see the conductor log",
+			final = errEnv(messages.NewError(messages.ErrorCode_ERROR_CODE_INTERNAL, "see the conductor log",
 				"internal error while serving %T", req))
 		}
 	}()
@@ -231,7 +237,7 @@ func serveRemote(ctx context.Context, h Handler, root *actor.RootContext, to *ac
 		if err != nil {
 			return err
 		}
-		sendEnv(env)
+		root.Send(to, env)
 		return nil
 	}
 	reply, err := h.Handle(ctx, req, send)
@@ -239,18 +245,21 @@ func serveRemote(ctx context.Context, h Handler, root *actor.RootContext, to *ac
 	switch {
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		log.Debug("remote stream ended by the peer", "request", fmt.Sprintf("%T", req))
+		return nil
 	case errors.As(err, &e):
-		sendErr(e)
+		return errEnv(e)
 	case errors.Is(err, context.DeadlineExceeded):
-		sendErr(messages.NewError(messages.ErrorCode_ERROR_CODE_TIMEOUT, "", "the conductor did not answer %T in time", req))
+		return errEnv(messages.NewError(messages.ErrorCode_ERROR_CODE_TIMEOUT, "", "the conductor did not answer %T in time", req))
 	case err != nil:
-		sendErr(messages.NewError(messages.ErrorCode_ERROR_CODE_INTERNAL, "", "%v", err))
+		return errEnv(messages.NewError(messages.ErrorCode_ERROR_CODE_INTERNAL, "", "%v", err))
 	case reply != nil:
-		if err := send(reply); err != nil {
-			log.Debug("remote reply not delivered", "err", err)
+		env, err := messages.Wrap(id, reply)
+		if err != nil {
+			return errEnv(messages.NewError(messages.ErrorCode_ERROR_CODE_INTERNAL, "", "%v", err))
 		}
+		return env
 	default:
-		sendEnv(&messages.Envelope{CorrelationId: id, ProtocolVersion: messages.ProtocolVersion,
-			Body: &messages.Envelope_StreamEnd{StreamEnd: &messages.StreamEnd{}}})
+		return &messages.Envelope{CorrelationId: id, ProtocolVersion: messages.ProtocolVersion,
+			Body: &messages.Envelope_StreamEnd{StreamEnd: &messages.StreamEnd{}}}
 	}
 }

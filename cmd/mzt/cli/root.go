@@ -71,6 +71,8 @@ type CLI struct {
 	Logs        LogsCmd        `cmd:"" help:"Show the captured output of a job's sheets." group:"Jobs"`
 	Validate    ValidateCmd    `cmd:"" help:"Check a score without running it." group:"Jobs"`
 	Instruments InstrumentsCmd `cmd:"" help:"List instruments and whether their executables are on PATH." group:"Jobs"`
+	Events      EventsCmd      `cmd:"" help:"Show the conductor's events (job and sheet transitions, pressure, stalls, anomalies)." group:"Jobs"`
+	Insights    InsightsCmd    `cmd:"" help:"Show statistics per score, stage and instrument from history." group:"Jobs"`
 	Top         TopCmd         `cmd:"" help:"Watch the conductor, its jobs and running sheets live; pause, resume or cancel a job." group:"Jobs"`
 
 	Fleet Fleet `cmd:"" help:"Show every conductor of the fleet ([[fleet.peer]] in conductor.toml)." group:"Hosts"`

@@ -95,8 +95,16 @@ func (c *Client) Request(ctx context.Context, req proto.Message) (proto.Message,
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
 	}
+	return firstReply(func(fn func(proto.Message) error) error { return c.Stream(ctx, req, fn) })
+}
+
+var errStop = errors.New("stop")
+
+// firstReply runs one exchange and returns its first answer: a request is
+// a stream that the caller ends after one body.
+func firstReply(stream func(fn func(proto.Message) error) error) (proto.Message, error) {
 	var reply proto.Message
-	err := c.Stream(ctx, req, func(msg proto.Message) error {
+	err := stream(func(msg proto.Message) error {
 		reply = msg
 		return errStop
 	})
@@ -108,8 +116,6 @@ func (c *Client) Request(ctx context.Context, req proto.Message) (proto.Message,
 	}
 	return nil, err
 }
-
-var errStop = errors.New("stop")
 
 // Stream sends req and calls fn for every body that answers it until the
 // conductor ends the stream (StreamEnd), fn returns an error, or ctx ends.

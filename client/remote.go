@@ -342,18 +342,7 @@ func (c *RemoteConn) Request(ctx context.Context, req proto.Message) (proto.Mess
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 		timeout = time.Until(d)
 	}
-	var reply proto.Message
-	err := c.exchange(ctx, req, timeout, func(msg proto.Message) error {
-		reply = msg
-		return errStop
-	})
-	if errors.Is(err, errStop) {
-		return reply, nil
-	}
-	if err == nil {
-		return nil, fmt.Errorf("%w: stream ended without a reply", ErrProtocol)
-	}
-	return nil, err
+	return firstReply(func(fn func(proto.Message) error) error { return c.exchange(ctx, req, timeout, fn) })
 }
 
 // Stream sends req and calls fn for every body that answers it until the

@@ -153,12 +153,7 @@ func cmdWaitSheet(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	num, err := strconv.Atoi(args[1])
 	ts.Check(err)
-	timeout := 60 * time.Second
-	if len(args) > 3 {
-		if timeout, err = time.ParseDuration(args[3]); err != nil {
-			ts.Fatalf("timeout: %v", err)
-		}
-	}
+	timeout := argTimeout(ts, args, 3, 60*time.Second)
 	last, ok := pollStatus(ts, args[0], timeout, func(v any) (string, bool) {
 		for i := 0; ; i++ {
 			n, found := walkJSON(v, fmt.Sprintf("sheets.%d.num", i))
@@ -212,12 +207,7 @@ func cmdWaitGrep(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	re, err := regexp.Compile("(?m)" + args[0])
 	ts.Check(err)
-	timeout := 30 * time.Second
-	if len(args) > 2 {
-		if timeout, err = time.ParseDuration(args[2]); err != nil {
-			ts.Fatalf("timeout: %v", err)
-		}
-	}
+	timeout := argTimeout(ts, args, 2, 30*time.Second)
 	path := ts.MkAbs(args[1])
 	var last []byte
 	ok := waitUntil(timeout, func() bool {

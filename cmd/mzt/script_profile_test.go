@@ -75,12 +75,7 @@ func cmdWaitStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	re, err := regexp.Compile(args[2])
 	ts.Check(err)
-	timeout := 60 * time.Second
-	if len(args) > 3 {
-		if timeout, err = time.ParseDuration(args[3]); err != nil {
-			ts.Fatalf("timeout: %v", err)
-		}
-	}
+	timeout := argTimeout(ts, args, 3, 60*time.Second)
 	last, ok := pollStatus(ts, args[0], timeout, func(v any) (string, bool) {
 		got, found := walkJSON(v, args[1])
 		return got, found && re.MatchString(got)

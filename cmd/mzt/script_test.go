@@ -171,13 +171,7 @@ func cmdWaitJob(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 {
 		ts.Fatalf("usage: waitjob JOB STATUS [TIMEOUT]")
 	}
-	timeout := 60 * time.Second
-	if len(args) > 2 {
-		var err error
-		if timeout, err = time.ParseDuration(args[2]); err != nil {
-			ts.Fatalf("timeout: %v", err)
-		}
-	}
+	timeout := argTimeout(ts, args, 2, 60*time.Second)
 	var last string
 	ok := waitUntil(timeout, func() bool {
 		out, err := mztCmd(ts, "status", args[0], "--json").Output()
@@ -241,10 +235,7 @@ func cmdConductor(ts *testscript.TestScript, neg bool, args []string) {
 
 // waitfile [!] FILE [TIMEOUT]: wait until FILE exists (or, negated, is gone).
 func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
-	timeout := 30 * time.Second
-	if len(args) > 1 {
-		timeout, _ = time.ParseDuration(args[1])
-	}
+	timeout := argTimeout(ts, args, 1, 30*time.Second)
 	path := ts.MkAbs(args[0])
 	if !waitUntil(timeout, func() bool { _, err := os.Stat(path); return (err == nil) != neg }) {
 		ts.Fatalf("%s: still %s after %s", path, map[bool]string{false: "missing", true: "present"}[neg], timeout)
@@ -371,4 +362,16 @@ func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
 	}) {
 		ts.Fatalf("%s: no line matches %s", args[0], args[1])
 	}
+}
+
+// argTimeout is the optional duration args[i] of a wait command, else def.
+func argTimeout(ts *testscript.TestScript, args []string, i int, def time.Duration) time.Duration {
+	if len(args) <= i {
+		return def
+	}
+	d, err := time.ParseDuration(args[i])
+	if err != nil {
+		ts.Fatalf("timeout %q: %v", args[i], err)
+	}
+	return d
 }

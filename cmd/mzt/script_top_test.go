@@ -118,12 +118,7 @@ func cmdTmuxScreen(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	re, err := regexp.Compile("(?m)" + args[0])
 	ts.Check(err)
-	timeout := 30 * time.Second
-	if len(args) > 1 {
-		if timeout, err = time.ParseDuration(args[1]); err != nil {
-			ts.Fatalf("timeout: %v", err)
-		}
-	}
+	timeout := argTimeout(ts, args, 1, 30*time.Second)
 	var screen string
 	ok := waitUntil(timeout, func() bool {
 		screen = tmuxRun(ts, "capture-pane", "-p", "-S", "-", "-t", tmuxSession(ts))
@@ -141,13 +136,7 @@ func cmdTmuxExit(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 || len(args) > 2 {
 		ts.Fatalf("usage: tmuxexit N [TIMEOUT]")
 	}
-	timeout := 30 * time.Second
-	if len(args) > 1 {
-		var err error
-		if timeout, err = time.ParseDuration(args[1]); err != nil {
-			ts.Fatalf("timeout: %v", err)
-		}
-	}
+	timeout := argTimeout(ts, args, 1, 30*time.Second)
 	var got string
 	ok := waitUntil(timeout, func() bool {
 		data, err := os.ReadFile(tmuxExitFile(ts))

@@ -1205,11 +1205,14 @@ func (x *ShutdownResponse) GetRunningJobs() int64 {
 }
 
 type SubmitJobRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ScorePath     string                 `protobuf:"bytes,1,opt,name=score_path,json=scorePath,proto3" json:"score_path,omitempty"`       // absolute path of the score file
-	ScoreSource   []byte                 `protobuf:"bytes,2,opt,name=score_source,json=scoreSource,proto3" json:"score_source,omitempty"` // the file's content as the client read it
-	JobId         string                 `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`                   // --id, overrides the score's id
-	ClientCwd     string                 `protobuf:"bytes,4,opt,name=client_cwd,json=clientCwd,proto3" json:"client_cwd,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ScorePath   string                 `protobuf:"bytes,1,opt,name=score_path,json=scorePath,proto3" json:"score_path,omitempty"`       // absolute path of the score file
+	ScoreSource []byte                 `protobuf:"bytes,2,opt,name=score_source,json=scoreSource,proto3" json:"score_source,omitempty"` // the file's content as the client read it
+	JobId       string                 `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`                   // --id, overrides the score's id
+	ClientCwd   string                 `protobuf:"bytes,4,opt,name=client_cwd,json=clientCwd,proto3" json:"client_cwd,omitempty"`
+	// The files the score reads (its prompt_files), sent when the conductor is
+	// on another host and cannot read the client's disk.
+	Files         []*ScoreFile `protobuf:"bytes,5,rep,name=files,proto3" json:"files,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1272,6 +1275,66 @@ func (x *SubmitJobRequest) GetClientCwd() string {
 	return ""
 }
 
+func (x *SubmitJobRequest) GetFiles() []*ScoreFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+// ScoreFile is a file a score names, by its path relative to the score's folder.
+type ScoreFile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Content       []byte                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScoreFile) Reset() {
+	*x = ScoreFile{}
+	mi := &file_mzt_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoreFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoreFile) ProtoMessage() {}
+
+func (x *ScoreFile) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoreFile.ProtoReflect.Descriptor instead.
+func (*ScoreFile) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ScoreFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ScoreFile) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
 type SubmitJobResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
@@ -1283,7 +1346,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_mzt_proto_msgTypes[10]
+	mi := &file_mzt_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1358,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[10]
+	mi := &file_mzt_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1371,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{10}
+	return file_mzt_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SubmitJobResponse) GetJobId() string {
@@ -1341,7 +1404,7 @@ type JobStatusRequest struct {
 
 func (x *JobStatusRequest) Reset() {
 	*x = JobStatusRequest{}
-	mi := &file_mzt_proto_msgTypes[11]
+	mi := &file_mzt_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1416,7 @@ func (x *JobStatusRequest) String() string {
 func (*JobStatusRequest) ProtoMessage() {}
 
 func (x *JobStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[11]
+	mi := &file_mzt_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1429,7 @@ func (x *JobStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatusRequest.ProtoReflect.Descriptor instead.
 func (*JobStatusRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{11}
+	return file_mzt_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *JobStatusRequest) GetJobId() string {
@@ -1387,7 +1450,7 @@ type ValidationResult struct {
 
 func (x *ValidationResult) Reset() {
 	*x = ValidationResult{}
-	mi := &file_mzt_proto_msgTypes[12]
+	mi := &file_mzt_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1399,7 +1462,7 @@ func (x *ValidationResult) String() string {
 func (*ValidationResult) ProtoMessage() {}
 
 func (x *ValidationResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[12]
+	mi := &file_mzt_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1412,7 +1475,7 @@ func (x *ValidationResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidationResult.ProtoReflect.Descriptor instead.
 func (*ValidationResult) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{12}
+	return file_mzt_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ValidationResult) GetType() string {
@@ -1478,7 +1541,7 @@ type SheetInfo struct {
 
 func (x *SheetInfo) Reset() {
 	*x = SheetInfo{}
-	mi := &file_mzt_proto_msgTypes[13]
+	mi := &file_mzt_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1490,7 +1553,7 @@ func (x *SheetInfo) String() string {
 func (*SheetInfo) ProtoMessage() {}
 
 func (x *SheetInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[13]
+	mi := &file_mzt_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1503,7 +1566,7 @@ func (x *SheetInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SheetInfo.ProtoReflect.Descriptor instead.
 func (*SheetInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{13}
+	return file_mzt_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SheetInfo) GetNum() int64 {
@@ -1760,7 +1823,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1772,7 +1835,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1785,7 +1848,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{14}
+	return file_mzt_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *JobInfo) GetId() string {
@@ -1938,7 +2001,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1950,7 +2013,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1963,7 +2026,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{15}
+	return file_mzt_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *JobStatus) GetJob() *JobInfo {
@@ -1989,7 +2052,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2001,7 +2064,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2014,7 +2077,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{16}
+	return file_mzt_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListJobsRequest) GetAll() bool {
@@ -2033,7 +2096,7 @@ type JobList struct {
 
 func (x *JobList) Reset() {
 	*x = JobList{}
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2045,7 +2108,7 @@ func (x *JobList) String() string {
 func (*JobList) ProtoMessage() {}
 
 func (x *JobList) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2058,7 +2121,7 @@ func (x *JobList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobList.ProtoReflect.Descriptor instead.
 func (*JobList) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{17}
+	return file_mzt_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *JobList) GetJobs() []*JobInfo {
@@ -2078,7 +2141,7 @@ type JobControlRequest struct {
 
 func (x *JobControlRequest) Reset() {
 	*x = JobControlRequest{}
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2090,7 +2153,7 @@ func (x *JobControlRequest) String() string {
 func (*JobControlRequest) ProtoMessage() {}
 
 func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2103,7 +2166,7 @@ func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlRequest.ProtoReflect.Descriptor instead.
 func (*JobControlRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{18}
+	return file_mzt_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *JobControlRequest) GetJobId() string {
@@ -2130,7 +2193,7 @@ type JobControlResponse struct {
 
 func (x *JobControlResponse) Reset() {
 	*x = JobControlResponse{}
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2142,7 +2205,7 @@ func (x *JobControlResponse) String() string {
 func (*JobControlResponse) ProtoMessage() {}
 
 func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2155,7 +2218,7 @@ func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlResponse.ProtoReflect.Descriptor instead.
 func (*JobControlResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{19}
+	return file_mzt_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JobControlResponse) GetJobId() string {
@@ -2185,7 +2248,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2197,7 +2260,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2210,7 +2273,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{20}
+	return file_mzt_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LogsRequest) GetJobId() string {
@@ -2260,7 +2323,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2272,7 +2335,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2285,7 +2348,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{21}
+	return file_mzt_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LogChunk) GetSheet() int64 {
@@ -2327,7 +2390,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2339,7 +2402,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2352,7 +2415,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{22}
+	return file_mzt_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *EventsRequest) GetJobId() string {
@@ -2394,7 +2457,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2406,7 +2469,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2419,7 +2482,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{23}
+	return file_mzt_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Event) GetTimeUnixNano() int64 {
@@ -2494,7 +2557,7 @@ type InsightsRequest struct {
 
 func (x *InsightsRequest) Reset() {
 	*x = InsightsRequest{}
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2506,7 +2569,7 @@ func (x *InsightsRequest) String() string {
 func (*InsightsRequest) ProtoMessage() {}
 
 func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2519,7 +2582,7 @@ func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsightsRequest.ProtoReflect.Descriptor instead.
 func (*InsightsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{24}
+	return file_mzt_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *InsightsRequest) GetScore() string {
@@ -2539,7 +2602,7 @@ type FailureCount struct {
 
 func (x *FailureCount) Reset() {
 	*x = FailureCount{}
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2551,7 +2614,7 @@ func (x *FailureCount) String() string {
 func (*FailureCount) ProtoMessage() {}
 
 func (x *FailureCount) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2564,7 +2627,7 @@ func (x *FailureCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailureCount.ProtoReflect.Descriptor instead.
 func (*FailureCount) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{25}
+	return file_mzt_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FailureCount) GetReason() string {
@@ -2604,7 +2667,7 @@ type StageStats struct {
 
 func (x *StageStats) Reset() {
 	*x = StageStats{}
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2616,7 +2679,7 @@ func (x *StageStats) String() string {
 func (*StageStats) ProtoMessage() {}
 
 func (x *StageStats) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,7 +2692,7 @@ func (x *StageStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageStats.ProtoReflect.Descriptor instead.
 func (*StageStats) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{26}
+	return file_mzt_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StageStats) GetScore() string {
@@ -2732,7 +2795,7 @@ type Insights struct {
 
 func (x *Insights) Reset() {
 	*x = Insights{}
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2744,7 +2807,7 @@ func (x *Insights) String() string {
 func (*Insights) ProtoMessage() {}
 
 func (x *Insights) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2757,7 +2820,7 @@ func (x *Insights) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Insights.ProtoReflect.Descriptor instead.
 func (*Insights) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{27}
+	return file_mzt_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Insights) GetStages() []*StageStats {
@@ -2775,7 +2838,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2787,7 +2850,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2800,7 +2863,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{28}
+	return file_mzt_proto_rawDescGZIP(), []int{29}
 }
 
 // RunningSheet is a running sheet with its job, for the live views.
@@ -2814,7 +2877,7 @@ type RunningSheet struct {
 
 func (x *RunningSheet) Reset() {
 	*x = RunningSheet{}
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2826,7 +2889,7 @@ func (x *RunningSheet) String() string {
 func (*RunningSheet) ProtoMessage() {}
 
 func (x *RunningSheet) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2839,7 +2902,7 @@ func (x *RunningSheet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningSheet.ProtoReflect.Descriptor instead.
 func (*RunningSheet) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{29}
+	return file_mzt_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RunningSheet) GetJobId() string {
@@ -2869,7 +2932,7 @@ type TopSnapshot struct {
 
 func (x *TopSnapshot) Reset() {
 	*x = TopSnapshot{}
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2881,7 +2944,7 @@ func (x *TopSnapshot) String() string {
 func (*TopSnapshot) ProtoMessage() {}
 
 func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2894,7 +2957,7 @@ func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopSnapshot.ProtoReflect.Descriptor instead.
 func (*TopSnapshot) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{30}
+	return file_mzt_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TopSnapshot) GetConductor() *ConductorStatus {
@@ -3003,14 +3066,18 @@ const file_mzt_proto_rawDesc = "" +
 	"\x04mode\x18\x01 \x01(\x0e2\x14.mzt.v1.ShutdownModeR\x04mode\"G\n" +
 	"\x10ShutdownResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12!\n" +
-	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\x8a\x01\n" +
+	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\xb3\x01\n" +
 	"\x10SubmitJobRequest\x12\x1d\n" +
 	"\n" +
 	"score_path\x18\x01 \x01(\tR\tscorePath\x12!\n" +
 	"\fscore_source\x18\x02 \x01(\fR\vscoreSource\x12\x15\n" +
 	"\x06job_id\x18\x03 \x01(\tR\x05jobId\x12\x1d\n" +
 	"\n" +
-	"client_cwd\x18\x04 \x01(\tR\tclientCwd\"e\n" +
+	"client_cwd\x18\x04 \x01(\tR\tclientCwd\x12'\n" +
+	"\x05files\x18\x05 \x03(\v2\x11.mzt.v1.ScoreFileR\x05files\"9\n" +
+	"\tScoreFile\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"e\n" +
 	"\x11SubmitJobResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12!\n" +
@@ -3198,7 +3265,7 @@ func file_mzt_proto_rawDescGZIP() []byte {
 }
 
 var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
@@ -3213,27 +3280,28 @@ var file_mzt_proto_goTypes = []any{
 	(*ShutdownRequest)(nil),        // 10: mzt.v1.ShutdownRequest
 	(*ShutdownResponse)(nil),       // 11: mzt.v1.ShutdownResponse
 	(*SubmitJobRequest)(nil),       // 12: mzt.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),      // 13: mzt.v1.SubmitJobResponse
-	(*JobStatusRequest)(nil),       // 14: mzt.v1.JobStatusRequest
-	(*ValidationResult)(nil),       // 15: mzt.v1.ValidationResult
-	(*SheetInfo)(nil),              // 16: mzt.v1.SheetInfo
-	(*JobInfo)(nil),                // 17: mzt.v1.JobInfo
-	(*JobStatus)(nil),              // 18: mzt.v1.JobStatus
-	(*ListJobsRequest)(nil),        // 19: mzt.v1.ListJobsRequest
-	(*JobList)(nil),                // 20: mzt.v1.JobList
-	(*JobControlRequest)(nil),      // 21: mzt.v1.JobControlRequest
-	(*JobControlResponse)(nil),     // 22: mzt.v1.JobControlResponse
-	(*LogsRequest)(nil),            // 23: mzt.v1.LogsRequest
-	(*LogChunk)(nil),               // 24: mzt.v1.LogChunk
-	(*EventsRequest)(nil),          // 25: mzt.v1.EventsRequest
-	(*Event)(nil),                  // 26: mzt.v1.Event
-	(*InsightsRequest)(nil),        // 27: mzt.v1.InsightsRequest
-	(*FailureCount)(nil),           // 28: mzt.v1.FailureCount
-	(*StageStats)(nil),             // 29: mzt.v1.StageStats
-	(*Insights)(nil),               // 30: mzt.v1.Insights
-	(*TopRequest)(nil),             // 31: mzt.v1.TopRequest
-	(*RunningSheet)(nil),           // 32: mzt.v1.RunningSheet
-	(*TopSnapshot)(nil),            // 33: mzt.v1.TopSnapshot
+	(*ScoreFile)(nil),              // 13: mzt.v1.ScoreFile
+	(*SubmitJobResponse)(nil),      // 14: mzt.v1.SubmitJobResponse
+	(*JobStatusRequest)(nil),       // 15: mzt.v1.JobStatusRequest
+	(*ValidationResult)(nil),       // 16: mzt.v1.ValidationResult
+	(*SheetInfo)(nil),              // 17: mzt.v1.SheetInfo
+	(*JobInfo)(nil),                // 18: mzt.v1.JobInfo
+	(*JobStatus)(nil),              // 19: mzt.v1.JobStatus
+	(*ListJobsRequest)(nil),        // 20: mzt.v1.ListJobsRequest
+	(*JobList)(nil),                // 21: mzt.v1.JobList
+	(*JobControlRequest)(nil),      // 22: mzt.v1.JobControlRequest
+	(*JobControlResponse)(nil),     // 23: mzt.v1.JobControlResponse
+	(*LogsRequest)(nil),            // 24: mzt.v1.LogsRequest
+	(*LogChunk)(nil),               // 25: mzt.v1.LogChunk
+	(*EventsRequest)(nil),          // 26: mzt.v1.EventsRequest
+	(*Event)(nil),                  // 27: mzt.v1.Event
+	(*InsightsRequest)(nil),        // 28: mzt.v1.InsightsRequest
+	(*FailureCount)(nil),           // 29: mzt.v1.FailureCount
+	(*StageStats)(nil),             // 30: mzt.v1.StageStats
+	(*Insights)(nil),               // 31: mzt.v1.Insights
+	(*TopRequest)(nil),             // 32: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 33: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 34: mzt.v1.TopSnapshot
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
@@ -3246,39 +3314,40 @@ var file_mzt_proto_depIdxs = []int32{
 	10, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
 	11, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
 	12, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
-	13, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
-	14, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
-	18, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
-	19, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
-	20, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
-	21, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
-	22, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
-	23, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
-	24, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
-	25, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
-	26, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
-	27, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
-	30, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
-	31, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
-	33, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	14, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
+	15, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
+	19, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
+	20, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
+	21, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
+	22, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
+	23, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
+	24, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
+	25, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
+	26, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
+	27, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
+	28, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
+	31, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
+	32, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	34, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
 	1,  // 25: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
-	15, // 26: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
-	17, // 27: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
-	16, // 28: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
-	17, // 29: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
-	2,  // 30: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	28, // 31: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
-	29, // 32: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	16, // 33: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
-	9,  // 34: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	17, // 35: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	32, // 36: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	26, // 37: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	13, // 26: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
+	16, // 27: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
+	18, // 28: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
+	17, // 29: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
+	18, // 30: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	2,  // 31: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
+	29, // 32: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	30, // 33: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	17, // 34: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	9,  // 35: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	18, // 36: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	33, // 37: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	27, // 38: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -3318,7 +3387,7 @@ func file_mzt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

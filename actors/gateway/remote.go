@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
@@ -187,9 +188,18 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 		a.log.Debug("remote request", "peer", peer, "role", role, "peer_address", key.addr,
 			"request", proto.MessageName(req), "args", args)
 	}
-	self, disp, log := ctx.Self(), a.disp, a.log
+	self, disp, log, home := ctx.Self(), a.disp, a.log, a.deps.Paths.Home
 	go func() {
-		final := serveRemote(rctx, disp, root, sender, id, req, log)
+		var final *messages.Envelope
+		if sub, ok := req.(*messages.SubmitJobRequest); ok {
+			// The score's relative paths must mean something on this host.
+			if err := materializeScore(home, peer, sub, time.Now()); err != nil {
+				final = errorEnvelope(id, err)
+			}
+		}
+		if final == nil {
+			final = serveRemote(rctx, disp, root, sender, id, req, log)
+		}
 		cancel()
 		// Free the id before the peer can see the last answer, so that an
 		// id it reuses after that answer is never "in use".

@@ -26,13 +26,18 @@ func loadScore(g *Globals, path, id string) (*score.Score, error) {
 	if err != nil {
 		return nil, failf(exitUsage, "", "read score: %v", err)
 	}
-	profiles, err := instrument.Load(g.paths.Instruments)
-	if err != nil {
-		return nil, failf(exitUsage, "fix or remove the profile under "+g.paths.Instruments, "instrument profiles:\n%v", err)
-	}
-	names := map[string]bool{}
-	for n := range profiles {
-		names[n] = true
+	// A conductor on another host checks instrument names against its own
+	// profiles; here only the local ones are known.
+	var names map[string]bool
+	if g.Remote == "" {
+		profiles, err := instrument.Load(g.paths.Instruments)
+		if err != nil {
+			return nil, failf(exitUsage, "fix or remove the profile under "+g.paths.Instruments, "instrument profiles:\n%v", err)
+		}
+		names = map[string]bool{}
+		for n := range profiles {
+			names[n] = true
+		}
 	}
 	sc, err := score.Parse(abs, data, names)
 	if err != nil {
@@ -71,9 +76,13 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	resp, err := call[*messages.SubmitJobResponse](g, g.ctx, &messages.SubmitJobRequest{
-		ScorePath: sc.Path, ScoreSource: sc.Source, JobId: c.ID, ClientCwd: cwd(),
-	})
+	req := &messages.SubmitJobRequest{ScorePath: sc.Path, ScoreSource: sc.Source, JobId: c.ID, ClientCwd: cwd()}
+	if g.Remote != "" {
+		if req.Files, err = promptFiles(sc); err != nil {
+			return err
+		}
+	}
+	resp, err := call[*messages.SubmitJobResponse](g, g.ctx, req)
 	switch {
 	case errors.Is(err, client.ErrAlreadyActive):
 		return failf(exitFailed, "mzt status "+sc.ID+", or mzt run --id NEW_ID", "job %s is already active", sc.ID)
@@ -248,4 +257,29 @@ func (c *ValidateCmd) Run(g *Globals) error {
 		g.printf("  %-16s %d sheet(s) · %s · after %s\n", st.ID, st.Voices, st.Instrument, deps)
 	}
 	return nil
+}
+
+// promptFiles reads the prompt files a score names, for a conductor on
+// another host: they travel with the score, by their path relative to it.
+func promptFiles(sc *score.Score) ([]*messages.ScoreFile, error) {
+	var files []*messages.ScoreFile
+	seen := map[string]bool{}
+	for _, st := range sc.Stages {
+		p := st.PromptFile
+		if p == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		clean := filepath.Clean(p)
+		if filepath.IsAbs(p) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+			return nil, failf(exitUsage, "put the prompt file beside the score, or inline it with prompt =",
+				"stage %s: prompt_file %s is outside the score's folder, which is all that is sent to another host", st.ID, p)
+		}
+		data, err := os.ReadFile(filepath.Join(sc.Dir, clean))
+		if err != nil {
+			return nil, failf(exitUsage, "", "stage %s: %v", st.ID, err)
+		}
+		files = append(files, &messages.ScoreFile{Path: clean, Content: data})
+	}
+	return files, nil
 }

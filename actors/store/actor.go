@@ -109,7 +109,16 @@ const retryEvery = time.Second
 // submitter is told at once and nothing is kept.
 func retryable(op Op) bool {
 	_, insert := op.(*InsertRun)
-	return !insert
+	return !insert && !bestEffort(op)
+}
+
+// bestEffort ops (events, profiler samples) are telemetry: when they cannot
+// be written they are dropped, never held in the backlog, so that a full disk
+// neither grows the conductor's memory with samples nor makes job writes
+// wait behind them. Recent events stay served from memory.
+func bestEffort(op Op) bool {
+	_, ok := op.(interface{ telemetry() })
+	return ok
 }
 
 // transient errors are the machine's (a full disk, an I/O error, a lock),
@@ -136,6 +145,15 @@ func (a *Actor) writer(root *actor.RootContext) {
 	defer a.wg.Done()
 	var backlog []*Write
 	var backlogErr error // why the backlog started: what a refused write is told
+	var dropped int      // telemetry writes dropped since the last report
+	var droppedAt time.Time
+	drop := func(w *Write, err error) {
+		dropped++
+		if time.Since(droppedAt) >= 10*time.Second {
+			a.log.Warn("telemetry not written (events, samples); dropped", "count", dropped, "op", fmt.Sprintf("%T", w.Op), "err", err)
+			dropped, droppedAt = 0, time.Now()
+		}
+	}
 	retry := time.NewTicker(retryEvery)
 	defer retry.Stop()
 	reply := func(w *Write, err error) {
@@ -200,7 +218,10 @@ func (a *Actor) writer(root *actor.RootContext) {
 		if len(backlog) > 0 {
 			// Nothing may overtake a write that is still waiting.
 			for _, w := range batch {
-				if retryable(w.Op) {
+				if bestEffort(w.Op) {
+					drop(w, backlogErr)
+					reply(w, backlogErr)
+				} else if retryable(w.Op) {
 					backlog = append(backlog, w)
 				} else {
 					reply(w, fmt.Errorf("%w (%d earlier writes are waiting)", backlogErr, len(backlog)))
@@ -214,6 +235,11 @@ func (a *Actor) writer(root *actor.RootContext) {
 			switch {
 			case errs[i] == nil && len(backlog) == 0:
 				reply(w, nil)
+			case bestEffort(w.Op): // written or dropped; never held
+				if errs[i] != nil {
+					drop(w, errs[i])
+				}
+				reply(w, errs[i])
 			case len(backlog) > 0 && retryable(w.Op):
 				backlog = append(backlog, w) // keep the order behind a waiting write
 			case retryable(w.Op) && transient(errs[i]):

@@ -12,8 +12,10 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/messages"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -282,5 +284,48 @@ func TestFullDisk(t *testing.T) {
 	h2.mustWrite(t, &InsertRun{Job: job("c.1", "c", "queued", 60, 0)})
 	if c, ok := latest(t, h2, "c"); !ok || c.Job.Run != 1 {
 		t.Errorf("after reopening a new run is not stored: %+v (found %v)", c, ok)
+	}
+}
+
+// On a full disk, telemetry (events, samples) that cannot be written is
+// dropped at once: it never starts a backlog that job writes would wait
+// behind, and never grows in memory while the disk stays full.
+func TestFullDiskDropsTelemetry(t *testing.T) {
+	dir := mountTmpfs(t, "2m")
+	h, stop := newHarnessAt(t, filepath.Join(dir, "state.db"))
+	defer stop()
+	h.mustWrite(t, &InsertRun{Job: job("a.1", "a", "running", 1, 0), Sheets: []SheetRow{sheet("a.1", 1, "running")}})
+	filler := fillDisk(t, dir)
+
+	big := make([]*messages.Event, 2000)
+	for i := range big {
+		big[i] = &messages.Event{Seq: int64(i + 1), Kind: "sheet.status", JobId: "a", Detail: strings.Repeat("x", 500)}
+	}
+	samples := make([]Sample, 2000)
+	for i := range samples {
+		samples[i] = Sample{RunKey: "a.1", Num: 1, Try: 1, Time: time.Unix(int64(i), 0)}
+	}
+	for _, wd := range h.write(t, &InsertEvents{Events: big}, &InsertSamples{Samples: samples}) {
+		if wd.Err == nil {
+			t.Fatalf("%T of ~1 MB succeeded on a full disk", wd.Op)
+		}
+	}
+	// A job write now fails (or lands) on its own account, not behind
+	// telemetry: nothing is waiting.
+	wd := h.write(t, bigRun("b.1", "b", 64))[0]
+	if wd.Err == nil {
+		t.Fatal("storing a 300 KB run on a full disk succeeded")
+	}
+	if strings.Contains(wd.Err.Error(), "waiting") {
+		t.Errorf("a job write was held behind telemetry: %v", wd.Err)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	// Space is back: the next job write goes through at once.
+	h.mustWrite(t, &SaveJob{Job: job("a.1", "a", "completed", 1, 2)})
+	res := h.query(t, func(ctx context.Context, db *DB) (any, error) { return db.Events(ctx, "", 0, 10) })
+	if res.Err != nil || len(res.Value.([]*messages.Event)) != 0 {
+		t.Errorf("dropped events were written later: %v, %v", res.Value, res.Err)
 	}
 }

@@ -203,3 +203,7 @@ func (db *DB) FinishedTries(ctx context.Context, score string, limit int) ([]Fin
 	}
 	return out, rows.Err()
 }
+
+func (*InsertEvents) telemetry()   {}
+func (*InsertSamples) telemetry()  {}
+func (*CompactSamples) telemetry() {}

@@ -69,8 +69,11 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: scriptCmds,
 		Condition: func(cond string) (bool, error) {
-			if cond == "root" {
+			switch cond {
+			case "root":
 				return os.Getuid() == 0, nil
+			case "netns":
+				return canNetns(), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

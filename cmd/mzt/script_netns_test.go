@@ -32,7 +32,12 @@ func canNetns() bool {
 	if err := exec.Command("ip", "netns", "add", name).Run(); err != nil {
 		return false
 	}
-	exec.Command("ip", "netns", "del", name).Run()
+	defer exec.Command("ip", "netns", "del", name).Run()
+	// veth pairs too (a kernel without the module cannot join two namespaces).
+	veth := fmt.Sprintf("mzp%d", os.Getpid()%100000)
+	if err := exec.Command("ip", "-n", name, "link", "add", veth+"a", "type", "veth", "peer", "name", veth+"b").Run(); err != nil {
+		return false
+	}
 	return true
 }
 

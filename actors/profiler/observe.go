@@ -53,9 +53,11 @@ type Policy struct {
 
 // Anomaly thresholds.
 const (
-	// spikeMinMB and spikeFactor: RSS rising this much between two samples.
+	// spikeMinMB and spikeFactor: RSS rising this much within spikeWindow
+	// samples (a fast allocation may straddle two samples).
 	spikeMinMB  = 100
 	spikeFactor = 2.0
+	spikeWindow = 3
 	// runawayPercent of one core, sustained for runawayFor (at least 3 samples).
 	runawayPercent = 90
 	runawayFor     = time.Minute
@@ -73,7 +75,7 @@ type TryState struct {
 	lastTicks    uint64
 	cpuTicks     uint64 // accumulated: increases only (processes that exit take theirs away)
 	peakRSS      float64
-	lastRSS      float64
+	recentRSS    []rssAt // the last spikeWindow samples, oldest first
 	sumCPU       float64
 	lastOutput   int64
 	progressAt   time.Time // last CPU progress or new output
@@ -107,7 +109,6 @@ func (st *TryState) Observe(r Reading, started, now time.Time, pol Policy) jobs.
 			p.CPUPercent = float64(r.CPUTicks-st.lastTicks) / proctable.ClockTicks / dt * 100
 		}
 	}
-	prevAt := st.lastAt
 	st.samples++
 	st.sumCPU += p.CPUPercent
 	st.lastAt, st.lastTicks = now, r.CPUTicks
@@ -140,11 +141,15 @@ func (st *TryState) Observe(r Reading, started, now time.Time, pol Policy) jobs.
 	p.Stalled = st.stalled
 
 	// Anomalies, each flagged once per try (a spike each time it happens).
-	if !first && rss-st.lastRSS >= spikeMinMB && rss >= spikeFactor*st.lastRSS {
+	if base, ok := st.spikeBase(rss); ok {
 		p.NewNotes = append(p.NewNotes, fmt.Sprintf("memory spike: RSS rose from %.0f MB to %.0f MB in %s",
-			st.lastRSS, rss, roughly(now.Sub(prevAt))))
+			base.mb, rss, roughly(now.Sub(base.at))))
+		st.recentRSS = st.recentRSS[:0] // one note per rise
 	}
-	st.lastRSS = rss
+	st.recentRSS = append(st.recentRSS, rssAt{rss, now})
+	if len(st.recentRSS) > spikeWindow {
+		st.recentRSS = st.recentRSS[1:]
+	}
 	if p.CPUPercent >= runawayPercent {
 		if st.hotSince.IsZero() {
 			st.hotSince = now
@@ -174,4 +179,21 @@ func roughly(d time.Duration) time.Duration {
 		return d.Round(100 * time.Millisecond)
 	}
 	return d.Round(time.Second)
+}
+
+type rssAt struct {
+	mb float64
+	at time.Time
+}
+
+// spikeBase finds the lowest recent sample rss has risen from by a spike.
+func (st *TryState) spikeBase(rss float64) (rssAt, bool) {
+	var base rssAt
+	found := false
+	for _, r := range st.recentRSS {
+		if !found || r.mb <= base.mb { // the latest of equals: the shortest rise
+			base, found = r, true
+		}
+	}
+	return base, found && rss-base.mb >= spikeMinMB && rss >= spikeFactor*base.mb
 }

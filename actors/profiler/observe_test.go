@@ -225,7 +225,7 @@ func TestObserveMemorySpike(t *testing.T) {
 		{150, 0, "first reading"},
 		{300, 1, "doubled, +150 MB"},
 		{350, 0, "+50 MB"},
-		{600, 0, "+250 MB but less than double"},
+		{500, 0, "+200 MB over the window but less than double"},
 		{10, 0, "a drop"},
 		{60, 0, "six times, but only +50 MB"},
 		{160, 1, "+100 MB and more than double"},
@@ -236,6 +236,20 @@ func TestObserveMemorySpike(t *testing.T) {
 		if got := spikes(p); got != s.want {
 			t.Errorf("step %d (RSS %d MB, %s): %d spike notes %q, want %d", i, s.rssMB, s.why, got, p.NewNotes, s.want)
 		}
+	}
+}
+
+// An allocation that straddles samples is one spike, measured from the
+// lowest of the recent samples.
+func TestObserveMemorySpikeAcrossSamples(t *testing.T) {
+	f := &feeder{t: t, pol: Policy{Interval: 100 * time.Millisecond}}
+	var notes []string
+	for i, mb := range []uint64{20, 20, 90, 180, 200, 210} {
+		p := f.at(float64(i+1)*0.1, Reading{RSSBytes: mb * mib})
+		notes = append(notes, p.NewNotes...)
+	}
+	if len(notes) != 1 || !strings.HasPrefix(notes[0], "memory spike: RSS rose from 20 MB to 180 MB in 200ms") {
+		t.Fatalf("notes %q, want one spike from 20 MB to 180 MB in 200ms", notes)
 	}
 }
 

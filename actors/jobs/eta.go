@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"container/heap"
+	"slices"
 	"time"
 
 	"github.com/mzt-dev/mzt/actors/correlation"
@@ -67,6 +68,7 @@ func (j *jobActor) estimate(stats *correlation.Stats, now time.Time) (eta, low, 
 
 func (j *jobActor) simulate(stats *correlation.Stats, dur func(*correlation.StageStats) time.Duration, slots int, now time.Time) (time.Duration, bool) {
 	finish := make([]time.Duration, len(j.sheets)) // from now
+	never := make([]bool, len(j.sheets))           // ended without completing, or below such a sheet
 	free := &durHeap{}
 	var end time.Duration
 	for _, s := range j.sheets {
@@ -90,7 +92,12 @@ func (j *jobActor) simulate(stats *correlation.Stats, dur func(*correlation.Stag
 		case SheetCompleted, SheetRunning:
 			continue
 		case SheetFailed, SheetSkipped, SheetCancelled:
-			continue // will not run unless resumed
+			never[s.row.Num-1] = true // will not run unless resumed
+			continue
+		}
+		if slices.ContainsFunc(s.sh.Deps, func(d int) bool { return never[d-1] }) {
+			never[s.row.Num-1] = true // will be skipped
+			continue
 		}
 		st, ok := stats.Lookup(correlation.Key{Score: j.job.JobID, Stage: s.row.Stage, Instrument: s.row.Instrument})
 		if !ok {

@@ -162,6 +162,8 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		}
 	case *profileUpdate:
 		j.applyProfile(ctx, &m.p)
+	case *reconfigured:
+		j.set.stallAfter, j.set.onStall, j.set.maxSheets = m.stallAfter, m.onStall, m.maxSheets
 	case *attemptDone:
 		j.finishAttempt(ctx, m)
 		j.schedule(ctx)

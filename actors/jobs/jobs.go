@@ -159,6 +159,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.broadcast(ctx, &interrupt{reason: "shutdown"})
 	case *Reconfigure:
 		a.cfg = m.Config
+		// Running jobs take the new stall defaults for their next tries.
+		a.broadcast(ctx, &reconfigured{stallAfter: time.Duration(a.cfg.Profiler.StallAfter),
+			onStall: a.cfg.Profiler.OnStall, maxSheets: a.cfg.MaxConcurrentSheets})
 		a.admitNext(ctx)
 		a.grant(ctx)
 	case *monitor.PressureChanged:

@@ -64,6 +64,13 @@ type sheetRunning struct{ sheet RunningSheet }
 // profileUpdate is one try's profile, forwarded to its job actor.
 type profileUpdate struct{ p SheetProfile }
 
+// reconfigured carries reloaded conductor settings to the job actors.
+type reconfigured struct {
+	stallAfter time.Duration
+	onStall    string
+	maxSheets  int
+}
+
 // maxNotes bounds the notes kept per try (the newest stay).
 const maxNotes = 20
 

@@ -76,7 +76,6 @@ type TryState struct {
 	cpuTicks     uint64 // accumulated: increases only (processes that exit take theirs away)
 	peakRSS      float64
 	recentRSS    []rssAt // the last spikeWindow samples, oldest first
-	sumCPU       float64
 	lastOutput   int64
 	progressAt   time.Time // last CPU progress or new output
 	progressTick uint64    // cpuTicks at progressAt
@@ -110,7 +109,6 @@ func (st *TryState) Observe(r Reading, started, now time.Time, pol Policy) jobs.
 		}
 	}
 	st.samples++
-	st.sumCPU += p.CPUPercent
 	st.lastAt, st.lastTicks = now, r.CPUTicks
 	st.peakRSS = max(st.peakRSS, rss)
 	p.PeakRSSMB = st.peakRSS

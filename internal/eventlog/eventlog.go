@@ -144,16 +144,6 @@ func (l *Log) History(jobID string, limit int) (events []*messages.Event, before
 	return events, before
 }
 
-// Oldest is the seq of the oldest event in memory (0 when none).
-func (l *Log) Oldest() int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if o := l.ordered(); len(o) > 0 {
-		return o[0].GetSeq()
-	}
-	return 0
-}
-
 func (l *Log) ordered() []*messages.Event {
 	if !l.full {
 		return l.ring

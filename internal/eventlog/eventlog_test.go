@@ -114,8 +114,8 @@ func TestRecentFiltersOrdersAndLimits(t *testing.T) {
 	if got, _ := l.Recent("nobody", 10); len(got) != 0 {
 		t.Errorf("Recent of an unknown job = %v, want none", seqs(got))
 	}
-	if o := l.Oldest(); o != 1 {
-		t.Errorf("Oldest = %d, want 1", o)
+	if _, before := l.History("a", 10); before != 0 {
+		t.Errorf("History before the wrap says older events may be elsewhere (before %d)", before)
 	}
 
 	// Wrap the ring: seq 1..8 published, 4..8 stay.
@@ -138,8 +138,8 @@ func TestRecentFiltersOrdersAndLimits(t *testing.T) {
 	if !slices.Equal(seqs(got), []int64{7}) || truncated {
 		t.Errorf("Recent(a, 1) after wrap = %v truncated %v, want [7] false", seqs(got), truncated)
 	}
-	if o := l.Oldest(); o != 4 {
-		t.Errorf("Oldest after wrap = %d, want 4", o)
+	if _, before := l.History("a", 10); before != 4 {
+		t.Errorf("History after wrap: older events before seq %d, want before 4 (the oldest in memory)", before)
 	}
 
 	// Wrap more than once: the order stays oldest first.
@@ -161,8 +161,8 @@ func TestRecentFiltersOrdersAndLimits(t *testing.T) {
 		t.Errorf("Recent over a long history = %v truncated %v, want [7 8 9 10] true", seqs(got), truncated)
 	}
 
-	if o := New(0, nil, 4, nil).Oldest(); o != 0 {
-		t.Errorf("Oldest of an empty log = %d, want 0", o)
+	if got, before := New(0, nil, 4, nil).History("", 10); len(got) != 0 || before != 0 {
+		t.Errorf("History of an empty log = %v, before %d; want nothing", seqs(got), before)
 	}
 }
 

@@ -133,7 +133,7 @@ func Main(args []string, env Env) int {
 		fmt.Fprintln(env.Stderr, "Try: mzt --help")
 		return exitUsage
 	}
-	if c.Clone != "" {
+	if c.Clone != "" || cloneFlagGiven(kctx) {
 		if err := config.ValidateCloneName(c.Clone); err != nil {
 			return report(env, failf(exitUsage, "", "%v", err))
 		}
@@ -149,6 +149,17 @@ func Main(args []string, env Env) int {
 		return report(env, err)
 	}
 	return report(env, kctx.Run(&c.Globals))
+}
+
+// cloneFlagGiven reports whether --clone was on the command line: an
+// explicit empty name is invalid, unlike an empty MZT_CLONE (unset).
+func cloneFlagGiven(kctx *kong.Context) bool {
+	for _, p := range kctx.Path {
+		if p.Flag != nil && p.Flag.Name == "clone" {
+			return true
+		}
+	}
+	return false
 }
 
 // report prints err in the one way errors are said and picks the exit code.

@@ -50,14 +50,34 @@ type Options struct {
 // ReadyInfo is reported when the conductor serves.
 type ReadyInfo struct{ PID, StalePID int }
 
-// AlreadyRunningError means another conductor holds the PID file.
-type AlreadyRunningError struct{ PID int }
+// AlreadyRunningError means another conductor holds the PID file (PID) or,
+// its PID file deleted, still serves the socket (Socket).
+type AlreadyRunningError struct {
+	PID    int
+	Socket string
+}
 
-// RunningPID lets the CLI name the running conductor.
+// RunningPID lets the CLI name the running conductor (0 when only its socket
+// answered).
 func (e *AlreadyRunningError) RunningPID() int { return e.PID }
 
 func (e *AlreadyRunningError) Error() string {
+	if e.PID == 0 {
+		return fmt.Sprintf("conductor is already running (answers at %s)", e.Socket)
+	}
 	return fmt.Sprintf("conductor is already running (PID %d)", e.PID)
+}
+
+// socketAnswers reports whether something accepts connections at path. A
+// live conductor whose PID file was deleted still does; a crashed one's
+// socket refuses.
+func socketAnswers(path string) bool {
+	c, err := net.DialTimeout("unix", path, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // Run is a conductor's whole life; it returns when the conductor has stopped.
@@ -77,6 +97,12 @@ func Run(opts Options) error {
 		return err
 	}
 	defer lock.Release()
+	// Nothing of this home (its log, state, cgroups, running sheets) is
+	// touched before the socket is found silent: holding the lock is not
+	// enough when a live conductor's PID file was deleted.
+	if socketAnswers(opts.Paths.Socket) {
+		return &AlreadyRunningError{Socket: opts.Paths.Socket}
+	}
 
 	logw, err := logfile.Open(opts.Paths.Log, int64(cfg.Log.MaxSizeMB)<<20, cfg.Log.MaxFiles)
 	if err != nil {

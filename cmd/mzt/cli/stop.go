@@ -76,7 +76,9 @@ func (c *stopFlags) stop(g *Globals) (stopResult, error) {
 	case c.Drain:
 		mode = messages.ShutdownMode_SHUTDOWN_MODE_DRAIN
 	}
-	ctx, cancel := context.WithTimeout(g.ctx, min(maxShutdownAsk, c.Timeout))
+	// --timeout bounds the whole stop, the request included.
+	deadline := time.Now().Add(c.Timeout)
+	ctx, cancel := context.WithDeadline(g.ctx, time.Now().Add(min(maxShutdownAsk, c.Timeout)))
 	_, err = call[*messages.ShutdownResponse](g, ctx, &messages.ShutdownRequest{Mode: mode})
 	cancel()
 	switch {
@@ -95,7 +97,7 @@ func (c *stopFlags) stop(g *Globals) (stopResult, error) {
 		signalStop(res.pid, true)
 	}
 	gone := func() bool { return exited(g.paths.PIDFile, res.pid, st.Running) }
-	if waitFor(g.ctx, c.Timeout, gone) {
+	if waitFor(g.ctx, time.Until(deadline), gone) {
 		return res, nil
 	}
 	if !c.Force {

@@ -197,8 +197,14 @@ func (d *daemonActor) onSignal(ctx actor.Context, sig os.Signal) {
 		d.log.Info("SIGHUP: reloading configuration", "file", d.opts.Load.File, "profile", d.opts.Load.Profile)
 		self, root, load := ctx.Self(), ctx.ActorSystem().Root, d.opts.Load
 		go func() {
-			cfg, err := config.Load(load)
-			root.Send(self, &reloaded{cfg: cfg, err: err})
+			res := &reloaded{}
+			defer func() {
+				if r := recover(); r != nil {
+					res.err = fmt.Errorf("reload panicked: %v", r)
+				}
+				root.Send(self, res)
+			}()
+			res.cfg, res.err = config.Load(load)
 		}()
 	case syscall.SIGUSR1:
 		buf := make([]byte, 1<<20)
@@ -303,6 +309,14 @@ func (d *daemonActor) stopChildrenInOrder(ctx actor.Context) {
 	}
 	root, self, log, events, storePID := ctx.ActorSystem().Root, ctx.Self(), d.log, d.events, d.store
 	go func() {
+		// Whatever happens, the daemon must hear that this is over, or the
+		// conductor would never exit.
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("stopping subsystems failed", "panic", fmt.Sprint(r))
+			}
+			root.Send(self, &childrenStopped{})
+		}()
 		for _, pid := range order {
 			if pid == storePID {
 				events.Close() // its last batch reaches the store before the store stops
@@ -313,7 +327,6 @@ func (d *daemonActor) stopChildrenInOrder(ctx actor.Context) {
 				log.Warn("subsystem did not stop in time", "subsystem", childName(pid), "err", err)
 			}
 		}
-		root.Send(self, &childrenStopped{})
 	}()
 }
 

@@ -28,7 +28,7 @@ func (g *Globals) answeringPID() int {
 // silentConductor explains a conductor that holds its PID lock but does not
 // answer at its socket (the socket was deleted, or the process is frozen).
 func (g *Globals) silentConductor(pid int) error {
-	return failf(exitFailed, "mzt stop (it falls back to a signal), then mzt start",
+	return failf(exitFailed, "mzt restart (stop signals a conductor that does not answer)",
 		"conductor PID %d runs but does not answer at %s", pid, g.paths.Socket)
 }
 

@@ -32,7 +32,8 @@ type ConductorOptions struct {
 	Ready   func(pid, stalePID int) // called once serving
 }
 
-// AlreadyRunning lets the conductor tell the CLI which PID holds the lock.
+// AlreadyRunning marks the conductor's "already running" error; its message
+// names the PID holding the lock, or the socket that answered.
 type AlreadyRunning interface{ RunningPID() int }
 
 // Env is what main wires in.

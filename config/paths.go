@@ -92,8 +92,11 @@ func ResolveIn(base, clone string) (Paths, error) {
 	return p, nil
 }
 
-// EnsureHome creates the home (and the base home for a clone) with mode 0700,
-// refusing a symlink or a non-directory in its place.
+// EnsureHome creates the home (and the base home for a clone) with mode 0700.
+// An existing one must be a directory the user can trust (CheckTrusted): a
+// symlink to one is followed, a directory of another user or one that group
+// or others can write is refused. An existing instruments folder is checked
+// the same way, so that a start refuses what a run would.
 func (p Paths) EnsureHome() error {
 	dirs := []string{p.BaseHome}
 	if p.Home != p.BaseHome {
@@ -104,11 +107,16 @@ func (p Paths) EnsureHome() error {
 			return err
 		}
 	}
+	if _, err := os.Lstat(p.Instruments); err == nil {
+		if err := CheckTrusted(p.Instruments); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 func ensurePrivateDir(dir string) error {
-	fi, err := os.Lstat(dir)
+	_, err := os.Lstat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -118,8 +126,14 @@ func ensurePrivateDir(dir string) error {
 		return os.Chmod(dir, 0o700)
 	case err != nil:
 		return fmt.Errorf("inspect %s: %w", dir, err)
-	case fi.Mode()&os.ModeSymlink != 0:
-		return fmt.Errorf("refusing %s: it is a symlink", dir)
+	}
+	if err := CheckTrusted(dir); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("inspect %s: %w", dir, err)
 	case !fi.IsDir():
 		return fmt.Errorf("refusing %s: it is not a directory", dir)
 	case fi.Mode().Perm() != 0o700:

@@ -5,14 +5,11 @@
 package daemon
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"runtime"
 	"syscall"
 	"time"
@@ -29,7 +26,6 @@ import (
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/eventlog"
 	"github.com/mzt-dev/mzt/internal/logfile"
-	"github.com/mzt-dev/mzt/internal/pidfile"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -50,171 +46,25 @@ type Options struct {
 // ReadyInfo is reported when the conductor serves.
 type ReadyInfo struct{ PID, StalePID int }
 
-// AlreadyRunningError means another conductor holds the PID file.
-type AlreadyRunningError struct{ PID int }
+// AlreadyRunningError means another conductor holds the PID file (PID) or,
+// its PID file deleted, still serves the socket (Socket).
+type AlreadyRunningError struct {
+	PID    int
+	Socket string
+}
 
-// RunningPID lets the CLI name the running conductor.
+// RunningPID lets the CLI name the running conductor (0 when only its socket
+// answered).
 func (e *AlreadyRunningError) RunningPID() int { return e.PID }
 
 func (e *AlreadyRunningError) Error() string {
+	if e.PID == 0 {
+		return fmt.Sprintf("conductor is already running (answers at %s)", e.Socket)
+	}
 	return fmt.Sprintf("conductor is already running (PID %d)", e.PID)
 }
 
-// Run is a conductor's whole life; it returns when the conductor has stopped.
-func Run(opts Options) error {
-	cfg, err := config.Load(opts.Load)
-	if err != nil {
-		return err
-	}
-	if err := opts.Paths.EnsureHome(); err != nil {
-		return err
-	}
-	lock, stalePID, err := pidfile.Acquire(opts.Paths.PIDFile)
-	if errors.Is(err, pidfile.ErrLocked) {
-		return &AlreadyRunningError{PID: stalePID}
-	}
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-
-	logw, err := logfile.Open(opts.Paths.Log, int64(cfg.Log.MaxSizeMB)<<20, cfg.Log.MaxFiles)
-	if err != nil {
-		return err
-	}
-	defer logw.Close()
-	level := new(slog.LevelVar)
-	level.Set(parseLevel(cfg.LogLevel))
-	log := newLogger(logw, opts.Stderr, level)
-	if stalePID != 0 && stalePID != os.Getpid() {
-		log.Info("cleaned up stale PID file", "stale_pid", stalePID)
-	}
-
-	// Signals work from here on, while the slow start-up runs.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
-	signal.Ignore(syscall.SIGPIPE)
-	defer signal.Stop(sigs)
-
-	// Orphans of our sheets (double forks, setsid) must come back to us.
-	if err := reaper.BecomeSubreaper(); err != nil {
-		log.Warn("cannot become a child subreaper; escaped sheet processes are found only by their token", "err", err)
-	}
-	db, err := store.Open(opts.Paths.State, log)
-	if err != nil {
-		log.Error("cannot open state database", "path", opts.Paths.State, "err", err)
-		return err
-	}
-	recoverCtx, cancelRecover := context.WithTimeout(context.Background(), time.Minute)
-	prepared, err := jobs.Recover(recoverCtx, db, opts.Paths, time.Duration(cfg.KillGrace), log.With("subsystem", "jobs"))
-	cancelRecover()
-	if err != nil {
-		db.Close()
-		log.Error("cannot recover jobs", "err", err)
-		return fmt.Errorf("recover jobs: %w", err)
-	}
-	// After recovery (which lets finishing tries record their exit codes),
-	// a cgroup subtree of a crashed predecessor is emptied here.
-	var cgroups *cgroup.Tree
-	cgErr := errors.New("disabled in conductor.toml (cgroups = false)")
-	if cfg.Cgroups {
-		cgroups, cgErr = cgroup.New(opts.Paths.Home)
-	}
-	isolation := "cgroup2"
-	if cgErr != nil {
-		isolation = "process-group"
-		log.Info("process isolation: process groups, subreaper and sheet tokens", "cgroup_v2", cgErr.Error())
-	} else {
-		log.Info("process isolation: one cgroup v2 per sheet", "dir", cgroups.Dir())
-		defer cgroups.Close()
-	}
-	ln, err := gateway.Listen(opts.Paths.Socket)
-	if err != nil {
-		db.Close()
-		log.Error("cannot listen", "err", err)
-		return err
-	}
-
-	libLog := slog.New(demoted{log.Handler()}).With("component", "protoactor")
-	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
-	rem, err := startRemote(system, cfg, opts, log) // before any spawn: see remote.go
-	if err != nil {
-		ln.Close()
-		db.Close()
-		log.Error("cannot start the remote endpoint", "err", err)
-		return err
-	}
-	defer rem.stop()
-	events, err := openEventLog(system, db)
-	if err != nil {
-		ln.Close()
-		db.Close()
-		log.Error("cannot read past events", "err", err)
-		return err
-	}
-	defer events.Close()
-	d := &daemonActor{
-		opts: opts, cfg: cfg, log: log, level: level, logw: logw, db: db, listener: ln, events: events,
-		metrics:   newMetrics(system, cfg),
-		recovered: &prepared, cgroups: cgroups, isolation: isolation, started: time.Now(), dead: map[string]bool{}, ready: make(chan error, 1), done: make(chan struct{}),
-	}
-	d.remote = rem
-	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return d },
-		actor.WithSupervisor(d.strategy())), "daemon")
-	if err != nil {
-		ln.Close()
-		db.Close()
-		return fmt.Errorf("spawn daemon actor: %w", err)
-	}
-
-	stopSignals := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				system.Root.Send(pid, &signalMsg{sig: s})
-			case <-stopSignals:
-				return
-			}
-		}
-	}()
-	defer close(stopSignals)
-
-	select {
-	case err := <-d.ready:
-		if err != nil {
-			system.Root.Stop(pid)
-			<-d.done
-			return err
-		}
-		log.Info("conductor ready", "pid", os.Getpid(), "socket", opts.Paths.Socket, "version", opts.Version,
-			"clone", opts.Paths.Clone)
-		if opts.Ready != nil {
-			opts.Ready(ReadyInfo{PID: os.Getpid(), StalePID: stalePID})
-		}
-	case <-d.done:
-		return fmt.Errorf("conductor stopped during start-up: %s", d.stopReason)
-	}
-	<-d.done
-	system.Shutdown()
-	log.Info("conductor stopped", "reason", d.stopReason)
-	if d.failure != "" {
-		return fmt.Errorf("conductor stopped because its %s (see %s)", d.failure, opts.Paths.Log)
-	}
-	return nil
-}
-
 type signalMsg struct{ sig os.Signal }
-
-// infoRequest asks the daemon for what only it knows (uptime, draining, config).
-type infoRequest struct{}
-
-type info struct {
-	started   time.Time
-	draining  bool
-	cfg       *config.Config
-	isolation string
-}
 
 type reloaded struct {
 	cfg *config.Config
@@ -224,7 +74,8 @@ type reloaded struct {
 type childrenStopped struct{}
 
 // daemonActor is the root of the supervision tree. Run keeps a pointer to it
-// only to read ready/done/stopReason, which are written before done closes.
+// only to read ready/done/stopReason/failure/events, which are written
+// before done closes.
 type daemonActor struct {
 	opts      Options
 	cfg       *config.Config
@@ -232,14 +83,16 @@ type daemonActor struct {
 	level     *slog.LevelVar
 	logw      *logfile.Writer
 	db        *store.DB
-	listener  *net.UnixListener
-	recovered *[]jobs.Prepared
-	cgroups   *cgroup.Tree
 	isolation string
 	started   time.Time
-	events    *eventlog.Log
 	metrics   *gateway.Metrics
 	stats     correlation.Table
+	cgroups   *cgroup.Tree
+	// Handed to the children they are made for, once, when they spawn.
+	listener  *net.UnixListener
+	recovered []jobs.Prepared
+	past      pastEvents
+	events    *eventlog.Log // made once the store runs
 
 	store, jobs, monitor, profiler, correlation, reaper, gateway *actor.PID
 	remote                                                       *remoteEndpoint // nil without [remote] listen
@@ -269,8 +122,8 @@ func (d *daemonActor) Receive(ctx actor.Context) {
 		d.spawnChildren(ctx)
 	case *signalMsg:
 		d.onSignal(ctx, m.sig)
-	case *infoRequest:
-		ctx.Respond(&info{started: d.started, draining: d.shutdown, cfg: d.cfg, isolation: d.isolation})
+	case *gateway.DaemonInfoRequest:
+		ctx.Respond(&gateway.DaemonInfo{Started: d.started, Draining: d.shutdown, Config: d.cfg, Isolation: d.isolation})
 	case *messages.ShutdownRequest:
 		d.onShutdownRequest(ctx, m)
 	case *reloaded:
@@ -305,40 +158,36 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 		return pid
 	}
 	log := func(name string) *slog.Logger { return d.log.With("subsystem", name) }
-	jobsPID := actor.NewPID(ctx.ActorSystem().Address(), ctx.Self().GetId()+"/jobs")
+	// In dependency order, each child given the PIDs of those it talks to.
 	d.store = spawn(store.Props(d.db, log("store")), "store")
+	d.events = newEventLog(ctx.ActorSystem(), d.past, d.store)
+	d.past = pastEvents{}
 	tracker := reaper.NewTracker()
 	d.reaper = spawn(reaper.Props(tracker, time.Duration(d.cfg.KillGrace), log("reaper")), "reaper")
-	d.monitor = spawn(monitor.Props(d.cfg, jobsPID, log("monitor"), nil), "monitor")
-	d.profiler = spawn(profiler.Props(profiler.Deps{Config: d.cfg, Jobs: jobsPID, Store: d.store, Stats: &d.stats,
-		Log: log("profiler")}), "profiler")
 	d.correlation = spawn(correlation.Props(d.db, &d.stats, log("correlation")), "correlation")
-	d.jobs = spawn(jobs.Props(jobs.Deps{Config: d.cfg, Paths: d.opts.Paths, Store: d.store, Monitor: d.monitor,
-		Reaper: d.reaper, Tracker: tracker, Cgroups: d.cgroups, DB: d.db, Recovered: d.recovered, Log: log("jobs"),
+	d.jobs = spawn(jobs.Props(jobs.Deps{Config: d.cfg, Paths: d.opts.Paths, Store: d.store, Tracker: tracker,
+		Cgroups: d.cgroups, DB: d.db, Recovered: d.recovered, Log: log("jobs"),
 		Correlation: d.correlation, Stats: &d.stats}), "jobs")
+	d.recovered = nil
+	d.monitor = spawn(monitor.Props(d.cfg, d.jobs, log("monitor"), nil), "monitor")
+	d.profiler = spawn(profiler.Props(profiler.Deps{Config: d.cfg, Jobs: d.jobs, Store: d.store, Stats: &d.stats,
+		Log: log("profiler")}), "profiler")
+	ready := d.ready
 	gw := &gateway.Deps{
-		Socket: d.opts.Paths.Socket, Listener: d.listener, Version: d.opts.Version,
+		Socket: d.opts.Paths.Socket, Version: d.opts.Version,
 		Paths: d.opts.Paths, RequestTimeout: time.Duration(d.cfg.RequestTimeout),
-		Daemon: ctx.Self(), Jobs: d.jobs, Monitor: d.monitor, Store: d.store, Log: log("gateway"),
+		Daemon: ctx.Self(), Jobs: d.jobs, Monitor: d.monitor, Log: log("gateway"),
 		Correlation: d.correlation, Events: d.events, DB: d.db,
 		MetricsListen: d.cfg.Metrics.Listen, Metrics: d.metrics,
-		Info: func(c gateway.Caller) (gateway.DaemonInfo, error) {
-			res, err := c.Ask(ctx.Self(), &infoRequest{})
-			if err != nil {
-				return gateway.DaemonInfo{}, err
-			}
-			in := res.(*info)
-			return gateway.DaemonInfo{Started: in.started, Draining: in.draining, Config: in.cfg, Isolation: in.isolation}, nil
-		},
 		OnServing: func(err error) {
 			select {
-			case d.ready <- err:
+			case ready <- err:
 			default:
 			}
 		},
 	}
-	d.listener = nil // the gateway owns it now
-	d.gateway = spawn(gateway.Props(gw), "gateway")
+	d.gateway = spawn(gateway.Props(gw, d.listener), "gateway")
+	d.listener = nil
 	d.spawnRemoteGateway(ctx, gw)
 }
 
@@ -348,8 +197,14 @@ func (d *daemonActor) onSignal(ctx actor.Context, sig os.Signal) {
 		d.log.Info("SIGHUP: reloading configuration", "file", d.opts.Load.File, "profile", d.opts.Load.Profile)
 		self, root, load := ctx.Self(), ctx.ActorSystem().Root, d.opts.Load
 		go func() {
-			cfg, err := config.Load(load)
-			root.Send(self, &reloaded{cfg: cfg, err: err})
+			res := &reloaded{}
+			defer func() {
+				if r := recover(); r != nil {
+					res.err = fmt.Errorf("reload panicked: %v", r)
+				}
+				root.Send(self, res)
+			}()
+			res.cfg, res.err = config.Load(load)
 		}()
 	case syscall.SIGUSR1:
 		buf := make([]byte, 1<<20)
@@ -454,6 +309,14 @@ func (d *daemonActor) stopChildrenInOrder(ctx actor.Context) {
 	}
 	root, self, log, events, storePID := ctx.ActorSystem().Root, ctx.Self(), d.log, d.events, d.store
 	go func() {
+		// Whatever happens, the daemon must hear that this is over, or the
+		// conductor would never exit.
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("stopping subsystems failed", "panic", fmt.Sprint(r))
+			}
+			root.Send(self, &childrenStopped{})
+		}()
 		for _, pid := range order {
 			if pid == storePID {
 				events.Close() // its last batch reaches the store before the store stops
@@ -464,7 +327,6 @@ func (d *daemonActor) stopChildrenInOrder(ctx actor.Context) {
 				log.Warn("subsystem did not stop in time", "subsystem", childName(pid), "err", err)
 			}
 		}
-		root.Send(self, &childrenStopped{})
 	}()
 }
 

@@ -16,22 +16,34 @@ import (
 // keepEvents bounds the events table (the newest stay).
 const keepEvents = 100_000
 
-// openEventLog starts the event log after the events already stored and
-// subscribes it to the actor event stream, where every subsystem publishes
-// *messages.Event. Batches go to the store actor as ordinary writes.
-func openEventLog(system *actor.ActorSystem, db *store.DB) (*eventlog.Log, error) {
+// pastEvents is what the event log starts from: the last stored sequence
+// number and the newest stored events.
+type pastEvents struct {
+	last    int64
+	history []*messages.Event
+}
+
+// readPastEvents reads them before the tree starts (a blocking read has no
+// place in an actor's Receive).
+func readPastEvents(db *store.DB) (pastEvents, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	last, err := db.LastEventSeq(ctx)
 	if err != nil {
-		return nil, err
+		return pastEvents{}, err
 	}
 	history, err := db.Events(ctx, "", 0, eventlog.DefaultRing)
 	if err != nil {
-		return nil, fmt.Errorf("read past events: %w", err)
+		return pastEvents{}, fmt.Errorf("read past events: %w", err)
 	}
-	storePID := actor.NewPID(system.Address(), "daemon/store")
-	log := eventlog.New(last, history, eventlog.DefaultRing, func(batch []*messages.Event) {
+	return pastEvents{last: last, history: history}, nil
+}
+
+// newEventLog starts the event log after the events already stored and
+// subscribes it to the actor event stream, where every subsystem publishes
+// *messages.Event. Batches go to the store actor as ordinary writes.
+func newEventLog(system *actor.ActorSystem, past pastEvents, storePID *actor.PID) *eventlog.Log {
+	log := eventlog.New(past.last, past.history, eventlog.DefaultRing, func(batch []*messages.Event) {
 		system.Root.Send(storePID, &store.Write{Op: &store.InsertEvents{Events: batch, Keep: keepEvents}})
 	})
 	system.EventStream.Subscribe(func(evt any) {
@@ -39,7 +51,7 @@ func openEventLog(system *actor.ActorSystem, db *store.DB) (*eventlog.Log, error
 			log.Publish(e)
 		}
 	})
-	return log, nil
+	return log
 }
 
 // newMetrics counts events for the Prometheus endpoint, when one is configured.

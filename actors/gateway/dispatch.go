@@ -100,10 +100,11 @@ func (d *dispatcher) top() (proto.Message, error) {
 }
 
 func (d *dispatcher) conductorStatus() (proto.Message, error) {
-	in, err := d.deps.Info(d)
+	ires, err := d.Ask(d.deps.Daemon, &DaemonInfoRequest{})
 	if err != nil {
 		return nil, err
 	}
+	in := ires.(*DaemonInfo)
 	res, err := d.Ask(d.deps.Jobs, &jobs.CountsRequest{})
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -15,6 +16,10 @@ import (
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/eventlog"
 )
+
+// DaemonInfoRequest asks the daemon for what only it knows; it answers
+// *DaemonInfo.
+type DaemonInfoRequest struct{}
 
 // DaemonInfo is what the gateway needs from the daemon for conductor-status.
 type DaemonInfo struct {
@@ -31,18 +36,16 @@ type Caller interface {
 
 // Deps wire the gateway to the rest of the tree.
 type Deps struct {
-	Socket                       string
-	Listener                     *net.UnixListener // the socket Run created; consumed by the first start
-	Version                      string
-	Paths                        config.Paths
-	RequestTimeout               time.Duration
-	Daemon, Jobs, Monitor, Store *actor.PID
-	Info                         func(Caller) (DaemonInfo, error)
-	OnServing                    func(error) // called after every (re)start; the first call marks readiness
-	Log                          *slog.Logger
-	Correlation                  *actor.PID
-	Events                       *eventlog.Log // nil in tests that need none
-	DB                           *store.DB     // reads of past events
+	Socket                string
+	Version               string
+	Paths                 config.Paths
+	RequestTimeout        time.Duration
+	Daemon, Jobs, Monitor *actor.PID  // Daemon answers DaemonInfoRequest
+	OnServing             func(error) // called after every (re)start; the first call marks readiness
+	Log                   *slog.Logger
+	Correlation           *actor.PID
+	Events                *eventlog.Log // nil in tests that need none
+	DB                    *store.DB     // reads of past events
 	// MetricsListen, when set, serves Prometheus metrics from Metrics.
 	MetricsListen string
 	Metrics       *Metrics
@@ -51,20 +54,29 @@ type Deps struct {
 // Actor is the gateway.
 type Actor struct {
 	deps    *Deps
+	ln      *net.UnixListener // the first incarnation's, made by the daemon
 	server  *Server
 	metrics *metricsServer
 }
 
-// Props builds the gateway actor.
-func Props(deps *Deps) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &Actor{deps: deps} })
+// Props builds the gateway actor. The first incarnation serves ln (the
+// daemon listens before it reports ready); a restart listens again.
+func Props(deps *Deps, ln *net.UnixListener) *actor.Props {
+	var mu sync.Mutex
+	return actor.PropsFromProducer(func() actor.Actor {
+		mu.Lock()
+		defer mu.Unlock()
+		a := &Actor{deps: deps, ln: ln}
+		ln = nil
+		return a
+	})
 }
 
 func (a *Actor) Receive(ctx actor.Context) {
 	switch ctx.Message().(type) {
 	case *actor.Started:
-		ln := a.deps.Listener
-		a.deps.Listener = nil
+		ln := a.ln
+		a.ln = nil
 		if ln == nil {
 			var err error
 			if ln, err = Listen(a.deps.Socket); err != nil {

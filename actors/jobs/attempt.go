@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mzt-dev/mzt/actors/reaper"
@@ -66,8 +67,21 @@ type attemptRunner func(ctx context.Context, plan attemptPlan, started func(shee
 // next start still knows that the attempt ended and how, and settles it
 // instead of running the sheet twice. The files are opened in the child, not
 // in the conductor: a conductor that creates files while it forks contends
-// with itself for its own fd table.
-const exitWrapper = `"$@" >"$MZT_OUT" 2>"$MZT_ERR"; c=$?; echo "$c" >"$MZT_EXIT"; exit "$c"`
+// with itself for its own fd table. They are created 0600 (umask 077); the
+// instrument gets the conductor's own umask (MZT_UMASK) back, in the child
+// the shell forks anyway.
+const exitWrapper = `umask 077; (umask "$MZT_UMASK"; exec "$@") >"$MZT_OUT" 2>"$MZT_ERR"; c=$?; echo "$c" >"$MZT_EXIT"; exit "$c"`
+
+// conductorUmask is the umask the conductor started with, in octal.
+var conductorUmask = sync.OnceValue(func() string {
+	data, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "022"
+})
 
 // wrap returns the argv that runs argv with its output in files and its exit
 // code recorded. (Folding this into a `bash -c` instrument's own shell saves
@@ -132,7 +146,7 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 	}
 	spec := sheetrun.Spec{
 		Argv: wrap(argv), Stdin: stdin, Dir: plan.workspace,
-		Env:     append(env, "MZT_OUT="+plan.base+".stdout", "MZT_ERR="+plan.base+".stderr", "MZT_EXIT="+plan.base+".exit"),
+		Env:     append(env, "MZT_OUT="+plan.base+".stdout", "MZT_ERR="+plan.base+".stderr", "MZT_EXIT="+plan.base+".exit", "MZT_UMASK="+conductorUmask()),
 		Timeout: plan.timeout, KillGrace: plan.killGrace,
 		SuccessCodes: plan.profile.Errors.SuccessExitCodes,
 		Started:      track,

@@ -40,9 +40,8 @@ func newEngine(tb testing.TB, cfg *config.Config, runner attemptRunner) *engine 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	none := []Prepared{}
 	mgr := system.Root.Spawn(Props(Deps{Config: cfg, Paths: paths, Store: storePID, DB: db, Log: log,
-		Recovered: &none, runner: runner}))
+		runner: runner}))
 	tb.Cleanup(func() {
 		system.Root.StopFuture(mgr).Wait()
 		system.Root.StopFuture(storePID).Wait()

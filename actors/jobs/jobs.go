@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -32,8 +33,6 @@ type Deps struct {
 	Config  *config.Config
 	Paths   config.Paths
 	Store   *actor.PID
-	Monitor *actor.PID
-	Reaper  *actor.PID
 	Tracker *reaper.Tracker
 	// Correlation is told when tries finish; Stats are its latest numbers.
 	Correlation *actor.PID
@@ -41,9 +40,9 @@ type Deps struct {
 	Cgroups     *cgroup.Tree // nil where cgroup v2 cannot be used
 	DB          *store.DB    // for recovery after a restart of this actor
 	Log         *slog.Logger
-	// Recovered is what the daemon loaded before the tree started; the first
-	// start takes it, a restart reloads from the store.
-	Recovered *[]Prepared
+	// Recovered is what the daemon loaded before the tree started: Props
+	// hands it to the first incarnation only; a restart reloads from the store.
+	Recovered []Prepared
 	// runner replaces real processes in benchmarks and tests.
 	runner attemptRunner
 }
@@ -78,6 +77,10 @@ type Actor struct {
 	deps Deps
 	cfg  *config.Config
 	log  *slog.Logger
+	// recovered holds the daemon's recovered runs in the first incarnation;
+	// restarted marks every later one.
+	recovered []Prepared
+	restarted bool
 
 	jobs     map[string]*entry
 	reserved map[string]bool // ids being submitted (parsed, not yet stored)
@@ -101,7 +104,18 @@ type Actor struct {
 
 // Props builds the job manager. Job actors below it are never restarted.
 func Props(deps Deps) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &Actor{deps: deps, cfg: deps.Config, log: deps.Log} },
+	recovered, first := deps.Recovered, true
+	deps.Recovered = nil
+	// Incarnations are made one after another (spawn, then each restart).
+	var mu sync.Mutex
+	produce := func() actor.Actor {
+		mu.Lock()
+		defer mu.Unlock()
+		a := &Actor{deps: deps, cfg: deps.Config, log: deps.Log, recovered: recovered, restarted: !first}
+		recovered, first = nil, false
+		return a
+	}
+	return actor.PropsFromProducer(produce,
 		actor.WithSupervisor(actor.NewOneForOneStrategy(0, time.Second, func(reason any) actor.Directive {
 			deps.Log.Error("job actor failed; the job is marked failed", "reason", reason)
 			return actor.StopDirective
@@ -241,9 +255,9 @@ func (a *Actor) settings() jobSettings {
 }
 
 func (a *Actor) start(ctx actor.Context) {
-	if a.deps.Recovered != nil && *a.deps.Recovered != nil {
-		runs := *a.deps.Recovered
-		*a.deps.Recovered = nil
+	if !a.restarted {
+		runs := a.recovered
+		a.recovered = nil
 		for _, p := range runs {
 			a.adopt(ctx, p)
 		}

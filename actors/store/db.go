@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -126,8 +129,16 @@ var migrations = []string{
 // SchemaVersion is the version a freshly migrated database has.
 var SchemaVersion = len(migrations)
 
-// Open opens (creating if needed) the database in WAL mode and migrates it.
+// Open opens (creating if needed) the database in WAL mode, checks it is
+// not corrupt and migrates it. The file is created 0600 (SQLite gives its
+// -wal and -shm files the database file's mode).
 func Open(path string, log *slog.Logger) (*DB, error) {
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
+	// A crash leaves a -wal beside the file; opening creates one anyway.
+	_, walErr := os.Lstat(path + "-wal")
+	leftWAL := walErr == nil
 	dsn := fmt.Sprintf("file:%s?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)", path)
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -141,11 +152,76 @@ func Open(path string, log *slog.Logger) (*DB, error) {
 	}
 	r.SetMaxOpenConns(4)
 	db := &DB{write: w, read: r, log: log}
+	if err := db.checkIntegrity(path, leftWAL); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := db.migrate(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// createPrivate creates path with mode 0600 if it does not exist, and takes
+// group and other access away from an existing one: state.db holds every
+// prompt and score.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w", path, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(fi.Mode().Perm() &^ 0o077); err != nil {
+			return fmt.Errorf("restrict %s to its owner: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// maxCorruptionReport bounds how many problems quick_check lists.
+const maxCorruptionReport = 3
+
+// checkIntegrity runs PRAGMA quick_check, so that a corrupt file is refused
+// at start instead of failing reads later while new jobs are written into it.
+// The conductor refuses to start rather than moving the file aside itself:
+// the user may want to salvage it (sqlite3 .recover).
+// leftWAL says a -wal file was there before this open: it goes with the file.
+func (db *DB) checkIntegrity(path string, leftWAL bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var problems []string
+	rows, err := db.write.QueryContext(ctx, fmt.Sprintf("PRAGMA quick_check(%d)", maxCorruptionReport))
+	if err == nil {
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				break
+			}
+			if line != "ok" {
+				problems = append(problems, strings.Join(strings.Fields(line), " "))
+			}
+		}
+		err = errors.Join(rows.Err(), rows.Close())
+	}
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	move := fmt.Sprintf("mv %s %s.corrupt", path, path)
+	if leftWAL {
+		// Named so that SQLite finds it beside the moved file.
+		move += fmt.Sprintf(" && mv %s-wal %s.corrupt-wal", path, path)
+	}
+	return fmt.Errorf("%s is corrupt (%s); move it aside to start with an empty history: %s",
+		path, strings.Join(problems, "; "), move)
 }
 
 // Close closes both pools.

@@ -74,6 +74,8 @@ func TestScripts(t *testing.T) {
 				return os.Getuid() == 0, nil
 			case "netns":
 				return canNetns(), nil
+			case "cgroup2":
+				return canCgroup2(), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

@@ -9,12 +9,16 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/config/strict"
 )
 
 // Load returns the built-in profiles overridden by <dir>/*.toml; a missing dir
 // means just the built-ins. A file's name key, when set, must equal the file
 // name without ".toml", so that what a score names is what ls shows.
+//
+// The folder and each file must be trusted (config.CheckTrusted): a profile
+// names what runs, so one another user owns or could write is refused.
 //
 // Problems in the files come back as strict.Problems with file:line. The map is
 // returned even then, with the built-ins and every valid file, so that a caller
@@ -28,6 +32,9 @@ func Load(dir string) (map[string]*Profile, error) {
 	if err != nil {
 		return profiles, fmt.Errorf("read instruments: %w", err)
 	}
+	if err := config.CheckTrusted(dir); err != nil {
+		return profiles, fmt.Errorf("instruments: %w", err)
+	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	var all strict.Problems
 	for _, e := range entries {
@@ -35,6 +42,10 @@ func Load(dir string) (map[string]*Profile, error) {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
+		if err := config.CheckTrusted(path); err != nil {
+			all = append(all, strict.Problem{File: path, Msg: err.Error()})
+			continue
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			all = append(all, strict.Problem{File: path, Msg: err.Error()})

@@ -7,8 +7,6 @@ package cgroup
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -28,11 +26,12 @@ type Tree struct {
 	pending []string // emptied cgroups the kernel did not let us remove yet
 }
 
-// New finds the cgroup v2 hierarchy and creates (or takes over) the subtree
-// of the conductor whose home is home; a subtree left by a crashed
-// predecessor with the same home is emptied first (the PID lock guarantees
-// no live conductor of that home owns it). It returns an error saying why
-// when cgroups cannot be used.
+// New finds the cgroup v2 hierarchy and creates the subtree of this
+// conductor, whose home is home. Beside it, subtrees of dead conductors are
+// cleaned up (see cleanLeftovers): a crashed predecessor of the same home
+// has its sheets killed, an empty one of another home is removed; a live
+// conductor's is never touched. It returns an error saying why when cgroups
+// cannot be used.
 func New(home string) (*Tree, error) {
 	mount, err := cgroup2Mount()
 	if err != nil {
@@ -42,11 +41,17 @@ func New(home string) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256([]byte(home))
-	dir := filepath.Join(mount, own, "mzt-"+hex.EncodeToString(sum[:6]))
+	me, err := currentOwner()
+	if err != nil {
+		return nil, err
+	}
+	parent := filepath.Join(mount, own)
+	name := subtreeName(home, me)
+	cleanLeftovers(parent, home, name)
+	dir := filepath.Join(parent, name)
 	t := &Tree{dir: dir}
 	if _, err := os.Stat(dir); err == nil {
-		t.killAll() // leftovers of a predecessor that did not clean up
+		t.killAll() // ours already (New called again by this process): start empty
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("create cgroup %s: %w", dir, err)
@@ -147,13 +152,7 @@ func killDir(dir string) error {
 	if err := empty(dir); err != nil {
 		return err
 	}
-	for i := 0; ; i++ {
-		err := os.Remove(dir)
-		if err == nil || errors.Is(err, os.ErrNotExist) || i == 100 {
-			return err
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return removeDir(dir)
 }
 
 // Terminate sends sig to every process in the cgroup (a graceful first step).

@@ -54,7 +54,7 @@ func (c *startFlags) start(g *Globals) error {
 	if c.Foreground {
 		return g.runConductor(opts, os.Stderr, func(pid, stale int) {
 			if stale != 0 {
-				fmt.Fprintf(g.env.Stderr, "cleaned up stale PID file (PID %d is no longer running)\n", stale)
+				fmt.Fprintln(g.env.Stderr, staleNote(stale))
 			}
 		})
 	}
@@ -62,6 +62,11 @@ func (c *startFlags) start(g *Globals) error {
 		return err
 	} else if st.Running {
 		return failf(exitFailed, "", "conductor is already running (PID %d)", st.PID)
+	}
+	// The PID file may have been deleted under a live conductor: its socket
+	// still answers, and a second conductor must not even begin to start.
+	if pid := g.answeringPID(); pid != 0 {
+		return failf(exitFailed, "", "conductor is already running (PID %d, answers at %s)", pid, g.paths.Socket)
 	}
 	return c.startDetached(g)
 }
@@ -116,12 +121,12 @@ func (c *startFlags) startDetached(g *Globals) error {
 	case word == "ready":
 		pidStr, staleStr, _ := strings.Cut(rest, " ")
 		if stale, _ := strconv.Atoi(staleStr); stale != 0 {
-			g.printf("cleaned up stale PID file (PID %d is no longer running)\n", stale)
+			g.printf("%s\n", staleNote(stale))
 		}
 		g.printf("conductor started (PID %s)\n", pidStr)
 		return nil
 	case word == "running":
-		return failf(exitFailed, "", "conductor is already running (PID %s)", rest)
+		return failf(exitFailed, "", "%s", rest)
 	case word == "error":
 		return failf(exitFailed, "", "conductor failed to start: %s%s", rest, logTail(g.paths.Log))
 	case errors.Is(readErr, os.ErrDeadlineExceeded):
@@ -151,7 +156,7 @@ func (g *Globals) runConductor(opts config.LoadOptions, stderr *os.File, ready f
 	err := g.env.RunConductor(ConductorOptions{Paths: g.paths, Load: opts, Version: Version, Stderr: stderr, Ready: ready})
 	var running AlreadyRunning
 	if errors.As(err, &running) {
-		return failf(exitFailed, "", "conductor is already running (PID %d)", running.RunningPID())
+		return failf(exitFailed, "", "%v", err)
 	}
 	return err
 }
@@ -183,8 +188,8 @@ func (c *ConductorRunCmd) Run(g *Globals) error {
 	var running AlreadyRunning
 	switch {
 	case errors.As(err, &running):
-		say("running %d", running.RunningPID())
-		return failf(exitFailed, "", "conductor is already running (PID %d)", running.RunningPID())
+		say("running %s", err.Error())
+		return failf(exitFailed, "", "%v", err)
 	case err != nil:
 		say("error %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 		return err

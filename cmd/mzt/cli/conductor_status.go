@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mzt-dev/mzt/internal/pidfile"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -38,6 +39,12 @@ func (c *ConductorStatusCmd) Run(g *Globals) error {
 	st, err := call[*messages.ConductorStatus](g, g.ctx, &messages.ConductorStatusRequest{})
 	if err != nil {
 		if isNotRunning(err) {
+			// The socket may be gone under a live conductor: its PID lock says so.
+			if g.Remote == "" {
+				if lock, lerr := pidfile.Inspect(g.paths.PIDFile); lerr == nil && lock.Running {
+					return g.silentConductor(lock.PID)
+				}
+			}
 			return failf(exitFailed, "", "conductor is not running")
 		}
 		return err

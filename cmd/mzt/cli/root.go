@@ -32,7 +32,8 @@ type ConductorOptions struct {
 	Ready   func(pid, stalePID int) // called once serving
 }
 
-// AlreadyRunning lets the conductor tell the CLI which PID holds the lock.
+// AlreadyRunning marks the conductor's "already running" error; its message
+// names the PID holding the lock, or the socket that answered.
 type AlreadyRunning interface{ RunningPID() int }
 
 // Env is what main wires in.
@@ -133,7 +134,7 @@ func Main(args []string, env Env) int {
 		fmt.Fprintln(env.Stderr, "Try: mzt --help")
 		return exitUsage
 	}
-	if c.Clone != "" {
+	if c.Clone != "" || cloneFlagGiven(kctx) {
 		if err := config.ValidateCloneName(c.Clone); err != nil {
 			return report(env, failf(exitUsage, "", "%v", err))
 		}
@@ -149,6 +150,17 @@ func Main(args []string, env Env) int {
 		return report(env, err)
 	}
 	return report(env, kctx.Run(&c.Globals))
+}
+
+// cloneFlagGiven reports whether --clone was on the command line: an
+// explicit empty name is invalid, unlike an empty MZT_CLONE (unset).
+func cloneFlagGiven(kctx *kong.Context) bool {
+	for _, p := range kctx.Path {
+		if p.Flag != nil && p.Flag.Name == "clone" {
+			return true
+		}
+	}
+	return false
 }
 
 // report prints err in the one way errors are said and picks the exit code.

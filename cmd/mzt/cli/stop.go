@@ -25,29 +25,49 @@ type StopCmd struct {
 }
 
 func (c *StopCmd) Run(g *Globals) error {
-	stopped, err := c.stop(g)
+	res, err := c.stop(g)
 	if err != nil {
 		return err
 	}
-	if !stopped {
+	switch {
+	case !res.found:
 		return failf(exitFailed, "", "conductor is not running")
+	case res.killed:
+		g.printf("conductor did not stop within %s; killed (PID %d)\n", c.Timeout, res.pid)
+	default:
+		g.printf("conductor stopped\n")
 	}
-	g.printf("conductor stopped\n")
 	return nil
 }
 
+// stopResult is what stop did: found is false when no conductor ran; killed
+// is true when --force had to SIGKILL it.
+type stopResult struct {
+	found  bool
+	killed bool
+	pid    int
+}
+
+// maxShutdownAsk bounds the shutdown request itself; a frozen conductor
+// accepts the connection but never answers.
+const maxShutdownAsk = 10 * time.Second
+
 // stop asks the conductor to shut down and waits for its process to exit.
-// It reports false when no conductor was running.
-func (c *stopFlags) stop(g *Globals) (bool, error) {
+// The conductor is found by its PID lock or, when the PID file was deleted
+// under it, by its socket answering with its PID.
+func (c *stopFlags) stop(g *Globals) (stopResult, error) {
 	st, err := pidfile.Inspect(g.paths.PIDFile)
 	if err != nil {
-		return false, err
+		return stopResult{}, err
 	}
+	res := stopResult{found: true, pid: st.PID}
 	if !st.Running {
 		if st.Exists {
 			pidfile.RemoveStale(g.paths.PIDFile)
 		}
-		return false, nil
+		if res.pid = g.answeringPID(); res.pid == 0 {
+			return stopResult{}, nil
+		}
 	}
 	mode := messages.ShutdownMode_SHUTDOWN_MODE_IF_IDLE
 	switch {
@@ -56,41 +76,70 @@ func (c *stopFlags) stop(g *Globals) (bool, error) {
 	case c.Drain:
 		mode = messages.ShutdownMode_SHUTDOWN_MODE_DRAIN
 	}
-	ctx, cancel := context.WithTimeout(g.ctx, 10*time.Second)
+	// --timeout bounds the whole stop, the request included.
+	deadline := time.Now().Add(c.Timeout)
+	ctx, cancel := context.WithDeadline(g.ctx, time.Now().Add(min(maxShutdownAsk, c.Timeout)))
 	_, err = call[*messages.ShutdownResponse](g, ctx, &messages.ShutdownRequest{Mode: mode})
 	cancel()
 	switch {
+	case err == nil:
 	case errors.Is(err, client.ErrRefused):
-		return true, err
-	case err != nil && !c.Force:
-		return true, fmt.Errorf("ask the conductor (PID %d) to stop: %w", st.PID, err)
-	case err != nil:
+		return res, err
+	case st.Running && isNotRunning(err):
+		// The lock is held but the socket is gone: the PID file names the
+		// conductor, and a signal does what the request cannot.
+		fmt.Fprintf(g.env.Stderr, "conductor PID %d does not answer at %s; sending it SIGTERM\n", res.pid, g.paths.Socket)
+		signalStop(res.pid, c.Force)
+	case !c.Force:
+		return res, failf(exitFailed, "mzt stop --force", "ask the conductor (PID %d) to stop: %v", res.pid, err)
+	default:
 		// Unresponsive: a signal does what the request could not.
-		syscall.Kill(st.PID, syscall.SIGTERM)
+		signalStop(res.pid, true)
 	}
-	if waitExit(g.ctx, g.paths.PIDFile, c.Timeout) {
-		return true, nil
+	gone := func() bool { return exited(g.paths.PIDFile, res.pid, st.Running) }
+	if waitFor(g.ctx, time.Until(deadline), gone) {
+		return res, nil
 	}
 	if !c.Force {
-		return true, failf(exitFailed, "mzt stop --force", "conductor (PID %d) is still stopping after %s", st.PID, c.Timeout)
+		return res, failf(exitFailed, "mzt stop --force", "conductor (PID %d) is still stopping after %s", res.pid, c.Timeout)
 	}
-	if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return true, fmt.Errorf("kill conductor %d: %w", st.PID, err)
+	if err := syscall.Kill(res.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return res, fmt.Errorf("kill conductor %d: %w", res.pid, err)
 	}
-	if !waitExit(g.ctx, g.paths.PIDFile, 5*time.Second) {
-		return true, failf(exitFailed, "", "conductor (PID %d) survived SIGKILL", st.PID)
+	if !waitFor(g.ctx, 5*time.Second, gone) {
+		return res, failf(exitFailed, "", "conductor (PID %d) survived SIGKILL", res.pid)
 	}
 	pidfile.RemoveStale(g.paths.PIDFile)
-	return true, nil
+	res.killed = true
+	return res, nil
 }
 
-// waitExit waits until nobody holds the PID file (the conductor releases it
-// as the very last thing it does).
-func waitExit(ctx context.Context, pidPath string, timeout time.Duration) bool {
+// signalStop asks a conductor to stop by signal: SIGTERM drains; a second,
+// different signal (SIGINT: two SIGTERMs may merge into one) interrupts
+// running sheets as --force does.
+func signalStop(pid int, force bool) {
+	syscall.Kill(pid, syscall.SIGTERM)
+	if force {
+		syscall.Kill(pid, syscall.SIGINT)
+	}
+}
+
+// exited reports whether the conductor is gone: its lock is free when it was
+// found by its lock (it releases it as the very last thing it does), else
+// its process is gone.
+func exited(pidPath string, pid int, byLock bool) bool {
+	if !byLock {
+		return !pidfile.Alive(pid)
+	}
+	st, err := pidfile.Inspect(pidPath)
+	return err == nil && !st.Running
+}
+
+// waitFor polls cond until it holds, the timeout passes or ctx ends.
+func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for {
-		st, err := pidfile.Inspect(pidPath)
-		if err == nil && !st.Running {
+		if cond() {
 			return true
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -107,8 +156,12 @@ type RestartCmd struct {
 }
 
 func (c *RestartCmd) Run(g *Globals) error {
-	if _, err := c.stop(g); err != nil {
+	res, err := c.stop(g)
+	if err != nil {
 		return err
+	}
+	if res.killed {
+		g.printf("conductor did not stop within %s; killed (PID %d)\n", c.Timeout, res.pid)
 	}
 	return c.start(g)
 }

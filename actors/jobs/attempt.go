@@ -108,6 +108,11 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		return
 	}
 	argv[0] = exe
+	// One argument may not exceed 128 KiB: a long shell script goes in a file.
+	if argv, err = sheetrun.ShortenArgv(argv, plan.base+".script"); err != nil {
+		out.err = fmt.Errorf("instrument %s: %w", plan.profile.Name, err)
+		return
+	}
 	before := sheetrun.TakeSnapshot(plan.workspace, plan.checks)
 	if len(before) > 0 {
 		// Kept for a restart that has to settle this attempt (file_modified).

@@ -309,7 +309,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	d.store = spawn(store.Props(d.db, log("store")), "store")
 	tracker := reaper.NewTracker()
 	d.reaper = spawn(reaper.Props(tracker, time.Duration(d.cfg.KillGrace), log("reaper")), "reaper")
-	d.monitor = spawn(monitor.Props(d.cfg, jobsPID, log("monitor"), nil), "monitor")
+	d.monitor = spawn(monitor.PropsWithCgroups(d.cfg, jobsPID, log("monitor"), d.cgroups), "monitor")
 	d.profiler = spawn(profiler.Props(profiler.Deps{Config: d.cfg, Jobs: jobsPID, Store: d.store, Stats: &d.stats,
 		Log: log("profiler")}), "profiler")
 	d.correlation = spawn(correlation.Props(d.db, &d.stats, log("correlation")), "correlation")

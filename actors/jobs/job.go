@@ -56,7 +56,11 @@ type (
 	interrupt struct{ reason string }
 	// halt: the conductor is stopping; start nothing new.
 	halt    struct{}
-	preempt struct{}
+	// preempt stops sheet num (critical pressure; preempt.go).
+	preempt struct {
+		num  int
+		note string
+	}
 	wake    struct{}
 
 	slotRequest struct {
@@ -177,7 +181,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.halted = true
 		j.stopRunning("interrupt")
 	case *preempt:
-		j.preemptYoungest()
+		j.preemptSheet(ctx, m)
 	case *messages.JobControlRequest:
 		j.control(ctx, m)
 	case *messages.JobStatusRequest:
@@ -623,20 +627,6 @@ func (j *jobActor) stopRunning(why string) {
 			}
 			s.cancel()
 		}
-	}
-}
-
-func (j *jobActor) preemptYoungest() {
-	var young *sheetState
-	for _, s := range j.sheets {
-		if s.row.Status == SheetRunning && s.cancel != nil && s.stopWhy == "" &&
-			(young == nil || s.row.StartedAt.After(young.row.StartedAt)) {
-			young = s
-		}
-	}
-	if young != nil {
-		young.stopWhy = "preempt"
-		young.cancel()
 	}
 }
 

@@ -682,18 +682,8 @@ func (a *Actor) cancelWaiters(jobID string) {
 func (a *Actor) onPressure(ctx actor.Context, m *monitor.PressureChanged) {
 	a.pressure, a.pressNote = m.Level, m.Note
 	if m.Level == monitor.Critical {
-		// Stop the youngest running sheet; it is requeued without using an attempt.
-		var youngest *heldSlot
-		for _, h := range a.held {
-			if youngest == nil || h.grantedAt.After(youngest.grantedAt) {
-				h := h
-				youngest = &h
-			}
-		}
-		if youngest != nil {
-			a.log.Warn("critical pressure: stopping the youngest running sheet")
-			ctx.Send(youngest.job, &preempt{})
-		}
+		// Stop the culprit; it is requeued without using an attempt.
+		a.preemptCulprit(ctx, m.Usage)
 	}
 	a.grant(ctx)
 }

@@ -101,12 +101,14 @@ func takeSample(root int, cgroups usageFunc, pss func(int) (uint64, bool)) (Samp
 		}
 	}
 	for child, p := range table.Procs {
-		if p.PPID != root || counted[child] {
+		if p.PPID != root || counted[child] || p.Zombie {
 			continue
 		}
 		unit := Unit{Leader: child}
 		for _, pid := range table.Tree(child, child) {
-			if !counted[pid] {
+			// A zombie has exited: it holds no memory and is about to be
+			// reaped (the conductor is the subreaper of what sheets leave).
+			if !counted[pid] && !table.Procs[pid].Zombie {
 				counted[pid] = true
 				unit.Processes++
 				unit.MemoryBytes += memOf(pid)

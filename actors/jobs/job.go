@@ -55,13 +55,13 @@ type (
 	}
 	interrupt struct{ reason string }
 	// halt: the conductor is stopping; start nothing new.
-	halt    struct{}
+	halt struct{}
 	// preempt stops sheet num (critical pressure; preempt.go).
 	preempt struct {
 		num  int
 		note string
 	}
-	wake    struct{}
+	wake struct{}
 
 	slotRequest struct {
 		jobID         string

@@ -142,9 +142,11 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		SuccessCodes: plan.profile.Errors.SuccessExitCodes,
 		Started:      track,
 	}
+	var cg *cgroup.Sheet
 	if plan.cgroups != nil {
 		// Everything the try starts stays in its cgroup, which dies with it.
-		if cg, err := plan.cgroups.NewSheet(strings.ReplaceAll(plan.token, "/", "_")); err == nil {
+		if c, err := plan.cgroups.NewSheet(strings.ReplaceAll(plan.token, "/", "_")); err == nil {
+			cg = c
 			spec.UseCgroup, spec.CgroupFD = true, cg.FD()
 			defer func() {
 				if err := cg.Kill(); err != nil {
@@ -154,6 +156,12 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		}
 	}
 	out.result = sheetrun.Run(ctx, spec)
+	if cg != nil && !out.result.Success && out.result.Err == nil {
+		// A failure the try's own limits caused says so.
+		if hit := cg.LimitHit(); hit != "" {
+			out.result.Err = errors.New(hit)
+		}
+	}
 	out.result.StdoutTail = sheetrun.Tail(plan.base+".stdout", sheetrun.TailSize)
 	out.result.StderrTail = sheetrun.Tail(plan.base+".stderr", sheetrun.TailSize)
 	judge(ctx, plan, env, before, out)

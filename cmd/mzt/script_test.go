@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/pidfile"
 	"github.com/mzt-dev/mzt/internal/proctable"
 	"github.com/mzt-dev/mzt/messages"
@@ -74,6 +75,9 @@ func TestScripts(t *testing.T) {
 				return os.Getuid() == 0, nil
 			case "netns":
 				return canNetns(), nil
+			case "cgroup-pids", "cgroup-memory": // sheets can be given pids.max / memory.max
+				c, err := cgroup.Delegated()
+				return err == nil && (cond == "cgroup-pids" && c.Pids || cond == "cgroup-memory" && c.Memory), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

@@ -159,3 +159,26 @@ func readUint(path string) (uint64, bool) {
 	v, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
 	return v, err == nil
 }
+
+// Delegated says which resource controllers a conductor started from this
+// process's cgroup could give its sheets (what its parent delegates).
+func Delegated() (Controllers, error) {
+	mount, err := cgroup2Mount()
+	if err != nil {
+		return Controllers{}, err
+	}
+	own, err := ownCgroup()
+	if err != nil {
+		return Controllers{}, err
+	}
+	data, err := os.ReadFile(filepath.Join(mount, own, "cgroup.subtree_control"))
+	if err != nil {
+		return Controllers{}, fmt.Errorf("read delegated controllers: %w", err)
+	}
+	var c Controllers
+	for _, f := range strings.Fields(string(data)) {
+		c.Memory = c.Memory || f == "memory"
+		c.Pids = c.Pids || f == "pids"
+	}
+	return c, nil
+}

@@ -38,6 +38,7 @@ type attemptPlan struct {
 	token             string          // MZT_SHEET_TOKEN of this try
 	tracker           *reaper.Tracker // nil in tests
 	cgroups           *cgroup.Tree    // nil where cgroup v2 is not usable
+	logCap            int64           // max_log_mb in bytes; 0: no cap
 }
 
 // attemptStarted reports the live process of an attempt (for crash cleanup).
@@ -141,6 +142,7 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		Timeout: plan.timeout, KillGrace: plan.killGrace,
 		SuccessCodes: plan.profile.Errors.SuccessExitCodes,
 		Started:      track,
+		LogCap:       plan.logCap, CappedLogs: []string{plan.base + ".stdout", plan.base + ".stderr"},
 	}
 	var cg *cgroup.Sheet
 	if plan.cgroups != nil {

@@ -108,6 +108,7 @@ type jobSettings struct {
 	onStall    string
 	stats      *correlation.Table // history for ETAs; nil: no ETA
 	maxSheets  int                // max_concurrent_sheets, for ETAs
+	logCap     int64              // bytes per try and stream (max_log_mb); 0: none
 }
 
 type sheetState struct {
@@ -383,7 +384,8 @@ func (j *jobActor) planAttempt(s *sheetState, lastError string) (attemptPlan, er
 		workspace: j.sc.Workspace, env: sheetEnv(j.set.baseEnv, j.sc, s.sh, p, j.job.JobID),
 		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace,
 		base:  attemptBase(j.set.logDir, num, s.row.Tries),
-		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker, cgroups: j.set.cgroups}
+		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker, cgroups: j.set.cgroups,
+		logCap: j.set.logCap}
 	if plan.timeout == 0 {
 		plan.timeout = time.Duration(p.DefaultTimeout)
 	}
@@ -469,6 +471,7 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	s.row.OutputTokens += d.usage.OutputTokens
 	s.row.CostUSD += d.usage.CostUSD
 	s.row.Validations = toStoreValidations(d.checks)
+	s.row.Notes = append(s.row.Notes, r.Notes...) // e.g. a log cut by max_log_mb
 	att := &store.AttemptRow{RunKey: j.job.RunKey, Num: d.num, Try: d.try, StartedAt: s.row.StartedAt,
 		FinishedAt: now, ExitCode: s.row.ExitCode, Validations: s.row.Validations, Profile: s.row.Profile}
 	p := j.profiles[s.sh.Stage.Instrument]

@@ -3,19 +3,18 @@ package monitor
 import "github.com/mzt-dev/mzt/internal/cgroup"
 
 // applySheetLimits hands max_sheet_memory_mb and max_sheet_processes to the
-// cgroup tree (new tries get them), and says once per setting when they
-// cannot be enforced here.
+// cgroup tree (new tries get them; 0 lifts a limit), and says once per
+// setting when they cannot be enforced here.
 func (a *Actor) applySheetLimits() {
 	rl := a.cfg.ResourceLimits
-	if rl.MaxSheetMemoryMB == 0 && rl.MaxSheetProcesses == 0 {
-		return
-	}
 	warn := ""
-	if a.cgroups == nil {
-		warn = "without cgroups (process groups only), so not enforced"
-	} else {
+	switch {
+	case a.cgroups != nil:
 		a.cgroups.SetSheetLimits(cgroup.Limits{MemoryBytes: int64(rl.MaxSheetMemoryMB) << 20,
 			Pids: int64(rl.MaxSheetProcesses)})
+		if rl.MaxSheetMemoryMB == 0 && rl.MaxSheetProcesses == 0 {
+			break
+		}
 		ctl := a.cgroups.Controllers()
 		switch {
 		case rl.MaxSheetMemoryMB > 0 && !ctl.Memory:
@@ -23,6 +22,8 @@ func (a *Actor) applySheetLimits() {
 		case rl.MaxSheetProcesses > 0 && !ctl.Pids:
 			warn = "but the cgroup tree has no pids controller, so max_sheet_processes is not enforced"
 		}
+	case rl.MaxSheetMemoryMB > 0 || rl.MaxSheetProcesses > 0:
+		warn = "without cgroups (process groups only), so they are not enforced"
 	}
 	if warn != "" && warn != a.warned {
 		a.log.Warn("per-sheet limits are set "+warn, "max_sheet_memory_mb", rl.MaxSheetMemoryMB,

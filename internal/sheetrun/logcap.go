@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -155,7 +156,15 @@ func capLogs(spec Spec, res *Result) (stop func()) {
 	if spec.LogCap <= 0 || len(spec.CappedLogs) == 0 {
 		return func() {}
 	}
-	c := newLogCap(spec.LogCap, spec.CappedLogs)
+	end := CapLogs(spec.LogCap, spec.CappedLogs)
+	return func() { res.Notes = append(res.Notes, end()...) }
+}
+
+// CapLogs keeps each of paths near limit bytes while something writes them
+// (e.g. a try adopted after a restart), until the returned function is
+// called; that function returns a note per file the cap touched.
+func CapLogs(limit int64, paths []string) (stop func() []string) {
+	c := newLogCap(limit, paths)
 	quit, done := make(chan struct{}), make(chan struct{})
 	var failure string
 	go func() {
@@ -167,12 +176,17 @@ func capLogs(spec Spec, res *Result) (stop func()) {
 		}()
 		c.watch(quit)
 	}()
-	return func() {
-		close(quit)
-		<-done
-		res.Notes = append(res.Notes, c.close()...)
-		if failure != "" {
-			res.Notes = append(res.Notes, failure)
-		}
+	var once sync.Once
+	var notes []string
+	return func() []string {
+		once.Do(func() {
+			close(quit)
+			<-done
+			notes = c.close()
+			if failure != "" {
+				notes = append(notes, failure)
+			}
+		})
+		return notes
 	}
 }

@@ -28,37 +28,38 @@ func putScore(ctx context.Context, tx *sql.Tx, source []byte) (string, error) {
 }
 
 // moveScoreSources is the Go half of the migration that introduced the
-// scores table: every run's inline copy moves there, once per content.
+// scores table: every run's inline copy moves there, once per content. One
+// source is in memory at a time, however many runs there are.
 func moveScoreSources(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT run_key, score_source FROM jobs WHERE score_source IS NOT NULL`)
+	rows, err := tx.QueryContext(ctx, `SELECT run_key FROM jobs WHERE score_source IS NOT NULL`)
 	if err != nil {
-		return fmt.Errorf("read score sources: %w", err)
+		return fmt.Errorf("list inline score sources: %w", err)
 	}
-	type inline struct {
-		runKey string
-		source []byte
-	}
-	var all []inline
+	var keys []string
 	for rows.Next() {
-		var r inline
-		if err := rows.Scan(&r.runKey, &r.source); err != nil {
+		var k string
+		if err := rows.Scan(&k); err != nil {
 			rows.Close()
-			return fmt.Errorf("read score source: %w", err)
+			return fmt.Errorf("list inline score sources: %w", err)
 		}
-		all = append(all, r)
+		keys = append(keys, k)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read score sources: %w", err)
+		return fmt.Errorf("list inline score sources: %w", err)
 	}
-	for _, r := range all {
-		h, err := putScore(ctx, tx, r.source)
+	for _, k := range keys {
+		var source []byte
+		if err := tx.QueryRowContext(ctx, `SELECT score_source FROM jobs WHERE run_key = ?`, k).Scan(&source); err != nil {
+			return fmt.Errorf("read score source of run %s: %w", k, err)
+		}
+		h, err := putScore(ctx, tx, source)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET score_hash = ?, score_source = NULL WHERE run_key = ?`,
-			h, r.runKey); err != nil {
-			return fmt.Errorf("point run %s at its score: %w", r.runKey, err)
+			h, k); err != nil {
+			return fmt.Errorf("point run %s at its score: %w", k, err)
 		}
 	}
 	return nil

@@ -261,6 +261,10 @@ const selectJobs = `SELECT j.run_key, j.job_id, j.run, j.name, j.status, j.user_
 	COALESCE((SELECT source FROM scores WHERE hash = j.score_hash), j.score_source), j.workspace,
 	j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error FROM jobs j`
 
+// selectJobsNoSource is selectJobs without the (possibly large) source.
+const selectJobsNoSource = `SELECT j.run_key, j.job_id, j.run, j.name, j.status, j.user_paused, j.score_path,
+	NULL, j.workspace, j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error FROM jobs j`
+
 func scanJob(sc interface{ Scan(...any) error }) (JobRow, error) {
 	var j JobRow
 	var paused int
@@ -366,7 +370,7 @@ type SheetCounts map[string]int
 // FinishedJobs lists the latest run of every job id whose latest run has
 // finished, newest first, with completed-sheet counts (no sheets loaded).
 func (db *DB) FinishedJobs(ctx context.Context, exclude map[string]bool) ([]JobRow, map[string]SheetCounts, error) {
-	rows, err := db.read.QueryContext(ctx, selectJobs+`
+	rows, err := db.read.QueryContext(ctx, selectJobsNoSource+`
 		WHERE j.run = (SELECT max(run) FROM jobs WHERE job_id = j.job_id)
 		AND j.status IN ('completed','failed','cancelled') ORDER BY j.created_at DESC`)
 	if err != nil {

@@ -88,3 +88,39 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+// TestPreemptCandidatesMatchUnitsByLeader: the monitor's per-try reading
+// reaches the try whose leader it is; a try not measured yet (no process, or
+// no unit) is still a candidate, with nothing used.
+func TestPreemptCandidatesMatchUnitsByLeader(t *testing.T) {
+	now := time.Now()
+	a := &Actor{
+		held: map[slotKey]heldSlot{
+			{"X", 3}: {grantedAt: now},
+			{"Y", 1}: {grantedAt: now.Add(time.Second)},
+			{"Y", 2}: {grantedAt: now.Add(2 * time.Second)},
+		},
+		running: map[slotKey]*RunningSheet{
+			{"X", 3}: {JobID: "X", Num: 3, PID: 300},
+			{"Y", 1}: {JobID: "Y", Num: 1, PID: 100},
+		},
+	}
+	u := monitor.Usage{Units: []monitor.Unit{
+		{Leader: 300, MemoryBytes: 40 << 20, Processes: 4812},
+		{Leader: 100, MemoryBytes: 300 << 20, Processes: 3},
+		{Leader: 999, MemoryBytes: 1 << 30, Processes: 1}, // not a try (a leftover)
+	}}
+	got := map[slotKey]preemptCandidate{}
+	for _, c := range a.preemptCandidates(u) {
+		got[slotKey{c.JobID, c.Num}] = c
+	}
+	want := map[slotKey][2]float64{{"X", 3}: {40, 4812}, {"Y", 1}: {300, 3}, {"Y", 2}: {0, 0}}
+	if len(got) != len(want) {
+		t.Fatalf("%d candidates, want %d: %+v", len(got), len(want), got)
+	}
+	for k, w := range want {
+		if c := got[k]; c.MemoryMB != w[0] || float64(c.Processes) != w[1] {
+			t.Errorf("%v: %.0f MB, %d processes; want %.0f MB, %.0f", k, c.MemoryMB, c.Processes, w[0], w[1])
+		}
+	}
+}

@@ -185,7 +185,9 @@ func (a *Actor) record(ctx actor.Context, m *sampled) {
 		bp := a.cfg.Backpressure
 		a.snap.Pressure = NextLevel(a.snap.Pressure, a.usagePercent(), Thresholds{bp.Low, bp.Medium, bp.High, bp.Critical})
 	}
-	if a.snap.Pressure != prev || a.snap.Note != prevNote || a.snap.Pressure == Critical {
+	// While critical, every fresh reading goes out (not a failed one: the
+	// subscriber would act on nothing).
+	if a.snap.Pressure != prev || a.snap.Note != prevNote || a.snap.Pressure == Critical && m.err == nil {
 		if a.snap.Pressure != prev {
 			a.log.Info("pressure changed", "from", prev.String(), "to", a.snap.Pressure.String(),
 				"memory_mb", int(a.snap.MemoryMB), "processes", a.snap.Processes, "accounting", a.snap.Accounting)

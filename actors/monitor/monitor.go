@@ -38,7 +38,7 @@ type Snapshot struct {
 type PressureChanged struct {
 	Level Level
 	Note  string
-	Usage Usage // what the level was computed from (zero when sampling failed)
+	Usage Usage // what the level was computed from (without units when sampling failed)
 }
 
 // Usage is a reading against the limits, with each try's share.
@@ -83,7 +83,7 @@ type Actor struct {
 	sampler    func(root int) (Sample, error)
 	cgroups    *cgroup.Tree // nil: no per-sheet limits to set
 	warned     string       // the last "limits not enforced" warning, logged once
-	units      []Unit
+	units      []Unit       // each try's share in the latest good sample
 
 	snap     Snapshot
 	failures int
@@ -196,8 +196,7 @@ func (a *Actor) record(ctx actor.Context, m *sampled) {
 					a.snap.MemoryLimitMB, a.snap.Processes, a.snap.ProcessLimit, noteSuffix(a.snap.Note))})
 		}
 		if a.subscriber != nil {
-			u := Usage{MemoryMB: a.snap.MemoryMB, MemoryLimitMB: a.snap.MemoryLimitMB, Processes: a.snap.Processes,
-				ProcessLimit: a.snap.ProcessLimit}
+			u := a.usage()
 			if m.err == nil {
 				u.Units = a.units
 			}
@@ -208,9 +207,14 @@ func (a *Actor) record(ctx actor.Context, m *sampled) {
 
 // usagePercent is the usage of whichever limit is nearer.
 func (a *Actor) usagePercent() float64 {
-	u := Usage{MemoryMB: a.snap.MemoryMB, MemoryLimitMB: a.snap.MemoryLimitMB, Processes: a.snap.Processes,
-		ProcessLimit: a.snap.ProcessLimit}
+	u := a.usage()
 	return max(u.MemoryPercent(), u.ProcessPercent())
+}
+
+// usage is the latest reading against the limits, without units.
+func (a *Actor) usage() Usage {
+	return Usage{MemoryMB: a.snap.MemoryMB, MemoryLimitMB: a.snap.MemoryLimitMB, Processes: a.snap.Processes,
+		ProcessLimit: a.snap.ProcessLimit}
 }
 
 func noteSuffix(note string) string {

@@ -27,6 +27,7 @@ type Config struct {
 	RequestTimeout      strict.Duration `toml:"request_timeout" comment:"the longest the gateway waits for an answer to one request"`
 	MaxHistory          int             `toml:"max_history" comment:"finished job runs kept in state.db"`
 	Cgroups             bool            `toml:"cgroups" comment:"one cgroup v2 per sheet where the machine allows it (else process groups, subreaper and tokens)"`
+	MaxLogMB            int             `toml:"max_log_mb" comment:"per sheet try and stream (stdout, stderr): beyond it the middle of the log is dropped, its head and tail kept; 0 = no cap"`
 	ResourceLimits      ResourceLimits  `toml:"resource_limits"`
 	Backpressure        Backpressure    `toml:"backpressure"`
 	Profiler            Profiler        `toml:"profiler"`
@@ -67,6 +68,10 @@ type FleetPeer struct {
 type ResourceLimits struct {
 	MaxMemoryMB  int `toml:"max_memory_mb" comment:"conductor + every sheet's process tree"`
 	MaxProcesses int `toml:"max_processes" comment:"descendants of the conductor"`
+	// Per try, enforced by its cgroup (memory.max, pids.max); without cgroups
+	// they are not enforced.
+	MaxSheetMemoryMB  int `toml:"max_sheet_memory_mb" comment:"per sheet try; 0 = unlimited. Enforced only with cgroups (cgroup v2 with the memory controller): a try past it is killed and fails"`
+	MaxSheetProcesses int `toml:"max_sheet_processes" comment:"processes and threads per sheet try; 0 = unlimited. Enforced only with cgroups (cgroup v2 with the pids controller): forks beyond it fail"`
 }
 
 // Backpressure thresholds are percentages of the nearer limit.
@@ -74,7 +79,7 @@ type Backpressure struct {
 	Low      int `toml:"low"`
 	Medium   int `toml:"medium"`
 	High     int `toml:"high" comment:"at or above: no new sheets start, new jobs are refused"`
-	Critical int `toml:"critical" comment:"at or above: the youngest running sheet is stopped and requeued"`
+	Critical int `toml:"critical" comment:"at or above: the running sheet with the largest share of the critical limit is stopped and requeued (the youngest on a tie), again after each monitor_interval while critical"`
 }
 
 // Profiler settings.
@@ -104,6 +109,7 @@ func Defaults() *Config {
 		KillGrace:           strict.Duration(5 * time.Second),
 		RequestTimeout:      strict.Duration(30 * time.Second),
 		MaxHistory:          10000,
+		MaxLogMB:            100,
 		Cgroups:             true,
 		ResourceLimits:      ResourceLimits{MaxMemoryMB: 8192, MaxProcesses: 512},
 		Backpressure:        Backpressure{Low: 50, Medium: 70, High: 85, Critical: 95},
@@ -231,6 +237,14 @@ func (c *Config) Validate() error {
 	for _, key := range sortedKeys(positive) {
 		if positive[key] < 1 {
 			bad("%s must be at least 1 (got %d)", key, positive[key])
+		}
+	}
+	unlimitedAtZero := map[string]int{"max_log_mb": c.MaxLogMB,
+		"resource_limits.max_sheet_memory_mb": c.ResourceLimits.MaxSheetMemoryMB,
+		"resource_limits.max_sheet_processes": c.ResourceLimits.MaxSheetProcesses}
+	for _, key := range sortedKeys(unlimitedAtZero) {
+		if unlimitedAtZero[key] < 0 {
+			bad("%s must be 0 (no limit) or more (got %d)", key, unlimitedAtZero[key])
 		}
 	}
 	durations := map[string]strict.Duration{

@@ -169,7 +169,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 		Cgroups: d.cgroups, DB: d.db, Recovered: d.recovered, Log: log("jobs"),
 		Correlation: d.correlation, Stats: &d.stats}), "jobs")
 	d.recovered = nil
-	d.monitor = spawn(monitor.Props(d.cfg, d.jobs, log("monitor"), nil), "monitor")
+	d.monitor = spawn(monitor.PropsWithCgroups(d.cfg, d.jobs, log("monitor"), d.cgroups), "monitor")
 	d.profiler = spawn(profiler.Props(profiler.Deps{Config: d.cfg, Jobs: d.jobs, Store: d.store, Stats: &d.stats,
 		Log: log("profiler")}), "profiler")
 	ready := d.ready

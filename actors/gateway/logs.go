@@ -10,6 +10,7 @@ import (
 
 	"github.com/mzt-dev/mzt/actors/jobs"
 	"github.com/mzt-dev/mzt/messages"
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -124,32 +125,88 @@ func sendFile(ctx context.Context, path string, offset int64, num, try int, hdr 
 		return offset, fmt.Errorf("open log: %w", err)
 	}
 	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return offset, fmt.Errorf("seek log: %w", err)
-	}
 	buf := make([]byte, logChunkSize)
 	first := true
+	emit := func(data []byte) error {
+		if len(data) == 0 && !(first && hdr != "") {
+			return nil
+		}
+		chunk := &messages.LogChunk{Sheet: int64(num), Attempt: int64(try), Data: append([]byte(nil), data...)}
+		if first {
+			chunk.Header = hdr
+		}
+		first = false
+		return send(chunk)
+	}
+	atLineStart := offset == 0
+	if offset > 0 {
+		var b [1]byte
+		if n, _ := f.ReadAt(b[:], offset-1); n == 1 {
+			atLineStart = b[0] == '\n'
+		}
+	}
 	for ctx.Err() == nil {
-		n, rerr := f.Read(buf)
-		if n > 0 || (first && hdr != "") {
-			chunk := &messages.LogChunk{Sheet: int64(num), Attempt: int64(try), Data: append([]byte(nil), buf[:n]...)}
-			if first {
-				chunk.Header = hdr
+		start, end, err := dataAt(f, offset)
+		if err != nil {
+			return offset, fmt.Errorf("read log: %w", err)
+		}
+		if start > offset {
+			// A hole: the log cap dropped the middle of the file.
+			marker := fmt.Sprintf("[... %d bytes dropped by the log cap ...]\n", start-offset)
+			if !atLineStart {
+				marker = "\n" + marker
 			}
-			first = false
-			if err := send(chunk); err != nil {
+			if err := emit([]byte(marker)); err != nil {
+				return offset, err
+			}
+			offset, atLineStart = start, true
+		}
+		if end <= offset {
+			return offset, emit(nil) // the end (a header still goes out for an empty file)
+		}
+		n, rerr := f.ReadAt(buf[:min(int64(len(buf)), end-offset)], offset)
+		if n > 0 {
+			if err := emit(buf[:n]); err != nil {
 				return offset, err
 			}
 			offset += int64(n)
+			atLineStart = buf[n-1] == '\n'
 		}
-		if rerr == io.EOF {
-			return offset, nil
+		if rerr == io.EOF && n == 0 {
+			return offset, emit(nil)
 		}
-		if rerr != nil {
+		if rerr != nil && rerr != io.EOF {
 			return offset, fmt.Errorf("read log: %w", rerr)
 		}
 	}
 	return offset, ctx.Err()
+}
+
+// dataAt finds the data at or after off in f: [start, end). start > off
+// means a hole (the log cap punched it) lies before it; start == end means
+// nothing is left. Where the filesystem cannot tell holes, all is data.
+func dataAt(f *os.File, off int64) (start, end int64, err error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	size := fi.Size()
+	if off >= size {
+		return off, off, nil
+	}
+	fd := int(f.Fd())
+	start, err = unix.Seek(fd, off, unix.SEEK_DATA)
+	switch {
+	case errors.Is(err, unix.ENXIO):
+		return size, size, nil // only a hole up to the end
+	case err != nil:
+		return off, size, nil // no SEEK_DATA here: read it all
+	}
+	end, err = unix.Seek(fd, start, unix.SEEK_HOLE)
+	if err != nil || end > size {
+		end = size
+	}
+	return start, end, nil
 }
 
 // follow streams one sheet's output as it grows, across its retries, until

@@ -39,6 +39,7 @@ type attemptPlan struct {
 	token             string          // MZT_SHEET_TOKEN of this try
 	tracker           *reaper.Tracker // nil in tests
 	cgroups           *cgroup.Tree    // nil where cgroup v2 is not usable
+	logCap            int64           // max_log_mb in bytes; 0: no cap
 }
 
 // attemptStarted reports the live process of an attempt (for crash cleanup).
@@ -122,6 +123,11 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		return
 	}
 	argv[0] = exe
+	// One argument may not exceed 128 KiB: a long shell script goes in a file.
+	if argv, err = sheetrun.ShortenArgv(argv, plan.base+".script"); err != nil {
+		out.err = fmt.Errorf("instrument %s: %w", plan.profile.Name, err)
+		return
+	}
 	before := sheetrun.TakeSnapshot(plan.workspace, plan.checks)
 	if len(before) > 0 {
 		// Kept for a restart that has to settle this attempt (file_modified).
@@ -150,10 +156,13 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		Timeout: plan.timeout, KillGrace: plan.killGrace,
 		SuccessCodes: plan.profile.Errors.SuccessExitCodes,
 		Started:      track,
+		LogCap:       plan.logCap, CappedLogs: []string{plan.base + ".stdout", plan.base + ".stderr"},
 	}
+	var cg *cgroup.Sheet
 	if plan.cgroups != nil {
 		// Everything the try starts stays in its cgroup, which dies with it.
-		if cg, err := plan.cgroups.NewSheet(strings.ReplaceAll(plan.token, "/", "_")); err == nil {
+		if c, err := plan.cgroups.NewSheet(strings.ReplaceAll(plan.token, "/", "_")); err == nil {
+			cg = c
 			spec.UseCgroup, spec.CgroupFD = true, cg.FD()
 			defer func() {
 				if err := cg.Kill(); err != nil {
@@ -163,6 +172,12 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		}
 	}
 	out.result = sheetrun.Run(ctx, spec)
+	if cg != nil && !out.result.Success && out.result.Err == nil {
+		// A failure the try's own limits caused says so.
+		if hit := cg.LimitHit(); hit != "" {
+			out.result.Err = errors.New(hit)
+		}
+	}
 	out.result.StdoutTail = sheetrun.Tail(plan.base+".stdout", sheetrun.TailSize)
 	out.result.StderrTail = sheetrun.Tail(plan.base+".stderr", sheetrun.TailSize)
 	judge(ctx, plan, env, before, out)

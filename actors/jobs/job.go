@@ -55,9 +55,13 @@ type (
 	}
 	interrupt struct{ reason string }
 	// halt: the conductor is stopping; start nothing new.
-	halt    struct{}
-	preempt struct{}
-	wake    struct{}
+	halt struct{}
+	// preempt stops sheet num (critical pressure; preempt.go).
+	preempt struct {
+		num  int
+		note string
+	}
+	wake struct{}
 
 	slotRequest struct {
 		jobID         string
@@ -104,6 +108,7 @@ type jobSettings struct {
 	onStall    string
 	stats      *correlation.Table // history for ETAs; nil: no ETA
 	maxSheets  int                // max_concurrent_sheets, for ETAs
+	logCap     int64              // bytes per try and stream (max_log_mb); 0: none
 }
 
 type sheetState struct {
@@ -177,7 +182,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.halted = true
 		j.stopRunning("interrupt")
 	case *preempt:
-		j.preemptYoungest()
+		j.preemptSheet(ctx, m)
 	case *messages.JobControlRequest:
 		j.control(ctx, m)
 	case *messages.JobStatusRequest:
@@ -379,7 +384,8 @@ func (j *jobActor) planAttempt(s *sheetState, lastError string) (attemptPlan, er
 		workspace: j.sc.Workspace, env: sheetEnv(j.set.baseEnv, j.sc, s.sh, p, j.job.JobID),
 		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace,
 		base:  attemptBase(j.set.logDir, num, s.row.Tries),
-		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker, cgroups: j.set.cgroups}
+		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker, cgroups: j.set.cgroups,
+		logCap: j.set.logCap}
 	if plan.timeout == 0 {
 		plan.timeout = time.Duration(p.DefaultTimeout)
 	}
@@ -465,6 +471,7 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	s.row.OutputTokens += d.usage.OutputTokens
 	s.row.CostUSD += d.usage.CostUSD
 	s.row.Validations = toStoreValidations(d.checks)
+	s.row.Notes = append(s.row.Notes, r.Notes...) // e.g. a log cut by max_log_mb
 	att := &store.AttemptRow{RunKey: j.job.RunKey, Num: d.num, Try: d.try, StartedAt: s.row.StartedAt,
 		FinishedAt: now, ExitCode: s.row.ExitCode, Validations: s.row.Validations, Profile: s.row.Profile}
 	p := j.profiles[s.sh.Stage.Instrument]
@@ -623,20 +630,6 @@ func (j *jobActor) stopRunning(why string) {
 			}
 			s.cancel()
 		}
-	}
-}
-
-func (j *jobActor) preemptYoungest() {
-	var young *sheetState
-	for _, s := range j.sheets {
-		if s.row.Status == SheetRunning && s.cancel != nil && s.stopWhy == "" &&
-			(young == nil || s.row.StartedAt.After(young.row.StartedAt)) {
-			young = s
-		}
-	}
-	if young != nil {
-		young.stopWhy = "preempt"
-		young.cancel()
 	}
 }
 

@@ -251,7 +251,7 @@ func (a *Actor) settings() jobSettings {
 	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv(), runner: a.deps.runner,
 		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups,
 		stallAfter: time.Duration(a.cfg.Profiler.StallAfter), onStall: a.cfg.Profiler.OnStall,
-		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets}
+		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets, logCap: int64(a.cfg.MaxLogMB) << 20}
 }
 
 func (a *Actor) start(ctx actor.Context) {
@@ -696,18 +696,8 @@ func (a *Actor) cancelWaiters(jobID string) {
 func (a *Actor) onPressure(ctx actor.Context, m *monitor.PressureChanged) {
 	a.pressure, a.pressNote = m.Level, m.Note
 	if m.Level == monitor.Critical {
-		// Stop the youngest running sheet; it is requeued without using an attempt.
-		var youngest *heldSlot
-		for _, h := range a.held {
-			if youngest == nil || h.grantedAt.After(youngest.grantedAt) {
-				h := h
-				youngest = &h
-			}
-		}
-		if youngest != nil {
-			a.log.Warn("critical pressure: stopping the youngest running sheet")
-			ctx.Send(youngest.job, &preempt{})
-		}
+		// Stop the culprit; it is requeued without using an attempt.
+		a.preemptCulprit(ctx, m.Usage)
 	}
 	a.grant(ctx)
 }

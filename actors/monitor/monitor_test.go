@@ -62,16 +62,16 @@ func TestTakeSampleCountsDescendants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before.ConductorRSS == 0 || before.AvailableBytes == 0 {
+	if before.ConductorBytes == 0 || before.AvailableBytes == 0 {
 		t.Fatalf("sample of this process %+v: RSS and available memory must be > 0", before)
 	}
 	startTree(t, "sleep", "60")
 	startTree(t, "sh", "-c", "sleep 60 & wait") // a child and a grandchild
 	after := sampleUntil(t, "three more descendants (sleep, sh and its sleep)", func(s Sample) bool {
-		return s.Descendants >= before.Descendants+3
+		return s.Processes >= before.Processes+3
 	})
-	if after.DescendantRSS <= before.DescendantRSS {
-		t.Errorf("descendant RSS did not grow: %d -> %d", before.DescendantRSS, after.DescendantRSS)
+	if after.SheetBytes <= before.SheetBytes {
+		t.Errorf("descendant RSS did not grow: %d -> %d", before.SheetBytes, after.SheetBytes)
 	}
 }
 
@@ -173,7 +173,7 @@ func TestMonitorFailsClosedAfterSamplerErrors(t *testing.T) {
 	fail := func() (Sample, error) { return Sample{}, errors.New("no /proc here") }
 	healthy := func() (Sample, error) {
 		<-gate // hold the recovery until the test has looked at the failed state
-		return Sample{ConductorRSS: 10 << 20, AvailableBytes: 1 << 30}, nil
+		return Sample{ConductorBytes: 10 << 20, AvailableBytes: 1 << 30}, nil
 	}
 	sampler := &scriptedSampler{script: []func() (Sample, error){
 		fail,
@@ -226,21 +226,27 @@ func TestMonitorReportsRisingPressure(t *testing.T) {
 	cfg.MonitorInterval = strict.Duration(time.Millisecond)
 	cfg.ResourceLimits.MaxProcesses = 100
 	sampler := &scriptedSampler{script: []func() (Sample, error){
-		func() (Sample, error) { return Sample{Descendants: 10}, nil },
-		func() (Sample, error) { return Sample{Descendants: 72}, nil }, // 72% of processes: medium
-		func() (Sample, error) { return Sample{Descendants: 96}, nil }, // critical
-		func() (Sample, error) { return Sample{Descendants: 93}, nil }, // within hysteresis: still critical
-		func() (Sample, error) { return Sample{Descendants: 20}, nil }, // none
+		func() (Sample, error) { return Sample{Processes: 10}, nil },
+		func() (Sample, error) { return Sample{Processes: 72}, nil }, // 72% of processes: medium
+		func() (Sample, error) { return Sample{Processes: 96}, nil }, // critical
+		func() (Sample, error) { return Sample{Processes: 93}, nil }, // within hysteresis: still critical
+		func() (Sample, error) { return Sample{Processes: 20}, nil }, // none
 	}}
 	sys := newSystem(t)
 	probe, ch := newProbe(t, sys)
 	mon := sys.Root.Spawn(Props(cfg, probe, discardLog(), sampler.sample))
 	t.Cleanup(func() { sys.Root.StopFuture(mon).Wait() })
+	// While critical, every sample is reported (the jobs actor keeps
+	// acting), with the usage it was computed from.
 	var got []string
-	for range 3 {
-		got = append(got, receive[*PressureChanged](t, ch).Level.String())
+	for len(got) == 0 || got[len(got)-1] != "none" {
+		m := receive[*PressureChanged](t, ch)
+		got = append(got, m.Level.String())
+		if m.Level == Critical && (m.Usage.Processes < 93 || m.Usage.ProcessLimit != 100) {
+			t.Errorf("critical reading carries usage %+v, want 96 or 93 of 100 processes", m.Usage)
+		}
 	}
-	if fmt.Sprint(got) != "[medium critical none]" {
-		t.Errorf("pressure changes %v, want [medium critical none]", got)
+	if fmt.Sprint(got) != "[medium critical critical none]" {
+		t.Errorf("pressure reports %v, want [medium critical critical none]", got)
 	}
 }

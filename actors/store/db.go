@@ -124,6 +124,20 @@ var migrations = []string{
 	ALTER TABLE sheets ADD COLUMN mean_cpu_percent REAL NOT NULL DEFAULT 0;
 	ALTER TABLE sheets ADD COLUMN stalled INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE sheets ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';`,
+	// 3: score sources stored once per content (moveScoreSources moves the
+	// inline copies of earlier runs).
+	`CREATE TABLE scores (
+		hash   TEXT PRIMARY KEY,
+		source BLOB NOT NULL
+	);
+	ALTER TABLE jobs ADD COLUMN score_hash TEXT NOT NULL DEFAULT '';
+	CREATE INDEX jobs_by_score ON jobs (score_hash);`,
+}
+
+// migrationSteps are Go steps run right after the SQL migration of the same
+// number (1-based), in its transaction.
+var migrationSteps = map[int]func(context.Context, *sql.Tx) error{
+	3: moveScoreSources,
 }
 
 // SchemaVersion is the version a freshly migrated database has.
@@ -247,6 +261,12 @@ func (db *DB) migrate() error {
 		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migration %d: %w", v+1, err)
+		}
+		if step := migrationSteps[v+1]; step != nil {
+			if err := step(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %d: %w", v+1, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
 			tx.Rollback()

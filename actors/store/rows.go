@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -210,19 +209,27 @@ func (op *PruneHistory) apply(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return fmt.Errorf("prune history: %w", err)
 	}
-	return nil
+	return dropUnusedScores(ctx, tx)
 }
 
 func upsertJob(ctx context.Context, tx *sql.Tx, j *JobRow) error {
+	hash := ""
+	if j.ScoreSource != nil {
+		var err error
+		if hash, err = putScore(ctx, tx, j.ScoreSource); err != nil {
+			return err
+		}
+	}
+	// The source is set once, at insert; later upserts leave it alone.
 	_, err := tx.ExecContext(ctx, `INSERT INTO jobs
-		(run_key, job_id, run, name, status, user_paused, score_path, score_source, workspace,
+		(run_key, job_id, run, name, status, user_paused, score_path, score_hash, workspace,
 		 created_at, started_at, finished_at, sheets_total, error)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (run_key) DO UPDATE SET
 		 name=excluded.name, status=excluded.status, user_paused=excluded.user_paused,
 		 started_at=excluded.started_at, finished_at=excluded.finished_at,
 		 sheets_total=excluded.sheets_total, error=excluded.error`,
-		j.RunKey, j.JobID, j.Run, j.Name, j.Status, b2i(j.UserPaused), j.ScorePath, j.ScoreSource, j.Workspace,
+		j.RunKey, j.JobID, j.Run, j.Name, j.Status, b2i(j.UserPaused), j.ScorePath, hash, j.Workspace,
 		nanos(j.CreatedAt), nanos(j.StartedAt), nanos(j.FinishedAt), j.SheetsTotal, j.Error)
 	if err != nil {
 		return fmt.Errorf("save job %s: %w", j.JobID, err)
@@ -248,8 +255,15 @@ func upsertSheet(ctx context.Context, tx *sql.Tx, s *SheetRow) error {
 	return nil
 }
 
-const jobColumns = `run_key, job_id, run, name, status, user_paused, score_path, score_source, workspace,
-	created_at, started_at, finished_at, sheets_total, error`
+// selectJobs reads jobs (as j) with their score source, from the scores
+// table or, for a row a migration could not move, inline.
+const selectJobs = `SELECT j.run_key, j.job_id, j.run, j.name, j.status, j.user_paused, j.score_path,
+	COALESCE((SELECT source FROM scores WHERE hash = j.score_hash), j.score_source), j.workspace,
+	j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error FROM jobs j`
+
+// selectJobsNoSource is selectJobs without the (possibly large) source.
+const selectJobsNoSource = `SELECT j.run_key, j.job_id, j.run, j.name, j.status, j.user_paused, j.score_path,
+	NULL, j.workspace, j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error FROM jobs j`
 
 func scanJob(sc interface{ Scan(...any) error }) (JobRow, error) {
 	var j JobRow
@@ -304,8 +318,8 @@ func (db *DB) sheetsOf(ctx context.Context, runKey string) ([]SheetRow, error) {
 // ActiveRuns returns every run that has not finished, with its sheets: what
 // a starting conductor must pick up again.
 func (db *DB) ActiveRuns(ctx context.Context) ([]Run, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs
-		WHERE status NOT IN ('completed','failed','cancelled') ORDER BY created_at`)
+	rows, err := db.read.QueryContext(ctx, selectJobs+`
+		WHERE j.status NOT IN ('completed','failed','cancelled') ORDER BY j.created_at`)
 	if err != nil {
 		return nil, fmt.Errorf("read active runs: %w", err)
 	}
@@ -335,7 +349,7 @@ func (db *DB) ActiveRuns(ctx context.Context) ([]Run, error) {
 
 // LatestRun returns the newest run of jobID; ok is false when there is none.
 func (db *DB) LatestRun(ctx context.Context, jobID string) (run Run, ok bool, err error) {
-	row := db.read.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE job_id = ? ORDER BY run DESC LIMIT 1`, jobID)
+	row := db.read.QueryRowContext(ctx, selectJobs+` WHERE j.job_id = ? ORDER BY j.run DESC LIMIT 1`, jobID)
 	j, err := scanJob(row)
 	if err == sql.ErrNoRows {
 		return Run{}, false, nil
@@ -356,7 +370,7 @@ type SheetCounts map[string]int
 // FinishedJobs lists the latest run of every job id whose latest run has
 // finished, newest first, with completed-sheet counts (no sheets loaded).
 func (db *DB) FinishedJobs(ctx context.Context, exclude map[string]bool) ([]JobRow, map[string]SheetCounts, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+prefixed("j", jobColumns)+` FROM jobs j
+	rows, err := db.read.QueryContext(ctx, selectJobsNoSource+`
 		WHERE j.run = (SELECT max(run) FROM jobs WHERE job_id = j.job_id)
 		AND j.status IN ('completed','failed','cancelled') ORDER BY j.created_at DESC`)
 	if err != nil {
@@ -398,14 +412,6 @@ func (db *DB) FinishedJobs(ctx context.Context, exclude map[string]bool) ([]JobR
 		counts[key][status] = n
 	}
 	return out, counts, crow.Err()
-}
-
-func prefixed(alias, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, p := range parts {
-		parts[i] = alias + "." + strings.TrimSpace(p)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // MarkFailed records a run as failed without its actor (which died).

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/pidfile"
 	"github.com/mzt-dev/mzt/internal/proctable"
 	"github.com/mzt-dev/mzt/messages"
@@ -76,6 +77,9 @@ func TestScripts(t *testing.T) {
 				return canNetns(), nil
 			case "cgroup2":
 				return canCgroup2(), nil
+			case "cgroup-pids", "cgroup-memory": // sheets can be given pids.max / memory.max
+				c, err := cgroup.Delegated()
+				return err == nil && (cond == "cgroup-pids" && c.Pids || cond == "cgroup-memory" && c.Memory), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

@@ -24,6 +24,10 @@ type Tree struct {
 
 	mu      sync.Mutex
 	pending []string // emptied cgroups the kernel did not let us remove yet
+	limits  Limits   // what each new try's cgroup gets (resources.go)
+
+	ctlOnce sync.Once
+	ctl     Controllers
 }
 
 // New finds the cgroup v2 hierarchy and creates the subtree of this
@@ -70,9 +74,10 @@ func (t *Tree) Dir() string { return t.dir }
 
 // Sheet is one try's cgroup.
 type Sheet struct {
-	tree *Tree
-	dir  string
-	fd   *os.File
+	tree   *Tree
+	dir    string
+	fd     *os.File
+	limits Limits // as applied when it was made
 }
 
 // NewSheet creates the cgroup for one try; FD is what the child is cloned into.
@@ -87,7 +92,9 @@ func (t *Tree) NewSheet(name string) (*Sheet, error) {
 		os.Remove(dir)
 		return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
 	}
-	return &Sheet{tree: t, dir: dir, fd: fd}, nil
+	s := &Sheet{tree: t, dir: dir, fd: fd}
+	s.applyLimits()
+	return s, nil
 }
 
 // removePending retries the removal of emptied cgroups: right after its last

@@ -19,6 +19,7 @@ type Proc struct {
 	Threads         int
 	RSSBytes        uint64
 	StartTicks      uint64 // start time after boot, in clock ticks
+	Zombie          bool   // exited, not yet reaped: holds no memory
 }
 
 // Table is one walk of /proc.
@@ -56,7 +57,7 @@ func parseStat(pid int, data []byte) (Proc, error) {
 	}
 	num := func(k int) uint64 { v, _ := strconv.ParseUint(string(f[k]), 10, 64); return v }
 	return Proc{PID: pid, PPID: int(num(1)), PGID: int(num(2)), CPUTicks: num(11) + num(12),
-		Threads: int(num(17)), StartTicks: num(19), RSSBytes: num(21) * pageSize}, nil
+		Threads: int(num(17)), StartTicks: num(19), RSSBytes: num(21) * pageSize, Zombie: string(f[0]) == "Z"}, nil
 }
 
 // Snapshot walks /proc once.

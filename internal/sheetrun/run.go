@@ -44,6 +44,12 @@ type Spec struct {
 	// its descendants cannot leave it, whatever sessions or groups they make.
 	UseCgroup bool
 	CgroupFD  int
+
+	// LogCap, when > 0, caps each of CappedLogs (files the process writes
+	// itself, e.g. through a wrapper) at about that many bytes: past it the
+	// middle of the file is dropped, its head and tail kept (see logcap.go).
+	LogCap     int64
+	CappedLogs []string
 }
 
 // Proc identifies a started process beyond its pid, which the kernel may reuse.
@@ -62,7 +68,8 @@ type Result struct {
 	// StdoutTail and StderrTail are the last TailSize bytes of each stream (read back from the
 	// files, trimmed to start on a UTF-8 boundary).
 	StdoutTail, StderrTail string
-	Err                    error // the process could not be started, or Run failed internally
+	Err                    error    // the process could not be started, or Run failed internally
+	Notes                  []string // what happened to the try beside its exit: e.g. a log capped
 }
 
 // Run starts the process in its own process group, streams its output to files and waits for it.
@@ -120,6 +127,7 @@ func Run(ctx context.Context, spec Spec) (res Result) {
 	}
 	pid := cmd.Process.Pid
 	pgid = pid // Setpgid with Pgid 0: the child leads a new group named after itself
+	defer capLogs(spec, &res)()
 
 	// The writer stops when the child has read everything, or when we close stdinW after the
 	// group is gone (Close unblocks a pending Write on a pipe).

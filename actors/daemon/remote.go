@@ -84,7 +84,8 @@ func startRemote(system *actor.ActorSystem, cfg *config.Config, opts Options, lo
 		serverOpts = append(serverOpts, grpc.Creds(certs.LoggedServerCreds(srv, log)))
 		dialOpts = append(dialOpts, grpc.WithTransportCredentials(credentials.NewTLS(cli)))
 	} else {
-		// config.Validate allows this on loopback only; peers are read-only.
+		// config.Validate allows this on loopback only; peers get health and
+		// conductor status only.
 		dialOpts = append(dialOpts, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	}
 	serverOpts = append(serverOpts, grpc.StreamInterceptor(certs.StreamGuard(certs.GuardOptions{
@@ -115,7 +116,7 @@ func startRemote(system *actor.ActorSystem, cfg *config.Config, opts Options, lo
 	if tlsOn {
 		log.Info("remote endpoint listening (mutual TLS)", "listen", rc.Listen, "address", ep.addr, "gateway", gateway.RemoteID)
 	} else {
-		log.Warn("remote endpoint listening WITHOUT TLS on loopback: peers are read-only", "listen", rc.Listen,
+		log.Warn("remote endpoint listening WITHOUT TLS on loopback: peers get health and conductor status only", "listen", rc.Listen,
 			"address", ep.addr, "gateway", gateway.RemoteID)
 	}
 	return ep, nil

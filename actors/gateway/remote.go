@@ -38,9 +38,22 @@ var readOnly = map[string]bool{
 	"mzt.v1.InsightsRequest": true, "mzt.v1.TopRequest": true,
 }
 
+// plaintextOnly lists what a peer without a certificate may send: whether
+// the conductor is up, never a job's logs or events (any local user could be
+// that peer, and the socket admits only the conductor's own uid).
+var plaintextOnly = map[string]bool{"mzt.v1.HealthRequest": true, "mzt.v1.ConductorStatusRequest": true}
+
 // Permitted reports whether a peer with role may send req.
 func Permitted(role string, req proto.Message) bool {
-	return role == certs.RoleFull || readOnly[string(proto.MessageName(req))]
+	name := string(proto.MessageName(req))
+	switch role {
+	case certs.RoleFull:
+		return true
+	case certs.RoleReadOnly:
+		return readOnly[name]
+	default:
+		return plaintextOnly[name]
+	}
 }
 
 // RemotePlaceholder is what the remote guard puts in place of a message of a
@@ -163,10 +176,7 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 		return
 	}
 	if !Permitted(role, req) {
-		a.log.Warn("remote request refused: read-only peer", "peer", peer, "request", proto.MessageName(req))
-		reject(messages.NewError(messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED,
-			"use a client certificate issued without --read-only",
-			"certificate %q is read-only here: %s needs a full client certificate", peer, shortName(req)))
+		reject(refusal(role, peer, req, a.log))
 		return
 	}
 	if a.inflight[key] != nil {
@@ -208,6 +218,20 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 			root.Send(sender, final)
 		}
 	}()
+}
+
+// refusal says why a peer's role does not allow req, and logs it.
+func refusal(role, peer string, req proto.Message, log *slog.Logger) *messages.Error {
+	if role == certs.RoleReadOnly {
+		log.Warn("remote request refused: read-only peer", "peer", peer, "request", proto.MessageName(req))
+		return messages.NewError(messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED,
+			"use a client certificate issued without --read-only",
+			"certificate %q is read-only here: %s needs a full client certificate", peer, shortName(req))
+	}
+	log.Warn("remote request refused: peer without a certificate", "request", proto.MessageName(req))
+	return messages.NewError(messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED,
+		"give the conductor remote.ca, remote.cert and remote.key, and this client a certificate from mzt certs issue",
+		"this endpoint has no TLS: it answers health and conductor-status only, and %s needs a client certificate", shortName(req))
 }
 
 func (a *RemoteActor) peerInFlight(addr string) int {

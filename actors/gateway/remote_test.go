@@ -36,6 +36,14 @@ func TestRemotePermitted(t *testing.T) {
 			t.Errorf("%T must need a full certificate", m)
 		}
 	}
+	// Without a certificate: whether the conductor is up, nothing of a job.
+	for _, m := range append(reads, writes...) {
+		name := shortName(m)
+		want := name == "HealthRequest" || name == "ConductorStatusRequest"
+		if Permitted(certs.RolePlaintext, m) != want || Permitted("", m) != want {
+			t.Errorf("%s allowed to a peer without a certificate: %v, want %v", name, !want, want)
+		}
+	}
 }
 
 // remoteHarness runs the remote gateway in a plain actor system (no remote:

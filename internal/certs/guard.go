@@ -18,7 +18,7 @@ import (
 // Header keys the guard stamps on every message it lets through,
 // overwriting whatever the peer put there: actors trust only these.
 const (
-	HeaderRole = "mzt-role" // RoleFull | RoleReadOnly
+	HeaderRole = "mzt-role" // RoleFull | RoleReadOnly | RolePlaintext
 	HeaderPeer = "mzt-peer" // the peer certificate's common name ("" without TLS)
 )
 
@@ -65,16 +65,16 @@ func StreamGuard(opts GuardOptions) grpc.StreamServerInterceptor {
 }
 
 // PeerRole reads the role of the peer of a stream: from its verified
-// certificate, or read-only when the connection has no TLS (a loopback
+// certificate, or plaintext when the connection has no TLS (a loopback
 // endpoint without certificates: any local user could reach it).
 func PeerRole(ss grpc.ServerStream) (role, name string) {
 	p, ok := peer.FromContext(ss.Context())
 	if !ok {
-		return RoleReadOnly, ""
+		return RolePlaintext, ""
 	}
 	ti, ok := p.AuthInfo.(credentials.TLSInfo)
 	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
-		return RoleReadOnly, ""
+		return RolePlaintext, ""
 	}
 	leaf := ti.State.VerifiedChains[0][0]
 	return Role(leaf), leaf.Subject.CommonName

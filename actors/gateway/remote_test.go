@@ -115,7 +115,7 @@ func TestRemoteGatewayAnswers(t *testing.T) {
 	wantError(t, h.next(t), 2, messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED, `certificate "tester" is read-only here: SubmitJobRequest`)
 	// No role header (not from the guard): denied as well.
 	h.send("", messages.MustWrap(3, &messages.ShutdownRequest{}))
-	wantError(t, h.next(t), 3, messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED, "ShutdownRequest needs a full client certificate")
+	wantError(t, h.next(t), 3, messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED, "ShutdownRequest needs a client certificate")
 	// The guard's placeholder for an unknown type goes back to the peer.
 	h.send(certs.RoleFull, RemotePlaceholder("x.Y").(*messages.Envelope))
 	wantError(t, h.next(t), 0, messages.ErrorCode_ERROR_CODE_UNSUPPORTED, `does not accept messages of type "x.Y"`)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
@@ -202,12 +201,8 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 	go func() {
 		var final *messages.Envelope
 		if sub, ok := req.(*messages.SubmitJobRequest); ok {
-			// The score's relative paths must mean something on this host.
-			if err := materializeScore(home, peer, sub, time.Now()); err != nil {
-				final = errorEnvelope(id, err)
-			}
-		}
-		if final == nil {
+			final = serveRemoteSubmit(rctx, disp, root, sender, id, sub, home, peer, log)
+		} else {
 			final = serveRemote(rctx, disp, root, sender, id, req, log)
 		}
 		cancel()

@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/mzt-dev/mzt/client"
+	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/certs"
 	"github.com/mzt-dev/mzt/messages"
 	"google.golang.org/protobuf/proto"
@@ -53,16 +54,24 @@ type remoteHarness struct {
 	gw     *actor.PID
 	peer   *actor.PID
 	got    chan *messages.Envelope
+	home   string
 }
 
 // newRemoteHarness starts the gateway; its jobs actor never answers.
 func newRemoteHarness(t *testing.T) *remoteHarness {
+	return newRemoteHarnessWith(t, func(actor.Context) {})
+}
+
+// newRemoteHarnessWith starts the gateway with jobs as its jobs actor and a
+// home of its own.
+func newRemoteHarnessWith(t *testing.T, jobs actor.ReceiveFunc) *remoteHarness {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	h := &remoteHarness{system: actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log })),
-		got: make(chan *messages.Envelope, 16)}
-	silent := h.system.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {}))
-	deps := &Deps{Version: "test", RequestTimeout: 300 * time.Millisecond, Log: log, Jobs: silent}
+		got: make(chan *messages.Envelope, 16), home: t.TempDir()}
+	jobsPID := h.system.Root.Spawn(actor.PropsFromFunc(jobs))
+	deps := &Deps{Version: "test", RequestTimeout: 300 * time.Millisecond, Log: log, Jobs: jobsPID,
+		Paths: config.Paths{Home: h.home}}
 	var err error
 	if h.gw, err = h.system.Root.SpawnNamed(RemoteProps(deps), "remote"); err != nil {
 		t.Fatal(err)

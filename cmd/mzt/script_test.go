@@ -74,6 +74,8 @@ func TestScripts(t *testing.T) {
 				return os.Getuid() == 0, nil
 			case "netns":
 				return canNetns(), nil
+			case "ipv6":
+				return hasIPv6Loopback(), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

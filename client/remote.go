@@ -102,7 +102,7 @@ func NewRemoteNode(opts RemoteOptions, firstPeer string) (n *RemoteNode, err err
 			return nil, err
 		}
 		n.tls = cli
-		wire.ServerCreds, wire.DialTLS = credentials.NewTLS(srv), cli
+		wire.ServerCreds, wire.DialCreds = credentials.NewTLS(srv), credentials.NewTLS(cli)
 	}
 	libLog := opts.Log.With("component", "protoactor")
 	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }),

@@ -43,6 +43,9 @@ func startRemote(system *actor.ActorSystem, cfg *config.Config, opts Options, lo
 	}
 	log = log.With("subsystem", "remote")
 	wire := remotewire.Settings{Listen: rc.Listen, Advertise: rc.Advertise}
+	// Who may be sent replies: each peer at the address it announced from
+	// its own host, and no one else.
+	peers := certs.NewPeerBook(system.Address)
 	tlsOn := rc.CA != ""
 	if tlsOn {
 		files := certs.Files{CA: abs(rc.CA), Cert: abs(rc.Cert), Key: abs(rc.Key)}
@@ -50,13 +53,14 @@ func startRemote(system *actor.ActorSystem, cfg *config.Config, opts Options, lo
 		if err != nil {
 			return nil, fmt.Errorf("remote endpoint: %w", err)
 		}
-		// Replies go back to the address a client advertised, which its
-		// certificate cannot be expected to name: check the chain only.
+		// Replies go back to the address a client announced, which its
+		// certificate cannot be expected to name: the chain is checked, and
+		// the certificate must be the one that announced the address.
 		cli, err := certs.ClientConfig(files, false)
 		if err != nil {
 			return nil, fmt.Errorf("remote endpoint: %w", err)
 		}
-		wire.ServerCreds, wire.DialTLS = certs.LoggedServerCreds(srv, log), cli
+		wire.ServerCreds, wire.DialCreds = certs.LoggedServerCreds(srv, log), peers.DialCreds(cli)
 	}
 	// Without TLS, config.Validate allows loopback only, and peers get
 	// health and conductor status only.
@@ -67,6 +71,7 @@ func startRemote(system *actor.ActorSystem, cfg *config.Config, opts Options, lo
 		Placeholder: gateway.RemotePlaceholder,
 		// The remote gateway cancels what a departed peer left running.
 		PeerGone: func(addr string) { system.EventStream.Publish(&remote.EndpointTerminatedEvent{Address: addr}) },
+		Peers:    peers,
 		Log:      log,
 	})
 	rcfg, err := remotewire.Config(wire)

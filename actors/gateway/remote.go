@@ -22,8 +22,9 @@ const (
 )
 
 // Requests in flight (followed logs and events included) that all remote
-// peers together, and one peer address alone, may have; beyond either a
-// request is answered BUSY, so that one peer cannot starve the others.
+// peers together, and one certificate alone (one address without TLS), may
+// have; beyond either a request is answered BUSY, so that one peer cannot
+// starve the others.
 const (
 	maxRemoteInFlight = 256
 	maxPeerInFlight   = 64
@@ -77,13 +78,20 @@ type RemoteActor struct {
 	log      *slog.Logger
 	ctx      context.Context
 	cancel   context.CancelFunc
-	inflight map[remoteKey]context.CancelFunc
+	inflight map[remoteKey]inflightReq
 	sub      *eventstream.Subscription
 }
 
+// remoteKey names a request in flight by its sender (whose address the
+// guard has bound to the peer's authenticated stream) and correlation id.
 type remoteKey struct {
 	addr, id string
 	corr     uint64
+}
+
+type inflightReq struct {
+	cancel context.CancelFunc
+	who    string // what the per-peer limit counts: the certificate, else the address
 }
 
 type remoteDone struct{ key remoteKey }
@@ -103,7 +111,7 @@ func (a *RemoteActor) Receive(ctx actor.Context) {
 		a.log = a.deps.Log.With("endpoint", "remote")
 		a.disp = &dispatcher{deps: a.deps, root: ctx.ActorSystem().Root, timeout: a.deps.RequestTimeout}
 		a.ctx, a.cancel = context.WithCancel(context.Background())
-		a.inflight = map[remoteKey]context.CancelFunc{}
+		a.inflight = map[remoteKey]inflightReq{}
 		root, self := ctx.ActorSystem().Root, ctx.Self()
 		a.sub = ctx.ActorSystem().EventStream.Subscribe(func(evt any) {
 			if t, ok := evt.(*remote.EndpointTerminatedEvent); ok {
@@ -124,9 +132,9 @@ func (a *RemoteActor) Receive(ctx actor.Context) {
 		delete(a.inflight, m.key)
 	case *endpointGone:
 		n := 0
-		for k, cancel := range a.inflight {
+		for k, r := range a.inflight {
 			if k.addr == m.addr {
-				cancel()
+				r.cancel()
 				n++
 			}
 		}
@@ -152,8 +160,8 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 			Body: &messages.Envelope_Error{Error: e}})
 	}
 	if env.GetStreamEnd() != nil { // the peer abandons a stream
-		if cancel := a.inflight[key]; cancel != nil {
-			cancel()
+		if r, ok := a.inflight[key]; ok {
+			r.cancel()
 		}
 		return
 	}
@@ -178,17 +186,21 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 		reject(refusal(role, peer, req, a.log))
 		return
 	}
-	if a.inflight[key] != nil {
+	if _, ok := a.inflight[key]; ok {
 		reject(messages.NewError(messages.ErrorCode_ERROR_CODE_BAD_REQUEST, "", "correlation id %d is already in use", id))
 		return
 	}
-	if len(a.inflight) >= maxRemoteInFlight || a.peerInFlight(key.addr) >= maxPeerInFlight {
+	who := "address " + key.addr
+	if peer != "" {
+		who = fmt.Sprintf("certificate %q", peer)
+	}
+	if mine := a.inFlightOf(who); len(a.inflight) >= maxRemoteInFlight || mine >= maxPeerInFlight {
 		reject(messages.NewError(messages.ErrorCode_ERROR_CODE_BUSY, "end some followed logs or event streams, or retry in a moment",
-			"too many remote requests in flight (%d from %s, %d in all)", a.peerInFlight(key.addr), key.addr, len(a.inflight)))
+			"too many remote requests in flight (%d from %s, %d in all)", mine, who, len(a.inflight)))
 		return
 	}
 	rctx, cancel := context.WithCancel(a.ctx)
-	a.inflight[key] = cancel
+	a.inflight[key] = inflightReq{cancel: cancel, who: who}
 	if a.log.Enabled(context.Background(), slog.LevelDebug) {
 		args := "(large)"
 		if proto.Size(req) <= 256 {
@@ -229,10 +241,10 @@ func refusal(role, peer string, req proto.Message, log *slog.Logger) *messages.E
 		"this endpoint has no TLS: it answers health and conductor-status only, and %s needs a client certificate", shortName(req))
 }
 
-func (a *RemoteActor) peerInFlight(addr string) int {
+func (a *RemoteActor) inFlightOf(who string) int {
 	n := 0
-	for k := range a.inflight {
-		if k.addr == addr {
+	for _, r := range a.inflight {
+		if r.who == who {
 			n++
 		}
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -149,4 +150,23 @@ func TestRemoteGatewayInFlight(t *testing.T) {
 	if env := h.next(t); env.GetHealthResponse() == nil {
 		t.Fatalf("id 9 after the first request ended: %v", env)
 	}
+}
+
+// The per-peer limit counts a certificate's requests whatever sender
+// addresses they come from: one certificate cannot take every slot.
+func TestRemoteInFlightPerCertificate(t *testing.T) {
+	h := newRemoteHarness(t) // its jobs actor never answers: requests stay in flight
+	sendAs := func(cert string, from *actor.PID, env *messages.Envelope) {
+		hdr := map[string]string{certs.HeaderRole: certs.RoleFull, certs.HeaderPeer: cert}
+		h.system.Root.Send(h.gw, &actor.MessageEnvelope{Header: hdr, Message: env, Sender: from})
+	}
+	for i := range maxPeerInFlight {
+		sendAs("mallory", actor.NewPID(fmt.Sprintf("10.0.%d.%d:1", i/250, i%250+1), "x"),
+			messages.MustWrap(uint64(i+1), &messages.ListJobsRequest{}))
+	}
+	sendAs("mallory", h.peer, messages.MustWrap(100, &messages.ListJobsRequest{}))
+	wantError(t, h.next(t), 100, messages.ErrorCode_ERROR_CODE_BUSY, `from certificate "mallory"`)
+	// Another certificate still gets in (and its request times out like the rest).
+	sendAs("alice", h.peer, messages.MustWrap(101, &messages.ListJobsRequest{}))
+	wantError(t, h.next(t), 101, messages.ErrorCode_ERROR_CODE_TIMEOUT, "did not answer")
 }

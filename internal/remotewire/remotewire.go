@@ -5,7 +5,6 @@
 package remotewire
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -41,8 +40,8 @@ type Settings struct {
 	Advertise string
 	// ServerCreds secure the listening side; nil means plaintext.
 	ServerCreds credentials.TransportCredentials
-	// DialTLS secures the connections this end opens; nil means plaintext.
-	DialTLS *tls.Config
+	// DialCreds secure the connections this end opens; nil means plaintext.
+	DialCreds credentials.TransportCredentials
 	// Guard screens every incoming stream (certs.StreamGuard).
 	Guard grpc.StreamServerInterceptor
 }
@@ -63,8 +62,8 @@ func Config(s Settings) (*remote.Config, error) {
 	}
 	dialOpts := []grpc.DialOption{grpc.WithKeepaliveParams(keepalive.ClientParameters{
 		Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true})}
-	if s.DialTLS != nil {
-		dialOpts = append(dialOpts, grpc.WithTransportCredentials(credentials.NewTLS(s.DialTLS)))
+	if s.DialCreds != nil {
+		dialOpts = append(dialOpts, grpc.WithTransportCredentials(s.DialCreds))
 	} else {
 		dialOpts = append(dialOpts, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	}

@@ -128,7 +128,9 @@ func cmdSpoofPeer(ts *testscript.TestScript, neg bool, args []string) {
 		add(2, messages.MustWrap(500, &messages.HealthRequest{}))
 		add(1, messages.MustWrap(600, &messages.HealthRequest{}))
 	})
-	if !wait("health answer", func(env *messages.Envelope) bool { return env.GetHealthResponse() != nil && env.GetCorrelationId() == 600 }) {
+	if !wait("health answer", func(env *messages.Envelope) bool {
+		return env.GetHealthResponse() != nil && env.GetCorrelationId() == 600
+	}) {
 		return
 	}
 	fmt.Fprintln(ts.Stdout(), "health ready=true")

@@ -60,7 +60,10 @@ type GuardOptions struct {
 // guard rewrites each incoming batch before protoactor sees it: entries with
 // bad indices, foreign targets or other serializers are dropped, types not
 // allowed are replaced (Placeholder) or dropped, and every entry carries the
-// peer's role and name from its verified certificate.
+// peer's role and name from its verified certificate. With Peers, the
+// address a peer announces is bound to its stream (PeerBook) and entries
+// from any other sender address are dropped: answers go only where the
+// authenticated peer is.
 func StreamGuard(opts GuardOptions) grpc.StreamServerInterceptor {
 	allowed := map[string]bool{}
 	for _, t := range opts.Types {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,11 +14,9 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/mzt-dev/mzt/internal/certs"
+	"github.com/mzt-dev/mzt/internal/remotewire"
 	"github.com/mzt-dev/mzt/messages"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -34,11 +31,7 @@ const RemoteGatewayID = "daemon/remote"
 
 // MaxRemoteMessage is the largest gRPC message either end of a remote
 // connection accepts (gRPC's default is 4 MiB; a big job list is larger).
-const MaxRemoteMessage = 64 << 20
-
-// RemoteWriterBatch bounds how many messages protoactor packs into one gRPC
-// message, so that a batch of 64 KiB log chunks stays far below the limit.
-const RemoteWriterBatch = 32
+const MaxRemoteMessage = remotewire.MaxMessage
 
 // DefaultRemoteTimeout bounds a remote request when the caller sets none.
 const DefaultRemoteTimeout = 10 * time.Second
@@ -90,22 +83,13 @@ func NewRemoteNode(opts RemoteOptions, firstPeer string) (n *RemoteNode, err err
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	host, port := opts.Advertise, 0
-	if h, p, err := net.SplitHostPort(host); err == nil {
-		if port, err = strconv.Atoi(p); err != nil {
-			return nil, fmt.Errorf("listen %q: bad port", opts.Advertise)
-		}
-		host = h
-	}
-	if host == "" {
-		host = localHostFor(firstPeer)
+	listen := opts.Advertise
+	if listen == "" {
+		listen = localHostFor(firstPeer)
 	}
 	n = &RemoteNode{timeout: opts.Timeout, log: opts.Log, calls: map[uint64]*remoteCall{},
 		probes: map[string]*probe{}, stopped: make(chan struct{})}
-	serverOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxRemoteMessage),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true})}
-	dialOpts := []grpc.DialOption{grpc.WithKeepaliveParams(keepalive.ClientParameters{
-		Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true})}
+	wire := remotewire.Settings{Listen: listen}
 	if opts.TLS != nil {
 		files := certs.Files(*opts.TLS)
 		srv, err := certs.ServerConfig(files)
@@ -118,29 +102,25 @@ func NewRemoteNode(opts RemoteOptions, firstPeer string) (n *RemoteNode, err err
 			return nil, err
 		}
 		n.tls = cli
-		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(srv)))
-		dialOpts = append(dialOpts, grpc.WithTransportCredentials(credentials.NewTLS(cli)))
-	} else {
-		dialOpts = append(dialOpts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		wire.ServerCreds, wire.DialCreds = credentials.NewTLS(srv), credentials.NewTLS(cli)
 	}
 	libLog := opts.Log.With("component", "protoactor")
 	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }),
 		actor.WithDeadLetterRequestLogging(false))
-	serverOpts = append(serverOpts, grpc.StreamInterceptor(certs.StreamGuard(certs.GuardOptions{
+	wire.Guard = certs.StreamGuard(certs.GuardOptions{
 		Types:   []string{"mzt.v1.Envelope", "actor.DeadLetterResponse"},
 		Address: n.system.Address,
 		Log:     opts.Log,
-	})))
-	cfg := remote.Configure(host, port, remote.WithServerOptions(serverOpts...), remote.WithDialOptions(dialOpts...),
-		remote.WithEndpointWriterBatchSize(RemoteWriterBatch),
-		// Initial sizes of growable queues: protoactor's 1e6 preallocates
-		// 16 MB per connection (and once for the manager).
-		remote.WithEndpointWriterQueueSize(1024), remote.WithEndpointManagerQueueSize(1024))
+	})
+	cfg, err := remotewire.Config(wire)
+	if err != nil {
+		return nil, err
+	}
 	n.rem = remote.NewRemote(n.system, cfg)
 	defer func() {
 		// remote.Start panics when it cannot listen.
 		if r := recover(); r != nil {
-			err = fmt.Errorf("start the remote client on %s: %v (set listen in client.toml)", host, r)
+			err = fmt.Errorf("start the remote client on %s: %v (set listen in client.toml)", listen, r)
 		}
 	}()
 	n.rem.Start()
@@ -185,7 +165,11 @@ func localHostFor(peer string) string {
 	if err != nil {
 		return "127.0.0.1"
 	}
-	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+	ip := net.ParseIP(host)
+	if ip != nil && ip.IsLoopback() && ip.To4() == nil {
+		return "::1" // a conductor on IPv6 loopback may have no IPv4 to dial back on
+	}
+	if (ip != nil && ip.IsLoopback()) || host == "localhost" {
 		return "127.0.0.1"
 	}
 	c, err := net.Dial("udp", peer)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/mzt-dev/mzt/messages"
@@ -239,4 +240,67 @@ func FuzzReadFrame(f *testing.F) {
 			return
 		}
 	})
+}
+
+// A frame that announces 16 MiB and sends a few bytes costs a few bytes:
+// the body grows as it arrives.
+func TestReadFrameAllocatesWhatArrives(t *testing.T) {
+	half := append(varint(messages.MaxFrameSize), make([]byte, 100)...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := readFrom(half)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, messages.ErrTruncatedFrame) {
+		t.Fatalf("ReadFrame = %v, want truncated", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Errorf("reading 100 bytes of an announced 16 MiB frame allocated %d bytes", got)
+	}
+}
+
+func TestFrameBudget(t *testing.T) {
+	frameOf := func(n int) []byte {
+		b, err := proto.Marshal(messages.MustWrap(1, &messages.LogChunk{Data: make([]byte, n)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(varint(uint64(len(b))), b...)
+	}
+	budget := messages.NewFrameBudget(1 << 20)
+	read := func(b []byte, started *bool) error {
+		var env messages.Envelope
+		fr := messages.FrameReader{Budget: budget, Started: func() { *started = true }}
+		return fr.Read(bufio.NewReader(bytes.NewReader(b)), &env)
+	}
+	for _, tc := range []struct {
+		name string
+		size int
+		want error
+	}{
+		{"small", 1000, nil},
+		{"within the budget", 900 << 10, nil},
+		{"beyond the budget", 2 << 20, messages.ErrFrameBudget},
+		{"within again", 1 << 19, nil},
+	} {
+		started := false
+		if err := read(frameOf(tc.size), &started); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+		if !started {
+			t.Errorf("%s: Started not called", tc.name)
+		}
+		if budget.InUse() != 0 {
+			t.Errorf("%s: %d bytes of budget still held", tc.name, budget.InUse())
+		}
+	}
+	// With no budget left, small frames are still read, large ones refused:
+	// the frames of every day never wait for someone else's big ones.
+	full := messages.NewFrameBudget(0)
+	var env messages.Envelope
+	if err := (messages.FrameReader{Budget: full}).Read(bufio.NewReader(bytes.NewReader(frameOf(100))), &env); err != nil {
+		t.Errorf("a small frame with no budget left: %v", err)
+	}
+	if err := (messages.FrameReader{Budget: full}).Read(bufio.NewReader(bytes.NewReader(frameOf(messages.FreeFrameBytes+1))), &env); !errors.Is(err, messages.ErrFrameBudget) {
+		t.Errorf("a large frame with no budget left: %v", err)
+	}
 }

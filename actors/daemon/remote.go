@@ -3,28 +3,14 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
-	"strconv"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/mzt-dev/mzt/actors/gateway"
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/certs"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/keepalive"
-)
-
-// Remote endpoint limits: gRPC's 4 MiB default would tear the connection
-// down on a big job list; smaller writer batches keep a run of 64 KiB log
-// chunks far below the limit. Both ends use the same values.
-const (
-	remoteMaxMessage  = 64 << 20
-	remoteWriterBatch = 32
+	"github.com/mzt-dev/mzt/internal/remotewire"
 )
 
 // remoteEndpoint is the conductor's protoactor remote server ([remote] in
@@ -45,14 +31,6 @@ func startRemote(system *actor.ActorSystem, cfg *config.Config, opts Options, lo
 	if rc.Listen == "" {
 		return nil, nil
 	}
-	host, portStr, err := net.SplitHostPort(rc.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("remote.listen %q: %w", rc.Listen, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("remote.listen %q: bad port", rc.Listen)
-	}
 	base := opts.Paths.Home
 	if opts.Load.File != "" {
 		base = filepath.Dir(opts.Load.File)
@@ -64,10 +42,10 @@ func startRemote(system *actor.ActorSystem, cfg *config.Config, opts Options, lo
 		return filepath.Join(base, p)
 	}
 	log = log.With("subsystem", "remote")
-	serverOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(remoteMaxMessage),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true})}
-	dialOpts := []grpc.DialOption{grpc.WithKeepaliveParams(keepalive.ClientParameters{
-		Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true})}
+	wire := remotewire.Settings{Listen: rc.Listen, Advertise: rc.Advertise}
+	// Who may be sent replies: each peer at the address it announced from
+	// its own host, and no one else.
+	peers := certs.NewPeerBook(system.Address)
 	tlsOn := rc.CA != ""
 	if tlsOn {
 		files := certs.Files{CA: abs(rc.CA), Cert: abs(rc.Cert), Key: abs(rc.Key)}
@@ -75,36 +53,32 @@ func startRemote(system *actor.ActorSystem, cfg *config.Config, opts Options, lo
 		if err != nil {
 			return nil, fmt.Errorf("remote endpoint: %w", err)
 		}
-		// Replies go back to the address a client advertised, which its
-		// certificate cannot be expected to name: check the chain only.
+		// Replies go back to the address a client announced, which its
+		// certificate cannot be expected to name: the chain is checked, and
+		// the certificate must be the one that announced the address.
 		cli, err := certs.ClientConfig(files, false)
 		if err != nil {
 			return nil, fmt.Errorf("remote endpoint: %w", err)
 		}
-		serverOpts = append(serverOpts, grpc.Creds(certs.LoggedServerCreds(srv, log)))
-		dialOpts = append(dialOpts, grpc.WithTransportCredentials(credentials.NewTLS(cli)))
-	} else {
-		// config.Validate allows this on loopback only; peers are read-only.
-		dialOpts = append(dialOpts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		wire.ServerCreds, wire.DialCreds = certs.LoggedServerCreds(srv, log), peers.DialCreds(cli)
 	}
-	serverOpts = append(serverOpts, grpc.StreamInterceptor(certs.StreamGuard(certs.GuardOptions{
+	// Without TLS, config.Validate allows loopback only, and peers get
+	// health and conductor status only.
+	wire.Guard = certs.StreamGuard(certs.GuardOptions{
 		Types:       []string{"mzt.v1.Envelope"},
 		Target:      func(id string) bool { return id == gateway.RemoteID },
 		Address:     system.Address,
 		Placeholder: gateway.RemotePlaceholder,
 		// The remote gateway cancels what a departed peer left running.
 		PeerGone: func(addr string) { system.EventStream.Publish(&remote.EndpointTerminatedEvent{Address: addr}) },
+		Peers:    peers,
 		Log:      log,
-	})))
-	ropts := []remote.ConfigOption{remote.WithServerOptions(serverOpts...), remote.WithDialOptions(dialOpts...),
-		remote.WithEndpointWriterBatchSize(remoteWriterBatch),
-		// Initial sizes of growable queues: protoactor's 1e6 preallocates
-		// 16 MB per peer connection (and once for the manager).
-		remote.WithEndpointWriterQueueSize(1024), remote.WithEndpointManagerQueueSize(1024)}
-	if rc.Advertise != "" {
-		ropts = append(ropts, remote.WithAdvertisedHost(rc.Advertise))
+	})
+	rcfg, err := remotewire.Config(wire)
+	if err != nil {
+		return nil, fmt.Errorf("remote.listen: %w", err)
 	}
-	r := remote.NewRemote(system, remote.Configure(host, port, ropts...))
+	r := remote.NewRemote(system, rcfg)
 	defer func() {
 		if p := recover(); p != nil { // remote.Start panics when it cannot listen
 			err = fmt.Errorf("remote endpoint on %s: %v", rc.Listen, p)
@@ -115,7 +89,7 @@ func startRemote(system *actor.ActorSystem, cfg *config.Config, opts Options, lo
 	if tlsOn {
 		log.Info("remote endpoint listening (mutual TLS)", "listen", rc.Listen, "address", ep.addr, "gateway", gateway.RemoteID)
 	} else {
-		log.Warn("remote endpoint listening WITHOUT TLS on loopback: peers are read-only", "listen", rc.Listen,
+		log.Warn("remote endpoint listening WITHOUT TLS on loopback: peers get health and conductor status only", "listen", rc.Listen,
 			"address", ep.addr, "gateway", gateway.RemoteID)
 	}
 	return ep, nil

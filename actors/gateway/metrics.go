@@ -4,49 +4,65 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/mzt-dev/mzt/messages"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics counts what the conductor's events say happened, for the optional
 // Prometheus endpoint ([metrics] listen). It is fed from the actor event
 // stream (every event, never dropped: it only adds to counters) and read on
-// each scrape, together with a fresh snapshot of the conductor.
+// each scrape, together with gauges from a fresh snapshot of the conductor.
 type Metrics struct {
-	mu          sync.Mutex
-	transitions map[[2]string]float64 // {kind, status} -> count
-	started     map[string]time.Time  // "job/sheet" -> when its running try began
-	durations   map[string]*histogram // outcome -> try durations
-}
+	reg *prometheus.Registry // the counters; gauges are made per scrape
 
-// NewMetrics returns empty counters.
-func NewMetrics() *Metrics {
-	return &Metrics{transitions: map[[2]string]float64{}, started: map[string]time.Time{},
-		durations: map[string]*histogram{}}
+	// transitions counts status changes by event kind, labelled with the
+	// new status (or level).
+	transitions map[string]*prometheus.CounterVec
+	anomalies   prometheus.Counter
+	durations   *prometheus.HistogramVec // try durations by the status they left the sheet in
+
+	mu      sync.Mutex
+	started map[string]time.Time // "job/sheet" -> when its running try began
 }
 
 // durationBuckets suit sheets from seconds to hours.
 var durationBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200}
 
-type histogram struct {
-	counts []float64 // per bucket, cumulative at render time
-	sum    float64
-	n      float64
+// NewMetrics returns empty counters.
+func NewMetrics() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(), started: map[string]time.Time{}, transitions: map[string]*prometheus.CounterVec{}}
+	for _, c := range []struct{ kind, name, help, label string }{
+		{"job.status", "mzt_job_transitions_total", "Job status changes since start, by new status.", "status"},
+		{"sheet.status", "mzt_sheet_transitions_total", "Sheet status changes since start, by new status (running = a try started).", "status"},
+		{"pressure", "mzt_pressure_changes_total", "Pressure level changes since start, by new level.", "level"},
+		{"stall", "mzt_stalls_total", "Stall flags and recoveries since start.", "status"},
+	} {
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: c.name, Help: c.help}, []string{c.label})
+		m.transitions[c.kind] = v
+		m.reg.MustRegister(v)
+	}
+	m.anomalies = prometheus.NewCounter(prometheus.CounterOpts{Name: "mzt_anomalies_total", Help: "Anomalies flagged since start."})
+	m.durations = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mzt_try_duration_seconds",
+		Help: "Duration of finished tries by the status they left the sheet in.", Buckets: durationBuckets}, []string{"status"})
+	m.reg.MustRegister(m.anomalies, m.durations)
+	return m
 }
 
 // Observe folds one event into the counters.
 func (m *Metrics) Observe(e *messages.Event) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.transitions[[2]string{e.GetKind(), e.GetStatus()}]++
+	if v := m.transitions[e.GetKind()]; v != nil {
+		v.WithLabelValues(e.GetStatus()).Inc()
+	}
+	if e.GetKind() == "anomaly" {
+		m.anomalies.Inc()
+	}
 	if e.GetKind() != "sheet.status" {
 		return
 	}
@@ -55,6 +71,8 @@ func (m *Metrics) Observe(e *messages.Event) {
 	if e.GetTimeUnixNano() != 0 {
 		at = time.Unix(0, e.GetTimeUnixNano())
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if e.GetStatus() == "running" {
 		m.started[key] = at
 		return
@@ -64,30 +82,21 @@ func (m *Metrics) Observe(e *messages.Event) {
 		return
 	}
 	delete(m.started, key)
-	h := m.durations[e.GetStatus()]
-	if h == nil {
-		h = &histogram{counts: make([]float64, len(durationBuckets))}
-		m.durations[e.GetStatus()] = h
-	}
-	d := at.Sub(began).Seconds()
-	for i, b := range durationBuckets {
-		if d <= b {
-			h.counts[i]++
-		}
-	}
-	h.sum += d
-	h.n++
+	m.durations.WithLabelValues(e.GetStatus()).Observe(at.Sub(began).Seconds())
 }
 
 // pressureLevels are the levels in order, for a numeric gauge.
 var pressureLevels = map[string]int{"none": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
-// write renders the Prometheus text format (version 0.0.4).
-func (m *Metrics) write(w io.Writer, snap *messages.TopSnapshot) {
-	c := snap.GetConductor()
+// gatherer is what one scrape serves: the counters, and gauges of snap.
+func (m *Metrics) gatherer(snap *messages.TopSnapshot) prometheus.Gatherer {
+	gauges := prometheus.NewRegistry()
 	gauge := func(name, help string, v float64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, v)
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+		g.Set(v)
+		gauges.MustRegister(g)
 	}
+	c := snap.GetConductor()
 	gauge("mzt_up", "1 while the conductor answers.", 1)
 	gauge("mzt_uptime_seconds", "Seconds since the conductor started.", c.GetUptimeSeconds())
 	gauge("mzt_accepting_work", "1 when new jobs are accepted.", b2f(c.GetAcceptingWork()))
@@ -100,63 +109,22 @@ func (m *Metrics) write(w io.Writer, snap *messages.TopSnapshot) {
 	gauge("mzt_sheets_running", "Sheets running now.", float64(c.GetRunningSheets()))
 	gauge("mzt_jobs_queued", "Jobs waiting for admission.", float64(c.GetQueuedJobs()))
 
-	byStatus := map[string]float64{"running": 0, "queued": 0, "paused": 0}
-	stalled := 0.0
-	for _, j := range snap.GetJobs() {
-		byStatus[j.GetStatus()]++
+	jobs := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mzt_jobs", Help: "Active jobs by status."}, []string{"status"})
+	for _, st := range []string{"running", "queued", "paused"} {
+		jobs.WithLabelValues(st) // present at 0
 	}
+	for _, j := range snap.GetJobs() {
+		jobs.WithLabelValues(j.GetStatus()).Inc()
+	}
+	gauges.MustRegister(jobs)
+	stalled := 0.0
 	for _, s := range snap.GetSheets() {
 		if s.GetSheet().GetStalled() {
 			stalled++
 		}
 	}
-	fmt.Fprintf(w, "# HELP mzt_jobs Active jobs by status.\n# TYPE mzt_jobs gauge\n")
-	for _, st := range sortedKeys(byStatus) {
-		fmt.Fprintf(w, "mzt_jobs{status=%q} %g\n", st, byStatus[st])
-	}
 	gauge("mzt_sheets_stalled", "Running sheets flagged stalled.", stalled)
-
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	counter := func(name, help, kind, label string) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
-		keys := make([][2]string, 0)
-		for k := range m.transitions {
-			if k[0] == kind {
-				keys = append(keys, k)
-			}
-		}
-		sort.Slice(keys, func(i, j int) bool { return keys[i][1] < keys[j][1] })
-		for _, k := range keys {
-			if label == "" {
-				fmt.Fprintf(w, "%s %g\n", name, m.transitions[k])
-			} else {
-				fmt.Fprintf(w, "%s{%s=%q} %g\n", name, label, k[1], m.transitions[k])
-			}
-		}
-	}
-	counter("mzt_job_transitions_total", "Job status changes since start, by new status.", "job.status", "status")
-	counter("mzt_sheet_transitions_total", "Sheet status changes since start, by new status (running = a try started).", "sheet.status", "status")
-	counter("mzt_pressure_changes_total", "Pressure level changes since start, by new level.", "pressure", "level")
-	counter("mzt_stalls_total", "Stall flags and recoveries since start.", "stall", "status")
-	anomalies := 0.0
-	for k, v := range m.transitions {
-		if k[0] == "anomaly" {
-			anomalies += v
-		}
-	}
-	fmt.Fprintf(w, "# HELP mzt_anomalies_total Anomalies flagged since start.\n# TYPE mzt_anomalies_total counter\nmzt_anomalies_total %g\n", anomalies)
-
-	fmt.Fprintf(w, "# HELP mzt_try_duration_seconds Duration of finished tries by the status they left the sheet in.\n# TYPE mzt_try_duration_seconds histogram\n")
-	for _, outcome := range sortedKeys(m.durations) {
-		h := m.durations[outcome]
-		for i, b := range durationBuckets {
-			fmt.Fprintf(w, "mzt_try_duration_seconds_bucket{status=%q,le=%q} %g\n", outcome, fmt.Sprint(b), h.counts[i])
-		}
-		fmt.Fprintf(w, "mzt_try_duration_seconds_bucket{status=%q,le=\"+Inf\"} %g\n", outcome, h.n)
-		fmt.Fprintf(w, "mzt_try_duration_seconds_sum{status=%q} %g\n", outcome, h.sum)
-		fmt.Fprintf(w, "mzt_try_duration_seconds_count{status=%q} %g\n", outcome, h.n)
-	}
+	return prometheus.Gatherers{gauges, m.reg}
 }
 
 func b2f(b bool) float64 {
@@ -164,15 +132,6 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // metricsServer serves /metrics over HTTP.
@@ -193,10 +152,7 @@ func startMetrics(addr string, m *Metrics, d *dispatcher, log *slog.Logger) (*me
 			http.Error(w, "conductor snapshot: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		var b strings.Builder
-		m.write(&b, snap.(*messages.TopSnapshot))
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		io.WriteString(w, b.String())
+		promhttp.HandlerFor(m.gatherer(snap.(*messages.TopSnapshot)), promhttp.HandlerOpts{}).ServeHTTP(w, r)
 	})
 	s := &metricsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
 	go func() {

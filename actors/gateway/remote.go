@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
@@ -23,8 +22,9 @@ const (
 )
 
 // Requests in flight (followed logs and events included) that all remote
-// peers together, and one peer address alone, may have; beyond either a
-// request is answered BUSY, so that one peer cannot starve the others.
+// peers together, and one certificate alone (one address without TLS), may
+// have; beyond either a request is answered BUSY, so that one peer cannot
+// starve the others.
 const (
 	maxRemoteInFlight = 256
 	maxPeerInFlight   = 64
@@ -38,9 +38,22 @@ var readOnly = map[string]bool{
 	"mzt.v1.InsightsRequest": true, "mzt.v1.TopRequest": true,
 }
 
+// plaintextOnly lists what a peer without a certificate may send: whether
+// the conductor is up, never a job's logs or events (any local user could be
+// that peer, and the socket admits only the conductor's own uid).
+var plaintextOnly = map[string]bool{"mzt.v1.HealthRequest": true, "mzt.v1.ConductorStatusRequest": true}
+
 // Permitted reports whether a peer with role may send req.
 func Permitted(role string, req proto.Message) bool {
-	return role == certs.RoleFull || readOnly[string(proto.MessageName(req))]
+	name := string(proto.MessageName(req))
+	switch role {
+	case certs.RoleFull:
+		return true
+	case certs.RoleReadOnly:
+		return readOnly[name]
+	default:
+		return plaintextOnly[name]
+	}
 }
 
 // RemotePlaceholder is what the remote guard puts in place of a message of a
@@ -65,13 +78,20 @@ type RemoteActor struct {
 	log      *slog.Logger
 	ctx      context.Context
 	cancel   context.CancelFunc
-	inflight map[remoteKey]context.CancelFunc
+	inflight map[remoteKey]inflightReq
 	sub      *eventstream.Subscription
 }
 
+// remoteKey names a request in flight by its sender (whose address the
+// guard has bound to the peer's authenticated stream) and correlation id.
 type remoteKey struct {
 	addr, id string
 	corr     uint64
+}
+
+type inflightReq struct {
+	cancel context.CancelFunc
+	who    string // what the per-peer limit counts: the certificate, else the address
 }
 
 type remoteDone struct{ key remoteKey }
@@ -91,7 +111,7 @@ func (a *RemoteActor) Receive(ctx actor.Context) {
 		a.log = a.deps.Log.With("endpoint", "remote")
 		a.disp = &dispatcher{deps: a.deps, root: ctx.ActorSystem().Root, timeout: a.deps.RequestTimeout}
 		a.ctx, a.cancel = context.WithCancel(context.Background())
-		a.inflight = map[remoteKey]context.CancelFunc{}
+		a.inflight = map[remoteKey]inflightReq{}
 		root, self := ctx.ActorSystem().Root, ctx.Self()
 		a.sub = ctx.ActorSystem().EventStream.Subscribe(func(evt any) {
 			if t, ok := evt.(*remote.EndpointTerminatedEvent); ok {
@@ -112,9 +132,9 @@ func (a *RemoteActor) Receive(ctx actor.Context) {
 		delete(a.inflight, m.key)
 	case *endpointGone:
 		n := 0
-		for k, cancel := range a.inflight {
+		for k, r := range a.inflight {
 			if k.addr == m.addr {
-				cancel()
+				r.cancel()
 				n++
 			}
 		}
@@ -140,8 +160,8 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 			Body: &messages.Envelope_Error{Error: e}})
 	}
 	if env.GetStreamEnd() != nil { // the peer abandons a stream
-		if cancel := a.inflight[key]; cancel != nil {
-			cancel()
+		if r, ok := a.inflight[key]; ok {
+			r.cancel()
 		}
 		return
 	}
@@ -163,23 +183,24 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 		return
 	}
 	if !Permitted(role, req) {
-		a.log.Warn("remote request refused: read-only peer", "peer", peer, "request", proto.MessageName(req))
-		reject(messages.NewError(messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED,
-			"use a client certificate issued without --read-only",
-			"certificate %q is read-only here: %s needs a full client certificate", peer, shortName(req)))
+		reject(refusal(role, peer, req, a.log))
 		return
 	}
-	if a.inflight[key] != nil {
+	if _, ok := a.inflight[key]; ok {
 		reject(messages.NewError(messages.ErrorCode_ERROR_CODE_BAD_REQUEST, "", "correlation id %d is already in use", id))
 		return
 	}
-	if len(a.inflight) >= maxRemoteInFlight || a.peerInFlight(key.addr) >= maxPeerInFlight {
+	who := "address " + key.addr
+	if peer != "" {
+		who = fmt.Sprintf("certificate %q", peer)
+	}
+	if mine := a.inFlightOf(who); len(a.inflight) >= maxRemoteInFlight || mine >= maxPeerInFlight {
 		reject(messages.NewError(messages.ErrorCode_ERROR_CODE_BUSY, "end some followed logs or event streams, or retry in a moment",
-			"too many remote requests in flight (%d from %s, %d in all)", a.peerInFlight(key.addr), key.addr, len(a.inflight)))
+			"too many remote requests in flight (%d from %s, %d in all)", mine, who, len(a.inflight)))
 		return
 	}
 	rctx, cancel := context.WithCancel(a.ctx)
-	a.inflight[key] = cancel
+	a.inflight[key] = inflightReq{cancel: cancel, who: who}
 	if a.log.Enabled(context.Background(), slog.LevelDebug) {
 		args := "(large)"
 		if proto.Size(req) <= 256 {
@@ -192,12 +213,8 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 	go func() {
 		var final *messages.Envelope
 		if sub, ok := req.(*messages.SubmitJobRequest); ok {
-			// The score's relative paths must mean something on this host.
-			if err := materializeScore(home, peer, sub, time.Now()); err != nil {
-				final = errorEnvelope(id, err)
-			}
-		}
-		if final == nil {
+			final = serveRemoteSubmit(rctx, disp, root, sender, id, sub, home, peer, log)
+		} else {
 			final = serveRemote(rctx, disp, root, sender, id, req, log)
 		}
 		cancel()
@@ -210,10 +227,24 @@ func (a *RemoteActor) onEnvelope(ctx actor.Context, env *messages.Envelope) {
 	}()
 }
 
-func (a *RemoteActor) peerInFlight(addr string) int {
+// refusal says why a peer's role does not allow req, and logs it.
+func refusal(role, peer string, req proto.Message, log *slog.Logger) *messages.Error {
+	if role == certs.RoleReadOnly {
+		log.Warn("remote request refused: read-only peer", "peer", peer, "request", proto.MessageName(req))
+		return messages.NewError(messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED,
+			"use a client certificate issued without --read-only",
+			"certificate %q is read-only here: %s needs a full client certificate", peer, shortName(req))
+	}
+	log.Warn("remote request refused: peer without a certificate", "request", proto.MessageName(req))
+	return messages.NewError(messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED,
+		"give the conductor remote.ca, remote.cert and remote.key, and this client a certificate from mzt certs issue",
+		"this endpoint has no TLS: it answers health and conductor-status only, and %s needs a client certificate", shortName(req))
+}
+
+func (a *RemoteActor) inFlightOf(who string) int {
 	n := 0
-	for k := range a.inflight {
-		if k.addr == addr {
+	for _, r := range a.inflight {
+		if r.who == who {
 			n++
 		}
 	}

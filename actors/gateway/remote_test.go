@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/mzt-dev/mzt/client"
+	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/certs"
 	"github.com/mzt-dev/mzt/messages"
 	"google.golang.org/protobuf/proto"
@@ -36,6 +38,14 @@ func TestRemotePermitted(t *testing.T) {
 			t.Errorf("%T must need a full certificate", m)
 		}
 	}
+	// Without a certificate: whether the conductor is up, nothing of a job.
+	for _, m := range append(reads, writes...) {
+		name := shortName(m)
+		want := name == "HealthRequest" || name == "ConductorStatusRequest"
+		if Permitted(certs.RolePlaintext, m) != want || Permitted("", m) != want {
+			t.Errorf("%s allowed to a peer without a certificate: %v, want %v", name, !want, want)
+		}
+	}
 }
 
 // remoteHarness runs the remote gateway in a plain actor system (no remote:
@@ -45,16 +55,24 @@ type remoteHarness struct {
 	gw     *actor.PID
 	peer   *actor.PID
 	got    chan *messages.Envelope
+	home   string
 }
 
 // newRemoteHarness starts the gateway; its jobs actor never answers.
 func newRemoteHarness(t *testing.T) *remoteHarness {
+	return newRemoteHarnessWith(t, func(actor.Context) {})
+}
+
+// newRemoteHarnessWith starts the gateway with jobs as its jobs actor and a
+// home of its own.
+func newRemoteHarnessWith(t *testing.T, jobs actor.ReceiveFunc) *remoteHarness {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	h := &remoteHarness{system: actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log })),
-		got: make(chan *messages.Envelope, 16)}
-	silent := h.system.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {}))
-	deps := &Deps{Version: "test", RequestTimeout: 300 * time.Millisecond, Log: log, Jobs: silent}
+		got: make(chan *messages.Envelope, 16), home: t.TempDir()}
+	jobsPID := h.system.Root.Spawn(actor.PropsFromFunc(jobs))
+	deps := &Deps{Version: "test", RequestTimeout: 300 * time.Millisecond, Log: log, Jobs: jobsPID,
+		Paths: config.Paths{Home: h.home}}
 	var err error
 	if h.gw, err = h.system.Root.SpawnNamed(RemoteProps(deps), "remote"); err != nil {
 		t.Fatal(err)
@@ -107,7 +125,7 @@ func TestRemoteGatewayAnswers(t *testing.T) {
 	wantError(t, h.next(t), 2, messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED, `certificate "tester" is read-only here: SubmitJobRequest`)
 	// No role header (not from the guard): denied as well.
 	h.send("", messages.MustWrap(3, &messages.ShutdownRequest{}))
-	wantError(t, h.next(t), 3, messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED, "ShutdownRequest needs a full client certificate")
+	wantError(t, h.next(t), 3, messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED, "ShutdownRequest needs a client certificate")
 	// The guard's placeholder for an unknown type goes back to the peer.
 	h.send(certs.RoleFull, RemotePlaceholder("x.Y").(*messages.Envelope))
 	wantError(t, h.next(t), 0, messages.ErrorCode_ERROR_CODE_UNSUPPORTED, `does not accept messages of type "x.Y"`)
@@ -132,4 +150,23 @@ func TestRemoteGatewayInFlight(t *testing.T) {
 	if env := h.next(t); env.GetHealthResponse() == nil {
 		t.Fatalf("id 9 after the first request ended: %v", env)
 	}
+}
+
+// The per-peer limit counts a certificate's requests whatever sender
+// addresses they come from: one certificate cannot take every slot.
+func TestRemoteInFlightPerCertificate(t *testing.T) {
+	h := newRemoteHarness(t) // its jobs actor never answers: requests stay in flight
+	sendAs := func(cert string, from *actor.PID, env *messages.Envelope) {
+		hdr := map[string]string{certs.HeaderRole: certs.RoleFull, certs.HeaderPeer: cert}
+		h.system.Root.Send(h.gw, &actor.MessageEnvelope{Header: hdr, Message: env, Sender: from})
+	}
+	for i := range maxPeerInFlight {
+		sendAs("mallory", actor.NewPID(fmt.Sprintf("10.0.%d.%d:1", i/250, i%250+1), "x"),
+			messages.MustWrap(uint64(i+1), &messages.ListJobsRequest{}))
+	}
+	sendAs("mallory", h.peer, messages.MustWrap(100, &messages.ListJobsRequest{}))
+	wantError(t, h.next(t), 100, messages.ErrorCode_ERROR_CODE_BUSY, `from certificate "mallory"`)
+	// Another certificate still gets in (and its request times out like the rest).
+	sendAs("alice", h.peer, messages.MustWrap(101, &messages.ListJobsRequest{}))
+	wantError(t, h.next(t), 101, messages.ErrorCode_ERROR_CODE_TIMEOUT, "did not answer")
 }

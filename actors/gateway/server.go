@@ -29,8 +29,20 @@ type ServerOptions struct {
 	RequestTimeout time.Duration // per unary request
 	MaxInFlight    int           // per connection; the reader waits for a slot
 	MaxConns       int           // beyond this, new connections get an error and are closed
+	// MaxConnsPerUID are the connection slots of one peer uid: when they are
+	// all taken, a new connection closes the one of that uid idle the
+	// longest (nothing in flight, no stream, no frame half read), or is
+	// refused when none is idle.
+	MaxConnsPerUID int
 	IdleTimeout    time.Duration // a connection with nothing in flight for this long is closed
-	OwnUID         int
+	// FrameTimeout bounds the rest of a frame once its first byte has
+	// arrived: a peer that starts a frame and stalls is closed within it.
+	FrameTimeout time.Duration
+	// FrameBudget bounds the bytes of large frames read at once over all
+	// connections (messages.FrameReader); a frame that finds none left is
+	// refused and its connection closed.
+	FrameBudget int64
+	OwnUID      int
 }
 
 // Server serves framed requests on a listener, one goroutine per connection
@@ -45,8 +57,11 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	budget *messages.FrameBudget
+
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
+	perUID  map[int]int
 	closing bool
 }
 
@@ -64,9 +79,18 @@ func NewServer(ln *net.UnixListener, handler Handler, opts ServerOptions, log *s
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = 10 * time.Minute
 	}
+	if opts.MaxConnsPerUID <= 0 {
+		opts.MaxConnsPerUID = 256
+	}
+	if opts.FrameTimeout <= 0 {
+		opts.FrameTimeout = 10 * time.Second
+	}
+	if opts.FrameBudget <= 0 {
+		opts.FrameBudget = 64 << 20
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{ln: ln, handler: handler, opts: opts, log: log, ctx: ctx, cancel: cancel,
-		conns: map[*conn]struct{}{}}
+		budget: messages.NewFrameBudget(opts.FrameBudget), conns: map[*conn]struct{}{}, perUID: map[int]int{}}
 }
 
 // Serve runs the accept loop in a goroutine.
@@ -142,9 +166,17 @@ func (s *Server) Close() {
 
 type conn struct {
 	nc      *net.UnixConn
+	uid     int
 	writeMu sync.Mutex
-	active  int // requests in flight; guarded by Server.mu
+	// Guarded by Server.mu:
+	active    int       // requests in flight
+	inFrame   bool      // a frame's first byte has arrived, not yet its last
+	idleSince time.Time // when active last dropped to 0
 }
+
+// idle reports whether c may be closed to make room: nothing in flight, no
+// stream, no frame half read. Server.mu must be held.
+func (c *conn) idle() bool { return c.active == 0 && !c.inFrame }
 
 func (c *conn) write(env *messages.Envelope) error {
 	c.writeMu.Lock()
@@ -158,33 +190,100 @@ func (c *conn) writeError(id uint64, e *messages.Error) error {
 	return c.write(&messages.Envelope{CorrelationId: id, Body: &messages.Envelope_Error{Error: e}})
 }
 
-func (s *Server) track(c *conn) bool {
+// track admits c, closing the longest idle connection of its uid when the
+// uid's slots are all taken; it says why when c cannot be admitted.
+func (s *Server) track(c *conn) *messages.Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.conns) >= s.opts.MaxConns || s.closing {
-		return false
+	if s.closing {
+		return messages.NewError(messages.ErrorCode_ERROR_CODE_REFUSED, "", "the conductor is shutting down")
+	}
+	if len(s.conns) >= s.opts.MaxConns {
+		return messages.NewError(messages.ErrorCode_ERROR_CODE_BUSY, "close idle clients and retry",
+			"too many connections (%d)", s.opts.MaxConns)
+	}
+	if s.perUID[c.uid] >= s.opts.MaxConnsPerUID {
+		victim := s.longestIdle(c.uid)
+		if victim == nil {
+			return messages.NewError(messages.ErrorCode_ERROR_CODE_BUSY, "end some followed logs or event streams, or retry in a moment",
+				"all %d connections of uid %d have a request in flight", s.opts.MaxConnsPerUID, c.uid)
+		}
+		s.log.Info("connection slots full: closing the longest idle connection", "uid", c.uid,
+			"idle", time.Since(victim.idleSince).Round(time.Millisecond).String())
+		s.forget(victim)
+		victim.nc.Close() // its reader ends; its untrack finds it gone
 	}
 	s.conns[c] = struct{}{}
-	return true
+	s.perUID[c.uid]++
+	c.idleSince = time.Now()
+	return nil
+}
+
+// longestIdle is the connection of uid idle the longest, nil when none is
+// idle. Server.mu must be held.
+func (s *Server) longestIdle(uid int) *conn {
+	var oldest *conn
+	for c := range s.conns {
+		if c.uid == uid && c.idle() && (oldest == nil || c.idleSince.Before(oldest.idleSince)) {
+			oldest = c
+		}
+	}
+	return oldest
+}
+
+// forget drops c from the books, once. Server.mu must be held.
+func (s *Server) forget(c *conn) {
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
+	delete(s.conns, c)
+	if s.perUID[c.uid]--; s.perUID[c.uid] <= 0 {
+		delete(s.perUID, c.uid)
+	}
 }
 
 // armIdle counts requests in flight on c (delta) and sets its read
 // deadline: the idle timeout only while nothing is in flight, so a long
 // stream (logs --follow) is never cut for idleness. It reports false once
 // the server is closing (Close set an immediate deadline that must stay).
+// While a frame is being read its own deadline (frameStarted) stands.
 func (s *Server) armIdle(c *conn, delta int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.active += delta
+	if c.active == 0 && delta != 0 {
+		c.idleSince = time.Now()
+	}
 	if s.closing {
 		return false
 	}
-	if c.active == 0 {
+	switch {
+	case c.inFrame:
+	case c.active == 0:
 		c.nc.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
-	} else {
+	default:
 		c.nc.SetReadDeadline(time.Time{})
 	}
 	return true
+}
+
+// frameStarted bounds the rest of a frame whose first byte has arrived.
+func (s *Server) frameStarted(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.inFrame = true
+	if !s.closing {
+		c.nc.SetReadDeadline(time.Now().Add(s.opts.FrameTimeout))
+	}
+}
+
+// frameEnded reports whether c was in the middle of a frame, and is no more.
+func (s *Server) frameEnded(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	was := c.inFrame
+	c.inFrame = false
+	return was
 }
 
 func (s *Server) isClosing() bool {
@@ -195,7 +294,7 @@ func (s *Server) isClosing() bool {
 
 func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
-	delete(s.conns, c)
+	s.forget(c)
 	s.mu.Unlock()
 }
 
@@ -211,9 +310,9 @@ func (s *Server) serveConn(nc *net.UnixConn) {
 		c.writeError(0, messages.NewError(messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED, "", "%v", err))
 		return
 	}
-	if !s.track(c) {
-		c.writeError(0, messages.NewError(messages.ErrorCode_ERROR_CODE_BUSY, "close idle clients and retry",
-			"too many connections (%d)", s.opts.MaxConns))
+	c.uid = uid
+	if e := s.track(c); e != nil {
+		c.writeError(0, e)
 		return
 	}
 	defer s.untrack(c)
@@ -230,7 +329,10 @@ func (s *Server) serveConn(nc *net.UnixConn) {
 		cancel()
 	}()
 	slots := make(chan struct{}, s.opts.MaxInFlight)
-	reader := bufio.NewReaderSize(nc, 64<<10)
+	// A small buffer: it is paid per connection, and a large frame's body
+	// is read past it, straight into its own buffer.
+	reader := bufio.NewReaderSize(nc, 4<<10)
+	frames := messages.FrameReader{Budget: s.budget, Started: func() { s.frameStarted(c) }}
 	for {
 		// Wait for a free slot before reading more: a client pipelining
 		// without bound is slowed down, not given unbounded goroutines.
@@ -243,8 +345,9 @@ func (s *Server) serveConn(nc *net.UnixConn) {
 			return
 		}
 		var env messages.Envelope
-		if err := messages.ReadFrame(reader, &env); err != nil {
-			s.frameError(c, err)
+		err := frames.Read(reader, &env)
+		if midFrame := s.frameEnded(c); err != nil {
+			s.frameError(c, err, midFrame)
 			return
 		}
 		req := messages.Unwrap(&env)
@@ -275,10 +378,17 @@ func (s *Server) serveConn(nc *net.UnixConn) {
 	}
 }
 
-func (s *Server) frameError(c *conn, err error) {
+func (s *Server) frameError(c *conn, err error, midFrame bool) {
 	switch {
+	case midFrame && errors.Is(err, os.ErrDeadlineExceeded):
+		s.log.Warn("frame not completed in time; closing that connection", "timeout", s.opts.FrameTimeout.String())
+		c.writeError(0, messages.NewError(messages.ErrorCode_ERROR_CODE_BAD_REQUEST, "",
+			"frame not completed within %s", s.opts.FrameTimeout))
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
-		return // the client left, or sat idle too long
+		return // the client left, sat idle too long, or was closed to make room
+	case errors.Is(err, messages.ErrFrameBudget):
+		s.log.Warn("large frame refused: the frame budget is in use; closing that connection", "err", err)
+		c.writeError(0, messages.NewError(messages.ErrorCode_ERROR_CODE_BUSY, "retry in a moment", "%v", err))
 	case errors.Is(err, messages.ErrFrameTooLarge):
 		s.log.Warn("oversized frame; closing that connection", "err", err)
 		c.writeError(0, messages.NewError(messages.ErrorCode_ERROR_CODE_FRAME_TOO_LARGE, "", "%v", err))

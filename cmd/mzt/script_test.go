@@ -80,6 +80,8 @@ func TestScripts(t *testing.T) {
 			case "cgroup-pids", "cgroup-memory": // sheets can be given pids.max / memory.max
 				c, err := cgroup.Delegated()
 				return err == nil && (cond == "cgroup-pids" && c.Pids || cond == "cgroup-memory" && c.Memory), nil
+			case "ipv6":
+				return hasIPv6Loopback(), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

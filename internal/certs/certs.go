@@ -31,6 +31,9 @@ const ReadOnlyOU = "mzt-read-only"
 const (
 	RoleFull     = "full"
 	RoleReadOnly = "read-only"
+	// RolePlaintext is a peer on a loopback endpoint without TLS: any local
+	// user could be it, so it may ask whether the conductor is up and no more.
+	RolePlaintext = "plaintext"
 )
 
 // File names inside a certificate directory.

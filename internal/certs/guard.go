@@ -1,15 +1,19 @@
 package certs
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
 
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -18,7 +22,7 @@ import (
 // Header keys the guard stamps on every message it lets through,
 // overwriting whatever the peer put there: actors trust only these.
 const (
-	HeaderRole = "mzt-role" // RoleFull | RoleReadOnly
+	HeaderRole = "mzt-role" // RoleFull | RoleReadOnly | RolePlaintext
 	HeaderPeer = "mzt-peer" // the peer certificate's common name ("" without TLS)
 )
 
@@ -42,7 +46,11 @@ type GuardOptions struct {
 	// (protoactor's ConnectRequest) once its stream to us ends: the peer
 	// left or died, though we may have no connection to it that would say so.
 	PeerGone func(address string)
-	Log      *slog.Logger
+	// Peers, when set, binds announced addresses to their streams: a
+	// stream announcing an address it may not have is refused, and a
+	// message whose sender is not at the stream's address is dropped.
+	Peers *PeerBook
+	Log   *slog.Logger
 }
 
 // StreamGuard is a gRPC stream interceptor for protoactor's Remoting
@@ -52,7 +60,10 @@ type GuardOptions struct {
 // guard rewrites each incoming batch before protoactor sees it: entries with
 // bad indices, foreign targets or other serializers are dropped, types not
 // allowed are replaced (Placeholder) or dropped, and every entry carries the
-// peer's role and name from its verified certificate.
+// peer's role and name from its verified certificate. With Peers, the
+// address a peer announces is bound to its stream (PeerBook) and entries
+// from any other sender address are dropped: answers go only where the
+// authenticated peer is.
 func StreamGuard(opts GuardOptions) grpc.StreamServerInterceptor {
 	allowed := map[string]bool{}
 	for _, t := range opts.Types {
@@ -60,23 +71,38 @@ func StreamGuard(opts GuardOptions) grpc.StreamServerInterceptor {
 	}
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		role, name := PeerRole(ss)
-		return handler(srv, &guardedStream{ServerStream: ss, opts: &opts, allowed: allowed, role: role, name: name})
+		gs := &guardedStream{ServerStream: ss, opts: &opts, allowed: allowed, role: role, name: name}
+		if leaf := peerLeaf(ss); leaf != nil {
+			gs.tls, gs.leaf = true, sha256.Sum256(leaf.Raw)
+		}
+		// protoactor may end the stream without reading to its end (a
+		// batch it cannot deliver): the peer is gone all the same.
+		defer gs.gone()
+		return handler(srv, gs)
 	}
 }
 
-// PeerRole reads the role of the peer of a stream: from its verified
-// certificate, or read-only when the connection has no TLS (a loopback
-// endpoint without certificates: any local user could reach it).
-func PeerRole(ss grpc.ServerStream) (role, name string) {
+// peerLeaf is the verified certificate of the peer of a stream, nil without TLS.
+func peerLeaf(ss grpc.ServerStream) *x509.Certificate {
 	p, ok := peer.FromContext(ss.Context())
 	if !ok {
-		return RoleReadOnly, ""
+		return nil
 	}
 	ti, ok := p.AuthInfo.(credentials.TLSInfo)
 	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
-		return RoleReadOnly, ""
+		return nil
 	}
-	leaf := ti.State.VerifiedChains[0][0]
+	return ti.State.VerifiedChains[0][0]
+}
+
+// PeerRole reads the role of the peer of a stream: from its verified
+// certificate, or plaintext when the connection has no TLS (a loopback
+// endpoint without certificates: any local user could reach it).
+func PeerRole(ss grpc.ServerStream) (role, name string) {
+	leaf := peerLeaf(ss)
+	if leaf == nil {
+		return RolePlaintext, ""
+	}
 	return Role(leaf), leaf.Subject.CommonName
 }
 
@@ -85,26 +111,63 @@ type guardedStream struct {
 	opts       *GuardOptions
 	allowed    map[string]bool
 	role, name string
-	peerAddr   string // announced in the stream's ConnectRequest
+	tls        bool
+	leaf       [32]byte // SHA-256 of the peer's certificate
+	peerAddr   string   // announced in the stream's ConnectRequest (and bound, with Peers)
 }
 
 func (s *guardedStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
-		if s.peerAddr != "" && s.opts.PeerGone != nil {
-			s.opts.PeerGone(s.peerAddr)
-			s.peerAddr = ""
-		}
+		s.gone()
 		return err
 	}
 	if rm, ok := m.(*remote.RemoteMessage); ok {
+		if sc := rm.GetConnectRequest().GetServerConnection(); sc != nil {
+			if err := s.announce(sc.GetAddress()); err != nil {
+				s.opts.Log.Warn("remote peer refused", "peer", s.name, "err", err)
+				s.gone()
+				return status.Error(codes.PermissionDenied, err.Error())
+			}
+		}
 		if b := rm.GetMessageBatch(); b != nil {
 			s.clean(b)
 		}
-		if sc := rm.GetConnectRequest().GetServerConnection(); sc != nil {
-			s.peerAddr = sc.GetAddress()
-		}
 	}
 	return nil
+}
+
+// announce takes addr as the address replies to this stream go to.
+func (s *guardedStream) announce(addr string) error {
+	if addr == s.peerAddr {
+		return nil
+	}
+	if s.peerAddr != "" && s.opts.Peers != nil {
+		return fmt.Errorf("stream announced %s after %s", addr, s.peerAddr)
+	}
+	if s.opts.Peers != nil {
+		if err := s.opts.Peers.claim(s.Context(), addr, s); err != nil {
+			return err
+		}
+	}
+	s.peerAddr = addr
+	return nil
+}
+
+// gone releases the stream's address and tells PeerGone, once.
+func (s *guardedStream) gone() {
+	addr := s.peerAddr
+	s.peerAddr = ""
+	if addr == "" {
+		return
+	}
+	// Another stream of the same certificate may have taken the address
+	// over: its requests are not this stream's to end.
+	if s.opts.Peers != nil && !s.opts.Peers.release(addr, s) {
+		return
+	}
+	if s.opts.PeerGone != nil {
+		s.opts.PeerGone(addr)
+	}
 }
 
 // clean rewrites b in place so that protoactor's reader can deliver every
@@ -138,6 +201,12 @@ func (s *guardedStream) check(b *remote.MessageBatch, e *remote.MessageEnvelope)
 	}
 	if e.SerializerId != 0 {
 		return fmt.Sprintf("serializer %d is not accepted (protobuf only)", e.SerializerId)
+	}
+	if s.opts.Peers != nil && e.Sender > 0 {
+		// Replies go to the sender: only the stream's own address may be one.
+		if from := b.Senders[e.Sender-1].GetAddress(); s.peerAddr == "" || from != s.peerAddr {
+			return fmt.Sprintf("sender address %q is not the address this peer announced (%q)", from, s.peerAddr)
+		}
 	}
 	target := b.Targets[e.Target]
 	if s.opts.Address != nil {

@@ -91,8 +91,8 @@ func TestStreamGuard(t *testing.T) {
 	}
 	b := got[0]
 	for i, e := range b.Envelopes {
-		if role := e.MessageHeader.GetHeaderData()[HeaderRole]; role != RoleReadOnly {
-			t.Errorf("entry %d: role %q, want read-only (no TLS on this stream)", i, role)
+		if role := e.MessageHeader.GetHeaderData()[HeaderRole]; role != RolePlaintext {
+			t.Errorf("entry %d: role %q, want plaintext (no TLS on this stream)", i, role)
 		}
 		if tgt := b.Targets[e.Target]; tgt.Address != here || tgt.Id != "gw" {
 			t.Errorf("entry %d: target %v, want gw at %s", i, tgt, here)

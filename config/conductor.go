@@ -34,6 +34,7 @@ type Config struct {
 	Log                 LogSettings     `toml:"log"`
 	Metrics             Metrics         `toml:"metrics"`
 	Remote              Remote          `toml:"remote"`
+	API                 API             `toml:"api"`
 	Fleet               Fleet           `toml:"fleet"`
 }
 
@@ -267,6 +268,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	problems = append(problems, c.Remote.problems()...)
+	problems = append(problems, c.API.problems(c.Remote)...)
 	for i, p := range c.Fleet.Peer {
 		if p.Name == "" {
 			bad("fleet.peer[%d]: name is required", i)

@@ -5,6 +5,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"os"
@@ -49,6 +50,11 @@ type Deps struct {
 	// MetricsListen, when set, serves Prometheus metrics from Metrics.
 	MetricsListen string
 	Metrics       *Metrics
+	// APISocket, when set, serves the Conductor service there; APIListen
+	// serves it over mutual TLS with APITLS's configuration too.
+	APISocket string
+	APIListen string
+	APITLS    func() (*tls.Config, error)
 }
 
 // Actor is the gateway.
@@ -57,6 +63,7 @@ type Actor struct {
 	ln      *net.UnixListener // the first incarnation's, made by the daemon
 	server  *Server
 	metrics *metricsServer
+	apis    []*apiServer
 }
 
 // Props builds the gateway actor. The first incarnation serves ln (the
@@ -95,8 +102,13 @@ func (a *Actor) Receive(ctx actor.Context) {
 				a.deps.Log.Error("cannot serve metrics", "listen", a.deps.MetricsListen, "err", err)
 			}
 		}
+		a.apis = startAPI(a.deps, h)
 		a.deps.OnServing(nil)
 	case *actor.Stopping, *actor.Restarting:
+		for _, api := range a.apis {
+			api.close()
+		}
+		a.apis = nil
 		if a.server != nil {
 			a.server.Close()
 			a.server = nil

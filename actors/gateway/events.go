@@ -36,6 +36,9 @@ func (d *dispatcher) streamEvents(ctx context.Context, req *messages.EventsReque
 	}
 	f := d.deps.Events.Follow(jobID, followBuffer)
 	defer f.Close()
+	// What happened up to now is stored before it is read: a reader sees
+	// the latest events at once, and only stored ones.
+	d.deps.Events.Flush()
 
 	var last int64
 	if after := req.GetAfterSeq(); after > 0 {

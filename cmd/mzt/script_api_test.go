@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,17 @@ import (
 func init() {
 	scriptCmds["gofollow"] = cmdGoFollow
 	scriptCmds["exactlyonce"] = cmdExactlyOnce
+	scriptCmds["example"] = cmdExample
+}
+
+// example PATH: copy examples/PATH of the repository into the work dir.
+func cmdExample(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: example PATH")
+	}
+	data, err := os.ReadFile(filepath.Join("..", "..", "examples", args[0]))
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(filepath.Base(args[0])), data, 0o644))
 }
 
 // followers are the Go client iterators scripts started, by script.

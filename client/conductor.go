@@ -277,7 +277,12 @@ func (c *Conductor) lost(err error) error {
 	if notRunning {
 		return &connLost{msg: fmt.Sprintf("conductor is not running (no answer at %s)", c.where), notRunning: true, cause: err}
 	}
-	return &connLost{msg: fmt.Sprintf("connection to the conductor at %s lost: %v", c.where, err), cause: err}
+	cause := err.Error()
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		cause = ce.Message()
+	}
+	return &connLost{msg: fmt.Sprintf("conductor at %s is not reachable: %s", c.where, cause), cause: err}
 }
 
 func transportError(err error) bool {

@@ -57,6 +57,7 @@ func startAPI(deps *Deps, h Handler) []*apiServer {
 			var a *apiServer
 			if a, err = serveAPINetwork(deps.APIListen, cfg, h, deps.Log); err == nil {
 				out = append(out, a)
+				deps.Log.Info("api endpoint listening (mutual TLS)", "listen", deps.APIListen)
 			}
 		}
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -67,6 +68,9 @@ type Conductor struct {
 	Protocol uint32
 	// Version is the conductor's build version.
 	Version string
+	// RequestTimeout bounds a unary request whose context has no deadline;
+	// 0 = DefaultTimeout.
+	RequestTimeout time.Duration
 }
 
 // New connects to the conductor t names and negotiates the protocol version
@@ -144,6 +148,9 @@ func NewLocal(socket string) *Conductor {
 // TLS. The conductor never dials back: it works through NAT and firewalls.
 func NewRemoteAPI(addr string, cfg *tls.Config) *Conductor {
 	host, _, _ := net.SplitHostPort(addr)
+	if cfg == nil {
+		cfg = &tls.Config{MinVersion: tls.VersionTLS13}
+	}
 	cfg = cfg.Clone()
 	if cfg.ServerName == "" {
 		cfg.ServerName = host
@@ -163,17 +170,24 @@ func (c *Conductor) Close() error {
 	return nil
 }
 
-// call bounds a unary request the caller left unbounded.
-func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+// bounded bounds a unary request the caller left unbounded.
+func (c *Conductor) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, DefaultTimeout)
+	return context.WithTimeout(ctx, c.timeout())
+}
+
+func (c *Conductor) timeout() time.Duration {
+	if c.RequestTimeout > 0 {
+		return c.RequestTimeout
+	}
+	return DefaultTimeout
 }
 
 // Health says whether the conductor is up and which protocol both speak.
 func (c *Conductor) Health(ctx context.Context) (*messages.HealthResponse, error) {
-	ctx, cancel := bounded(ctx)
+	ctx, cancel := c.bounded(ctx)
 	defer cancel()
 	res, err := c.rpc.Health(ctx, connect.NewRequest(&messages.HealthRequest{
 		MinProtocolVersion: messages.MinProtocolVersion, MaxProtocolVersion: messages.ProtocolVersion}))
@@ -182,7 +196,7 @@ func (c *Conductor) Health(ctx context.Context) (*messages.HealthResponse, error
 
 // Status is the conductor's own state (mzt conductor-status).
 func (c *Conductor) Status(ctx context.Context) (*messages.ConductorStatus, error) {
-	ctx, cancel := bounded(ctx)
+	ctx, cancel := c.bounded(ctx)
 	defer cancel()
 	res, err := c.rpc.Status(ctx, connect.NewRequest(&messages.ConductorStatusRequest{}))
 	return msgOf(res, c.fail(ctx, err))
@@ -190,7 +204,7 @@ func (c *Conductor) Status(ctx context.Context) (*messages.ConductorStatus, erro
 
 // Job is one job with its sheets.
 func (c *Conductor) Job(ctx context.Context, id string) (*messages.JobStatus, error) {
-	ctx, cancel := bounded(ctx)
+	ctx, cancel := c.bounded(ctx)
 	defer cancel()
 	res, err := c.rpc.Job(ctx, connect.NewRequest(&messages.JobStatusRequest{JobId: id}))
 	return msgOf(res, c.fail(ctx, err))
@@ -198,7 +212,7 @@ func (c *Conductor) Job(ctx context.Context, id string) (*messages.JobStatus, er
 
 // List is the active jobs, and with all the finished ones too.
 func (c *Conductor) List(ctx context.Context, all bool) ([]*messages.JobInfo, error) {
-	ctx, cancel := bounded(ctx)
+	ctx, cancel := c.bounded(ctx)
 	defer cancel()
 	res, err := c.rpc.List(ctx, connect.NewRequest(&messages.ListJobsRequest{All: all}))
 	list, err := msgOf(res, c.fail(ctx, err))
@@ -221,7 +235,7 @@ func (c *Conductor) Resume(ctx context.Context, id string) (*messages.JobControl
 }
 
 func (c *Conductor) control(ctx context.Context, id string, action messages.JobAction) (*messages.JobControlResponse, error) {
-	ctx, cancel := bounded(ctx)
+	ctx, cancel := c.bounded(ctx)
 	defer cancel()
 	res, err := c.rpc.Control(ctx, connect.NewRequest(&messages.JobControlRequest{JobId: id, Action: action}))
 	return msgOf(res, c.fail(ctx, err))
@@ -250,19 +264,20 @@ func (c *Conductor) fail(ctx context.Context, err error) error {
 				}
 			}
 		}
+		if !connect.IsWireError(err) && transportError(err) {
+			return c.lost(err) // the request never got an answer
+		}
 		switch ce.Code() {
 		case connect.CodeDeadlineExceeded:
 			if ctx.Err() != nil {
-				return fmt.Errorf("%w: no answer from the conductor at %s", ErrTimeout, c.where)
+				return timeoutf("conductor at %s did not answer within %s", c.where, c.timeout())
 			}
 		case connect.CodeCanceled:
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-		case connect.CodeUnavailable, connect.CodeUnknown, connect.CodeInternal:
-			if transportError(err) || ce.Code() == connect.CodeUnavailable {
-				return c.lost(err)
-			}
+		case connect.CodeUnavailable:
+			return c.lost(err)
 		}
 		return &RemoteError{Code: codeFromWire(ce.Code()), Message: ce.Message()}
 	}
@@ -281,6 +296,12 @@ func (c *Conductor) lost(err error) error {
 	var ce *connect.Error
 	if errors.As(err, &ce) {
 		cause = ce.Message()
+	}
+	if strings.Contains(cause, "tls: ") || strings.Contains(cause, "x509: ") {
+		return unreachablef("conductor at %s refused this client's certificate or is not the one the CA vouches for: %s", c.where, cause)
+	}
+	if strings.Contains(cause, "connection refused") {
+		cause = "connection refused (is it running with [api] listen set?)"
 	}
 	return &connLost{msg: fmt.Sprintf("conductor at %s is not reachable: %s", c.where, cause), cause: err}
 }

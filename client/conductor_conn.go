@@ -14,7 +14,7 @@ var _ Conn = (*Conductor)(nil)
 // Request sends one request of the socket protocol through the service:
 // code written against Conn (the CLI's commands) works over it unchanged.
 func (c *Conductor) Request(ctx context.Context, req proto.Message) (proto.Message, error) {
-	ctx, cancel := bounded(ctx)
+	ctx, cancel := c.bounded(ctx)
 	defer cancel()
 	reply, err := c.unary(ctx, req)
 	if err != nil {

@@ -95,7 +95,7 @@ func (c *Conductor) Submit(ctx context.Context, s Score, opts ...SubmitOption) (
 	for _, o := range opts {
 		o(req)
 	}
-	ctx, cancel := bounded(ctx)
+	ctx, cancel := c.bounded(ctx)
 	defer cancel()
 	res, err := c.rpc.Submit(ctx, connect.NewRequest(req))
 	return msgOf(res, c.fail(ctx, err))

@@ -21,7 +21,9 @@ type remoteFailure struct {
 }
 
 func (e *remoteFailure) Error() string        { return e.msg }
-func (e *remoteFailure) Is(target error) bool { return target == e.kind }
+func (e *remoteFailure) Is(target error) bool {
+	return target == e.kind || e.kind == ErrUnreachable && target == ErrConnectionLost
+}
 
 func timeoutf(format string, args ...any) error {
 	return &remoteFailure{fmt.Sprintf(format, args...), ErrTimeout}

@@ -16,6 +16,7 @@ import (
 	"github.com/mzt-dev/mzt/internal/certs"
 	"github.com/mzt-dev/mzt/messages"
 	"github.com/mzt-dev/mzt/messages/messagesconnect"
+	"google.golang.org/protobuf/proto"
 )
 
 // API limits: what one client can make the Conductor service hold.
@@ -28,10 +29,10 @@ const (
 
 // APIHandler is the Conductor service (with server reflection) answering
 // through h. The caller's role must be in the request context (withRole).
-func APIHandler(h Handler) http.Handler {
+func APIHandler(h Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	limits := connect.WithReadMaxBytes(messages.MaxFrameSize)
-	mux.Handle(messagesconnect.NewConductorHandler(apiService{h: h}, limits))
+	mux.Handle(messagesconnect.NewConductorHandler(apiService{h: h, log: log}, limits))
 	reflector := grpcreflect.NewStaticReflector(messagesconnect.ConductorName)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
@@ -55,7 +56,7 @@ func startAPI(deps *Deps, h Handler) []*apiServer {
 		cfg, err := deps.APITLS()
 		if err == nil {
 			var a *apiServer
-			if a, err = serveAPINetwork(deps.APIListen, cfg, h, deps.Log); err == nil {
+			if a, err = serveAPINetwork(deps.APIListen, cfg, h, deps.Paths.Home, deps.Log); err == nil {
 				out = append(out, a)
 				deps.Log.Info("api endpoint listening (mutual TLS)", "listen", deps.APIListen)
 			}
@@ -81,7 +82,7 @@ func serveAPISocket(path string, h Handler, ownUID int, log *slog.Logger) (*apiS
 	if err != nil {
 		return nil, err
 	}
-	api := APIHandler(h)
+	api := APIHandler(h, log)
 	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		uid, _ := r.Context().Value(peerUIDKey{}).(int)
 		if err := CheckPeer(uid, ownUID); err != nil {
@@ -89,7 +90,7 @@ func serveAPISocket(path string, h Handler, ownUID int, log *slog.Logger) (*apiS
 			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
-		api.ServeHTTP(w, r.WithContext(withRole(r.Context(), certs.RoleFull)))
+		api.ServeHTTP(w, r.WithContext(withCaller(r.Context(), certs.RoleFull, "")))
 	}), log)
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 		uid := -1
@@ -111,18 +112,20 @@ func serveAPISocket(path string, h Handler, ownUID int, log *slog.Logger) (*apiS
 
 // serveAPINetwork serves the service on [api] listen over mutual TLS: the
 // client certificate's role decides what it may ask.
-func serveAPINetwork(addr string, cfg *tls.Config, h Handler, log *slog.Logger) (*apiServer, error) {
+func serveAPINetwork(addr string, cfg *tls.Config, h Handler, home string, log *slog.Logger) (*apiServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("api listen %s: %w", addr, err)
 	}
-	api := APIHandler(h)
+	api := APIHandler(&networkHandler{h: h, home: home, log: log}, log)
 	srv := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		role := ""
+		role, peer := "", ""
 		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-			role = certs.Role(r.TLS.PeerCertificates[0])
+			leaf := r.TLS.PeerCertificates[0]
+			role, peer = certs.Role(leaf), leaf.Subject.CommonName
 		}
-		api.ServeHTTP(w, r.WithContext(withRole(r.Context(), role)))
+		log.Debug("api request", "peer", peer, "role", role, "peer_address", r.RemoteAddr, "path", r.URL.Path)
+		api.ServeHTTP(w, r.WithContext(withCaller(r.Context(), role, peer)))
 	}), log)
 	srv.TLSConfig = cfg.Clone()
 	var p http.Protocols
@@ -176,4 +179,32 @@ func ownSocketRemover(path string) func() {
 			os.Remove(path)
 		}
 	}
+}
+
+// networkHandler answers requests from other hosts: a submitted score is
+// kept on this host with the prompt files it brought (its relative paths
+// must mean something here), like the remote endpoint does.
+type networkHandler struct {
+	h    Handler
+	home string
+	log  *slog.Logger
+}
+
+func (n *networkHandler) Handle(ctx context.Context, req proto.Message, send func(proto.Message) error) (proto.Message, error) {
+	sub, ok := req.(*messages.SubmitJobRequest)
+	if !ok {
+		return n.h.Handle(ctx, req, send)
+	}
+	dir, err := materializeScore(n.home, callerOf(ctx).peer, sub, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	reply, err := n.h.Handle(ctx, sub, send)
+	var me *messages.Error
+	if err != nil && !(errors.As(err, &me) && me.GetCode() == messages.ErrorCode_ERROR_CODE_TIMEOUT) {
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			n.log.Warn("cannot remove a refused remote score", "dir", dir, "err", rerr)
+		}
+	}
+	return reply, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"connectrpc.com/connect"
 	"github.com/mzt-dev/mzt/messages"
@@ -14,37 +15,33 @@ import (
 // apiService serves the Conductor service through the socket's dispatcher:
 // one router for both, so an operation answers the same whichever way it
 // came in.
-type apiService struct{ h Handler }
+type apiService struct {
+	h   Handler
+	log *slog.Logger
+}
 
 var _ messagesconnect.ConductorHandler = apiService{}
 
-type roleKey struct{}
+type callerKey struct{}
 
-// withRole records what the caller may do: certs.RoleFull for the conductor's
-// own uid on api.sock, the certificate's role over mutual TLS.
-func withRole(ctx context.Context, role string) context.Context {
-	return context.WithValue(ctx, roleKey{}, role)
+// caller is who sent a request: certs.RoleFull for the conductor's own uid
+// on api.sock; over mutual TLS the certificate's role and name.
+type caller struct{ role, peer string }
+
+func withCaller(ctx context.Context, role, peer string) context.Context {
+	return context.WithValue(ctx, callerKey{}, caller{role: role, peer: peer})
 }
 
-func roleOf(ctx context.Context) string {
-	role, _ := ctx.Value(roleKey{}).(string)
-	return role // "" = no certificate: health and status only
+func callerOf(ctx context.Context) caller {
+	c, _ := ctx.Value(callerKey{}).(caller)
+	return c // role "" = no certificate: health and status only
 }
 
-func permit(ctx context.Context, req proto.Message) error {
-	if role := roleOf(ctx); !Permitted(role, req) {
-		return connectError(messages.NewError(messages.ErrorCode_ERROR_CODE_PERMISSION_DENIED,
-			"ask for a certificate without --read-only: mzt certs issue NAME",
-			"%s is not allowed with a %s certificate", shortName(req), roleName(role)))
+func permit(ctx context.Context, req proto.Message, log *slog.Logger) error {
+	if c := callerOf(ctx); !Permitted(c.role, req) {
+		return connectError(refusal(c.role, c.peer, req, log))
 	}
 	return nil
-}
-
-func roleName(role string) string {
-	if role == "" {
-		return "missing"
-	}
-	return role
 }
 
 // pointer is a generated message type's pointer.
@@ -53,11 +50,11 @@ type pointer[T any] interface {
 	proto.Message
 }
 
-func unary[Res any, P pointer[Res]](ctx context.Context, h Handler, req proto.Message) (*connect.Response[Res], error) {
-	if err := permit(ctx, req); err != nil {
+func unary[Res any, P pointer[Res]](ctx context.Context, s apiService, req proto.Message) (*connect.Response[Res], error) {
+	if err := permit(ctx, req, s.log); err != nil {
 		return nil, err
 	}
-	reply, err := h.Handle(ctx, req, nil)
+	reply, err := s.h.Handle(ctx, req, nil)
 	if err != nil {
 		return nil, connectError(err)
 	}
@@ -68,11 +65,11 @@ func unary[Res any, P pointer[Res]](ctx context.Context, h Handler, req proto.Me
 	return connect.NewResponse((*Res)(typed)), nil
 }
 
-func stream[Item any, P pointer[Item]](ctx context.Context, h Handler, req proto.Message, out *connect.ServerStream[Item]) error {
-	if err := permit(ctx, req); err != nil {
+func stream[Item any, P pointer[Item]](ctx context.Context, s apiService, req proto.Message, out *connect.ServerStream[Item]) error {
+	if err := permit(ctx, req, s.log); err != nil {
 		return err
 	}
-	_, err := h.Handle(ctx, req, func(m proto.Message) error {
+	_, err := s.h.Handle(ctx, req, func(m proto.Message) error {
 		item, ok := m.(P)
 		if !ok {
 			return fmt.Errorf("a %T in a stream of %T", m, item)
@@ -86,47 +83,47 @@ func stream[Item any, P pointer[Item]](ctx context.Context, h Handler, req proto
 }
 
 func (s apiService) Health(ctx context.Context, r *connect.Request[messages.HealthRequest]) (*connect.Response[messages.HealthResponse], error) {
-	return unary[messages.HealthResponse](ctx, s.h, r.Msg)
+	return unary[messages.HealthResponse](ctx, s, r.Msg)
 }
 
 func (s apiService) Status(ctx context.Context, r *connect.Request[messages.ConductorStatusRequest]) (*connect.Response[messages.ConductorStatus], error) {
-	return unary[messages.ConductorStatus](ctx, s.h, r.Msg)
+	return unary[messages.ConductorStatus](ctx, s, r.Msg)
 }
 
 func (s apiService) Shutdown(ctx context.Context, r *connect.Request[messages.ShutdownRequest]) (*connect.Response[messages.ShutdownResponse], error) {
-	return unary[messages.ShutdownResponse](ctx, s.h, r.Msg)
+	return unary[messages.ShutdownResponse](ctx, s, r.Msg)
 }
 
 func (s apiService) Submit(ctx context.Context, r *connect.Request[messages.SubmitJobRequest]) (*connect.Response[messages.SubmitJobResponse], error) {
-	return unary[messages.SubmitJobResponse](ctx, s.h, r.Msg)
+	return unary[messages.SubmitJobResponse](ctx, s, r.Msg)
 }
 
 func (s apiService) Job(ctx context.Context, r *connect.Request[messages.JobStatusRequest]) (*connect.Response[messages.JobStatus], error) {
-	return unary[messages.JobStatus](ctx, s.h, r.Msg)
+	return unary[messages.JobStatus](ctx, s, r.Msg)
 }
 
 func (s apiService) List(ctx context.Context, r *connect.Request[messages.ListJobsRequest]) (*connect.Response[messages.JobList], error) {
-	return unary[messages.JobList](ctx, s.h, r.Msg)
+	return unary[messages.JobList](ctx, s, r.Msg)
 }
 
 func (s apiService) Control(ctx context.Context, r *connect.Request[messages.JobControlRequest]) (*connect.Response[messages.JobControlResponse], error) {
-	return unary[messages.JobControlResponse](ctx, s.h, r.Msg)
+	return unary[messages.JobControlResponse](ctx, s, r.Msg)
 }
 
 func (s apiService) Insights(ctx context.Context, r *connect.Request[messages.InsightsRequest]) (*connect.Response[messages.Insights], error) {
-	return unary[messages.Insights](ctx, s.h, r.Msg)
+	return unary[messages.Insights](ctx, s, r.Msg)
 }
 
 func (s apiService) Top(ctx context.Context, r *connect.Request[messages.TopRequest]) (*connect.Response[messages.TopSnapshot], error) {
-	return unary[messages.TopSnapshot](ctx, s.h, r.Msg)
+	return unary[messages.TopSnapshot](ctx, s, r.Msg)
 }
 
 func (s apiService) Logs(ctx context.Context, r *connect.Request[messages.LogsRequest], out *connect.ServerStream[messages.LogChunk]) error {
-	return stream(ctx, s.h, r.Msg, out)
+	return stream(ctx, s, r.Msg, out)
 }
 
 func (s apiService) Events(ctx context.Context, r *connect.Request[messages.EventsRequest], out *connect.ServerStream[messages.Event]) error {
-	return stream(ctx, s.h, r.Msg, out)
+	return stream(ctx, s, r.Msg, out)
 }
 
 // codeOnWire maps the conductor's error codes to the Connect/gRPC codes a

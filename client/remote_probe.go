@@ -20,7 +20,7 @@ type remoteFailure struct {
 	kind error
 }
 
-func (e *remoteFailure) Error() string        { return e.msg }
+func (e *remoteFailure) Error() string { return e.msg }
 func (e *remoteFailure) Is(target error) bool {
 	return target == e.kind || e.kind == ErrUnreachable && target == ErrConnectionLost
 }

@@ -64,6 +64,7 @@ type Conductor struct {
 	http  *http.Client
 	where string // the socket or address, for messages
 	local bool
+	tls   *tls.Config // over the network: to say why a handshake failed
 	// Protocol is the version negotiated with the conductor by New.
 	Protocol uint32
 	// Version is the conductor's build version.
@@ -161,7 +162,7 @@ func NewRemoteAPI(addr string, cfg *tls.Config) *Conductor {
 		TLSHandshakeTimeout: 10 * time.Second}
 	hc := &http.Client{Transport: tr}
 	return &Conductor{rpc: messagesconnect.NewConductorClient(hc, "https://"+addr, connect.WithGRPC()),
-		http: hc, where: addr}
+		http: hc, where: addr, tls: cfg}
 }
 
 // Close drops the client's idle connections.
@@ -256,6 +257,9 @@ func (c *Conductor) fail(ctx context.Context, err error) error {
 		return nil
 	}
 	var ce *connect.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && !connect.IsWireError(err) {
+		return timeoutf("conductor at %s did not answer within %s", c.where, c.timeout())
+	}
 	if errors.As(err, &ce) {
 		for _, d := range ce.Details() {
 			if v, derr := d.Value(); derr == nil {
@@ -297,8 +301,15 @@ func (c *Conductor) lost(err error) error {
 	if errors.As(err, &ce) {
 		cause = ce.Message()
 	}
-	if strings.Contains(cause, "tls: ") || strings.Contains(cause, "x509: ") {
-		return unreachablef("conductor at %s refused this client's certificate or is not the one the CA vouches for: %s", c.where, cause)
+	if strings.Contains(cause, "x509: ") {
+		return unreachablef("conductor at %s is not one this client's CA vouches for: %s", c.where, cause)
+	}
+	if c.tls != nil && (strings.Contains(cause, "tls: ") || strings.Contains(cause, "could not be established")) {
+		// TLS 1.3 tells a refused client certificate only on the first read,
+		// which HTTP/2 hides: a probe of the handshake says what it was.
+		if perr := Probe(c.where, c.tls, min(c.timeout(), 5*time.Second)); perr != nil {
+			return perr
+		}
 	}
 	if strings.Contains(cause, "connection refused") {
 		cause = "connection refused (is it running with [api] listen set?)"

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"connectrpc.com/connect"
@@ -90,5 +91,11 @@ func (c *Conductor) drain(ctx context.Context, receive func() bool, msg func() p
 			return err
 		}
 	}
-	return c.fail(ctx, errOf())
+	err := c.fail(ctx, errOf())
+	var lost *connLost
+	if errors.As(err, &lost) {
+		// The stream was open: the conductor went away in the middle of it.
+		return &connLost{msg: fmt.Sprintf("lost the connection to the conductor at %s", c.where), cause: err}
+	}
+	return err
 }

@@ -69,6 +69,9 @@ func stream[Item any, P pointer[Item]](ctx context.Context, s apiService, req pr
 	if err := permit(ctx, req, s.log); err != nil {
 		return err
 	}
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.Debug("api stream", "peer", callerOf(ctx).peer, "request", proto.MessageName(req), "args", fmt.Sprint(req))
+	}
 	_, err := s.h.Handle(ctx, req, func(m proto.Message) error {
 		item, ok := m.(P)
 		if !ok {

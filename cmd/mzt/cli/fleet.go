@@ -71,7 +71,7 @@ func (c *FleetStatusCmd) Run(g *Globals) error {
 		var node *client.RemoteNode
 		for i, p := range cfg.Fleet.Peer {
 			t := cc.FleetTarget(p.Name, p.Address)
-			if t.CA != "" {
+			if t.CA != "" && t.Transport == config.TransportAPI {
 				api, err := newAPIConn(cc, t)
 				if err != nil {
 					return err

@@ -35,9 +35,10 @@ func checkRemote(g *Globals, command string) error {
 
 // dialRemote returns a connection to the conductor --remote selects: its
 // Conductor service ([api] listen) over mutual TLS with the certificates of
-// client.toml. Without certificates only a plaintext loopback [remote]
-// endpoint can answer (health and status), over this process's protoactor
-// node (started on first use).
+// client.toml. With transport = "protoactor", or without certificates (only
+// a plaintext loopback [remote] endpoint then answers, health and status),
+// its [remote] endpoint over this process's protoactor node (started on
+// first use), which the conductor dials back to.
 func (g *Globals) dialRemote() (client.Conn, error) {
 	cc, err := config.LoadClient(g.paths.BaseHome)
 	if err != nil {
@@ -47,7 +48,7 @@ func (g *Globals) dialRemote() (client.Conn, error) {
 	if err != nil {
 		return nil, failf(exitUsage, "add it to "+g.paths.BaseHome+"/client.toml as [[remote]] name, address", "%v", err)
 	}
-	if t.CA != "" {
+	if t.CA != "" && t.Transport == config.TransportAPI {
 		return newAPIConn(cc, t)
 	}
 	if g.node == nil {

@@ -60,6 +60,9 @@ type entry struct {
 	final  *messages.JobStatus
 	plan   *logPlan
 	infoAt time.Time // when info arrived (ETAs count down from there)
+	// durable is set when the store acknowledged the final write before
+	// the job's last update arrived (the two come from different actors).
+	durable bool
 }
 
 type heldSlot struct {
@@ -176,8 +179,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 			a.onInserted(ctx, tag, m)
 		case *finalWrite:
 			// Only the run this write finished: a newer run may have taken the id.
-			if e := a.jobs[tag.jobID]; m.Err == nil && e != nil && e.final != nil && e.runKey == tag.runKey {
-				delete(a.jobs, tag.jobID)
+			if e := a.jobs[tag.jobID]; m.Err == nil && e != nil && e.runKey == tag.runKey {
+				e.durable = true
+				a.forgetIfDone(tag.jobID, e)
 			}
 			a.pruneHistory(ctx)
 		}
@@ -223,6 +227,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 				}
 				e.final, e.plan = m.final, m.plan
 				ctx.Poison(e.pid)
+				a.forgetIfDone(m.info.GetId(), e)
 				a.admitNext(ctx)
 				a.grant(ctx)
 			}
@@ -230,6 +235,15 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.checkDrained(ctx)
 	case *actor.Terminated:
 		a.onJobTerminated(ctx, m)
+	}
+}
+
+// forgetIfDone drops the entry of a job that finished once its final state
+// is durable, in whichever order the two were learnt; from then on the
+// store answers for it.
+func (a *Actor) forgetIfDone(id string, e *entry) {
+	if e.final != nil && e.durable && a.jobs[id] == e {
+		delete(a.jobs, id)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/mzt-dev/mzt/config"
+	"github.com/mzt-dev/mzt/internal/mailbox"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -58,7 +59,7 @@ type Actor struct {
 
 	snap     Snapshot
 	failures int
-	timer    *time.Timer
+	timer    *mailbox.Timer
 	stopped  bool
 }
 
@@ -80,9 +81,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.sampleSoon(ctx, 0)
 	case *actor.Stopping, *actor.Restarting:
 		a.stopped = true
-		if a.timer != nil {
-			a.timer.Stop()
-		}
+		a.timer.Stop()
 	case *SnapshotRequest:
 		ctx.Respond(a.snap)
 	case *Reconfigure:
@@ -105,20 +104,12 @@ func (a *Actor) sampleSoon(ctx actor.Context, d time.Duration) {
 	if a.stopped {
 		return
 	}
-	self, root := ctx.Self(), ctx.ActorSystem().Root
 	sampler := a.sampler
-	a.timer = time.AfterFunc(d, func() {
+	a.timer = mailbox.AfterGo(ctx.ActorSystem().Root, ctx.Self(), d, func() any {
 		var out sampled
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					out.err = fmt.Errorf("sampler panicked: %v", r)
-				}
-			}()
-			out.sample, out.err = sampler(os.Getpid())
-		}()
-		root.Send(self, &out)
-	})
+		out.sample, out.err = sampler(os.Getpid())
+		return &out
+	}, func(err error) any { return &sampled{err: fmt.Errorf("sampler: %w", err)} })
 }
 
 func (a *Actor) record(ctx actor.Context, m *sampled) {

@@ -47,7 +47,7 @@ func (m *Metrics) Observe(e *messages.Event) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.transitions[[2]string{e.GetKind(), e.GetStatus()}]++
-	if e.GetKind() != "sheet.status" {
+	if e.EventKind() != messages.EventSheetStatus {
 		return
 	}
 	key := fmt.Sprintf("%s/%d", e.GetJobId(), e.GetSheet())
@@ -55,7 +55,7 @@ func (m *Metrics) Observe(e *messages.Event) {
 	if e.GetTimeUnixNano() != 0 {
 		at = time.Unix(0, e.GetTimeUnixNano())
 	}
-	if e.GetStatus() == "running" {
+	if messages.SheetState(e.GetStatus()) == messages.SheetRunning {
 		m.started[key] = at
 		return
 	}
@@ -100,7 +100,7 @@ func (m *Metrics) write(w io.Writer, snap *messages.TopSnapshot) {
 	gauge("mzt_sheets_running", "Sheets running now.", float64(c.GetRunningSheets()))
 	gauge("mzt_jobs_queued", "Jobs waiting for admission.", float64(c.GetQueuedJobs()))
 
-	byStatus := map[string]float64{"running": 0, "queued": 0, "paused": 0}
+	byStatus := map[string]float64{string(messages.JobRunning): 0, string(messages.JobQueued): 0, string(messages.JobPaused): 0}
 	stalled := 0.0
 	for _, j := range snap.GetJobs() {
 		byStatus[j.GetStatus()]++
@@ -118,11 +118,11 @@ func (m *Metrics) write(w io.Writer, snap *messages.TopSnapshot) {
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	counter := func(name, help, kind, label string) {
+	counter := func(name, help string, kind messages.EventKind, label string) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
 		keys := make([][2]string, 0)
 		for k := range m.transitions {
-			if k[0] == kind {
+			if messages.EventKind(k[0]) == kind {
 				keys = append(keys, k)
 			}
 		}
@@ -135,13 +135,13 @@ func (m *Metrics) write(w io.Writer, snap *messages.TopSnapshot) {
 			}
 		}
 	}
-	counter("mzt_job_transitions_total", "Job status changes since start, by new status.", "job.status", "status")
-	counter("mzt_sheet_transitions_total", "Sheet status changes since start, by new status (running = a try started).", "sheet.status", "status")
-	counter("mzt_pressure_changes_total", "Pressure level changes since start, by new level.", "pressure", "level")
-	counter("mzt_stalls_total", "Stall flags and recoveries since start.", "stall", "status")
+	counter("mzt_job_transitions_total", "Job status changes since start, by new status.", messages.EventJobStatus, "status")
+	counter("mzt_sheet_transitions_total", "Sheet status changes since start, by new status (running = a try started).", messages.EventSheetStatus, "status")
+	counter("mzt_pressure_changes_total", "Pressure level changes since start, by new level.", messages.EventPressure, "level")
+	counter("mzt_stalls_total", "Stall flags and recoveries since start.", messages.EventStall, "status")
 	anomalies := 0.0
 	for k, v := range m.transitions {
-		if k[0] == "anomaly" {
+		if messages.EventKind(k[0]) == messages.EventAnomaly {
 			anomalies += v
 		}
 	}

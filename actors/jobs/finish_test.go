@@ -111,7 +111,7 @@ func TestFinishedJobLeavesActiveListWhateverTheOrder(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if st := e.ask(t, &messages.JobStatusRequest{JobId: id}).(*messages.JobStatus); st.GetJob().GetStatus() != JobCompleted {
+	if st := e.ask(t, &messages.JobStatusRequest{JobId: id}).(*messages.JobStatus); st.GetJob().State() != messages.JobCompleted {
 		t.Fatalf("status %s", st.GetJob().GetStatus())
 	}
 }

@@ -19,32 +19,6 @@ import (
 	"github.com/mzt-dev/mzt/messages"
 )
 
-// Job and sheet states of CONTRACT §3.
-const (
-	JobQueued    = "queued"
-	JobRunning   = "running"
-	JobPaused    = "paused"
-	JobCompleted = "completed"
-	JobFailed    = "failed"
-	JobCancelled = "cancelled"
-
-	SheetPending   = "pending"
-	SheetRunning   = "running"
-	SheetWaiting   = "waiting"
-	SheetCompleted = "completed"
-	SheetFailed    = "failed"
-	SheetSkipped   = "skipped"
-	SheetCancelled = "cancelled"
-)
-
-func sheetTerminal(status string) bool {
-	switch status {
-	case SheetCompleted, SheetFailed, SheetSkipped, SheetCancelled:
-		return true
-	}
-	return false
-}
-
 // Messages between the job manager and a job actor.
 type (
 	admit       struct{}
@@ -115,7 +89,7 @@ type sheetState struct {
 	stallNote string // why a stalled try was stopped
 	exited    *int   // the exit code of a try that ended while no conductor ran
 	live      *SheetProfile
-	lastEvent string // the status last published as an event
+	lastEvent messages.SheetState // the status last published as an event
 }
 
 // jobActor drives one job's DAG. It is never restarted automatically: a
@@ -134,7 +108,7 @@ type jobActor struct {
 	finished   bool
 	wakeTimer  *time.Timer
 	idx        dagIndex
-	lastEvent  string // the job status last published as an event
+	lastEvent  messages.JobState // the job status last published as an event
 	eta        etaCache
 }
 
@@ -155,7 +129,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.startAttempt(ctx, m.num)
 	case *attemptStarted:
 		s := j.sheets[m.num-1]
-		if s.row.Tries == m.try && s.row.Status == SheetRunning {
+		if s.row.Tries == m.try && s.row.Status == messages.SheetRunning {
 			s.row.PID, s.row.PGID, s.row.ProcStart = m.proc.PID, m.proc.PGID, m.proc.StartTicks
 			j.persist(ctx, nil, s)
 			j.reportRunning(ctx, s)
@@ -194,7 +168,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 	}
 }
 
-func (j *jobActor) running() int { return j.idx.counts[SheetRunning] }
+func (j *jobActor) running() int { return j.idx.counts[messages.SheetRunning] }
 
 // schedule skips what can no longer run, ends waits that are due, requests
 // slots for ready sheets up to max_parallel, and finishes the job when
@@ -209,16 +183,16 @@ func (j *jobActor) schedule(ctx actor.Context) {
 		j.idx.cascade = j.idx.cascade[1:]
 		for _, d := range j.idx.dependents[i] {
 			ds := j.sheets[d]
-			if ds.row.Status != SheetPending && ds.row.Status != SheetWaiting {
+			if ds.row.Status != messages.SheetPending && ds.row.Status != messages.SheetWaiting {
 				continue
 			}
 			ds.row.FinishedAt, ds.row.WaitingUntil = now, time.Time{}
 			if j.cancelling {
 				ds.row.Error = "cancelled"
-				j.setStatus(ds, SheetCancelled)
+				j.setStatus(ds, messages.SheetCancelled)
 			} else {
 				ds.row.Error = fmt.Sprintf("skipped: sheet %d it depends on did not complete", i+1)
-				j.setStatus(ds, SheetSkipped)
+				j.setStatus(ds, messages.SheetSkipped)
 			}
 			j.persist(ctx, nil, ds)
 		}
@@ -233,7 +207,7 @@ func (j *jobActor) schedule(ctx actor.Context) {
 			continue
 		}
 		s.row.WaitingUntil = time.Time{}
-		j.setStatus(s, SheetPending)
+		j.setStatus(s, messages.SheetPending)
 		j.persist(ctx, nil, s)
 	}
 	blocked := j.job.UserPaused || j.cancelling || j.halted || !j.admitted || (j.sc.FailFast && j.anyFailed())
@@ -242,7 +216,7 @@ func (j *jobActor) schedule(ctx actor.Context) {
 		i := heap.Pop(&j.idx.ready).(int)
 		j.idx.inReady[i] = false
 		s := j.sheets[i]
-		if s.row.Status != SheetPending || s.requested || j.idx.remaining[i] > 0 {
+		if s.row.Status != messages.SheetPending || s.requested || j.idx.remaining[i] > 0 {
 			continue // stale entry
 		}
 		s.requested = true
@@ -267,7 +241,7 @@ func (j *jobActor) armWake(ctx actor.Context, d time.Duration) {
 	j.wakeTimer = time.AfterFunc(max(d, time.Millisecond), func() { root.Send(self, &wake{}) })
 }
 
-func (j *jobActor) anyFailed() bool { return j.idx.counts[SheetFailed] > 0 }
+func (j *jobActor) anyFailed() bool { return j.idx.counts[messages.SheetFailed] > 0 }
 
 // checkFinished settles the job once nothing runs and nothing can start.
 func (j *jobActor) checkFinished(ctx actor.Context) {
@@ -275,39 +249,39 @@ func (j *jobActor) checkFinished(ctx actor.Context) {
 		return
 	}
 	now := time.Now()
-	settle := func(status, reason string) {
+	settle := func(status messages.SheetState, reason string) {
 		for _, s := range j.sheets {
-			if !sheetTerminal(s.row.Status) {
+			if !s.row.Status.Terminal() {
 				s.row.Error, s.row.FinishedAt, s.row.WaitingUntil = reason, now, time.Time{}
 				j.setStatus(s, status)
 			}
 		}
 	}
 	if j.cancelling {
-		settle(SheetCancelled, "cancelled")
-		j.finish(ctx, JobCancelled, "cancelled by the user")
+		settle(messages.SheetCancelled, "cancelled")
+		j.finish(ctx, messages.JobCancelled, "cancelled by the user")
 		return
 	}
 	if j.sc.FailFast && j.anyFailed() {
-		settle(SheetSkipped, "skipped: fail_fast after a failed sheet")
+		settle(messages.SheetSkipped, "skipped: fail_fast after a failed sheet")
 	}
 	c := j.idx.counts
-	completed := c[SheetCompleted]
-	failed := c[SheetFailed] + c[SheetSkipped] + c[SheetCancelled]
+	completed := c[messages.SheetCompleted]
+	failed := c[messages.SheetFailed] + c[messages.SheetSkipped] + c[messages.SheetCancelled]
 	if completed+failed < len(j.sheets) {
 		return // something can still run (or waits for a resume)
 	}
 	if failed == 0 {
-		j.finish(ctx, JobCompleted, "")
+		j.finish(ctx, messages.JobCompleted, "")
 		return
 	}
-	j.finish(ctx, JobFailed, fmt.Sprintf("%d of %d sheets did not complete", failed, len(j.sheets)))
+	j.finish(ctx, messages.JobFailed, fmt.Sprintf("%d of %d sheets did not complete", failed, len(j.sheets)))
 }
 
 // finish records the job's end. The manager answers for the job from the
 // final snapshot until the store confirms the write, then stops this actor
 // (with a poison pill, so nothing already queued here is lost).
-func (j *jobActor) finish(ctx actor.Context, status, reason string) {
+func (j *jobActor) finish(ctx actor.Context, status messages.JobState, reason string) {
 	j.finished = true
 	j.job.Status, j.job.Error, j.job.FinishedAt = status, reason, time.Now()
 	job := j.job
@@ -322,11 +296,11 @@ func (j *jobActor) setJobStatus() {
 	switch {
 	case j.finished:
 	case j.job.UserPaused:
-		j.job.Status = JobPaused
+		j.job.Status = messages.JobPaused
 	case !j.admitted:
-		j.job.Status = JobQueued
+		j.job.Status = messages.JobQueued
 	default:
-		j.job.Status = JobRunning
+		j.job.Status = messages.JobRunning
 	}
 }
 
@@ -336,13 +310,13 @@ func (j *jobActor) startAttempt(ctx actor.Context, num int) {
 		s.requested = false
 		j.idx.requested--
 	}
-	if j.finished || j.cancelling || j.halted || j.job.UserPaused || s.row.Status != SheetPending {
+	if j.finished || j.cancelling || j.halted || j.job.UserPaused || s.row.Status != messages.SheetPending {
 		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: num})
 		j.maybeReady(num - 1)
 		return
 	}
 	s.row.Tries++
-	j.setStatus(s, SheetRunning)
+	j.setStatus(s, messages.SheetRunning)
 	s.row.StartedAt, s.row.FinishedAt = time.Now(), time.Time{}
 	s.row.ExitCode, s.row.PID, s.row.PGID, s.row.ProcStart = nil, 0, 0, 0
 	s.row.Profile, s.row.Notes, s.live = store.Profile{}, nil, nil
@@ -395,7 +369,7 @@ func (j *jobActor) planAttempt(s *sheetState, lastError string) (attemptPlan, er
 func (j *jobActor) settleExitedAttempts(ctx actor.Context) {
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	for _, s := range j.sheets {
-		if s.row.Status != SheetRunning || s.exited == nil {
+		if s.row.Status != messages.SheetRunning || s.exited == nil {
 			continue
 		}
 		code := *s.exited
@@ -438,7 +412,7 @@ func (j *jobActor) prevOutputs(s *sheetState) map[string]score.PrevStage {
 // finishAttempt decides what an ended attempt means for its sheet.
 func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	s := j.sheets[d.num-1]
-	if s.row.Tries != d.try || s.row.Status != SheetRunning {
+	if s.row.Tries != d.try || s.row.Status != messages.SheetRunning {
 		return // a stale report
 	}
 	if s.cancel != nil {
@@ -472,17 +446,17 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	switch {
 	case why == "cancel":
 		s.row.Error = "cancelled"
-		j.setStatus(s, SheetCancelled)
+		j.setStatus(s, messages.SheetCancelled)
 		att.Outcome = "cancelled"
 	case why == "interrupt" || why == "preempt":
 		// Not the sheet's fault: it runs again without using an attempt.
 		s.row.FinishedAt = time.Time{}
 		s.row.Error = "interrupted (" + why + ")"
-		j.setStatus(s, SheetPending)
+		j.setStatus(s, messages.SheetPending)
 		att.Outcome, att.Error = "interrupted", s.row.Error
 	case d.class == sheetrun.ClassAuth:
 		s.row.Error = "authentication failed: " + lastLine(r.StderrTail, r.StdoutTail)
-		j.setStatus(s, SheetFailed)
+		j.setStatus(s, messages.SheetFailed)
 		att.Outcome, att.Counted, att.Error = "failed", true, s.row.Error
 		s.row.Attempts++
 	case d.class == sheetrun.ClassRateLimited:
@@ -493,12 +467,12 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 		att.Outcome = "rate_limited"
 		if s.row.RateLimitWaited+wait > time.Duration(s.sh.Stage.MaxRateLimitWait) {
 			s.row.Error = fmt.Sprintf("rate limited for longer than max_rate_limit_wait (%s)", time.Duration(s.sh.Stage.MaxRateLimitWait))
-			j.setStatus(s, SheetFailed)
+			j.setStatus(s, messages.SheetFailed)
 		} else {
 			s.row.RateLimitWaited += wait
 			s.row.WaitingUntil = now.Add(wait)
 			s.row.Error = fmt.Sprintf("rate limited by %s; waiting %s", p.Name, wait.Round(time.Second))
-			j.setStatus(s, SheetWaiting)
+			j.setStatus(s, messages.SheetWaiting)
 			ctx.Send(j.mgr, &rateLimitHit{instrument: p.Name, until: s.row.WaitingUntil})
 		}
 		att.Error = s.row.Error
@@ -511,7 +485,7 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 		att.Counted = true
 		if reason == "" {
 			s.row.Error = ""
-			j.setStatus(s, SheetCompleted)
+			j.setStatus(s, messages.SheetCompleted)
 			att.Outcome = "completed"
 			break
 		}
@@ -525,15 +499,15 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 		}
 		if s.row.Attempts >= s.sh.Stage.Attempts {
 			s.row.Error = reason
-			j.setStatus(s, SheetFailed)
+			j.setStatus(s, messages.SheetFailed)
 		} else {
 			delay := backoffDelay(s.sh.Stage.Backoff, s.row.Attempts)
 			s.row.WaitingUntil = now.Add(delay)
 			s.row.Error = reason
-			j.setStatus(s, SheetWaiting)
+			j.setStatus(s, messages.SheetWaiting)
 		}
 	}
-	if sheetTerminal(s.row.Status) {
+	if s.row.Status.Terminal() {
 		j.log.Info("sheet finished", "sheet", d.num, "status", s.row.Status,
 			"attempts", s.row.Attempts, "error", s.row.Error)
 	}
@@ -602,12 +576,12 @@ func toStoreValidations(checks []sheetrun.CheckResult) []store.Validation {
 
 func (j *jobActor) onRateLimited(ctx actor.Context, m *rateLimited) {
 	for _, s := range j.sheets {
-		if s.row.Status != SheetPending || j.profiles[s.sh.Stage.Instrument].Name != m.instrument {
+		if s.row.Status != messages.SheetPending || j.profiles[s.sh.Stage.Instrument].Name != m.instrument {
 			continue
 		}
 		s.row.WaitingUntil = m.until
 		s.row.Error = "instrument " + m.instrument + " is rate limited"
-		j.setStatus(s, SheetWaiting)
+		j.setStatus(s, messages.SheetWaiting)
 		j.persist(ctx, nil, s)
 	}
 	j.schedule(ctx)
@@ -617,7 +591,7 @@ func (j *jobActor) onRateLimited(ctx actor.Context, m *rateLimited) {
 // attemptDone and is settled according to why.
 func (j *jobActor) stopRunning(why string) {
 	for _, s := range j.sheets {
-		if s.row.Status == SheetRunning && s.cancel != nil {
+		if s.row.Status == messages.SheetRunning && s.cancel != nil {
 			if s.stopWhy == "" {
 				s.stopWhy = why
 			}
@@ -629,7 +603,7 @@ func (j *jobActor) stopRunning(why string) {
 func (j *jobActor) preemptYoungest() {
 	var young *sheetState
 	for _, s := range j.sheets {
-		if s.row.Status == SheetRunning && s.cancel != nil && s.stopWhy == "" &&
+		if s.row.Status == messages.SheetRunning && s.cancel != nil && s.stopWhy == "" &&
 			(young == nil || s.row.StartedAt.After(young.row.StartedAt)) {
 			young = s
 		}
@@ -674,7 +648,7 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 	}
 	j.setJobStatus()
 	j.persist(ctx, nil)
-	ctx.Respond(&messages.JobControlResponse{JobId: j.job.JobID, Status: j.job.Status})
+	ctx.Respond(&messages.JobControlResponse{JobId: j.job.JobID, Status: string(j.job.Status)})
 	j.schedule(ctx)
 }
 
@@ -683,11 +657,11 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 func (j *jobActor) resetForResume() {
 	for _, s := range j.sheets {
 		switch s.row.Status {
-		case SheetFailed, SheetSkipped, SheetCancelled, SheetWaiting:
+		case messages.SheetFailed, messages.SheetSkipped, messages.SheetCancelled, messages.SheetWaiting:
 			// Statuses change outside setStatus here: buildIndex follows.
-			s.row.Status, s.row.Attempts, s.row.RateLimitWaited = SheetPending, 0, 0
+			s.row.Status, s.row.Attempts, s.row.RateLimitWaited = messages.SheetPending, 0, 0
 			s.row.WaitingUntil, s.row.FinishedAt = time.Time{}, time.Time{}
-		case SheetPending:
+		case messages.SheetPending:
 			s.row.Attempts = 0
 		}
 	}
@@ -729,7 +703,7 @@ func (j *jobActor) rows() []store.SheetRow {
 func (j *jobActor) info() *messages.JobInfo {
 	info := jobHeader(j.job)
 	c := j.idx.counts
-	info.SheetsCompleted, info.SheetsRunning, info.SheetsFailed = int64(c[SheetCompleted]), int64(c[SheetRunning]), int64(c[SheetFailed])
+	info.SheetsCompleted, info.SheetsRunning, info.SheetsFailed = int64(c[messages.SheetCompleted]), int64(c[messages.SheetRunning]), int64(c[messages.SheetFailed])
 	j.setETA(info, time.Now())
 	return info
 }

@@ -282,19 +282,19 @@ func (a *Actor) start(ctx actor.Context) {
 func (a *Actor) adopt(ctx actor.Context, p Prepared) {
 	if p.Err != nil {
 		job := p.Run.Job
-		job.Status, job.Error, job.FinishedAt, job.ScoreSource = JobFailed, p.Err.Error(), time.Now(), nil
+		job.Status, job.Error, job.FinishedAt, job.ScoreSource = messages.JobFailed, p.Err.Error(), time.Now(), nil
 		a.log.Error("cannot recover job", "job", job.JobID, "err", p.Err)
 		ctx.Send(a.deps.Store, &store.Write{Op: &store.SaveJob{Job: job}})
 		return
 	}
-	a.spawnJob(ctx, p, p.Run.Job.Status == JobRunning || p.Run.Job.Status == JobPaused)
+	a.spawnJob(ctx, p, p.Run.Job.Status == messages.JobRunning || p.Run.Job.Status == messages.JobPaused)
 }
 
 func (a *Actor) spawnJob(ctx actor.Context, p Prepared, wantsAdmission bool) {
 	j := newJobActor(p, &a.deps, a.settings())
 	j.mgr = ctx.Self()
 	j.log = a.log.With("job", p.Run.Job.JobID)
-	if p.Run.Job.Status == JobPaused {
+	if p.Run.Job.Status == messages.JobPaused {
 		j.job.UserPaused = true
 	}
 	info := j.info() // before the actor runs: afterwards only it may touch j
@@ -322,7 +322,7 @@ func (a *Actor) admitNext(ctx actor.Context) {
 	var queued []*entry
 	for _, e := range a.jobs {
 		if e.admitted {
-			if e.info.GetStatus() == JobRunning {
+			if e.info.State() == messages.JobRunning {
 				running++
 			}
 		} else {
@@ -342,7 +342,7 @@ func (a *Actor) admitNext(ctx actor.Context) {
 		}
 		running++
 		e.admitted = true
-		e.info.Status = JobRunning
+		e.info.Status = string(messages.JobRunning)
 		ctx.Send(e.pid, &admit{})
 	}
 }
@@ -350,10 +350,10 @@ func (a *Actor) admitNext(ctx actor.Context) {
 func (a *Actor) counts() *Counts {
 	c := &Counts{Accepting: !a.draining && a.pressure < monitor.High && !a.loading, Draining: a.draining}
 	for _, e := range a.jobs {
-		switch e.info.GetStatus() {
-		case JobRunning:
+		switch e.info.State() {
+		case messages.JobRunning:
 			c.RunningJobs++
-		case JobQueued:
+		case messages.JobQueued:
 			c.QueuedJobs++
 		}
 		c.RunningSheets += e.running
@@ -428,7 +428,7 @@ func (a *Actor) onParsed(ctx actor.Context, m *parsed) {
 	}
 	now := time.Now()
 	job := store.JobRow{
-		RunKey: sc.ID + "." + strconv.FormatInt(now.UnixNano(), 36), JobID: sc.ID, Name: sc.Name, Status: JobQueued,
+		RunKey: sc.ID + "." + strconv.FormatInt(now.UnixNano(), 36), JobID: sc.ID, Name: sc.Name, Status: messages.JobQueued,
 		ScorePath: sc.Path, ScoreSource: sc.Source, Workspace: sc.Workspace, CreatedAt: now,
 		SheetsTotal: sc.TotalSheets(),
 	}
@@ -550,7 +550,7 @@ func (a *Actor) list(ctx actor.Context, m *messages.ListJobsRequest) {
 		for _, r := range rows {
 			info := jobInfo(r, nil)
 			c := counts[r.RunKey]
-			info.SheetsCompleted, info.SheetsFailed = int64(c[SheetCompleted]), int64(c[SheetFailed])
+			info.SheetsCompleted, info.SheetsFailed = int64(c[messages.SheetCompleted]), int64(c[messages.SheetFailed])
 			out = append(out, info)
 		}
 		return out, nil
@@ -616,14 +616,14 @@ func (a *Actor) control(ctx actor.Context, m *messages.JobControlRequest) {
 		switch {
 		case m.GetAction() != messages.JobAction_JOB_ACTION_RESUME:
 			invalid("job %s is not running or queued (it is %s)", id, status)
-		case status == JobCompleted:
+		case status == messages.JobCompleted:
 			invalid("job %s has already completed; run it again with mzt run", id)
 		case a.live(id) != nil:
 			ctx.Forward(a.live(id).pid) // resumed meanwhile
 		case p.Err != nil:
 			invalid("job %s cannot be resumed: %v", id, p.Err)
 		default:
-			p.Run.Job.Status, p.Run.Job.UserPaused = JobQueued, false
+			p.Run.Job.Status, p.Run.Job.UserPaused = messages.JobQueued, false
 			a.spawnJob(ctx, p, true)
 			e := a.jobs[id]
 			ctx.RequestWithCustomSender(e.pid, m, ctx.Sender())
@@ -763,8 +763,8 @@ func (a *Actor) onJobTerminated(ctx actor.Context, m *actor.Terminated) {
 			}
 		}
 		a.cancelWaiters(id)
-		switch e.info.GetStatus() {
-		case JobCompleted, JobFailed, JobCancelled:
+		switch e.info.State() {
+		case messages.JobCompleted, messages.JobFailed, messages.JobCancelled:
 		default:
 			if !a.draining {
 				a.log.Error("job actor stopped unexpectedly; job marked failed", "job", id)

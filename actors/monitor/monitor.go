@@ -136,7 +136,7 @@ func (a *Actor) record(ctx actor.Context, m *sampled) {
 		if a.snap.Pressure != prev {
 			a.log.Info("pressure changed", "from", prev.String(), "to", a.snap.Pressure.String(),
 				"memory_mb", int(a.snap.MemoryMB), "processes", a.snap.Processes)
-			ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: "pressure", Status: a.snap.Pressure.String(),
+			ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: string(messages.EventPressure), Status: a.snap.Pressure.String(),
 				Detail: fmt.Sprintf("from %s; memory %.0f of %.0f MB, %d of %d processes%s", prev, a.snap.MemoryMB,
 					a.snap.MemoryLimitMB, a.snap.Processes, a.snap.ProcessLimit, noteSuffix(a.snap.Note))})
 		}

@@ -183,19 +183,19 @@ func (a *Actor) onRound(ctx actor.Context, r *round) {
 
 // publish turns stalls and anomalies into events (and log lines).
 func (a *Actor) publish(ctx actor.Context, s jobs.RunningSheet, p jobs.SheetProfile) {
-	emit := func(kind, status, detail string) {
-		ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: kind, JobId: s.JobID, Sheet: int64(s.Num),
+	emit := func(kind messages.EventKind, status, detail string) {
+		ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: string(kind), JobId: s.JobID, Sheet: int64(s.Num),
 			Attempt: int64(s.Try), Stage: s.Stage, Status: status, Detail: detail})
 	}
 	if p.StallNote != "" {
 		a.log.Warn("sheet stalled", "job", s.JobID, "sheet", s.Num, "try", s.Try, "detail", p.StallNote, "on_stall", s.OnStall)
-		emit("stall", "stalled", p.StallNote)
+		emit(messages.EventStall, messages.StallStalled, p.StallNote)
 	}
 	if p.StallResolved {
-		emit("stall", "resumed", "made progress again")
+		emit(messages.EventStall, messages.StallResumed, "made progress again")
 	}
 	for _, n := range p.NewNotes {
 		a.log.Warn("sheet anomaly", "job", s.JobID, "sheet", s.Num, "try", s.Try, "detail", n)
-		emit("anomaly", "", n)
+		emit(messages.EventAnomaly, "", n)
 	}
 }

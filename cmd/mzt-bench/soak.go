@@ -14,6 +14,7 @@ import (
 
 	"github.com/mzt-dev/mzt/internal/pidfile"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/messages"
 )
 
 // soak kills the conductor with SIGKILL `cycles` times while `sheets`
@@ -147,7 +148,7 @@ echo ok >> done/{{.Sheet}}
 		}
 	}
 	lost := 0
-	if st.Status != "completed" || st.SheetsCompleted != sheets {
+	if st.Status != messages.JobCompleted || st.SheetsCompleted != sheets {
 		lost = 1
 	}
 	attemptsUsed := 0
@@ -226,11 +227,11 @@ func alive(pid int) bool {
 }
 
 type soakStatus struct {
-	Status          string `json:"status"`
-	SheetsCompleted int    `json:"sheets_completed"`
+	Status          messages.JobState `json:"status"`
+	SheetsCompleted int               `json:"sheets_completed"`
 	Sheets          []struct {
-		Attempts int    `json:"attempts"`
-		Status   string `json:"status"`
+		Attempts int                 `json:"attempts"`
+		Status   messages.SheetState `json:"status"`
 	} `json:"sheets"`
 }
 
@@ -250,11 +251,11 @@ func waitRunning(mzt func(...string) ([]byte, error), n int, timeout time.Durati
 		if err == nil {
 			running := 0
 			for _, s := range st.Sheets {
-				if s.Status == "running" {
+				if s.Status == messages.SheetRunning {
 					running++
 				}
 			}
-			if running >= n || st.Status == "completed" {
+			if running >= n || st.Status == messages.JobCompleted {
 				return
 			}
 		}
@@ -266,7 +267,7 @@ func waitDone(mzt func(...string) ([]byte, error), timeout time.Duration) (soakS
 	deadline := time.Now().Add(timeout)
 	for {
 		st, err := jobStatus(mzt)
-		if err == nil && (st.Status == "completed" || st.Status == "failed" || st.Status == "cancelled") {
+		if err == nil && st.Status.Terminal() {
 			return st, nil
 		}
 		if time.Now().After(deadline) {

@@ -84,10 +84,12 @@ type sheetState struct {
 	row       store.SheetRow
 	sh        score.Sheet
 	requested bool
+	holdsSlot bool    // a conductor slot was granted for the current try
+	launch    *launch // the current try, until its process starts
 	cancel    context.CancelFunc
-	stopWhy   string // why we cancelled the running attempt: cancel, interrupt, preempt, stall
-	stallNote string // why a stalled try was stopped
-	exited    *int   // the exit code of a try that ended while no conductor ran
+	stopWhy   stopReason // why we stopped (or must not start) the current try
+	stallNote string     // why a stalled try was stopped
+	exited    *int       // the exit code of a try that ended while no conductor ran
 	live      *SheetProfile
 	lastEvent messages.SheetState // the status last published as an event
 }
@@ -127,6 +129,12 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.schedule(ctx)
 	case *slotGranted:
 		j.startAttempt(ctx, m.num)
+	case *store.WriteDone:
+		if tag, ok := m.Tag.(*tryRecorded); ok {
+			j.onTryRecorded(ctx, tag, m.Err)
+		}
+	case *tryPlanned:
+		j.onTryPlanned(ctx, m)
 	case *attemptStarted:
 		s := j.sheets[m.num-1]
 		if s.row.Tries == m.try && s.row.Status == messages.SheetRunning {
@@ -149,7 +157,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.halted = true
 	case *interrupt:
 		j.halted = true
-		j.stopRunning("interrupt")
+		j.stopRunning(stopInterrupt)
 	case *preempt:
 		j.preemptYoungest()
 	case *messages.JobControlRequest:
@@ -164,7 +172,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		}
 		// The manager only stops a job that is finished or interrupted; make
 		// sure no attempt outlives its actor either way.
-		j.stopRunning("interrupt")
+		j.stopRunning(stopInterrupt)
 	}
 }
 
@@ -304,86 +312,6 @@ func (j *jobActor) setJobStatus() {
 	}
 }
 
-func (j *jobActor) startAttempt(ctx actor.Context, num int) {
-	s := j.sheets[num-1]
-	if s.requested {
-		s.requested = false
-		j.idx.requested--
-	}
-	if j.finished || j.cancelling || j.halted || j.job.UserPaused || s.row.Status != messages.SheetPending {
-		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: num})
-		j.maybeReady(num - 1)
-		return
-	}
-	s.row.Tries++
-	j.setStatus(s, messages.SheetRunning)
-	s.row.StartedAt, s.row.FinishedAt = time.Now(), time.Time{}
-	s.row.ExitCode, s.row.PID, s.row.PGID, s.row.ProcStart = nil, 0, 0, 0
-	s.row.Profile, s.row.Notes, s.live = store.Profile{}, nil, nil
-	lastError := s.row.Error
-	s.row.Error = ""
-	plan, err := j.planAttempt(s, lastError)
-	j.setJobStatus()
-	j.persist(ctx, nil, s)
-	if err != nil {
-		j.finishAttempt(ctx, &attemptDone{num: num, try: s.row.Tries, err: err})
-		j.schedule(ctx)
-		return
-	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	try := s.row.Tries
-	run := j.set.runner
-	if run == nil {
-		run = runAttempt
-	}
-	go run(runCtx, plan,
-		func(p sheetrun.Proc) { root.Send(self, &attemptStarted{num: num, try: try, proc: p}) },
-		func(d *attemptDone) { cancel(); root.Send(self, d) })
-	j.publish(ctx)
-}
-
-// planAttempt renders everything the sheet's current try needs.
-func (j *jobActor) planAttempt(s *sheetState, lastError string) (attemptPlan, error) {
-	p := j.profiles[s.sh.Stage.Instrument]
-	num, attempt := s.row.Num, s.row.Attempts+1
-	data := j.sc.Data(s.sh, attempt, j.prevOutputs(s))
-	plan := attemptPlan{num: num, try: s.row.Tries, attempt: attempt, profile: p, model: s.sh.Stage.Model,
-		workspace: j.sc.Workspace, env: sheetEnv(j.set.baseEnv, j.sc, s.sh, p, j.job.JobID),
-		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace,
-		base:  attemptBase(j.set.logDir, num, s.row.Tries),
-		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker, cgroups: j.set.cgroups}
-	if plan.timeout == 0 {
-		plan.timeout = time.Duration(p.DefaultTimeout)
-	}
-	var err error
-	if plan.checks, err = renderChecks(s.sh.Stage, data); err == nil {
-		plan.prompt, err = buildPrompt(j.sc, s.sh, data, p.RawPrompt, lastError, plan.checks, s.sh.Stage.Attempts)
-	}
-	return plan, err
-}
-
-// settleExitedAttempts finishes tries that ended while no conductor ran
-// (their exit code was found at start): they are judged, not run again.
-func (j *jobActor) settleExitedAttempts(ctx actor.Context) {
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	for _, s := range j.sheets {
-		if s.row.Status != messages.SheetRunning || s.exited == nil {
-			continue
-		}
-		code := *s.exited
-		s.exited = nil
-		plan, err := j.planAttempt(s, "")
-		if err != nil {
-			j.finishAttempt(ctx, &attemptDone{num: s.row.Num, try: s.row.Tries, err: err})
-			continue
-		}
-		j.log.Info("settling a try that ended while the conductor was down", "sheet", s.row.Num, "try", s.row.Tries, "exit_code", code)
-		go settleExited(context.Background(), plan, code, s.row.StartedAt, func(d *attemptDone) { root.Send(self, d) })
-	}
-}
-
 // prevOutputs gathers .Prev for a sheet from the stages it descends from,
 // only when its stage's templates read .Prev.
 func (j *jobActor) prevOutputs(s *sheetState) map[string]score.PrevStage {
@@ -407,146 +335,6 @@ func (j *jobActor) prevOutputs(s *sheetState) map[string]score.PrevStage {
 		prev[stage] = ps
 	}
 	return prev
-}
-
-// finishAttempt decides what an ended attempt means for its sheet.
-func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
-	s := j.sheets[d.num-1]
-	if s.row.Tries != d.try || s.row.Status != messages.SheetRunning {
-		return // a stale report
-	}
-	if s.cancel != nil {
-		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: d.num})
-	}
-	s.cancel = nil
-	why, stallNote := s.stopWhy, s.stallNote
-	s.stopWhy, s.stallNote, s.live = "", "", nil
-	now := time.Now()
-	r := d.result
-	s.row.FinishedAt = now
-	s.row.PID, s.row.PGID, s.row.ProcStart = 0, 0, 0
-	if !r.Started.IsZero() {
-		code := r.ExitCode
-		s.row.ExitCode = &code
-	}
-	if r.StdoutTail != "" || d.usage.Text != "" {
-		s.row.OutputTail = r.StdoutTail
-		if d.usage.Text != "" {
-			s.row.OutputTail = d.usage.Text
-		}
-	}
-	s.row.InputTokens += d.usage.InputTokens
-	s.row.OutputTokens += d.usage.OutputTokens
-	s.row.CostUSD += d.usage.CostUSD
-	s.row.Validations = toStoreValidations(d.checks)
-	att := &store.AttemptRow{RunKey: j.job.RunKey, Num: d.num, Try: d.try, StartedAt: s.row.StartedAt,
-		FinishedAt: now, ExitCode: s.row.ExitCode, Validations: s.row.Validations, Profile: s.row.Profile}
-	p := j.profiles[s.sh.Stage.Instrument]
-
-	switch {
-	case why == "cancel":
-		s.row.Error = "cancelled"
-		j.setStatus(s, messages.SheetCancelled)
-		att.Outcome = "cancelled"
-	case why == "interrupt" || why == "preempt":
-		// Not the sheet's fault: it runs again without using an attempt.
-		s.row.FinishedAt = time.Time{}
-		s.row.Error = "interrupted (" + why + ")"
-		j.setStatus(s, messages.SheetPending)
-		att.Outcome, att.Error = "interrupted", s.row.Error
-	case d.class == sheetrun.ClassAuth:
-		s.row.Error = "authentication failed: " + lastLine(r.StderrTail, r.StdoutTail)
-		j.setStatus(s, messages.SheetFailed)
-		att.Outcome, att.Counted, att.Error = "failed", true, s.row.Error
-		s.row.Attempts++
-	case d.class == sheetrun.ClassRateLimited:
-		wait := d.wait
-		if wait <= 0 {
-			wait = time.Duration(p.Errors.RateLimitWait)
-		}
-		att.Outcome = "rate_limited"
-		if s.row.RateLimitWaited+wait > time.Duration(s.sh.Stage.MaxRateLimitWait) {
-			s.row.Error = fmt.Sprintf("rate limited for longer than max_rate_limit_wait (%s)", time.Duration(s.sh.Stage.MaxRateLimitWait))
-			j.setStatus(s, messages.SheetFailed)
-		} else {
-			s.row.RateLimitWaited += wait
-			s.row.WaitingUntil = now.Add(wait)
-			s.row.Error = fmt.Sprintf("rate limited by %s; waiting %s", p.Name, wait.Round(time.Second))
-			j.setStatus(s, messages.SheetWaiting)
-			ctx.Send(j.mgr, &rateLimitHit{instrument: p.Name, until: s.row.WaitingUntil})
-		}
-		att.Error = s.row.Error
-	default:
-		reason := failureReason(d)
-		if why == "stall" {
-			reason = "stalled: " + stallNote
-		}
-		s.row.Attempts++
-		att.Counted = true
-		if reason == "" {
-			s.row.Error = ""
-			j.setStatus(s, messages.SheetCompleted)
-			att.Outcome = "completed"
-			break
-		}
-		att.Error = reason
-		att.Outcome = "failed"
-		switch {
-		case why == "stall":
-			att.Outcome = "stalled"
-		case r.TimedOut:
-			att.Outcome = "timed_out"
-		}
-		if s.row.Attempts >= s.sh.Stage.Attempts {
-			s.row.Error = reason
-			j.setStatus(s, messages.SheetFailed)
-		} else {
-			delay := backoffDelay(s.sh.Stage.Backoff, s.row.Attempts)
-			s.row.WaitingUntil = now.Add(delay)
-			s.row.Error = reason
-			j.setStatus(s, messages.SheetWaiting)
-		}
-	}
-	if s.row.Status.Terminal() {
-		j.log.Info("sheet finished", "sheet", d.num, "status", s.row.Status,
-			"attempts", s.row.Attempts, "error", s.row.Error)
-	}
-	j.setJobStatus()
-	j.persist(ctx, att, s)
-}
-
-// failureReason says why an attempt failed, or "" when it succeeded.
-func failureReason(d *attemptDone) string {
-	r := d.result
-	switch {
-	case d.err != nil:
-		return d.err.Error()
-	case r.Err != nil:
-		return r.Err.Error()
-	case r.TimedOut:
-		return fmt.Sprintf("timed out after %s", r.Ended.Sub(r.Started).Round(time.Second))
-	case !r.Success:
-		if r.Signal != "" {
-			return "killed by signal " + r.Signal
-		}
-		msg := fmt.Sprintf("exit code %d", r.ExitCode)
-		if tail := lastLine(r.StderrTail, ""); tail != "" {
-			msg += ": " + tail
-		}
-		return msg
-	case d.usage.IsError:
-		return "the instrument reported an error: " + truncate(d.usage.Text, 200)
-	}
-	var failed []string
-	for _, c := range d.checks {
-		if !c.Passed {
-			failed = append(failed, c.Type+": "+c.Detail)
-		}
-	}
-	if len(failed) > 0 {
-		return "validation failed: " + strings.Join(failed, "; ")
-	}
-	return ""
 }
 
 func lastLine(texts ...string) string {
@@ -588,13 +376,17 @@ func (j *jobActor) onRateLimited(ctx actor.Context, m *rateLimited) {
 }
 
 // stopRunning cancels every running attempt; each reports back through
-// attemptDone and is settled according to why.
-func (j *jobActor) stopRunning(why string) {
+// attemptDone and is settled according to why. A try whose process has not
+// started yet is marked, and never starts.
+func (j *jobActor) stopRunning(why stopReason) {
 	for _, s := range j.sheets {
-		if s.row.Status == messages.SheetRunning && s.cancel != nil {
-			if s.stopWhy == "" {
-				s.stopWhy = why
-			}
+		if s.row.Status != messages.SheetRunning || (s.cancel == nil && s.launch == nil) {
+			continue
+		}
+		if s.stopWhy == stopNone {
+			s.stopWhy = why
+		}
+		if s.cancel != nil {
 			s.cancel()
 		}
 	}
@@ -603,13 +395,13 @@ func (j *jobActor) stopRunning(why string) {
 func (j *jobActor) preemptYoungest() {
 	var young *sheetState
 	for _, s := range j.sheets {
-		if s.row.Status == messages.SheetRunning && s.cancel != nil && s.stopWhy == "" &&
+		if s.row.Status == messages.SheetRunning && s.cancel != nil && s.stopWhy == stopNone &&
 			(young == nil || s.row.StartedAt.After(young.row.StartedAt)) {
 			young = s
 		}
 	}
 	if young != nil {
-		young.stopWhy = "preempt"
+		young.stopWhy = stopPreempt
 		young.cancel()
 	}
 }
@@ -644,7 +436,7 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 		j.cancelling = true
 		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
 		j.clearRequests()
-		j.stopRunning("cancel")
+		j.stopRunning(stopCancel)
 	}
 	j.setJobStatus()
 	j.persist(ctx, nil)
@@ -670,13 +462,27 @@ func (j *jobActor) resetForResume() {
 
 // persist writes the job row and the given sheets (and attempt) in one transaction.
 func (j *jobActor) persist(ctx actor.Context, att *store.AttemptRow, sheets ...*sheetState) {
+	j.write(ctx, nil, att, sheets)
+}
+
+// persistAck is persist, and the store tells this actor (with tag) once the
+// write is durable.
+func (j *jobActor) persistAck(ctx actor.Context, tag any, sheets ...*sheetState) {
+	j.write(ctx, tag, nil, sheets)
+}
+
+func (j *jobActor) write(ctx actor.Context, tag any, att *store.AttemptRow, sheets []*sheetState) {
 	job := j.job
 	job.ScoreSource = nil // written once at insert; the upsert leaves it alone
 	rows := make([]store.SheetRow, len(sheets))
 	for i, s := range sheets {
 		rows[i] = s.row
 	}
-	ctx.Send(j.store, &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: rows, Attempt: att}})
+	w := &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: rows, Attempt: att}}
+	if tag != nil {
+		w.ReplyTo, w.Tag = ctx.Self(), tag
+	}
+	ctx.Send(j.store, w)
 	j.emitSheets(ctx, sheets)
 }
 

@@ -196,9 +196,9 @@ func (j *jobActor) applyProfile(ctx actor.Context, p *SheetProfile) {
 	s.row.Notes = addNotes(s.row.Notes, *p)
 	if p.StallNote != "" {
 		s.row.Profile.Stalled = true
-		if _, on := j.stallPolicy(s); on == score.OnStallRetry && s.cancel != nil && s.stopWhy == "" {
+		if _, on := j.stallPolicy(s); on == score.OnStallRetry && s.cancel != nil && s.stopWhy == stopNone {
 			j.log.Warn("sheet stalled; stopping the try (on_stall = retry)", "sheet", p.Num, "try", p.Try)
-			s.stopWhy, s.stallNote = "stall", p.StallNote
+			s.stopWhy, s.stallNote = stopStall, p.StallNote
 			s.cancel()
 		}
 	}

@@ -1,0 +1,149 @@
+package jobs
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/config"
+	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/messages"
+)
+
+// A try's process starts only once the store holds the try (its number, its
+// token, "running"): a conductor killed in between must find it recorded,
+// or the next start would run the sheet again under the same try number.
+// Here the store is slowed down: every write that records a running sheet
+// is held for a while; the process must not start meanwhile, and when it
+// starts the store must already say "running, try N".
+func TestTryIsDurableBeforeItsProcessStarts(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := store.Open(filepath.Join(dir, "state.db"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log }))
+	real := system.Root.Spawn(store.Props(db, log))
+	const hold = 300 * time.Millisecond
+	var mu sync.Mutex
+	var held []time.Time // when each held write was let through
+	proxy := system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		w, ok := c.Message().(*store.Write)
+		if !ok {
+			if _, sys := c.Message().(actor.SystemMessage); !sys {
+				c.Forward(real)
+			}
+			return
+		}
+		if op, ok := w.Op.(*store.SaveSheets); ok && len(op.Sheets) == 1 && op.Sheets[0].Status == messages.SheetRunning {
+			time.AfterFunc(hold, func() {
+				mu.Lock()
+				held = append(held, time.Now())
+				mu.Unlock()
+				system.Root.Send(real, w)
+			})
+			return
+		}
+		c.Send(real, w)
+	}))
+	type start struct {
+		at      time.Time
+		try     int
+		durable bool
+	}
+	starts := make(chan start, 16)
+	runner := func(ctx context.Context, plan attemptPlan, s func(sheetrun.Proc), done func(*attemptDone)) {
+		run, _, err := db.LatestRun(context.Background(), "one")
+		st := start{at: time.Now(), try: plan.try}
+		if err == nil && len(run.Sheets) == 1 {
+			row := run.Sheets[0]
+			st.durable = row.Status == messages.SheetRunning && row.Tries == plan.try
+		}
+		starts <- st
+		instant(ctx, plan, s, done)
+	}
+	paths, err := config.ResolveIn(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := []Prepared{}
+	mgr := system.Root.Spawn(Props(Deps{Config: config.Defaults(), Paths: paths, Store: proxy, DB: db, Log: log,
+		Recovered: &none, runner: runner}))
+	t.Cleanup(func() {
+		system.Root.StopFuture(mgr).Wait()
+		system.Root.StopFuture(real).Wait()
+	})
+	e := &engine{system: system, mgr: mgr, dir: dir}
+	submitted := time.Now()
+	id := e.submit(t, "one", "id = \"one\"\n[defaults]\ninstrument = \"shell\"\n[[stage]]\nid = \"s\"\nprompt = \"true\"\n")
+	if st := e.waitFinished(t, id, 30*time.Second); st.GetJob().State() != messages.JobCompleted {
+		t.Fatalf("status %s", st.GetJob().GetStatus())
+	}
+	close(starts)
+	n := 0
+	for st := range starts {
+		n++
+		if !st.durable {
+			t.Errorf("try %d started %s after submission while the store did not hold it as running",
+				st.try, st.at.Sub(submitted).Round(time.Millisecond))
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d tries started, want 1", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(held) == 0 {
+		t.Fatal("no write recorded a running sheet")
+	}
+}
+
+// A sheet whose prompt cannot be rendered (here: a missing var read only
+// when the stage before it printed "x", which shows at run time only) fails
+// with the reason in its status, without using its remaining attempts, and
+// the job ends instead of wedging.
+func TestUnrenderableSheetFailsWithReason(t *testing.T) {
+	printsX := func(_ context.Context, plan attemptPlan, _ func(sheetrun.Proc), done func(*attemptDone)) {
+		now := time.Now()
+		done(&attemptDone{num: plan.num, try: plan.try,
+			result: sheetrun.Result{Success: true, Started: now, Ended: now, StdoutTail: "x"}})
+	}
+	// One slot: a failed render must give it back, or nothing runs after.
+	cfg := config.Defaults()
+	cfg.MaxConcurrentSheets = 1
+	e := newEngine(t, cfg, printsX)
+	id := e.submit(t, "render", `[defaults]
+instrument = "shell"
+attempts = 3
+[[stage]]
+id = "a"
+voices = 2
+prompt = "true"
+[[stage]]
+id = "b"
+prompt = "echo {{if eq (index .Prev.a.Voices 0).Output \"x\"}}{{.Vars.nope}}{{end}}"
+`)
+	st := e.waitFinished(t, id, 30*time.Second)
+	if st.GetJob().State() != messages.JobFailed {
+		t.Fatalf("job %s, want failed", st.GetJob().GetStatus())
+	}
+	b := st.GetSheets()[2]
+	if b.State() != messages.SheetFailed || b.GetAttempts() != 1 {
+		t.Fatalf("sheet 3: %s after %d attempts, want failed after 1", b.GetStatus(), b.GetAttempts())
+	}
+	if want := "nope"; !strings.Contains(b.GetError(), want) || !strings.Contains(b.GetError(), "stage b prompt") {
+		t.Fatalf("sheet 3 error %q does not say why (%q)", b.GetError(), want)
+	}
+	// The slot came back: a new job runs.
+	if st := e.waitFinished(t, e.submit(t, "after", dagScore(1, 1)), 30*time.Second); st.GetJob().State() != messages.JobCompleted {
+		t.Fatalf("next job %s", st.GetJob().GetStatus())
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
 	"github.com/mzt-dev/mzt/internal/cgroup"
+	"github.com/mzt-dev/mzt/internal/mailbox"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
 	"github.com/mzt-dev/mzt/messages"
 )
@@ -108,7 +109,7 @@ type jobActor struct {
 	cancelling bool
 	halted     bool // the conductor is stopping: nothing new starts
 	finished   bool
-	wakeTimer  *time.Timer
+	wakeTimer  *mailbox.Timer
 	idx        dagIndex
 	lastEvent  messages.JobState // the job status last published as an event
 	eta        etaCache
@@ -167,9 +168,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 	case *logPlanRequest:
 		ctx.Respond(j.logPlan())
 	case *actor.Stopping:
-		if j.wakeTimer != nil {
-			j.wakeTimer.Stop()
-		}
+		j.wakeTimer.Stop()
 		// The manager only stops a job that is finished or interrupted; make
 		// sure no attempt outlives its actor either way.
 		j.stopRunning(stopInterrupt)
@@ -242,11 +241,8 @@ func (j *jobActor) schedule(ctx actor.Context) {
 }
 
 func (j *jobActor) armWake(ctx actor.Context, d time.Duration) {
-	if j.wakeTimer != nil {
-		j.wakeTimer.Stop()
-	}
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	j.wakeTimer = time.AfterFunc(max(d, time.Millisecond), func() { root.Send(self, &wake{}) })
+	j.wakeTimer.Stop()
+	j.wakeTimer = mailbox.After(ctx.ActorSystem().Root, ctx.Self(), max(d, time.Millisecond), &wake{})
 }
 
 func (j *jobActor) anyFailed() bool { return j.idx.counts[messages.SheetFailed] > 0 }

@@ -77,7 +77,7 @@ const maxNotes = 20
 // onSheetRunning records a running try (manager).
 func (a *Actor) onSheetRunning(m *sheetRunning) {
 	k := slotKey{m.sheet.JobID, m.sheet.Num}
-	if _, held := a.held[k]; !held {
+	if !a.slots.holds(k.jobID, k.num) {
 		return // it ended before this arrived
 	}
 	s := m.sheet

@@ -15,6 +15,7 @@ import (
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
+	"github.com/mzt-dev/mzt/internal/mailbox"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
 	"github.com/mzt-dev/mzt/messages"
 )
@@ -81,7 +82,9 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				killLeftovers(&s, killGrace, log)
+				if err := mailbox.Protect(func() { killLeftovers(&s, killGrace, log) }); err != nil {
+					log.Error("killing what is left of an interrupted sheet failed", "sheet", s.Num, "err", err)
+				}
 			}()
 		}
 	}

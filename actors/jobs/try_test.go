@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,42 +23,13 @@ import (
 // is held for a while; the process must not start meanwhile, and when it
 // starts the store must already say "running, try N".
 func TestTryIsDurableBeforeItsProcessStarts(t *testing.T) {
-	dir := t.TempDir()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.Open(filepath.Join(dir, "state.db"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log }))
-	real := system.Root.Spawn(store.Props(db, log))
-	const hold = 300 * time.Millisecond
-	var mu sync.Mutex
-	var held []time.Time // when each held write was let through
-	proxy := system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
-		w, ok := c.Message().(*store.Write)
-		if !ok {
-			if _, sys := c.Message().(actor.SystemMessage); !sys {
-				c.Forward(real)
-			}
-			return
-		}
-		if op, ok := w.Op.(*store.SaveSheets); ok && len(op.Sheets) == 1 && op.Sheets[0].Status == messages.SheetRunning {
-			time.AfterFunc(hold, func() {
-				mu.Lock()
-				held = append(held, time.Now())
-				mu.Unlock()
-				system.Root.Send(real, w)
-			})
-			return
-		}
-		c.Send(real, w)
-	}))
 	type start struct {
 		at      time.Time
 		try     int
 		durable bool
 	}
 	starts := make(chan start, 16)
+	var db *store.DB
 	runner := func(ctx context.Context, plan attemptPlan, s func(sheetrun.Proc), done func(*attemptDone)) {
 		run, _, err := db.LatestRun(context.Background(), "one")
 		st := start{at: time.Now(), try: plan.try}
@@ -70,18 +40,14 @@ func TestTryIsDurableBeforeItsProcessStarts(t *testing.T) {
 		starts <- st
 		instant(ctx, plan, s, done)
 	}
-	paths, err := config.ResolveIn(dir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	none := []Prepared{}
-	mgr := system.Root.Spawn(Props(Deps{Config: config.Defaults(), Paths: paths, Store: proxy, DB: db, Log: log,
-		Recovered: &none, runner: runner}))
-	t.Cleanup(func() {
-		system.Root.StopFuture(mgr).Wait()
-		system.Root.StopFuture(real).Wait()
+	held := make(chan struct{}, 16)
+	e, sdb := newSlowStoreEngine(t, runner, func() <-chan struct{} {
+		held <- struct{}{}
+		ch := make(chan struct{})
+		time.AfterFunc(300*time.Millisecond, func() { close(ch) })
+		return ch
 	})
-	e := &engine{system: system, mgr: mgr, dir: dir}
+	db = sdb
 	submitted := time.Now()
 	id := e.submit(t, "one", "id = \"one\"\n[defaults]\ninstrument = \"shell\"\n[[stage]]\nid = \"s\"\nprompt = \"true\"\n")
 	if st := e.waitFinished(t, id, 30*time.Second); st.GetJob().State() != messages.JobCompleted {
@@ -99,11 +65,87 @@ func TestTryIsDurableBeforeItsProcessStarts(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("%d tries started, want 1", n)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	if len(held) == 0 {
 		t.Fatal("no write recorded a running sheet")
 	}
+}
+
+// A job cancelled while its try is being recorded never starts the try's
+// process: the sheet ends cancelled and the job with it.
+func TestCancelBeforeTheProcessStarts(t *testing.T) {
+	started := make(chan int, 4)
+	runner := func(ctx context.Context, plan attemptPlan, s func(sheetrun.Proc), done func(*attemptDone)) {
+		started <- plan.try
+		instant(ctx, plan, s, done)
+	}
+	held, release := make(chan struct{}, 4), make(chan struct{})
+	e, _ := newSlowStoreEngine(t, runner, func() <-chan struct{} {
+		held <- struct{}{}
+		return release
+	})
+	id := e.submit(t, "c", "id = \"c\"\n[defaults]\ninstrument = \"shell\"\n[[stage]]\nid = \"s\"\nprompt = \"true\"\n")
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the try was never recorded")
+	}
+	res := e.ask(t, &messages.JobControlRequest{JobId: id, Action: messages.JobAction_JOB_ACTION_CANCEL})
+	if r, ok := res.(*messages.JobControlResponse); !ok || r.GetJobId() != id {
+		t.Fatalf("cancel answered %v", res)
+	}
+	close(release)
+	st := e.waitFinished(t, id, 30*time.Second)
+	if st.GetJob().State() != messages.JobCancelled || st.GetSheets()[0].State() != messages.SheetCancelled {
+		t.Fatalf("job %s, sheet %s; want both cancelled", st.GetJob().GetStatus(), st.GetSheets()[0].GetStatus())
+	}
+	select {
+	case try := <-started:
+		t.Fatalf("try %d started after the job was cancelled", try)
+	default:
+	}
+}
+
+// newSlowStoreEngine is an engine whose store holds every write that records
+// a sheet as running until the channel hold returns delivers (or closes).
+func newSlowStoreEngine(t *testing.T, runner attemptRunner, hold func() <-chan struct{}) (*engine, *store.DB) {
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := store.Open(filepath.Join(dir, "state.db"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log }))
+	real := system.Root.Spawn(store.Props(db, log))
+	proxy := system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		w, ok := c.Message().(*store.Write)
+		if !ok {
+			if _, sys := c.Message().(actor.SystemMessage); !sys {
+				c.Forward(real)
+			}
+			return
+		}
+		if op, ok := w.Op.(*store.SaveSheets); ok && len(op.Sheets) == 1 && op.Sheets[0].Status == messages.SheetRunning {
+			ch := hold()
+			go func() {
+				<-ch
+				system.Root.Send(real, w)
+			}()
+			return
+		}
+		c.Send(real, w)
+	}))
+	paths, err := config.ResolveIn(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := []Prepared{}
+	mgr := system.Root.Spawn(Props(Deps{Config: config.Defaults(), Paths: paths, Store: proxy, DB: db, Log: log,
+		Recovered: &none, runner: runner}))
+	t.Cleanup(func() {
+		system.Root.StopFuture(mgr).Wait()
+		system.Root.StopFuture(real).Wait()
+	})
+	return &engine{system: system, mgr: mgr, dir: dir}, db
 }
 
 // A sheet whose prompt cannot be rendered (here: a missing var read only

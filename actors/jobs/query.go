@@ -134,6 +134,17 @@ func (a *Actor) control(ctx actor.Context, m *messages.JobControlRequest) {
 		ctx.Respond(refused("", "the conductor is shutting down"))
 		return
 	}
+	if e := a.jobs[id]; e != nil && e.final != nil {
+		// Finished, its final state not yet durable: the store would
+		// answer from the state before it, and a resume would run that.
+		if m.GetAction() == messages.JobAction_JOB_ACTION_RESUME {
+			ctx.Respond(refused("retry in a moment", "job %s is finishing; its final state is being recorded", id))
+		} else {
+			ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_STATE, "",
+				"job %s is not running or queued (it is %s)", id, e.final.GetJob().GetStatus()))
+		}
+		return
+	}
 	// Not active: only resume means something, for a failed or cancelled run.
 	dir := a.deps.Paths.Instruments
 	f := ctx.RequestFuture(a.deps.Store, &store.Query{Fn: func(qctx context.Context, db *store.DB) (any, error) {

@@ -108,6 +108,15 @@ func TestCancelBeforeTheProcessStarts(t *testing.T) {
 // newSlowStoreEngine is an engine whose store holds every write that records
 // a sheet as running until the channel hold returns delivers (or closes).
 func newSlowStoreEngine(t *testing.T, runner attemptRunner, hold func() <-chan struct{}) (*engine, *store.DB) {
+	return newHoldingEngine(t, runner, func(op *store.SaveSheets) bool {
+		return len(op.Sheets) == 1 && op.Sheets[0].Status == messages.SheetRunning
+	}, hold)
+}
+
+// newHoldingEngine is an engine whose store holds the SaveSheets writes
+// that match until the channel hold returns delivers (or closes).
+func newHoldingEngine(t *testing.T, runner attemptRunner, match func(*store.SaveSheets) bool,
+	hold func() <-chan struct{}) (*engine, *store.DB) {
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db, err := store.Open(filepath.Join(dir, "state.db"), log)
@@ -124,7 +133,7 @@ func newSlowStoreEngine(t *testing.T, runner attemptRunner, hold func() <-chan s
 			}
 			return
 		}
-		if op, ok := w.Op.(*store.SaveSheets); ok && len(op.Sheets) == 1 && op.Sheets[0].Status == messages.SheetRunning {
+		if op, ok := w.Op.(*store.SaveSheets); ok && match(op) {
 			ch := hold()
 			go func() {
 				<-ch
@@ -187,5 +196,81 @@ prompt = "echo {{if eq (index .Prev.a.Voices 0).Output \"x\"}}{{.Vars.nope}}{{en
 	// The slot came back: a new job runs.
 	if st := e.waitFinished(t, e.submit(t, "after", dagScore(1, 1)), 30*time.Second); st.GetJob().State() != messages.JobCompleted {
 		t.Fatalf("next job %s", st.GetJob().GetStatus())
+	}
+}
+
+// A resume that arrives while a job's final state is still being written
+// is refused for a moment: the store would answer from the state before
+// it, and the job would run again from there.
+func TestResumeWhileTheFinalStateIsWritten(t *testing.T) {
+	runs := make(chan int, 8)
+	failing := func(_ context.Context, plan attemptPlan, _ func(sheetrun.Proc), done func(*attemptDone)) {
+		runs <- plan.try
+		now := time.Now()
+		done(&attemptDone{num: plan.num, try: plan.try, result: sheetrun.Result{ExitCode: 1, Started: now, Ended: now}})
+	}
+	held, release := make(chan struct{}, 4), make(chan struct{})
+	e, _ := newHoldingEngine(t, failing, func(op *store.SaveSheets) bool {
+		return op.Job != nil && op.Job.Status.Terminal()
+	}, func() <-chan struct{} {
+		held <- struct{}{}
+		return release
+	})
+	id := e.submit(t, "f", "id = \"f\"\n[defaults]\ninstrument = \"shell\"\nattempts = 1\n[[stage]]\nid = \"s\"\nprompt = \"false\"\n")
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the job did not finish")
+	}
+	// The manager has the final snapshot once the job's status says so.
+	deadline := time.Now().Add(10 * time.Second)
+	for e.ask(t, &messages.JobStatusRequest{JobId: id}).(*messages.JobStatus).GetJob().State() != messages.JobFailed {
+		if time.Now().After(deadline) {
+			t.Fatal("the manager never learnt that the job failed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	res, err := e.system.Root.RequestFuture(e.mgr, &messages.JobControlRequest{JobId: id,
+		Action: messages.JobAction_JOB_ACTION_RESUME}, 10*time.Second).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if me, ok := res.(*messages.Error); !ok || me.GetCode() != messages.ErrorCode_ERROR_CODE_REFUSED {
+		t.Fatalf("resume answered %v, want a refusal for the moment", res)
+	}
+	close(release)
+	if n := len(runs); n != 1 {
+		t.Fatalf("%d tries ran, want 1", n)
+	}
+	// Once durable, a resume runs the job again from its final state.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		res, err := e.system.Root.RequestFuture(e.mgr, &messages.JobControlRequest{JobId: id,
+			Action: messages.JobAction_JOB_ACTION_RESUME}, 10*time.Second).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := res.(*messages.JobControlResponse); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("resume still answered %v", res)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case try := <-runs:
+		if try != 1 {
+			t.Fatalf("first try %d", try)
+		}
+	default:
+	}
+	select {
+	case try := <-runs:
+		if try != 2 {
+			t.Fatalf("the resumed run's try is %d, want 2 (a try number is never reused)", try)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the resumed job did not run")
 	}
 }

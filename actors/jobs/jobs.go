@@ -56,6 +56,13 @@ type entry struct {
 	// durable is set when the store acknowledged the final write before
 	// the job's last update arrived (the two come from different actors).
 	durable bool
+	// parked are control requests that wait for the final write.
+	parked []parkedControl
+}
+
+type parkedControl struct {
+	req    *messages.JobControlRequest
+	sender *actor.PID
 }
 
 // Actor is the job manager.
@@ -199,7 +206,7 @@ func (a *Actor) onJobUpdate(ctx actor.Context, m *jobUpdate) {
 			}
 			e.final, e.plan = m.final, m.plan
 			ctx.Poison(e.pid)
-			a.forgetIfDone(m.info.GetId(), e)
+			a.forgetIfDone(ctx, m.info.GetId(), e)
 			a.admitNext(ctx)
 			a.grant(ctx)
 		}
@@ -213,9 +220,19 @@ func (a *Actor) onWriteDone(ctx actor.Context, m *store.WriteDone) {
 		a.onInserted(ctx, tag, m)
 	case *finalWrite:
 		// Only the run this write finished: a newer run may have taken the id.
-		if e := a.jobs[tag.jobID]; m.Err == nil && e != nil && e.runKey == tag.runKey {
+		e := a.jobs[tag.jobID]
+		switch {
+		case e == nil || e.runKey != tag.runKey:
+		case m.Err != nil:
+			// Not durable: the manager keeps answering from the snapshot.
+			for _, p := range e.parked {
+				ctx.Send(p.sender, messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "",
+					"job %s: its final state could not be recorded: %v", tag.jobID, m.Err))
+			}
+			e.parked = nil
+		default:
 			e.durable = true
-			a.forgetIfDone(tag.jobID, e)
+			a.forgetIfDone(ctx, tag.jobID, e)
 		}
 		a.pruneHistory(ctx)
 	}
@@ -224,9 +241,12 @@ func (a *Actor) onWriteDone(ctx actor.Context, m *store.WriteDone) {
 // forgetIfDone drops the entry of a job that finished once its final state
 // is durable, in whichever order the two were learnt; from then on the
 // store answers for it.
-func (a *Actor) forgetIfDone(id string, e *entry) {
+func (a *Actor) forgetIfDone(ctx actor.Context, id string, e *entry) {
 	if e.final != nil && e.durable && a.jobs[id] == e {
 		delete(a.jobs, id)
+		for _, p := range e.parked {
+			ctx.RequestWithCustomSender(ctx.Self(), p.req, p.sender)
+		}
 	}
 }
 

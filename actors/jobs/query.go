@@ -137,12 +137,8 @@ func (a *Actor) control(ctx actor.Context, m *messages.JobControlRequest) {
 	if e := a.jobs[id]; e != nil && e.final != nil {
 		// Finished, its final state not yet durable: the store would
 		// answer from the state before it, and a resume would run that.
-		if m.GetAction() == messages.JobAction_JOB_ACTION_RESUME {
-			ctx.Respond(refused("retry in a moment", "job %s is finishing; its final state is being recorded", id))
-		} else {
-			ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_STATE, "",
-				"job %s is not running or queued (it is %s)", id, e.final.GetJob().GetStatus()))
-		}
+		// The request waits for the final write (see forgetIfDone).
+		e.parked = append(e.parked, parkedControl{req: m, sender: ctx.Sender()})
 		return
 	}
 	// Not active: only resume means something, for a failed or cancelled run.

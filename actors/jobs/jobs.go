@@ -226,6 +226,9 @@ func (a *Actor) onWriteDone(ctx actor.Context, m *store.WriteDone) {
 		case m.Err != nil:
 			// Not durable: the manager keeps answering from the snapshot.
 			for _, p := range e.parked {
+				if p.sender == nil {
+					continue
+				}
 				ctx.Send(p.sender, messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "",
 					"job %s: its final state could not be recorded: %v", tag.jobID, m.Err))
 			}

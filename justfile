@@ -43,6 +43,7 @@ fuzz:
 # lint + proto-check + test.
 check: lint proto-check test
 
-# kill -9 the conductor ten times during 50 running sheets; everything lost must be 0.
+# kill -9 the conductor ten times during 50 running sheets, then 40 times during bursts of fast sheets; everything lost or repeated must be 0.
 soak:
     go run ./cmd/mzt-bench soak -cycles 10 -sheets 50
+    go run ./cmd/mzt-bench soak -burst -cycles 40 -jobs 4 -sheets 10

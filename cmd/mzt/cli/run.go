@@ -114,7 +114,7 @@ func (c *RunCmd) Run(g *Globals) error {
 			return err
 		}
 	}
-	if st.GetJob().GetStatus() != "completed" {
+	if st.GetJob().State() != messages.JobCompleted {
 		return &cliError{code: exitFailed}
 	}
 	return nil

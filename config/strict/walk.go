@@ -24,6 +24,7 @@ type finding struct {
 
 type walker struct {
 	p        unstable.Parser
+	lines    lineIndex
 	findings []finding
 	// where maps an indexed key path ("stage[1].validate[0].path") to the
 	// position of its key, or of its [[header]] for array-of-tables elements.
@@ -58,7 +59,7 @@ func isSyntaxError(data []byte) bool {
 // walk visits every expression of data. root may be nil to only record
 // positions. A document with a syntax error is walked up to the error.
 func walk(data []byte, root reflect.Type) *walker {
-	w := &walker{where: map[string]position{}, arrays: map[string]int{}}
+	w := &walker{where: map[string]position{}, arrays: map[string]int{}, lines: newLineIndex(data)}
 	w.p.Reset(data)
 	var table string // indexed path of the current table
 	tableT := root   // its type; nil when unknown or untyped
@@ -75,9 +76,10 @@ func walk(data []byte, root reflect.Type) *walker {
 	return w
 }
 
+// pos is where n starts. The parser's own Shape counts lines from the start
+// of the document on every call, which made a large document quadratic.
 func (w *walker) pos(n *unstable.Node) position {
-	s := w.p.Shape(n.Raw)
-	return position{s.Start.Line, s.Start.Column}
+	return w.lines.at(int(n.Raw.Offset))
 }
 
 func (w *walker) remember(path string, at position) {

@@ -26,6 +26,7 @@ type Config struct {
 	KillGrace           strict.Duration `toml:"kill_grace" comment:"SIGTERM to SIGKILL grace for a sheet's process group"`
 	RequestTimeout      strict.Duration `toml:"request_timeout" comment:"the longest the gateway waits for an answer to one request"`
 	MaxHistory          int             `toml:"max_history" comment:"finished job runs kept in state.db"`
+	MaxSheetsPerJob     int             `toml:"max_sheets_per_job" comment:"a score with more sheets (voices of every stage together) is refused"`
 	Cgroups             bool            `toml:"cgroups" comment:"one cgroup v2 per sheet where the machine allows it (else process groups, subreaper and tokens)"`
 	ResourceLimits      ResourceLimits  `toml:"resource_limits"`
 	Backpressure        Backpressure    `toml:"backpressure"`
@@ -104,6 +105,7 @@ func Defaults() *Config {
 		KillGrace:           strict.Duration(5 * time.Second),
 		RequestTimeout:      strict.Duration(30 * time.Second),
 		MaxHistory:          10000,
+		MaxSheetsPerJob:     10000,
 		Cgroups:             true,
 		ResourceLimits:      ResourceLimits{MaxMemoryMB: 8192, MaxProcesses: 512},
 		Backpressure:        Backpressure{Low: 50, Medium: 70, High: 85, Critical: 95},

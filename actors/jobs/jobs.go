@@ -21,7 +21,6 @@ import (
 	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config"
-	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/messages"
@@ -368,6 +367,7 @@ func (a *Actor) submit(ctx actor.Context, req *messages.SubmitJobRequest) {
 		return
 	}
 	self, root, sender, dir := ctx.Self(), ctx.ActorSystem().Root, ctx.Sender(), a.deps.Paths.Instruments
+	maxSheets := a.cfg.MaxSheetsPerJob
 	go func() {
 		out := &parsed{req: req, sender: sender}
 		defer func() {
@@ -376,21 +376,11 @@ func (a *Actor) submit(ctx actor.Context, req *messages.SubmitJobRequest) {
 			}
 			root.Send(self, out)
 		}()
-		profiles, err := instrument.Load(dir)
+		sc, profiles, err := score.Read(req.GetScorePath(), req.GetScoreSource(),
+			score.ReadOptions{InstrumentsDir: dir, MaxSheets: maxSheets, JobID: req.GetJobId()})
 		if err != nil {
 			out.err = err
 			return
-		}
-		sc, err := score.Parse(req.GetScorePath(), req.GetScoreSource(), profileNames(profiles))
-		if err != nil {
-			out.err = err
-			return
-		}
-		if req.GetJobId() != "" {
-			if err := sc.SetID(req.GetJobId()); err != nil {
-				out.err = err
-				return
-			}
 		}
 		// Off the mailbox, like the parse; each attempt also recreates it.
 		if err := os.MkdirAll(sc.Workspace, 0o755); err != nil {

@@ -216,7 +216,7 @@ func ParseWith(path string, data []byte, opts ParseOptions) (*Score, error) {
 		// Unknown keys do not make the rest of the score unreadable: check it
 		// too, so that one run of mzt validate lists everything.
 		raw = rawScore{}
-		if toml.Unmarshal(data, &raw) != nil {
+		if toml.Unmarshal(data, &raw) != nil && !decodeAround(data, ps, &raw) {
 			return nil, ps
 		}
 	}

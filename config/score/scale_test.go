@@ -54,20 +54,25 @@ func TestParseScalesLinearly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("parses 22,000 stages")
 	}
-	for _, prompt := range []string{
-		"echo {{.Voice}}",
-		"echo {{len .Prev}}",                       // .Prev as a whole
-		"echo {{with .Prev.s0}}{{.Output}}{{end}}", // one early stage, far up the chain
+	for _, tt := range []struct {
+		prompt string
+		voices int // stages are 1,000 then 10,000 sheets
+	}{
+		{"echo {{.Voice}}", 1},
+		{"echo {{len .Prev}}", 1},                        // .Prev as a whole
+		{"echo {{with .Prev.s0}}{{.Output}}{{end}}", 1},  // one early stage, far up the chain
+		{"echo {{.Voice}} {{len .Prev.s0.Voices}}", 100}, // every voice rendered
 	} {
-		t.Run(prompt, func(t *testing.T) {
-			t1, b1 := cost(t, chainScore(1000, 1, prompt))
-			t10, b10 := cost(t, chainScore(10000, 1, prompt))
-			t.Logf("1,000 stages: %v, %d KB; 10,000 stages: %v, %d KB", t1, b1>>10, t10, b10>>10)
+		t.Run(fmt.Sprintf("%s/%d voices", tt.prompt, tt.voices), func(t *testing.T) {
+			n := 1000 / tt.voices
+			t1, b1 := cost(t, chainScore(n, tt.voices, tt.prompt))
+			t10, b10 := cost(t, chainScore(10*n, tt.voices, tt.prompt))
+			t.Logf("1,000 sheets: %v, %d KB; 10,000 sheets: %v, %d KB", t1, b1>>10, t10, b10>>10)
 			if t10 > 30*t1 {
-				t.Errorf("10x the stages took %.0fx the time", float64(t10)/float64(t1))
+				t.Errorf("10x the sheets took %.0fx the time", float64(t10)/float64(t1))
 			}
 			if b10 > 30*b1 {
-				t.Errorf("10x the stages took %.0fx the memory", float64(b10)/float64(b1))
+				t.Errorf("10x the sheets took %.0fx the memory", float64(b10)/float64(b1))
 			}
 		})
 	}

@@ -166,7 +166,12 @@ func templateError(name, internal string, err error) *TemplateError {
 	case isBudgetError(err):
 		msg = budgetMsg(err)
 	case fieldErrRE.MatchString(msg):
-		msg = notAField(expr, fieldErrRE.FindStringSubmatch(msg)[2])
+		fm := fieldErrRE.FindStringSubmatch(msg)
+		if !strings.HasSuffix(expr, "."+fm[1]) {
+			// text/template points at another part of a chain: name the field.
+			expr = "." + fm[1]
+		}
+		msg = notAField(expr, fm[2])
 	case strings.HasPrefix(expr, ".Vars.") && strings.HasPrefix(msg, "map has no entry"):
 		msg = fmt.Sprintf("undefined var %q (define it under [vars])", strings.TrimPrefix(expr, ".Vars."))
 	case strings.HasPrefix(expr, ".Prev.") && strings.HasPrefix(msg, "map has no entry"):
@@ -195,9 +200,6 @@ func budgetMsg(err error) string {
 var fieldErrRE = regexp.MustCompile(`^can't evaluate field (\w+) in type (\S+)$`)
 
 func notAField(expr, typ string) string {
-	if expr == "" {
-		expr = "that field"
-	}
 	switch strings.TrimPrefix(typ, "*") {
 	case "score.TemplateData":
 		return fmt.Sprintf("%s is not a template field (fields: %s)", expr, fieldList(TemplateData{}))
@@ -205,8 +207,18 @@ func notAField(expr, typ string) string {
 		return fmt.Sprintf("%s is not a field of an earlier stage (fields: %s)", expr, fieldList(PrevStage{}))
 	case "score.VoiceOutput":
 		return fmt.Sprintf("%s is not a field of a voice (fields: %s)", expr, fieldList(VoiceOutput{}))
+	case "score.Sheet", "score.Score", "score.Stage":
+		return fmt.Sprintf("%s is not a template field", expr)
+	}
+	switch {
+	case strings.HasPrefix(typ, "[]"):
+		return fmt.Sprintf("%s: a list has no fields: pick one with index, as in (index .Prev.draft.Voices 0).Output", expr)
+	case strings.HasPrefix(typ, "int") || strings.HasPrefix(typ, "uint"):
+		return fmt.Sprintf("%s: a number has no fields", expr)
+	case typ == "string" || typ == "bool":
+		return fmt.Sprintf("%s: a %s has no fields", expr, typ)
 	default:
-		return fmt.Sprintf("%s: a %s has no fields", expr, strings.TrimPrefix(typ, "score."))
+		return fmt.Sprintf("%s: this value has no fields", expr)
 	}
 }
 

@@ -37,6 +37,7 @@ fuzz:
     go test -run '^$' -fuzz '^FuzzReadFrame$' -fuzztime 30s ./messages/
     go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 30s ./config/score/
     go test -run '^$' -fuzz '^FuzzRender$' -fuzztime 30s ./config/score/
+    go test -run '^$' -fuzz '^FuzzRenderBounded$' -fuzztime 30s ./config/score/
     go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 30s ./config/instrument/
     go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 30s ./config/strict/
 

@@ -11,7 +11,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/mzt-dev/mzt/actors/monitor"
 	"github.com/mzt-dev/mzt/actors/store"
-	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
 	"github.com/mzt-dev/mzt/internal/mailbox"
 	"github.com/mzt-dev/mzt/messages"
@@ -140,29 +139,21 @@ func (a *Actor) submit(ctx actor.Context, req *messages.SubmitJobRequest) {
 		ctx.Respond(refused("mzt conductor-status shows memory and process use; retry when pressure falls", "%s", why))
 		return
 	}
-	sender, dir := ctx.Sender(), a.deps.Paths.Instruments
+	sender, dir, maxSheets := ctx.Sender(), a.deps.Paths.Instruments, a.cfg.MaxSheetsPerJob
 	mailbox.Go(ctx.ActorSystem().Root, ctx.Self(), func() any {
 		out := &parsed{req: req, sender: sender}
-		out.prep, out.err = parseSubmission(req, dir)
+		out.prep, out.err = parseSubmission(req, dir, maxSheets)
 		return out
 	}, func(err error) any { return &parsed{req: req, sender: sender, err: fmt.Errorf("parse score: %w", err)} })
 }
 
 // parseSubmission parses a submitted score and creates its workspace (off
 // the mailbox; each attempt also recreates it).
-func parseSubmission(req *messages.SubmitJobRequest, instrumentsDir string) (Prepared, error) {
-	profiles, err := instrument.Load(instrumentsDir)
+func parseSubmission(req *messages.SubmitJobRequest, instrumentsDir string, maxSheets int) (Prepared, error) {
+	sc, profiles, err := score.Read(req.GetScorePath(), req.GetScoreSource(),
+		score.ReadOptions{InstrumentsDir: instrumentsDir, MaxSheets: maxSheets, JobID: req.GetJobId()})
 	if err != nil {
 		return Prepared{}, err
-	}
-	sc, err := score.Parse(req.GetScorePath(), req.GetScoreSource(), profileNames(profiles))
-	if err != nil {
-		return Prepared{}, err
-	}
-	if req.GetJobId() != "" {
-		if err := sc.SetID(req.GetJobId()); err != nil {
-			return Prepared{}, err
-		}
 	}
 	if err := os.MkdirAll(sc.Workspace, 0o755); err != nil {
 		return Prepared{}, fmt.Errorf("create workspace %s: %w", sc.Workspace, err)

@@ -34,30 +34,14 @@ type Prepared struct {
 // prepare parses a run's stored score and resolves its instruments.
 func prepare(run store.Run, instrumentsDir string) Prepared {
 	p := Prepared{Run: run}
-	profiles, err := instrument.Load(instrumentsDir)
-	if err != nil {
-		p.Err = fmt.Errorf("instrument profiles: %w", err)
-		return p
-	}
-	sc, err := score.Parse(run.Job.ScorePath, run.Job.ScoreSource, profileNames(profiles))
+	sc, profiles, err := score.Read(run.Job.ScorePath, run.Job.ScoreSource,
+		score.ReadOptions{InstrumentsDir: instrumentsDir, MaxSheets: score.NoSheetLimit, JobID: run.Job.JobID})
 	if err != nil {
 		p.Err = fmt.Errorf("the stored score no longer parses: %w", err)
 		return p
 	}
-	if err := sc.SetID(run.Job.JobID); err != nil {
-		p.Err = err
-		return p
-	}
 	p.Score, p.Profiles = sc, profiles
 	return p
-}
-
-func profileNames(profiles map[string]*instrument.Profile) map[string]bool {
-	names := make(map[string]bool, len(profiles))
-	for n := range profiles {
-		names[n] = true
-	}
-	return names
 }
 
 // Recover loads every unfinished run after a start: sheets that were running

@@ -42,12 +42,14 @@ fuzz:
     go test -run '^$' -fuzz '^FuzzReadFrame$' -fuzztime 30s ./messages/
     go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 30s ./config/score/
     go test -run '^$' -fuzz '^FuzzRender$' -fuzztime 30s ./config/score/
+    go test -run '^$' -fuzz '^FuzzRenderBounded$' -fuzztime 30s ./config/score/
     go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 30s ./config/instrument/
     go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 30s ./config/strict/
 
 # lint + proto-check + test.
 check: lint proto-check test
 
-# kill -9 the conductor ten times during 50 running sheets; everything lost must be 0.
+# kill -9 the conductor ten times during 50 running sheets, then 40 times during bursts of fast sheets; everything lost or repeated must be 0.
 soak:
     go run ./cmd/mzt-bench soak -cycles 10 -sheets 50
+    go run ./cmd/mzt-bench soak -burst -cycles 40 -jobs 4 -sheets 10

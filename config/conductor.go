@@ -26,6 +26,7 @@ type Config struct {
 	KillGrace           strict.Duration `toml:"kill_grace" comment:"SIGTERM to SIGKILL grace for a sheet's process group"`
 	RequestTimeout      strict.Duration `toml:"request_timeout" comment:"the longest the gateway waits for an answer to one request"`
 	MaxHistory          int             `toml:"max_history" comment:"finished job runs kept in state.db"`
+	MaxSheetsPerJob     int             `toml:"max_sheets_per_job" comment:"a score with more sheets (voices of every stage together) is refused"`
 	Cgroups             bool            `toml:"cgroups" comment:"one cgroup v2 per sheet where the machine allows it (else process groups, subreaper and tokens)"`
 	MaxLogMB            int             `toml:"max_log_mb" comment:"per sheet try and stream (stdout, stderr): beyond it the middle of the log is dropped, its head and tail kept; 0 = no cap"`
 	ResourceLimits      ResourceLimits  `toml:"resource_limits"`
@@ -111,6 +112,7 @@ func Defaults() *Config {
 		RequestTimeout:      strict.Duration(30 * time.Second),
 		MaxHistory:          10000,
 		MaxLogMB:            100,
+		MaxSheetsPerJob:     10000, // score.DefaultMaxSheets
 		Cgroups:             true,
 		ResourceLimits:      ResourceLimits{MaxMemoryMB: 8192, MaxProcesses: 512},
 		Backpressure:        Backpressure{Low: 50, Medium: 70, High: 85, Critical: 95},
@@ -229,36 +231,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("log_level %q: use debug, info, warn or error", c.LogLevel)
 	}
-	positive := map[string]int{
-		"max_concurrent_jobs": c.MaxConcurrentJobs, "max_concurrent_sheets": c.MaxConcurrentSheets,
-		"max_history": c.MaxHistory, "resource_limits.max_memory_mb": c.ResourceLimits.MaxMemoryMB,
-		"resource_limits.max_processes": c.ResourceLimits.MaxProcesses,
-		"log.max_size_mb":               c.Log.MaxSizeMB, "log.max_files": c.Log.MaxFiles,
-	}
-	for _, key := range sortedKeys(positive) {
-		if positive[key] < 1 {
-			bad("%s must be at least 1 (got %d)", key, positive[key])
-		}
-	}
-	unlimitedAtZero := map[string]int{"max_log_mb": c.MaxLogMB,
-		"resource_limits.max_sheet_memory_mb": c.ResourceLimits.MaxSheetMemoryMB,
-		"resource_limits.max_sheet_processes": c.ResourceLimits.MaxSheetProcesses}
-	for _, key := range sortedKeys(unlimitedAtZero) {
-		if unlimitedAtZero[key] < 0 {
-			bad("%s must be 0 (no limit) or more (got %d)", key, unlimitedAtZero[key])
-		}
-	}
-	durations := map[string]strict.Duration{
-		"monitor_interval": c.MonitorInterval, "shutdown_timeout": c.ShutdownTimeout,
-		"kill_grace": c.KillGrace, "request_timeout": c.RequestTimeout,
-		"profiler.interval": c.Profiler.Interval, "profiler.retention": c.Profiler.Retention,
-		"profiler.stall_after": c.Profiler.StallAfter, "fleet.timeout": c.Fleet.Timeout,
-	}
-	for _, key := range sortedKeys(durations) {
-		if durations[key] <= 0 {
-			bad("%s must be a positive duration", key)
-		}
-	}
+	problems = append(problems, c.floorProblems()...)
 	if c.Profiler.OnStall != "flag" && c.Profiler.OnStall != "retry" {
 		bad("profiler.on_stall %q: use flag or retry", c.Profiler.OnStall)
 	}
@@ -286,15 +259,6 @@ func (c *Config) Validate() error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // TOML renders the config as a conductor.toml (for `mzt config default|dump`).

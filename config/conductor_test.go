@@ -205,9 +205,9 @@ func TestValidateRejects(t *testing.T) {
 		{"falling thresholds", func(c *Config) { c.Backpressure.High, c.Backpressure.Critical = 96, 95 }, "backpressure thresholds"},
 		{"critical over 100", func(c *Config) { c.Backpressure.Critical = 101 }, "critical 101"},
 		{"low zero", func(c *Config) { c.Backpressure.Low = 0 }, "low 0"},
-		{"no jobs", func(c *Config) { c.MaxConcurrentJobs = 0 }, "max_concurrent_jobs must be at least 1"},
-		{"no memory", func(c *Config) { c.ResourceLimits.MaxMemoryMB = -1 }, "resource_limits.max_memory_mb must be at least 1"},
-		{"zero interval", func(c *Config) { c.MonitorInterval = 0 }, "monitor_interval must be a positive duration"},
+		{"no jobs", func(c *Config) { c.MaxConcurrentJobs = 0 }, "max_concurrent_jobs = 0 is below its floor of 1"},
+		{"no memory", func(c *Config) { c.ResourceLimits.MaxMemoryMB = -1 }, "resource_limits.max_memory_mb = -1 is below its floor of 64"},
+		{"zero interval", func(c *Config) { c.MonitorInterval = 0 }, `monitor_interval = "0s" is below its floor of 100ms`},
 		{"log level", func(c *Config) { c.LogLevel = "loud" }, `log_level "loud"`},
 	}
 	for _, tt := range tests {

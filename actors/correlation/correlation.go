@@ -7,13 +7,13 @@ package correlation
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sort"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/internal/mailbox"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -42,7 +42,7 @@ type Actor struct {
 
 	running bool // a computation is in flight
 	again   bool // history changed while it ran
-	timer   *time.Timer
+	timer   *mailbox.Timer
 }
 
 // Props builds the analyzer; it publishes into table.
@@ -72,18 +72,13 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *messages.InsightsRequest:
 		a.insights(ctx, m)
 	case *actor.Stopping, *actor.Restarting:
-		if a.timer != nil {
-			a.timer.Stop()
-		}
+		a.timer.Stop()
 	}
 }
 
 func (a *Actor) arm(ctx actor.Context, d time.Duration) {
-	if a.timer != nil {
-		a.timer.Stop()
-	}
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	a.timer = time.AfterFunc(d, func() { root.Send(self, &refreshTick{}) })
+	a.timer.Stop()
+	a.timer = mailbox.After(ctx.ActorSystem().Root, ctx.Self(), d, &refreshTick{})
 }
 
 // refresh recomputes off the mailbox; one computation at a time.
@@ -97,19 +92,12 @@ func (a *Actor) refresh(ctx actor.Context) {
 	}
 	a.running = true
 	self, root, db := ctx.Self(), ctx.ActorSystem().Root, a.db
-	go func() {
-		var c computed
-		defer func() {
-			if r := recover(); r != nil {
-				c = computed{err: fmt.Errorf("panic: %v", r)}
-			}
-			root.Send(self, &c)
-		}()
+	mailbox.Go(root, self, func() any {
 		qctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		tries, err := db.FinishedTries(qctx, "", historyLimit)
-		c = computed{stats: Compute(tries, time.Now()), err: err}
-	}()
+		return &computed{stats: Compute(tries, time.Now()), err: err}
+	}, func(err error) any { return &computed{err: err} })
 }
 
 // insights answers from a fresh read of the score's history, so that what a
@@ -121,14 +109,7 @@ func (a *Actor) insights(ctx actor.Context, m *messages.InsightsRequest) {
 		return
 	}
 	score := m.GetScore()
-	go func() {
-		var reply any
-		defer func() {
-			if r := recover(); r != nil {
-				reply = messages.NewError(messages.ErrorCode_ERROR_CODE_INTERNAL, "", "insights: %v", r)
-			}
-			root.Send(sender, reply)
-		}()
+	mailbox.Go(root, sender, func() (reply any) {
 		qctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		tries, err := db.FinishedTries(qctx, score, historyLimit)
@@ -156,6 +137,8 @@ func (a *Actor) insights(ctx actor.Context, m *messages.InsightsRequest) {
 			}
 			return x.Instrument < y.Instrument
 		})
-		reply = out
-	}()
+		return out
+	}, func(err error) any {
+		return messages.NewError(messages.ErrorCode_ERROR_CODE_INTERNAL, "", "insights: %v", err)
+	})
 }

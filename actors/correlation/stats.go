@@ -80,16 +80,16 @@ func Compute(tries []store.FinishedTry, now time.Time) *Stats {
 		if t.Profile.CPUSeconds > 0 {
 			a.cpu = append(a.cpu, t.Profile.CPUSeconds)
 		}
-		if t.Profile.Stalled || t.Outcome == "stalled" {
+		if t.Profile.Stalled || t.Outcome == messages.OutcomeStalled {
 			a.st.Stalls++
 		}
-		if t.Outcome == "completed" {
+		if t.Outcome.Succeeded() {
 			a.st.Completed++
 			a.done = append(a.done, t.Duration)
 			continue
 		}
 		a.st.Failed++
-		a.reasons[FailureKind(t.Outcome, t.Error)]++
+		a.reasons[FailureKind(string(t.Outcome), t.Error)]++
 	}
 	out := &Stats{ByKey: make(map[Key]*StageStats, len(accs)), ComputedAt: now}
 	for k, a := range accs {
@@ -141,9 +141,9 @@ var digits = regexp.MustCompile(`[0-9]+(\.[0-9]+)?(ms|s|m|h)?`)
 // exit code and the failed validation's type stay, paths and times go.
 func FailureKind(outcome, msg string) string {
 	switch {
-	case outcome == "timed_out":
+	case outcome == string(messages.OutcomeTimedOut):
 		return "timed out"
-	case outcome == "stalled" || strings.HasPrefix(msg, "stalled"):
+	case outcome == string(messages.OutcomeStalled) || strings.HasPrefix(msg, "stalled"):
 		return "stalled"
 	case strings.HasPrefix(msg, "validation failed: "):
 		rest := strings.TrimPrefix(msg, "validation failed: ")

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/messages"
 )
 
 var statsNow = time.Unix(1_760_000_000, 0)
 
 func try(job, stage, instrument, outcome string, dur time.Duration, errMsg string) store.FinishedTry {
 	return store.FinishedTry{JobID: job, JobName: job + " name", Stage: stage, Instrument: instrument,
-		Outcome: outcome, Duration: dur, Error: errMsg, FinishedAt: statsNow}
+		Outcome: messages.AttemptOutcome(outcome), Duration: dur, Error: errMsg, FinishedAt: statsNow}
 }
 
 func lookup(t *testing.T, s *Stats, k Key) *StageStats {

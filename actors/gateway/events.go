@@ -69,7 +69,7 @@ func (d *dispatcher) streamEvents(ctx context.Context, req *messages.EventsReque
 			return nil
 		case e := <-f.C():
 			if n := f.TakeDropped(); n > 0 {
-				gap := &messages.Event{TimeUnixNano: time.Now().UnixNano(), Kind: "events.dropped", JobId: jobID,
+				gap := &messages.Event{TimeUnixNano: time.Now().UnixNano(), Kind: string(messages.EventEventsDropped), JobId: jobID,
 					Detail: fmt.Sprintf("%d events were dropped because this client read too slowly", n)}
 				if err := send(gap); err != nil {
 					return err

@@ -24,7 +24,7 @@ type Metrics struct {
 
 	// transitions counts status changes by event kind, labelled with the
 	// new status (or level).
-	transitions map[string]*prometheus.CounterVec
+	transitions map[messages.EventKind]*prometheus.CounterVec
 	anomalies   prometheus.Counter
 	durations   *prometheus.HistogramVec // try durations by the status they left the sheet in
 
@@ -37,12 +37,15 @@ var durationBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 720
 
 // NewMetrics returns empty counters.
 func NewMetrics() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), started: map[string]time.Time{}, transitions: map[string]*prometheus.CounterVec{}}
-	for _, c := range []struct{ kind, name, help, label string }{
-		{"job.status", "mzt_job_transitions_total", "Job status changes since start, by new status.", "status"},
-		{"sheet.status", "mzt_sheet_transitions_total", "Sheet status changes since start, by new status (running = a try started).", "status"},
-		{"pressure", "mzt_pressure_changes_total", "Pressure level changes since start, by new level.", "level"},
-		{"stall", "mzt_stalls_total", "Stall flags and recoveries since start.", "status"},
+	m := &Metrics{reg: prometheus.NewRegistry(), started: map[string]time.Time{}, transitions: map[messages.EventKind]*prometheus.CounterVec{}}
+	for _, c := range []struct {
+		kind              messages.EventKind
+		name, help, label string
+	}{
+		{messages.EventJobStatus, "mzt_job_transitions_total", "Job status changes since start, by new status.", "status"},
+		{messages.EventSheetStatus, "mzt_sheet_transitions_total", "Sheet status changes since start, by new status (running = a try started).", "status"},
+		{messages.EventPressure, "mzt_pressure_changes_total", "Pressure level changes since start, by new level.", "level"},
+		{messages.EventStall, "mzt_stalls_total", "Stall flags and recoveries since start.", "status"},
 	} {
 		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: c.name, Help: c.help}, []string{c.label})
 		m.transitions[c.kind] = v
@@ -57,13 +60,13 @@ func NewMetrics() *Metrics {
 
 // Observe folds one event into the counters.
 func (m *Metrics) Observe(e *messages.Event) {
-	if v := m.transitions[e.GetKind()]; v != nil {
+	if v := m.transitions[e.EventKind()]; v != nil {
 		v.WithLabelValues(e.GetStatus()).Inc()
 	}
-	if e.GetKind() == "anomaly" {
+	if e.EventKind() == messages.EventAnomaly {
 		m.anomalies.Inc()
 	}
-	if e.GetKind() != "sheet.status" {
+	if e.EventKind() != messages.EventSheetStatus {
 		return
 	}
 	key := fmt.Sprintf("%s/%d", e.GetJobId(), e.GetSheet())
@@ -73,7 +76,7 @@ func (m *Metrics) Observe(e *messages.Event) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e.GetStatus() == "running" {
+	if messages.SheetState(e.GetStatus()) == messages.SheetRunning {
 		m.started[key] = at
 		return
 	}
@@ -110,8 +113,8 @@ func (m *Metrics) gatherer(snap *messages.TopSnapshot) prometheus.Gatherer {
 	gauge("mzt_jobs_queued", "Jobs waiting for admission.", float64(c.GetQueuedJobs()))
 
 	jobs := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mzt_jobs", Help: "Active jobs by status."}, []string{"status"})
-	for _, st := range []string{"running", "queued", "paused"} {
-		jobs.WithLabelValues(st) // present at 0
+	for _, st := range []messages.JobState{messages.JobRunning, messages.JobQueued, messages.JobPaused} {
+		jobs.WithLabelValues(string(st)) // present at 0
 	}
 	for _, j := range snap.GetJobs() {
 		jobs.WithLabelValues(j.GetStatus()).Inc()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -57,6 +56,8 @@ type attemptDone struct {
 	wait     time.Duration // rate-limit reset parsed from the output (0 = unknown)
 	usage    sheetrun.Usage
 	err      error // could not even be attempted (prompt file, workspace)
+	// unrenderable: its prompt or validations could not be rendered.
+	unrenderable bool
 }
 
 // attemptRunner runs one attempt; tests and benchmarks substitute their own.
@@ -259,12 +260,13 @@ func compileAll(patterns []string) []*regexp.Regexp {
 	return out
 }
 
-// backoffDelay is the wait after the nth counted failure (n >= 1).
-func backoffDelay(b *score.Backoff, n int) time.Duration {
+// backoffDelay is the wait after the nth counted failure (n >= 1); with
+// jitter on, jitter (in [0, 1)) takes up to half of it off.
+func backoffDelay(b *score.Backoff, n int, jitter float64) time.Duration {
 	d := float64(b.Base) * math.Pow(b.Factor, float64(n-1))
 	d = math.Min(d, float64(b.Max))
 	if b.Jitter != nil && *b.Jitter {
-		d *= 0.5 + rand.Float64()/2
+		d *= 0.5 + jitter/2
 	}
 	return time.Duration(d)
 }

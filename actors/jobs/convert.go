@@ -25,20 +25,20 @@ func jobInfo(j store.JobRow, sheets []store.SheetRow) *messages.JobInfo {
 
 func jobHeader(j store.JobRow) *messages.JobInfo {
 	return &messages.JobInfo{
-		Id: j.JobID, Name: j.Name, Status: j.Status, ScorePath: j.ScorePath, Workspace: j.Workspace,
+		Id: j.JobID, Name: j.Name, Status: string(j.Status), ScorePath: j.ScorePath, Workspace: j.Workspace,
 		CreatedAtUnixNano: unixNano(j.CreatedAt), StartedAtUnixNano: unixNano(j.StartedAt),
 		FinishedAtUnixNano: unixNano(j.FinishedAt), SheetsTotal: int64(j.SheetsTotal), Error: j.Error,
 		UserPaused: j.UserPaused, Run: int64(j.Run),
 	}
 }
 
-func countSheet(info *messages.JobInfo, status string) {
+func countSheet(info *messages.JobInfo, status messages.SheetState) {
 	switch status {
-	case SheetCompleted:
+	case messages.SheetCompleted:
 		info.SheetsCompleted++
-	case SheetRunning:
+	case messages.SheetRunning:
 		info.SheetsRunning++
-	case SheetFailed:
+	case messages.SheetFailed:
 		info.SheetsFailed++
 	}
 }
@@ -48,7 +48,7 @@ func sheetInfos(rows []store.SheetRow) []*messages.SheetInfo {
 	for i, s := range rows {
 		si := &messages.SheetInfo{
 			Num: int64(s.Num), Stage: s.Stage, Voice: int64(s.Voice), VoiceCount: int64(s.VoiceCount),
-			Status: s.Status, Attempts: int64(s.Attempts), Instrument: s.Instrument, Model: s.Model,
+			Status: string(s.Status), Attempts: int64(s.Attempts), Instrument: s.Instrument, Model: s.Model,
 			StartedAtUnixNano: unixNano(s.StartedAt), FinishedAtUnixNano: unixNano(s.FinishedAt),
 			Error: s.Error, WaitingUntilUnixNano: unixNano(s.WaitingUntil), Pid: int64(s.PID),
 			InputTokens: s.InputTokens, OutputTokens: s.OutputTokens, CostUsd: s.CostUSD,
@@ -80,7 +80,7 @@ type LogSheet struct {
 	Voice   int
 	Tries   int
 	Running bool
-	Status  string
+	Status  messages.SheetState
 }
 
 // logPlan tells the gateway which files hold a job's output.
@@ -95,7 +95,7 @@ type logPlan struct {
 type LogPlan = logPlan
 
 // Ended reports whether a sheet's output can still grow.
-func (s LogSheet) Ended() bool { return sheetTerminal(s.Status) }
+func (s LogSheet) Ended() bool { return s.Status.Terminal() }
 
 // Paths returns the files of one try of a sheet.
 func (p *LogPlan) Paths(num, try int) (stdout, stderr string) { return attemptPaths(p.Dir, num, try) }
@@ -108,13 +108,10 @@ func NewLogPlanRequest(jobID string) *LogPlanRequest { return &logPlanRequest{jo
 
 func newLogPlan(dir string, j store.JobRow, rows []store.SheetRow) *logPlan {
 	p := &logPlan{Dir: dir, JobID: j.JobID}
-	switch j.Status {
-	case JobCompleted, JobFailed, JobCancelled:
-		p.Finished = true
-	}
+	p.Finished = j.Status.Terminal()
 	for _, s := range rows {
 		p.Sheets = append(p.Sheets, LogSheet{Num: s.Num, Stage: s.Stage, Voice: s.Voice, Tries: s.Tries,
-			Running: s.Status == SheetRunning, Status: s.Status})
+			Running: s.Status == messages.SheetRunning, Status: s.Status})
 	}
 	return p
 }

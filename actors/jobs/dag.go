@@ -3,6 +3,8 @@ package jobs
 import (
 	"container/heap"
 	"strings"
+
+	"github.com/mzt-dev/mzt/messages"
 )
 
 // dagIndex keeps what scheduling needs so that each event costs what it
@@ -12,12 +14,12 @@ type dagIndex struct {
 	remaining  []int   // by sheet index: dependencies not yet completed
 	ready      readyHeap
 	inReady    []bool
-	waiting    map[int]struct{} // sheets in backoff or a rate-limit wait
-	cascade    []int            // sheets that ended without completing: skip what depends on them
-	counts     map[string]int   // sheets by status
-	requested  int              // slot requests in flight
-	stageUses  []bool           // by stage index: its templates read .Prev
-	stageRange [][2]int         // by stage index: its sheets' indices [from, to)
+	waiting    map[int]struct{}            // sheets in backoff or a rate-limit wait
+	cascade    []int                       // sheets that ended without completing: skip what depends on them
+	counts     map[messages.SheetState]int // sheets by status
+	requested  int                         // slot requests in flight
+	stageUses  []bool                      // by stage index: its templates read .Prev
+	stageRange [][2]int                    // by stage index: its sheets' indices [from, to)
 }
 
 // buildIndex (re)computes the index from the sheets' current statuses.
@@ -25,22 +27,22 @@ func (j *jobActor) buildIndex() {
 	n := len(j.sheets)
 	x := dagIndex{
 		dependents: make([][]int, n), remaining: make([]int, n), inReady: make([]bool, n),
-		waiting: map[int]struct{}{}, counts: map[string]int{},
+		waiting: map[int]struct{}{}, counts: map[messages.SheetState]int{},
 		stageUses: make([]bool, len(j.sc.Stages)), stageRange: make([][2]int, len(j.sc.Stages)),
 	}
 	for i, s := range j.sheets {
 		x.counts[s.row.Status]++
 		for _, d := range s.sh.Deps {
 			x.dependents[d-1] = append(x.dependents[d-1], i)
-			if j.sheets[d-1].row.Status != SheetCompleted {
+			if j.sheets[d-1].row.Status != messages.SheetCompleted {
 				x.remaining[i]++
 			}
 		}
-		if s.row.Status == SheetWaiting {
+		if s.row.Status == messages.SheetWaiting {
 			x.waiting[i] = struct{}{}
 		}
 		switch s.row.Status {
-		case SheetFailed, SheetSkipped, SheetCancelled:
+		case messages.SheetFailed, messages.SheetSkipped, messages.SheetCancelled:
 			x.cascade = append(x.cascade, i)
 		}
 		r := &x.stageRange[s.sh.StageIndex]
@@ -65,7 +67,7 @@ func (j *jobActor) buildIndex() {
 
 // setStatus is the only way a sheet's status changes, so that the index
 // never disagrees with the sheets.
-func (j *jobActor) setStatus(s *sheetState, status string) {
+func (j *jobActor) setStatus(s *sheetState, status messages.SheetState) {
 	old := s.row.Status
 	if old == status {
 		return
@@ -74,27 +76,27 @@ func (j *jobActor) setStatus(s *sheetState, status string) {
 	j.idx.counts[old]--
 	j.idx.counts[status]++
 	s.row.Status = status
-	if status == SheetWaiting {
+	if status == messages.SheetWaiting {
 		j.idx.waiting[i] = struct{}{}
 	} else {
 		delete(j.idx.waiting, i)
 	}
 	switch status {
-	case SheetCompleted:
+	case messages.SheetCompleted:
 		for _, d := range j.idx.dependents[i] {
 			j.idx.remaining[d]--
 			j.maybeReady(d)
 		}
-	case SheetFailed, SheetSkipped, SheetCancelled:
+	case messages.SheetFailed, messages.SheetSkipped, messages.SheetCancelled:
 		j.idx.cascade = append(j.idx.cascade, i)
-	case SheetPending:
+	case messages.SheetPending:
 		j.maybeReady(i)
 	}
 }
 
 func (j *jobActor) maybeReady(i int) {
 	s := j.sheets[i]
-	if s.row.Status == SheetPending && j.idx.remaining[i] == 0 && !s.requested && !j.idx.inReady[i] {
+	if s.row.Status == messages.SheetPending && j.idx.remaining[i] == 0 && !s.requested && !j.idx.inReady[i] {
 		j.idx.inReady[i] = true
 		heap.Push(&j.idx.ready, i)
 	}

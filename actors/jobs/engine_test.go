@@ -76,14 +76,14 @@ func (e *engine) waitFinished(tb testing.TB, id string, timeout time.Duration) *
 	deadline := time.Now().Add(timeout)
 	for {
 		// The summary list is cheap to poll; the full status only at the end.
-		var status string
+		var status messages.JobState
 		for _, j := range e.ask(tb, &messages.ListJobsRequest{All: true}).(*messages.JobList).GetJobs() {
 			if j.GetId() == id {
-				status = j.GetStatus()
+				status = j.State()
 			}
 		}
 		switch status {
-		case JobCompleted, JobFailed, JobCancelled:
+		case messages.JobCompleted, messages.JobFailed, messages.JobCancelled:
 			return e.ask(tb, &messages.JobStatusRequest{JobId: id}).(*messages.JobStatus)
 		}
 		if time.Now().After(deadline) {
@@ -118,7 +118,7 @@ func TestFanInWaitsForEveryVoice(t *testing.T) {
 	e := newEngine(t, config.Defaults(), runner)
 	id := e.submit(t, "fan", dagScore(2, 5)+"[[stage]]\nid = \"merge\"\nprompt = \"true\"\n")
 	st := e.waitFinished(t, id, 30*time.Second)
-	if st.GetJob().GetStatus() != JobCompleted {
+	if st.GetJob().State() != messages.JobCompleted {
 		t.Fatalf("status %s", st.GetJob().GetStatus())
 	}
 	close(started)

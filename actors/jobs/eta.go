@@ -72,7 +72,7 @@ func (j *jobActor) simulate(stats *correlation.Stats, dur func(*correlation.Stag
 	free := &durHeap{}
 	var end time.Duration
 	for _, s := range j.sheets {
-		if s.row.Status != SheetRunning {
+		if s.row.Status != messages.SheetRunning {
 			continue
 		}
 		st, ok := stats.Lookup(correlation.Key{Score: j.job.JobID, Stage: s.row.Stage, Instrument: s.row.Instrument})
@@ -89,9 +89,9 @@ func (j *jobActor) simulate(stats *correlation.Stats, dur func(*correlation.Stag
 	}
 	for _, s := range j.sheets {
 		switch s.row.Status {
-		case SheetCompleted, SheetRunning:
+		case messages.SheetCompleted, messages.SheetRunning:
 			continue
-		case SheetFailed, SheetSkipped, SheetCancelled:
+		case messages.SheetFailed, messages.SheetSkipped, messages.SheetCancelled:
 			never[s.row.Num-1] = true // will not run unless resumed
 			continue
 		}
@@ -104,7 +104,7 @@ func (j *jobActor) simulate(stats *correlation.Stats, dur func(*correlation.Stag
 			return 0, false
 		}
 		ready := time.Duration(0)
-		if s.row.Status == SheetWaiting {
+		if s.row.Status == messages.SheetWaiting {
 			ready = max(s.row.WaitingUntil.Sub(now), 0)
 		}
 		for _, d := range s.sh.Deps {

@@ -8,6 +8,7 @@ import (
 	"github.com/mzt-dev/mzt/actors/correlation"
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config/score"
+	"github.com/mzt-dev/mzt/messages"
 )
 
 // etaJob is a job of three stages (a: two voices, b after a, c after b) with
@@ -37,7 +38,7 @@ prompt = "x"
 	j := &jobActor{sc: sc, job: store.JobRow{JobID: "eta"}}
 	for _, sh := range sc.Sheets() {
 		j.sheets = append(j.sheets, &sheetState{sh: sh, row: store.SheetRow{Num: sh.Num, Stage: sh.Stage.ID,
-			Instrument: "shell", Status: SheetPending}})
+			Instrument: "shell", Status: messages.SheetPending}})
 	}
 	return j
 }
@@ -64,16 +65,16 @@ func TestETASimulation(t *testing.T) {
 		{"voices in parallel, then the chain", 2, func(*jobActor) {}, 35 * time.Second},
 		{"one slot: everything in a row", 1, func(*jobActor) {}, 45 * time.Second},
 		{"a running try counts what is left of it", 2, func(j *jobActor) {
-			j.sheets[0].row.Status, j.sheets[0].row.StartedAt = SheetRunning, now.Add(-4*time.Second)
+			j.sheets[0].row.Status, j.sheets[0].row.StartedAt = messages.SheetRunning, now.Add(-4*time.Second)
 		}, 35 * time.Second},
 		{"a finished voice leaves the other", 1, func(j *jobActor) {
-			j.sheets[0].row.Status = SheetCompleted
+			j.sheets[0].row.Status = messages.SheetCompleted
 		}, 35 * time.Second},
 		{"below a failed sheet nothing runs", 2, func(j *jobActor) {
-			j.sheets[1].row.Status = SheetFailed
+			j.sheets[1].row.Status = messages.SheetFailed
 		}, 10 * time.Second},
 		{"a retry waits out its backoff first", 2, func(j *jobActor) {
-			j.sheets[0].row.Status, j.sheets[0].row.WaitingUntil = SheetWaiting, now.Add(3*time.Second)
+			j.sheets[0].row.Status, j.sheets[0].row.WaitingUntil = messages.SheetWaiting, now.Add(3*time.Second)
 		}, 38 * time.Second},
 	}
 	for _, c := range cases {

@@ -16,8 +16,8 @@ func (j *jobActor) emitJob(ctx actor.Context) {
 		return
 	}
 	j.lastEvent = j.job.Status
-	ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: "job.status", JobId: j.job.JobID,
-		Status: j.job.Status, Detail: j.job.Error})
+	ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: string(messages.EventJobStatus), JobId: j.job.JobID,
+		Status: string(j.job.Status), Detail: j.job.Error})
 }
 
 // emitSheets publishes the sheets whose status changed since their last event.
@@ -28,11 +28,11 @@ func (j *jobActor) emitSheets(ctx actor.Context, sheets []*sheetState) {
 		}
 		s.lastEvent = s.row.Status
 		detail := s.row.Error
-		if s.row.Status == SheetRunning {
+		if s.row.Status == messages.SheetRunning {
 			detail = fmt.Sprintf("try %d", s.row.Tries)
 		}
-		ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: "sheet.status", JobId: j.job.JobID,
-			Sheet: int64(s.row.Num), Attempt: int64(s.row.Tries), Stage: s.row.Stage, Status: s.row.Status,
+		ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: string(messages.EventSheetStatus), JobId: j.job.JobID,
+			Sheet: int64(s.row.Num), Attempt: int64(s.row.Tries), Stage: s.row.Stage, Status: string(s.row.Status),
 			Detail: detail})
 	}
 }

@@ -15,35 +15,10 @@ import (
 	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
 	"github.com/mzt-dev/mzt/internal/cgroup"
+	"github.com/mzt-dev/mzt/internal/mailbox"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
 	"github.com/mzt-dev/mzt/messages"
 )
-
-// Job and sheet states of CONTRACT §3.
-const (
-	JobQueued    = "queued"
-	JobRunning   = "running"
-	JobPaused    = "paused"
-	JobCompleted = "completed"
-	JobFailed    = "failed"
-	JobCancelled = "cancelled"
-
-	SheetPending   = "pending"
-	SheetRunning   = "running"
-	SheetWaiting   = "waiting"
-	SheetCompleted = "completed"
-	SheetFailed    = "failed"
-	SheetSkipped   = "skipped"
-	SheetCancelled = "cancelled"
-)
-
-func sheetTerminal(status string) bool {
-	switch status {
-	case SheetCompleted, SheetFailed, SheetSkipped, SheetCancelled:
-		return true
-	}
-	return false
-}
 
 // Messages between the job manager and a job actor.
 type (
@@ -115,12 +90,14 @@ type sheetState struct {
 	row       store.SheetRow
 	sh        score.Sheet
 	requested bool
+	holdsSlot bool    // a conductor slot was granted for the current try
+	launch    *launch // the current try, until its process starts
 	cancel    context.CancelFunc
-	stopWhy   string // why we cancelled the running attempt: cancel, interrupt, preempt, stall
-	stallNote string // why a stalled try was stopped
-	exited    *int   // the exit code of a try that ended while no conductor ran
+	stopWhy   stopReason // why we stopped (or must not start) the current try
+	stallNote string     // why a stalled try was stopped
+	exited    *int       // the exit code of a try that ended while no conductor ran
 	live      *SheetProfile
-	lastEvent string // the status last published as an event
+	lastEvent messages.SheetState // the status last published as an event
 }
 
 // jobActor drives one job's DAG. It is never restarted automatically: a
@@ -137,9 +114,9 @@ type jobActor struct {
 	cancelling bool
 	halted     bool // the conductor is stopping: nothing new starts
 	finished   bool
-	wakeTimer  *time.Timer
+	wakeTimer  *mailbox.Timer
 	idx        dagIndex
-	lastEvent  string // the job status last published as an event
+	lastEvent  messages.JobState // the job status last published as an event
 	eta        etaCache
 }
 
@@ -158,9 +135,15 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.schedule(ctx)
 	case *slotGranted:
 		j.startAttempt(ctx, m.num)
+	case *store.WriteDone:
+		if tag, ok := m.Tag.(*tryRecorded); ok {
+			j.onTryRecorded(ctx, tag, m.Err)
+		}
+	case *tryPlanned:
+		j.onTryPlanned(ctx, m)
 	case *attemptStarted:
 		s := j.sheets[m.num-1]
-		if s.row.Tries == m.try && s.row.Status == SheetRunning {
+		if s.row.Tries == m.try && s.row.Status == messages.SheetRunning {
 			s.row.PID, s.row.PGID, s.row.ProcStart = m.proc.PID, m.proc.PGID, m.proc.StartTicks
 			j.persist(ctx, nil, s)
 			j.reportRunning(ctx, s)
@@ -180,7 +163,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.halted = true
 	case *interrupt:
 		j.halted = true
-		j.stopRunning("interrupt")
+		j.stopRunning(stopInterrupt)
 	case *preempt:
 		j.preemptSheet(ctx, m)
 	case *messages.JobControlRequest:
@@ -190,16 +173,14 @@ func (j *jobActor) Receive(ctx actor.Context) {
 	case *logPlanRequest:
 		ctx.Respond(j.logPlan())
 	case *actor.Stopping:
-		if j.wakeTimer != nil {
-			j.wakeTimer.Stop()
-		}
+		j.wakeTimer.Stop()
 		// The manager only stops a job that is finished or interrupted; make
 		// sure no attempt outlives its actor either way.
-		j.stopRunning("interrupt")
+		j.stopRunning(stopInterrupt)
 	}
 }
 
-func (j *jobActor) running() int { return j.idx.counts[SheetRunning] }
+func (j *jobActor) running() int { return j.idx.counts[messages.SheetRunning] }
 
 // schedule skips what can no longer run, ends waits that are due, requests
 // slots for ready sheets up to max_parallel, and finishes the job when
@@ -214,16 +195,16 @@ func (j *jobActor) schedule(ctx actor.Context) {
 		j.idx.cascade = j.idx.cascade[1:]
 		for _, d := range j.idx.dependents[i] {
 			ds := j.sheets[d]
-			if ds.row.Status != SheetPending && ds.row.Status != SheetWaiting {
+			if ds.row.Status != messages.SheetPending && ds.row.Status != messages.SheetWaiting {
 				continue
 			}
 			ds.row.FinishedAt, ds.row.WaitingUntil = now, time.Time{}
 			if j.cancelling {
 				ds.row.Error = "cancelled"
-				j.setStatus(ds, SheetCancelled)
+				j.setStatus(ds, messages.SheetCancelled)
 			} else {
 				ds.row.Error = fmt.Sprintf("skipped: sheet %d it depends on did not complete", i+1)
-				j.setStatus(ds, SheetSkipped)
+				j.setStatus(ds, messages.SheetSkipped)
 			}
 			j.persist(ctx, nil, ds)
 		}
@@ -238,7 +219,7 @@ func (j *jobActor) schedule(ctx actor.Context) {
 			continue
 		}
 		s.row.WaitingUntil = time.Time{}
-		j.setStatus(s, SheetPending)
+		j.setStatus(s, messages.SheetPending)
 		j.persist(ctx, nil, s)
 	}
 	blocked := j.job.UserPaused || j.cancelling || j.halted || !j.admitted || (j.sc.FailFast && j.anyFailed())
@@ -247,7 +228,7 @@ func (j *jobActor) schedule(ctx actor.Context) {
 		i := heap.Pop(&j.idx.ready).(int)
 		j.idx.inReady[i] = false
 		s := j.sheets[i]
-		if s.row.Status != SheetPending || s.requested || j.idx.remaining[i] > 0 {
+		if s.row.Status != messages.SheetPending || s.requested || j.idx.remaining[i] > 0 {
 			continue // stale entry
 		}
 		s.requested = true
@@ -265,14 +246,11 @@ func (j *jobActor) schedule(ctx actor.Context) {
 }
 
 func (j *jobActor) armWake(ctx actor.Context, d time.Duration) {
-	if j.wakeTimer != nil {
-		j.wakeTimer.Stop()
-	}
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	j.wakeTimer = time.AfterFunc(max(d, time.Millisecond), func() { root.Send(self, &wake{}) })
+	j.wakeTimer.Stop()
+	j.wakeTimer = mailbox.After(ctx.ActorSystem().Root, ctx.Self(), max(d, time.Millisecond), &wake{})
 }
 
-func (j *jobActor) anyFailed() bool { return j.idx.counts[SheetFailed] > 0 }
+func (j *jobActor) anyFailed() bool { return j.idx.counts[messages.SheetFailed] > 0 }
 
 // checkFinished settles the job once nothing runs and nothing can start.
 func (j *jobActor) checkFinished(ctx actor.Context) {
@@ -280,39 +258,39 @@ func (j *jobActor) checkFinished(ctx actor.Context) {
 		return
 	}
 	now := time.Now()
-	settle := func(status, reason string) {
+	settle := func(status messages.SheetState, reason string) {
 		for _, s := range j.sheets {
-			if !sheetTerminal(s.row.Status) {
+			if !s.row.Status.Terminal() {
 				s.row.Error, s.row.FinishedAt, s.row.WaitingUntil = reason, now, time.Time{}
 				j.setStatus(s, status)
 			}
 		}
 	}
 	if j.cancelling {
-		settle(SheetCancelled, "cancelled")
-		j.finish(ctx, JobCancelled, "cancelled by the user")
+		settle(messages.SheetCancelled, "cancelled")
+		j.finish(ctx, messages.JobCancelled, "cancelled by the user")
 		return
 	}
 	if j.sc.FailFast && j.anyFailed() {
-		settle(SheetSkipped, "skipped: fail_fast after a failed sheet")
+		settle(messages.SheetSkipped, "skipped: fail_fast after a failed sheet")
 	}
 	c := j.idx.counts
-	completed := c[SheetCompleted]
-	failed := c[SheetFailed] + c[SheetSkipped] + c[SheetCancelled]
+	completed := c[messages.SheetCompleted]
+	failed := c[messages.SheetFailed] + c[messages.SheetSkipped] + c[messages.SheetCancelled]
 	if completed+failed < len(j.sheets) {
 		return // something can still run (or waits for a resume)
 	}
 	if failed == 0 {
-		j.finish(ctx, JobCompleted, "")
+		j.finish(ctx, messages.JobCompleted, "")
 		return
 	}
-	j.finish(ctx, JobFailed, fmt.Sprintf("%d of %d sheets did not complete", failed, len(j.sheets)))
+	j.finish(ctx, messages.JobFailed, fmt.Sprintf("%d of %d sheets did not complete", failed, len(j.sheets)))
 }
 
 // finish records the job's end. The manager answers for the job from the
 // final snapshot until the store confirms the write, then stops this actor
 // (with a poison pill, so nothing already queued here is lost).
-func (j *jobActor) finish(ctx actor.Context, status, reason string) {
+func (j *jobActor) finish(ctx actor.Context, status messages.JobState, reason string) {
 	j.finished = true
 	j.job.Status, j.job.Error, j.job.FinishedAt = status, reason, time.Now()
 	job := j.job
@@ -327,92 +305,11 @@ func (j *jobActor) setJobStatus() {
 	switch {
 	case j.finished:
 	case j.job.UserPaused:
-		j.job.Status = JobPaused
+		j.job.Status = messages.JobPaused
 	case !j.admitted:
-		j.job.Status = JobQueued
+		j.job.Status = messages.JobQueued
 	default:
-		j.job.Status = JobRunning
-	}
-}
-
-func (j *jobActor) startAttempt(ctx actor.Context, num int) {
-	s := j.sheets[num-1]
-	if s.requested {
-		s.requested = false
-		j.idx.requested--
-	}
-	if j.finished || j.cancelling || j.halted || j.job.UserPaused || s.row.Status != SheetPending {
-		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: num})
-		j.maybeReady(num - 1)
-		return
-	}
-	s.row.Tries++
-	j.setStatus(s, SheetRunning)
-	s.row.StartedAt, s.row.FinishedAt = time.Now(), time.Time{}
-	s.row.ExitCode, s.row.PID, s.row.PGID, s.row.ProcStart = nil, 0, 0, 0
-	s.row.Profile, s.row.Notes, s.live = store.Profile{}, nil, nil
-	lastError := s.row.Error
-	s.row.Error = ""
-	plan, err := j.planAttempt(s, lastError)
-	j.setJobStatus()
-	j.persist(ctx, nil, s)
-	if err != nil {
-		j.finishAttempt(ctx, &attemptDone{num: num, try: s.row.Tries, err: err})
-		j.schedule(ctx)
-		return
-	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	try := s.row.Tries
-	run := j.set.runner
-	if run == nil {
-		run = runAttempt
-	}
-	go run(runCtx, plan,
-		func(p sheetrun.Proc) { root.Send(self, &attemptStarted{num: num, try: try, proc: p}) },
-		func(d *attemptDone) { cancel(); root.Send(self, d) })
-	j.publish(ctx)
-}
-
-// planAttempt renders everything the sheet's current try needs.
-func (j *jobActor) planAttempt(s *sheetState, lastError string) (attemptPlan, error) {
-	p := j.profiles[s.sh.Stage.Instrument]
-	num, attempt := s.row.Num, s.row.Attempts+1
-	data := j.sc.Data(s.sh, attempt, j.prevOutputs(s))
-	plan := attemptPlan{num: num, try: s.row.Tries, attempt: attempt, profile: p, model: s.sh.Stage.Model,
-		workspace: j.sc.Workspace, env: sheetEnv(j.set.baseEnv, j.sc, s.sh, p, j.job.JobID),
-		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace,
-		base:  attemptBase(j.set.logDir, num, s.row.Tries),
-		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker, cgroups: j.set.cgroups,
-		logCap: j.set.logCap}
-	if plan.timeout == 0 {
-		plan.timeout = time.Duration(p.DefaultTimeout)
-	}
-	var err error
-	if plan.checks, err = renderChecks(s.sh.Stage, data); err == nil {
-		plan.prompt, err = buildPrompt(j.sc, s.sh, data, p.RawPrompt, lastError, plan.checks, s.sh.Stage.Attempts)
-	}
-	return plan, err
-}
-
-// settleExitedAttempts finishes tries that ended while no conductor ran
-// (their exit code was found at start): they are judged, not run again.
-func (j *jobActor) settleExitedAttempts(ctx actor.Context) {
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	for _, s := range j.sheets {
-		if s.row.Status != SheetRunning || s.exited == nil {
-			continue
-		}
-		code := *s.exited
-		s.exited = nil
-		plan, err := j.planAttempt(s, "")
-		if err != nil {
-			j.finishAttempt(ctx, &attemptDone{num: s.row.Num, try: s.row.Tries, err: err})
-			continue
-		}
-		j.log.Info("settling a try that ended while the conductor was down", "sheet", s.row.Num, "try", s.row.Tries, "exit_code", code)
-		go settleExited(context.Background(), plan, code, s.row.StartedAt, func(d *attemptDone) { root.Send(self, d) })
+		j.job.Status = messages.JobRunning
 	}
 }
 
@@ -439,147 +336,6 @@ func (j *jobActor) prevOutputs(s *sheetState) map[string]score.PrevStage {
 		prev[stage] = ps
 	}
 	return prev
-}
-
-// finishAttempt decides what an ended attempt means for its sheet.
-func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
-	s := j.sheets[d.num-1]
-	if s.row.Tries != d.try || s.row.Status != SheetRunning {
-		return // a stale report
-	}
-	if s.cancel != nil {
-		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: d.num})
-	}
-	s.cancel = nil
-	why, stallNote := s.stopWhy, s.stallNote
-	s.stopWhy, s.stallNote, s.live = "", "", nil
-	now := time.Now()
-	r := d.result
-	s.row.FinishedAt = now
-	s.row.PID, s.row.PGID, s.row.ProcStart = 0, 0, 0
-	if !r.Started.IsZero() {
-		code := r.ExitCode
-		s.row.ExitCode = &code
-	}
-	if r.StdoutTail != "" || d.usage.Text != "" {
-		s.row.OutputTail = r.StdoutTail
-		if d.usage.Text != "" {
-			s.row.OutputTail = d.usage.Text
-		}
-	}
-	s.row.InputTokens += d.usage.InputTokens
-	s.row.OutputTokens += d.usage.OutputTokens
-	s.row.CostUSD += d.usage.CostUSD
-	s.row.Validations = toStoreValidations(d.checks)
-	s.row.Notes = append(s.row.Notes, r.Notes...) // e.g. a log cut by max_log_mb
-	att := &store.AttemptRow{RunKey: j.job.RunKey, Num: d.num, Try: d.try, StartedAt: s.row.StartedAt,
-		FinishedAt: now, ExitCode: s.row.ExitCode, Validations: s.row.Validations, Profile: s.row.Profile}
-	p := j.profiles[s.sh.Stage.Instrument]
-
-	switch {
-	case why == "cancel":
-		s.row.Error = "cancelled"
-		j.setStatus(s, SheetCancelled)
-		att.Outcome = "cancelled"
-	case why == "interrupt" || why == "preempt":
-		// Not the sheet's fault: it runs again without using an attempt.
-		s.row.FinishedAt = time.Time{}
-		s.row.Error = "interrupted (" + why + ")"
-		j.setStatus(s, SheetPending)
-		att.Outcome, att.Error = "interrupted", s.row.Error
-	case d.class == sheetrun.ClassAuth:
-		s.row.Error = "authentication failed: " + lastLine(r.StderrTail, r.StdoutTail)
-		j.setStatus(s, SheetFailed)
-		att.Outcome, att.Counted, att.Error = "failed", true, s.row.Error
-		s.row.Attempts++
-	case d.class == sheetrun.ClassRateLimited:
-		wait := d.wait
-		if wait <= 0 {
-			wait = time.Duration(p.Errors.RateLimitWait)
-		}
-		att.Outcome = "rate_limited"
-		if s.row.RateLimitWaited+wait > time.Duration(s.sh.Stage.MaxRateLimitWait) {
-			s.row.Error = fmt.Sprintf("rate limited for longer than max_rate_limit_wait (%s)", time.Duration(s.sh.Stage.MaxRateLimitWait))
-			j.setStatus(s, SheetFailed)
-		} else {
-			s.row.RateLimitWaited += wait
-			s.row.WaitingUntil = now.Add(wait)
-			s.row.Error = fmt.Sprintf("rate limited by %s; waiting %s", p.Name, wait.Round(time.Second))
-			j.setStatus(s, SheetWaiting)
-			ctx.Send(j.mgr, &rateLimitHit{instrument: p.Name, until: s.row.WaitingUntil})
-		}
-		att.Error = s.row.Error
-	default:
-		reason := failureReason(d)
-		if why == "stall" {
-			reason = "stalled: " + stallNote
-		}
-		s.row.Attempts++
-		att.Counted = true
-		if reason == "" {
-			s.row.Error = ""
-			j.setStatus(s, SheetCompleted)
-			att.Outcome = "completed"
-			break
-		}
-		att.Error = reason
-		att.Outcome = "failed"
-		switch {
-		case why == "stall":
-			att.Outcome = "stalled"
-		case r.TimedOut:
-			att.Outcome = "timed_out"
-		}
-		if s.row.Attempts >= s.sh.Stage.Attempts {
-			s.row.Error = reason
-			j.setStatus(s, SheetFailed)
-		} else {
-			delay := backoffDelay(s.sh.Stage.Backoff, s.row.Attempts)
-			s.row.WaitingUntil = now.Add(delay)
-			s.row.Error = reason
-			j.setStatus(s, SheetWaiting)
-		}
-	}
-	if sheetTerminal(s.row.Status) {
-		j.log.Info("sheet finished", "sheet", d.num, "status", s.row.Status,
-			"attempts", s.row.Attempts, "error", s.row.Error)
-	}
-	j.setJobStatus()
-	j.persist(ctx, att, s)
-}
-
-// failureReason says why an attempt failed, or "" when it succeeded.
-func failureReason(d *attemptDone) string {
-	r := d.result
-	switch {
-	case d.err != nil:
-		return d.err.Error()
-	case r.Err != nil:
-		return r.Err.Error()
-	case r.TimedOut:
-		return fmt.Sprintf("timed out after %s", r.Ended.Sub(r.Started).Round(time.Second))
-	case !r.Success:
-		if r.Signal != "" {
-			return "killed by signal " + r.Signal
-		}
-		msg := fmt.Sprintf("exit code %d", r.ExitCode)
-		if tail := lastLine(r.StderrTail, ""); tail != "" {
-			msg += ": " + tail
-		}
-		return msg
-	case d.usage.IsError:
-		return "the instrument reported an error: " + truncate(d.usage.Text, 200)
-	}
-	var failed []string
-	for _, c := range d.checks {
-		if !c.Passed {
-			failed = append(failed, c.Type+": "+c.Detail)
-		}
-	}
-	if len(failed) > 0 {
-		return "validation failed: " + strings.Join(failed, "; ")
-	}
-	return ""
 }
 
 func lastLine(texts ...string) string {
@@ -609,25 +365,29 @@ func toStoreValidations(checks []sheetrun.CheckResult) []store.Validation {
 
 func (j *jobActor) onRateLimited(ctx actor.Context, m *rateLimited) {
 	for _, s := range j.sheets {
-		if s.row.Status != SheetPending || j.profiles[s.sh.Stage.Instrument].Name != m.instrument {
+		if s.row.Status != messages.SheetPending || j.profiles[s.sh.Stage.Instrument].Name != m.instrument {
 			continue
 		}
 		s.row.WaitingUntil = m.until
 		s.row.Error = "instrument " + m.instrument + " is rate limited"
-		j.setStatus(s, SheetWaiting)
+		j.setStatus(s, messages.SheetWaiting)
 		j.persist(ctx, nil, s)
 	}
 	j.schedule(ctx)
 }
 
 // stopRunning cancels every running attempt; each reports back through
-// attemptDone and is settled according to why.
-func (j *jobActor) stopRunning(why string) {
+// attemptDone and is settled according to why. A try whose process has not
+// started yet is marked, and never starts.
+func (j *jobActor) stopRunning(why stopReason) {
 	for _, s := range j.sheets {
-		if s.row.Status == SheetRunning && s.cancel != nil {
-			if s.stopWhy == "" {
-				s.stopWhy = why
-			}
+		if s.row.Status != messages.SheetRunning || (s.cancel == nil && s.launch == nil) {
+			continue
+		}
+		if s.stopWhy == stopNone {
+			s.stopWhy = why
+		}
+		if s.cancel != nil {
 			s.cancel()
 		}
 	}
@@ -663,11 +423,11 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 		j.cancelling = true
 		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
 		j.clearRequests()
-		j.stopRunning("cancel")
+		j.stopRunning(stopCancel)
 	}
 	j.setJobStatus()
 	j.persist(ctx, nil)
-	ctx.Respond(&messages.JobControlResponse{JobId: j.job.JobID, Status: j.job.Status})
+	ctx.Respond(&messages.JobControlResponse{JobId: j.job.JobID, Status: string(j.job.Status)})
 	j.schedule(ctx)
 }
 
@@ -676,11 +436,11 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 func (j *jobActor) resetForResume() {
 	for _, s := range j.sheets {
 		switch s.row.Status {
-		case SheetFailed, SheetSkipped, SheetCancelled, SheetWaiting:
+		case messages.SheetFailed, messages.SheetSkipped, messages.SheetCancelled, messages.SheetWaiting:
 			// Statuses change outside setStatus here: buildIndex follows.
-			s.row.Status, s.row.Attempts, s.row.RateLimitWaited = SheetPending, 0, 0
+			s.row.Status, s.row.Attempts, s.row.RateLimitWaited = messages.SheetPending, 0, 0
 			s.row.WaitingUntil, s.row.FinishedAt = time.Time{}, time.Time{}
-		case SheetPending:
+		case messages.SheetPending:
 			s.row.Attempts = 0
 		}
 	}
@@ -689,13 +449,27 @@ func (j *jobActor) resetForResume() {
 
 // persist writes the job row and the given sheets (and attempt) in one transaction.
 func (j *jobActor) persist(ctx actor.Context, att *store.AttemptRow, sheets ...*sheetState) {
+	j.write(ctx, nil, att, sheets)
+}
+
+// persistAck is persist, and the store tells this actor (with tag) once the
+// write is durable.
+func (j *jobActor) persistAck(ctx actor.Context, tag any, sheets ...*sheetState) {
+	j.write(ctx, tag, nil, sheets)
+}
+
+func (j *jobActor) write(ctx actor.Context, tag any, att *store.AttemptRow, sheets []*sheetState) {
 	job := j.job
 	job.ScoreSource = nil // written once at insert; the upsert leaves it alone
 	rows := make([]store.SheetRow, len(sheets))
 	for i, s := range sheets {
 		rows[i] = s.row
 	}
-	ctx.Send(j.store, &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: rows, Attempt: att}})
+	w := &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: rows, Attempt: att}}
+	if tag != nil {
+		w.ReplyTo, w.Tag = ctx.Self(), tag
+	}
+	ctx.Send(j.store, w)
 	j.emitSheets(ctx, sheets)
 }
 
@@ -722,7 +496,7 @@ func (j *jobActor) rows() []store.SheetRow {
 func (j *jobActor) info() *messages.JobInfo {
 	info := jobHeader(j.job)
 	c := j.idx.counts
-	info.SheetsCompleted, info.SheetsRunning, info.SheetsFailed = int64(c[SheetCompleted]), int64(c[SheetRunning]), int64(c[SheetFailed])
+	info.SheetsCompleted, info.SheetsRunning, info.SheetsFailed = int64(c[messages.SheetCompleted]), int64(c[messages.SheetRunning]), int64(c[messages.SheetFailed])
 	j.setETA(info, time.Now())
 	return info
 }

@@ -97,8 +97,8 @@ func (a *Actor) preemptCandidates(u monitor.Usage) []preemptCandidate {
 	for _, unit := range u.Units {
 		byLeader[unit.Leader] = unit
 	}
-	out := make([]preemptCandidate, 0, len(a.held))
-	for k, h := range a.held {
+	out := make([]preemptCandidate, 0, len(a.slots.held))
+	for k, h := range a.slots.held {
 		c := preemptCandidate{JobID: k.jobID, Num: k.num, Job: h.job, GrantedAt: h.grantedAt}
 		if r := a.running[k]; r != nil && r.PID > 0 {
 			if unit, ok := byLeader[r.PID]; ok {
@@ -126,16 +126,16 @@ func (j *jobActor) preemptSheet(ctx actor.Context, m *preempt) {
 		return
 	}
 	s := j.sheets[m.num-1]
-	if s.row.Status != SheetRunning || s.cancel == nil || s.stopWhy != "" {
+	if s.row.Status != messages.SheetRunning || s.cancel == nil || s.stopWhy != stopNone {
 		return
 	}
 	j.log.Warn("critical pressure: stopping a sheet", "sheet", m.num, "try", s.row.Tries, "why", m.note)
-	s.stopWhy = "preempt"
+	s.stopWhy = stopPreempt
 	s.row.Notes = append(s.row.Notes, m.note)
 	if len(s.row.Notes) > maxNotes {
 		s.row.Notes = s.row.Notes[len(s.row.Notes)-maxNotes:]
 	}
-	ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: "preempt", JobId: j.job.JobID, Sheet: int64(m.num),
+	ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: string(messages.EventPreempt), JobId: j.job.JobID, Sheet: int64(m.num),
 		Attempt: int64(s.row.Tries), Stage: s.row.Stage, Status: "preempted", Detail: m.note})
 	j.persist(ctx, nil, s)
 	s.cancel()

@@ -95,11 +95,11 @@ func TestThousands(t *testing.T) {
 func TestPreemptCandidatesMatchUnitsByLeader(t *testing.T) {
 	now := time.Now()
 	a := &Actor{
-		held: map[slotKey]heldSlot{
+		slots: &slots{held: map[slotKey]heldSlot{
 			{"X", 3}: {grantedAt: now},
 			{"Y", 1}: {grantedAt: now.Add(time.Second)},
 			{"Y", 2}: {grantedAt: now.Add(2 * time.Second)},
-		},
+		}},
 		running: map[slotKey]*RunningSheet{
 			{"X", 3}: {JobID: "X", Num: 3, PID: 300},
 			{"Y", 1}: {JobID: "Y", Num: 1, PID: 100},

@@ -77,7 +77,7 @@ const maxNotes = 20
 // onSheetRunning records a running try (manager).
 func (a *Actor) onSheetRunning(m *sheetRunning) {
 	k := slotKey{m.sheet.JobID, m.sheet.Num}
-	if _, held := a.held[k]; !held {
+	if !a.slots.holds(k.jobID, k.num) {
 		return // it ended before this arrived
 	}
 	s := m.sheet
@@ -134,7 +134,7 @@ func (a *Actor) top() *messages.TopSnapshot {
 	sortJobs(snap.Jobs)
 	for _, r := range a.runningSheets().Sheets {
 		si := &messages.SheetInfo{Num: int64(r.Num), Stage: r.Stage, Voice: int64(r.Voice),
-			VoiceCount: int64(r.VoiceCount), Status: SheetRunning, Attempts: int64(r.Attempts),
+			VoiceCount: int64(r.VoiceCount), Status: string(messages.SheetRunning), Attempts: int64(r.Attempts),
 			Instrument: r.Instrument, StartedAtUnixNano: unixNano(r.StartedAt), Pid: int64(r.PID),
 			DurationSeconds: now.Sub(r.StartedAt).Seconds()}
 		if r.Live != nil {
@@ -188,7 +188,7 @@ func (j *jobActor) applyProfile(ctx actor.Context, p *SheetProfile) {
 		return
 	}
 	s := j.sheets[p.Num-1]
-	if s.row.Status != SheetRunning || s.row.Tries != p.Try {
+	if s.row.Status != messages.SheetRunning || s.row.Tries != p.Try {
 		return
 	}
 	s.live = p
@@ -196,9 +196,9 @@ func (j *jobActor) applyProfile(ctx actor.Context, p *SheetProfile) {
 	s.row.Notes = addNotes(s.row.Notes, *p)
 	if p.StallNote != "" {
 		s.row.Profile.Stalled = true
-		if _, on := j.stallPolicy(s); on == score.OnStallRetry && s.cancel != nil && s.stopWhy == "" {
+		if _, on := j.stallPolicy(s); on == score.OnStallRetry && s.cancel != nil && s.stopWhy == stopNone {
 			j.log.Warn("sheet stalled; stopping the try (on_stall = retry)", "sheet", p.Num, "try", p.Try)
-			s.stopWhy, s.stallNote = "stall", p.StallNote
+			s.stopWhy, s.stallNote = stopStall, p.StallNote
 			s.cancel()
 		}
 	}
@@ -226,7 +226,7 @@ func addNotes(notes []string, p SheetProfile) []string {
 // withLive overlays the live profile of running sheets on their wire form.
 func (j *jobActor) withLive(infos []*messages.SheetInfo) []*messages.SheetInfo {
 	for i, s := range j.sheets {
-		if s.row.Status == SheetRunning && s.live != nil && s.live.Try == s.row.Tries {
+		if s.row.Status == messages.SheetRunning && s.live != nil && s.live.Try == s.row.Tries {
 			applyLive(infos[i], s.live)
 		}
 	}

@@ -15,7 +15,9 @@ import (
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
+	"github.com/mzt-dev/mzt/internal/mailbox"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/messages"
 )
 
 // Prepared is a run ready to be driven by a job actor: its score parsed and
@@ -32,30 +34,14 @@ type Prepared struct {
 // prepare parses a run's stored score and resolves its instruments.
 func prepare(run store.Run, instrumentsDir string) Prepared {
 	p := Prepared{Run: run}
-	profiles, err := instrument.Load(instrumentsDir)
-	if err != nil {
-		p.Err = fmt.Errorf("instrument profiles: %w", err)
-		return p
-	}
-	sc, err := score.Parse(run.Job.ScorePath, run.Job.ScoreSource, profileNames(profiles))
+	sc, profiles, err := score.Read(run.Job.ScorePath, run.Job.ScoreSource,
+		score.ReadOptions{InstrumentsDir: instrumentsDir, MaxSheets: score.NoSheetLimit, JobID: run.Job.JobID})
 	if err != nil {
 		p.Err = fmt.Errorf("the stored score no longer parses: %w", err)
 		return p
 	}
-	if err := sc.SetID(run.Job.JobID); err != nil {
-		p.Err = err
-		return p
-	}
 	p.Score, p.Profiles = sc, profiles
 	return p
-}
-
-func profileNames(profiles map[string]*instrument.Profile) map[string]bool {
-	names := make(map[string]bool, len(profiles))
-	for n := range profiles {
-		names[n] = true
-	}
-	return names
 }
 
 // Recover loads every unfinished run after a start: sheets that were running
@@ -74,13 +60,15 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 	var wg sync.WaitGroup
 	for _, run := range runs {
 		for _, s := range run.Sheets {
-			if s.Status != SheetRunning {
+			if s.Status != messages.SheetRunning {
 				continue
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				killLeftovers(&s, killGrace, log)
+				if err := mailbox.Protect(func() { killLeftovers(&s, killGrace, log) }); err != nil {
+					log.Error("killing what is left of an interrupted sheet failed", "sheet", s.Num, "err", err)
+				}
 			}()
 		}
 	}
@@ -105,7 +93,7 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 		exited := map[int]int{}
 		for i := range run.Sheets {
 			s := &run.Sheets[i]
-			if s.Status != SheetRunning {
+			if s.Status != messages.SheetRunning {
 				continue
 			}
 			s.PID, s.PGID, s.ProcStart = 0, 0, 0
@@ -118,7 +106,7 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 				exited[s.Num] = code
 				continue
 			}
-			s.Status, s.Error = SheetPending, "interrupted: the conductor stopped while it ran"
+			s.Status, s.Error = messages.SheetPending, "interrupted: the conductor stopped while it ran"
 		}
 		log.Info("recovering job", "job", run.Job.JobID, "run", run.Job.Run, "status", run.Job.Status)
 		p := prepare(run, paths.Instruments)
@@ -172,7 +160,7 @@ func newJobActor(p Prepared, d *Deps, mgrSettings jobSettings) *jobActor {
 			row = newSheetRow(p.Run.Job.RunKey, sh, p.Profiles)
 		}
 		st := &sheetState{row: row, sh: sh}
-		if code, ok := p.Exited[sh.Num]; ok && row.Status == SheetRunning {
+		if code, ok := p.Exited[sh.Num]; ok && row.Status == messages.SheetRunning {
 			st.exited = &code
 		}
 		j.sheets = append(j.sheets, st)
@@ -183,7 +171,7 @@ func newJobActor(p Prepared, d *Deps, mgrSettings jobSettings) *jobActor {
 
 func newSheetRow(runKey string, sh score.Sheet, profiles map[string]*instrument.Profile) store.SheetRow {
 	return store.SheetRow{RunKey: runKey, Num: sh.Num, Stage: sh.Stage.ID, Voice: sh.Voice, VoiceCount: sh.VoiceCount,
-		Instrument: profiles[sh.Stage.Instrument].Name, Model: sh.Stage.Model, Status: SheetPending}
+		Instrument: profiles[sh.Stage.Instrument].Name, Model: sh.Stage.Model, Status: messages.SheetPending}
 }
 
 func baseEnv() []string { return os.Environ() }

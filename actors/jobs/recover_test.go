@@ -16,6 +16,7 @@ import (
 
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/messages"
 )
 
 // syncBuffer is a log sink safe for the logger's use.
@@ -91,7 +92,7 @@ func TestKillLeftoversLeavesReusedPIDAlone(t *testing.T) {
 	}
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	row := &store.SheetRow{Num: 2, Status: SheetRunning, PID: pid, PGID: pid, ProcStart: ticks + 1}
+	row := &store.SheetRow{Num: 2, Status: messages.SheetRunning, PID: pid, PGID: pid, ProcStart: ticks + 1}
 	killLeftovers(row, 200*time.Millisecond, log)
 
 	// Any signal would have been sent before killLeftovers returned; give
@@ -113,7 +114,7 @@ func TestKillLeftoversLeavesReusedPIDAlone(t *testing.T) {
 	}
 
 	// A record without a start time is not enough to kill anything either.
-	killLeftovers(&store.SheetRow{Num: 2, Status: SheetRunning, PID: pid, PGID: pid}, 200*time.Millisecond, log)
+	killLeftovers(&store.SheetRow{Num: 2, Status: messages.SheetRunning, PID: pid, PGID: pid}, 200*time.Millisecond, log)
 	select {
 	case <-done:
 		t.Fatal("a record without a start time got its PID killed")
@@ -132,7 +133,7 @@ func TestKillLeftoversKillsMatchingGroup(t *testing.T) {
 	}
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	row := &store.SheetRow{Num: 2, Status: SheetRunning, PID: pid, PGID: pid, ProcStart: ticks}
+	row := &store.SheetRow{Num: 2, Status: messages.SheetRunning, PID: pid, PGID: pid, ProcStart: ticks}
 	killLeftovers(row, time.Second, log)
 	select {
 	case <-done:

@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/cgroup"
+	"github.com/mzt-dev/mzt/internal/mailbox"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -87,7 +88,7 @@ type Actor struct {
 
 	snap     Snapshot
 	failures int
-	timer    *time.Timer
+	timer    *mailbox.Timer
 	stopped  bool
 }
 
@@ -121,9 +122,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.sampleSoon(ctx, 0)
 	case *actor.Stopping, *actor.Restarting:
 		a.stopped = true
-		if a.timer != nil {
-			a.timer.Stop()
-		}
+		a.timer.Stop()
 	case *SnapshotRequest:
 		ctx.Respond(a.snap)
 	case *Reconfigure:
@@ -147,20 +146,12 @@ func (a *Actor) sampleSoon(ctx actor.Context, d time.Duration) {
 	if a.stopped {
 		return
 	}
-	self, root := ctx.Self(), ctx.ActorSystem().Root
 	sampler := a.sampler
-	a.timer = time.AfterFunc(d, func() {
+	a.timer = mailbox.AfterGo(ctx.ActorSystem().Root, ctx.Self(), d, func() any {
 		var out sampled
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					out.err = fmt.Errorf("sampler panicked: %v", r)
-				}
-			}()
-			out.sample, out.err = sampler(os.Getpid())
-		}()
-		root.Send(self, &out)
-	})
+		out.sample, out.err = sampler(os.Getpid())
+		return &out
+	}, func(err error) any { return &sampled{err: fmt.Errorf("sampler: %w", err)} })
 }
 
 func (a *Actor) record(ctx actor.Context, m *sampled) {
@@ -191,7 +182,7 @@ func (a *Actor) record(ctx actor.Context, m *sampled) {
 		if a.snap.Pressure != prev {
 			a.log.Info("pressure changed", "from", prev.String(), "to", a.snap.Pressure.String(),
 				"memory_mb", int(a.snap.MemoryMB), "processes", a.snap.Processes, "accounting", a.snap.Accounting)
-			ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: "pressure", Status: a.snap.Pressure.String(),
+			ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: string(messages.EventPressure), Status: a.snap.Pressure.String(),
 				Detail: fmt.Sprintf("from %s; memory %.0f of %.0f MB, %d of %d processes%s", prev, a.snap.MemoryMB,
 					a.snap.MemoryLimitMB, a.snap.Processes, a.snap.ProcessLimit, noteSuffix(a.snap.Note))})
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/mzt-dev/mzt/actors/jobs"
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config"
+	"github.com/mzt-dev/mzt/internal/mailbox"
 	"github.com/mzt-dev/mzt/internal/proctable"
 	"github.com/mzt-dev/mzt/messages"
 )
@@ -52,7 +53,7 @@ type Actor struct {
 	log   *slog.Logger
 	tries map[tryKey]*TryState
 
-	timer       *time.Timer
+	timer       *mailbox.Timer
 	busy        bool
 	lastCompact time.Time
 }
@@ -102,44 +103,34 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.onRound(ctx, m)
 		a.arm(ctx)
 	case *actor.Stopping, *actor.Restarting:
-		if a.timer != nil {
-			a.timer.Stop()
-		}
+		a.timer.Stop()
 	}
 }
 
 func (a *Actor) arm(ctx actor.Context) {
-	if a.timer != nil {
-		a.timer.Stop()
-	}
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	a.timer = time.AfterFunc(time.Duration(a.cfg.Profiler.Interval), func() { root.Send(self, &tick{}) })
+	a.timer.Stop()
+	a.timer = mailbox.After(ctx.ActorSystem().Root, ctx.Self(), time.Duration(a.cfg.Profiler.Interval), &tick{})
 }
 
 // sample reads /proc off the mailbox.
 func (a *Actor) sample(ctx actor.Context, sheets []jobs.RunningSheet) {
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	go func() {
-		r := &round{at: time.Now(), sheets: sheets}
-		defer func() {
-			if p := recover(); p != nil {
-				r.err = fmt.Errorf("panic while sampling: %v", p)
-			}
-			root.Send(self, r)
-		}()
+	at := time.Now()
+	mailbox.Go(ctx.ActorSystem().Root, ctx.Self(), func() any {
+		r := &round{at: at, sheets: sheets}
 		if len(sheets) == 0 {
-			return
+			return r
 		}
 		table, err := proctable.Snapshot()
 		if err != nil {
 			r.err = err
-			return
+			return r
 		}
 		r.readings = make([]Reading, len(sheets))
 		for i, s := range sheets {
 			r.readings[i] = Measure(table, s.PID, s.PGID, s.Stdout, s.Stderr)
 		}
-	}()
+		return r
+	}, func(err error) any { return &round{at: at, sheets: sheets, err: fmt.Errorf("sampling: %w", err)} })
 }
 
 func (a *Actor) onRound(ctx actor.Context, r *round) {
@@ -192,19 +183,19 @@ func (a *Actor) onRound(ctx actor.Context, r *round) {
 
 // publish turns stalls and anomalies into events (and log lines).
 func (a *Actor) publish(ctx actor.Context, s jobs.RunningSheet, p jobs.SheetProfile) {
-	emit := func(kind, status, detail string) {
-		ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: kind, JobId: s.JobID, Sheet: int64(s.Num),
+	emit := func(kind messages.EventKind, status, detail string) {
+		ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: string(kind), JobId: s.JobID, Sheet: int64(s.Num),
 			Attempt: int64(s.Try), Stage: s.Stage, Status: status, Detail: detail})
 	}
 	if p.StallNote != "" {
 		a.log.Warn("sheet stalled", "job", s.JobID, "sheet", s.Num, "try", s.Try, "detail", p.StallNote, "on_stall", s.OnStall)
-		emit("stall", "stalled", p.StallNote)
+		emit(messages.EventStall, messages.StallStalled, p.StallNote)
 	}
 	if p.StallResolved {
-		emit("stall", "resumed", "made progress again")
+		emit(messages.EventStall, messages.StallResumed, "made progress again")
 	}
 	for _, n := range p.NewNotes {
 		a.log.Warn("sheet anomaly", "job", s.JobID, "sheet", s.Num, "try", s.Try, "detail", n)
-		emit("anomaly", "", n)
+		emit(messages.EventAnomaly, "", n)
 	}
 }

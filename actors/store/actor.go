@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/internal/mailbox"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -73,23 +74,14 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *Write:
 		a.queue <- m
 	case *Query:
-		sender, root, db := ctx.Sender(), ctx.ActorSystem().Root, a.db
-		go func() {
+		db := a.db
+		mailbox.Go(ctx.ActorSystem().Root, ctx.Sender(), func() any {
 			var res QueryResult
-			func() {
-				defer func() {
-					if r := recover(); r != nil {
-						res.Err = fmt.Errorf("query panicked: %v", r)
-					}
-				}()
-				qctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				res.Value, res.Err = m.Fn(qctx, db)
-			}()
-			if sender != nil {
-				root.Send(sender, &res)
-			}
-		}()
+			qctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			res.Value, res.Err = m.Fn(qctx, db)
+			return &res
+		}, func(err error) any { return &QueryResult{Err: fmt.Errorf("query: %w", err)} })
 	case *actor.Stopping:
 		// Everything already queued is written before the database closes.
 		close(a.queue)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/messages"
 )
 
 const waitFor = 10 * time.Second
@@ -140,7 +141,7 @@ func (h *harness) query(t *testing.T, fn func(context.Context, *DB) (any, error)
 
 var t0 = time.Unix(1_760_000_000, 0)
 
-func job(runKey, jobID, status string, created, finished int) JobRow {
+func job(runKey, jobID string, status messages.JobState, created, finished int) JobRow {
 	j := JobRow{RunKey: runKey, JobID: jobID, Status: status, Name: jobID,
 		CreatedAt: t0.Add(time.Duration(created) * time.Second), ScoreSource: []byte("src")}
 	if finished > 0 {
@@ -149,7 +150,7 @@ func job(runKey, jobID, status string, created, finished int) JobRow {
 	return j
 }
 
-func sheet(runKey string, num int, status string) SheetRow {
+func sheet(runKey string, num int, status messages.SheetState) SheetRow {
 	return SheetRow{RunKey: runKey, Num: num, Stage: "s", Voice: 1, VoiceCount: 1, Instrument: "shell", Status: status}
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/mzt-dev/mzt/messages"
 )
 
 // JobRow is one run of a job.
@@ -14,7 +16,7 @@ type JobRow struct {
 	JobID       string
 	Run         int // 1 for the first run of JobID; set by InsertRun
 	Name        string
-	Status      string
+	Status      messages.JobState
 	UserPaused  bool
 	ScorePath   string
 	ScoreSource []byte
@@ -42,7 +44,7 @@ type SheetRow struct {
 	VoiceCount      int
 	Instrument      string
 	Model           string
-	Status          string
+	Status          messages.SheetState
 	Attempts        int // counted attempts used
 	Tries           int // every try, counted or not (rate limits, interruptions)
 	StartedAt       time.Time
@@ -75,7 +77,7 @@ type AttemptRow struct {
 	RunKey      string
 	Num, Try    int
 	Counted     bool
-	Outcome     string // completed, failed, rate_limited, interrupted, timed_out, cancelled
+	Outcome     messages.AttemptOutcome
 	StartedAt   time.Time
 	FinishedAt  time.Time
 	ExitCode    *int
@@ -91,7 +93,7 @@ type Run struct {
 }
 
 // FinishedStatuses are the job statuses a run never leaves by itself.
-var FinishedStatuses = []string{"completed", "failed", "cancelled"}
+var FinishedStatuses = []messages.JobState{messages.JobCompleted, messages.JobFailed, messages.JobCancelled}
 
 func nanos(t time.Time) int64 {
 	if t.IsZero() {
@@ -365,7 +367,7 @@ func (db *DB) LatestRun(ctx context.Context, jobID string) (run Run, ok bool, er
 }
 
 // SheetCounts is a run's sheets by status.
-type SheetCounts map[string]int
+type SheetCounts map[messages.SheetState]int
 
 // FinishedJobs lists the latest run of every job id whose latest run has
 // finished, newest first, with completed-sheet counts (no sheets loaded).
@@ -409,7 +411,7 @@ func (db *DB) FinishedJobs(ctx context.Context, exclude map[string]bool) ([]JobR
 		if counts[key] == nil {
 			counts[key] = SheetCounts{}
 		}
-		counts[key][status] = n
+		counts[key][messages.SheetState(status)] = n
 	}
 	return out, counts, crow.Err()
 }

@@ -169,7 +169,7 @@ func (db *DB) SamplesOf(ctx context.Context, runKey string, num, try int) ([]Sam
 // FinishedTry is one finished try with what it ran, for statistics.
 type FinishedTry struct {
 	JobID, JobName, Stage, Instrument string
-	Outcome                           string
+	Outcome                           messages.AttemptOutcome
 	Duration                          time.Duration
 	Error                             string
 	Profile                           Profile

@@ -273,7 +273,7 @@ func TestFinishedTries(t *testing.T) {
 	}
 	for _, tr := range tries {
 		h.mustWrite(t, &SaveSheets{Attempt: &AttemptRow{RunKey: tr.runKey, Num: tr.num, Try: tr.try, Counted: true,
-			Outcome: tr.outcome, Error: tr.err, StartedAt: telT0.Add(time.Duration(tr.start) * time.Second),
+			Outcome: messages.AttemptOutcome(tr.outcome), Error: tr.err, StartedAt: telT0.Add(time.Duration(tr.start) * time.Second),
 			FinishedAt: telT0.Add(time.Duration(tr.end) * time.Second), Profile: tr.profile}})
 	}
 

@@ -4,6 +4,7 @@
 //
 //	go run ./cmd/mzt-bench [-mzt PATH] [-n N]
 //	go run ./cmd/mzt-bench soak [-cycles 10] [-sheets 50]
+//	go run ./cmd/mzt-bench soak -burst [-cycles 40] [-jobs 4] [-sheets 10]
 //	go run ./cmd/mzt-bench profiler-cost
 //	go run ./cmd/mzt-bench remote [-n 50]
 //
@@ -42,8 +43,14 @@ func main() {
 		cycles := fs.Int("cycles", 10, "kill -9 cycles")
 		sheets := fs.Int("sheets", 50, "sheets running in parallel")
 		noCgroups := fs.Bool("no-cgroups", false, "run the conductor with cgroups = false")
+		burst := fs.Bool("burst", false, "kill during bursts of submitted jobs of fast sheets; count sheets run twice")
+		jobs := fs.Int("jobs", 4, "with -burst: jobs submitted per cycle (of -sheets sheets each)")
 		fs.Parse(os.Args[2:])
-		if err := soak(*mzt, *cycles, *sheets, *noCgroups); err != nil {
+		run := func() error { return soak(*mzt, *cycles, *sheets, *noCgroups) }
+		if *burst {
+			run = func() error { return soakBurst(*mzt, *cycles, *jobs, *sheets, *noCgroups) }
+		}
+		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, "mzt-bench soak:", err)
 			os.Exit(1)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mzt-dev/mzt/internal/pidfile"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/messages"
 )
 
 // soak kills the conductor with SIGKILL `cycles` times while `sheets`
@@ -147,7 +148,7 @@ echo ok >> done/{{.Sheet}}
 		}
 	}
 	lost := 0
-	if st.Status != "completed" || st.SheetsCompleted != sheets {
+	if st.Status != messages.JobCompleted || st.SheetsCompleted != sheets {
 		lost = 1
 	}
 	attemptsUsed := 0
@@ -226,11 +227,11 @@ func alive(pid int) bool {
 }
 
 type soakStatus struct {
-	Status          string `json:"status"`
-	SheetsCompleted int    `json:"sheets_completed"`
+	Status          messages.JobState `json:"status"`
+	SheetsCompleted int               `json:"sheets_completed"`
 	Sheets          []struct {
-		Attempts int    `json:"attempts"`
-		Status   string `json:"status"`
+		Attempts int                 `json:"attempts"`
+		Status   messages.SheetState `json:"status"`
 	} `json:"sheets"`
 }
 
@@ -250,11 +251,11 @@ func waitRunning(mzt func(...string) ([]byte, error), n int, timeout time.Durati
 		if err == nil {
 			running := 0
 			for _, s := range st.Sheets {
-				if s.Status == "running" {
+				if s.Status == messages.SheetRunning {
 					running++
 				}
 			}
-			if running >= n || st.Status == "completed" {
+			if running >= n || st.Status == messages.JobCompleted {
 				return
 			}
 		}
@@ -266,7 +267,7 @@ func waitDone(mzt func(...string) ([]byte, error), timeout time.Duration) (soakS
 	deadline := time.Now().Add(timeout)
 	for {
 		st, err := jobStatus(mzt)
-		if err == nil && (st.Status == "completed" || st.Status == "failed" || st.Status == "cancelled") {
+		if err == nil && st.Status.Terminal() {
 			return st, nil
 		}
 		if time.Now().After(deadline) {
@@ -274,4 +275,145 @@ func waitDone(mzt func(...string) ([]byte, error), timeout time.Duration) (soakS
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// soakBurst kills the conductor with SIGKILL `cycles` times during bursts of
+// submissions: each cycle submits `jobs` jobs of `sheets` fast sheets, kills
+// the conductor while they run (after a delay that varies per cycle) and
+// starts it again. Every sheet appends its MZT_SHEET_TOKEN (run/sheet/try)
+// to one side-effect file, so what counts is what ran, whatever the logs
+// say: a sheet whose line appears twice ran twice, a token that appears
+// twice is a try number used twice. Both must be 0.
+func soakBurst(mztBin string, cycles, jobs, sheets int, noCgroups bool) error {
+	dir, mztBin, err := workdir(".mztburst", mztBin)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	home := filepath.Join(dir, "h")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	cfg := fmt.Sprintf("max_concurrent_jobs = %d\nmax_concurrent_sheets = 8\nkill_grace = \"1s\"\ncgroups = %v\n", jobs, !noCgroups)
+	if err := os.WriteFile(filepath.Join(home, "conductor.toml"), []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	effects := filepath.Join(dir, "effects")
+	score := filepath.Join(dir, "burst.toml")
+	src := fmt.Sprintf(`workspace = %q
+[defaults]
+instrument = "shell"
+attempts = 1
+[run]
+max_parallel = 8
+[[stage]]
+id = "echo"
+voices = %d
+prompt = 'echo "$MZT_SHEET_TOKEN" >> %s'
+`, filepath.Join(dir, "ws"), sheets, effects)
+	if err := os.WriteFile(score, []byte(src), 0o644); err != nil {
+		return err
+	}
+	mztAt := mztIn(mztBin, home)
+	mzt := func(args ...string) ([]byte, error) { return mztAt(args...).CombinedOutput() }
+	if out, err := mzt("start"); err != nil {
+		return fmt.Errorf("start: %v\n%s", err, out)
+	}
+	defer mzt("stop", "--force")
+	t0 := time.Now()
+	var ids []string
+	for c := 1; c <= cycles; c++ {
+		for k := 1; k <= jobs; k++ {
+			id := fmt.Sprintf("b%d-%d", c, k)
+			if out, err := mzt("run", "--id", id, score); err != nil {
+				return fmt.Errorf("cycle %d: run %s: %v\n%s", c, id, err, out)
+			}
+			ids = append(ids, id)
+		}
+		// Kill at a different moment of the burst each cycle.
+		time.Sleep(time.Duration(20+(c*37)%200) * time.Millisecond)
+		pid := readPID(filepath.Join(home, "conductor.pid"))
+		if pid <= 0 {
+			return fmt.Errorf("cycle %d: no conductor PID", c)
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			return fmt.Errorf("cycle %d: kill %d: %w", c, pid, err)
+		}
+		for {
+			st, err := pidfile.Inspect(filepath.Join(home, "conductor.pid"))
+			if err == nil && !st.Running {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if out, err := mzt("start"); err != nil {
+			return fmt.Errorf("cycle %d: start: %v\n%s", c, err, out)
+		}
+		lines, _ := countLines(effects)
+		fmt.Printf("cycle %2d: killed conductor %d during a burst of %d jobs; %d sheet runs so far\n", c, pid, jobs, lines)
+	}
+	// Let every job end, then read what ran.
+	deadline := time.Now().Add(10 * time.Minute)
+	notDone := 0
+	for {
+		notDone = 0
+		for _, id := range ids {
+			out, err := mzt("status", id, "--json")
+			var st soakStatus
+			if err != nil || json.Unmarshal(out, &st) != nil || !st.Status.Terminal() {
+				notDone++
+				break
+			}
+		}
+		if notDone == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	failed := 0
+	for _, id := range ids {
+		out, err := mzt("status", id, "--json")
+		var st soakStatus
+		if err != nil || json.Unmarshal(out, &st) != nil || st.Status != messages.JobCompleted || st.SheetsCompleted != sheets {
+			failed++
+		}
+	}
+	data, err := os.ReadFile(effects)
+	if err != nil {
+		return fmt.Errorf("read side effects: %w", err)
+	}
+	bySheet, byToken := map[string]int{}, map[string]int{}
+	for _, tok := range strings.Fields(string(data)) {
+		byToken[tok]++
+		if i := strings.LastIndexByte(tok, '/'); i > 0 {
+			bySheet[tok[:i]]++ // run/sheet
+		}
+	}
+	twice, reused := 0, 0
+	for _, n := range bySheet {
+		if n > 1 {
+			twice++
+		}
+	}
+	for _, n := range byToken {
+		if n > 1 {
+			reused++
+		}
+	}
+	total := len(ids) * sheets
+	fmt.Printf("\nsoak -burst: %d kill -9 cycles, %d jobs of %d fast sheets (%d sheets) in %s\n",
+		cycles, len(ids), sheets, total, time.Since(t0).Round(time.Second))
+	fmt.Printf("  jobs not completed        %d\n", failed)
+	fmt.Printf("  sheets that ran           %d\n", len(bySheet))
+	fmt.Printf("  sheets run twice          %d\n", twice)
+	fmt.Printf("  try numbers used twice    %d\n", reused)
+	if failed > 0 || twice > 0 || reused > 0 || len(bySheet) != total {
+		return fmt.Errorf("soak -burst found losses or repeats")
+	}
+	return nil
+}
+
+func countLines(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	return bytes.Count(data, []byte("\n")), err
 }

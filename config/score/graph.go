@@ -15,7 +15,7 @@ type Sheet struct {
 	StageIndex int
 	Voice      int   // 1..VoiceCount
 	VoiceCount int   // the stage's voices
-	Deps       []int // sheet numbers this sheet waits for, ascending
+	Deps       []int // sheet numbers this sheet waits for, ascending; shared by the stage's sheets: read only
 }
 
 // checkGraph resolves depends_on and reports unknown stages and cycles.
@@ -26,9 +26,10 @@ func (p *parser) checkGraph(s *Score) {
 			index[st.ID] = i
 		}
 	}
+	// The ids in file order, each once, for "did you mean".
 	ids := make([]string, 0, len(index))
-	for _, st := range s.Stages {
-		if st.ID != "" && !slices.Contains(ids, st.ID) {
+	for i, st := range s.Stages {
+		if st.ID != "" && index[st.ID] == i {
 			ids = append(ids, st.ID)
 		}
 	}
@@ -120,9 +121,18 @@ func cycles(deps [][]int) [][]int {
 	return found
 }
 
+// index maps stage ids to their index. A parsed score keeps it (see build);
+// a hand-built one gets a fresh one.
 func (s *Score) index() map[string]int {
-	m := make(map[string]int, len(s.Stages))
-	for i, st := range s.Stages {
+	if s.stageIndex != nil {
+		return s.stageIndex
+	}
+	return makeIndex(s.Stages)
+}
+
+func makeIndex(stages []Stage) map[string]int {
+	m := make(map[string]int, len(stages))
+	for i, st := range stages {
 		m[st.ID] = i
 	}
 	return m
@@ -153,10 +163,12 @@ func (s *Score) Sheets() []Sheet {
 			}
 		}
 		slices.Sort(deps)
+		// One slice for all of a stage's voices: a fan-in of a wide stage
+		// into another would otherwise hold voices x voices numbers.
 		for v := 1; v <= st.Voices; v++ {
 			out = append(out, Sheet{
 				Num: first[i] + v - 1, Stage: st, StageIndex: i,
-				Voice: v, VoiceCount: st.Voices, Deps: slices.Clone(deps),
+				Voice: v, VoiceCount: st.Voices, Deps: deps,
 			})
 		}
 	}
@@ -209,18 +221,7 @@ func (s *Score) Order() [][]string {
 // directly or through others: the stages whose outputs exist when it runs,
 // and so the keys of its .Prev.
 func (s *Score) Ancestors(i int) []string {
-	idx := s.index()
-	in := make([]bool, len(s.Stages))
-	var mark func(j int)
-	mark = func(j int) {
-		for _, d := range s.Stages[j].DependsOn {
-			if k, ok := idx[d]; ok && !in[k] {
-				in[k] = true
-				mark(k)
-			}
-		}
-	}
-	mark(i)
+	in := s.reach(i, -1)
 	var out []string
 	for k, yes := range in {
 		if yes && k != i {
@@ -228,4 +229,58 @@ func (s *Score) Ancestors(i int) []string {
 		}
 	}
 	return out
+}
+
+// isAncestor reports whether stage i depends on stage j, directly or not.
+func (s *Score) isAncestor(i, j int) bool {
+	return i != j && s.reach(i, j)[j]
+}
+
+// dependents marks the stages that depend on stage j, directly or not.
+func (s *Score) dependents(j int) []bool {
+	idx := s.index()
+	next := make([][]int, len(s.Stages)) // stage -> the stages that list it in depends_on
+	for i, st := range s.Stages {
+		for _, d := range st.DependsOn {
+			if k, ok := idx[d]; ok {
+				next[k] = append(next[k], i)
+			}
+		}
+	}
+	out := make([]bool, len(s.Stages))
+	todo := []int{j}
+	for len(todo) > 0 {
+		k := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for _, i := range next[k] {
+			if !out[i] {
+				out[i] = true
+				todo = append(todo, i)
+			}
+		}
+	}
+	return out
+}
+
+// reach marks the stages i depends on, directly or not, stopping early once
+// stop (when not -1) is found. It takes no more than one visit per stage and
+// no recursion, so a chain of ten thousand stages costs ten thousand steps.
+func (s *Score) reach(i, stop int) []bool {
+	idx := s.index()
+	in := make([]bool, len(s.Stages))
+	todo := []int{i}
+	for len(todo) > 0 {
+		j := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for _, d := range s.Stages[j].DependsOn {
+			if k, ok := idx[d]; ok && !in[k] {
+				in[k] = true
+				if k == stop {
+					return in
+				}
+				todo = append(todo, k)
+			}
+		}
+	}
+	return in
 }

@@ -33,6 +33,9 @@ const (
 	DefaultCommandTimeout = 5 * time.Minute
 	// MaxVoices guards against a typo turning into a million sheets.
 	MaxVoices = 1000
+	// DefaultMaxSheets is how many sheets a job may have unless the
+	// conductor's max_sheets_per_job says otherwise.
+	DefaultMaxSheets = 10000
 )
 
 // Score is a parsed, valid score. It is not changed after Parse, except by SetID.
@@ -51,6 +54,9 @@ type Score struct {
 	Source   []byte // the score file as read
 
 	workspaceSet bool // false when Workspace is the default, which follows the id
+	// stageIndex maps stage ids to indexes, built once by Parse; nil in a
+	// hand-built Score.
+	stageIndex map[string]int
 }
 
 // Stage is one [[stage]] with its settings resolved.
@@ -178,11 +184,28 @@ func Load(path string, instruments map[string]bool) (*Score, error) {
 // Syntax and type errors stop the checks that need the decoded score; every
 // one of them is still reported.
 func Parse(path string, data []byte, instruments map[string]bool) (*Score, error) {
+	return ParseWith(path, data, ParseOptions{Instruments: instruments})
+}
+
+// ParseOptions are what Parse checks a score against beyond the score itself.
+type ParseOptions struct {
+	// Instruments are the known instrument names; nil skips that check.
+	Instruments map[string]bool
+	// MaxSheets refuses a score with more sheets; 0 means DefaultMaxSheets.
+	MaxSheets int
+}
+
+// ParseWith is Parse with options.
+func ParseWith(path string, data []byte, opts ParseOptions) (*Score, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("score path: %w", err)
 	}
-	p := &parser{file: path, abs: abs, data: data, pos: strict.Locate(data), instruments: instruments}
+	maxSheets := opts.MaxSheets
+	if maxSheets <= 0 {
+		maxSheets = DefaultMaxSheets
+	}
+	p := &parser{file: path, abs: abs, data: data, pos: strict.Locate(data), instruments: opts.Instruments, maxSheets: maxSheets}
 	var raw rawScore
 	if err := strict.Decode(path, data, &raw); err != nil {
 		var ps strict.Problems
@@ -193,7 +216,7 @@ func Parse(path string, data []byte, instruments map[string]bool) (*Score, error
 		// Unknown keys do not make the rest of the score unreadable: check it
 		// too, so that one run of mzt validate lists everything.
 		raw = rawScore{}
-		if toml.Unmarshal(data, &raw) != nil {
+		if toml.Unmarshal(data, &raw) != nil && !decodeAround(data, ps, &raw) {
 			return nil, ps
 		}
 	}
@@ -212,7 +235,12 @@ type parser struct {
 	data        []byte
 	pos         strict.Positions
 	instruments map[string]bool
+	maxSheets   int
 	problems    strict.Problems
+	// everyStage is the sample .Prev of templates that use it as a whole.
+	everyStage map[string]PrevStage
+	// downstream caches Score.dependents for stages templates name.
+	downstream map[int][]bool
 }
 
 // at records a problem about key (a path such as "stage[1].attempts"), placed
@@ -269,7 +297,13 @@ func (p *parser) build(raw *rawScore) *Score {
 		p.at("", "the score has no stages: add at least one [[stage]] with an id and a prompt")
 	}
 	s.Stages = p.stages(raw, dir)
+	s.stageIndex = makeIndex(s.Stages)
 	p.checkGraph(s)
+	if n := s.TotalSheets(); n > p.maxSheets {
+		// Checked before anything that costs per sheet.
+		p.at("", "the score has %d sheets (voices of every stage together), more than the %d a job may have: split it, or raise max_sheets_per_job in conductor.toml", n, p.maxSheets)
+		return s
+	}
 	p.checkTemplates(s)
 	return s
 }

@@ -269,7 +269,7 @@ func TestSampleScoreProblems(t *testing.T) {
 			{"", 38, `a file_exists validation does not use run (it uses type, path)`},
 			{"", 42, `invalid pattern: error parsing regexp`},
 			{"", 43, `a command validation needs run`},
-			{"", 47, `bad template in run: .Nope: can't evaluate field Nope`},
+			{"", 47, `bad template in run: .Nope is not a template field (fields: .JobID .JobName`},
 			{"", 48, `validation timeout must be more than 0, not -1s`},
 			{"", 50, `stage nothing has no prompt`},
 		}},

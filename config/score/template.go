@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
-
-	"github.com/mzt-dev/mzt/config/strict"
 )
 
 // TemplateData is what every template of a score (prompts, validation path,
@@ -45,12 +44,17 @@ type VoiceOutput struct {
 // Data is the template data of one attempt of sheet sh; prev holds the
 // outputs of the stages in Ancestors(sh.StageIndex).
 func (s *Score) Data(sh Sheet, attempt int, prev map[string]PrevStage) TemplateData {
+	return s.data(sh, attempt, prev, s.TotalSheets())
+}
+
+// data is Data with the score's sheet count already counted.
+func (s *Score) data(sh Sheet, attempt int, prev map[string]PrevStage, total int) TemplateData {
 	if prev == nil {
 		prev = map[string]PrevStage{}
 	}
 	return TemplateData{
 		JobID: s.ID, JobName: s.Name, Workspace: s.Workspace, ScoreDir: s.Dir,
-		Sheet: sh.Num, TotalSheets: s.TotalSheets(), Stage: sh.Stage.ID,
+		Sheet: sh.Num, TotalSheets: total, Stage: sh.Stage.ID,
 		Voice: sh.Voice, VoiceCount: sh.VoiceCount, Attempt: attempt,
 		Instrument: sh.Stage.Instrument, Model: sh.Stage.Model,
 		Vars: s.Vars, Prev: prev,
@@ -75,62 +79,70 @@ func (e *TemplateError) Error() string {
 	}
 }
 
-// funcs are the template functions: pure, no I/O, nothing that could leak
-// the conductor's environment.
-func funcs() template.FuncMap {
-	return template.FuncMap{
-		"quote": Quote,
-		"join":  func(sep string, elems []string) string { return strings.Join(elems, sep) },
-		"trim":  strings.TrimSpace,
-		"upper": strings.ToUpper,
-		"lower": strings.ToLower,
-		// default "x" .Vars.name: "x" when the value is empty. (An undefined
-		// var is still an error; {{index .Vars "name"}} reads one that may be absent.)
-		"default": func(def, v string) string {
-			if v == "" {
-				return def
-			}
-			return v
-		},
-		"add": func(a, b int) int { return a + b },
-		"sub": func(a, b int) int { return a - b },
-	}
-}
-
 // Quote quotes s for a POSIX shell: 'it'\”s' is one word whatever s holds.
 func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // Render executes text as a text/template named name. A key missing from a
-// map (.Vars.x, .Prev.x) is an error, not "<no value>". Errors are *TemplateError.
+// map (.Vars.x, .Prev.x) is an error, not "<no value>". Rendering is bounded
+// (RenderBudget, MaxRenderedSize). Errors are *TemplateError.
 func Render(name, text string, data TemplateData) (string, error) {
+	c, err := compile(name, text)
+	if err != nil {
+		return "", err
+	}
+	return c.execute(data, nil)
+}
+
+// compiled is a parsed, bounded template, for rendering several times
+// (each voice of a stage at validation). Not for concurrent use.
+type compiled struct {
+	name, internal string
+	t              *template.Template
+	b              budget
+}
+
+func compile(name, text string) (*compiled, error) {
 	// text/template puts the name into a format string of its own: a "%"
 	// in it would garble every message (found by fuzzing).
-	internal := strings.ReplaceAll(name, "%", "_")
-	t, err := template.New(internal).Option("missingkey=error").Funcs(funcs()).Parse(text)
+	c := &compiled{name: name, internal: strings.ReplaceAll(name, "%", "_")}
+	t, err := template.New(c.internal).Option("missingkey=error").Funcs(funcs(&c.b)).Parse(text)
 	if err != nil {
-		return "", templateError(name, internal, err)
+		return nil, templateError(name, c.internal, err)
 	}
-	b := &limitedBuilder{max: MaxRenderedSize}
-	if err := t.Execute(b, data); err != nil {
-		return "", templateError(name, internal, err)
+	if err := bound(t); err != nil {
+		return nil, &TemplateError{Name: name, Msg: err.Error()}
+	}
+	c.t = t
+	return c, nil
+}
+
+// execute renders with a fresh budget; pool, when not nil, is what is left
+// of the validation's budget, and is drawn from.
+func (c *compiled) execute(data TemplateData, pool *int) (string, error) {
+	c.b = budget{pool: pool}
+	b := &limitedBuilder{max: MaxRenderedSize, b: &c.b}
+	if err := c.t.Execute(b, data); err != nil {
+		return "", templateError(c.name, c.internal, err)
 	}
 	return b.String(), nil
 }
 
-// MaxRenderedSize bounds what one template may produce: a `range` over a
-// huge number must fail, not fill the conductor's memory.
-const MaxRenderedSize = 4 << 20
-
+// limitedBuilder is the output of a render: it refuses to grow past max,
+// and output pays for itself like the strings functions build.
 type limitedBuilder struct {
 	strings.Builder
 	max int
+	b   *budget
 }
 
 func (l *limitedBuilder) Write(p []byte) (int, error) {
 	if l.Len()+len(p) > l.max {
-		return 0, fmt.Errorf("output larger than %d bytes", l.max)
+		return 0, errOutputSize
+	}
+	if err := l.b.spend(len(p) / bytesPerStep); err != nil {
+		return 0, err
 	}
 	return l.Builder.Write(p)
 }
@@ -142,12 +154,24 @@ func templateError(name, internal string, err error) *TemplateError {
 	e := &TemplateError{Name: name, Msg: err.Error()}
 	m := templateErrRE.FindStringSubmatch(err.Error())
 	if m == nil || m[1] != internal {
+		if isBudgetError(err) {
+			e.Msg = budgetMsg(err)
+		}
 		return e
 	}
 	e.Line, _ = strconv.Atoi(m[2])
 	e.Col, _ = strconv.Atoi(m[3])
 	expr, msg := m[4], m[5]
 	switch {
+	case isBudgetError(err):
+		msg = budgetMsg(err)
+	case fieldErrRE.MatchString(msg):
+		fm := fieldErrRE.FindStringSubmatch(msg)
+		if !strings.HasSuffix(expr, "."+fm[1]) {
+			// text/template points at another part of a chain: name the field.
+			expr = "." + fm[1]
+		}
+		msg = notAField(expr, fm[2])
 	case strings.HasPrefix(expr, ".Vars.") && strings.HasPrefix(msg, "map has no entry"):
 		msg = fmt.Sprintf("undefined var %q (define it under [vars])", strings.TrimPrefix(expr, ".Vars."))
 	case strings.HasPrefix(expr, ".Prev.") && strings.HasPrefix(msg, "map has no entry"):
@@ -160,79 +184,52 @@ func templateError(name, internal string, err error) *TemplateError {
 	return e
 }
 
-// checkTemplates renders every template of every stage against sample data
-// for its first sheet, so that a typo shows at validate time, not hours into
-// a job.
-func (p *parser) checkTemplates(s *Score) {
-	sheets := s.Sheets()
-	first := map[int]Sheet{}
-	for _, sh := range sheets {
-		if _, ok := first[sh.StageIndex]; !ok {
-			first[sh.StageIndex] = sh
+// budgetMsg says which bound a render went past, without the plumbing
+// ("error calling _budget") around it.
+func budgetMsg(err error) string {
+	for _, b := range []error{errValidationBudget, errRenderBudget, errOutputSize} {
+		if errors.Is(err, b) {
+			return b.Error()
 		}
 	}
-	idx := s.index()
-	for i := range s.Stages {
-		st := &s.Stages[i]
-		prev := map[string]PrevStage{}
-		for _, a := range s.Ancestors(i) {
-			prev[a] = PrevStage{Voices: make([]VoiceOutput, s.Stages[idx[a]].Voices)}
-		}
-		data := s.Data(first[i], 1, prev)
-		key := stageKey(i)
-		switch {
-		case st.Prompt != "":
-			p.checkTemplate(key+".prompt", st.Prompt, data)
-		case st.PromptText != "":
-			p.checkFileTemplate(st.PromptFile, st.PromptText, data)
-		}
-		for j, v := range st.Validate {
-			vk := fmt.Sprintf("%s.validate[%d]", key, j)
-			for _, f := range []struct{ name, text string }{
-				{"path", v.Path}, {"contains", v.Contains}, {"pattern", v.Pattern}, {"run", v.Run},
-			} {
-				if f.text != "" {
-					p.checkTemplate(vk+"."+f.name, f.text, data)
-				}
-			}
-		}
+	return err.Error()
+}
+
+// text/template names the Go type it looked a field up in; users know the
+// score's fields, not our types.
+var fieldErrRE = regexp.MustCompile(`^can't evaluate field (\w+) in type (\S+)$`)
+
+func notAField(expr, typ string) string {
+	switch strings.TrimPrefix(typ, "*") {
+	case "score.TemplateData":
+		return fmt.Sprintf("%s is not a template field (fields: %s)", expr, fieldList(TemplateData{}))
+	case "score.PrevStage":
+		return fmt.Sprintf("%s is not a field of an earlier stage (fields: %s)", expr, fieldList(PrevStage{}))
+	case "score.VoiceOutput":
+		return fmt.Sprintf("%s is not a field of a voice (fields: %s)", expr, fieldList(VoiceOutput{}))
+	case "score.Sheet", "score.Score", "score.Stage":
+		return fmt.Sprintf("%s is not a template field", expr)
+	}
+	switch {
+	case strings.HasPrefix(typ, "[]"):
+		return fmt.Sprintf("%s: a list has no fields: pick one with index, as in (index .Prev.draft.Voices 0).Output", expr)
+	case strings.HasPrefix(typ, "int") || strings.HasPrefix(typ, "uint"):
+		return fmt.Sprintf("%s: a number has no fields", expr)
+	case typ == "string" || typ == "bool":
+		return fmt.Sprintf("%s: a %s has no fields", expr, typ)
+	default:
+		return fmt.Sprintf("%s: this value has no fields", expr)
 	}
 }
 
-// checkTemplate reports a bad template held in the score at key, on the line
-// within the score where the template's own failing line is.
-func (p *parser) checkTemplate(key, text string, data TemplateData) {
-	_, err := Render(key, text, data)
-	var te *TemplateError
-	if !errors.As(err, &te) {
-		return
+// fieldList is ".A .B ..." for the fields of v's struct type.
+func fieldList(v any) string {
+	t := reflect.TypeOf(v)
+	names := make([]string, t.NumField())
+	for i := range names {
+		names[i] = "." + t.Field(i).Name
 	}
-	line, col := p.pos.Pos(key)
-	if te.Line > 0 && line > 0 {
-		off := 0
-		if opensMultiline(p.data, line) {
-			// After key = """ and a newline, the text's lines are the file's.
-			off = te.Line
-		}
-		// In a one-line string, "\n" escapes make template lines that are
-		// not file lines: the key's own line is the best we can say.
-		if off > 0 {
-			col = 0 // the key's column says nothing about a later line
-		}
-		line += off
-	}
-	p.problems = append(p.problems, strict.Problem{File: p.file, Line: line, Col: col, Key: key,
-		Msg: fmt.Sprintf("bad template in %s: %s", lastKey(key), te.Msg)})
-}
-
-// checkFileTemplate reports a bad template in a prompt file, at its own line.
-func (p *parser) checkFileTemplate(file, text string, data TemplateData) {
-	_, err := Render("prompt_file", text, data)
-	var te *TemplateError
-	if !errors.As(err, &te) {
-		return
-	}
-	p.problems = append(p.problems, strict.Problem{File: p.relative(file), Line: te.Line, Col: te.Col, Msg: "bad template: " + te.Msg})
+	return strings.Join(names, " ")
 }
 
 // relative names a file the score refers to as the user would: relative to

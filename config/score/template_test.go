@@ -53,7 +53,12 @@ func TestRenderErrors(t *testing.T) {
 	}{
 		{"undefined var", "x\nabout {{.Vars.nope}}", 2, 13, `undefined var "nope" (define it under [vars])`},
 		{"stage not upstream", "{{.Prev.other.Output}}", 1, 7, `.Prev.other: "other" is not a stage this stage depends on, directly or not`},
-		{"unknown field", "{{.Nope}}", 1, 2, "can't evaluate field Nope"},
+		{"unknown field", "{{.Nope}}", 1, 2, ".Nope is not a template field (fields: .JobID .JobName .Workspace .ScoreDir .Sheet .TotalSheets .Stage .Voice .VoiceCount .Attempt .Instrument .Model .Vars .Prev)"},
+		{"unknown field of an earlier stage", "{{.Prev.draft.Outptu}}", 1, 7, ".Prev.draft.Outptu is not a field of an earlier stage (fields: .Output .Voices)"},
+		{"field of a voice", "{{(index .Prev.draft.Voices 0).Outptu}}", 1, 28, ".Outptu is not a field of a voice (fields: .Output)"},
+		{"field of a list", "{{.Prev.draft.Voices.Output}}", 1, 7, ".Prev.draft.Voices.Output: a list has no fields: pick one with index"},
+		{"field of a string", "{{.Vars.topic.Name}}", 1, 7, ".Vars.topic.Name: a string has no fields"},
+		{"field of a number", "{{.Voice.Name}}", 1, 8, ".Voice.Name: a number has no fields"},
 		{"unknown function", "{{shout .Stage}}", 1, 0, `function "shout" not defined`},
 		{"unclosed action", "ok\n{{if .Voice}}", 2, 0, "unexpected EOF"},
 		{"index out of range", "{{index .Prev.draft.Voices 5}}", 1, 2, "out of range"},
@@ -101,7 +106,7 @@ func TestData(t *testing.T) {
 func TestJoin(t *testing.T) {
 	// TemplateData holds no string slice, and text/template has no list
 	// literal, so join is tried on data of its own.
-	tmpl := template.Must(template.New("j").Funcs(funcs()).Parse(`{{join ", " .}}`))
+	tmpl := template.Must(template.New("j").Funcs(funcs(&budget{})).Parse(`{{join ", " .}}`))
 	var b strings.Builder
 	if err := tmpl.Execute(&b, []string{"a", "b"}); err != nil || b.String() != "a, b" {
 		t.Errorf("join = %q, %v", b.String(), err)

@@ -24,6 +24,7 @@ type finding struct {
 
 type walker struct {
 	p        unstable.Parser
+	lines    lineIndex
 	findings []finding
 	// where maps an indexed key path ("stage[1].validate[0].path") to the
 	// position of its key, or of its [[header]] for array-of-tables elements.
@@ -31,6 +32,8 @@ type walker struct {
 	// arrays counts the elements seen so far of each array of tables, by
 	// indexed path, so that [[stage.validate]] lands in the last stage.
 	arrays map[string]int
+	// keys caches fields() per struct type: a document repeats its tables.
+	keys map[reflect.Type]map[string]reflect.Type
 }
 
 var (
@@ -58,7 +61,8 @@ func isSyntaxError(data []byte) bool {
 // walk visits every expression of data. root may be nil to only record
 // positions. A document with a syntax error is walked up to the error.
 func walk(data []byte, root reflect.Type) *walker {
-	w := &walker{where: map[string]position{}, arrays: map[string]int{}}
+	w := &walker{where: map[string]position{}, arrays: map[string]int{}, lines: newLineIndex(data),
+		keys: map[reflect.Type]map[string]reflect.Type{}}
 	w.p.Reset(data)
 	var table string // indexed path of the current table
 	tableT := root   // its type; nil when unknown or untyped
@@ -75,9 +79,10 @@ func walk(data []byte, root reflect.Type) *walker {
 	return w
 }
 
+// pos is where n starts. The parser's own Shape counts lines from the start
+// of the document on every call, which made a large document quadratic.
 func (w *walker) pos(n *unstable.Node) position {
-	s := w.p.Shape(n.Raw)
-	return position{s.Start.Line, s.Start.Column}
+	return w.lines.at(int(n.Raw.Offset))
 }
 
 func (w *walker) remember(path string, at position) {
@@ -248,7 +253,12 @@ func (w *walker) field(t reflect.Type, name, parent string, at position) (reflec
 	case reflect.Map:
 		return t.Elem(), true
 	case reflect.Struct:
-		if ft, ok := fields(t)[name]; ok {
+		keys, ok := w.keys[t]
+		if !ok {
+			keys = fields(t)
+			w.keys[t] = keys
+		}
+		if ft, ok := keys[name]; ok {
 			return ft, true
 		}
 		w.report(at, join(parent, name), "%s", unknownKeyMsg(name, fieldNames(t)))

@@ -214,7 +214,7 @@ func etaPhrase(j *messages.JobInfo) string {
 
 func displayStatus(j *messages.JobInfo) string {
 	s := j.GetStatus()
-	if j.GetSheetsFailed() > 0 && s == "running" {
+	if j.GetSheetsFailed() > 0 && j.State() == messages.JobRunning {
 		s += fmt.Sprintf(" (%d failed)", j.GetSheetsFailed())
 	}
 	return s
@@ -252,7 +252,7 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 	}
 	for _, s := range st.GetSheets() {
 		status := s.GetStatus()
-		if s.GetStatus() == "waiting" && s.GetWaitingUntilUnixNano() != 0 {
+		if s.State() == messages.SheetWaiting && s.GetWaitingUntilUnixNano() != 0 {
 			status += " " + humanDuration(time.Until(time.Unix(0, s.GetWaitingUntilUnixNano())))
 		}
 		dur := "-"
@@ -337,5 +337,5 @@ func oneLine(s string, n int) string {
 }
 
 func finished(status string) bool {
-	return status == "completed" || status == "failed" || status == "cancelled"
+	return messages.JobState(status).Terminal()
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mzt-dev/mzt/client"
-	"github.com/mzt-dev/mzt/config/instrument"
+	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/config/score"
 	"github.com/mzt-dev/mzt/config/strict"
 	"github.com/mzt-dev/mzt/messages"
@@ -18,49 +18,94 @@ import (
 
 // loadScore reads and validates a score the way the conductor will.
 func loadScore(g *Globals, path, id string) (*score.Score, error) {
-	abs, err := filepath.Abs(path)
+	sc, err := readScore(g, path, id)
 	if err != nil {
-		return nil, failf(exitUsage, "", "score %s: %v", path, err)
-	}
-	data, err := os.ReadFile(abs)
-	if err != nil {
-		return nil, failf(exitUsage, "", "read score: %v", err)
-	}
-	// A conductor on another host checks instrument names against its own
-	// profiles; here only the local ones are known.
-	var names map[string]bool
-	if g.Remote == "" {
-		profiles, err := instrument.Load(g.paths.Instruments)
-		if err != nil {
-			return nil, failf(exitUsage, "fix or remove the profile under "+g.paths.Instruments, "instrument profiles:\n%v", err)
-		}
-		names = map[string]bool{}
-		for n := range profiles {
-			names[n] = true
-		}
-	}
-	sc, err := score.Parse(abs, data, names)
-	if err != nil {
-		return nil, invalidScore(abs, err)
-	}
-	if id != "" {
-		if err := sc.SetID(id); err != nil {
-			return nil, failf(exitUsage, "", "--id: %v", err)
-		}
+		return nil, scoreError(g, path, err)
 	}
 	return sc, nil
 }
 
-func invalidScore(path string, err error) error {
-	var ps strict.Problems
-	if errors.As(err, &ps) {
-		lines := make([]string, len(ps))
-		for i, p := range ps {
-			lines[i] = "  " + p.String()
-		}
-		return failf(exitUsage, "", "invalid score %s:\n%s", path, strings.Join(lines, "\n"))
+// errInterrupted ends a command stopped by SIGINT or SIGTERM.
+var errInterrupted = errors.New("interrupted")
+
+// readScore reads and checks the score at path, returning its problems as
+// they come (strict.Problems, score.ErrProfiles, score.ErrJobID, a read
+// error, errInterrupted). Checking is bounded, but a large score still takes
+// a while: SIGINT or SIGTERM ends the wait at once; the process exits right
+// after, and the check with it.
+func readScore(g *Globals, path, id string) (*score.Score, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("score %s: %w", path, err)
 	}
-	return failf(exitUsage, "", "invalid score %s: %v", path, err)
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("read score: %w", err)
+	}
+	// A conductor on another host checks instrument names and the sheet
+	// limit against its own settings; here only the local ones are known.
+	opts := score.ReadOptions{InstrumentsDir: g.paths.Instruments, JobID: id, MaxSheets: score.NoSheetLimit}
+	if g.Remote != "" {
+		opts.AnyInstrument = true
+	} else {
+		opts.MaxSheets = localMaxSheets(g)
+	}
+	type result struct {
+		sc  *score.Score
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- result{err: fmt.Errorf("read score: %v", r)}
+			}
+		}()
+		sc, _, err := score.Read(abs, data, opts)
+		done <- result{sc, err}
+	}()
+	select {
+	case r := <-done:
+		return r.sc, r.err
+	case <-g.ctx.Done():
+		return nil, errInterrupted
+	}
+}
+
+// localMaxSheets is the sheet limit of this home's conductor.toml, or the
+// default when it has none (or cannot be read: start and config dump say why).
+func localMaxSheets(g *Globals) int {
+	cfg, err := config.Load(config.LoadOptions{File: g.paths.ConfigFile})
+	if err != nil {
+		return 0
+	}
+	return cfg.MaxSheetsPerJob
+}
+
+// scoreError says what readScore found, in the one way errors are said.
+func scoreError(g *Globals, path string, err error) error {
+	var ps strict.Problems
+	switch {
+	case errors.Is(err, errInterrupted):
+		return failf(exitFailed, "", "interrupted while checking score %s", path)
+	case errors.Is(err, score.ErrProfiles):
+		return failf(exitUsage, "fix or remove the profile under "+g.paths.Instruments, "%v", err)
+	case errors.Is(err, score.ErrJobID):
+		return failf(exitUsage, "", "--id: %s", strings.TrimPrefix(err.Error(), score.ErrJobID.Error()+": "))
+	case errors.As(err, &ps):
+		return invalidScore(path, ps)
+	default:
+		return failf(exitUsage, "", "%v", err)
+	}
+}
+
+func invalidScore(path string, ps strict.Problems) error {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = "  " + p.String()
+	}
+	abs, _ := filepath.Abs(path)
+	return failf(exitUsage, "", "invalid score %s:\n%s", abs, strings.Join(lines, "\n"))
 }
 
 // RunCmd is `mzt run SCORE`.
@@ -114,7 +159,7 @@ func (c *RunCmd) Run(g *Globals) error {
 			return err
 		}
 	}
-	if st.GetJob().GetStatus() != "completed" {
+	if st.GetJob().State() != messages.JobCompleted {
 		return &cliError{code: exitFailed}
 	}
 	return nil
@@ -212,20 +257,18 @@ type stageJSON struct {
 }
 
 func (c *ValidateCmd) Run(g *Globals) error {
-	sc, err := loadScore(g, c.Score, "")
+	sc, err := readScore(g, c.Score, "")
 	if err != nil {
+		shown := scoreError(g, c.Score, err)
 		if c.JSON {
 			var ce *cliError
-			if errors.As(err, &ce) {
-				g.printJSON(struct {
-					Schema string `json:"schema"`
-					Valid  bool   `json:"valid"`
-					Error  string `json:"error"`
-				}{schema, false, ce.msg})
-				return &cliError{code: ce.code}
+			errors.As(shown, &ce)
+			if err := g.printJSON(invalidJSON{Schema: schema, Valid: false, Error: ce.msg, Errors: problemsJSON(c.Score, err, ce)}); err != nil {
+				return err
 			}
+			return &cliError{code: ce.code}
 		}
-		return err
+		return shown
 	}
 	if c.JSON {
 		stages := make([]stageJSON, len(sc.Stages))
@@ -257,6 +300,38 @@ func (c *ValidateCmd) Run(g *Globals) error {
 		g.printf("  %-16s %d sheet(s) · %s · after %s\n", st.ID, st.Voices, st.Instrument, deps)
 	}
 	return nil
+}
+
+// invalidJSON is mzt validate --json for a score with problems: error is
+// every problem in one string, errors each on its own.
+type invalidJSON struct {
+	Schema string        `json:"schema"`
+	Valid  bool          `json:"valid"`
+	Error  string        `json:"error"`
+	Errors []problemJSON `json:"errors"`
+}
+
+type problemJSON struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`   // 0 when unknown
+	Column  int    `json:"column"` // 0 when unknown
+	Key     string `json:"key"`    // such as "stage[1].attempts"; "" when not about a key
+	Message string `json:"message"`
+	Hint    string `json:"hint"`
+}
+
+// problemsJSON lists what readScore found: each problem of the score, or
+// the one error that stopped it.
+func problemsJSON(path string, err error, shown *cliError) []problemJSON {
+	var ps strict.Problems
+	if !errors.As(err, &ps) {
+		return []problemJSON{{File: path, Message: shown.msg, Hint: shown.hint}}
+	}
+	out := make([]problemJSON, len(ps))
+	for i, p := range ps {
+		out[i] = problemJSON{File: p.File, Line: p.Line, Column: p.Col, Key: p.Key, Message: p.Msg}
+	}
+	return out
 }
 
 // promptFiles reads the prompt files a score names, for a conductor on

@@ -147,11 +147,11 @@ func (m topModel) pressure(p string) string {
 
 func (m topModel) statusStyle(s string) lipgloss.Style {
 	switch s {
-	case "running", "completed":
+	case string(messages.JobRunning), string(messages.JobCompleted):
 		return m.st.good
-	case "paused", "waiting", "queued":
+	case string(messages.JobPaused), string(messages.SheetWaiting), string(messages.JobQueued):
 		return m.st.warn
-	case "failed", "cancelled":
+	case string(messages.JobFailed), string(messages.JobCancelled):
 		return m.st.bad
 	}
 	return lipgloss.Style{}

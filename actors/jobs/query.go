@@ -1,0 +1,188 @@
+package jobs
+
+import (
+	"context"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/messages"
+)
+
+func notFound(id string) *messages.Error {
+	return messages.NewError(messages.ErrorCode_ERROR_CODE_NOT_FOUND, "mzt list --all", "job %s not found", id)
+}
+
+// fromStore answers a request about a job that is not active by reading its
+// latest run, without blocking this mailbox.
+func (a *Actor) fromStore(ctx actor.Context, jobID string, answer func(run store.Run) any) {
+	f := ctx.RequestFuture(a.deps.Store, &store.Query{Fn: func(qctx context.Context, db *store.DB) (any, error) {
+		run, ok, err := db.LatestRun(qctx, jobID)
+		if !ok && err == nil {
+			return nil, nil
+		}
+		return run, err
+	}}, 10*time.Second)
+	ctx.ReenterAfter(f, func(res any, err error) {
+		qr, _ := res.(*store.QueryResult)
+		switch {
+		case err != nil:
+			ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_INTERNAL, "", "read job %s: %v", jobID, err))
+		case qr.Err != nil:
+			ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "", "read job %s: %v", jobID, qr.Err))
+		case qr.Value == nil:
+			ctx.Respond(notFound(jobID))
+		default:
+			ctx.Respond(answer(qr.Value.(store.Run)))
+		}
+	})
+}
+
+// live returns the entry of a job whose actor still drives it.
+func (a *Actor) live(id string) *entry {
+	if e := a.jobs[id]; e != nil && e.final == nil {
+		return e
+	}
+	return nil
+}
+
+func (a *Actor) jobStatus(ctx actor.Context, m *messages.JobStatusRequest) {
+	if e := a.jobs[m.GetJobId()]; e != nil {
+		if e.final != nil {
+			ctx.Respond(e.final)
+			return
+		}
+		ctx.Forward(e.pid)
+		return
+	}
+	a.fromStore(ctx, m.GetJobId(), func(run store.Run) any {
+		return &messages.JobStatus{Job: jobInfo(run.Job, run.Sheets), Sheets: sheetInfos(run.Sheets)}
+	})
+}
+
+func (a *Actor) logPlan(ctx actor.Context, m *logPlanRequest) {
+	if e := a.jobs[m.jobID]; e != nil {
+		if e.final != nil {
+			ctx.Respond(e.plan)
+			return
+		}
+		ctx.Forward(e.pid)
+		return
+	}
+	dir := a.deps.Paths.SheetLogs
+	a.fromStore(ctx, m.jobID, func(run store.Run) any {
+		return newLogPlan(filepath.Join(dir, run.Job.RunKey), run.Job, run.Sheets)
+	})
+}
+
+func (a *Actor) list(ctx actor.Context, m *messages.ListJobsRequest) {
+	active := make([]*messages.JobInfo, 0, len(a.jobs))
+	ids := map[string]bool{}
+	for id, e := range a.jobs {
+		active = append(active, e.info)
+		ids[id] = true
+	}
+	if !m.GetAll() {
+		sortJobs(active)
+		ctx.Respond(&messages.JobList{Jobs: active})
+		return
+	}
+	f := ctx.RequestFuture(a.deps.Store, &store.Query{Fn: func(qctx context.Context, db *store.DB) (any, error) {
+		rows, counts, err := db.FinishedJobs(qctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*messages.JobInfo, 0, len(rows))
+		for _, r := range rows {
+			info := jobInfo(r, nil)
+			c := counts[r.RunKey]
+			info.SheetsCompleted, info.SheetsFailed = int64(c[messages.SheetCompleted]), int64(c[messages.SheetFailed])
+			out = append(out, info)
+		}
+		return out, nil
+	}}, 30*time.Second)
+	ctx.ReenterAfter(f, func(res any, err error) {
+		qr, _ := res.(*store.QueryResult)
+		if err == nil && qr.Err != nil {
+			err = qr.Err
+		}
+		if err != nil {
+			ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "", "list jobs: %v", err))
+			return
+		}
+		all := append(active, qr.Value.([]*messages.JobInfo)...)
+		sortJobs(all)
+		ctx.Respond(&messages.JobList{Jobs: all})
+	})
+}
+
+func sortJobs(jobs []*messages.JobInfo) {
+	sort.SliceStable(jobs, func(i, k int) bool {
+		return jobs[i].GetCreatedAtUnixNano() < jobs[k].GetCreatedAtUnixNano()
+	})
+}
+
+func (a *Actor) control(ctx actor.Context, m *messages.JobControlRequest) {
+	id := m.GetJobId()
+	if e := a.live(id); e != nil {
+		ctx.Forward(e.pid)
+		return
+	}
+	if a.draining && m.GetAction() == messages.JobAction_JOB_ACTION_RESUME {
+		ctx.Respond(refused("", "the conductor is shutting down"))
+		return
+	}
+	if e := a.jobs[id]; e != nil && e.final != nil {
+		// Finished, its final state not yet durable: the store would
+		// answer from the state before it, and a resume would run that.
+		// The request waits for the final write (see forgetIfDone).
+		e.parked = append(e.parked, parkedControl{req: m, sender: ctx.Sender()})
+		return
+	}
+	// Not active: only resume means something, for a failed or cancelled run.
+	dir := a.deps.Paths.Instruments
+	f := ctx.RequestFuture(a.deps.Store, &store.Query{Fn: func(qctx context.Context, db *store.DB) (any, error) {
+		run, ok, err := db.LatestRun(qctx, id)
+		if !ok || err != nil {
+			return nil, err
+		}
+		return prepare(run, dir), nil
+	}}, 10*time.Second)
+	ctx.ReenterAfter(f, func(res any, err error) {
+		qr, _ := res.(*store.QueryResult)
+		if err == nil && qr.Err != nil {
+			err = qr.Err
+		}
+		switch {
+		case err != nil:
+			ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "", "read job %s: %v", id, err))
+			return
+		case qr.Value == nil:
+			ctx.Respond(notFound(id))
+			return
+		}
+		p := qr.Value.(Prepared)
+		status := p.Run.Job.Status
+		invalid := func(format string, args ...any) {
+			ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_STATE, "", format, args...))
+		}
+		switch {
+		case m.GetAction() != messages.JobAction_JOB_ACTION_RESUME:
+			invalid("job %s is not running or queued (it is %s)", id, status)
+		case status == messages.JobCompleted:
+			invalid("job %s has already completed; run it again with mzt run", id)
+		case a.live(id) != nil:
+			ctx.Forward(a.live(id).pid) // resumed meanwhile
+		case p.Err != nil:
+			invalid("job %s cannot be resumed: %v", id, p.Err)
+		default:
+			p.Run.Job.Status, p.Run.Job.UserPaused = messages.JobQueued, false
+			a.spawnJob(ctx, p, true)
+			e := a.jobs[id]
+			ctx.RequestWithCustomSender(e.pid, m, ctx.Sender())
+			a.admitNext(ctx)
+		}
+	})
+}

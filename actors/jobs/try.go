@@ -1,0 +1,273 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/config/instrument"
+	"github.com/mzt-dev/mzt/config/score"
+	"github.com/mzt-dev/mzt/internal/mailbox"
+	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/messages"
+)
+
+// A try goes: slot granted -> recorded as running (number, token) and
+// rendered, both off the mailbox -> its process starts -> it ends -> a
+// verdict. The process never starts before the store confirms the try: a
+// conductor killed in between would otherwise run the sheet again under the
+// same try number, overwriting the first run's logs.
+
+// launch is a try between its grant and its process start.
+type launch struct {
+	try      int
+	durable  bool  // the store confirmed the try
+	writeErr error // the store could not record it
+	planned  bool
+	plan     attemptPlan
+	planErr  error // it could not be rendered
+}
+
+// tryRecorded tags the store write that records a try as running.
+type tryRecorded struct{ num, try int }
+
+// tryPlanned carries a try's rendered plan back to the job actor.
+type tryPlanned struct {
+	num, try int
+	plan     attemptPlan
+	err      error
+}
+
+// startAttempt begins the try of a sheet whose slot was granted.
+func (j *jobActor) startAttempt(ctx actor.Context, num int) {
+	s := j.sheets[num-1]
+	if s.requested {
+		s.requested = false
+		j.idx.requested--
+	}
+	if j.finished || j.cancelling || j.halted || j.job.UserPaused || s.row.Status != messages.SheetPending {
+		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: num})
+		j.maybeReady(num - 1)
+		return
+	}
+	s.holdsSlot = true
+	s.row.Tries++
+	j.setStatus(s, messages.SheetRunning)
+	s.row.StartedAt, s.row.FinishedAt = time.Now(), time.Time{}
+	s.row.ExitCode, s.row.PID, s.row.PGID, s.row.ProcStart = nil, 0, 0, 0
+	s.row.Profile, s.row.Notes, s.live = store.Profile{}, nil, nil
+	lastError := s.row.Error
+	s.row.Error = ""
+	try := s.row.Tries
+	s.launch = &launch{try: try}
+	j.setJobStatus()
+	j.persistAck(ctx, &tryRecorded{num: num, try: try}, s)
+	in := j.planInput(s, lastError)
+	mailbox.Go(ctx.ActorSystem().Root, ctx.Self(), func() any {
+		plan, err := in.render()
+		return &tryPlanned{num: num, try: try, plan: plan, err: err}
+	}, func(err error) any {
+		return &tryPlanned{num: num, try: try, err: fmt.Errorf("render sheet %d: %w", num, err)}
+	})
+	j.publish(ctx)
+}
+
+// currentLaunch is the launch a message about (num, try) belongs to, or nil
+// when the message is stale.
+func (j *jobActor) currentLaunch(num, try int) (*sheetState, *launch) {
+	if num < 1 || num > len(j.sheets) {
+		return nil, nil
+	}
+	s := j.sheets[num-1]
+	if s.launch == nil || s.launch.try != try || s.row.Tries != try || s.row.Status != messages.SheetRunning {
+		return nil, nil
+	}
+	return s, s.launch
+}
+
+func (j *jobActor) onTryRecorded(ctx actor.Context, tag *tryRecorded, err error) {
+	s, l := j.currentLaunch(tag.num, tag.try)
+	if l == nil {
+		return
+	}
+	l.durable, l.writeErr = true, err
+	j.maybeLaunch(ctx, s)
+}
+
+func (j *jobActor) onTryPlanned(ctx actor.Context, m *tryPlanned) {
+	s, l := j.currentLaunch(m.num, m.try)
+	if l == nil {
+		return
+	}
+	l.planned, l.plan, l.planErr = true, m.plan, m.err
+	j.maybeLaunch(ctx, s)
+}
+
+// maybeLaunch starts the try's process once it is durable and rendered, or
+// settles it without a process when it cannot or must not run.
+func (j *jobActor) maybeLaunch(ctx actor.Context, s *sheetState) {
+	l := s.launch
+	if !l.durable || !l.planned {
+		return
+	}
+	s.launch = nil
+	if j.halted && s.stopWhy == stopNone {
+		s.stopWhy = stopInterrupt // the conductor is stopping: start nothing new
+	}
+	done := &attemptDone{num: s.row.Num, try: l.try}
+	switch {
+	case s.stopWhy != stopNone: // cancelled, interrupted or preempted before it started
+	case l.writeErr != nil:
+		done.err = fmt.Errorf("the state database could not record the try: %w", l.writeErr)
+	case l.planErr != nil:
+		done.err, done.unrenderable = l.planErr, true
+	default:
+		j.spawn(ctx, s, l.plan)
+		return
+	}
+	j.finishAttempt(ctx, done)
+	j.schedule(ctx)
+}
+
+// spawn runs the try's process; its end comes back as attemptDone.
+func (j *jobActor) spawn(ctx actor.Context, s *sheetState, plan attemptPlan) {
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	num, try := plan.num, plan.try
+	run := j.set.runner
+	if run == nil {
+		run = runAttempt
+	}
+	// runAttempt recovers its own panics and always reports exactly once.
+	go run(runCtx, plan,
+		func(p sheetrun.Proc) { root.Send(self, &attemptStarted{num: num, try: try, proc: p}) },
+		func(d *attemptDone) { cancel(); root.Send(self, d) })
+}
+
+// planInput is what rendering a try needs, gathered on the job actor (it
+// reads other sheets' outputs); rendering itself runs off the mailbox.
+type planInput struct {
+	sc        *score.Score // read only
+	sh        score.Sheet
+	data      score.TemplateData
+	profile   *instrument.Profile
+	lastError string
+	plan      attemptPlan // everything but the prompt and the checks
+}
+
+func (j *jobActor) planInput(s *sheetState, lastError string) planInput {
+	p := j.profiles[s.sh.Stage.Instrument]
+	num, attempt := s.row.Num, s.row.Attempts+1
+	plan := attemptPlan{num: num, try: s.row.Tries, attempt: attempt, profile: p, model: s.sh.Stage.Model,
+		workspace: j.sc.Workspace, env: sheetEnv(j.set.baseEnv, j.sc, s.sh, p, j.job.JobID),
+		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace,
+		base:  attemptBase(j.set.logDir, num, s.row.Tries),
+		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker, cgroups: j.set.cgroups,
+		logCap: j.set.logCap}
+	if plan.timeout == 0 {
+		plan.timeout = time.Duration(p.DefaultTimeout)
+	}
+	return planInput{sc: j.sc, sh: s.sh, data: j.sc.Data(s.sh, attempt, j.prevOutputs(s)), profile: p,
+		lastError: lastError, plan: plan}
+}
+
+// render renders the try's validations and prompt.
+func (in planInput) render() (attemptPlan, error) {
+	plan := in.plan
+	var err error
+	if plan.checks, err = renderChecks(in.sh.Stage, in.data); err != nil {
+		return plan, err
+	}
+	plan.prompt, err = buildPrompt(in.sc, in.sh, in.data, in.profile.RawPrompt, in.lastError, plan.checks, in.sh.Stage.Attempts)
+	return plan, err
+}
+
+// settleExitedAttempts finishes tries that ended while no conductor ran
+// (their exit code was found at start): they are judged, not run again.
+func (j *jobActor) settleExitedAttempts(ctx actor.Context) {
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	for _, s := range j.sheets {
+		if s.row.Status != messages.SheetRunning || s.exited == nil {
+			continue
+		}
+		code, num, try, startedAt := *s.exited, s.row.Num, s.row.Tries, s.row.StartedAt
+		s.exited = nil
+		in := j.planInput(s, "")
+		j.log.Info("settling a try that ended while the conductor was down", "sheet", num, "try", try, "exit_code", code)
+		mailbox.Go(root, self, func() any {
+			plan, err := in.render()
+			if err != nil {
+				return &attemptDone{num: num, try: try, err: err, unrenderable: true}
+			}
+			// settleExited recovers its own panics and always reports once.
+			settleExited(context.Background(), plan, code, startedAt, func(d *attemptDone) { root.Send(self, d) })
+			return nil
+		}, func(err error) any { return &attemptDone{num: num, try: try, err: err} })
+	}
+}
+
+// finishAttempt applies the verdict on an ended try.
+func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
+	s := j.sheets[d.num-1]
+	if s.row.Tries != d.try || s.row.Status != messages.SheetRunning || s.launch != nil {
+		return // a stale report (or one for a try whose process never started)
+	}
+	if s.holdsSlot {
+		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: d.num})
+		s.holdsSlot = false
+	}
+	s.cancel = nil
+	why, stallNote := s.stopWhy, s.stallNote
+	s.stopWhy, s.stallNote, s.live = stopNone, "", nil
+	now := time.Now()
+	r := d.result
+	s.row.FinishedAt = now
+	s.row.PID, s.row.PGID, s.row.ProcStart = 0, 0, 0
+	if !r.Started.IsZero() {
+		code := r.ExitCode
+		s.row.ExitCode = &code
+	}
+	if r.StdoutTail != "" || d.usage.Text != "" {
+		s.row.OutputTail = r.StdoutTail
+		if d.usage.Text != "" {
+			s.row.OutputTail = d.usage.Text
+		}
+	}
+	s.row.InputTokens += d.usage.InputTokens
+	s.row.OutputTokens += d.usage.OutputTokens
+	s.row.CostUSD += d.usage.CostUSD
+	s.row.Validations = toStoreValidations(d.checks)
+	s.row.Notes = append(s.row.Notes, r.Notes...) // e.g. a log cut by max_log_mb
+	p := j.profiles[s.sh.Stage.Instrument]
+	v := judgeTry(tryEnd{attempts: s.row.Attempts, rateLimitWaited: s.row.RateLimitWaited, stage: s.sh.Stage,
+		profile: p, done: d, stop: why, stallNote: stallNote, jitter: rand.Float64(), now: now})
+
+	att := &store.AttemptRow{RunKey: j.job.RunKey, Num: d.num, Try: d.try, StartedAt: s.row.StartedAt,
+		FinishedAt: now, ExitCode: s.row.ExitCode, Validations: s.row.Validations, Profile: s.row.Profile,
+		Outcome: v.outcome, Counted: v.counted, Error: v.attemptErr}
+	if v.counted {
+		s.row.Attempts++
+	}
+	s.row.Error = v.err
+	switch v.kind {
+	case verdictRequeue:
+		s.row.FinishedAt = time.Time{}
+	case verdictRetry:
+		s.row.WaitingUntil = v.until
+	case verdictRateLimitWait:
+		s.row.RateLimitWaited += v.waited
+		s.row.WaitingUntil = v.until
+		ctx.Send(j.mgr, &rateLimitHit{instrument: p.Name, until: v.until})
+	}
+	j.setStatus(s, v.sheet)
+	if s.row.Status.Terminal() {
+		j.log.Info("sheet finished", "sheet", d.num, "status", s.row.Status,
+			"attempts", s.row.Attempts, "error", s.row.Error)
+	}
+	j.setJobStatus()
+	j.persist(ctx, att, s)
+}

@@ -1,0 +1,155 @@
+package jobs
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mzt-dev/mzt/config/instrument"
+	"github.com/mzt-dev/mzt/config/score"
+	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/messages"
+)
+
+// stopReason is why the conductor stopped a try before it ended by itself.
+type stopReason string
+
+const (
+	stopNone      stopReason = ""
+	stopCancel    stopReason = "cancel"    // the user cancelled the job
+	stopInterrupt stopReason = "interrupt" // the conductor is stopping
+	stopPreempt   stopReason = "preempt"   // critical resource pressure
+	stopStall     stopReason = "stall"     // stalled under on_stall = "retry"
+)
+
+// verdictKind is what happens to a sheet after one of its tries.
+type verdictKind int
+
+const (
+	verdictComplete      verdictKind = iota // the sheet completed
+	verdictRetry                            // an attempt used; runs again after backoff (until)
+	verdictRateLimitWait                    // no attempt used; runs again once the limit lifts (until)
+	verdictFail                             // the sheet failed: attempts exhausted, auth, unrenderable, waited too long
+	verdictRequeue                          // not the sheet's fault: pending again at once, no attempt used
+	verdictCancelled                        // the job was cancelled
+)
+
+// tryEnd is everything that decides what a finished try means.
+type tryEnd struct {
+	attempts        int           // counted attempts the sheet used before this try
+	rateLimitWaited time.Duration // rate-limit waits the sheet already sat out
+	stage           *score.Stage  // attempts, backoff, max_rate_limit_wait
+	profile         *instrument.Profile
+	done            *attemptDone
+	stop            stopReason
+	stallNote       string  // why a stalled try was stopped
+	jitter          float64 // in [0, 1): drawn by the caller so that the rule stays a function
+	now             time.Time
+}
+
+// verdict is the decision about a finished try: the sheet's next state and
+// what its attempt row records.
+type verdict struct {
+	kind    verdictKind
+	sheet   messages.SheetState
+	outcome messages.AttemptOutcome
+	counted bool      // the try used one of the sheet's attempts
+	err     string    // the sheet's error ("" when it completed)
+	until   time.Time // when a retry or a rate-limit wait ends
+	waited  time.Duration
+	// attemptErr is what the attempt row says (cancel leaves it empty).
+	attemptErr string
+}
+
+// judgeTry decides what a finished try means for its sheet. It only
+// decides: the job actor applies the verdict (state, store, messages).
+func judgeTry(in tryEnd) verdict {
+	d, r := in.done, in.done.result
+	switch {
+	case in.stop == stopCancel:
+		return verdict{kind: verdictCancelled, sheet: messages.SheetCancelled, outcome: messages.OutcomeCancelled,
+			err: "cancelled"}
+	case in.stop == stopInterrupt || in.stop == stopPreempt:
+		why := "interrupted (" + string(in.stop) + ")"
+		return verdict{kind: verdictRequeue, sheet: messages.SheetPending, outcome: messages.OutcomeInterrupted,
+			err: why, attemptErr: why}
+	case d.class == sheetrun.ClassAuth:
+		why := "authentication failed: " + lastLine(r.StderrTail, r.StdoutTail)
+		return verdict{kind: verdictFail, sheet: messages.SheetFailed, outcome: messages.OutcomeFailed,
+			counted: true, err: why, attemptErr: why}
+	case d.class == sheetrun.ClassRateLimited:
+		wait := d.wait
+		if wait <= 0 {
+			wait = time.Duration(in.profile.Errors.RateLimitWait)
+		}
+		if limit := time.Duration(in.stage.MaxRateLimitWait); in.rateLimitWaited+wait > limit {
+			why := fmt.Sprintf("rate limited for longer than max_rate_limit_wait (%s)", limit)
+			return verdict{kind: verdictFail, sheet: messages.SheetFailed, outcome: messages.OutcomeRateLimited,
+				err: why, attemptErr: why}
+		}
+		why := fmt.Sprintf("rate limited by %s; waiting %s", in.profile.Name, wait.Round(time.Second))
+		return verdict{kind: verdictRateLimitWait, sheet: messages.SheetWaiting, outcome: messages.OutcomeRateLimited,
+			err: why, attemptErr: why, until: in.now.Add(wait), waited: wait}
+	}
+	reason := failureReason(d)
+	if in.stop == stopStall {
+		reason = "stalled: " + in.stallNote
+	}
+	if reason == "" {
+		return verdict{kind: verdictComplete, sheet: messages.SheetCompleted, outcome: messages.OutcomeCompleted,
+			counted: true}
+	}
+	v := verdict{outcome: messages.OutcomeFailed, counted: true, err: reason, attemptErr: reason}
+	switch {
+	case in.stop == stopStall:
+		v.outcome = messages.OutcomeStalled
+	case r.TimedOut:
+		v.outcome = messages.OutcomeTimedOut
+	}
+	used := in.attempts + 1
+	switch {
+	case d.unrenderable:
+		// The same template with the same data fails the same way.
+		v.kind, v.sheet = verdictFail, messages.SheetFailed
+	case used >= in.stage.Attempts:
+		v.kind, v.sheet = verdictFail, messages.SheetFailed
+	default:
+		v.kind, v.sheet = verdictRetry, messages.SheetWaiting
+		v.until = in.now.Add(backoffDelay(in.stage.Backoff, used, in.jitter))
+	}
+	return v
+}
+
+// failureReason says why an attempt failed, or "" when it succeeded.
+func failureReason(d *attemptDone) string {
+	r := d.result
+	switch {
+	case d.err != nil:
+		return d.err.Error()
+	case r.Err != nil:
+		return r.Err.Error()
+	case r.TimedOut:
+		return fmt.Sprintf("timed out after %s", r.Ended.Sub(r.Started).Round(time.Second))
+	case !r.Success:
+		if r.Signal != "" {
+			return "killed by signal " + r.Signal
+		}
+		msg := fmt.Sprintf("exit code %d", r.ExitCode)
+		if tail := lastLine(r.StderrTail, ""); tail != "" {
+			msg += ": " + tail
+		}
+		return msg
+	case d.usage.IsError:
+		return "the instrument reported an error: " + truncate(d.usage.Text, 200)
+	}
+	var failed []string
+	for _, c := range d.checks {
+		if !c.Passed {
+			failed = append(failed, c.Type+": "+c.Detail)
+		}
+	}
+	if len(failed) > 0 {
+		return "validation failed: " + strings.Join(failed, "; ")
+	}
+	return ""
+}

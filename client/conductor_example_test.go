@@ -149,7 +149,7 @@ func ExampleConductor_Events() {
 			return
 		}
 		fmt.Println(e.GetSeq(), e.GetKind(), e.GetSheet(), e.GetStatus())
-		if e.GetKind() == "job.status" && e.GetStatus() == "completed" {
+		if e.EventKind() == messages.EventJobStatus && messages.JobState(e.GetStatus()).Terminal() {
 			break
 		}
 	}

@@ -163,7 +163,7 @@ func (c *Conductor) followOnce(ctx context.Context, job string, after int64, yie
 	defer stream.Close()
 	for stream.Receive() {
 		e := stream.Msg()
-		if e.GetSeq() == 0 { // events.dropped: fetch what was missed from the store
+		if e.EventKind() == messages.EventEventsDropped { // fetch what was missed from the store
 			return got, errResume
 		}
 		if e.GetSeq() <= after {
@@ -187,24 +187,20 @@ func (c *Conductor) Wait(ctx context.Context, id string) (*messages.JobStatus, e
 	if err != nil {
 		return nil, err
 	}
-	if jobFinished(st.GetJob().GetStatus()) {
+	if st.GetJob().State().Terminal() {
 		return st, nil
 	}
 	for e, err := range c.Events(ctx, Filter{Job: id}) {
 		if err != nil {
 			return nil, err
 		}
-		if e.GetKind() != "job.status" || !jobFinished(e.GetStatus()) {
+		if e.EventKind() != messages.EventJobStatus || !messages.JobState(e.GetStatus()).Terminal() {
 			continue
 		}
 		// The history may hold an earlier run's end: ask the job itself.
-		if st, err = c.Job(ctx, id); err != nil || jobFinished(st.GetJob().GetStatus()) {
+		if st, err = c.Job(ctx, id); err != nil || st.GetJob().State().Terminal() {
 			return st, err
 		}
 	}
 	return nil, fmt.Errorf("wait for job %s: %w", id, ctx.Err())
-}
-
-func jobFinished(status string) bool {
-	return status == "completed" || status == "failed" || status == "cancelled"
 }

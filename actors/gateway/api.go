@@ -94,6 +94,9 @@ func serveAPISocket(path string, h Handler, ownUID int, log *slog.Logger) (*apiS
 	}), log)
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 		uid := -1
+		if cc, ok := c.(*cappedConn); ok {
+			c = cc.Conn
+		}
 		if uc, ok := c.(*net.UnixConn); ok {
 			if got, err := PeerUID(uc); err == nil {
 				uid = got
@@ -106,7 +109,7 @@ func serveAPISocket(path string, h Handler, ownUID int, log *slog.Logger) (*apiS
 	p.SetUnencryptedHTTP2(true)
 	srv.Protocols = &p
 	a := &apiServer{srv: srv, done: make(chan struct{})}
-	go a.run(func() error { return srv.Serve(ln) }, log, ownSocketRemover(path))
+	go a.run(func() error { return srv.Serve(newCapListener(ln, apiMaxConns)) }, log, ownSocketRemover(path))
 	return a, nil
 }
 
@@ -133,7 +136,7 @@ func serveAPINetwork(addr string, cfg *tls.Config, h Handler, home string, log *
 	p.SetHTTP2(true)
 	srv.Protocols = &p
 	a := &apiServer{srv: srv, done: make(chan struct{})}
-	go a.run(func() error { return srv.ServeTLS(ln, "", "") }, log, func() {})
+	go a.run(func() error { return srv.ServeTLS(newCapListener(ln, apiMaxConns), "", "") }, log, func() {})
 	return a, nil
 }
 

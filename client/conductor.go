@@ -123,7 +123,9 @@ func dialTarget(t Target) (*Conductor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("remote %s: %w", t.remote, err)
 	}
-	return NewRemoteAPI(rt.Address, cfg), nil
+	c := NewRemoteAPI(rt.Address, cfg)
+	c.RequestTimeout = time.Duration(cc.Timeout)
+	return c, nil
 }
 
 // NewLocal is a client of the service on a conductor's api.sock, speaking

@@ -284,6 +284,7 @@ var restartOnly = map[string]bool{
 	"log.max_size_mb": true, "log.max_files": true, "profiler.enabled": true, "cgroups": true,
 	"metrics.listen": true, "remote.listen": true, "remote.advertise": true, "remote.ca": true,
 	"remote.cert": true, "remote.key": true,
+	"api.listen": true, "api.ca": true, "api.cert": true, "api.key": true,
 }
 
 // Diff lists the settings that differ, flagging those a reload cannot apply.

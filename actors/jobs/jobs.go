@@ -271,7 +271,7 @@ func (a *Actor) settings() jobSettings {
 	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv(), runner: a.deps.runner,
 		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups,
 		stallAfter: time.Duration(a.cfg.Profiler.StallAfter), onStall: a.cfg.Profiler.OnStall,
-		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets}
+		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets, logCap: int64(a.cfg.MaxLogMB) << 20}
 }
 
 func (a *Actor) counts() *Counts {

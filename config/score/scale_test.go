@@ -65,14 +65,24 @@ func TestParseScalesLinearly(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s/%d voices", tt.prompt, tt.voices), func(t *testing.T) {
 			n := 1000 / tt.voices
-			t1, b1 := cost(t, chainScore(n, tt.voices, tt.prompt))
-			t10, b10 := cost(t, chainScore(10*n, tt.voices, tt.prompt))
-			t.Logf("1,000 sheets: %v, %d KB; 10,000 sheets: %v, %d KB", t1, b1>>10, t10, b10>>10)
-			if t10 > 30*t1 {
-				t.Errorf("10x the sheets took %.0fx the time", float64(t10)/float64(t1))
+			small, large := chainScore(n, tt.voices, tt.prompt), chainScore(10*n, tt.voices, tt.prompt)
+			// A quadratic cost is ~100x; a busy machine can stretch a linear
+			// time past 30x once, so time gets three chances below 50x.
+			var timeRatio, memRatio float64
+			for range 3 {
+				t1, b1 := cost(t, small)
+				t10, b10 := cost(t, large)
+				t.Logf("1,000 sheets: %v, %d KB; 10,000 sheets: %v, %d KB", t1, b1>>10, t10, b10>>10)
+				timeRatio, memRatio = float64(t10)/float64(t1), float64(b10)/float64(b1)
+				if timeRatio <= 50 {
+					break
+				}
 			}
-			if b10 > 30*b1 {
-				t.Errorf("10x the sheets took %.0fx the memory", float64(b10)/float64(b1))
+			if timeRatio > 50 {
+				t.Errorf("10x the sheets took %.0fx the time", timeRatio)
+			}
+			if memRatio > 30 {
+				t.Errorf("10x the sheets took %.0fx the memory", memRatio)
 			}
 		})
 	}

@@ -44,9 +44,16 @@ func TestLocateScalesLinearly(t *testing.T) {
 		}
 		return best
 	}
-	t1, t10 := cost(doc(2000)), cost(doc(20000))
-	t.Logf("2,000 stages: %v; 20,000: %v", t1, t10)
-	if t10 > 30*t1 {
-		t.Errorf("10x the stages took %.0fx the time", float64(t10)/float64(t1))
+	// A quadratic cost is ~100x; a busy machine can stretch a linear one past
+	// 30x once, so the comparison gets three chances below 50x.
+	small, large := doc(2000), doc(20000)
+	var ratio float64
+	for range 3 {
+		t1, t10 := cost(small), cost(large)
+		t.Logf("2,000 stages: %v; 20,000: %v", t1, t10)
+		if ratio = float64(t10) / float64(t1); ratio <= 50 {
+			return
+		}
 	}
+	t.Errorf("10x the stages took %.0fx the time", ratio)
 }

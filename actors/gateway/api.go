@@ -72,6 +72,8 @@ func startAPI(deps *Deps, h Handler) []*apiServer {
 type apiServer struct {
 	srv  *http.Server
 	done chan struct{}
+	// endStreams cancels every request's context: followed streams end.
+	endStreams context.CancelFunc
 }
 
 // serveAPISocket serves the service on the home's api.sock (made with the
@@ -108,7 +110,7 @@ func serveAPISocket(path string, h Handler, ownUID int, log *slog.Logger) (*apiS
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
 	srv.Protocols = &p
-	a := &apiServer{srv: srv, done: make(chan struct{})}
+	a := newAPIServer(srv)
 	go a.run(func() error { return srv.Serve(newCapListener(ln, apiMaxConns)) }, log, ownSocketRemover(path))
 	return a, nil
 }
@@ -135,7 +137,7 @@ func serveAPINetwork(addr string, cfg *tls.Config, h Handler, home string, log *
 	p.SetHTTP1(true)
 	p.SetHTTP2(true)
 	srv.Protocols = &p
-	a := &apiServer{srv: srv, done: make(chan struct{})}
+	a := newAPIServer(srv)
 	go a.run(func() error { return srv.ServeTLS(newCapListener(ln, apiMaxConns), "", "") }, log, func() {})
 	return a, nil
 }
@@ -164,9 +166,27 @@ func (a *apiServer) run(serve func() error, log *slog.Logger, cleanup func()) {
 	}
 }
 
-// close ends every connection (streams included) and waits for the server.
+func newAPIServer(srv *http.Server) *apiServer {
+	base, cancel := context.WithCancel(context.Background())
+	srv.BaseContext = func(net.Listener) context.Context { return base }
+	return &apiServer{srv: srv, done: make(chan struct{}), endStreams: cancel}
+}
+
+// apiCloseGrace is how long close lets requests in flight write their
+// answers (a Shutdown's among them) before streams are ended and
+// connections cut, as the socket does.
+const apiCloseGrace = 3 * time.Second
+
+// close stops accepting, lets requests in flight answer, then ends every
+// stream and connection, and waits for the server.
 func (a *apiServer) close() {
-	a.srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), apiCloseGrace)
+	defer cancel()
+	if err := a.srv.Shutdown(ctx); err != nil {
+		a.endStreams()
+		a.srv.Close()
+	}
+	a.endStreams()
 	<-a.done
 }
 

@@ -1,7 +1,8 @@
-// Package client is the one place that dials a conductor's socket: timeouts,
-// the protocol check and the "conductor is not running" error live here, and
-// error codes from the wire turn back into sentinel errors callers can test
-// with errors.Is.
+// Package client is the one place that dials a conductor: its socket
+// (Client), its Conductor service (Conductor: New, Submit, Wait, Events...)
+// or its protoactor endpoint (RemoteConn). Timeouts, the protocol check and
+// the "conductor is not running" error live here, and error codes from the
+// wire turn back into sentinel errors callers can test with errors.Is.
 package client
 
 import (

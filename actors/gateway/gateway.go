@@ -1,7 +1,8 @@
 // Package gateway owns the conductor's Unix socket: it accepts connections
 // from the conductor's own uid, decodes frames, asks the actor that owns each
-// request and writes the answer back. It keeps no state of its own beyond its
-// connections; a restart closes them and listens again.
+// request and writes the answer back. The same router answers the Conductor
+// service (connect-go) on api.sock and [api] listen. It keeps no state of its
+// own beyond its connections; a restart closes them and listens again.
 package gateway
 
 import (

@@ -74,7 +74,7 @@ func (c *Conductor) fail(ctx context.Context, err error) error {
 			// the protoactor endpoint ([remote] listen) of a conductor.
 			return &RemoteError{Code: messages.ErrorCode_ERROR_CODE_UNSUPPORTED,
 				Message: fmt.Sprintf("%s does not serve the Conductor service (%s)", c.where, ce.Message()),
-				Hint: "point --remote at the conductor's [api] listen; its [remote] listen is the protoactor endpoint (transport = \"protoactor\" in client.toml)"}
+				Hint:    "point --remote at the conductor's [api] listen; its [remote] listen is the protoactor endpoint (transport = \"protoactor\" in client.toml)"}
 		}
 		return &RemoteError{Code: codeFromWire(ce.Code()), Message: ce.Message()}
 	}

@@ -97,10 +97,12 @@ func (c *Conductor) lost(err error) error {
 	if strings.Contains(cause, "x509: ") {
 		return unreachablef("conductor at %s is not one this client's CA vouches for: %s", c.where, cause)
 	}
-	if c.tls != nil && (strings.Contains(cause, "tls: ") || strings.Contains(cause, "could not be established")) {
+	if c.tls != nil && !strings.Contains(cause, "connection refused") {
 		// TLS 1.3 tells a refused client certificate only on the first read,
-		// which HTTP/2 hides: a probe of the handshake says what it was.
-		if perr := Probe(c.where, c.tls, min(c.timeout(), 5*time.Second)); perr != nil {
+		// which HTTP/2 hides behind a broken pipe or a connection that "could
+		// not be established": a probe of the handshake says what it was.
+		perr := Probe(c.where, c.tls, min(c.timeout(), 5*time.Second))
+		if perr != nil && (strings.Contains(perr.Error(), "certificate") || strings.Contains(perr.Error(), "TLS")) {
 			return perr
 		}
 	}

@@ -13,19 +13,24 @@ lint:
     test -z "$(gofmt -l $(git ls-files '*.go'))" || (gofmt -l $(git ls-files '*.go'); exit 1)
     go vet ./...
 
-# Regenerate messages/*.pb.go (needs protoc from Debian: apt-get install protobuf-compiler).
+# Regenerate messages/*.pb.go and the Conductor service's connect-go code
+# (needs protoc from Debian: apt-get install protobuf-compiler).
 proto:
     go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
-    protoc --go_out=. --go_opt=module=github.com/mzt-dev/mzt -I messages messages/mzt.proto
+    go install connectrpc.com/connect/cmd/protoc-gen-connect-go@v1.21.1
+    protoc --go_out=. --go_opt=module=github.com/mzt-dev/mzt --connect-go_out=. --connect-go_opt=module=github.com/mzt-dev/mzt -I messages messages/mzt.proto messages/conductor.proto
 
 # Regenerate into a temp dir and fail if the committed code differs.
 proto-check:
     #!/usr/bin/env bash
     set -euo pipefail
     go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+    go install connectrpc.com/connect/cmd/protoc-gen-connect-go@v1.21.1
     tmp=$(mktemp -d)
-    protoc --go_out="$tmp" --go_opt=module=github.com/mzt-dev/mzt -I messages messages/mzt.proto
+    protoc --go_out="$tmp" --go_opt=module=github.com/mzt-dev/mzt --connect-go_out="$tmp" --connect-go_opt=module=github.com/mzt-dev/mzt -I messages messages/mzt.proto messages/conductor.proto
     diff -u messages/mzt.pb.go "$tmp/messages/mzt.pb.go"
+    diff -u messages/conductor.pb.go "$tmp/messages/conductor.pb.go"
+    diff -u messages/messagesconnect/conductor.connect.go "$tmp/messages/messagesconnect/conductor.connect.go"
 
 # Measure against floors and peers in one run, then the Go benchmarks.
 bench:

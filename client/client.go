@@ -1,7 +1,8 @@
-// Package client is the one place that dials a conductor's socket: timeouts,
-// the protocol check and the "conductor is not running" error live here, and
-// error codes from the wire turn back into sentinel errors callers can test
-// with errors.Is.
+// Package client is the one place that dials a conductor: its socket
+// (Client), its Conductor service (Conductor: New, Submit, Wait, Events...)
+// or its protoactor endpoint (RemoteConn). Timeouts, the protocol check and
+// the "conductor is not running" error live here, and error codes from the
+// wire turn back into sentinel errors callers can test with errors.Is.
 package client
 
 import (
@@ -78,7 +79,7 @@ func Dial(ctx context.Context, socket string) (*Client, error) {
 	conn, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {
 		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, ErrNotRunning
+			return nil, &connLost{msg: ErrNotRunning.Error(), notRunning: true, cause: err}
 		}
 		return nil, fmt.Errorf("connect to conductor at %s: %w", socket, err)
 	}
@@ -174,7 +175,7 @@ func (c *Client) wireError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%w: no answer from the conductor at %s", ErrTimeout, c.socket)
 	}
-	return fmt.Errorf("conductor connection: %w", err)
+	return &connLost{msg: fmt.Sprintf("conductor connection: %v", err), cause: err}
 }
 
 // Conn is one way to reach a conductor: its Unix socket (Client) or, later, a

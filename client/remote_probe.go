@@ -20,8 +20,10 @@ type remoteFailure struct {
 	kind error
 }
 
-func (e *remoteFailure) Error() string        { return e.msg }
-func (e *remoteFailure) Is(target error) bool { return target == e.kind }
+func (e *remoteFailure) Error() string { return e.msg }
+func (e *remoteFailure) Is(target error) bool {
+	return target == e.kind || e.kind == ErrUnreachable && target == ErrConnectionLost
+}
 
 func timeoutf(format string, args ...any) error {
 	return &remoteFailure{fmt.Sprintf(format, args...), ErrTimeout}
@@ -31,7 +33,7 @@ func unreachablef(format string, args ...any) error {
 	return &remoteFailure{fmt.Sprintf(format, args...), ErrUnreachable}
 }
 
-// probe checks, once per address and beside the first request, that the
+// probe checks, once per address (until it succeeds) and beside the first request, that the
 // conductor's endpoint answers and accepts our certificate, so that a
 // refused connection or a TLS failure is reported at once and clearly
 // instead of after protoactor's silent retries.
@@ -44,7 +46,16 @@ func (n *RemoteNode) probe(addr string) *probe {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if p := n.probes[addr]; p != nil {
-		return p
+		select {
+		case <-p.done:
+			if p.err == nil {
+				return p
+			}
+			// A failure is not kept: the conductor may be back by now, and
+			// a long-lived client must see it without being restarted.
+		default:
+			return p // still running: requests beside it share its verdict
+		}
 	}
 	p := &probe{done: make(chan struct{})}
 	n.probes[addr] = p

@@ -19,7 +19,11 @@ type ClientConfig struct {
 	Key     string          `toml:"key" comment:"its key; default <home>/certs/client.key"`
 	Listen  string          `toml:"listen" comment:"HOST or HOST:PORT conductors dial back to with replies; default: the local address that routes to the conductor, ephemeral port"`
 	Timeout strict.Duration `toml:"timeout" comment:"how long a remote request may wait for its answer"`
-	Remote  []NamedRemote   `toml:"remote,omitempty"`
+	// Transport is how --remote and the fleet reach conductors: "api" (the
+	// Conductor service at their [api] listen) or "protoactor" (their
+	// [remote] listen, which dials back to this host).
+	Transport string        `toml:"transport" comment:"api (the conductors' [api] listen, default) | protoactor (their [remote] listen; they dial back)"`
+	Remote    []NamedRemote `toml:"remote,omitempty"`
 
 	dir string // relative paths are relative to this (the file's directory)
 }
@@ -32,6 +36,8 @@ type NamedRemote struct {
 	CA      string `toml:"ca"`
 	Cert    string `toml:"cert"`
 	Key     string `toml:"key"`
+	// Transport overrides the top-level transport for this remote.
+	Transport string `toml:"transport"`
 }
 
 // ClientFile is the client config's name in the (base) home.
@@ -61,6 +67,9 @@ func LoadClient(home string) (*ClientConfig, error) {
 	if c.Timeout <= 0 {
 		return nil, fmt.Errorf("%s: timeout must be a positive duration", path)
 	}
+	if !validTransport(c.Transport) {
+		return nil, fmt.Errorf("%s: transport %q: want api or protoactor", path, c.Transport)
+	}
 	seen := map[string]bool{}
 	for i, r := range c.Remote {
 		if r.Name == "" || seen[r.Name] {
@@ -69,6 +78,9 @@ func LoadClient(home string) (*ClientConfig, error) {
 		seen[r.Name] = true
 		if _, _, err := net.SplitHostPort(r.Address); err != nil {
 			return nil, fmt.Errorf("%s: remote %s: address %q: want HOST:PORT", path, r.Name, r.Address)
+		}
+		if !validTransport(r.Transport) {
+			return nil, fmt.Errorf("%s: remote %s: transport %q: want api or protoactor", path, r.Name, r.Transport)
 		}
 	}
 	return c, nil
@@ -79,19 +91,31 @@ func LoadClient(home string) (*ClientConfig, error) {
 type RemoteTarget struct {
 	Name, Address string
 	CA, Cert, Key string
+	Transport     string // TransportAPI or TransportProtoactor
 }
+
+// The transports of client.toml.
+const (
+	TransportAPI        = "api"
+	TransportProtoactor = "protoactor"
+)
+
+func validTransport(t string) bool { return t == "" || t == TransportAPI || t == TransportProtoactor }
 
 // ErrUnknownRemote means --remote named no remote of client.toml and is not HOST:PORT.
 var ErrUnknownRemote = errors.New("unknown remote")
 
 // Target resolves --remote: a name from client.toml, else HOST:PORT.
 func (c *ClientConfig) Target(remote string) (RemoteTarget, error) {
-	t := RemoteTarget{Name: remote, Address: remote}
+	t := RemoteTarget{Name: remote, Address: remote, Transport: c.transport()}
 	found := false
 	for _, r := range c.Remote {
 		if r.Name == remote {
 			t.Address, found = r.Address, true
 			t.CA, t.Cert, t.Key = c.path(r.CA), c.path(r.Cert), c.path(r.Key)
+			if r.Transport != "" {
+				t.Transport = r.Transport
+			}
 		}
 	}
 	if !found {
@@ -122,9 +146,16 @@ func (c *ClientConfig) defaultFiles() (ca, cert, key string) {
 
 // FleetTarget is the target for a fleet peer: the top-level certificates.
 func (c *ClientConfig) FleetTarget(name, address string) RemoteTarget {
-	t := RemoteTarget{Name: name, Address: address}
+	t := RemoteTarget{Name: name, Address: address, Transport: c.transport()}
 	t.CA, t.Cert, t.Key = c.defaultFiles()
 	return t
+}
+
+func (c *ClientConfig) transport() string {
+	if c.Transport == "" {
+		return TransportAPI
+	}
+	return c.Transport
 }
 
 func (c *ClientConfig) path(p string) string {

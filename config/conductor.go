@@ -35,6 +35,7 @@ type Config struct {
 	Log                 LogSettings     `toml:"log"`
 	Metrics             Metrics         `toml:"metrics"`
 	Remote              Remote          `toml:"remote"`
+	API                 API             `toml:"api"`
 	Fleet               Fleet           `toml:"fleet"`
 }
 
@@ -240,6 +241,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	problems = append(problems, c.Remote.problems()...)
+	problems = append(problems, c.API.problems(c.Remote)...)
 	for i, p := range c.Fleet.Peer {
 		if p.Name == "" {
 			bad("fleet.peer[%d]: name is required", i)
@@ -282,6 +284,7 @@ var restartOnly = map[string]bool{
 	"log.max_size_mb": true, "log.max_files": true, "profiler.enabled": true, "cgroups": true,
 	"metrics.listen": true, "remote.listen": true, "remote.advertise": true, "remote.ca": true,
 	"remote.cert": true, "remote.key": true,
+	"api.listen": true, "api.ca": true, "api.cert": true, "api.key": true,
 }
 
 // Diff lists the settings that differ, flagging those a reload cannot apply.

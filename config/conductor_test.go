@@ -243,13 +243,14 @@ func TestDiff(t *testing.T) {
 	updated.Log.MaxFiles = 2
 	updated.Log.MaxSizeMB = 10
 	updated.Profiler.Enabled = false
+	updated.API.Listen = "127.0.0.1:7400"
 	got := map[string]Change{}
 	for _, c := range Diff(old, updated) {
 		got[c.Key] = c
 	}
 	want := map[string]bool{ // key -> needs restart
 		"max_concurrent_jobs": false, "backpressure.high": false, "monitor_interval": false,
-		"log.max_files": true, "log.max_size_mb": true, "profiler.enabled": true,
+		"log.max_files": true, "log.max_size_mb": true, "profiler.enabled": true, "api.listen": true,
 	}
 	if len(got) != len(want) {
 		t.Errorf("Diff found %v, want %v", got, want)

@@ -18,6 +18,7 @@ type Paths struct {
 	Clone       string // "" for the default conductor
 	ConfigFile  string // the base home's conductor.toml: clones read it too
 	Socket      string
+	APISocket   string // the Conductor service (connect-go), beside Socket
 	PIDFile     string
 	Log         string
 	State       string // SQLite database
@@ -79,6 +80,7 @@ func ResolveIn(base, clone string) (Paths, error) {
 		Clone:       clone,
 		ConfigFile:  filepath.Join(base, "conductor.toml"),
 		Socket:      filepath.Join(home, "conductor.sock"),
+		APISocket:   filepath.Join(home, "api.sock"),
 		PIDFile:     filepath.Join(home, "conductor.pid"),
 		Log:         filepath.Join(home, "conductor.log"),
 		State:       filepath.Join(home, "state.db"),

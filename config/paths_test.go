@@ -31,7 +31,7 @@ func TestResolveIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Paths{
-		BaseHome: base, Home: base, ConfigFile: base + "/conductor.toml", Socket: base + "/conductor.sock",
+		BaseHome: base, Home: base, ConfigFile: base + "/conductor.toml", Socket: base + "/conductor.sock", APISocket: base + "/api.sock",
 		PIDFile: base + "/conductor.pid", Log: base + "/conductor.log", State: base + "/state.db",
 		Instruments: base + "/instruments", SheetLogs: base + "/logs",
 	}
@@ -48,7 +48,7 @@ func TestResolveIn(t *testing.T) {
 		BaseHome: base, Home: home, Clone: "night",
 		ConfigFile:  base + "/conductor.toml", // clones read the base config
 		Instruments: base + "/instruments",    // and share the user's instruments
-		Socket:      home + "/conductor.sock", PIDFile: home + "/conductor.pid", Log: home + "/conductor.log",
+		Socket:      home + "/conductor.sock", APISocket: home + "/api.sock", PIDFile: home + "/conductor.pid", Log: home + "/conductor.log",
 		State: home + "/state.db", SheetLogs: home + "/logs",
 	}
 	if c != want {

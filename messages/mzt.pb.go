@@ -764,10 +764,14 @@ func (x *StreamEnd) GetReason() string {
 	return ""
 }
 
+// HealthRequest may carry the range of protocol versions the client speaks
+// (0 = it did not say: it speaks only the version of its envelope).
 type HealthRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	MinProtocolVersion uint32                 `protobuf:"varint,400,opt,name=min_protocol_version,json=minProtocolVersion,proto3" json:"min_protocol_version,omitempty"`
+	MaxProtocolVersion uint32                 `protobuf:"varint,401,opt,name=max_protocol_version,json=maxProtocolVersion,proto3" json:"max_protocol_version,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *HealthRequest) Reset() {
@@ -800,14 +804,32 @@ func (*HealthRequest) Descriptor() ([]byte, []int) {
 	return file_mzt_proto_rawDescGZIP(), []int{3}
 }
 
+func (x *HealthRequest) GetMinProtocolVersion() uint32 {
+	if x != nil {
+		return x.MinProtocolVersion
+	}
+	return 0
+}
+
+func (x *HealthRequest) GetMaxProtocolVersion() uint32 {
+	if x != nil {
+		return x.MaxProtocolVersion
+	}
+	return 0
+}
+
 type HealthResponse struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	Pid             int64                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
-	Version         string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	ProtocolVersion uint32                 `protobuf:"varint,3,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
-	Ready           bool                   `protobuf:"varint,4,opt,name=ready,proto3" json:"ready,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Pid                int64                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	Version            string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	ProtocolVersion    uint32                 `protobuf:"varint,3,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"` // the conductor's newest version
+	Ready              bool                   `protobuf:"varint,4,opt,name=ready,proto3" json:"ready,omitempty"`
+	MinProtocolVersion uint32                 `protobuf:"varint,400,opt,name=min_protocol_version,json=minProtocolVersion,proto3" json:"min_protocol_version,omitempty"` // the oldest version the conductor still serves
+	// The newest version both sides speak; 0 when the ranges do not meet
+	// (the client must then upgrade or talk to another conductor).
+	NegotiatedProtocolVersion uint32 `protobuf:"varint,401,opt,name=negotiated_protocol_version,json=negotiatedProtocolVersion,proto3" json:"negotiated_protocol_version,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *HealthResponse) Reset() {
@@ -866,6 +888,20 @@ func (x *HealthResponse) GetReady() bool {
 		return x.Ready
 	}
 	return false
+}
+
+func (x *HealthResponse) GetMinProtocolVersion() uint32 {
+	if x != nil {
+		return x.MinProtocolVersion
+	}
+	return 0
+}
+
+func (x *HealthResponse) GetNegotiatedProtocolVersion() uint32 {
+	if x != nil {
+		return x.NegotiatedProtocolVersion
+	}
+	return 0
 }
 
 type ConductorStatusRequest struct {
@@ -2380,10 +2416,13 @@ func (x *LogChunk) GetData() []byte {
 }
 
 type EventsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"` // "" = every job (and conductor events)
-	Follow        bool                   `protobuf:"varint,2,opt,name=follow,proto3" json:"follow,omitempty"`           // after the history, stream new events until the client leaves
-	Limit         int64                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`             // history events sent first (newest N); 0 = the default (1000)
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	JobId  string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"` // "" = every job (and conductor events)
+	Follow bool                   `protobuf:"varint,2,opt,name=follow,proto3" json:"follow,omitempty"`           // after the history, stream new events until the client leaves
+	Limit  int64                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`             // history events sent first (newest N); 0 = the default (1000)
+	// Resume: send every stored event with a greater seq, oldest first (limit
+	// is then ignored), before following. 0 = start from the newest limit.
+	AfterSeq      int64 `protobuf:"varint,400,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2435,6 +2474,13 @@ func (x *EventsRequest) GetFollow() bool {
 func (x *EventsRequest) GetLimit() int64 {
 	if x != nil {
 		return x.Limit
+	}
+	return 0
+}
+
+func (x *EventsRequest) GetAfterSeq() int64 {
+	if x != nil {
+		return x.AfterSeq
 	}
 	return 0
 }
@@ -3030,13 +3076,17 @@ const file_mzt_proto_rawDesc = "" +
 	"\ftop_snapshot\x18# \x01(\v2\x13.mzt.v1.TopSnapshotH\x00R\vtopSnapshotB\x06\n" +
 	"\x04body\"#\n" +
 	"\tStreamEnd\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x0f\n" +
-	"\rHealthRequest\"}\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"u\n" +
+	"\rHealthRequest\x121\n" +
+	"\x14min_protocol_version\x18\x90\x03 \x01(\rR\x12minProtocolVersion\x121\n" +
+	"\x14max_protocol_version\x18\x91\x03 \x01(\rR\x12maxProtocolVersion\"\xf1\x01\n" +
 	"\x0eHealthResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
 	"\x10protocol_version\x18\x03 \x01(\rR\x0fprotocolVersion\x12\x14\n" +
-	"\x05ready\x18\x04 \x01(\bR\x05ready\"\x18\n" +
+	"\x05ready\x18\x04 \x01(\bR\x05ready\x121\n" +
+	"\x14min_protocol_version\x18\x90\x03 \x01(\rR\x12minProtocolVersion\x12?\n" +
+	"\x1bnegotiated_protocol_version\x18\x91\x03 \x01(\rR\x19negotiatedProtocolVersion\"\x18\n" +
 	"\x16ConductorStatusRequest\"\xbf\x05\n" +
 	"\x0fConductorStatus\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x18\n" +
@@ -3176,11 +3226,12 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05sheet\x18\x01 \x01(\x03R\x05sheet\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x03R\aattempt\x12\x16\n" +
 	"\x06header\x18\x03 \x01(\tR\x06header\x12\x12\n" +
-	"\x04data\x18\x04 \x01(\fR\x04data\"T\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\"r\n" +
 	"\rEventsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06follow\x18\x02 \x01(\bR\x06follow\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x03R\x05limit\"\xe0\x01\n" +
+	"\x05limit\x18\x03 \x01(\x03R\x05limit\x12\x1c\n" +
+	"\tafter_seq\x18\x90\x03 \x01(\x03R\bafterSeq\"\xe0\x01\n" +
 	"\x05Event\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x15\n" +

@@ -179,6 +179,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 		Daemon: ctx.Self(), Jobs: d.jobs, Monitor: d.monitor, Log: log("gateway"),
 		Correlation: d.correlation, Events: d.events, DB: d.db,
 		MetricsListen: d.cfg.Metrics.Listen, Metrics: d.metrics,
+		APISocket: d.opts.Paths.APISocket, APIListen: d.cfg.API.Listen, APITLS: apiTLS(d.cfg, d.opts),
 		OnServing: func(err error) {
 			select {
 			case ready <- err:

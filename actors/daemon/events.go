@@ -16,6 +16,10 @@ import (
 // keepEvents bounds the events table (the newest stay).
 const keepEvents = 100_000
 
+// persistWait bounds how long events wait for the store before followers
+// get them regardless.
+const persistWait = 5 * time.Second
+
 // pastEvents is what the event log starts from: the last stored sequence
 // number and the newest stored events.
 type pastEvents struct {
@@ -41,10 +45,14 @@ func readPastEvents(db *store.DB) (pastEvents, error) {
 
 // newEventLog starts the event log after the events already stored and
 // subscribes it to the actor event stream, where every subsystem publishes
-// *messages.Event. Batches go to the store actor as ordinary writes.
+// *messages.Event. Batches go to the store actor as ordinary writes, and the
+// log waits (off any actor) for each to be committed before followers see
+// it, so a follower never holds an event a crash then loses.
 func newEventLog(system *actor.ActorSystem, past pastEvents, storePID *actor.PID) *eventlog.Log {
 	log := eventlog.New(past.last, past.history, eventlog.DefaultRing, func(batch []*messages.Event) {
-		system.Root.Send(storePID, &store.Write{Op: &store.InsertEvents{Events: batch, Keep: keepEvents}})
+		done := actor.NewFuture(system, persistWait)
+		system.Root.Send(storePID, &store.Write{Op: &store.InsertEvents{Events: batch, Keep: keepEvents}, ReplyTo: done.PID()})
+		_ = done.Wait() // a store that does not answer in time: serve the events anyway
 	})
 	system.EventStream.Subscribe(func(evt any) {
 		if e, ok := evt.(*messages.Event); ok {

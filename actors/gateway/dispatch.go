@@ -47,7 +47,8 @@ func (d *dispatcher) Handle(ctx context.Context, req proto.Message, send func(pr
 	switch r := req.(type) {
 	case *messages.HealthRequest:
 		return &messages.HealthResponse{Pid: int64(os.Getpid()), Version: d.deps.Version,
-			ProtocolVersion: messages.ProtocolVersion, Ready: true}, nil
+			ProtocolVersion: messages.ProtocolVersion, Ready: true, MinProtocolVersion: messages.MinProtocolVersion,
+			NegotiatedProtocolVersion: messages.Negotiate(r.GetMinProtocolVersion(), r.GetMaxProtocolVersion())}, nil
 	case *messages.ConductorStatusRequest:
 		return d.conductorStatus()
 	case *messages.ShutdownRequest:

@@ -36,17 +36,27 @@ func (d *dispatcher) streamEvents(ctx context.Context, req *messages.EventsReque
 	}
 	f := d.deps.Events.Follow(jobID, followBuffer)
 	defer f.Close()
+	// What happened up to now is stored before it is read: a reader sees
+	// the latest events at once, and only stored ones.
+	d.deps.Events.Flush()
 
-	history, err := d.eventHistory(ctx, jobID, limit)
-	if err != nil {
-		return err
-	}
 	var last int64
-	for _, e := range history {
-		if err := send(e); err != nil {
+	if after := req.GetAfterSeq(); after > 0 {
+		var err error
+		if last, err = d.sendEventsAfter(ctx, jobID, after, send); err != nil {
 			return err
 		}
-		last = e.GetSeq()
+	} else {
+		history, err := d.eventHistory(ctx, jobID, limit)
+		if err != nil {
+			return err
+		}
+		for _, e := range history {
+			if err := send(e); err != nil {
+				return err
+			}
+			last = e.GetSeq()
+		}
 	}
 	if !req.GetFollow() {
 		return nil
@@ -88,4 +98,33 @@ func (d *dispatcher) eventHistory(ctx context.Context, jobID string, limit int) 
 		return nil, messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "", "read past events: %v", err)
 	}
 	return append(older, recent...), nil
+}
+
+// catchUpPage is how many stored events one read of a resuming follower's
+// catch-up holds in memory.
+const catchUpPage = 500
+
+// sendEventsAfter sends every stored event above after, oldest first, page
+// by page, and returns the last seq sent (after when there was none). Only
+// stored events reach a follower, so state.db holds all a resume needs.
+func (d *dispatcher) sendEventsAfter(ctx context.Context, jobID string, after int64, send func(proto.Message) error) (int64, error) {
+	if d.deps.DB == nil {
+		return after, messages.NewError(messages.ErrorCode_ERROR_CODE_UNSUPPORTED, "", "this conductor keeps no past events")
+	}
+	last := after
+	for {
+		page, err := d.deps.DB.EventsAfter(ctx, jobID, last, catchUpPage)
+		if err != nil {
+			return last, messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "", "read past events: %v", err)
+		}
+		for _, e := range page {
+			if err := send(e); err != nil {
+				return last, err
+			}
+			last = e.GetSeq()
+		}
+		if len(page) < catchUpPage {
+			return last, nil
+		}
+	}
 }

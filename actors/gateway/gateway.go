@@ -1,10 +1,12 @@
 // Package gateway owns the conductor's Unix socket: it accepts connections
 // from the conductor's own uid, decodes frames, asks the actor that owns each
-// request and writes the answer back. It keeps no state of its own beyond its
-// connections; a restart closes them and listens again.
+// request and writes the answer back. The same router answers the Conductor
+// service (connect-go) on api.sock and [api] listen. It keeps no state of its
+// own beyond its connections; a restart closes them and listens again.
 package gateway
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"os"
@@ -49,6 +51,11 @@ type Deps struct {
 	// MetricsListen, when set, serves Prometheus metrics from Metrics.
 	MetricsListen string
 	Metrics       *Metrics
+	// APISocket, when set, serves the Conductor service there; APIListen
+	// serves it over mutual TLS with APITLS's configuration too.
+	APISocket string
+	APIListen string
+	APITLS    func() (*tls.Config, error)
 }
 
 // Actor is the gateway.
@@ -57,6 +64,7 @@ type Actor struct {
 	ln      *net.UnixListener // the first incarnation's, made by the daemon
 	server  *Server
 	metrics *metricsServer
+	apis    []*apiServer
 }
 
 // Props builds the gateway actor. The first incarnation serves ln (the
@@ -95,8 +103,13 @@ func (a *Actor) Receive(ctx actor.Context) {
 				a.deps.Log.Error("cannot serve metrics", "listen", a.deps.MetricsListen, "err", err)
 			}
 		}
+		a.apis = startAPI(a.deps, h)
 		a.deps.OnServing(nil)
 	case *actor.Stopping, *actor.Restarting:
+		for _, api := range a.apis {
+			api.close()
+		}
+		a.apis = nil
 		if a.server != nil {
 			a.server.Close()
 			a.server = nil

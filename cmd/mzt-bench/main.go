@@ -6,7 +6,7 @@
 //	go run ./cmd/mzt-bench soak [-cycles 10] [-sheets 50]
 //	go run ./cmd/mzt-bench soak -burst [-cycles 40] [-jobs 4] [-sheets 10]
 //	go run ./cmd/mzt-bench profiler-cost
-//	go run ./cmd/mzt-bench remote [-n 50]
+//	go run ./cmd/mzt-bench remote [-n 50]   (or api: the same rows)
 //
 // It also serves as the floor client: `mzt-bench floor-client SOCKET` dials
 // a Unix socket, writes a byte and reads the reply, the least any CLI
@@ -56,7 +56,7 @@ func main() {
 		}
 		return
 	}
-	if len(os.Args) > 1 && os.Args[1] == "remote" {
+	if len(os.Args) > 1 && (os.Args[1] == "remote" || os.Args[1] == "api") {
 		fs := flag.NewFlagSet("remote", flag.ExitOnError)
 		mzt := fs.String("mzt", "", "mzt binary (default: build it)")
 		n := fs.Int("n", 50, "repetitions of each round trip")

@@ -11,8 +11,8 @@ import (
 	"github.com/mzt-dev/mzt/messages"
 )
 
-// Persist stores a batch of events (in order). It must not block for long:
-// the conductor's store takes it as a message.
+// Persist stores a batch of events (in order) and returns once they are
+// stored or it gave up; it runs off the publisher's path, from a timer.
 type Persist func([]*messages.Event)
 
 // Log is the conductor's event log. The zero value is not usable; use New.
@@ -23,8 +23,13 @@ type Log struct {
 	// Close returns only once the last one has been handed over.
 	flushing sync.Mutex
 
-	mu      sync.Mutex
-	seq     int64
+	mu  sync.Mutex
+	seq int64
+	// durable is the highest seq the persister has taken (stored, or given
+	// up on). Readers and followers see nothing beyond it: a follower that
+	// resumes after the last seq it saw would otherwise miss or see twice
+	// what a crash lost before it was stored and a restart numbered again.
+	durable int64
 	ring    []*messages.Event // newest ringSize events, oldest first once full
 	next    int               // where the next event goes in ring once full
 	full    bool
@@ -40,7 +45,7 @@ const DefaultRing = 4096
 // New starts a log after lastSeq (the highest seq already stored), with the
 // given history preloaded (oldest first).
 func New(lastSeq int64, history []*messages.Event, ringSize int, persist Persist) *Log {
-	l := &Log{persist: persist, flushAfter: 100 * time.Millisecond, seq: lastSeq,
+	l := &Log{persist: persist, flushAfter: 100 * time.Millisecond, seq: lastSeq, durable: lastSeq,
 		ring: make([]*messages.Event, 0, ringSize), subs: map[*Follower]struct{}{}}
 	for _, e := range history {
 		l.remember(e)
@@ -49,7 +54,8 @@ func New(lastSeq int64, history []*messages.Event, ringSize int, persist Persist
 }
 
 // Publish records ev (its seq and, when unset, its time are filled in) and
-// returns the recorded copy.
+// returns the recorded copy. Followers and readers get it once the persister
+// has taken it.
 func (l *Log) Publish(ev *messages.Event) *messages.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -62,14 +68,16 @@ func (l *Log) Publish(ev *messages.Event) *messages.Event {
 		ev.TimeUnixNano = time.Now().UnixNano()
 	}
 	l.remember(ev)
-	for f := range l.subs {
-		f.offer(ev)
-	}
-	if l.persist != nil {
-		l.pending = append(l.pending, ev)
-		if l.timer == nil {
-			l.timer = time.AfterFunc(l.flushAfter, l.Flush)
+	if l.persist == nil {
+		l.durable = ev.Seq
+		for f := range l.subs {
+			f.offer(ev)
 		}
+		return ev
+	}
+	l.pending = append(l.pending, ev)
+	if l.timer == nil {
+		l.timer = time.AfterFunc(l.flushAfter, l.Flush)
 	}
 	return ev
 }
@@ -99,8 +107,17 @@ func (l *Log) Flush() {
 		l.timer = nil
 	}
 	l.mu.Unlock()
-	if len(batch) > 0 {
-		l.persist(batch)
+	if len(batch) == 0 {
+		return
+	}
+	l.persist(batch)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.durable = batch[len(batch)-1].GetSeq()
+	for _, ev := range batch {
+		for f := range l.subs {
+			f.offer(ev)
+		}
 	}
 }
 
@@ -131,6 +148,9 @@ func (l *Log) History(jobID string, limit int) (events []*messages.Event, before
 	defer l.mu.Unlock()
 	ordered := l.ordered()
 	for i := len(ordered) - 1; i >= 0 && len(events) < limit; i-- {
+		if ordered[i].GetSeq() > l.durable {
+			continue // not stored yet
+		}
 		if jobID == "" || ordered[i].GetJobId() == jobID {
 			events = append(events, ordered[i])
 		}

@@ -15,6 +15,8 @@ type EventsCmd struct {
 	Follow bool   `short:"f" help:"Keep streaming new events until interrupted."`
 	Limit  int    `help:"How many past events to show first (default 1000)." placeholder:"N"`
 	JSON   bool   `name:"json" help:"One JSON object per line (NDJSON)."`
+	// A follower that lost its connection resumes after the last seq it saw.
+	AfterSeq int64 `name:"after-seq" help:"Only events after this seq (every stored one, oldest first); resumes a follower." placeholder:"SEQ"`
 }
 
 // eventJSON is one line of `mzt events --json`.
@@ -38,7 +40,7 @@ func (c *EventsCmd) Run(g *Globals) error {
 	}
 	defer conn.Close()
 	enc := json.NewEncoder(g.env.Stdout)
-	err = conn.Stream(g.ctx, &messages.EventsRequest{JobId: c.Job, Follow: c.Follow, Limit: int64(c.Limit)},
+	err = conn.Stream(g.ctx, &messages.EventsRequest{JobId: c.Job, Follow: c.Follow, Limit: int64(c.Limit), AfterSeq: c.AfterSeq},
 		func(msg proto.Message) error {
 			e, ok := msg.(*messages.Event)
 			if !ok {

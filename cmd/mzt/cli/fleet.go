@@ -58,18 +58,36 @@ func (c *FleetStatusCmd) Run(g *Globals) error {
 	for i, p := range cfg.Fleet.Peer {
 		members[i+1] = fleetMember{Name: p.Name, Address: p.Address}
 	}
-	var node *client.RemoteNode
+	// Peers are asked through their Conductor service ([api] listen) when
+	// this host has certificates, else through the protoactor node (a
+	// plaintext loopback endpoint answers status).
+	conns := make([]client.Conn, len(members))
 	if len(cfg.Fleet.Peer) > 0 {
 		cc, err := config.LoadClient(g.paths.BaseHome)
 		if err != nil {
 			return failf(exitUsage, "", "%v", err)
 		}
 		cc.Timeout = cfg.Fleet.Timeout
-		t := cc.FleetTarget(cfg.Fleet.Peer[0].Name, cfg.Fleet.Peer[0].Address)
-		if node, err = newRemoteNode(cc, t); err != nil {
-			return err
+		var node *client.RemoteNode
+		for i, p := range cfg.Fleet.Peer {
+			t := cc.FleetTarget(p.Name, p.Address)
+			if t.CA != "" && t.Transport == config.TransportAPI {
+				api, err := newAPIConn(cc, t)
+				if err != nil {
+					return err
+				}
+				defer api.Close()
+				conns[i+1] = api
+				continue
+			}
+			if node == nil {
+				if node, err = newRemoteNode(cc, t); err != nil {
+					return err
+				}
+				defer node.Close()
+			}
+			conns[i+1] = node.Conn(p.Address)
 		}
-		defer node.Close()
 	}
 	ctx, cancel := context.WithTimeout(g.ctx, timeout)
 	defer cancel()
@@ -80,7 +98,7 @@ func (c *FleetStatusCmd) Run(g *Globals) error {
 			defer wg.Done()
 			m := &members[i]
 			start := time.Now()
-			st, err := fleetAsk(ctx, g, node, i, m.Address)
+			st, err := fleetAsk(ctx, g, conns[i])
 			m.RoundTripSeconds = time.Since(start).Seconds()
 			if err != nil {
 				m.Error = fleetError(err)
@@ -119,8 +137,8 @@ func (c *FleetStatusCmd) Run(g *Globals) error {
 	return nil
 }
 
-func fleetAsk(ctx context.Context, g *Globals, node *client.RemoteNode, i int, addr string) (*messages.ConductorStatus, error) {
-	if i == 0 {
+func fleetAsk(ctx context.Context, g *Globals, conn client.Conn) (*messages.ConductorStatus, error) {
+	if conn == nil { // this host's own conductor
 		conn, err := client.Dial(ctx, g.paths.Socket)
 		if err != nil {
 			return nil, err
@@ -128,7 +146,7 @@ func fleetAsk(ctx context.Context, g *Globals, node *client.RemoteNode, i int, a
 		defer conn.Close()
 		return client.RequestAs[*messages.ConductorStatus](ctx, conn, &messages.ConductorStatusRequest{})
 	}
-	return client.RequestAs[*messages.ConductorStatus](ctx, node.Conn(addr), &messages.ConductorStatusRequest{})
+	return client.RequestAs[*messages.ConductorStatus](ctx, conn, &messages.ConductorStatusRequest{})
 }
 
 func fleetError(err error) string {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mzt-dev/mzt/client"
 	"github.com/mzt-dev/mzt/config"
+	"github.com/mzt-dev/mzt/internal/certs"
 )
 
 // localOnly are the commands --remote cannot apply to: they start, stop or
@@ -32,8 +33,12 @@ func checkRemote(g *Globals, command string) error {
 	return nil
 }
 
-// dialRemote returns a connection to the conductor --remote selects, over
-// this process's protoactor node (started on first use).
+// dialRemote returns a connection to the conductor --remote selects: its
+// Conductor service ([api] listen) over mutual TLS with the certificates of
+// client.toml. With transport = "protoactor", or without certificates (only
+// a plaintext loopback [remote] endpoint then answers, health and status),
+// its [remote] endpoint over this process's protoactor node (started on
+// first use), which the conductor dials back to.
 func (g *Globals) dialRemote() (client.Conn, error) {
 	cc, err := config.LoadClient(g.paths.BaseHome)
 	if err != nil {
@@ -42,6 +47,9 @@ func (g *Globals) dialRemote() (client.Conn, error) {
 	t, err := cc.Target(g.Remote)
 	if err != nil {
 		return nil, failf(exitUsage, "add it to "+g.paths.BaseHome+"/client.toml as [[remote]] name, address", "%v", err)
+	}
+	if t.CA != "" && t.Transport == config.TransportAPI {
+		return newAPIConn(cc, t)
 	}
 	if g.node == nil {
 		if g.node, err = newRemoteNode(cc, t); err != nil {
@@ -61,4 +69,15 @@ func newRemoteNode(cc *config.ClientConfig, t config.RemoteTarget) (*client.Remo
 		return nil, failf(exitFailed, "check the ca, cert and key of client.toml (mzt certs init creates them)", "%v", err)
 	}
 	return n, nil
+}
+
+// newAPIConn is a client of the Conductor service at t's address.
+func newAPIConn(cc *config.ClientConfig, t config.RemoteTarget) (*client.Conductor, error) {
+	cfg, err := certs.ClientConfig(certs.Files{CA: t.CA, Cert: t.Cert, Key: t.Key}, true)
+	if err != nil {
+		return nil, failf(exitFailed, "check the ca, cert and key of client.toml (mzt certs init creates them)", "%v", err)
+	}
+	c := client.NewRemoteAPI(t.Address, cfg)
+	c.RequestTimeout = time.Duration(cc.Timeout)
+	return c, nil
 }

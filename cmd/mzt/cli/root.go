@@ -45,7 +45,7 @@ type Env struct {
 // Globals are flags every command has.
 type Globals struct {
 	Clone  string `help:"Select a clone conductor (its files live under <home>/clones/NAME)." env:"MZT_CLONE" placeholder:"NAME"`
-	Remote string `help:"Talk to a conductor on another host: a remote named in <home>/client.toml, or HOST:PORT." env:"MZT_REMOTE" placeholder:"NAME|HOST:PORT"`
+	Remote string `help:"Talk to a conductor on another host through its Conductor service ([api] listen, mutual TLS): a remote named in <home>/client.toml, or HOST:PORT." env:"MZT_REMOTE" placeholder:"NAME|HOST:PORT"`
 
 	env   Env
 	ctx   context.Context

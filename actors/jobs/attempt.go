@@ -151,6 +151,11 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		out.err = fmt.Errorf("log folder: %w", err)
 		return
 	}
+	// Before the process starts: a file it writes is never older than these.
+	if err := markFreshness(plan.base, plan.checks, true); err != nil {
+		out.err = err
+		return
+	}
 	spec := sheetrun.Spec{
 		Argv: wrap(argv), Stdin: stdin, Dir: plan.workspace,
 		Env:     append(env, "MZT_OUT="+plan.base+".stdout", "MZT_ERR="+plan.base+".stderr", "MZT_EXIT="+plan.base+".exit", "MZT_UMASK="+conductorUmask()),
@@ -228,6 +233,12 @@ func settleExited(ctx context.Context, plan attemptPlan, code int, startedAt tim
 	before := sheetrun.Snapshot{}
 	if data, err := os.ReadFile(plan.base + ".snapshot"); err == nil {
 		json.Unmarshal(data, &before)
+	}
+	// The markers were made before the process started; one that is gone
+	// cannot be made again now without calling the try's own files stale.
+	if err := markFreshness(plan.base, plan.checks, false); err != nil {
+		out.err = err
+		return
 	}
 	judge(ctx, plan, append(plan.env, reaper.TokenEnv+"="+plan.token), before, out)
 }
@@ -328,6 +339,9 @@ func renderChecks(st *score.Stage, data score.TemplateData) ([]sheetrun.Check, e
 		name := fmt.Sprintf("stage %s validation %d", st.ID, i+1)
 		var c sheetrun.Check
 		c.Type, c.Timeout = v.Type, time.Duration(v.Timeout)
+		if v.Since == score.SinceRun || v.Since == score.SinceTry {
+			c.SinceWhat = v.Since // Since itself is set when the try starts
+		}
 		if c.Timeout == 0 && v.Type == score.Command {
 			c.Timeout = score.DefaultCommandTimeout
 		}

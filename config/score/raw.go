@@ -58,4 +58,5 @@ type rawValidation struct {
 	Contains *string          `toml:"contains"`
 	Run      *string          `toml:"run"`
 	Timeout  *strict.Duration `toml:"timeout"`
+	Since    *string          `toml:"since"`
 }

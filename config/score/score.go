@@ -136,8 +136,22 @@ type Validation struct {
 	Contains string
 	Run      string
 	Timeout  strict.Duration // command only; DefaultCommandTimeout when not set
-	Line     int
+	// Since is how recent a checked file must be (file checks only):
+	// SinceRun (the default), SinceTry or SinceAny; "" for command.
+	Since string
+	Line  int
 }
+
+// Freshness of the files a validation checks. The default is SinceRun: a
+// file left in the workspace by an earlier run must never pass for the work
+// of this one, which would hide an agent that wrote nothing.
+const (
+	SinceRun = "run" // created or modified since the run started
+	SinceTry = "try" // ... since the try started
+	SinceAny = "any" // any file, however old
+)
+
+func sinceValues() []string { return []string{SinceRun, SinceTry, SinceAny} }
 
 var jobIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 

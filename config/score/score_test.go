@@ -59,7 +59,7 @@ func TestParseValidScore(t *testing.T) {
 		t.Errorf("merge prompt: %q %q", merge.PromptFile, merge.PromptText)
 	}
 	wantV := []Validation{
-		{Type: ContentRegex, Path: "{{.Workspace}}/merged.md", Pattern: "(?m)^## Summary", Line: 38},
+		{Type: ContentRegex, Path: "{{.Workspace}}/merged.md", Pattern: "(?m)^## Summary", Since: SinceRun, Line: 38},
 		{Type: Command, Run: "test $(wc -w < merged.md) -ge 100", Timeout: strict.Duration(time.Minute), Line: 42},
 	}
 	if !reflect.DeepEqual(merge.Validate, wantV) {
@@ -266,7 +266,7 @@ func TestSampleScoreProblems(t *testing.T) {
 			{"", 25, `backoff.max (1s) must not be less than backoff.base (10s)`},
 			{"", 31, `bad template in prompt: undefined var "undefined"`},
 			{"", 33, `unknown validation type "file_exist" (did you mean "file_exists"?); valid types: file_exists, file_modified, content_contains, content_regex, command`},
-			{"", 38, `a file_exists validation does not use run (it uses type, path)`},
+			{"", 38, `a file_exists validation does not use run (it uses type, path, since)`},
 			{"", 42, `invalid pattern: error parsing regexp`},
 			{"", 43, `a command validation needs run`},
 			{"", 47, `bad template in run: .Nope is not a template field (fields: .JobID .JobName`},
@@ -323,6 +323,8 @@ func TestProblems(t *testing.T) {
 				{"", 9, "voices must be between 1 and 1000, not 1001"}, {"", 10, `env name "A=B"`}}},
 		{"empty instrument", "[defaults]\ninstrument = ''\n[[stage]]\nid = 'a'\nprompt = 'p'\n",
 			[]problem{{"", 2, "instrument must not be empty"}, {"", 3, "stage a has no instrument"}}},
+		{"since on a file check, a bad value and on a command", head + "[[stage]]\nid = 'a'\nprompt = 'p'\n[[stage.validate]]\ntype = 'file_exists'\npath = 'x'\nsince = 'try'\n[[stage.validate]]\ntype = 'content_contains'\npath = 'x'\ncontains = 'y'\nsince = 'rnu'\n[[stage.validate]]\ntype = 'command'\nrun = 'true'\nsince = 'run'\n",
+			[]problem{{"", 14, `since must be "run", "try" or "any", not "rnu" (did you mean "run"?)`}, {"", 18, "a command validation does not use since"}}},
 		{"vars must be strings", head + "[vars]\nlist = ['a', 'b']\n[[stage]]\nid = 'a'\nprompt = 'p'\n",
 			[]problem{{"", 4, `"list" must be a string, not an array`}}},
 	}

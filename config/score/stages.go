@@ -210,11 +210,11 @@ func (p *parser) prompt(st *Stage, r *rawStage, key, name, dir string) {
 func validationKeys(typ string) (required, optional []string, ok bool) {
 	switch typ {
 	case FileExists, FileModified:
-		return []string{"path"}, nil, true
+		return []string{"path"}, []string{"since"}, true
 	case ContentContains:
-		return []string{"path", "contains"}, nil, true
+		return []string{"path", "contains"}, []string{"since"}, true
 	case ContentRegex:
-		return []string{"path", "pattern"}, nil, true
+		return []string{"path", "pattern"}, []string{"since"}, true
 	case Command:
 		return []string{"run"}, []string{"timeout"}, true
 	default:
@@ -240,6 +240,9 @@ func (p *parser) validations(raws []rawValidation, stageKey, stage string) []Val
 		}
 		if r.Timeout != nil {
 			present["timeout"] = true
+		}
+		if r.Since != nil {
+			present["since"] = true
 		}
 		set(&v.Path, r.Path)
 		set(&v.Pattern, r.Pattern)
@@ -294,6 +297,19 @@ func (p *parser) validations(raws []rawValidation, stageKey, stage string) []Val
 			// A pattern with template actions is compiled by the engine once rendered.
 			if _, err := regexp.Compile(v.Pattern); err != nil {
 				p.at(key+".pattern", "stage %s: invalid pattern: %v", stage, err)
+			}
+		}
+		if r.Type != Command && slices.Contains(optional, "since") {
+			out[len(out)-1].Since = SinceRun
+			if r.Since != nil {
+				out[len(out)-1].Since = *r.Since
+				if !slices.Contains(sinceValues(), *r.Since) {
+					what := fmt.Sprintf("since must be %q, %q or %q, not %q", SinceRun, SinceTry, SinceAny, *r.Since)
+					if s := strict.Suggest(*r.Since, sinceValues()); s != "" {
+						what += fmt.Sprintf(" (did you mean %q?)", s)
+					}
+					p.at(key+".since", "stage %s: %s", stage, what)
+				}
 			}
 		}
 		if r.Type == Command {

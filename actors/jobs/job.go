@@ -234,7 +234,7 @@ func (j *jobActor) schedule(ctx actor.Context) {
 		s.requested = true
 		j.idx.requested++
 		inFlight++
-		p := j.profiles[s.sh.Stage.Instrument]
+		p := j.profiles[s.sh.Instrument()]
 		ctx.Send(j.mgr, &slotRequest{jobID: j.job.JobID, num: s.row.Num, instrument: p.Name,
 			maxConcurrent: p.MaxConcurrent, job: ctx.Self(), startedAt: now})
 	}
@@ -365,7 +365,7 @@ func toStoreValidations(checks []sheetrun.CheckResult) []store.Validation {
 
 func (j *jobActor) onRateLimited(ctx actor.Context, m *rateLimited) {
 	for _, s := range j.sheets {
-		if s.row.Status != messages.SheetPending || j.profiles[s.sh.Stage.Instrument].Name != m.instrument {
+		if s.row.Status != messages.SheetPending || j.profiles[s.sh.Instrument()].Name != m.instrument {
 			continue
 		}
 		s.row.WaitingUntil = m.until

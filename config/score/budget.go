@@ -100,7 +100,8 @@ func funcs(b *budget) template.FuncMap {
 			}
 			return v
 		},
-		"add": func(a, b int) int { return a + b },
+		"index": index,
+		"add":   func(a, b int) int { return a + b },
 		"sub": func(a, b int) int { return a - b },
 		// fmt caps widths at a million, so one call cannot build much more
 		// than its arguments before it is paid for.

@@ -29,6 +29,9 @@ func (p *parser) checkTemplates(s *Score) {
 		case st.PromptText != "":
 			checks = append(checks, templateCheck{key: key + ".prompt", text: st.PromptText, file: st.PromptFile})
 		}
+		if st.Workspace != "" {
+			checks = append(checks, templateCheck{key: key + ".workspace", text: st.Workspace})
+		}
 		for j, v := range st.Validate {
 			vk := fmt.Sprintf("%s.validate[%d]", key, j)
 			for _, f := range []struct{ name, text string }{

@@ -13,7 +13,8 @@ type rawScore struct {
 	Workspace string            `toml:"workspace"`
 	Defaults  rawSettings       `toml:"defaults"`
 	Run       rawRun            `toml:"run"`
-	Vars      map[string]string `toml:"vars"`
+	Vars      map[string]any    `toml:"vars"`
+	VoiceVars map[string]any    `toml:"voice_vars"`
 	Stage     []rawStage        `toml:"stage"`
 }
 
@@ -47,6 +48,8 @@ type rawStage struct {
 	Prompt      *string         `toml:"prompt"`
 	PromptFile  *string         `toml:"prompt_file"`
 	Voices      *int            `toml:"voices"`
+	Instruments []string        `toml:"instruments"` // one per voice
+	Workspace   *string         `toml:"workspace"`   // a template
 	rawSettings                 // a stage overrides any of [defaults]
 	Validate    []rawValidation `toml:"validate"`
 }

@@ -49,8 +49,12 @@ type Score struct {
 	MaxParallel int
 	// FailFast: once a sheet fails for good, start no new sheet of the job.
 	FailFast bool
-	Vars     map[string]string // never nil
-	Stages   []Stage
+	// Vars are strings, arrays or tables, the same for every sheet; never nil.
+	Vars map[string]any
+	// VoiceVars are arrays, one element per voice: voice v of a stage reads
+	// element v-1 of each as {{.VoiceVars.key}}. All have the same length.
+	VoiceVars map[string][]any // never nil
+	Stages    []Stage
 	Source   []byte // the score file as read
 
 	workspaceSet bool // false when Workspace is the default, which follows the id
@@ -68,6 +72,12 @@ type Stage struct {
 	Prompt     string // as written; "" when PromptFile is used
 	PromptFile string // as written, relative to the score's directory
 	Voices     int    // sheets of this stage (fan-out); .Voice is 1..Voices
+	// Instruments, when set, names one instrument per voice (an ensemble);
+	// Settings.Instrument is then only the default's.
+	Instruments []string
+	// Workspace is the template of this stage's own workspace ("" = the
+	// score's), rendered per sheet, relative to the score's directory.
+	Workspace string
 	Settings          // effective: the stage's own keys over [defaults] over the package defaults
 	Validate   []Validation
 	Line       int    // of the [[stage]] header
@@ -270,8 +280,9 @@ func (p *parser) build(raw *rawScore) *Score {
 	dir := filepath.Dir(p.abs)
 	s := &Score{Path: p.abs, Dir: dir, Name: raw.Name, Source: p.data, Vars: raw.Vars}
 	if s.Vars == nil {
-		s.Vars = map[string]string{}
+		s.Vars = map[string]any{}
 	}
+	s.VoiceVars = p.voiceVars(raw.VoiceVars)
 
 	s.ID = raw.ID
 	if s.ID == "" {
@@ -310,7 +321,7 @@ func (p *parser) build(raw *rawScore) *Score {
 	if len(raw.Stage) == 0 {
 		p.at("", "the score has no stages: add at least one [[stage]] with an id and a prompt")
 	}
-	s.Stages = p.stages(raw, dir)
+	s.Stages = p.stages(raw, dir, s)
 	s.stageIndex = makeIndex(s.Stages)
 	p.checkGraph(s)
 	if n := s.TotalSheets(); n > p.maxSheets {

@@ -27,19 +27,7 @@ func (p *parser) checkSettings(key string, r *rawSettings) {
 		return key + "." + name
 	}
 	if r.Instrument != nil {
-		switch name := *r.Instrument; {
-		case name == "":
-			p.at(k("instrument"), "instrument must not be empty")
-		case p.instruments != nil && !p.instruments[name]:
-			msg := fmt.Sprintf("unknown instrument %q", name)
-			known := slices.Sorted(maps.Keys(p.instruments))
-			if s := strict.Suggest(name, known); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
-			} else {
-				msg += fmt.Sprintf(" (known: %s)", strings.Join(known, ", "))
-			}
-			p.at(k("instrument"), "%s", msg)
-		}
+		p.checkInstrument(k("instrument"), *r.Instrument)
 	}
 	if r.Timeout != nil && *r.Timeout <= 0 {
 		p.at(k("timeout"), "timeout must be more than 0, not %s", *r.Timeout)
@@ -120,7 +108,7 @@ func set[T any](dst *T, src *T) {
 }
 
 // stages builds every stage, checking what can be checked one stage at a time.
-func (p *parser) stages(raw *rawScore, dir string) []Stage {
+func (p *parser) stages(raw *rawScore, dir string, s *Score) []Stage {
 	stages := make([]Stage, len(raw.Stage))
 	firstLine := map[string]int{} // stage id -> line of the stage that took it
 	for i := range raw.Stage {
@@ -147,20 +135,12 @@ func (p *parser) stages(raw *rawScore, dir string) []Stage {
 
 		p.checkSettings(key, &r.rawSettings)
 		st.Settings = resolve(&raw.Defaults, &r.rawSettings)
-		if st.Instrument == "" {
+		if st.Instrument == "" && r.Instruments == nil {
 			p.at(key, "stage %s has no instrument: set instrument in [defaults] or in the stage", name)
 		}
 
-		st.Voices = DefaultVoices
-		if r.Voices != nil {
-			st.Voices = *r.Voices
-			if st.Voices < 1 || st.Voices > MaxVoices {
-				p.at(key+".voices", "voices must be between 1 and %d, not %d", MaxVoices, st.Voices)
-				st.Voices = max(1, min(st.Voices, MaxVoices))
-			}
-		}
-
 		p.prompt(st, r, key, name, dir)
+		p.stageVoices(s, st, r, key, name)
 		st.Validate = p.validations(r.Validate, key, name)
 		st.DependsOn = r.DependsOn
 	}

@@ -297,7 +297,11 @@ func (c *ValidateCmd) Run(g *Globals) error {
 		if len(st.DependsOn) > 0 {
 			deps = strings.Join(st.DependsOn, ", ")
 		}
-		g.printf("  %-16s %d sheet(s) · %s · after %s\n", st.ID, st.Voices, st.Instrument, deps)
+		inst := st.Instrument
+		if len(st.Instruments) > 0 {
+			inst = strings.Join(st.Instruments, " + ") // one per voice
+		}
+		g.printf("  %-16s %d sheet(s) · %s · after %s\n", st.ID, st.Voices, inst, deps)
 	}
 	return nil
 }

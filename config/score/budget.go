@@ -102,7 +102,7 @@ func funcs(b *budget) template.FuncMap {
 		},
 		"index": index,
 		"add":   func(a, b int) int { return a + b },
-		"sub": func(a, b int) int { return a - b },
+		"sub":   func(a, b int) int { return a - b },
 		// fmt caps widths at a million, so one call cannot build much more
 		// than its arguments before it is paid for.
 		"print":    func(args ...any) (string, error) { return b.made(fmt.Sprint(args...)) },

@@ -8,14 +8,14 @@ import "github.com/mzt-dev/mzt/config/strict"
 // anything else, and suggests the closest tag.
 
 type rawScore struct {
-	Name      string            `toml:"name"`
-	ID        string            `toml:"id"`
-	Workspace string            `toml:"workspace"`
-	Defaults  rawSettings       `toml:"defaults"`
-	Run       rawRun            `toml:"run"`
-	Vars      map[string]any    `toml:"vars"`
-	VoiceVars map[string]any    `toml:"voice_vars"`
-	Stage     []rawStage        `toml:"stage"`
+	Name      string         `toml:"name"`
+	ID        string         `toml:"id"`
+	Workspace string         `toml:"workspace"`
+	Defaults  rawSettings    `toml:"defaults"`
+	Run       rawRun         `toml:"run"`
+	Vars      map[string]any `toml:"vars"`
+	VoiceVars map[string]any `toml:"voice_vars"`
+	Stage     []rawStage     `toml:"stage"`
 }
 
 type rawRun struct {

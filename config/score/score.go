@@ -55,7 +55,7 @@ type Score struct {
 	// element v-1 of each as {{.VoiceVars.key}}. All have the same length.
 	VoiceVars map[string][]any // never nil
 	Stages    []Stage
-	Source   []byte // the score file as read
+	Source    []byte // the score file as read
 
 	workspaceSet bool // false when Workspace is the default, which follows the id
 	// stageIndex maps stage ids to indexes, built once by Parse; nil in a
@@ -77,8 +77,8 @@ type Stage struct {
 	Instruments []string
 	// Workspace is the template of this stage's own workspace ("" = the
 	// score's), rendered per sheet, relative to the score's directory.
-	Workspace string
-	Settings          // effective: the stage's own keys over [defaults] over the package defaults
+	Workspace  string
+	Settings   // effective: the stage's own keys over [defaults] over the package defaults
 	Validate   []Validation
 	Line       int    // of the [[stage]] header
 	PromptText string // the prompt template: Prompt, or the content of PromptFile

@@ -39,6 +39,7 @@ type attemptPlan struct {
 	tracker           *reaper.Tracker // nil in tests
 	cgroups           *cgroup.Tree    // nil where cgroup v2 is not usable
 	logCap            int64           // max_log_mb in bytes; 0: no cap
+	worktree          *worktree       // the voice's git worktree, made before the try; nil: none
 }
 
 // attemptStarted reports the live process of an attempt (for crash cleanup).
@@ -102,6 +103,12 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		}
 		done(out)
 	}()
+	if plan.worktree != nil {
+		if err := plan.worktree.ensure(ctx); err != nil {
+			out.err = err
+			return
+		}
+	}
 	// A workspace removed under a running job is recreated rather than
 	// failing every remaining sheet for a reason the user did not choose.
 	if err := os.MkdirAll(plan.workspace, 0o755); err != nil {

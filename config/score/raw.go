@@ -15,7 +15,9 @@ type rawScore struct {
 	Run       rawRun         `toml:"run"`
 	Vars      map[string]any `toml:"vars"`
 	VoiceVars map[string]any `toml:"voice_vars"`
-	Stage     []rawStage     `toml:"stage"`
+	// KeepWorktrees leaves the voices' git worktrees in place at the end.
+	KeepWorktrees *bool      `toml:"keep_worktrees"`
+	Stage         []rawStage `toml:"stage"`
 }
 
 type rawRun struct {
@@ -50,6 +52,7 @@ type rawStage struct {
 	Voices      *int            `toml:"voices"`
 	Instruments []string        `toml:"instruments"` // one per voice
 	Workspace   *string         `toml:"workspace"`   // a template
+	Worktree    *bool           `toml:"worktree"`    // each voice in a git worktree of its own
 	rawSettings                 // a stage overrides any of [defaults]
 	Validate    []rawValidation `toml:"validate"`
 }

@@ -26,11 +26,12 @@ func (s *Score) StageHash(i int) string {
 		ID, PromptText, Workspace, ScoreWorkspace string
 		DependsOn, Instruments                    []string
 		Voices                                    int
+		Worktree                                  bool
 		Settings                                  Settings
 		Validate                                  []Validation
 		Vars                                      map[string]any
 		VoiceVars                                 map[string][]any
-	}{st.ID, st.PromptText, st.Workspace, s.Workspace, st.DependsOn, st.Instruments, st.Voices, st.Settings,
+	}{st.ID, st.PromptText, st.Workspace, s.Workspace, st.DependsOn, st.Instruments, st.Voices, st.Worktree, st.Settings,
 		validate, s.Vars, s.VoiceVars}
 	data, err := json.Marshal(def) // maps marshal with sorted keys: the same stage hashes the same
 	if err != nil {

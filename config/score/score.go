@@ -54,8 +54,10 @@ type Score struct {
 	// VoiceVars are arrays, one element per voice: voice v of a stage reads
 	// element v-1 of each as {{.VoiceVars.key}}. All have the same length.
 	VoiceVars map[string][]any // never nil
-	Stages    []Stage
-	Source    []byte // the score file as read
+	// KeepWorktrees: the voices' git worktrees stay when the job ends.
+	KeepWorktrees bool
+	Stages        []Stage
+	Source        []byte // the score file as read
 
 	workspaceSet bool // false when Workspace is the default, which follows the id
 	// stageIndex maps stage ids to indexes, built once by Parse; nil in a
@@ -77,7 +79,10 @@ type Stage struct {
 	Instruments []string
 	// Workspace is the template of this stage's own workspace ("" = the
 	// score's), rendered per sheet, relative to the score's directory.
-	Workspace  string
+	Workspace string
+	// Worktree: each voice runs in a git worktree of the score's workspace
+	// (a repository), on its own branch (WorktreeBranch).
+	Worktree   bool
 	Settings   // effective: the stage's own keys over [defaults] over the package defaults
 	Validate   []Validation
 	Line       int    // of the [[stage]] header
@@ -283,6 +288,7 @@ func (p *parser) build(raw *rawScore) *Score {
 		s.Vars = map[string]any{}
 	}
 	s.VoiceVars = p.voiceVars(raw.VoiceVars)
+	set(&s.KeepWorktrees, raw.KeepWorktrees)
 
 	s.ID = raw.ID
 	if s.ID == "" {

@@ -41,6 +41,9 @@ type PrevStage struct {
 // VoiceOutput is the output of one voice of an earlier stage.
 type VoiceOutput struct {
 	Output string
+	// Workspace is the voice's directory when its stage has a workspace or
+	// worktrees of its own; Branch is its git branch with worktree = true.
+	Workspace, Branch string
 }
 
 // Data is the template data of one attempt of sheet sh; prev holds the

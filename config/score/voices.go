@@ -161,6 +161,28 @@ func (p *parser) stageVoices(s *Score, st *Stage, r *rawStage, key, name string)
 			p.at(key+".workspace", "stage %s has an empty workspace: leave it out to use the score's", name)
 		}
 	}
+	if r.Worktree != nil && *r.Worktree {
+		st.Worktree = true
+		// Two voices in one worktree would share a checkout and a branch.
+		if st.Workspace != "" && st.Voices > 1 && !strings.Contains(st.Workspace, ".Voice") {
+			p.at(key+".workspace", "stage %s: with worktree = true each voice needs its own workspace: put {{.Voice}} in it, or leave workspace out", name)
+		}
+	}
+}
+
+// WorktreeBranch is the branch of a worktree voice: mzt/<job>/<stage>-<voice>.
+func (s *Score) WorktreeBranch(sh Sheet) string {
+	return fmt.Sprintf("mzt/%s/%s-%d", s.ID, sh.Stage.ID, sh.Voice)
+}
+
+// VoiceSheet is sheet voice v of stage i (without its dependencies).
+func (s *Score) VoiceSheet(i, v int) Sheet {
+	first := 1
+	for k := range i {
+		first += s.Stages[k].Voices
+	}
+	st := &s.Stages[i]
+	return Sheet{Num: first + v - 1, Stage: st, StageIndex: i, Voice: v, VoiceCount: st.Voices}
 }
 
 // checkInstrument reports an empty or unknown instrument name at key.
@@ -184,6 +206,11 @@ func (p *parser) checkInstrument(key, name string) {
 // rendered with data (relative to the score's directory), else the score's.
 func (s *Score) SheetWorkspace(sh Sheet, data TemplateData) (string, error) {
 	if sh.Stage.Workspace == "" {
+		if sh.Stage.Worktree {
+			// Beside the repository, not in it: a worktree inside the
+			// checkout would show as untracked files there.
+			return filepath.Join(s.Dir, "worktrees", s.ID, fmt.Sprintf("%s-%d", sh.Stage.ID, sh.Voice)), nil
+		}
 		return s.Workspace, nil
 	}
 	ws, err := Render(fmt.Sprintf("stage %s workspace", sh.Stage.ID), sh.Stage.Workspace, data)

@@ -325,6 +325,8 @@ func TestProblems(t *testing.T) {
 			[]problem{{"", 2, "instrument must not be empty"}, {"", 3, "stage a has no instrument"}}},
 		{"since on a file check, a bad value and on a command", head + "[[stage]]\nid = 'a'\nprompt = 'p'\n[[stage.validate]]\ntype = 'file_exists'\npath = 'x'\nsince = 'try'\n[[stage.validate]]\ntype = 'content_contains'\npath = 'x'\ncontains = 'y'\nsince = 'rnu'\n[[stage.validate]]\ntype = 'command'\nrun = 'true'\nsince = 'run'\n",
 			[]problem{{"", 14, `since must be "run", "try" or "any", not "rnu" (did you mean "run"?)`}, {"", 18, "a command validation does not use since"}}},
+		{"worktree voices sharing one workspace; keys misspelt", "keep_worktree = true\n" + head + "[[stage]]\nid = 's'\nvoices = 2\nworktree = true\nworkspace = 'wt/one'\nprompt = 'p'\n[[stage]]\nid = 't'\nworktre = true\nprompt = 'p'\n",
+			[]problem{{"", 1, `unknown key "keep_worktree" (did you mean "keep_worktrees"?)`}, {"", 8, "with worktree = true each voice needs its own workspace"}, {"", 12, `unknown key "worktre" (did you mean "worktree"?)`}}},
 		{"vars may be arrays and tables", head + "[vars]\nlist = ['a', 'b']\nt = { k = 'v' }\n[[stage]]\nid = 'a'\nprompt = '{{index .Vars.list 1}}{{.Vars.t.k}}'\n",
 			nil},
 		{"voice_vars: not an array, lengths differ, too few for the voices", "voice_vars = { a = 'x', b = ['1', '2'], c = ['1'] }\n" + head + "[[stage]]\nid = 's'\nvoices = 3\nprompt = '{{.VoiceVars.b}}'\n",

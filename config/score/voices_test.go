@@ -2,6 +2,7 @@ package score
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -81,5 +82,39 @@ func TestIndexOfAbsentVarIsEmpty(t *testing.T) {
 	}
 	if _, err := Render("p", `{{index .Vars.list 3}}`, d); err == nil {
 		t.Error("an index past the end must be an error")
+	}
+}
+
+// A stage's hash follows its definition, not where it sits in the file;
+// vars count, since templates read them.
+func TestStageHash(t *testing.T) {
+	base := "[vars]\nx = 'a'\n[defaults]\ninstrument = 'shell'\n[[stage]]\nid = 'a'\nprompt = 'p'\n[[stage]]\nid = 'b'\nprompt = 'q'\n"
+	hash := func(src string, stage int) string {
+		t.Helper()
+		s, err := Parse("/tmp/h.toml", []byte(src), known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.StageHash(stage)
+	}
+	h := hash(base, 0)
+	if len(h) != 12 || hash(base, 0) != h {
+		t.Fatalf("hash %q is not a stable 12-digit hash", h)
+	}
+	for _, tc := range []struct {
+		name, src string
+		same      bool
+	}{
+		{"moved down by a comment", "# note\n\n" + base, true},
+		{"other stage edited", base[:len(base)-3] + "r'\n", true},
+		{"prompt edited", "[vars]\nx = 'a'\n[defaults]\ninstrument = 'shell'\n[[stage]]\nid = 'a'\nprompt = 'p2'\n", false},
+		{"var edited", "[vars]\nx = 'b'\n" + base[len("[vars]\nx = 'a'\n"):], false},
+		{"an empty backoff table changes nothing", base + "[defaults.backoff]\n", true},
+		{"attempts changed", strings.Replace(base, "instrument", "attempts = 5\ninstrument", 1), false},
+		{"worktree on", "[vars]\nx = 'a'\n[defaults]\ninstrument = 'shell'\n[[stage]]\nid = 'a'\nworktree = true\nprompt = 'p'\n", false},
+	} {
+		if got := hash(tc.src, 0); (got == h) != tc.same {
+			t.Errorf("%s: hash %s vs %s, want same = %v", tc.name, got, h, tc.same)
+		}
 	}
 }

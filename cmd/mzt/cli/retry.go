@@ -35,6 +35,10 @@ func resubmit(g *Globals, id string, wait, asJSON bool, set func(*messages.Submi
 	if err != nil {
 		return err
 	}
+	if status := st.GetJob().GetStatus(); !finished(status) {
+		// A re-run is a new run made from a finished one.
+		return failf(exitFailed, "wait for it to end, or mzt cancel "+id+" first", "job %s is %s: only a finished job can be run again this way", id, status)
+	}
 	path := st.GetJob().GetScorePath()
 	if path == "" {
 		return failf(exitFailed, "mzt run SCORE --id "+id, "job %s does not say where its score file is", id)

@@ -209,7 +209,7 @@ func submitError(err error) *messages.Error {
 	case errors.As(err, &none):
 		return messages.NewError(messages.ErrorCode_ERROR_CODE_NOT_FOUND, "mzt run SCORE (without a re-run flag) runs it from the start", "%v", err)
 	case errors.As(err, &in):
-		return messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_SCORE, "mzt status "+"JOB shows its sheets and stages", "%v", err)
+		return messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_SCORE, "mzt status JOB lists the sheets and stages of its latest run", "%v", err)
 	}
 	return messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_SCORE, "mzt validate SCORE", "%v", err)
 }

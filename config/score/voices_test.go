@@ -118,3 +118,12 @@ func TestStageHash(t *testing.T) {
 		}
 	}
 }
+
+// Every voice's element is checked at validation, not only the first's.
+func TestVoiceVarsCheckedPerVoice(t *testing.T) {
+	src := "voice_vars = { t = [{ name = 'a' }, { nom = 'b' }] }\n[defaults]\ninstrument = 'shell'\n[[stage]]\nid = 's'\nprompt = '{{.VoiceVars.t.name}}'\n"
+	_, err := Parse("/tmp/v.toml", []byte(src), known)
+	if err == nil || !strings.Contains(err.Error(), "voice 2") {
+		t.Fatalf("err = %v, want a problem for voice 2", err)
+	}
+}

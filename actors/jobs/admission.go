@@ -174,6 +174,7 @@ func (a *Actor) onParsed(ctx actor.Context, m *parsed) {
 	if a.live(sc.ID) != nil || a.reserved[sc.ID] {
 		ctx.Send(m.sender, messages.NewError(messages.ErrorCode_ERROR_CODE_ALREADY_ACTIVE,
 			"mzt cancel "+sc.ID+", or run it under another id with --id", "job %s is already active", sc.ID))
+		a.discardRerun(ctx, m.rerun)
 		return
 	}
 	now := time.Now()
@@ -205,6 +206,7 @@ func (a *Actor) onInserted(ctx actor.Context, in *inserted, done *store.WriteDon
 	id := in.prep.Score.ID
 	delete(a.reserved, id)
 	if done.Err != nil {
+		a.discardRerun(ctx, in.rerun)
 		ctx.Send(in.sender, messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "check free disk space under "+a.deps.Paths.Home,
 			"job %s was not submitted: the state database could not be written: %v", id, done.Err))
 		return

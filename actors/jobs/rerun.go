@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/internal/mailbox"
 
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config/score"
@@ -269,4 +270,20 @@ func linkKeptLogs(from, to string, keep map[int]store.SheetRow) {
 			}
 		}
 	}
+}
+
+// discardRerun removes the log folder a re-run that was not submitted had
+// linked its reused logs into (off the mailbox).
+func (a *Actor) discardRerun(ctx actor.Context, r *rerun) {
+	if r == nil {
+		return
+	}
+	dir, log := filepath.Join(a.deps.Paths.SheetLogs, r.runKey), a.log
+	mailbox.Go(ctx.ActorSystem().Root, ctx.Self(), func() any {
+		os.RemoveAll(dir)
+		return nil
+	}, func(err error) any {
+		log.Warn("could not remove the logs of a re-run that was not submitted", "dir", dir, "err", err)
+		return nil
+	})
 }

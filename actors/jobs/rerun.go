@@ -85,11 +85,15 @@ func planRerun(sc, old *score.Score, oldRows []store.SheetRow, m rerunMode) (rer
 			}
 		}
 	}
-	// What a changed stage produces feeds every stage downstream of it.
-	for i := range n {
-		if dirty[i] {
-			for k, d := range sc.Dependents(i) {
-				dirty[k] = dirty[k] || d
+	// What a changed stage produces feeds every stage downstream of it:
+	// one pass in dependency order, so a long chain costs its length.
+	for _, layer := range sc.Order() {
+		for _, id := range layer {
+			i := sc.StageIndex(id)
+			for _, d := range sc.Stages[i].DependsOn {
+				if k := sc.StageIndex(d); k >= 0 && dirty[k] {
+					dirty[i] = true
+				}
 			}
 		}
 	}

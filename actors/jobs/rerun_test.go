@@ -1,9 +1,11 @@
 package jobs
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config/score"
@@ -143,4 +145,46 @@ func TestKeptRow(t *testing.T) {
 	if r.RunKey != "new" || r.Num != 6 || r.Status != messages.SheetCompleted || r.Attempts != 2 || r.PID != 0 || r.PGID != 0 || r.ProcStart != 0 || r.OutputTail != "out" {
 		t.Errorf("kept row %+v", r)
 	}
+}
+
+// A chain of 10,000 stages whose first stage changed: every stage runs
+// again, found in one pass (a walk of the dependents of each changed stage
+// would cost the chain's length squared).
+func TestPlanRerunLongChain(t *testing.T) {
+	const n = 10000
+	build := func(first string) *score.Score {
+		var b strings.Builder
+		b.WriteString("[defaults]\ninstrument = \"shell\"\n")
+		for i := range n {
+			p := "p"
+			if i == 0 {
+				p = first
+			}
+			fmt.Fprintf(&b, "[[stage]]\nid = \"s%d\"\nprompt = %q\n", i, p)
+		}
+		sc, err := score.Parse("/tmp/chain.toml", []byte(b.String()), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc
+	}
+	old, edited := build("p"), build("edited")
+	rows := make([]store.SheetRow, n)
+	for i := range rows {
+		rows[i] = store.SheetRow{Num: i + 1, Stage: fmt.Sprintf("s%d", i), Voice: 1, Status: messages.SheetCompleted}
+	}
+	start := time.Now()
+	plan, err := planRerun(edited, old, rows, rerunMode{rescore: true})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.keep) != 0 {
+		t.Fatalf("kept %d sheets downstream of a changed first stage, want 0", len(plan.keep))
+	}
+	plan, _ = planRerun(old, old, rows, rerunMode{rescore: true})
+	if len(plan.keep) != n {
+		t.Fatalf("kept %d of %d unchanged completed sheets", len(plan.keep), n)
+	}
+	t.Logf("planned a re-run of %d chained stages in %v", n, took)
 }

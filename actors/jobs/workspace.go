@@ -34,8 +34,9 @@ func (in *planInput) voiceDirs() {
 		if i < 0 || (in.sc.Stages[i].Workspace == "" && !in.sc.Stages[i].Worktree) {
 			continue
 		}
-		for v := range ps.Voices {
-			sh := in.sc.VoiceSheet(i, v+1)
+		sheets := in.sc.VoiceSheets(i)
+		for v := range min(len(ps.Voices), len(sheets)) {
+			sh := sheets[v]
 			if ws, err := in.sc.SheetWorkspace(sh, in.sc.Data(sh, 1, nil)); err == nil {
 				ps.Voices[v].Workspace = ws
 			}

@@ -78,8 +78,7 @@ func worktreesOf(sc *score.Score) []*worktree {
 		if !st.Worktree {
 			continue
 		}
-		for v := 1; v <= st.Voices; v++ {
-			sh := sc.VoiceSheet(i, v)
+		for _, sh := range sc.VoiceSheets(i) {
 			if ws, err := sc.SheetWorkspace(sh, sc.Data(sh, 1, nil)); err == nil {
 				out = append(out, &worktree{repo: sc.Workspace, path: ws, branch: sc.WorktreeBranch(sh)})
 			}

@@ -175,14 +175,19 @@ func (s *Score) WorktreeBranch(sh Sheet) string {
 	return fmt.Sprintf("mzt/%s/%s-%d", s.ID, sh.Stage.ID, sh.Voice)
 }
 
-// VoiceSheet is sheet voice v of stage i (without its dependencies).
-func (s *Score) VoiceSheet(i, v int) Sheet {
+// VoiceSheets are the sheets of stage i, voice 1 first, without their
+// dependencies: cheaper than Sheets when one stage is wanted.
+func (s *Score) VoiceSheets(i int) []Sheet {
 	first := 1
 	for k := range i {
 		first += s.Stages[k].Voices
 	}
 	st := &s.Stages[i]
-	return Sheet{Num: first + v - 1, Stage: st, StageIndex: i, Voice: v, VoiceCount: st.Voices}
+	out := make([]Sheet, st.Voices)
+	for v := range out {
+		out[v] = Sheet{Num: first + v, Stage: st, StageIndex: i, Voice: v + 1, VoiceCount: st.Voices}
+	}
+	return out
 }
 
 // checkInstrument reports an empty or unknown instrument name at key.

@@ -1248,7 +1248,14 @@ type SubmitJobRequest struct {
 	ClientCwd   string                 `protobuf:"bytes,4,opt,name=client_cwd,json=clientCwd,proto3" json:"client_cwd,omitempty"`
 	// The files the score reads (its prompt_files), sent when the conductor is
 	// on another host and cannot read the client's disk.
-	Files         []*ScoreFile `protobuf:"bytes,5,rep,name=files,proto3" json:"files,omitempty"`
+	Files []*ScoreFile `protobuf:"bytes,5,rep,name=files,proto3" json:"files,omitempty"`
+	// A re-run: the new run reuses sheets of the job's latest run (whose
+	// stage definitions are unchanged) and runs the rest.
+	FromStage     string `protobuf:"bytes,200,opt,name=from_stage,json=fromStage,proto3" json:"from_stage,omitempty"`     // run this stage, its dependents and the stages after it
+	OnlyStage     string `protobuf:"bytes,201,opt,name=only_stage,json=onlyStage,proto3" json:"only_stage,omitempty"`     // run only this stage
+	RetrySheet    int64  `protobuf:"varint,202,opt,name=retry_sheet,json=retrySheet,proto3" json:"retry_sheet,omitempty"` // run only this sheet (its number in the latest run)
+	Downstream    bool   `protobuf:"varint,203,opt,name=downstream,proto3" json:"downstream,omitempty"`                   // with retry_sheet: and every sheet that depends on it
+	Rescore       bool   `protobuf:"varint,204,opt,name=rescore,proto3" json:"rescore,omitempty"`                         // run what did not complete, and what the edit changed
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1318,6 +1325,110 @@ func (x *SubmitJobRequest) GetFiles() []*ScoreFile {
 	return nil
 }
 
+func (x *SubmitJobRequest) GetFromStage() string {
+	if x != nil {
+		return x.FromStage
+	}
+	return ""
+}
+
+func (x *SubmitJobRequest) GetOnlyStage() string {
+	if x != nil {
+		return x.OnlyStage
+	}
+	return ""
+}
+
+func (x *SubmitJobRequest) GetRetrySheet() int64 {
+	if x != nil {
+		return x.RetrySheet
+	}
+	return 0
+}
+
+func (x *SubmitJobRequest) GetDownstream() bool {
+	if x != nil {
+		return x.Downstream
+	}
+	return false
+}
+
+func (x *SubmitJobRequest) GetRescore() bool {
+	if x != nil {
+		return x.Rescore
+	}
+	return false
+}
+
+// StageChange compares one stage of a re-run's score with the latest run's.
+type StageChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stage         string                 `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	Change        string                 `protobuf:"bytes,2,opt,name=change,proto3" json:"change,omitempty"`                  // added | removed | changed | unchanged
+	OldHash       string                 `protobuf:"bytes,3,opt,name=old_hash,json=oldHash,proto3" json:"old_hash,omitempty"` // of the stage's definition; "" when added
+	NewHash       string                 `protobuf:"bytes,4,opt,name=new_hash,json=newHash,proto3" json:"new_hash,omitempty"` // "" when removed
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StageChange) Reset() {
+	*x = StageChange{}
+	mi := &file_mzt_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageChange) ProtoMessage() {}
+
+func (x *StageChange) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageChange.ProtoReflect.Descriptor instead.
+func (*StageChange) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *StageChange) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *StageChange) GetChange() string {
+	if x != nil {
+		return x.Change
+	}
+	return ""
+}
+
+func (x *StageChange) GetOldHash() string {
+	if x != nil {
+		return x.OldHash
+	}
+	return ""
+}
+
+func (x *StageChange) GetNewHash() string {
+	if x != nil {
+		return x.NewHash
+	}
+	return ""
+}
+
 // ScoreFile is a file a score names, by its path relative to the score's folder.
 type ScoreFile struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1329,7 +1440,7 @@ type ScoreFile struct {
 
 func (x *ScoreFile) Reset() {
 	*x = ScoreFile{}
-	mi := &file_mzt_proto_msgTypes[10]
+	mi := &file_mzt_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1452,7 @@ func (x *ScoreFile) String() string {
 func (*ScoreFile) ProtoMessage() {}
 
 func (x *ScoreFile) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[10]
+	mi := &file_mzt_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1465,7 @@ func (x *ScoreFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreFile.ProtoReflect.Descriptor instead.
 func (*ScoreFile) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{10}
+	return file_mzt_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ScoreFile) GetPath() string {
@@ -1372,17 +1483,22 @@ func (x *ScoreFile) GetContent() []byte {
 }
 
 type SubmitJobResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Status        string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
-	SheetsTotal   int64                  `protobuf:"varint,3,opt,name=sheets_total,json=sheetsTotal,proto3" json:"sheets_total,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	JobId       string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Status      string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	SheetsTotal int64                  `protobuf:"varint,3,opt,name=sheets_total,json=sheetsTotal,proto3" json:"sheets_total,omitempty"`
+	// A re-run: what changed since the latest run, and what it reuses.
+	StageChanges  []*StageChange `protobuf:"bytes,200,rep,name=stage_changes,json=stageChanges,proto3" json:"stage_changes,omitempty"`
+	SheetsKept    int64          `protobuf:"varint,201,opt,name=sheets_kept,json=sheetsKept,proto3" json:"sheets_kept,omitempty"`
+	PreviousRun   int64          `protobuf:"varint,202,opt,name=previous_run,json=previousRun,proto3" json:"previous_run,omitempty"`
+	Rerun         bool           `protobuf:"varint,203,opt,name=rerun,proto3" json:"rerun,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_mzt_proto_msgTypes[11]
+	mi := &file_mzt_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1510,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[11]
+	mi := &file_mzt_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1523,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{11}
+	return file_mzt_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SubmitJobResponse) GetJobId() string {
@@ -1431,6 +1547,34 @@ func (x *SubmitJobResponse) GetSheetsTotal() int64 {
 	return 0
 }
 
+func (x *SubmitJobResponse) GetStageChanges() []*StageChange {
+	if x != nil {
+		return x.StageChanges
+	}
+	return nil
+}
+
+func (x *SubmitJobResponse) GetSheetsKept() int64 {
+	if x != nil {
+		return x.SheetsKept
+	}
+	return 0
+}
+
+func (x *SubmitJobResponse) GetPreviousRun() int64 {
+	if x != nil {
+		return x.PreviousRun
+	}
+	return 0
+}
+
+func (x *SubmitJobResponse) GetRerun() bool {
+	if x != nil {
+		return x.Rerun
+	}
+	return false
+}
+
 type JobStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
@@ -1440,7 +1584,7 @@ type JobStatusRequest struct {
 
 func (x *JobStatusRequest) Reset() {
 	*x = JobStatusRequest{}
-	mi := &file_mzt_proto_msgTypes[12]
+	mi := &file_mzt_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1596,7 @@ func (x *JobStatusRequest) String() string {
 func (*JobStatusRequest) ProtoMessage() {}
 
 func (x *JobStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[12]
+	mi := &file_mzt_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1609,7 @@ func (x *JobStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatusRequest.ProtoReflect.Descriptor instead.
 func (*JobStatusRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{12}
+	return file_mzt_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *JobStatusRequest) GetJobId() string {
@@ -1486,7 +1630,7 @@ type ValidationResult struct {
 
 func (x *ValidationResult) Reset() {
 	*x = ValidationResult{}
-	mi := &file_mzt_proto_msgTypes[13]
+	mi := &file_mzt_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1642,7 @@ func (x *ValidationResult) String() string {
 func (*ValidationResult) ProtoMessage() {}
 
 func (x *ValidationResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[13]
+	mi := &file_mzt_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1655,7 @@ func (x *ValidationResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidationResult.ProtoReflect.Descriptor instead.
 func (*ValidationResult) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{13}
+	return file_mzt_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ValidationResult) GetType() string {
@@ -1577,7 +1721,7 @@ type SheetInfo struct {
 
 func (x *SheetInfo) Reset() {
 	*x = SheetInfo{}
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +1733,7 @@ func (x *SheetInfo) String() string {
 func (*SheetInfo) ProtoMessage() {}
 
 func (x *SheetInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +1746,7 @@ func (x *SheetInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SheetInfo.ProtoReflect.Descriptor instead.
 func (*SheetInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{14}
+	return file_mzt_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SheetInfo) GetNum() int64 {
@@ -1859,7 +2003,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1871,7 +2015,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1884,7 +2028,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{15}
+	return file_mzt_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *JobInfo) GetId() string {
@@ -2037,7 +2181,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2049,7 +2193,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2062,7 +2206,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{16}
+	return file_mzt_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *JobStatus) GetJob() *JobInfo {
@@ -2088,7 +2232,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2100,7 +2244,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2113,7 +2257,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{17}
+	return file_mzt_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListJobsRequest) GetAll() bool {
@@ -2132,7 +2276,7 @@ type JobList struct {
 
 func (x *JobList) Reset() {
 	*x = JobList{}
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2144,7 +2288,7 @@ func (x *JobList) String() string {
 func (*JobList) ProtoMessage() {}
 
 func (x *JobList) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2157,7 +2301,7 @@ func (x *JobList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobList.ProtoReflect.Descriptor instead.
 func (*JobList) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{18}
+	return file_mzt_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *JobList) GetJobs() []*JobInfo {
@@ -2177,7 +2321,7 @@ type JobControlRequest struct {
 
 func (x *JobControlRequest) Reset() {
 	*x = JobControlRequest{}
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2189,7 +2333,7 @@ func (x *JobControlRequest) String() string {
 func (*JobControlRequest) ProtoMessage() {}
 
 func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2202,7 +2346,7 @@ func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlRequest.ProtoReflect.Descriptor instead.
 func (*JobControlRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{19}
+	return file_mzt_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JobControlRequest) GetJobId() string {
@@ -2229,7 +2373,7 @@ type JobControlResponse struct {
 
 func (x *JobControlResponse) Reset() {
 	*x = JobControlResponse{}
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2385,7 @@ func (x *JobControlResponse) String() string {
 func (*JobControlResponse) ProtoMessage() {}
 
 func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +2398,7 @@ func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlResponse.ProtoReflect.Descriptor instead.
 func (*JobControlResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{20}
+	return file_mzt_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *JobControlResponse) GetJobId() string {
@@ -2284,7 +2428,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2296,7 +2440,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2309,7 +2453,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{21}
+	return file_mzt_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LogsRequest) GetJobId() string {
@@ -2359,7 +2503,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2371,7 +2515,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2384,7 +2528,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{22}
+	return file_mzt_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LogChunk) GetSheet() int64 {
@@ -2429,7 +2573,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2441,7 +2585,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2454,7 +2598,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{23}
+	return file_mzt_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *EventsRequest) GetJobId() string {
@@ -2503,7 +2647,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2515,7 +2659,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2528,7 +2672,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{24}
+	return file_mzt_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Event) GetTimeUnixNano() int64 {
@@ -2603,7 +2747,7 @@ type InsightsRequest struct {
 
 func (x *InsightsRequest) Reset() {
 	*x = InsightsRequest{}
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2615,7 +2759,7 @@ func (x *InsightsRequest) String() string {
 func (*InsightsRequest) ProtoMessage() {}
 
 func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2628,7 +2772,7 @@ func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsightsRequest.ProtoReflect.Descriptor instead.
 func (*InsightsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{25}
+	return file_mzt_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *InsightsRequest) GetScore() string {
@@ -2648,7 +2792,7 @@ type FailureCount struct {
 
 func (x *FailureCount) Reset() {
 	*x = FailureCount{}
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2660,7 +2804,7 @@ func (x *FailureCount) String() string {
 func (*FailureCount) ProtoMessage() {}
 
 func (x *FailureCount) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2673,7 +2817,7 @@ func (x *FailureCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailureCount.ProtoReflect.Descriptor instead.
 func (*FailureCount) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{26}
+	return file_mzt_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FailureCount) GetReason() string {
@@ -2713,7 +2857,7 @@ type StageStats struct {
 
 func (x *StageStats) Reset() {
 	*x = StageStats{}
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2725,7 +2869,7 @@ func (x *StageStats) String() string {
 func (*StageStats) ProtoMessage() {}
 
 func (x *StageStats) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2738,7 +2882,7 @@ func (x *StageStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageStats.ProtoReflect.Descriptor instead.
 func (*StageStats) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{27}
+	return file_mzt_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StageStats) GetScore() string {
@@ -2841,7 +2985,7 @@ type Insights struct {
 
 func (x *Insights) Reset() {
 	*x = Insights{}
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2853,7 +2997,7 @@ func (x *Insights) String() string {
 func (*Insights) ProtoMessage() {}
 
 func (x *Insights) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2866,7 +3010,7 @@ func (x *Insights) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Insights.ProtoReflect.Descriptor instead.
 func (*Insights) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{28}
+	return file_mzt_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Insights) GetStages() []*StageStats {
@@ -2884,7 +3028,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2896,7 +3040,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2909,7 +3053,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{29}
+	return file_mzt_proto_rawDescGZIP(), []int{30}
 }
 
 // RunningSheet is a running sheet with its job, for the live views.
@@ -2923,7 +3067,7 @@ type RunningSheet struct {
 
 func (x *RunningSheet) Reset() {
 	*x = RunningSheet{}
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2935,7 +3079,7 @@ func (x *RunningSheet) String() string {
 func (*RunningSheet) ProtoMessage() {}
 
 func (x *RunningSheet) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2948,7 +3092,7 @@ func (x *RunningSheet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningSheet.ProtoReflect.Descriptor instead.
 func (*RunningSheet) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{30}
+	return file_mzt_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RunningSheet) GetJobId() string {
@@ -2978,7 +3122,7 @@ type TopSnapshot struct {
 
 func (x *TopSnapshot) Reset() {
 	*x = TopSnapshot{}
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2990,7 +3134,7 @@ func (x *TopSnapshot) String() string {
 func (*TopSnapshot) ProtoMessage() {}
 
 func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3003,7 +3147,7 @@ func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopSnapshot.ProtoReflect.Descriptor instead.
 func (*TopSnapshot) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{31}
+	return file_mzt_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *TopSnapshot) GetConductor() *ConductorStatus {
@@ -3116,7 +3260,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x04mode\x18\x01 \x01(\x0e2\x14.mzt.v1.ShutdownModeR\x04mode\"G\n" +
 	"\x10ShutdownResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12!\n" +
-	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\xb3\x01\n" +
+	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\xd1\x02\n" +
 	"\x10SubmitJobRequest\x12\x1d\n" +
 	"\n" +
 	"score_path\x18\x01 \x01(\tR\tscorePath\x12!\n" +
@@ -3124,14 +3268,34 @@ const file_mzt_proto_rawDesc = "" +
 	"\x06job_id\x18\x03 \x01(\tR\x05jobId\x12\x1d\n" +
 	"\n" +
 	"client_cwd\x18\x04 \x01(\tR\tclientCwd\x12'\n" +
-	"\x05files\x18\x05 \x03(\v2\x11.mzt.v1.ScoreFileR\x05files\"9\n" +
+	"\x05files\x18\x05 \x03(\v2\x11.mzt.v1.ScoreFileR\x05files\x12\x1e\n" +
+	"\n" +
+	"from_stage\x18\xc8\x01 \x01(\tR\tfromStage\x12\x1e\n" +
+	"\n" +
+	"only_stage\x18\xc9\x01 \x01(\tR\tonlyStage\x12 \n" +
+	"\vretry_sheet\x18\xca\x01 \x01(\x03R\n" +
+	"retrySheet\x12\x1f\n" +
+	"\n" +
+	"downstream\x18\xcb\x01 \x01(\bR\n" +
+	"downstream\x12\x19\n" +
+	"\arescore\x18\xcc\x01 \x01(\bR\arescore\"q\n" +
+	"\vStageChange\x12\x14\n" +
+	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x16\n" +
+	"\x06change\x18\x02 \x01(\tR\x06change\x12\x19\n" +
+	"\bold_hash\x18\x03 \x01(\tR\aoldHash\x12\x19\n" +
+	"\bnew_hash\x18\x04 \x01(\tR\anewHash\"9\n" +
 	"\tScoreFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\fR\acontent\"e\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"\xfd\x01\n" +
 	"\x11SubmitJobResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12!\n" +
-	"\fsheets_total\x18\x03 \x01(\x03R\vsheetsTotal\")\n" +
+	"\fsheets_total\x18\x03 \x01(\x03R\vsheetsTotal\x129\n" +
+	"\rstage_changes\x18\xc8\x01 \x03(\v2\x13.mzt.v1.StageChangeR\fstageChanges\x12 \n" +
+	"\vsheets_kept\x18\xc9\x01 \x01(\x03R\n" +
+	"sheetsKept\x12\"\n" +
+	"\fprevious_run\x18\xca\x01 \x01(\x03R\vpreviousRun\x12\x15\n" +
+	"\x05rerun\x18\xcb\x01 \x01(\bR\x05rerun\")\n" +
 	"\x10JobStatusRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"V\n" +
 	"\x10ValidationResult\x12\x12\n" +
@@ -3316,7 +3480,7 @@ func file_mzt_proto_rawDescGZIP() []byte {
 }
 
 var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
@@ -3331,28 +3495,29 @@ var file_mzt_proto_goTypes = []any{
 	(*ShutdownRequest)(nil),        // 10: mzt.v1.ShutdownRequest
 	(*ShutdownResponse)(nil),       // 11: mzt.v1.ShutdownResponse
 	(*SubmitJobRequest)(nil),       // 12: mzt.v1.SubmitJobRequest
-	(*ScoreFile)(nil),              // 13: mzt.v1.ScoreFile
-	(*SubmitJobResponse)(nil),      // 14: mzt.v1.SubmitJobResponse
-	(*JobStatusRequest)(nil),       // 15: mzt.v1.JobStatusRequest
-	(*ValidationResult)(nil),       // 16: mzt.v1.ValidationResult
-	(*SheetInfo)(nil),              // 17: mzt.v1.SheetInfo
-	(*JobInfo)(nil),                // 18: mzt.v1.JobInfo
-	(*JobStatus)(nil),              // 19: mzt.v1.JobStatus
-	(*ListJobsRequest)(nil),        // 20: mzt.v1.ListJobsRequest
-	(*JobList)(nil),                // 21: mzt.v1.JobList
-	(*JobControlRequest)(nil),      // 22: mzt.v1.JobControlRequest
-	(*JobControlResponse)(nil),     // 23: mzt.v1.JobControlResponse
-	(*LogsRequest)(nil),            // 24: mzt.v1.LogsRequest
-	(*LogChunk)(nil),               // 25: mzt.v1.LogChunk
-	(*EventsRequest)(nil),          // 26: mzt.v1.EventsRequest
-	(*Event)(nil),                  // 27: mzt.v1.Event
-	(*InsightsRequest)(nil),        // 28: mzt.v1.InsightsRequest
-	(*FailureCount)(nil),           // 29: mzt.v1.FailureCount
-	(*StageStats)(nil),             // 30: mzt.v1.StageStats
-	(*Insights)(nil),               // 31: mzt.v1.Insights
-	(*TopRequest)(nil),             // 32: mzt.v1.TopRequest
-	(*RunningSheet)(nil),           // 33: mzt.v1.RunningSheet
-	(*TopSnapshot)(nil),            // 34: mzt.v1.TopSnapshot
+	(*StageChange)(nil),            // 13: mzt.v1.StageChange
+	(*ScoreFile)(nil),              // 14: mzt.v1.ScoreFile
+	(*SubmitJobResponse)(nil),      // 15: mzt.v1.SubmitJobResponse
+	(*JobStatusRequest)(nil),       // 16: mzt.v1.JobStatusRequest
+	(*ValidationResult)(nil),       // 17: mzt.v1.ValidationResult
+	(*SheetInfo)(nil),              // 18: mzt.v1.SheetInfo
+	(*JobInfo)(nil),                // 19: mzt.v1.JobInfo
+	(*JobStatus)(nil),              // 20: mzt.v1.JobStatus
+	(*ListJobsRequest)(nil),        // 21: mzt.v1.ListJobsRequest
+	(*JobList)(nil),                // 22: mzt.v1.JobList
+	(*JobControlRequest)(nil),      // 23: mzt.v1.JobControlRequest
+	(*JobControlResponse)(nil),     // 24: mzt.v1.JobControlResponse
+	(*LogsRequest)(nil),            // 25: mzt.v1.LogsRequest
+	(*LogChunk)(nil),               // 26: mzt.v1.LogChunk
+	(*EventsRequest)(nil),          // 27: mzt.v1.EventsRequest
+	(*Event)(nil),                  // 28: mzt.v1.Event
+	(*InsightsRequest)(nil),        // 29: mzt.v1.InsightsRequest
+	(*FailureCount)(nil),           // 30: mzt.v1.FailureCount
+	(*StageStats)(nil),             // 31: mzt.v1.StageStats
+	(*Insights)(nil),               // 32: mzt.v1.Insights
+	(*TopRequest)(nil),             // 33: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 34: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 35: mzt.v1.TopSnapshot
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
@@ -3365,40 +3530,41 @@ var file_mzt_proto_depIdxs = []int32{
 	10, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
 	11, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
 	12, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
-	14, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
-	15, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
-	19, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
-	20, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
-	21, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
-	22, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
-	23, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
-	24, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
-	25, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
-	26, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
-	27, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
-	28, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
-	31, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
-	32, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
-	34, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	15, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
+	16, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
+	20, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
+	21, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
+	22, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
+	23, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
+	24, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
+	25, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
+	26, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
+	27, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
+	28, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
+	29, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
+	32, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
+	33, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	35, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
 	1,  // 25: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
-	13, // 26: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
-	16, // 27: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
-	18, // 28: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
-	17, // 29: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
-	18, // 30: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
-	2,  // 31: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	29, // 32: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
-	30, // 33: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	17, // 34: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
-	9,  // 35: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	18, // 36: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	33, // 37: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	27, // 38: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	14, // 26: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
+	13, // 27: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
+	17, // 28: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
+	19, // 29: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
+	18, // 30: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
+	19, // 31: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	2,  // 32: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
+	30, // 33: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	31, // 34: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	18, // 35: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	9,  // 36: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	19, // 37: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	34, // 38: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	28, // 39: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -3438,7 +3604,7 @@ func file_mzt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

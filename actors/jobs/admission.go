@@ -140,9 +140,13 @@ func (a *Actor) submit(ctx actor.Context, req *messages.SubmitJobRequest) {
 		return
 	}
 	sender, dir, maxSheets := ctx.Sender(), a.deps.Paths.Instruments, a.cfg.MaxSheetsPerJob
-	mailbox.Go(ctx.ActorSystem().Root, ctx.Self(), func() any {
+	root, db, logs := ctx.ActorSystem().Root, a.deps.Store, a.deps.Paths.SheetLogs
+	mailbox.Go(root, ctx.Self(), func() any {
 		out := &parsed{req: req, sender: sender}
 		out.prep, out.err = parseSubmission(req, dir, maxSheets)
+		if out.err == nil && rerunModeOf(req).active() {
+			out.rerun, out.err = prepareRerun(root, db, out.prep.Score, rerunModeOf(req), dir, logs)
+		}
 		return out
 	}, func(err error) any { return &parsed{req: req, sender: sender, err: fmt.Errorf("parse score: %w", err)} })
 }
@@ -163,35 +167,46 @@ func parseSubmission(req *messages.SubmitJobRequest, instrumentsDir string, maxS
 
 func (a *Actor) onParsed(ctx actor.Context, m *parsed) {
 	if m.err != nil {
-		ctx.Send(m.sender, messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_SCORE, "mzt validate SCORE", "%v", m.err))
+		ctx.Send(m.sender, submitError(m.err))
 		return
 	}
 	sc := m.prep.Score
 	if a.live(sc.ID) != nil || a.reserved[sc.ID] {
 		ctx.Send(m.sender, messages.NewError(messages.ErrorCode_ERROR_CODE_ALREADY_ACTIVE,
 			"mzt cancel "+sc.ID+", or run it under another id with --id", "job %s is already active", sc.ID))
+		a.discardRerun(ctx, m.rerun)
 		return
 	}
 	now := time.Now()
+	runKey := sc.ID + "." + strconv.FormatInt(now.UnixNano(), 36)
+	if m.rerun != nil {
+		runKey = m.rerun.runKey // its logs are linked there already
+	}
 	job := store.JobRow{
-		RunKey: sc.ID + "." + strconv.FormatInt(now.UnixNano(), 36), JobID: sc.ID, Name: sc.Name, Status: messages.JobQueued,
+		RunKey: runKey, JobID: sc.ID, Name: sc.Name, Status: messages.JobQueued,
 		ScorePath: sc.Path, ScoreSource: sc.Source, Workspace: sc.Workspace, CreatedAt: now,
 		SheetsTotal: sc.TotalSheets(),
 	}
 	var rows []store.SheetRow
 	for _, sh := range sc.Sheets() {
+		if r, ok := m.rerun.kept(sh.Num); ok {
+			rows = append(rows, keptRow(r, job.RunKey, sh.Num))
+			continue
+		}
 		rows = append(rows, newSheetRow(job.RunKey, sh, m.prep.Profiles))
 	}
 	a.reserved[sc.ID] = true
 	op := &store.InsertRun{Job: job, Sheets: rows}
 	ctx.Send(a.deps.Store, &store.Write{Op: op, ReplyTo: ctx.Self(),
-		Tag: &inserted{prep: Prepared{Run: store.Run{Job: job, Sheets: rows}, Score: sc, Profiles: m.prep.Profiles}, sender: m.sender}})
+		Tag: &inserted{prep: Prepared{Run: store.Run{Job: job, Sheets: rows}, Score: sc, Profiles: m.prep.Profiles}, sender: m.sender,
+			rerun: m.rerun}})
 }
 
 func (a *Actor) onInserted(ctx actor.Context, in *inserted, done *store.WriteDone) {
 	id := in.prep.Score.ID
 	delete(a.reserved, id)
 	if done.Err != nil {
+		a.discardRerun(ctx, in.rerun)
 		ctx.Send(in.sender, messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "check free disk space under "+a.deps.Paths.Home,
 			"job %s was not submitted: the state database could not be written: %v", id, done.Err))
 		return
@@ -200,8 +215,10 @@ func (a *Actor) onInserted(ctx actor.Context, in *inserted, done *store.WriteDon
 	a.spawnJob(ctx, in.prep, false)
 	a.log.Info("job submitted", "job", id, "run", in.prep.Run.Job.Run, "sheets", in.prep.Run.Job.SheetsTotal)
 	a.admitNext(ctx)
-	ctx.Send(in.sender, &messages.SubmitJobResponse{JobId: id, Status: a.jobs[id].info.GetStatus(),
-		SheetsTotal: int64(in.prep.Run.Job.SheetsTotal)})
+	resp := &messages.SubmitJobResponse{JobId: id, Status: a.jobs[id].info.GetStatus(),
+		SheetsTotal: int64(in.prep.Run.Job.SheetsTotal)}
+	in.rerun.describe(resp)
+	ctx.Send(in.sender, resp)
 	a.pruneHistory(ctx)
 }
 

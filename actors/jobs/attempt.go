@@ -39,6 +39,7 @@ type attemptPlan struct {
 	tracker           *reaper.Tracker // nil in tests
 	cgroups           *cgroup.Tree    // nil where cgroup v2 is not usable
 	logCap            int64           // max_log_mb in bytes; 0: no cap
+	worktree          *worktree       // the voice's git worktree, made before the try; nil: none
 }
 
 // attemptStarted reports the live process of an attempt (for crash cleanup).
@@ -102,6 +103,12 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		}
 		done(out)
 	}()
+	if plan.worktree != nil {
+		if err := plan.worktree.ensure(ctx); err != nil {
+			out.err = err
+			return
+		}
+	}
 	// A workspace removed under a running job is recreated rather than
 	// failing every remaining sheet for a reason the user did not choose.
 	if err := os.MkdirAll(plan.workspace, 0o755); err != nil {
@@ -149,6 +156,11 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 	}
 	if err := os.MkdirAll(filepath.Dir(plan.base), 0o755); err != nil {
 		out.err = fmt.Errorf("log folder: %w", err)
+		return
+	}
+	// Before the process starts: a file it writes is never older than these.
+	if err := markFreshness(plan.base, plan.checks, true); err != nil {
+		out.err = err
 		return
 	}
 	spec := sheetrun.Spec{
@@ -228,6 +240,12 @@ func settleExited(ctx context.Context, plan attemptPlan, code int, startedAt tim
 	before := sheetrun.Snapshot{}
 	if data, err := os.ReadFile(plan.base + ".snapshot"); err == nil {
 		json.Unmarshal(data, &before)
+	}
+	// The markers were made before the process started; one that is gone
+	// cannot be made again now without calling the try's own files stale.
+	if err := markFreshness(plan.base, plan.checks, false); err != nil {
+		out.err = err
+		return
 	}
 	judge(ctx, plan, append(plan.env, reaper.TokenEnv+"="+plan.token), before, out)
 }
@@ -328,6 +346,9 @@ func renderChecks(st *score.Stage, data score.TemplateData) ([]sheetrun.Check, e
 		name := fmt.Sprintf("stage %s validation %d", st.ID, i+1)
 		var c sheetrun.Check
 		c.Type, c.Timeout = v.Type, time.Duration(v.Timeout)
+		if v.Since == score.SinceRun || v.Since == score.SinceTry {
+			c.SinceWhat = v.Since // Since itself is set when the try starts
+		}
 		if c.Timeout == 0 && v.Type == score.Command {
 			c.Timeout = score.DefaultCommandTimeout
 		}

@@ -118,6 +118,7 @@ type jobActor struct {
 	idx        dagIndex
 	lastEvent  messages.JobState // the job status last published as an event
 	eta        etaCache
+	worktrees  worktreeState
 }
 
 func (j *jobActor) Receive(ctx actor.Context) {
@@ -141,6 +142,9 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		}
 	case *tryPlanned:
 		j.onTryPlanned(ctx, m)
+	case *worktreesRemoved:
+		j.worktrees = worktreesGone
+		j.finish(ctx, m.status, m.reason)
 	case *attemptStarted:
 		s := j.sheets[m.num-1]
 		if s.row.Tries == m.try && s.row.Status == messages.SheetRunning {
@@ -234,7 +238,7 @@ func (j *jobActor) schedule(ctx actor.Context) {
 		s.requested = true
 		j.idx.requested++
 		inFlight++
-		p := j.profiles[s.sh.Stage.Instrument]
+		p := j.profiles[s.sh.Instrument()]
 		ctx.Send(j.mgr, &slotRequest{jobID: j.job.JobID, num: s.row.Num, instrument: p.Name,
 			maxConcurrent: p.MaxConcurrent, job: ctx.Self(), startedAt: now})
 	}
@@ -291,6 +295,9 @@ func (j *jobActor) checkFinished(ctx actor.Context) {
 // final snapshot until the store confirms the write, then stops this actor
 // (with a poison pill, so nothing already queued here is lost).
 func (j *jobActor) finish(ctx actor.Context, status messages.JobState, reason string) {
+	if j.removeWorktrees(ctx, status, reason) {
+		return // finished once they are gone
+	}
 	j.finished = true
 	j.job.Status, j.job.Error, j.job.FinishedAt = status, reason, time.Now()
 	job := j.job
@@ -365,7 +372,7 @@ func toStoreValidations(checks []sheetrun.CheckResult) []store.Validation {
 
 func (j *jobActor) onRateLimited(ctx actor.Context, m *rateLimited) {
 	for _, s := range j.sheets {
-		if s.row.Status != messages.SheetPending || j.profiles[s.sh.Stage.Instrument].Name != m.instrument {
+		if s.row.Status != messages.SheetPending || j.profiles[s.sh.Instrument()].Name != m.instrument {
 			continue
 		}
 		s.row.WaitingUntil = m.until

@@ -115,10 +115,12 @@ type (
 		sender *actor.PID
 		prep   Prepared
 		err    error
+		rerun  *rerun // a re-run's plan; nil for a plain run
 	}
 	inserted struct {
 		prep   Prepared
 		sender *actor.PID
+		rerun  *rerun
 	}
 	recovered struct {
 		runs []Prepared

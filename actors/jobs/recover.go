@@ -171,7 +171,7 @@ func newJobActor(p Prepared, d *Deps, mgrSettings jobSettings) *jobActor {
 
 func newSheetRow(runKey string, sh score.Sheet, profiles map[string]*instrument.Profile) store.SheetRow {
 	return store.SheetRow{RunKey: runKey, Num: sh.Num, Stage: sh.Stage.ID, Voice: sh.Voice, VoiceCount: sh.VoiceCount,
-		Instrument: profiles[sh.Stage.Instrument].Name, Model: sh.Stage.Model, Status: messages.SheetPending}
+		Instrument: profiles[sh.Instrument()].Name, Model: sh.Stage.Model, Status: messages.SheetPending}
 }
 
 func baseEnv() []string { return os.Environ() }

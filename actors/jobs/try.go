@@ -160,7 +160,7 @@ type planInput struct {
 }
 
 func (j *jobActor) planInput(s *sheetState, lastError string) planInput {
-	p := j.profiles[s.sh.Stage.Instrument]
+	p := j.profiles[s.sh.Instrument()]
 	num, attempt := s.row.Num, s.row.Attempts+1
 	plan := attemptPlan{num: num, try: s.row.Tries, attempt: attempt, profile: p, model: s.sh.Stage.Model,
 		workspace: j.sc.Workspace, env: sheetEnv(j.set.baseEnv, j.sc, s.sh, p, j.job.JobID),
@@ -178,6 +178,9 @@ func (j *jobActor) planInput(s *sheetState, lastError string) planInput {
 // render renders the try's validations and prompt.
 func (in planInput) render() (attemptPlan, error) {
 	plan := in.plan
+	if err := in.sheetWorkspace(&plan); err != nil {
+		return plan, err
+	}
 	var err error
 	if plan.checks, err = renderChecks(in.sh.Stage, in.data); err != nil {
 		return plan, err
@@ -242,7 +245,7 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	s.row.CostUSD += d.usage.CostUSD
 	s.row.Validations = toStoreValidations(d.checks)
 	s.row.Notes = append(s.row.Notes, r.Notes...) // e.g. a log cut by max_log_mb
-	p := j.profiles[s.sh.Stage.Instrument]
+	p := j.profiles[s.sh.Instrument()]
 	v := judgeTry(tryEnd{attempts: s.row.Attempts, rateLimitWaited: s.row.RateLimitWaited, stage: s.sh.Stage,
 		profile: p, done: d, stop: why, stallNote: stallNote, jitter: rand.Float64(), now: now})
 

@@ -79,7 +79,11 @@ func funcs(b *budget) template.FuncMap {
 	return template.FuncMap{
 		budgetFunc: func(n int) (string, error) { return "", b.spend(n) },
 		"quote":    str(Quote),
-		"join": func(sep string, elems []string) (string, error) {
+		"join": func(sep string, list any) (string, error) {
+			elems, err := strs(list)
+			if err != nil {
+				return "", err
+			}
 			n := len(sep) * len(elems)
 			for _, e := range elems {
 				n += len(e)
@@ -100,8 +104,9 @@ func funcs(b *budget) template.FuncMap {
 			}
 			return v
 		},
-		"add": func(a, b int) int { return a + b },
-		"sub": func(a, b int) int { return a - b },
+		"index": index,
+		"add":   func(a, b int) int { return a + b },
+		"sub":   func(a, b int) int { return a - b },
 		// fmt caps widths at a million, so one call cannot build much more
 		// than its arguments before it is paid for.
 		"print":    func(args ...any) (string, error) { return b.made(fmt.Sprint(args...)) },
@@ -251,4 +256,24 @@ func walkBranch(b *parse.BranchNode, fn func(parse.Node)) {
 // isBudgetError reports whether err is a render that cost too much.
 func isBudgetError(err error) bool {
 	return errors.Is(err, errRenderBudget) || errors.Is(err, errValidationBudget) || errors.Is(err, errOutputSize)
+}
+
+// strs is the list join was given as strings: a []string, or a var's list
+// (TOML arrays decode as []any) of strings.
+func strs(list any) ([]string, error) {
+	switch l := list.(type) {
+	case []string:
+		return l, nil
+	case []any:
+		out := make([]string, len(l))
+		for i, e := range l {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("join: element %d is %s, not a string", i, tomlKind(e))
+			}
+			out[i] = s
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("join needs a list of strings, not %s", tomlKind(list))
 }

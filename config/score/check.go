@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"text/template/parse"
 
 	"github.com/mzt-dev/mzt/config/strict"
@@ -28,6 +29,9 @@ func (p *parser) checkTemplates(s *Score) {
 			checks = append(checks, templateCheck{key: key + ".prompt", text: st.Prompt})
 		case st.PromptText != "":
 			checks = append(checks, templateCheck{key: key + ".prompt", text: st.PromptText, file: st.PromptFile})
+		}
+		if st.Workspace != "" {
+			checks = append(checks, templateCheck{key: key + ".workspace", text: st.Workspace})
 		}
 		for j, v := range st.Validate {
 			vk := fmt.Sprintf("%s.validate[%d]", key, j)
@@ -80,6 +84,13 @@ func (p *parser) checkTemplate(s *Score, i, first, total int, c templateCheck, v
 	data := s.data(Sheet{Num: first, Stage: st, StageIndex: i, Voice: 1, VoiceCount: st.Voices}, 1, p.samplePrev(s, i, use, voices), total)
 	for v := 1; v <= n; v++ {
 		data.Voice, data.Sheet = v, first+v-1
+		if nv := s.voiceVarCount(); nv > 0 && v > nv && strings.Contains(c.text, "VoiceVars") {
+			break // more voices than voice_vars elements: said once, for the stage
+		}
+		if v > 1 {
+			sh := Sheet{Num: data.Sheet, Stage: st, StageIndex: i, Voice: v, VoiceCount: st.Voices}
+			data.VoiceVars, data.Instrument = s.voiceVarsOf(v), sh.Instrument()
+		}
 		_, err := ct.execute(data, pool)
 		if *pool < 0 {
 			p.at("", "%s", errValidationBudget.Error())
@@ -211,7 +222,8 @@ func usesOf(c *compiled) templateUses {
 			return
 		}
 		switch idents[0] {
-		case "Voice", "Sheet":
+		case "Voice", "Sheet", "VoiceVars", "Instrument", "Workspace":
+			// Each voice has its own element, instrument and directory.
 			u.voice = true
 		case "Prev":
 			if len(idents) == 1 {

@@ -256,7 +256,7 @@ func fuzzData(voice int) TemplateData {
 		JobID: "review", JobName: "Review", Workspace: "/w/it's here", ScoreDir: "/s",
 		Sheet: 4, TotalSheets: 6, Stage: "merge", Voice: voice, VoiceCount: 3, Attempt: 1,
 		Instrument: "shell", Model: "opus",
-		Vars: map[string]string{"topic": "actors", "empty": ""},
+		Vars: map[string]any{"topic": "actors", "empty": ""},
 		Prev: map[string]PrevStage{
 			"draft": {Output: "all", Voices: []VoiceOutput{{Output: "one"}, {Output: "two"}, {Output: "three"}}},
 		},

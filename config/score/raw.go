@@ -8,13 +8,16 @@ import "github.com/mzt-dev/mzt/config/strict"
 // anything else, and suggests the closest tag.
 
 type rawScore struct {
-	Name      string            `toml:"name"`
-	ID        string            `toml:"id"`
-	Workspace string            `toml:"workspace"`
-	Defaults  rawSettings       `toml:"defaults"`
-	Run       rawRun            `toml:"run"`
-	Vars      map[string]string `toml:"vars"`
-	Stage     []rawStage        `toml:"stage"`
+	Name      string         `toml:"name"`
+	ID        string         `toml:"id"`
+	Workspace string         `toml:"workspace"`
+	Defaults  rawSettings    `toml:"defaults"`
+	Run       rawRun         `toml:"run"`
+	Vars      map[string]any `toml:"vars"`
+	VoiceVars map[string]any `toml:"voice_vars"`
+	// KeepWorktrees leaves the voices' git worktrees in place at the end.
+	KeepWorktrees *bool      `toml:"keep_worktrees"`
+	Stage         []rawStage `toml:"stage"`
 }
 
 type rawRun struct {
@@ -47,6 +50,9 @@ type rawStage struct {
 	Prompt      *string         `toml:"prompt"`
 	PromptFile  *string         `toml:"prompt_file"`
 	Voices      *int            `toml:"voices"`
+	Instruments []string        `toml:"instruments"` // one per voice
+	Workspace   *string         `toml:"workspace"`   // a template
+	Worktree    *bool           `toml:"worktree"`    // each voice in a git worktree of its own
 	rawSettings                 // a stage overrides any of [defaults]
 	Validate    []rawValidation `toml:"validate"`
 }
@@ -58,4 +64,5 @@ type rawValidation struct {
 	Contains *string          `toml:"contains"`
 	Run      *string          `toml:"run"`
 	Timeout  *strict.Duration `toml:"timeout"`
+	Since    *string          `toml:"since"`
 }

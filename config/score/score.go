@@ -49,9 +49,15 @@ type Score struct {
 	MaxParallel int
 	// FailFast: once a sheet fails for good, start no new sheet of the job.
 	FailFast bool
-	Vars     map[string]string // never nil
-	Stages   []Stage
-	Source   []byte // the score file as read
+	// Vars are strings, arrays or tables, the same for every sheet; never nil.
+	Vars map[string]any
+	// VoiceVars are arrays, one element per voice: voice v of a stage reads
+	// element v-1 of each as {{.VoiceVars.key}}. All have the same length.
+	VoiceVars map[string][]any // never nil
+	// KeepWorktrees: the voices' git worktrees stay when the job ends.
+	KeepWorktrees bool
+	Stages        []Stage
+	Source        []byte // the score file as read
 
 	workspaceSet bool // false when Workspace is the default, which follows the id
 	// stageIndex maps stage ids to indexes, built once by Parse; nil in a
@@ -68,7 +74,16 @@ type Stage struct {
 	Prompt     string // as written; "" when PromptFile is used
 	PromptFile string // as written, relative to the score's directory
 	Voices     int    // sheets of this stage (fan-out); .Voice is 1..Voices
-	Settings          // effective: the stage's own keys over [defaults] over the package defaults
+	// Instruments, when set, names one instrument per voice (an ensemble);
+	// Settings.Instrument is then only the default's.
+	Instruments []string
+	// Workspace is the template of this stage's own workspace ("" = the
+	// score's), rendered per sheet, relative to the score's directory.
+	Workspace string
+	// Worktree: each voice runs in a git worktree of the score's workspace
+	// (a repository), on its own branch (WorktreeBranch).
+	Worktree   bool
+	Settings   // effective: the stage's own keys over [defaults] over the package defaults
 	Validate   []Validation
 	Line       int    // of the [[stage]] header
 	PromptText string // the prompt template: Prompt, or the content of PromptFile
@@ -136,8 +151,22 @@ type Validation struct {
 	Contains string
 	Run      string
 	Timeout  strict.Duration // command only; DefaultCommandTimeout when not set
-	Line     int
+	// Since is how recent a checked file must be (file checks only):
+	// SinceRun (the default), SinceTry or SinceAny; "" for command.
+	Since string
+	Line  int
 }
+
+// Freshness of the files a validation checks. The default is SinceRun: a
+// file left in the workspace by an earlier run must never pass for the work
+// of this one, which would hide an agent that wrote nothing.
+const (
+	SinceRun = "run" // created or modified since the run started
+	SinceTry = "try" // ... since the try started
+	SinceAny = "any" // any file, however old
+)
+
+func sinceValues() []string { return []string{SinceRun, SinceTry, SinceAny} }
 
 var jobIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 
@@ -256,8 +285,10 @@ func (p *parser) build(raw *rawScore) *Score {
 	dir := filepath.Dir(p.abs)
 	s := &Score{Path: p.abs, Dir: dir, Name: raw.Name, Source: p.data, Vars: raw.Vars}
 	if s.Vars == nil {
-		s.Vars = map[string]string{}
+		s.Vars = map[string]any{}
 	}
+	s.VoiceVars = p.voiceVars(raw.VoiceVars)
+	set(&s.KeepWorktrees, raw.KeepWorktrees)
 
 	s.ID = raw.ID
 	if s.ID == "" {
@@ -296,7 +327,7 @@ func (p *parser) build(raw *rawScore) *Score {
 	if len(raw.Stage) == 0 {
 		p.at("", "the score has no stages: add at least one [[stage]] with an id and a prompt")
 	}
-	s.Stages = p.stages(raw, dir)
+	s.Stages = p.stages(raw, dir, s)
 	s.stageIndex = makeIndex(s.Stages)
 	p.checkGraph(s)
 	if n := s.TotalSheets(); n > p.maxSheets {

@@ -59,7 +59,7 @@ func TestParseValidScore(t *testing.T) {
 		t.Errorf("merge prompt: %q %q", merge.PromptFile, merge.PromptText)
 	}
 	wantV := []Validation{
-		{Type: ContentRegex, Path: "{{.Workspace}}/merged.md", Pattern: "(?m)^## Summary", Line: 38},
+		{Type: ContentRegex, Path: "{{.Workspace}}/merged.md", Pattern: "(?m)^## Summary", Since: SinceRun, Line: 38},
 		{Type: Command, Run: "test $(wc -w < merged.md) -ge 100", Timeout: strict.Duration(time.Minute), Line: 42},
 	}
 	if !reflect.DeepEqual(merge.Validate, wantV) {
@@ -266,7 +266,7 @@ func TestSampleScoreProblems(t *testing.T) {
 			{"", 25, `backoff.max (1s) must not be less than backoff.base (10s)`},
 			{"", 31, `bad template in prompt: undefined var "undefined"`},
 			{"", 33, `unknown validation type "file_exist" (did you mean "file_exists"?); valid types: file_exists, file_modified, content_contains, content_regex, command`},
-			{"", 38, `a file_exists validation does not use run (it uses type, path)`},
+			{"", 38, `a file_exists validation does not use run (it uses type, path, since)`},
 			{"", 42, `invalid pattern: error parsing regexp`},
 			{"", 43, `a command validation needs run`},
 			{"", 47, `bad template in run: .Nope is not a template field (fields: .JobID .JobName`},
@@ -323,8 +323,21 @@ func TestProblems(t *testing.T) {
 				{"", 9, "voices must be between 1 and 1000, not 1001"}, {"", 10, `env name "A=B"`}}},
 		{"empty instrument", "[defaults]\ninstrument = ''\n[[stage]]\nid = 'a'\nprompt = 'p'\n",
 			[]problem{{"", 2, "instrument must not be empty"}, {"", 3, "stage a has no instrument"}}},
-		{"vars must be strings", head + "[vars]\nlist = ['a', 'b']\n[[stage]]\nid = 'a'\nprompt = 'p'\n",
-			[]problem{{"", 4, `"list" must be a string, not an array`}}},
+		{"since on a file check, a bad value and on a command", head + "[[stage]]\nid = 'a'\nprompt = 'p'\n[[stage.validate]]\ntype = 'file_exists'\npath = 'x'\nsince = 'try'\n[[stage.validate]]\ntype = 'content_contains'\npath = 'x'\ncontains = 'y'\nsince = 'rnu'\n[[stage.validate]]\ntype = 'command'\nrun = 'true'\nsince = 'run'\n",
+			[]problem{{"", 14, `since must be "run", "try" or "any", not "rnu" (did you mean "run"?)`}, {"", 18, "a command validation does not use since"}}},
+		{"worktree voices sharing one workspace; keys misspelt", "keep_worktree = true\n" + head + "[[stage]]\nid = 's'\nvoices = 2\nworktree = true\nworkspace = 'wt/one'\nprompt = 'p'\n[[stage]]\nid = 't'\nworktre = true\nprompt = 'p'\n",
+			[]problem{{"", 1, `unknown key "keep_worktree" (did you mean "keep_worktrees"?)`}, {"", 8, "with worktree = true each voice needs its own workspace"}, {"", 12, `unknown key "worktre" (did you mean "worktree"?)`}}},
+		{"vars may be arrays and tables", head + "[vars]\nlist = ['a', 'b']\nt = { k = 'v' }\n[[stage]]\nid = 'a'\nprompt = '{{index .Vars.list 1}}{{.Vars.t.k}}'\n",
+			nil},
+		{"voice_vars: not an array, lengths differ, too few for the voices", "voice_vars = { a = 'x', b = ['1', '2'], c = ['1'] }\n" + head + "[[stage]]\nid = 's'\nvoices = 3\nprompt = '{{.VoiceVars.b}}'\n",
+			[]problem{{"", 1, "voice_vars.a must be an array, one element per voice, not a string"}, {"", 1, "voice_vars.c has 1 elements but voice_vars.b has 2"},
+				{"", 4, "stage s has 3 voices but the voice_vars arrays have 2 elements"}}},
+		{"undefined voice var", "voice_vars = { b = ['1', '2'] }\n" + head + "[[stage]]\nid = 's'\nprompt = '{{.VoiceVars.x}}'\n",
+			[]problem{{"", 6, `undefined voice var "x"`}}},
+		{"instruments: unknown with a suggestion, count differs from voices", head + "[[stage]]\nid = 's'\nvoices = 2\ninstruments = ['shell', 'claud-code', 'codex']\nprompt = 'p'\n",
+			[]problem{{"", 6, "stage s lists 3 instruments for 2 voices"}, {"", 6, `unknown instrument "claud-code" (did you mean "claude-code"?)`}}},
+		{"stage workspace: empty, bad template", head + "[[stage]]\nid = 's'\nworkspace = ' '\nprompt = 'p'\n[[stage]]\nid = 't'\nworkspace = 'wt/{{.Voic}}'\nprompt = 'p'\n",
+			[]problem{{"", 5, "stage s has an empty workspace"}, {"", 9, "bad template in workspace: .Voic is not a template field"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,19 +27,7 @@ func (p *parser) checkSettings(key string, r *rawSettings) {
 		return key + "." + name
 	}
 	if r.Instrument != nil {
-		switch name := *r.Instrument; {
-		case name == "":
-			p.at(k("instrument"), "instrument must not be empty")
-		case p.instruments != nil && !p.instruments[name]:
-			msg := fmt.Sprintf("unknown instrument %q", name)
-			known := slices.Sorted(maps.Keys(p.instruments))
-			if s := strict.Suggest(name, known); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
-			} else {
-				msg += fmt.Sprintf(" (known: %s)", strings.Join(known, ", "))
-			}
-			p.at(k("instrument"), "%s", msg)
-		}
+		p.checkInstrument(k("instrument"), *r.Instrument)
 	}
 	if r.Timeout != nil && *r.Timeout <= 0 {
 		p.at(k("timeout"), "timeout must be more than 0, not %s", *r.Timeout)
@@ -120,7 +108,7 @@ func set[T any](dst *T, src *T) {
 }
 
 // stages builds every stage, checking what can be checked one stage at a time.
-func (p *parser) stages(raw *rawScore, dir string) []Stage {
+func (p *parser) stages(raw *rawScore, dir string, s *Score) []Stage {
 	stages := make([]Stage, len(raw.Stage))
 	firstLine := map[string]int{} // stage id -> line of the stage that took it
 	for i := range raw.Stage {
@@ -147,20 +135,12 @@ func (p *parser) stages(raw *rawScore, dir string) []Stage {
 
 		p.checkSettings(key, &r.rawSettings)
 		st.Settings = resolve(&raw.Defaults, &r.rawSettings)
-		if st.Instrument == "" {
+		if st.Instrument == "" && r.Instruments == nil {
 			p.at(key, "stage %s has no instrument: set instrument in [defaults] or in the stage", name)
 		}
 
-		st.Voices = DefaultVoices
-		if r.Voices != nil {
-			st.Voices = *r.Voices
-			if st.Voices < 1 || st.Voices > MaxVoices {
-				p.at(key+".voices", "voices must be between 1 and %d, not %d", MaxVoices, st.Voices)
-				st.Voices = max(1, min(st.Voices, MaxVoices))
-			}
-		}
-
 		p.prompt(st, r, key, name, dir)
+		p.stageVoices(s, st, r, key, name)
 		st.Validate = p.validations(r.Validate, key, name)
 		st.DependsOn = r.DependsOn
 	}
@@ -210,11 +190,11 @@ func (p *parser) prompt(st *Stage, r *rawStage, key, name, dir string) {
 func validationKeys(typ string) (required, optional []string, ok bool) {
 	switch typ {
 	case FileExists, FileModified:
-		return []string{"path"}, nil, true
+		return []string{"path"}, []string{"since"}, true
 	case ContentContains:
-		return []string{"path", "contains"}, nil, true
+		return []string{"path", "contains"}, []string{"since"}, true
 	case ContentRegex:
-		return []string{"path", "pattern"}, nil, true
+		return []string{"path", "pattern"}, []string{"since"}, true
 	case Command:
 		return []string{"run"}, []string{"timeout"}, true
 	default:
@@ -240,6 +220,9 @@ func (p *parser) validations(raws []rawValidation, stageKey, stage string) []Val
 		}
 		if r.Timeout != nil {
 			present["timeout"] = true
+		}
+		if r.Since != nil {
+			present["since"] = true
 		}
 		set(&v.Path, r.Path)
 		set(&v.Pattern, r.Pattern)
@@ -294,6 +277,19 @@ func (p *parser) validations(raws []rawValidation, stageKey, stage string) []Val
 			// A pattern with template actions is compiled by the engine once rendered.
 			if _, err := regexp.Compile(v.Pattern); err != nil {
 				p.at(key+".pattern", "stage %s: invalid pattern: %v", stage, err)
+			}
+		}
+		if r.Type != Command && slices.Contains(optional, "since") {
+			out[len(out)-1].Since = SinceRun
+			if r.Since != nil {
+				out[len(out)-1].Since = *r.Since
+				if !slices.Contains(sinceValues(), *r.Since) {
+					what := fmt.Sprintf("since must be %q, %q or %q, not %q", SinceRun, SinceTry, SinceAny, *r.Since)
+					if s := strict.Suggest(*r.Since, sinceValues()); s != "" {
+						what += fmt.Sprintf(" (did you mean %q?)", s)
+					}
+					p.at(key+".since", "stage %s: %s", stage, what)
+				}
 			}
 		}
 		if r.Type == Command {

@@ -20,7 +20,9 @@ type TemplateData struct {
 	Voice, VoiceCount                   int
 	Attempt                             int // 1 for the first try
 	Instrument, Model                   string
-	Vars                                map[string]string
+	Vars                                map[string]any
+	// VoiceVars holds this voice's element of each voice_vars array.
+	VoiceVars map[string]any
 	// Prev holds the stages this sheet's stage depends on, directly or not
 	// (Score.Ancestors), by id: {{.Prev.draft.Output}}.
 	Prev map[string]PrevStage
@@ -39,6 +41,9 @@ type PrevStage struct {
 // VoiceOutput is the output of one voice of an earlier stage.
 type VoiceOutput struct {
 	Output string
+	// Workspace is the voice's directory when its stage has a workspace or
+	// worktrees of its own; Branch is its git branch with worktree = true.
+	Workspace, Branch string
 }
 
 // Data is the template data of one attempt of sheet sh; prev holds the
@@ -56,8 +61,8 @@ func (s *Score) data(sh Sheet, attempt int, prev map[string]PrevStage, total int
 		JobID: s.ID, JobName: s.Name, Workspace: s.Workspace, ScoreDir: s.Dir,
 		Sheet: sh.Num, TotalSheets: total, Stage: sh.Stage.ID,
 		Voice: sh.Voice, VoiceCount: sh.VoiceCount, Attempt: attempt,
-		Instrument: sh.Stage.Instrument, Model: sh.Stage.Model,
-		Vars: s.Vars, Prev: prev,
+		Instrument: sh.Instrument(), Model: sh.Stage.Model,
+		Vars: s.Vars, VoiceVars: s.voiceVarsOf(sh.Voice), Prev: prev,
 	}
 }
 
@@ -174,6 +179,8 @@ func templateError(name, internal string, err error) *TemplateError {
 		msg = notAField(expr, fm[2])
 	case strings.HasPrefix(expr, ".Vars.") && strings.HasPrefix(msg, "map has no entry"):
 		msg = fmt.Sprintf("undefined var %q (define it under [vars])", strings.TrimPrefix(expr, ".Vars."))
+	case strings.HasPrefix(expr, ".VoiceVars.") && strings.HasPrefix(msg, "map has no entry"):
+		msg = fmt.Sprintf("undefined voice var %q (define it under voice_vars, one element per voice)", strings.TrimPrefix(expr, ".VoiceVars."))
 	case strings.HasPrefix(expr, ".Prev.") && strings.HasPrefix(msg, "map has no entry"):
 		id, _, _ := strings.Cut(strings.TrimPrefix(expr, ".Prev."), ".")
 		msg = fmt.Sprintf(".Prev.%s: %q is not a stage this stage depends on, directly or not", id, id)
@@ -197,7 +204,7 @@ func budgetMsg(err error) string {
 
 // text/template names the Go type it looked a field up in; users know the
 // score's fields, not our types.
-var fieldErrRE = regexp.MustCompile(`^can't evaluate field (\w+) in type (\S+)$`)
+var fieldErrRE = regexp.MustCompile(`^can't evaluate field (\w+) in type (\S+(?: \{\})?)$`)
 
 func notAField(expr, typ string) string {
 	switch strings.TrimPrefix(typ, "*") {
@@ -211,6 +218,9 @@ func notAField(expr, typ string) string {
 		return fmt.Sprintf("%s is not a template field", expr)
 	}
 	switch {
+	case strings.HasPrefix(typ, "interface"), strings.HasPrefix(typ, "map["):
+		// A var's value: a string, list or table of the score.
+		return fmt.Sprintf("%s: this value has no fields (only a table's keys can follow it)", expr)
 	case strings.HasPrefix(typ, "[]"):
 		return fmt.Sprintf("%s: a list has no fields: pick one with index, as in (index .Prev.draft.Voices 0).Output", expr)
 	case strings.HasPrefix(typ, "int") || strings.HasPrefix(typ, "uint"):

@@ -13,7 +13,7 @@ func sampleData() TemplateData {
 		JobID: "review", JobName: "Review", Workspace: "/w/it's here", ScoreDir: "/s",
 		Sheet: 4, TotalSheets: 6, Stage: "merge", Voice: 2, VoiceCount: 3, Attempt: 1,
 		Instrument: "shell", Model: "",
-		Vars: map[string]string{"topic": "actors", "empty": ""},
+		Vars: map[string]any{"topic": "actors", "empty": ""},
 		Prev: map[string]PrevStage{
 			"draft": {Output: "all", Voices: []VoiceOutput{{Output: "one"}, {Output: "two"}, {Output: "three"}}},
 		},
@@ -53,11 +53,11 @@ func TestRenderErrors(t *testing.T) {
 	}{
 		{"undefined var", "x\nabout {{.Vars.nope}}", 2, 13, `undefined var "nope" (define it under [vars])`},
 		{"stage not upstream", "{{.Prev.other.Output}}", 1, 7, `.Prev.other: "other" is not a stage this stage depends on, directly or not`},
-		{"unknown field", "{{.Nope}}", 1, 2, ".Nope is not a template field (fields: .JobID .JobName .Workspace .ScoreDir .Sheet .TotalSheets .Stage .Voice .VoiceCount .Attempt .Instrument .Model .Vars .Prev)"},
+		{"unknown field", "{{.Nope}}", 1, 2, ".Nope is not a template field (fields: .JobID .JobName .Workspace .ScoreDir .Sheet .TotalSheets .Stage .Voice .VoiceCount .Attempt .Instrument .Model .Vars .VoiceVars .Prev)"},
 		{"unknown field of an earlier stage", "{{.Prev.draft.Outptu}}", 1, 7, ".Prev.draft.Outptu is not a field of an earlier stage (fields: .Output .Voices)"},
-		{"field of a voice", "{{(index .Prev.draft.Voices 0).Outptu}}", 1, 28, ".Outptu is not a field of a voice (fields: .Output)"},
+		{"field of a voice", "{{(index .Prev.draft.Voices 0).Outptu}}", 1, 28, ".Outptu is not a field of a voice (fields: .Output .Workspace .Branch)"},
 		{"field of a list", "{{.Prev.draft.Voices.Output}}", 1, 7, ".Prev.draft.Voices.Output: a list has no fields: pick one with index"},
-		{"field of a string", "{{.Vars.topic.Name}}", 1, 7, ".Vars.topic.Name: a string has no fields"},
+		{"field of a string", "{{.Vars.topic.Name}}", 1, 7, ".Vars.topic.Name: this value has no fields"},
 		{"field of a number", "{{.Voice.Name}}", 1, 8, ".Voice.Name: a number has no fields"},
 		{"unknown function", "{{shout .Stage}}", 1, 0, `function "shout" not defined`},
 		{"unclosed action", "ok\n{{if .Voice}}", 2, 0, "unexpected EOF"},

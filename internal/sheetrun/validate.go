@@ -44,6 +44,13 @@ const commandTail = 500
 type Check struct {
 	Type, Path, Pattern, Contains, Run string
 	Timeout                            time.Duration // command only; 0 = DefaultCheckTimeout
+	// Since, when set, is how old a file may be: a file last modified before
+	// it was not produced by this run (or try) and fails the check, so that
+	// files left by an earlier run never pass for new work. Zero: any age.
+	// It is a file-system time (see FreshnessMark), not a clock reading.
+	Since time.Time
+	// SinceWhat names the boundary for messages: "run" or "try".
+	SinceWhat string
 }
 
 // CheckResult says whether one Check passed and, in a few words, why.
@@ -107,6 +114,11 @@ func validateOne(ctx context.Context, workspace string, env []string, c Check, b
 		return fail("no path given")
 	}
 	path := resolve(workspace, c.Path)
+	if c.Type != CheckCommand && !c.Since.IsZero() {
+		if why := stale(path, c); why != "" {
+			return fail("%s", why)
+		}
+	}
 	switch c.Type {
 	case CheckFileExists:
 		st, err := os.Stat(path)

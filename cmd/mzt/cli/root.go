@@ -68,6 +68,7 @@ type CLI struct {
 	List        ListCmd        `cmd:"" help:"List active jobs (--all adds finished ones)." group:"Jobs"`
 	Pause       PauseCmd       `cmd:"" help:"Start no new sheets of a job; running sheets finish." group:"Jobs"`
 	Resume      ResumeCmd      `cmd:"" help:"Run a paused, failed or cancelled job again, keeping completed sheets." group:"Jobs"`
+	Retry       RetryCmd       `cmd:"" help:"Run one sheet of a job again (and with --downstream what depends on it), with the score as it is now." group:"Jobs"`
 	Cancel      CancelCmd      `cmd:"" help:"Cancel a job and stop every process it started." group:"Jobs"`
 	Logs        LogsCmd        `cmd:"" help:"Show the captured output of a job's sheets." group:"Jobs"`
 	Validate    ValidateCmd    `cmd:"" help:"Check a score without running it." group:"Jobs"`

@@ -110,10 +110,11 @@ func invalidScore(path string, ps strict.Problems) error {
 
 // RunCmd is `mzt run SCORE`.
 type RunCmd struct {
-	Score string `arg:"" help:"The score file (TOML)." type:"path"`
-	Wait  bool   `help:"Show progress until the job ends; exit 0 only if it completed."`
-	ID    string `name:"id" help:"Job id (default: the score's id, else its file name)."`
-	JSON  bool   `help:"Print one JSON object."`
+	Score string     `arg:"" help:"The score file (TOML)." type:"path"`
+	Wait  bool       `help:"Show progress until the job ends; exit 0 only if it completed."`
+	ID    string     `name:"id" help:"Job id (default: the score's id, else its file name)."`
+	JSON  bool       `help:"Print one JSON object."`
+	Rerun RerunFlags `embed:""`
 }
 
 func (c *RunCmd) Run(g *Globals) error {
@@ -121,7 +122,14 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	req := &messages.SubmitJobRequest{ScorePath: sc.Path, ScoreSource: sc.Source, JobId: c.ID, ClientCwd: cwd()}
+	req := &messages.SubmitJobRequest{ScorePath: sc.Path, ScoreSource: sc.Source, JobId: c.ID, ClientCwd: cwd(),
+		FromStage: c.Rerun.FromStage, OnlyStage: c.Rerun.OnlyStage}
+	return submit(g, sc, req, c.Wait, c.JSON)
+}
+
+// submit sends a score to the conductor and, with wait, follows the job.
+func submit(g *Globals, sc *score.Score, req *messages.SubmitJobRequest, wait, asJSON bool) error {
+	var err error
 	if g.Remote != "" {
 		if req.Files, err = promptFiles(sc); err != nil {
 			return err
@@ -135,26 +143,30 @@ func (c *RunCmd) Run(g *Globals) error {
 		return err
 	}
 	id := resp.GetJobId()
-	if !c.Wait {
-		if c.JSON {
+	if !asJSON {
+		printRerun(g, resp)
+	}
+	if !wait {
+		if asJSON {
 			return g.printJSON(struct {
 				Schema      string `json:"schema"`
 				ID          string `json:"id"`
 				Status      string `json:"status"`
 				SheetsTotal int64  `json:"sheets_total"`
-			}{schema, id, resp.GetStatus(), resp.GetSheetsTotal()})
+				*rerunJSON
+			}{schema, id, resp.GetStatus(), resp.GetSheetsTotal(), toRerunJSON(resp)})
 		}
 		g.printf("submitted job %s\n", id)
 		return nil
 	}
-	if !c.JSON {
+	if !asJSON {
 		g.printf("submitted job %s\n", id)
 	}
-	st, err := waitJob(g, id, !c.JSON)
+	st, err := waitJob(g, id, !asJSON)
 	if err != nil {
 		return err
 	}
-	if c.JSON {
+	if asJSON {
 		if err := g.printJSON(jobStatusJSON(st)); err != nil {
 			return err
 		}
@@ -297,7 +309,11 @@ func (c *ValidateCmd) Run(g *Globals) error {
 		if len(st.DependsOn) > 0 {
 			deps = strings.Join(st.DependsOn, ", ")
 		}
-		g.printf("  %-16s %d sheet(s) · %s · after %s\n", st.ID, st.Voices, st.Instrument, deps)
+		inst := st.Instrument
+		if len(st.Instruments) > 0 {
+			inst = strings.Join(st.Instruments, " + ") // one per voice
+		}
+		g.printf("  %-16s %d sheet(s) · %s · after %s\n", st.ID, st.Voices, inst, deps)
 	}
 	return nil
 }

@@ -157,11 +157,15 @@ func (c *PauseCmd) Run(g *Globals) error {
 
 // ResumeCmd is `mzt resume JOB`.
 type ResumeCmd struct {
-	Job  string `arg:"" help:"Job id."`
-	JSON bool   `help:"Print one JSON object."`
+	Job     string `arg:"" help:"Job id."`
+	JSON    bool   `help:"Print one JSON object."`
+	Rescore bool   `help:"Read the score file again: a new run reuses completed sheets whose stage is unchanged and runs the rest."`
 }
 
 func (c *ResumeCmd) Run(g *Globals) error {
+	if c.Rescore {
+		return resubmit(g, c.Job, false, c.JSON, func(req *messages.SubmitJobRequest) { req.Rescore = true })
+	}
 	return control(g, c.Job, messages.JobAction_JOB_ACTION_RESUME, c.JSON, "resumed")
 }
 

@@ -198,7 +198,7 @@ func judge(ctx context.Context, plan attemptPlan, env []string, before sheetrun.
 	}
 	if !r.Success || out.usage.IsError {
 		rl, auth := compileAll(plan.profile.Errors.RateLimitPatterns), compileAll(plan.profile.Errors.AuthPatterns)
-		out.class, out.wait = sheetrun.Classify(r.StdoutTail, r.StderrTail, rl, auth, time.Now())
+		out.class, out.wait = sheetrun.Classify(out.usage.ErrorText, r.StderrTail, rl, auth, time.Now())
 		return
 	}
 	out.checks = sheetrun.Validate(ctx, plan.workspace, env, plan.checks, before)

@@ -98,6 +98,9 @@ type sheetState struct {
 	exited    *int       // the exit code of a try that ended while no conductor ran
 	live      *SheetProfile
 	lastEvent messages.SheetState // the status last published as an event
+	// rlStreak counts rate-limit waits in a row that named no reset time
+	// (kept in memory: a restart gives a sheet a fresh streak).
+	rlStreak int
 }
 
 // jobActor drives one job's DAG. It is never restarted automatically: a

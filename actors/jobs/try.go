@@ -243,7 +243,7 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	s.row.Validations = toStoreValidations(d.checks)
 	s.row.Notes = append(s.row.Notes, r.Notes...) // e.g. a log cut by max_log_mb
 	p := j.profiles[s.sh.Stage.Instrument]
-	v := judgeTry(tryEnd{attempts: s.row.Attempts, rateLimitWaited: s.row.RateLimitWaited, stage: s.sh.Stage,
+	v := judgeTry(tryEnd{attempts: s.row.Attempts, rateLimitWaited: s.row.RateLimitWaited, rateLimitStreak: s.rlStreak, stage: s.sh.Stage,
 		profile: p, done: d, stop: why, stallNote: stallNote, jitter: rand.Float64(), now: now})
 
 	att := &store.AttemptRow{RunKey: j.job.RunKey, Num: d.num, Try: d.try, StartedAt: s.row.StartedAt,
@@ -253,6 +253,12 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 		s.row.Attempts++
 	}
 	s.row.Error = v.err
+	switch {
+	case v.kind == verdictRateLimitWait && d.wait <= 0:
+		s.rlStreak++
+	case v.kind != verdictRequeue:
+		s.rlStreak = 0
+	}
 	switch v.kind {
 	case verdictRequeue:
 		s.row.FinishedAt = time.Time{}
@@ -262,6 +268,8 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 		s.row.RateLimitWaited += v.waited
 		s.row.WaitingUntil = v.until
 		ctx.Send(j.mgr, &rateLimitHit{instrument: p.Name, until: v.until})
+	case verdictFail:
+		s.row.WaitingUntil = v.until // a known rate-limit reset a resume must wait for
 	}
 	j.setStatus(s, v.sheet)
 	if s.row.Status.Terminal() {

@@ -11,6 +11,9 @@ const (
 	DefaultTimeout       = 30 * time.Minute
 	DefaultMaxConcurrent = 4
 	DefaultRateLimitWait = 60 * time.Second
+	// DefaultMaxRateLimitRetries is how many rate-limit waits in a row with no
+	// reset time are free before one counts as a try.
+	DefaultMaxRateLimitRetries = 5
 )
 
 // newProfile is a profile with every default set, ready to decode a user file
@@ -22,8 +25,9 @@ func newProfile() *Profile {
 		MaxConcurrent:  DefaultMaxConcurrent,
 		OutputFormat:   OutputText,
 		Errors: Errors{
-			SuccessExitCodes: []int{0},
-			RateLimitWait:    strict.Duration(DefaultRateLimitWait),
+			SuccessExitCodes:    []int{0},
+			RateLimitWait:       strict.Duration(DefaultRateLimitWait),
+			MaxRateLimitRetries: DefaultMaxRateLimitRetries,
 		},
 	}
 }
@@ -65,7 +69,7 @@ func Builtins() map[string]*Profile {
 	}
 	claude.Errors.AuthPatterns = []string{
 		`invalid api key`, `invalid x-api-key`, `authentication_error`, `please run /login`,
-		`oauth token has expired`, `not logged in`,
+		`oauth token has expired`, `not logged in`, `authentication_failed`, `api_error_status 401`,
 	}
 
 	codex := newProfile()

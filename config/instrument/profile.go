@@ -85,6 +85,10 @@ type Errors struct {
 	RateLimitPatterns []string        `toml:"rate_limit_patterns"`
 	AuthPatterns      []string        `toml:"auth_patterns"`
 	RateLimitWait     strict.Duration `toml:"rate_limit_wait"` // when the output names no reset time
+	// MaxRateLimitRetries bounds rate-limit waits in a row that name no reset
+	// time: past it a wait counts as a try, so a pattern that matches by
+	// mistake can never retry for free without end.
+	MaxRateLimitRetries int `toml:"max_rate_limit_retries"`
 }
 
 // BuiltinSource is Profile.Source for the built-in profiles.
@@ -182,6 +186,9 @@ func (p *Profile) Validate() error {
 	}
 	if e.RateLimitWait <= 0 {
 		add("errors.rate_limit_wait", "errors.rate_limit_wait must be more than 0")
+	}
+	if e.MaxRateLimitRetries < 1 {
+		add("errors.max_rate_limit_retries", "errors.max_rate_limit_retries must be 1 or more, not %d", e.MaxRateLimitRetries)
 	}
 	if len(ps) == 0 {
 		return nil

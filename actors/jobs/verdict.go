@@ -154,11 +154,17 @@ func failureReason(d *attemptDone) string {
 			return "killed by signal " + r.Signal
 		}
 		msg := fmt.Sprintf("exit code %d", r.ExitCode)
-		if tail := lastLine(r.StderrTail, ""); tail != "" {
+		if e := errorSummary(d.usage.ErrorText); e != "" {
+			// The structured result says what went wrong better than stderr.
+			msg += ": " + e
+		} else if tail := lastLine(r.StderrTail, ""); tail != "" {
 			msg += ": " + tail
 		}
 		return msg
 	case d.usage.IsError:
+		if e := errorSummary(d.usage.ErrorText); e != "" {
+			return "the instrument reported an error: " + e
+		}
 		return "the instrument reported an error: " + truncate(d.usage.Text, 200)
 	}
 	var failed []string
@@ -171,4 +177,16 @@ func failureReason(d *attemptDone) string {
 		return "validation failed: " + strings.Join(failed, "; ")
 	}
 	return ""
+}
+
+// errorSummary puts the lines of a structured result's error channel on one
+// line ("error_max_turns; Reached maximum number of turns (3)").
+func errorSummary(errorText string) string {
+	var parts []string
+	for l := range strings.SplitSeq(errorText, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return truncate(strings.Join(parts, "; "), 200)
 }

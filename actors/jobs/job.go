@@ -115,6 +115,7 @@ type jobActor struct {
 	sheets     []*sheetState
 	admitted   bool
 	cancelling bool
+	revive     bool // spawned to resume a failed or cancelled run (see Prepared.Revive)
 	halted     bool // the conductor is stopping: nothing new starts
 	finished   bool
 	wakeTimer  *mailbox.Timer
@@ -418,9 +419,18 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 			invalid("job %s is being cancelled", j.job.JobID)
 			return
 		}
+		if !j.job.UserPaused && !j.revive {
+			// Resuming a running job would only disturb it: nothing changes.
+			invalid("job %s is %s: only a paused, failed or cancelled job can be resumed", j.job.JobID, j.job.Status)
+			return
+		}
 		j.job.UserPaused = false
 		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
-		j.resetForResume()
+		if j.revive {
+			j.reviveSheets(time.Now())
+			j.revive = false
+		}
+		j.job.FinishedAt, j.job.Error = time.Time{}, ""
 		j.buildIndex()
 	case messages.JobAction_JOB_ACTION_CANCEL:
 		j.cancelling = true
@@ -434,20 +444,26 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 	j.schedule(ctx)
 }
 
-// resetForResume gives failed, skipped, cancelled and interrupted sheets a
-// fresh budget; completed sheets are kept.
-func (j *jobActor) resetForResume() {
+// reviveSheets gives the failed, skipped and cancelled sheets of a finished
+// run a fresh budget of attempts; completed sheets are kept. A sheet that
+// still waits (backoff, rate limit) or is pending keeps what it used, and a
+// known rate-limit reset still in the future is waited for: a resume must not
+// call the agent into a limit it was told about.
+func (j *jobActor) reviveSheets(now time.Time) {
 	for _, s := range j.sheets {
 		switch s.row.Status {
-		case messages.SheetFailed, messages.SheetSkipped, messages.SheetCancelled, messages.SheetWaiting:
+		case messages.SheetFailed, messages.SheetSkipped, messages.SheetCancelled:
 			// Statuses change outside setStatus here: buildIndex follows.
 			s.row.Status, s.row.Attempts, s.row.RateLimitWaited = messages.SheetPending, 0, 0
-			s.row.WaitingUntil, s.row.FinishedAt = time.Time{}, time.Time{}
-		case messages.SheetPending:
-			s.row.Attempts = 0
+			s.row.FinishedAt = time.Time{}
+			if now.Before(s.row.WaitingUntil) {
+				s.row.Status = messages.SheetWaiting
+				s.row.Error = "waiting for the rate limit to reset at " + s.row.WaitingUntil.UTC().Format(time.RFC3339)
+			} else {
+				s.row.WaitingUntil = time.Time{}
+			}
 		}
 	}
-	j.job.FinishedAt, j.job.Error = time.Time{}, ""
 }
 
 // persist writes the job row and the given sheets (and attempt) in one transaction.

@@ -178,7 +178,7 @@ func (a *Actor) control(ctx actor.Context, m *messages.JobControlRequest) {
 		case p.Err != nil:
 			invalid("job %s cannot be resumed: %v", id, p.Err)
 		default:
-			p.Run.Job.Status, p.Run.Job.UserPaused = messages.JobQueued, false
+			p.Run.Job.Status, p.Run.Job.UserPaused, p.Revive = messages.JobQueued, false, true
 			a.spawnJob(ctx, p, true)
 			e := a.jobs[id]
 			ctx.RequestWithCustomSender(e.pid, m, ctx.Sender())

@@ -48,7 +48,7 @@ func readScore(g *Globals, path, id string) (*score.Score, error) {
 	if g.Remote != "" {
 		opts.AnyInstrument = true
 	} else {
-		opts.MaxSheets = localMaxSheets(g)
+		opts.MaxSheets, opts.CheckRunnable = localMaxSheets(g), true
 	}
 	type result struct {
 		sc  *score.Score

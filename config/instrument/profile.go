@@ -42,6 +42,9 @@ const (
 	// `codex exec --json`; the answer is the text of the last
 	// "item.completed" event whose item is an "agent_message".
 	OutputCodexJSONL = "codex-jsonl"
+	// OutputGeminiJSON: stdout is the object `gemini --output-format json`
+	// prints at the end (response, stats, error).
+	OutputGeminiJSON = "gemini-json"
 )
 
 // Placeholders substituted in args and model_args by Command.
@@ -70,9 +73,15 @@ type Profile struct {
 	// 0 means no cap of its own (the conductor's max_concurrent_sheets still applies).
 	MaxConcurrent int               `toml:"max_concurrent"`
 	Env           map[string]string `toml:"env"`           // added to the sheet's environment
-	OutputFormat  string            `toml:"output_format"` // text (default) | claude-json | codex-jsonl
-	Errors        Errors            `toml:"errors"`
-	Source        string            `toml:"-"` // "built-in" or the file the profile came from
+	OutputFormat  string            `toml:"output_format"` // text (default) | claude-json | codex-jsonl | gemini-json
+	// Liveness is how a running try shows it is alive, for stall detection:
+	// "output" (default: new output or CPU use), "cpu" (CPU use only: its
+	// output is a heartbeat that goes on while it hangs) or "none" (an agent
+	// that prints nothing until it ends and waits on the network: it is never
+	// judged stalled; its timeout still applies).
+	Liveness string `toml:"liveness"`
+	Errors   Errors `toml:"errors"`
+	Source   string `toml:"-"` // "built-in" or the file the profile came from
 }
 
 // Errors says how to classify a failed attempt.
@@ -90,6 +99,13 @@ type Errors struct {
 	// mistake can never retry for free without end.
 	MaxRateLimitRetries int `toml:"max_rate_limit_retries"`
 }
+
+// Liveness values.
+const (
+	LivenessOutput = "output"
+	LivenessCPU    = "cpu"
+	LivenessNone   = "none"
+)
 
 // BuiltinSource is Profile.Source for the built-in profiles.
 const BuiltinSource = "built-in"
@@ -160,9 +176,15 @@ func (p *Profile) Validate() error {
 		}
 	}
 	switch p.OutputFormat {
-	case "", OutputText, OutputClaudeJSON, OutputCodexJSONL:
+	case "", OutputText, OutputClaudeJSON, OutputCodexJSONL, OutputGeminiJSON:
 	default:
-		add("output_format", "output_format must be %s, %s or %s, not %q", OutputText, OutputClaudeJSON, OutputCodexJSONL, p.OutputFormat)
+		add("output_format", "output_format must be %s, %s, %s or %s, not %q", OutputText, OutputClaudeJSON, OutputCodexJSONL,
+			OutputGeminiJSON, p.OutputFormat)
+	}
+	switch p.Liveness {
+	case "", LivenessOutput, LivenessCPU, LivenessNone:
+	default:
+		add("liveness", "liveness must be %s, %s or %s, not %q", LivenessOutput, LivenessCPU, LivenessNone, p.Liveness)
 	}
 
 	e := p.Errors

@@ -14,6 +14,7 @@ const (
 	FormatText       = "text"
 	FormatClaudeJSON = "claude-json"
 	FormatCodexJSONL = "codex-jsonl"
+	FormatGeminiJSON = "gemini-json"
 )
 
 // maxParse is how much of the end of stdout ParseOutput reads: the result object comes last, and
@@ -41,7 +42,7 @@ func ParseOutput(format, stdoutPath string) (Usage, error) {
 	switch format {
 	case "", FormatText:
 		return Usage{}, nil
-	case FormatClaudeJSON, FormatCodexJSONL:
+	case FormatClaudeJSON, FormatCodexJSONL, FormatGeminiJSON:
 	default:
 		return Usage{}, fmt.Errorf("unknown output format %q", format)
 	}
@@ -60,8 +61,11 @@ func ParseOutput(format, stdoutPath string) (Usage, error) {
 			b = b[i+1:]
 		}
 	}
-	if format == FormatClaudeJSON {
+	switch format {
+	case FormatClaudeJSON:
 		return parseClaude(b)
+	case FormatGeminiJSON:
+		return parseGemini(b)
 	}
 	return parseCodex(b)
 }
@@ -101,6 +105,16 @@ func parseClaude(b []byte) (Usage, error) {
 	var r claudeResult
 	if json.Unmarshal(b, &r) == nil && isClaudeResult(r) {
 		return claudeUsage(r, nil), nil
+	}
+	// With verbose settings `--output-format json` prints an array of every
+	// message, the result last.
+	var all []claudeResult
+	if len(b) > 0 && b[0] == '[' && json.Unmarshal(b, &all) == nil {
+		for i := len(all) - 1; i >= 0; i-- {
+			if all[i].Type == "result" {
+				return claudeUsage(all[i], nil), nil
+			}
+		}
 	}
 	lines := bytes.Split(b, []byte("\n"))
 	for i := len(lines) - 1; i >= 0; i-- {
@@ -261,6 +275,52 @@ func parseCodex(b []byte) (Usage, error) {
 		u.InputTokens, u.OutputTokens, u.HasUsage = turns.InputTokens, turns.OutputTokens, true
 	case haveTotal:
 		u.InputTokens, u.OutputTokens, u.HasUsage = total.InputTokens, total.OutputTokens, true
+	}
+	return u, nil
+}
+
+// geminiResult is the object `gemini --output-format json` prints at the end
+// (pretty-printed; fatal errors go to stderr instead).
+type geminiResult struct {
+	SessionID string  `json:"session_id"`
+	Response  *string `json:"response"`
+	Stats     *struct {
+		Models map[string]struct {
+			Tokens struct {
+				Prompt     int64 `json:"prompt"`
+				Candidates int64 `json:"candidates"`
+			} `json:"tokens"`
+		} `json:"models"`
+	} `json:"stats"`
+	Error *struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func parseGemini(b []byte) (Usage, error) {
+	b = bytes.TrimSpace(b)
+	// Stray lines may come before the object: start at the first line that opens one.
+	if i := bytes.Index(b, []byte("\n{")); len(b) > 0 && b[0] != '{' && i >= 0 {
+		b = b[i+1:]
+	}
+	var r geminiResult
+	if err := json.Unmarshal(b, &r); err != nil || r.Response == nil && r.Stats == nil && r.Error == nil {
+		return Usage{}, errors.New("no Gemini result object in the instrument's output")
+	}
+	u := Usage{SessionID: r.SessionID}
+	if r.Response != nil {
+		u.Text = *r.Response
+	}
+	if r.Stats != nil {
+		for _, m := range r.Stats.Models {
+			u.InputTokens += m.Tokens.Prompt
+			u.OutputTokens += m.Tokens.Candidates
+			u.HasUsage = true
+		}
+	}
+	if r.Error != nil {
+		u.IsError, u.ErrorText = true, strings.TrimSpace(r.Error.Type+": "+r.Error.Message)
 	}
 	return u, nil
 }

@@ -34,6 +34,10 @@ func TestParseOutputSamples(t *testing.T) {
 		// Older generation: token_count is a running total, the last one counts.
 		{FormatCodexJSONL, "codex-legacy.jsonl", Usage{Text: "Done: wrote report.md", InputTokens: 900, OutputTokens: 75, HasUsage: true}},
 		{FormatText, "claude.json", Usage{}},
+		// Verbose settings turn json into an array of every message.
+		{FormatClaudeJSON, "claude-array.json", Usage{Text: "hi", InputTokens: 3, OutputTokens: 4, CostUSD: 0.2, HasUsage: true, SessionID: "arr"}},
+		// Gemini: pretty-printed after a stray stderr-ish line; usage adds up over models.
+		{FormatGeminiJSON, "gemini.json", Usage{Text: "Wrote notes.md about the API's rate limit.", InputTokens: 1050, OutputTokens: 125, HasUsage: true, SessionID: "g-1"}},
 	} {
 		got, err := ParseOutput(tc.format, samples+tc.file)
 		if err != nil || got != tc.want {

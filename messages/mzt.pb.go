@@ -1533,8 +1533,10 @@ type SheetInfo struct {
 	PeakRssMb      float64  `protobuf:"fixed64,28,opt,name=peak_rss_mb,json=peakRssMb,proto3" json:"peak_rss_mb,omitempty"`
 	CpuSeconds     float64  `protobuf:"fixed64,29,opt,name=cpu_seconds,json=cpuSeconds,proto3" json:"cpu_seconds,omitempty"`
 	MeanCpuPercent float64  `protobuf:"fixed64,30,opt,name=mean_cpu_percent,json=meanCpuPercent,proto3" json:"mean_cpu_percent,omitempty"`
-	Stalled        bool     `protobuf:"varint,31,opt,name=stalled,proto3" json:"stalled,omitempty"` // no CPU progress and no new output for stall_after
-	Notes          []string `protobuf:"bytes,32,rep,name=notes,proto3" json:"notes,omitempty"`      // stall and anomaly lines, newest last
+	Stalled        bool     `protobuf:"varint,31,opt,name=stalled,proto3" json:"stalled,omitempty"`                                  // no CPU progress and no new output for stall_after
+	Notes          []string `protobuf:"bytes,32,rep,name=notes,proto3" json:"notes,omitempty"`                                       // stall and anomaly lines, newest last
+	SessionId      string   `protobuf:"bytes,100,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`             // the agent session of the latest try that reported one
+	WaitingReason  string   `protobuf:"bytes,101,opt,name=waiting_reason,json=waitingReason,proto3" json:"waiting_reason,omitempty"` // why a pending or waiting sheet does not run yet
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1791,6 +1793,20 @@ func (x *SheetInfo) GetNotes() []string {
 		return x.Notes
 	}
 	return nil
+}
+
+func (x *SheetInfo) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *SheetInfo) GetWaitingReason() string {
+	if x != nil {
+		return x.WaitingReason
+	}
+	return ""
 }
 
 type JobInfo struct {
@@ -2242,6 +2258,7 @@ type LogsRequest struct {
 	Attempt       int64                  `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"` // 0 = the latest
 	Stderr        bool                   `protobuf:"varint,4,opt,name=stderr,proto3" json:"stderr,omitempty"`
 	Follow        bool                   `protobuf:"varint,5,opt,name=follow,proto3" json:"follow,omitempty"`
+	Prompt        bool                   `protobuf:"varint,100,opt,name=prompt,proto3" json:"prompt,omitempty"` // the rendered prompt of the try instead of its output
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2307,6 +2324,13 @@ func (x *LogsRequest) GetStderr() bool {
 func (x *LogsRequest) GetFollow() bool {
 	if x != nil {
 		return x.Follow
+	}
+	return false
+}
+
+func (x *LogsRequest) GetPrompt() bool {
+	if x != nil {
+		return x.Prompt
 	}
 	return false
 }
@@ -3087,7 +3111,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x10ValidationResult\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06passed\x18\x02 \x01(\bR\x06passed\x12\x16\n" +
-	"\x06detail\x18\x03 \x01(\tR\x06detail\"\x96\b\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xdc\b\n" +
 	"\tSheetInfo\x12\x10\n" +
 	"\x03num\x18\x01 \x01(\x03R\x03num\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x14\n" +
@@ -3127,7 +3151,10 @@ const file_mzt_proto_rawDesc = "" +
 	"cpuSeconds\x12(\n" +
 	"\x10mean_cpu_percent\x18\x1e \x01(\x01R\x0emeanCpuPercent\x12\x18\n" +
 	"\astalled\x18\x1f \x01(\bR\astalled\x12\x14\n" +
-	"\x05notes\x18  \x03(\tR\x05notes\"\xad\x05\n" +
+	"\x05notes\x18  \x03(\tR\x05notes\x12\x1d\n" +
+	"\n" +
+	"session_id\x18d \x01(\tR\tsessionId\x12%\n" +
+	"\x0ewaiting_reason\x18e \x01(\tR\rwaitingReason\"\xad\x05\n" +
 	"\aJobInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -3165,13 +3192,14 @@ const file_mzt_proto_rawDesc = "" +
 	"\x06action\x18\x02 \x01(\x0e2\x11.mzt.v1.JobActionR\x06action\"C\n" +
 	"\x12JobControlResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\"\x84\x01\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\"\x9c\x01\n" +
 	"\vLogsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05sheet\x18\x02 \x01(\x03R\x05sheet\x12\x18\n" +
 	"\aattempt\x18\x03 \x01(\x03R\aattempt\x12\x16\n" +
 	"\x06stderr\x18\x04 \x01(\bR\x06stderr\x12\x16\n" +
-	"\x06follow\x18\x05 \x01(\bR\x06follow\"f\n" +
+	"\x06follow\x18\x05 \x01(\bR\x06follow\x12\x16\n" +
+	"\x06prompt\x18d \x01(\bR\x06prompt\"f\n" +
 	"\bLogChunk\x12\x14\n" +
 	"\x05sheet\x18\x01 \x01(\x03R\x05sheet\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x03R\aattempt\x12\x16\n" +

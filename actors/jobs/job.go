@@ -45,6 +45,12 @@ type (
 		maxConcurrent int
 		job           *actor.PID
 		startedAt     time.Time // when the request was made, for fairness
+		reason        string    // why it was not granted at the last round (told to the job once)
+	}
+	// slotWaiting tells a job why its sheet's slot request is not granted yet.
+	slotWaiting struct {
+		num    int
+		reason string
 	}
 	slotRelease struct {
 		jobID string
@@ -101,6 +107,10 @@ type sheetState struct {
 	// rlStreak counts rate-limit waits in a row that named no reset time
 	// (kept in memory: a restart gives a sheet a fresh streak).
 	rlStreak int
+	waitWhy  string // why a waiting sheet waits (backoff, a rate limit), with until
+	// lastFailure is why the previous try failed, for the next one's templates.
+	lastFailure score.Failure
+	slotWhy     string // why its slot request is not granted yet (from the manager)
 }
 
 // jobActor drives one job's DAG. It is never restarted automatically: a
@@ -139,6 +149,10 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.schedule(ctx)
 	case *slotGranted:
 		j.startAttempt(ctx, m.num)
+	case *slotWaiting:
+		if m.num >= 1 && m.num <= len(j.sheets) {
+			j.sheets[m.num-1].slotWhy = m.reason
+		}
 	case *store.WriteDone:
 		if tag, ok := m.Tag.(*tryRecorded); ok {
 			j.onTryRecorded(ctx, tag, m.Err)
@@ -222,7 +236,7 @@ func (j *jobActor) schedule(ctx actor.Context) {
 			}
 			continue
 		}
-		s.row.WaitingUntil = time.Time{}
+		s.row.WaitingUntil, s.waitWhy = time.Time{}, "" // a reason that ended clears
 		j.setStatus(s, messages.SheetPending)
 		j.persist(ctx, nil, s)
 	}
@@ -373,7 +387,7 @@ func (j *jobActor) onRateLimited(ctx actor.Context, m *rateLimited) {
 			continue
 		}
 		s.row.WaitingUntil = m.until
-		s.row.Error = "instrument " + m.instrument + " is rate limited"
+		s.waitWhy = "instrument " + m.instrument + " is rate limited until " + clock(m.until)
 		j.setStatus(s, messages.SheetWaiting)
 		j.persist(ctx, nil, s)
 	}
@@ -459,6 +473,7 @@ func (j *jobActor) reviveSheets(now time.Time) {
 			if now.Before(s.row.WaitingUntil) {
 				s.row.Status = messages.SheetWaiting
 				s.row.Error = "waiting for the rate limit to reset at " + s.row.WaitingUntil.UTC().Format(time.RFC3339)
+				s.waitWhy = "rate limit until " + clock(s.row.WaitingUntil)
 			} else {
 				s.row.WaitingUntil = time.Time{}
 			}
@@ -521,7 +536,9 @@ func (j *jobActor) info() *messages.JobInfo {
 }
 
 func (j *jobActor) status() *messages.JobStatus {
-	return &messages.JobStatus{Job: j.info(), Sheets: j.withLive(sheetInfos(j.rows()))}
+	infos := j.withLive(sheetInfos(j.rows()))
+	j.explainWaits(infos, time.Now())
+	return &messages.JobStatus{Job: j.info(), Sheets: infos}
 }
 
 func (j *jobActor) logPlan() *logPlan {

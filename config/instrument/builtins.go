@@ -24,6 +24,7 @@ func newProfile() *Profile {
 		DefaultTimeout: strict.Duration(DefaultTimeout),
 		MaxConcurrent:  DefaultMaxConcurrent,
 		OutputFormat:   OutputText,
+		ResumeArgs:     []string{"--resume", PlaceholderSession},
 		Errors: Errors{
 			SuccessExitCodes:    []int{0},
 			RateLimitWait:       strict.Duration(DefaultRateLimitWait),

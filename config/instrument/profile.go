@@ -49,6 +49,7 @@ const (
 
 // Placeholders substituted in args and model_args by Command.
 const (
+	PlaceholderSession    = "{session}" // in resume_args
 	PlaceholderPrompt     = "{prompt}"
 	PlaceholderPromptFile = "{prompt_file}"
 	PlaceholderModel      = "{model}"
@@ -80,8 +81,13 @@ type Profile struct {
 	// that prints nothing until it ends and waits on the network: it is never
 	// judged stalled; its timeout still applies).
 	Liveness string `toml:"liveness"`
-	Errors   Errors `toml:"errors"`
-	Source   string `toml:"-"` // "built-in" or the file the profile came from
+	// ResumeSession: a retry continues the agent session of the try before
+	// it (the session id its structured output reported), with ResumeArgs
+	// ({session} is the id) added before a positional prompt.
+	ResumeSession bool     `toml:"resume_session"`
+	ResumeArgs    []string `toml:"resume_args"`
+	Errors        Errors   `toml:"errors"`
+	Source        string   `toml:"-"` // "built-in" or the file the profile came from
 }
 
 // Errors says how to classify a failed attempt.
@@ -180,6 +186,9 @@ func (p *Profile) Validate() error {
 	default:
 		add("output_format", "output_format must be %s, %s, %s or %s, not %q", OutputText, OutputClaudeJSON, OutputCodexJSONL,
 			OutputGeminiJSON, p.OutputFormat)
+	}
+	if p.ResumeSession && !slices.ContainsFunc(p.ResumeArgs, func(a string) bool { return strings.Contains(a, PlaceholderSession) }) {
+		add("resume_args", "resume_session = true needs %s in resume_args", PlaceholderSession)
 	}
 	switch p.Liveness {
 	case "", LivenessOutput, LivenessCPU, LivenessNone:
@@ -287,6 +296,26 @@ func (p *Profile) Command(prompt, model, promptFile string) (argv []string, stdi
 		stdin = prompt
 	}
 	return argv, stdin
+}
+
+// WithSession adds the resume args for session to an argv Command built,
+// when the profile resumes sessions and one is known.
+func (p *Profile) WithSession(argv []string, session string) []string {
+	if !p.ResumeSession || session == "" || len(p.ResumeArgs) == 0 {
+		return argv
+	}
+	extra := make([]string, len(p.ResumeArgs))
+	for i, a := range p.ResumeArgs {
+		extra[i] = strings.ReplaceAll(a, PlaceholderSession, session)
+	}
+	at := len(argv)
+	if n := len(p.Args); n > 0 && isPositionalPrompt(p.Args[n-1]) && at > 1 {
+		at-- // options go before the positional prompt
+	}
+	out := make([]string, 0, len(argv)+len(extra))
+	out = append(out, argv[:at]...)
+	out = append(out, extra...)
+	return append(out, argv[at:]...)
 }
 
 func isPositionalPrompt(arg string) bool {

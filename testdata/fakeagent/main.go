@@ -13,6 +13,8 @@
 //	@usage IN OUT COST       print a Claude-style JSON result object on stdout
 //	@result SUBTYPE TEXT...  print Claude stream-json: init, an assistant message TEXT, and a result
 //	                         of SUBTYPE (is_error unless "success"; exit 1 then)
+//	@result-fail N TEXT...   the first N invocations print TEXT on stderr and a Claude error result
+//	                         (error_during_execution, with a session id), and exit 1
 //	@stream N INTERVAL       print N Claude stream-json events, one every INTERVAL (a busy, silent agent)
 //	@args FILE               append this invocation's arguments (one line) to FILE
 //	@spawn-orphan DURATION   start `sleep DURATION` in a new session (outlives us), PID in orphan.pid
@@ -45,7 +47,7 @@ import (
 var known = map[string]bool{
 	"@write": true, "@append": true, "@stdout": true, "@stderr": true, "@sleep": true, "@exit": true,
 	"@ratelimit": true, "@fail": true, "@auth": true, "@usage": true, "@spawn-orphan": true,
-	"@spawn-child": true, "@alloc": true, "@ignore-term": true, "@result": true, "@stream": true, "@args": true,
+	"@spawn-child": true, "@alloc": true, "@ignore-term": true, "@result": true, "@result-fail": true, "@stream": true, "@args": true,
 }
 
 func main() {
@@ -198,6 +200,17 @@ func (a *agent) do(name string, args []string) (code int, done bool, err error) 
 		fmt.Println(string(b))
 	case "@result":
 		return claudeResult(arg(0), rest(args, 1))
+	case "@result-fail":
+		n, err := strconv.Atoi(arg(0))
+		if err != nil {
+			return 0, false, err
+		}
+		seen, err := a.count("result-fail")
+		if err != nil || seen >= n {
+			return 0, false, err
+		}
+		fmt.Fprintln(os.Stderr, rest(args, 1))
+		return claudeResult("error_during_execution", "gave up")
 	case "@stream":
 		n, err1 := strconv.Atoi(arg(0))
 		every, err2 := time.ParseDuration(arg(1))

@@ -208,6 +208,7 @@ func waitJob(g *Globals, id string, show bool) (*messages.JobStatus, error) {
 				if j.GetError() != "" {
 					g.printf("  %s\n", j.GetError())
 				}
+				writeFailedSheets(g.env.Stdout, st.GetSheets())
 			}
 			return st, nil
 		}

@@ -1398,6 +1398,7 @@ func (x *SubmitJobResponse) GetSheetsTotal() int64 {
 type JobStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Sheet         int64                  `protobuf:"varint,100,opt,name=sheet,proto3" json:"sheet,omitempty"` // > 0: the detail of this sheet, with every try (JobStatus.tries)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1439,6 +1440,170 @@ func (x *JobStatusRequest) GetJobId() string {
 	return ""
 }
 
+func (x *JobStatusRequest) GetSheet() int64 {
+	if x != nil {
+		return x.Sheet
+	}
+	return 0
+}
+
+// TryInfo is one try of a sheet, for the sheet detail view.
+type TryInfo struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Try                int64                  `protobuf:"varint,1,opt,name=try,proto3" json:"try,omitempty"`
+	Counted            bool                   `protobuf:"varint,2,opt,name=counted,proto3" json:"counted,omitempty"` // it used one of the sheet's attempts
+	Outcome            string                 `protobuf:"bytes,3,opt,name=outcome,proto3" json:"outcome,omitempty"`  // completed | failed | timed_out | stalled | rate_limited | interrupted | cancelled
+	StartedAtUnixNano  int64                  `protobuf:"varint,4,opt,name=started_at_unix_nano,json=startedAtUnixNano,proto3" json:"started_at_unix_nano,omitempty"`
+	FinishedAtUnixNano int64                  `protobuf:"varint,5,opt,name=finished_at_unix_nano,json=finishedAtUnixNano,proto3" json:"finished_at_unix_nano,omitempty"`
+	HasExitCode        bool                   `protobuf:"varint,6,opt,name=has_exit_code,json=hasExitCode,proto3" json:"has_exit_code,omitempty"`
+	ExitCode           int64                  `protobuf:"varint,7,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	Error              string                 `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	Validations        []*ValidationResult    `protobuf:"bytes,9,rep,name=validations,proto3" json:"validations,omitempty"`
+	PromptPath         string                 `protobuf:"bytes,10,opt,name=prompt_path,json=promptPath,proto3" json:"prompt_path,omitempty"`
+	StdoutPath         string                 `protobuf:"bytes,11,opt,name=stdout_path,json=stdoutPath,proto3" json:"stdout_path,omitempty"`
+	StderrPath         string                 `protobuf:"bytes,12,opt,name=stderr_path,json=stderrPath,proto3" json:"stderr_path,omitempty"`
+	PeakRssMb          float64                `protobuf:"fixed64,13,opt,name=peak_rss_mb,json=peakRssMb,proto3" json:"peak_rss_mb,omitempty"`
+	CpuSeconds         float64                `protobuf:"fixed64,14,opt,name=cpu_seconds,json=cpuSeconds,proto3" json:"cpu_seconds,omitempty"`
+	Running            bool                   `protobuf:"varint,15,opt,name=running,proto3" json:"running,omitempty"` // the try still runs (no attempt row yet)
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *TryInfo) Reset() {
+	*x = TryInfo{}
+	mi := &file_mzt_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TryInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TryInfo) ProtoMessage() {}
+
+func (x *TryInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TryInfo.ProtoReflect.Descriptor instead.
+func (*TryInfo) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TryInfo) GetTry() int64 {
+	if x != nil {
+		return x.Try
+	}
+	return 0
+}
+
+func (x *TryInfo) GetCounted() bool {
+	if x != nil {
+		return x.Counted
+	}
+	return false
+}
+
+func (x *TryInfo) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *TryInfo) GetStartedAtUnixNano() int64 {
+	if x != nil {
+		return x.StartedAtUnixNano
+	}
+	return 0
+}
+
+func (x *TryInfo) GetFinishedAtUnixNano() int64 {
+	if x != nil {
+		return x.FinishedAtUnixNano
+	}
+	return 0
+}
+
+func (x *TryInfo) GetHasExitCode() bool {
+	if x != nil {
+		return x.HasExitCode
+	}
+	return false
+}
+
+func (x *TryInfo) GetExitCode() int64 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
+func (x *TryInfo) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *TryInfo) GetValidations() []*ValidationResult {
+	if x != nil {
+		return x.Validations
+	}
+	return nil
+}
+
+func (x *TryInfo) GetPromptPath() string {
+	if x != nil {
+		return x.PromptPath
+	}
+	return ""
+}
+
+func (x *TryInfo) GetStdoutPath() string {
+	if x != nil {
+		return x.StdoutPath
+	}
+	return ""
+}
+
+func (x *TryInfo) GetStderrPath() string {
+	if x != nil {
+		return x.StderrPath
+	}
+	return ""
+}
+
+func (x *TryInfo) GetPeakRssMb() float64 {
+	if x != nil {
+		return x.PeakRssMb
+	}
+	return 0
+}
+
+func (x *TryInfo) GetCpuSeconds() float64 {
+	if x != nil {
+		return x.CpuSeconds
+	}
+	return 0
+}
+
+func (x *TryInfo) GetRunning() bool {
+	if x != nil {
+		return x.Running
+	}
+	return false
+}
+
 type ValidationResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
@@ -1450,7 +1615,7 @@ type ValidationResult struct {
 
 func (x *ValidationResult) Reset() {
 	*x = ValidationResult{}
-	mi := &file_mzt_proto_msgTypes[13]
+	mi := &file_mzt_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1462,7 +1627,7 @@ func (x *ValidationResult) String() string {
 func (*ValidationResult) ProtoMessage() {}
 
 func (x *ValidationResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[13]
+	mi := &file_mzt_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1475,7 +1640,7 @@ func (x *ValidationResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidationResult.ProtoReflect.Descriptor instead.
 func (*ValidationResult) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{13}
+	return file_mzt_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ValidationResult) GetType() string {
@@ -1543,7 +1708,7 @@ type SheetInfo struct {
 
 func (x *SheetInfo) Reset() {
 	*x = SheetInfo{}
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1555,7 +1720,7 @@ func (x *SheetInfo) String() string {
 func (*SheetInfo) ProtoMessage() {}
 
 func (x *SheetInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1568,7 +1733,7 @@ func (x *SheetInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SheetInfo.ProtoReflect.Descriptor instead.
 func (*SheetInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{14}
+	return file_mzt_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SheetInfo) GetNum() int64 {
@@ -1839,7 +2004,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +2016,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +2029,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{15}
+	return file_mzt_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *JobInfo) GetId() string {
@@ -2011,13 +2176,14 @@ type JobStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Job           *JobInfo               `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
 	Sheets        []*SheetInfo           `protobuf:"bytes,2,rep,name=sheets,proto3" json:"sheets,omitempty"`
+	Tries         []*TryInfo             `protobuf:"bytes,100,rep,name=tries,proto3" json:"tries,omitempty"` // with JobStatusRequest.sheet: that sheet's tries, oldest first
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2029,7 +2195,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2042,7 +2208,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{16}
+	return file_mzt_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *JobStatus) GetJob() *JobInfo {
@@ -2059,6 +2225,13 @@ func (x *JobStatus) GetSheets() []*SheetInfo {
 	return nil
 }
 
+func (x *JobStatus) GetTries() []*TryInfo {
+	if x != nil {
+		return x.Tries
+	}
+	return nil
+}
+
 type ListJobsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	All           bool                   `protobuf:"varint,1,opt,name=all,proto3" json:"all,omitempty"`
@@ -2068,7 +2241,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2080,7 +2253,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2093,7 +2266,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{17}
+	return file_mzt_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListJobsRequest) GetAll() bool {
@@ -2112,7 +2285,7 @@ type JobList struct {
 
 func (x *JobList) Reset() {
 	*x = JobList{}
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2124,7 +2297,7 @@ func (x *JobList) String() string {
 func (*JobList) ProtoMessage() {}
 
 func (x *JobList) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2137,7 +2310,7 @@ func (x *JobList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobList.ProtoReflect.Descriptor instead.
 func (*JobList) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{18}
+	return file_mzt_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *JobList) GetJobs() []*JobInfo {
@@ -2157,7 +2330,7 @@ type JobControlRequest struct {
 
 func (x *JobControlRequest) Reset() {
 	*x = JobControlRequest{}
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2169,7 +2342,7 @@ func (x *JobControlRequest) String() string {
 func (*JobControlRequest) ProtoMessage() {}
 
 func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2182,7 +2355,7 @@ func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlRequest.ProtoReflect.Descriptor instead.
 func (*JobControlRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{19}
+	return file_mzt_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JobControlRequest) GetJobId() string {
@@ -2209,7 +2382,7 @@ type JobControlResponse struct {
 
 func (x *JobControlResponse) Reset() {
 	*x = JobControlResponse{}
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2221,7 +2394,7 @@ func (x *JobControlResponse) String() string {
 func (*JobControlResponse) ProtoMessage() {}
 
 func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2234,7 +2407,7 @@ func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlResponse.ProtoReflect.Descriptor instead.
 func (*JobControlResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{20}
+	return file_mzt_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *JobControlResponse) GetJobId() string {
@@ -2265,7 +2438,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2277,7 +2450,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2290,7 +2463,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{21}
+	return file_mzt_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LogsRequest) GetJobId() string {
@@ -2347,7 +2520,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2359,7 +2532,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2372,7 +2545,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{22}
+	return file_mzt_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LogChunk) GetSheet() int64 {
@@ -2414,7 +2587,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2426,7 +2599,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2439,7 +2612,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{23}
+	return file_mzt_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *EventsRequest) GetJobId() string {
@@ -2481,7 +2654,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2493,7 +2666,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2506,7 +2679,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{24}
+	return file_mzt_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Event) GetTimeUnixNano() int64 {
@@ -2581,7 +2754,7 @@ type InsightsRequest struct {
 
 func (x *InsightsRequest) Reset() {
 	*x = InsightsRequest{}
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2593,7 +2766,7 @@ func (x *InsightsRequest) String() string {
 func (*InsightsRequest) ProtoMessage() {}
 
 func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2606,7 +2779,7 @@ func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsightsRequest.ProtoReflect.Descriptor instead.
 func (*InsightsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{25}
+	return file_mzt_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *InsightsRequest) GetScore() string {
@@ -2626,7 +2799,7 @@ type FailureCount struct {
 
 func (x *FailureCount) Reset() {
 	*x = FailureCount{}
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2638,7 +2811,7 @@ func (x *FailureCount) String() string {
 func (*FailureCount) ProtoMessage() {}
 
 func (x *FailureCount) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2651,7 +2824,7 @@ func (x *FailureCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailureCount.ProtoReflect.Descriptor instead.
 func (*FailureCount) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{26}
+	return file_mzt_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FailureCount) GetReason() string {
@@ -2691,7 +2864,7 @@ type StageStats struct {
 
 func (x *StageStats) Reset() {
 	*x = StageStats{}
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2703,7 +2876,7 @@ func (x *StageStats) String() string {
 func (*StageStats) ProtoMessage() {}
 
 func (x *StageStats) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2716,7 +2889,7 @@ func (x *StageStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageStats.ProtoReflect.Descriptor instead.
 func (*StageStats) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{27}
+	return file_mzt_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StageStats) GetScore() string {
@@ -2819,7 +2992,7 @@ type Insights struct {
 
 func (x *Insights) Reset() {
 	*x = Insights{}
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2831,7 +3004,7 @@ func (x *Insights) String() string {
 func (*Insights) ProtoMessage() {}
 
 func (x *Insights) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2844,7 +3017,7 @@ func (x *Insights) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Insights.ProtoReflect.Descriptor instead.
 func (*Insights) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{28}
+	return file_mzt_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Insights) GetStages() []*StageStats {
@@ -2862,7 +3035,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2874,7 +3047,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2887,7 +3060,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{29}
+	return file_mzt_proto_rawDescGZIP(), []int{30}
 }
 
 // RunningSheet is a running sheet with its job, for the live views.
@@ -2901,7 +3074,7 @@ type RunningSheet struct {
 
 func (x *RunningSheet) Reset() {
 	*x = RunningSheet{}
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2913,7 +3086,7 @@ func (x *RunningSheet) String() string {
 func (*RunningSheet) ProtoMessage() {}
 
 func (x *RunningSheet) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2926,7 +3099,7 @@ func (x *RunningSheet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningSheet.ProtoReflect.Descriptor instead.
 func (*RunningSheet) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{30}
+	return file_mzt_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RunningSheet) GetJobId() string {
@@ -2956,7 +3129,7 @@ type TopSnapshot struct {
 
 func (x *TopSnapshot) Reset() {
 	*x = TopSnapshot{}
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2968,7 +3141,7 @@ func (x *TopSnapshot) String() string {
 func (*TopSnapshot) ProtoMessage() {}
 
 func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2981,7 +3154,7 @@ func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopSnapshot.ProtoReflect.Descriptor instead.
 func (*TopSnapshot) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{31}
+	return file_mzt_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *TopSnapshot) GetConductor() *ConductorStatus {
@@ -3105,9 +3278,31 @@ const file_mzt_proto_rawDesc = "" +
 	"\x11SubmitJobResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12!\n" +
-	"\fsheets_total\x18\x03 \x01(\x03R\vsheetsTotal\")\n" +
+	"\fsheets_total\x18\x03 \x01(\x03R\vsheetsTotal\"?\n" +
 	"\x10JobStatusRequest\x12\x15\n" +
-	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"V\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
+	"\x05sheet\x18d \x01(\x03R\x05sheet\"\x84\x04\n" +
+	"\aTryInfo\x12\x10\n" +
+	"\x03try\x18\x01 \x01(\x03R\x03try\x12\x18\n" +
+	"\acounted\x18\x02 \x01(\bR\acounted\x12\x18\n" +
+	"\aoutcome\x18\x03 \x01(\tR\aoutcome\x12/\n" +
+	"\x14started_at_unix_nano\x18\x04 \x01(\x03R\x11startedAtUnixNano\x121\n" +
+	"\x15finished_at_unix_nano\x18\x05 \x01(\x03R\x12finishedAtUnixNano\x12\"\n" +
+	"\rhas_exit_code\x18\x06 \x01(\bR\vhasExitCode\x12\x1b\n" +
+	"\texit_code\x18\a \x01(\x03R\bexitCode\x12\x14\n" +
+	"\x05error\x18\b \x01(\tR\x05error\x12:\n" +
+	"\vvalidations\x18\t \x03(\v2\x18.mzt.v1.ValidationResultR\vvalidations\x12\x1f\n" +
+	"\vprompt_path\x18\n" +
+	" \x01(\tR\n" +
+	"promptPath\x12\x1f\n" +
+	"\vstdout_path\x18\v \x01(\tR\n" +
+	"stdoutPath\x12\x1f\n" +
+	"\vstderr_path\x18\f \x01(\tR\n" +
+	"stderrPath\x12\x1e\n" +
+	"\vpeak_rss_mb\x18\r \x01(\x01R\tpeakRssMb\x12\x1f\n" +
+	"\vcpu_seconds\x18\x0e \x01(\x01R\n" +
+	"cpuSeconds\x12\x18\n" +
+	"\arunning\x18\x0f \x01(\bR\arunning\"V\n" +
 	"\x10ValidationResult\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06passed\x18\x02 \x01(\bR\x06passed\x12\x16\n" +
@@ -3179,10 +3374,11 @@ const file_mzt_proto_rawDesc = "" +
 	"etaSeconds\x12&\n" +
 	"\x0feta_low_seconds\x18\x12 \x01(\x01R\retaLowSeconds\x12(\n" +
 	"\x10eta_high_seconds\x18\x13 \x01(\x01R\x0eetaHighSeconds\x12%\n" +
-	"\x0esheets_stalled\x18\x14 \x01(\x03R\rsheetsStalled\"Y\n" +
+	"\x0esheets_stalled\x18\x14 \x01(\x03R\rsheetsStalled\"\x80\x01\n" +
 	"\tJobStatus\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.mzt.v1.JobInfoR\x03job\x12)\n" +
-	"\x06sheets\x18\x02 \x03(\v2\x11.mzt.v1.SheetInfoR\x06sheets\"#\n" +
+	"\x06sheets\x18\x02 \x03(\v2\x11.mzt.v1.SheetInfoR\x06sheets\x12%\n" +
+	"\x05tries\x18d \x03(\v2\x0f.mzt.v1.TryInfoR\x05tries\"#\n" +
 	"\x0fListJobsRequest\x12\x10\n" +
 	"\x03all\x18\x01 \x01(\bR\x03all\".\n" +
 	"\aJobList\x12#\n" +
@@ -3293,7 +3489,7 @@ func file_mzt_proto_rawDescGZIP() []byte {
 }
 
 var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
@@ -3311,25 +3507,26 @@ var file_mzt_proto_goTypes = []any{
 	(*ScoreFile)(nil),              // 13: mzt.v1.ScoreFile
 	(*SubmitJobResponse)(nil),      // 14: mzt.v1.SubmitJobResponse
 	(*JobStatusRequest)(nil),       // 15: mzt.v1.JobStatusRequest
-	(*ValidationResult)(nil),       // 16: mzt.v1.ValidationResult
-	(*SheetInfo)(nil),              // 17: mzt.v1.SheetInfo
-	(*JobInfo)(nil),                // 18: mzt.v1.JobInfo
-	(*JobStatus)(nil),              // 19: mzt.v1.JobStatus
-	(*ListJobsRequest)(nil),        // 20: mzt.v1.ListJobsRequest
-	(*JobList)(nil),                // 21: mzt.v1.JobList
-	(*JobControlRequest)(nil),      // 22: mzt.v1.JobControlRequest
-	(*JobControlResponse)(nil),     // 23: mzt.v1.JobControlResponse
-	(*LogsRequest)(nil),            // 24: mzt.v1.LogsRequest
-	(*LogChunk)(nil),               // 25: mzt.v1.LogChunk
-	(*EventsRequest)(nil),          // 26: mzt.v1.EventsRequest
-	(*Event)(nil),                  // 27: mzt.v1.Event
-	(*InsightsRequest)(nil),        // 28: mzt.v1.InsightsRequest
-	(*FailureCount)(nil),           // 29: mzt.v1.FailureCount
-	(*StageStats)(nil),             // 30: mzt.v1.StageStats
-	(*Insights)(nil),               // 31: mzt.v1.Insights
-	(*TopRequest)(nil),             // 32: mzt.v1.TopRequest
-	(*RunningSheet)(nil),           // 33: mzt.v1.RunningSheet
-	(*TopSnapshot)(nil),            // 34: mzt.v1.TopSnapshot
+	(*TryInfo)(nil),                // 16: mzt.v1.TryInfo
+	(*ValidationResult)(nil),       // 17: mzt.v1.ValidationResult
+	(*SheetInfo)(nil),              // 18: mzt.v1.SheetInfo
+	(*JobInfo)(nil),                // 19: mzt.v1.JobInfo
+	(*JobStatus)(nil),              // 20: mzt.v1.JobStatus
+	(*ListJobsRequest)(nil),        // 21: mzt.v1.ListJobsRequest
+	(*JobList)(nil),                // 22: mzt.v1.JobList
+	(*JobControlRequest)(nil),      // 23: mzt.v1.JobControlRequest
+	(*JobControlResponse)(nil),     // 24: mzt.v1.JobControlResponse
+	(*LogsRequest)(nil),            // 25: mzt.v1.LogsRequest
+	(*LogChunk)(nil),               // 26: mzt.v1.LogChunk
+	(*EventsRequest)(nil),          // 27: mzt.v1.EventsRequest
+	(*Event)(nil),                  // 28: mzt.v1.Event
+	(*InsightsRequest)(nil),        // 29: mzt.v1.InsightsRequest
+	(*FailureCount)(nil),           // 30: mzt.v1.FailureCount
+	(*StageStats)(nil),             // 31: mzt.v1.StageStats
+	(*Insights)(nil),               // 32: mzt.v1.Insights
+	(*TopRequest)(nil),             // 33: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 34: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 35: mzt.v1.TopSnapshot
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
@@ -3344,38 +3541,40 @@ var file_mzt_proto_depIdxs = []int32{
 	12, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
 	14, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
 	15, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
-	19, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
-	20, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
-	21, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
-	22, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
-	23, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
-	24, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
-	25, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
-	26, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
-	27, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
-	28, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
-	31, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
-	32, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
-	34, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	20, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
+	21, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
+	22, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
+	23, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
+	24, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
+	25, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
+	26, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
+	27, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
+	28, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
+	29, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
+	32, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
+	33, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	35, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
 	1,  // 25: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
 	13, // 26: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
-	16, // 27: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
-	18, // 28: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
-	17, // 29: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
-	18, // 30: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
-	2,  // 31: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	29, // 32: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
-	30, // 33: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	17, // 34: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
-	9,  // 35: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	18, // 36: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	33, // 37: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	27, // 38: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	17, // 27: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
+	17, // 28: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
+	19, // 29: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
+	18, // 30: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
+	16, // 31: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
+	19, // 32: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	2,  // 33: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
+	30, // 34: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	31, // 35: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	18, // 36: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	9,  // 37: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	19, // 38: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	34, // 39: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	28, // 40: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -3415,7 +3614,7 @@ func file_mzt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

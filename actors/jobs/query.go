@@ -49,6 +49,10 @@ func (a *Actor) live(id string) *entry {
 }
 
 func (a *Actor) jobStatus(ctx actor.Context, m *messages.JobStatusRequest) {
+	if m.GetSheet() > 0 {
+		a.sheetDetail(ctx, m)
+		return
+	}
 	if e := a.jobs[m.GetJobId()]; e != nil {
 		if e.final != nil {
 			ctx.Respond(e.final)

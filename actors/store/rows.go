@@ -434,3 +434,35 @@ func (op *MarkFailed) apply(ctx context.Context, tx *sql.Tx) error {
 	}
 	return nil
 }
+
+// Attempts returns the recorded tries of one sheet of a run, oldest first.
+func (db *DB) Attempts(ctx context.Context, runKey string, num int) ([]AttemptRow, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT run_key, num, try, counted, outcome, started_at, finished_at,
+		exit_code, error, validations, peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled
+		FROM attempts WHERE run_key = ? AND num = ? ORDER BY try`, runKey, num)
+	if err != nil {
+		return nil, fmt.Errorf("read attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []AttemptRow
+	for rows.Next() {
+		var a AttemptRow
+		var counted, stalled int
+		var started, finished int64
+		var exit sql.NullInt64
+		var vals string
+		if err := rows.Scan(&a.RunKey, &a.Num, &a.Try, &counted, &a.Outcome, &started, &finished, &exit, &a.Error, &vals,
+			&a.Profile.PeakRSSMB, &a.Profile.CPUSeconds, &a.Profile.MeanCPUPercent, &stalled); err != nil {
+			return nil, fmt.Errorf("read attempt: %w", err)
+		}
+		a.Counted, a.Profile.Stalled = counted != 0, stalled != 0
+		a.StartedAt, a.FinishedAt = fromNanos(started), fromNanos(finished)
+		if exit.Valid {
+			code := int(exit.Int64)
+			a.ExitCode = &code
+		}
+		a.Validations = parseValidations(vals)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

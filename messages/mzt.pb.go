@@ -2376,6 +2376,7 @@ type JobControlResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	Status        string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	Notes         []string               `protobuf:"bytes,100,rep,name=notes,proto3" json:"notes,omitempty"` // e.g. a resumed sheet that waits for a known rate-limit reset
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2422,6 +2423,13 @@ func (x *JobControlResponse) GetStatus() string {
 		return x.Status
 	}
 	return ""
+}
+
+func (x *JobControlResponse) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
 }
 
 type LogsRequest struct {
@@ -3385,10 +3393,11 @@ const file_mzt_proto_rawDesc = "" +
 	"\x04jobs\x18\x01 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\"U\n" +
 	"\x11JobControlRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12)\n" +
-	"\x06action\x18\x02 \x01(\x0e2\x11.mzt.v1.JobActionR\x06action\"C\n" +
+	"\x06action\x18\x02 \x01(\x0e2\x11.mzt.v1.JobActionR\x06action\"Y\n" +
 	"\x12JobControlResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\"\x9c\x01\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12\x14\n" +
+	"\x05notes\x18d \x03(\tR\x05notes\"\x9c\x01\n" +
 	"\vLogsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05sheet\x18\x02 \x01(\x03R\x05sheet\x12\x18\n" +

@@ -415,6 +415,7 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 	invalid := func(format string, args ...any) {
 		ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_STATE, "", format, args...))
 	}
+	var notes []string
 	switch m.GetAction() {
 	case messages.JobAction_JOB_ACTION_PAUSE:
 		if j.cancelling {
@@ -441,7 +442,7 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 		j.job.UserPaused = false
 		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
 		if j.revive {
-			j.reviveSheets(time.Now())
+			notes = j.reviveSheets(time.Now())
 			j.revive = false
 		}
 		j.job.FinishedAt, j.job.Error = time.Time{}, ""
@@ -454,7 +455,7 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 	}
 	j.setJobStatus()
 	j.persist(ctx, nil)
-	ctx.Respond(&messages.JobControlResponse{JobId: j.job.JobID, Status: string(j.job.Status)})
+	ctx.Respond(&messages.JobControlResponse{JobId: j.job.JobID, Status: string(j.job.Status), Notes: notes})
 	j.schedule(ctx)
 }
 
@@ -463,7 +464,7 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 // still waits (backoff, rate limit) or is pending keeps what it used, and a
 // known rate-limit reset still in the future is waited for: a resume must not
 // call the agent into a limit it was told about.
-func (j *jobActor) reviveSheets(now time.Time) {
+func (j *jobActor) reviveSheets(now time.Time) (notes []string) {
 	for _, s := range j.sheets {
 		switch s.row.Status {
 		case messages.SheetFailed, messages.SheetSkipped, messages.SheetCancelled:
@@ -474,11 +475,16 @@ func (j *jobActor) reviveSheets(now time.Time) {
 				s.row.Status = messages.SheetWaiting
 				s.row.Error = "waiting for the rate limit to reset at " + s.row.WaitingUntil.UTC().Format(time.RFC3339)
 				s.waitWhy = "rate limit until " + clock(s.row.WaitingUntil)
+				if len(notes) < 10 {
+					notes = append(notes, fmt.Sprintf("sheet %d waits for its rate limit to reset at %s", s.row.Num,
+						s.row.WaitingUntil.UTC().Format(time.RFC3339)))
+				}
 			} else {
 				s.row.WaitingUntil = time.Time{}
 			}
 		}
 	}
+	return notes
 }
 
 // persist writes the job row and the given sheets (and attempt) in one transaction.

@@ -149,6 +149,9 @@ func control(g *Globals, id string, action messages.JobAction, jsonOut bool, ver
 		}{schema, id, status})
 	}
 	g.printf("job %s %s (status: %s)\n", id, verb, status)
+	for _, n := range resp.GetNotes() {
+		g.printf("  %s\n", n)
+	}
 	return nil
 }
 

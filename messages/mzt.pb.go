@@ -1578,6 +1578,7 @@ func (x *SubmitJobResponse) GetRerun() bool {
 type JobStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Sheet         int64                  `protobuf:"varint,100,opt,name=sheet,proto3" json:"sheet,omitempty"` // > 0: the detail of this sheet, with every try (JobStatus.tries)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1619,6 +1620,170 @@ func (x *JobStatusRequest) GetJobId() string {
 	return ""
 }
 
+func (x *JobStatusRequest) GetSheet() int64 {
+	if x != nil {
+		return x.Sheet
+	}
+	return 0
+}
+
+// TryInfo is one try of a sheet, for the sheet detail view.
+type TryInfo struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Try                int64                  `protobuf:"varint,1,opt,name=try,proto3" json:"try,omitempty"`
+	Counted            bool                   `protobuf:"varint,2,opt,name=counted,proto3" json:"counted,omitempty"` // it used one of the sheet's attempts
+	Outcome            string                 `protobuf:"bytes,3,opt,name=outcome,proto3" json:"outcome,omitempty"`  // completed | failed | timed_out | stalled | rate_limited | interrupted | cancelled
+	StartedAtUnixNano  int64                  `protobuf:"varint,4,opt,name=started_at_unix_nano,json=startedAtUnixNano,proto3" json:"started_at_unix_nano,omitempty"`
+	FinishedAtUnixNano int64                  `protobuf:"varint,5,opt,name=finished_at_unix_nano,json=finishedAtUnixNano,proto3" json:"finished_at_unix_nano,omitempty"`
+	HasExitCode        bool                   `protobuf:"varint,6,opt,name=has_exit_code,json=hasExitCode,proto3" json:"has_exit_code,omitempty"`
+	ExitCode           int64                  `protobuf:"varint,7,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	Error              string                 `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	Validations        []*ValidationResult    `protobuf:"bytes,9,rep,name=validations,proto3" json:"validations,omitempty"`
+	PromptPath         string                 `protobuf:"bytes,10,opt,name=prompt_path,json=promptPath,proto3" json:"prompt_path,omitempty"`
+	StdoutPath         string                 `protobuf:"bytes,11,opt,name=stdout_path,json=stdoutPath,proto3" json:"stdout_path,omitempty"`
+	StderrPath         string                 `protobuf:"bytes,12,opt,name=stderr_path,json=stderrPath,proto3" json:"stderr_path,omitempty"`
+	PeakRssMb          float64                `protobuf:"fixed64,13,opt,name=peak_rss_mb,json=peakRssMb,proto3" json:"peak_rss_mb,omitempty"`
+	CpuSeconds         float64                `protobuf:"fixed64,14,opt,name=cpu_seconds,json=cpuSeconds,proto3" json:"cpu_seconds,omitempty"`
+	Running            bool                   `protobuf:"varint,15,opt,name=running,proto3" json:"running,omitempty"` // the try still runs (no attempt row yet)
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *TryInfo) Reset() {
+	*x = TryInfo{}
+	mi := &file_mzt_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TryInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TryInfo) ProtoMessage() {}
+
+func (x *TryInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TryInfo.ProtoReflect.Descriptor instead.
+func (*TryInfo) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *TryInfo) GetTry() int64 {
+	if x != nil {
+		return x.Try
+	}
+	return 0
+}
+
+func (x *TryInfo) GetCounted() bool {
+	if x != nil {
+		return x.Counted
+	}
+	return false
+}
+
+func (x *TryInfo) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *TryInfo) GetStartedAtUnixNano() int64 {
+	if x != nil {
+		return x.StartedAtUnixNano
+	}
+	return 0
+}
+
+func (x *TryInfo) GetFinishedAtUnixNano() int64 {
+	if x != nil {
+		return x.FinishedAtUnixNano
+	}
+	return 0
+}
+
+func (x *TryInfo) GetHasExitCode() bool {
+	if x != nil {
+		return x.HasExitCode
+	}
+	return false
+}
+
+func (x *TryInfo) GetExitCode() int64 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
+func (x *TryInfo) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *TryInfo) GetValidations() []*ValidationResult {
+	if x != nil {
+		return x.Validations
+	}
+	return nil
+}
+
+func (x *TryInfo) GetPromptPath() string {
+	if x != nil {
+		return x.PromptPath
+	}
+	return ""
+}
+
+func (x *TryInfo) GetStdoutPath() string {
+	if x != nil {
+		return x.StdoutPath
+	}
+	return ""
+}
+
+func (x *TryInfo) GetStderrPath() string {
+	if x != nil {
+		return x.StderrPath
+	}
+	return ""
+}
+
+func (x *TryInfo) GetPeakRssMb() float64 {
+	if x != nil {
+		return x.PeakRssMb
+	}
+	return 0
+}
+
+func (x *TryInfo) GetCpuSeconds() float64 {
+	if x != nil {
+		return x.CpuSeconds
+	}
+	return 0
+}
+
+func (x *TryInfo) GetRunning() bool {
+	if x != nil {
+		return x.Running
+	}
+	return false
+}
+
 type ValidationResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
@@ -1630,7 +1795,7 @@ type ValidationResult struct {
 
 func (x *ValidationResult) Reset() {
 	*x = ValidationResult{}
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1807,7 @@ func (x *ValidationResult) String() string {
 func (*ValidationResult) ProtoMessage() {}
 
 func (x *ValidationResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1820,7 @@ func (x *ValidationResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidationResult.ProtoReflect.Descriptor instead.
 func (*ValidationResult) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{14}
+	return file_mzt_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ValidationResult) GetType() string {
@@ -1713,15 +1878,17 @@ type SheetInfo struct {
 	PeakRssMb      float64  `protobuf:"fixed64,28,opt,name=peak_rss_mb,json=peakRssMb,proto3" json:"peak_rss_mb,omitempty"`
 	CpuSeconds     float64  `protobuf:"fixed64,29,opt,name=cpu_seconds,json=cpuSeconds,proto3" json:"cpu_seconds,omitempty"`
 	MeanCpuPercent float64  `protobuf:"fixed64,30,opt,name=mean_cpu_percent,json=meanCpuPercent,proto3" json:"mean_cpu_percent,omitempty"`
-	Stalled        bool     `protobuf:"varint,31,opt,name=stalled,proto3" json:"stalled,omitempty"` // no CPU progress and no new output for stall_after
-	Notes          []string `protobuf:"bytes,32,rep,name=notes,proto3" json:"notes,omitempty"`      // stall and anomaly lines, newest last
+	Stalled        bool     `protobuf:"varint,31,opt,name=stalled,proto3" json:"stalled,omitempty"`                                  // no CPU progress and no new output for stall_after
+	Notes          []string `protobuf:"bytes,32,rep,name=notes,proto3" json:"notes,omitempty"`                                       // stall and anomaly lines, newest last
+	SessionId      string   `protobuf:"bytes,100,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`             // the agent session of the latest try that reported one
+	WaitingReason  string   `protobuf:"bytes,101,opt,name=waiting_reason,json=waitingReason,proto3" json:"waiting_reason,omitempty"` // why a pending or waiting sheet does not run yet
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SheetInfo) Reset() {
 	*x = SheetInfo{}
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +1900,7 @@ func (x *SheetInfo) String() string {
 func (*SheetInfo) ProtoMessage() {}
 
 func (x *SheetInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +1913,7 @@ func (x *SheetInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SheetInfo.ProtoReflect.Descriptor instead.
 func (*SheetInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{15}
+	return file_mzt_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SheetInfo) GetNum() int64 {
@@ -1973,6 +2140,20 @@ func (x *SheetInfo) GetNotes() []string {
 	return nil
 }
 
+func (x *SheetInfo) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *SheetInfo) GetWaitingReason() string {
+	if x != nil {
+		return x.WaitingReason
+	}
+	return ""
+}
+
 type JobInfo struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2003,7 +2184,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2015,7 +2196,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2028,7 +2209,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{16}
+	return file_mzt_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *JobInfo) GetId() string {
@@ -2175,13 +2356,14 @@ type JobStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Job           *JobInfo               `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
 	Sheets        []*SheetInfo           `protobuf:"bytes,2,rep,name=sheets,proto3" json:"sheets,omitempty"`
+	Tries         []*TryInfo             `protobuf:"bytes,100,rep,name=tries,proto3" json:"tries,omitempty"` // with JobStatusRequest.sheet: that sheet's tries, oldest first
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +2375,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +2388,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{17}
+	return file_mzt_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *JobStatus) GetJob() *JobInfo {
@@ -2223,6 +2405,13 @@ func (x *JobStatus) GetSheets() []*SheetInfo {
 	return nil
 }
 
+func (x *JobStatus) GetTries() []*TryInfo {
+	if x != nil {
+		return x.Tries
+	}
+	return nil
+}
+
 type ListJobsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	All           bool                   `protobuf:"varint,1,opt,name=all,proto3" json:"all,omitempty"`
@@ -2232,7 +2421,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2244,7 +2433,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2257,7 +2446,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{18}
+	return file_mzt_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListJobsRequest) GetAll() bool {
@@ -2276,7 +2465,7 @@ type JobList struct {
 
 func (x *JobList) Reset() {
 	*x = JobList{}
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2477,7 @@ func (x *JobList) String() string {
 func (*JobList) ProtoMessage() {}
 
 func (x *JobList) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2490,7 @@ func (x *JobList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobList.ProtoReflect.Descriptor instead.
 func (*JobList) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{19}
+	return file_mzt_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JobList) GetJobs() []*JobInfo {
@@ -2321,7 +2510,7 @@ type JobControlRequest struct {
 
 func (x *JobControlRequest) Reset() {
 	*x = JobControlRequest{}
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2333,7 +2522,7 @@ func (x *JobControlRequest) String() string {
 func (*JobControlRequest) ProtoMessage() {}
 
 func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2346,7 +2535,7 @@ func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlRequest.ProtoReflect.Descriptor instead.
 func (*JobControlRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{20}
+	return file_mzt_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *JobControlRequest) GetJobId() string {
@@ -2367,13 +2556,14 @@ type JobControlResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	Status        string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	Notes         []string               `protobuf:"bytes,100,rep,name=notes,proto3" json:"notes,omitempty"` // e.g. a resumed sheet that waits for a known rate-limit reset
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobControlResponse) Reset() {
 	*x = JobControlResponse{}
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2385,7 +2575,7 @@ func (x *JobControlResponse) String() string {
 func (*JobControlResponse) ProtoMessage() {}
 
 func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2398,7 +2588,7 @@ func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlResponse.ProtoReflect.Descriptor instead.
 func (*JobControlResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{21}
+	return file_mzt_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *JobControlResponse) GetJobId() string {
@@ -2415,6 +2605,13 @@ func (x *JobControlResponse) GetStatus() string {
 	return ""
 }
 
+func (x *JobControlResponse) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
 type LogsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
@@ -2422,13 +2619,14 @@ type LogsRequest struct {
 	Attempt       int64                  `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"` // 0 = the latest
 	Stderr        bool                   `protobuf:"varint,4,opt,name=stderr,proto3" json:"stderr,omitempty"`
 	Follow        bool                   `protobuf:"varint,5,opt,name=follow,proto3" json:"follow,omitempty"`
+	Prompt        bool                   `protobuf:"varint,100,opt,name=prompt,proto3" json:"prompt,omitempty"` // the rendered prompt of the try instead of its output
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2440,7 +2638,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2453,7 +2651,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{22}
+	return file_mzt_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LogsRequest) GetJobId() string {
@@ -2491,6 +2689,13 @@ func (x *LogsRequest) GetFollow() bool {
 	return false
 }
 
+func (x *LogsRequest) GetPrompt() bool {
+	if x != nil {
+		return x.Prompt
+	}
+	return false
+}
+
 type LogChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Sheet         int64                  `protobuf:"varint,1,opt,name=sheet,proto3" json:"sheet,omitempty"`
@@ -2503,7 +2708,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2515,7 +2720,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2528,7 +2733,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{23}
+	return file_mzt_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LogChunk) GetSheet() int64 {
@@ -2573,7 +2778,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2585,7 +2790,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2598,7 +2803,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{24}
+	return file_mzt_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *EventsRequest) GetJobId() string {
@@ -2647,7 +2852,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2659,7 +2864,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2672,7 +2877,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{25}
+	return file_mzt_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Event) GetTimeUnixNano() int64 {
@@ -2747,7 +2952,7 @@ type InsightsRequest struct {
 
 func (x *InsightsRequest) Reset() {
 	*x = InsightsRequest{}
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2759,7 +2964,7 @@ func (x *InsightsRequest) String() string {
 func (*InsightsRequest) ProtoMessage() {}
 
 func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2772,7 +2977,7 @@ func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsightsRequest.ProtoReflect.Descriptor instead.
 func (*InsightsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{26}
+	return file_mzt_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *InsightsRequest) GetScore() string {
@@ -2792,7 +2997,7 @@ type FailureCount struct {
 
 func (x *FailureCount) Reset() {
 	*x = FailureCount{}
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2804,7 +3009,7 @@ func (x *FailureCount) String() string {
 func (*FailureCount) ProtoMessage() {}
 
 func (x *FailureCount) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2817,7 +3022,7 @@ func (x *FailureCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailureCount.ProtoReflect.Descriptor instead.
 func (*FailureCount) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{27}
+	return file_mzt_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *FailureCount) GetReason() string {
@@ -2857,7 +3062,7 @@ type StageStats struct {
 
 func (x *StageStats) Reset() {
 	*x = StageStats{}
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2869,7 +3074,7 @@ func (x *StageStats) String() string {
 func (*StageStats) ProtoMessage() {}
 
 func (x *StageStats) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2882,7 +3087,7 @@ func (x *StageStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageStats.ProtoReflect.Descriptor instead.
 func (*StageStats) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{28}
+	return file_mzt_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StageStats) GetScore() string {
@@ -2985,7 +3190,7 @@ type Insights struct {
 
 func (x *Insights) Reset() {
 	*x = Insights{}
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2997,7 +3202,7 @@ func (x *Insights) String() string {
 func (*Insights) ProtoMessage() {}
 
 func (x *Insights) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3010,7 +3215,7 @@ func (x *Insights) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Insights.ProtoReflect.Descriptor instead.
 func (*Insights) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{29}
+	return file_mzt_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Insights) GetStages() []*StageStats {
@@ -3028,7 +3233,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3040,7 +3245,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3053,7 +3258,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{30}
+	return file_mzt_proto_rawDescGZIP(), []int{31}
 }
 
 // RunningSheet is a running sheet with its job, for the live views.
@@ -3067,7 +3272,7 @@ type RunningSheet struct {
 
 func (x *RunningSheet) Reset() {
 	*x = RunningSheet{}
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3079,7 +3284,7 @@ func (x *RunningSheet) String() string {
 func (*RunningSheet) ProtoMessage() {}
 
 func (x *RunningSheet) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3092,7 +3297,7 @@ func (x *RunningSheet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningSheet.ProtoReflect.Descriptor instead.
 func (*RunningSheet) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{31}
+	return file_mzt_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RunningSheet) GetJobId() string {
@@ -3122,7 +3327,7 @@ type TopSnapshot struct {
 
 func (x *TopSnapshot) Reset() {
 	*x = TopSnapshot{}
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3134,7 +3339,7 @@ func (x *TopSnapshot) String() string {
 func (*TopSnapshot) ProtoMessage() {}
 
 func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3147,7 +3352,7 @@ func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopSnapshot.ProtoReflect.Descriptor instead.
 func (*TopSnapshot) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{32}
+	return file_mzt_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *TopSnapshot) GetConductor() *ConductorStatus {
@@ -3295,13 +3500,35 @@ const file_mzt_proto_rawDesc = "" +
 	"\vsheets_kept\x18\xc9\x01 \x01(\x03R\n" +
 	"sheetsKept\x12\"\n" +
 	"\fprevious_run\x18\xca\x01 \x01(\x03R\vpreviousRun\x12\x15\n" +
-	"\x05rerun\x18\xcb\x01 \x01(\bR\x05rerun\")\n" +
+	"\x05rerun\x18\xcb\x01 \x01(\bR\x05rerun\"?\n" +
 	"\x10JobStatusRequest\x12\x15\n" +
-	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"V\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
+	"\x05sheet\x18d \x01(\x03R\x05sheet\"\x84\x04\n" +
+	"\aTryInfo\x12\x10\n" +
+	"\x03try\x18\x01 \x01(\x03R\x03try\x12\x18\n" +
+	"\acounted\x18\x02 \x01(\bR\acounted\x12\x18\n" +
+	"\aoutcome\x18\x03 \x01(\tR\aoutcome\x12/\n" +
+	"\x14started_at_unix_nano\x18\x04 \x01(\x03R\x11startedAtUnixNano\x121\n" +
+	"\x15finished_at_unix_nano\x18\x05 \x01(\x03R\x12finishedAtUnixNano\x12\"\n" +
+	"\rhas_exit_code\x18\x06 \x01(\bR\vhasExitCode\x12\x1b\n" +
+	"\texit_code\x18\a \x01(\x03R\bexitCode\x12\x14\n" +
+	"\x05error\x18\b \x01(\tR\x05error\x12:\n" +
+	"\vvalidations\x18\t \x03(\v2\x18.mzt.v1.ValidationResultR\vvalidations\x12\x1f\n" +
+	"\vprompt_path\x18\n" +
+	" \x01(\tR\n" +
+	"promptPath\x12\x1f\n" +
+	"\vstdout_path\x18\v \x01(\tR\n" +
+	"stdoutPath\x12\x1f\n" +
+	"\vstderr_path\x18\f \x01(\tR\n" +
+	"stderrPath\x12\x1e\n" +
+	"\vpeak_rss_mb\x18\r \x01(\x01R\tpeakRssMb\x12\x1f\n" +
+	"\vcpu_seconds\x18\x0e \x01(\x01R\n" +
+	"cpuSeconds\x12\x18\n" +
+	"\arunning\x18\x0f \x01(\bR\arunning\"V\n" +
 	"\x10ValidationResult\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06passed\x18\x02 \x01(\bR\x06passed\x12\x16\n" +
-	"\x06detail\x18\x03 \x01(\tR\x06detail\"\x96\b\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xdc\b\n" +
 	"\tSheetInfo\x12\x10\n" +
 	"\x03num\x18\x01 \x01(\x03R\x03num\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x14\n" +
@@ -3341,7 +3568,10 @@ const file_mzt_proto_rawDesc = "" +
 	"cpuSeconds\x12(\n" +
 	"\x10mean_cpu_percent\x18\x1e \x01(\x01R\x0emeanCpuPercent\x12\x18\n" +
 	"\astalled\x18\x1f \x01(\bR\astalled\x12\x14\n" +
-	"\x05notes\x18  \x03(\tR\x05notes\"\xad\x05\n" +
+	"\x05notes\x18  \x03(\tR\x05notes\x12\x1d\n" +
+	"\n" +
+	"session_id\x18d \x01(\tR\tsessionId\x12%\n" +
+	"\x0ewaiting_reason\x18e \x01(\tR\rwaitingReason\"\xad\x05\n" +
 	"\aJobInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -3366,26 +3596,29 @@ const file_mzt_proto_rawDesc = "" +
 	"etaSeconds\x12&\n" +
 	"\x0feta_low_seconds\x18\x12 \x01(\x01R\retaLowSeconds\x12(\n" +
 	"\x10eta_high_seconds\x18\x13 \x01(\x01R\x0eetaHighSeconds\x12%\n" +
-	"\x0esheets_stalled\x18\x14 \x01(\x03R\rsheetsStalled\"Y\n" +
+	"\x0esheets_stalled\x18\x14 \x01(\x03R\rsheetsStalled\"\x80\x01\n" +
 	"\tJobStatus\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.mzt.v1.JobInfoR\x03job\x12)\n" +
-	"\x06sheets\x18\x02 \x03(\v2\x11.mzt.v1.SheetInfoR\x06sheets\"#\n" +
+	"\x06sheets\x18\x02 \x03(\v2\x11.mzt.v1.SheetInfoR\x06sheets\x12%\n" +
+	"\x05tries\x18d \x03(\v2\x0f.mzt.v1.TryInfoR\x05tries\"#\n" +
 	"\x0fListJobsRequest\x12\x10\n" +
 	"\x03all\x18\x01 \x01(\bR\x03all\".\n" +
 	"\aJobList\x12#\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\"U\n" +
 	"\x11JobControlRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12)\n" +
-	"\x06action\x18\x02 \x01(\x0e2\x11.mzt.v1.JobActionR\x06action\"C\n" +
+	"\x06action\x18\x02 \x01(\x0e2\x11.mzt.v1.JobActionR\x06action\"Y\n" +
 	"\x12JobControlResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\"\x84\x01\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12\x14\n" +
+	"\x05notes\x18d \x03(\tR\x05notes\"\x9c\x01\n" +
 	"\vLogsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05sheet\x18\x02 \x01(\x03R\x05sheet\x12\x18\n" +
 	"\aattempt\x18\x03 \x01(\x03R\aattempt\x12\x16\n" +
 	"\x06stderr\x18\x04 \x01(\bR\x06stderr\x12\x16\n" +
-	"\x06follow\x18\x05 \x01(\bR\x06follow\"f\n" +
+	"\x06follow\x18\x05 \x01(\bR\x06follow\x12\x16\n" +
+	"\x06prompt\x18d \x01(\bR\x06prompt\"f\n" +
 	"\bLogChunk\x12\x14\n" +
 	"\x05sheet\x18\x01 \x01(\x03R\x05sheet\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x03R\aattempt\x12\x16\n" +
@@ -3480,7 +3713,7 @@ func file_mzt_proto_rawDescGZIP() []byte {
 }
 
 var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
@@ -3499,25 +3732,26 @@ var file_mzt_proto_goTypes = []any{
 	(*ScoreFile)(nil),              // 14: mzt.v1.ScoreFile
 	(*SubmitJobResponse)(nil),      // 15: mzt.v1.SubmitJobResponse
 	(*JobStatusRequest)(nil),       // 16: mzt.v1.JobStatusRequest
-	(*ValidationResult)(nil),       // 17: mzt.v1.ValidationResult
-	(*SheetInfo)(nil),              // 18: mzt.v1.SheetInfo
-	(*JobInfo)(nil),                // 19: mzt.v1.JobInfo
-	(*JobStatus)(nil),              // 20: mzt.v1.JobStatus
-	(*ListJobsRequest)(nil),        // 21: mzt.v1.ListJobsRequest
-	(*JobList)(nil),                // 22: mzt.v1.JobList
-	(*JobControlRequest)(nil),      // 23: mzt.v1.JobControlRequest
-	(*JobControlResponse)(nil),     // 24: mzt.v1.JobControlResponse
-	(*LogsRequest)(nil),            // 25: mzt.v1.LogsRequest
-	(*LogChunk)(nil),               // 26: mzt.v1.LogChunk
-	(*EventsRequest)(nil),          // 27: mzt.v1.EventsRequest
-	(*Event)(nil),                  // 28: mzt.v1.Event
-	(*InsightsRequest)(nil),        // 29: mzt.v1.InsightsRequest
-	(*FailureCount)(nil),           // 30: mzt.v1.FailureCount
-	(*StageStats)(nil),             // 31: mzt.v1.StageStats
-	(*Insights)(nil),               // 32: mzt.v1.Insights
-	(*TopRequest)(nil),             // 33: mzt.v1.TopRequest
-	(*RunningSheet)(nil),           // 34: mzt.v1.RunningSheet
-	(*TopSnapshot)(nil),            // 35: mzt.v1.TopSnapshot
+	(*TryInfo)(nil),                // 17: mzt.v1.TryInfo
+	(*ValidationResult)(nil),       // 18: mzt.v1.ValidationResult
+	(*SheetInfo)(nil),              // 19: mzt.v1.SheetInfo
+	(*JobInfo)(nil),                // 20: mzt.v1.JobInfo
+	(*JobStatus)(nil),              // 21: mzt.v1.JobStatus
+	(*ListJobsRequest)(nil),        // 22: mzt.v1.ListJobsRequest
+	(*JobList)(nil),                // 23: mzt.v1.JobList
+	(*JobControlRequest)(nil),      // 24: mzt.v1.JobControlRequest
+	(*JobControlResponse)(nil),     // 25: mzt.v1.JobControlResponse
+	(*LogsRequest)(nil),            // 26: mzt.v1.LogsRequest
+	(*LogChunk)(nil),               // 27: mzt.v1.LogChunk
+	(*EventsRequest)(nil),          // 28: mzt.v1.EventsRequest
+	(*Event)(nil),                  // 29: mzt.v1.Event
+	(*InsightsRequest)(nil),        // 30: mzt.v1.InsightsRequest
+	(*FailureCount)(nil),           // 31: mzt.v1.FailureCount
+	(*StageStats)(nil),             // 32: mzt.v1.StageStats
+	(*Insights)(nil),               // 33: mzt.v1.Insights
+	(*TopRequest)(nil),             // 34: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 35: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 36: mzt.v1.TopSnapshot
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
@@ -3532,39 +3766,41 @@ var file_mzt_proto_depIdxs = []int32{
 	12, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
 	15, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
 	16, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
-	20, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
-	21, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
-	22, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
-	23, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
-	24, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
-	25, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
-	26, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
-	27, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
-	28, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
-	29, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
-	32, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
-	33, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
-	35, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	21, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
+	22, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
+	23, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
+	24, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
+	25, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
+	26, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
+	27, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
+	28, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
+	29, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
+	30, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
+	33, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
+	34, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	36, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
 	1,  // 25: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
 	14, // 26: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
 	13, // 27: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
-	17, // 28: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
-	19, // 29: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
-	18, // 30: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
-	19, // 31: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
-	2,  // 32: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	30, // 33: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
-	31, // 34: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	18, // 35: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
-	9,  // 36: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	19, // 37: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	34, // 38: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	28, // 39: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
-	40, // [40:40] is the sub-list for method output_type
-	40, // [40:40] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	18, // 28: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
+	18, // 29: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
+	20, // 30: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
+	19, // 31: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
+	17, // 32: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
+	20, // 33: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	2,  // 34: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
+	31, // 35: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	32, // 36: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	19, // 37: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	9,  // 38: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	20, // 39: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	35, // 40: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	29, // 41: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -3604,7 +3840,7 @@ func file_mzt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

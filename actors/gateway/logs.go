@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/mzt-dev/mzt/actors/jobs"
@@ -68,7 +69,7 @@ func (d *dispatcher) streamLogs(ctx context.Context, req *messages.LogsRequest, 
 			}
 			continue
 		}
-		path := pick(plan, s.Num, try, req.GetStderr())
+		path := pick(plan, s.Num, try, req)
 		var hdr string
 		if headers {
 			hdr = header(s, try)
@@ -102,9 +103,14 @@ func pickFollowed(sheets []jobs.LogSheet) jobs.LogSheet {
 	return best
 }
 
-func pick(plan *jobs.LogPlan, num, try int, stderr bool) string {
+// pick is the file of one try a logs request shows: stdout, stderr or the
+// rendered prompt.
+func pick(plan *jobs.LogPlan, num, try int, req *messages.LogsRequest) string {
 	out, errPath := plan.Paths(num, try)
-	if stderr {
+	switch {
+	case req.GetPrompt():
+		return strings.TrimSuffix(out, ".stdout") + ".prompt"
+	case req.GetStderr():
 		return errPath
 	}
 	return out
@@ -219,7 +225,7 @@ func (d *dispatcher) follow(ctx context.Context, req *messages.LogsRequest, s jo
 	}
 	for {
 		var err error
-		if offset, err = sendFile(ctx, pick(plan, s.Num, try, req.GetStderr()), offset, s.Num, try, "", send); err != nil {
+		if offset, err = sendFile(ctx, pick(plan, s.Num, try, req), offset, s.Num, try, "", send); err != nil {
 			return err
 		}
 		cur, err := d.plan(req.GetJobId())
@@ -229,7 +235,7 @@ func (d *dispatcher) follow(ctx context.Context, req *messages.LogsRequest, s jo
 		now := cur.Sheets[s.Num-1]
 		if now.Tries > try && req.GetAttempt() == 0 {
 			// A retry started: finish the old file, then move on.
-			if offset, err = sendFile(ctx, pick(plan, s.Num, try, req.GetStderr()), offset, s.Num, try, "", send); err != nil {
+			if offset, err = sendFile(ctx, pick(plan, s.Num, try, req), offset, s.Num, try, "", send); err != nil {
 				return err
 			}
 			try, offset = now.Tries, 0
@@ -239,7 +245,7 @@ func (d *dispatcher) follow(ctx context.Context, req *messages.LogsRequest, s jo
 			continue
 		}
 		if now.Ended() || cur.Finished || (req.GetAttempt() != 0 && now.Tries > try) {
-			_, err := sendFile(ctx, pick(plan, s.Num, try, req.GetStderr()), offset, s.Num, try, "", send)
+			_, err := sendFile(ctx, pick(plan, s.Num, try, req), offset, s.Num, try, "", send)
 			return err
 		}
 		select {

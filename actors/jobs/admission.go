@@ -155,7 +155,7 @@ func (a *Actor) submit(ctx actor.Context, req *messages.SubmitJobRequest) {
 // the mailbox; each attempt also recreates it).
 func parseSubmission(req *messages.SubmitJobRequest, instrumentsDir string, maxSheets int) (Prepared, error) {
 	sc, profiles, err := score.Read(req.GetScorePath(), req.GetScoreSource(),
-		score.ReadOptions{InstrumentsDir: instrumentsDir, MaxSheets: maxSheets, JobID: req.GetJobId()})
+		score.ReadOptions{InstrumentsDir: instrumentsDir, MaxSheets: maxSheets, JobID: req.GetJobId(), CheckRunnable: true})
 	if err != nil {
 		return Prepared{}, err
 	}

@@ -40,6 +40,7 @@ type attemptPlan struct {
 	cgroups           *cgroup.Tree    // nil where cgroup v2 is not usable
 	logCap            int64           // max_log_mb in bytes; 0: no cap
 	worktree          *worktree       // the voice's git worktree, made before the try; nil: none
+	session           string          // the agent session a retry continues (resume_session)
 }
 
 // attemptStarted reports the live process of an attempt (for crash cleanup).
@@ -115,15 +116,22 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		out.err = fmt.Errorf("workspace %s: %w", plan.workspace, err)
 		return
 	}
+	// The rendered prompt of every try is kept beside its logs (mzt logs
+	// --prompt); an instrument with prompt_via = "file" reads it there.
+	if err := os.MkdirAll(filepath.Dir(plan.base), 0o755); err != nil {
+		out.err = fmt.Errorf("log folder: %w", err)
+		return
+	}
+	if err := os.WriteFile(plan.base+".prompt", []byte(plan.prompt), 0o600); err != nil {
+		out.err = fmt.Errorf("write prompt file: %w", err)
+		return
+	}
 	promptFile := ""
 	if plan.profile.PromptVia == instrument.PromptViaFile {
 		promptFile = plan.base + ".prompt"
-		if err := os.WriteFile(promptFile, []byte(plan.prompt), 0o600); err != nil {
-			out.err = fmt.Errorf("write prompt file: %w", err)
-			return
-		}
 	}
 	argv, stdin := plan.profile.Command(plan.prompt, plan.model, promptFile)
+	argv = plan.profile.WithSession(argv, plan.session)
 	env := append(plan.env, reaper.TokenEnv+"="+plan.token) // validations' commands carry it too
 	exe, err := sheetrun.LookPath(argv[0], env)
 	if err != nil {
@@ -210,7 +218,7 @@ func judge(ctx context.Context, plan attemptPlan, env []string, before sheetrun.
 	}
 	if !r.Success || out.usage.IsError {
 		rl, auth := compileAll(plan.profile.Errors.RateLimitPatterns), compileAll(plan.profile.Errors.AuthPatterns)
-		out.class, out.wait = sheetrun.Classify(r.StdoutTail, r.StderrTail, rl, auth, time.Now())
+		out.class, out.wait = sheetrun.Classify(out.usage.ErrorText, r.StderrTail, rl, auth, time.Now())
 		return
 	}
 	out.checks = sheetrun.Validate(ctx, plan.workspace, env, plan.checks, before)

@@ -53,7 +53,7 @@ func sheetInfos(rows []store.SheetRow) []*messages.SheetInfo {
 			Error: s.Error, WaitingUntilUnixNano: unixNano(s.WaitingUntil), Pid: int64(s.PID),
 			InputTokens: s.InputTokens, OutputTokens: s.OutputTokens, CostUsd: s.CostUSD,
 			PeakRssMb: s.Profile.PeakRSSMB, CpuSeconds: s.Profile.CPUSeconds, MeanCpuPercent: s.Profile.MeanCPUPercent,
-			Stalled: s.Profile.Stalled, Notes: s.Notes,
+			Stalled: s.Profile.Stalled, Notes: s.Notes, SessionId: s.SessionID,
 		}
 		if !s.StartedAt.IsZero() {
 			end := s.FinishedAt

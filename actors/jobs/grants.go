@@ -15,6 +15,9 @@ func (a *Actor) grant(ctx actor.Context) {
 	for _, g := range grants {
 		ctx.Send(g.job, &slotGranted{num: g.num})
 	}
+	for _, n := range a.slots.reasons(time.Now()) {
+		ctx.Send(n.grant.job, &slotWaiting{num: n.grant.num, reason: n.reason})
+	}
 	if !wakeAt.IsZero() {
 		a.timer.Stop()
 		a.timer = mailbox.After(ctx.ActorSystem().Root, ctx.Self(), max(time.Until(wakeAt), time.Millisecond), &tick{})

@@ -45,6 +45,12 @@ type (
 		maxConcurrent int
 		job           *actor.PID
 		startedAt     time.Time // when the request was made, for fairness
+		reason        string    // why it was not granted at the last round (told to the job once)
+	}
+	// slotWaiting tells a job why its sheet's slot request is not granted yet.
+	slotWaiting struct {
+		num    int
+		reason string
 	}
 	slotRelease struct {
 		jobID string
@@ -98,6 +104,13 @@ type sheetState struct {
 	exited    *int       // the exit code of a try that ended while no conductor ran
 	live      *SheetProfile
 	lastEvent messages.SheetState // the status last published as an event
+	// rlStreak counts rate-limit waits in a row that named no reset time
+	// (kept in memory: a restart gives a sheet a fresh streak).
+	rlStreak int
+	waitWhy  string // why a waiting sheet waits (backoff, a rate limit), with until
+	// lastFailure is why the previous try failed, for the next one's templates.
+	lastFailure score.Failure
+	slotWhy     string // why its slot request is not granted yet (from the manager)
 }
 
 // jobActor drives one job's DAG. It is never restarted automatically: a
@@ -112,6 +125,7 @@ type jobActor struct {
 	sheets     []*sheetState
 	admitted   bool
 	cancelling bool
+	revive     bool // spawned to resume a failed or cancelled run (see Prepared.Revive)
 	halted     bool // the conductor is stopping: nothing new starts
 	finished   bool
 	wakeTimer  *mailbox.Timer
@@ -136,6 +150,10 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.schedule(ctx)
 	case *slotGranted:
 		j.startAttempt(ctx, m.num)
+	case *slotWaiting:
+		if m.num >= 1 && m.num <= len(j.sheets) {
+			j.sheets[m.num-1].slotWhy = m.reason
+		}
 	case *store.WriteDone:
 		if tag, ok := m.Tag.(*tryRecorded); ok {
 			j.onTryRecorded(ctx, tag, m.Err)
@@ -222,7 +240,7 @@ func (j *jobActor) schedule(ctx actor.Context) {
 			}
 			continue
 		}
-		s.row.WaitingUntil = time.Time{}
+		s.row.WaitingUntil, s.waitWhy = time.Time{}, "" // a reason that ended clears
 		j.setStatus(s, messages.SheetPending)
 		j.persist(ctx, nil, s)
 	}
@@ -376,7 +394,7 @@ func (j *jobActor) onRateLimited(ctx actor.Context, m *rateLimited) {
 			continue
 		}
 		s.row.WaitingUntil = m.until
-		s.row.Error = "instrument " + m.instrument + " is rate limited"
+		s.waitWhy = "instrument " + m.instrument + " is rate limited until " + clock(m.until)
 		j.setStatus(s, messages.SheetWaiting)
 		j.persist(ctx, nil, s)
 	}
@@ -404,6 +422,7 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 	invalid := func(format string, args ...any) {
 		ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_STATE, "", format, args...))
 	}
+	var notes []string
 	switch m.GetAction() {
 	case messages.JobAction_JOB_ACTION_PAUSE:
 		if j.cancelling {
@@ -422,9 +441,18 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 			invalid("job %s is being cancelled", j.job.JobID)
 			return
 		}
+		if !j.job.UserPaused && !j.revive {
+			// Resuming a running job would only disturb it: nothing changes.
+			invalid("job %s is %s: only a paused, failed or cancelled job can be resumed", j.job.JobID, j.job.Status)
+			return
+		}
 		j.job.UserPaused = false
 		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
-		j.resetForResume()
+		if j.revive {
+			notes = j.reviveSheets(time.Now())
+			j.revive = false
+		}
+		j.job.FinishedAt, j.job.Error = time.Time{}, ""
 		j.buildIndex()
 	case messages.JobAction_JOB_ACTION_CANCEL:
 		j.cancelling = true
@@ -434,24 +462,36 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 	}
 	j.setJobStatus()
 	j.persist(ctx, nil)
-	ctx.Respond(&messages.JobControlResponse{JobId: j.job.JobID, Status: string(j.job.Status)})
+	ctx.Respond(&messages.JobControlResponse{JobId: j.job.JobID, Status: string(j.job.Status), Notes: notes})
 	j.schedule(ctx)
 }
 
-// resetForResume gives failed, skipped, cancelled and interrupted sheets a
-// fresh budget; completed sheets are kept.
-func (j *jobActor) resetForResume() {
+// reviveSheets gives the failed, skipped and cancelled sheets of a finished
+// run a fresh budget of attempts; completed sheets are kept. A sheet that
+// still waits (backoff, rate limit) or is pending keeps what it used, and a
+// known rate-limit reset still in the future is waited for: a resume must not
+// call the agent into a limit it was told about.
+func (j *jobActor) reviveSheets(now time.Time) (notes []string) {
 	for _, s := range j.sheets {
 		switch s.row.Status {
-		case messages.SheetFailed, messages.SheetSkipped, messages.SheetCancelled, messages.SheetWaiting:
+		case messages.SheetFailed, messages.SheetSkipped, messages.SheetCancelled:
 			// Statuses change outside setStatus here: buildIndex follows.
 			s.row.Status, s.row.Attempts, s.row.RateLimitWaited = messages.SheetPending, 0, 0
-			s.row.WaitingUntil, s.row.FinishedAt = time.Time{}, time.Time{}
-		case messages.SheetPending:
-			s.row.Attempts = 0
+			s.row.FinishedAt = time.Time{}
+			if now.Before(s.row.WaitingUntil) {
+				s.row.Status = messages.SheetWaiting
+				s.row.Error = "waiting for the rate limit to reset at " + s.row.WaitingUntil.UTC().Format(time.RFC3339)
+				s.waitWhy = "rate limit until " + clock(s.row.WaitingUntil)
+				if len(notes) < 10 {
+					notes = append(notes, fmt.Sprintf("sheet %d waits for its rate limit to reset at %s", s.row.Num,
+						s.row.WaitingUntil.UTC().Format(time.RFC3339)))
+				}
+			} else {
+				s.row.WaitingUntil = time.Time{}
+			}
 		}
 	}
-	j.job.FinishedAt, j.job.Error = time.Time{}, ""
+	return notes
 }
 
 // persist writes the job row and the given sheets (and attempt) in one transaction.
@@ -509,7 +549,9 @@ func (j *jobActor) info() *messages.JobInfo {
 }
 
 func (j *jobActor) status() *messages.JobStatus {
-	return &messages.JobStatus{Job: j.info(), Sheets: j.withLive(sheetInfos(j.rows()))}
+	infos := j.withLive(sheetInfos(j.rows()))
+	j.explainWaits(infos, time.Now())
+	return &messages.JobStatus{Job: j.info(), Sheets: infos}
 }
 
 func (j *jobActor) logPlan() *logPlan {

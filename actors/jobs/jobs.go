@@ -82,7 +82,8 @@ type Actor struct {
 	slots     *slots
 	running   map[slotKey]*RunningSheet // tries whose process runs, for the profiler and top
 	pressNote string
-	timer     *mailbox.Timer // the next grant round (a rate-limit window or start gap ends)
+	timer     *mailbox.Timer            // the next grant round (a rate-limit window or start gap ends)
+	preempted map[slotKey][]preemptMark // recent preemptions per sheet, for damping
 
 	draining   bool
 	drainTo    *actor.PID

@@ -15,6 +15,16 @@ import (
 // bystander. It keeps doing so after every sample while pressure stays
 // critical. The youngest sheet is only the tie-breaker (all shares equal,
 // e.g. unmeasured).
+//
+// Damping: a sheet preempted preemptLimit times within preemptWindow is not
+// preempted again; the next candidate is chosen. Without it one sheet that
+// restarts as soon as pressure falls was stopped and restarted every few
+// seconds without end, spending the same work over and over.
+
+const (
+	preemptWindow = 10 * time.Minute
+	preemptLimit  = 2
+)
 
 // preemptCandidate is one running try as preemption sees it.
 type preemptCandidate struct {
@@ -24,6 +34,8 @@ type preemptCandidate struct {
 	GrantedAt time.Time
 	MemoryMB  float64
 	Processes int
+	// Recent is how many times this sheet was preempted within preemptWindow.
+	Recent int
 }
 
 // preemptChoice is the try to stop and why, in words for the log and notes.
@@ -34,8 +46,15 @@ type preemptChoice struct {
 
 // pickPreemption chooses which try to stop under critical pressure: the
 // largest share of whichever limit is the more used (memory or processes);
-// on a tie the youngest.
-func pickPreemption(cands []preemptCandidate, u monitor.Usage) (preemptChoice, bool) {
+// on a tie the youngest. Sheets preempted preemptLimit times within
+// preemptWindow are passed over; when only such sheets run, none is chosen.
+func pickPreemption(all []preemptCandidate, u monitor.Usage) (preemptChoice, bool) {
+	cands := make([]preemptCandidate, 0, len(all))
+	for _, c := range all {
+		if c.Recent < preemptLimit {
+			cands = append(cands, c)
+		}
+	}
 	if len(cands) == 0 {
 		return preemptChoice{}, false
 	}
@@ -99,7 +118,8 @@ func (a *Actor) preemptCandidates(u monitor.Usage) []preemptCandidate {
 	}
 	out := make([]preemptCandidate, 0, len(a.slots.held))
 	for k, h := range a.slots.held {
-		c := preemptCandidate{JobID: k.jobID, Num: k.num, Job: h.job, GrantedAt: h.grantedAt}
+		c := preemptCandidate{JobID: k.jobID, Num: k.num, Job: h.job, GrantedAt: h.grantedAt,
+			Recent: len(a.preempted[k])}
 		if r := a.running[k]; r != nil && r.PID > 0 {
 			if unit, ok := byLeader[r.PID]; ok {
 				c.MemoryMB, c.Processes = float64(unit.MemoryBytes)/(1<<20), unit.Processes
@@ -114,8 +134,44 @@ func (a *Actor) preemptCandidates(u monitor.Usage) []preemptCandidate {
 // again for a try that is already stopping does nothing, so a culprit that
 // takes its kill_grace to die is not joined by a bystander meanwhile.
 func (a *Actor) preemptCulprit(ctx actor.Context, u monitor.Usage) {
+	now := time.Now()
+	a.forgetPreemptions(now)
 	if choice, ok := pickPreemption(a.preemptCandidates(u), u); ok {
+		a.recordPreemption(slotKey{choice.JobID, choice.Num}, choice.GrantedAt, now)
 		ctx.Send(choice.Job, &preempt{num: choice.Num, note: choice.Note})
+	}
+}
+
+// preemptMark is one preemption of a sheet: when, and which try (by the time
+// its slot was granted, new for every try).
+type preemptMark struct{ at, granted time.Time }
+
+// recordPreemption remembers a preemption for damping; asking again for the
+// same try (it takes its kill_grace to die) is the same preemption.
+func (a *Actor) recordPreemption(k slotKey, granted, now time.Time) {
+	if a.preempted == nil {
+		a.preempted = map[slotKey][]preemptMark{}
+	}
+	marks := a.preempted[k]
+	if n := len(marks); n > 0 && marks[n-1].granted.Equal(granted) {
+		return
+	}
+	a.preempted[k] = append(marks, preemptMark{at: now, granted: granted})
+}
+
+// forgetPreemptions drops marks older than preemptWindow, so the history
+// stays as small as the sheets preempted lately.
+func (a *Actor) forgetPreemptions(now time.Time) {
+	for k, marks := range a.preempted {
+		i := 0
+		for i < len(marks) && now.Sub(marks[i].at) > preemptWindow {
+			i++
+		}
+		if i == len(marks) {
+			delete(a.preempted, k)
+		} else {
+			a.preempted[k] = marks[i:]
+		}
 	}
 }
 

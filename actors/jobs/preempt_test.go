@@ -53,6 +53,25 @@ func TestPickPreemption(t *testing.T) {
 			wantNote: "sheet 1 of job B preempted: 100 MB, 1% of max_memory_mb",
 		},
 		{
+			name: "a sheet preempted twice lately is passed over for the next culprit",
+			cands: []preemptCandidate{
+				{JobID: "X", Num: 3, GrantedAt: t0, MemoryMB: 7000, Recent: 2},
+				cand("Y", 2, 5, 600, 2),
+				cand("Z", 1, 10, 500, 1),
+			},
+			usage: memCritical, wantJob: "Y", wantNum: 2,
+			wantNote: "sheet 2 of job Y preempted: 600 MB, 7% of max_memory_mb",
+		},
+		{
+			name: "a sheet preempted once lately can still be chosen",
+			cands: []preemptCandidate{
+				{JobID: "X", Num: 3, GrantedAt: t0, MemoryMB: 7000, Recent: 1},
+				cand("Y", 2, 5, 600, 2),
+			},
+			usage: memCritical, wantJob: "X", wantNum: 3,
+			wantNote: "sheet 3 of job X preempted: 7,000 MB, 85% of max_memory_mb",
+		},
+		{
 			name: "nothing measured: the youngest, said so",
 			cands: []preemptCandidate{
 				cand("A", 1, 0, 0, 0),
@@ -75,6 +94,9 @@ func TestPickPreemption(t *testing.T) {
 				t.Errorf("note %q\nwant %q", got.Note, tt.wantNote)
 			}
 		})
+	}
+	if _, ok := pickPreemption([]preemptCandidate{{JobID: "X", Num: 1, MemoryMB: 7000, Recent: 2}}, memCritical); ok {
+		t.Error("preempted a sheet already preempted twice within the window")
 	}
 	if _, ok := pickPreemption(nil, procsCritical); ok {
 		t.Error("picked a sheet when none runs")
@@ -122,5 +144,31 @@ func TestPreemptCandidatesMatchUnitsByLeader(t *testing.T) {
 		if c := got[k]; c.MemoryMB != w[0] || float64(c.Processes) != w[1] {
 			t.Errorf("%v: %.0f MB, %d processes; want %.0f MB, %.0f", k, c.MemoryMB, c.Processes, w[0], w[1])
 		}
+	}
+}
+
+// The damping history counts tries, not requests, and forgets what is older
+// than the window.
+func TestPreemptionHistory(t *testing.T) {
+	a := &Actor{}
+	k := slotKey{"X", 1}
+	t0 := time.Unix(1_750_000_000, 0)
+	g1, g2 := t0, t0.Add(20*time.Second)
+	a.recordPreemption(k, g1, t0)
+	a.recordPreemption(k, g1, t0.Add(5*time.Second)) // the same try, still dying
+	if n := len(a.preempted[k]); n != 1 {
+		t.Fatalf("one try asked twice: %d marks, want 1", n)
+	}
+	a.recordPreemption(k, g2, t0.Add(30*time.Second))
+	if n := len(a.preempted[k]); n != 2 {
+		t.Fatalf("two tries: %d marks, want 2", n)
+	}
+	a.forgetPreemptions(t0.Add(preemptWindow + time.Second))
+	if n := len(a.preempted[k]); n != 1 {
+		t.Fatalf("after the window of the first: %d marks, want 1", n)
+	}
+	a.forgetPreemptions(t0.Add(preemptWindow + time.Minute))
+	if _, ok := a.preempted[k]; ok {
+		t.Fatal("history kept a sheet with no recent preemption")
 	}
 }

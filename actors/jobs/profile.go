@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
 	"github.com/mzt-dev/mzt/messages"
 	"google.golang.org/protobuf/proto"
@@ -20,6 +21,7 @@ type RunningSheet struct {
 	Stdout, Stderr                   string // where this try's output goes
 	StallAfter                       time.Duration
 	OnStall                          string
+	CPUOnly                          bool          // only CPU use is activity (instrument liveness "cpu")
 	Live                             *SheetProfile // the latest sample (nil before the first)
 	Notes                            []string      // stall and anomaly lines of this try so far
 }
@@ -158,16 +160,29 @@ func applyLive(si *messages.SheetInfo, p *SheetProfile) {
 	si.Stalled = p.Stalled
 }
 
-// stallPolicy resolves a sheet's stall settings: its stage, else the conductor's.
+// stallPolicy resolves a sheet's stall settings: its stage, else the
+// conductor's. An instrument whose liveness is "none" shows none, so its
+// tries are never judged stalled (their timeout still applies).
 func (j *jobActor) stallPolicy(s *sheetState) (time.Duration, string) {
 	after, on := time.Duration(s.sh.Stage.StallAfter), s.sh.Stage.OnStall
 	if after == 0 {
 		after = j.set.stallAfter
 	}
+	if j.liveness(s) == instrument.LivenessNone {
+		after = 0
+	}
 	if on == "" {
 		on = j.set.onStall
 	}
 	return after, on
+}
+
+// liveness is how the sheet's instrument shows it is alive.
+func (j *jobActor) liveness(s *sheetState) string {
+	if p := j.profiles[s.sh.Instrument()]; p != nil {
+		return p.Liveness
+	}
+	return ""
 }
 
 // reportRunning tells the manager (for the profiler and top) what runs.
@@ -177,7 +192,8 @@ func (j *jobActor) reportRunning(ctx actor.Context, s *sheetState) {
 	ctx.Send(j.mgr, &sheetRunning{sheet: RunningSheet{JobID: j.job.JobID, RunKey: j.job.RunKey,
 		Stage: s.row.Stage, Instrument: s.row.Instrument, Num: s.row.Num, Voice: s.row.Voice,
 		VoiceCount: s.row.VoiceCount, Try: s.row.Tries, Attempts: s.row.Attempts, PID: s.row.PID, PGID: s.row.PGID,
-		StartedAt: s.row.StartedAt, Stdout: out, Stderr: errPath, StallAfter: after, OnStall: on}})
+		StartedAt: s.row.StartedAt, Stdout: out, Stderr: errPath, StallAfter: after, OnStall: on,
+		CPUOnly: j.liveness(s) == instrument.LivenessCPU}})
 }
 
 // applyProfile keeps a running try's profile, records its notes and, for a

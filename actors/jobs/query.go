@@ -49,6 +49,10 @@ func (a *Actor) live(id string) *entry {
 }
 
 func (a *Actor) jobStatus(ctx actor.Context, m *messages.JobStatusRequest) {
+	if m.GetSheet() > 0 {
+		a.sheetDetail(ctx, m)
+		return
+	}
 	if e := a.jobs[m.GetJobId()]; e != nil {
 		if e.final != nil {
 			ctx.Respond(e.final)
@@ -178,7 +182,7 @@ func (a *Actor) control(ctx actor.Context, m *messages.JobControlRequest) {
 		case p.Err != nil:
 			invalid("job %s cannot be resumed: %v", id, p.Err)
 		default:
-			p.Run.Job.Status, p.Run.Job.UserPaused = messages.JobQueued, false
+			p.Run.Job.Status, p.Run.Job.UserPaused, p.Revive = messages.JobQueued, false, true
 			a.spawnJob(ctx, p, true)
 			e := a.jobs[id]
 			ctx.RequestWithCustomSender(e.pid, m, ctx.Sender())

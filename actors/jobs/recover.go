@@ -29,6 +29,9 @@ type Prepared struct {
 	Score    *score.Score
 	Profiles map[string]*instrument.Profile
 	Err      error
+	// Revive: the run ended (failed or cancelled) and is being resumed; its
+	// actor accepts that one resume although the job is not paused.
+	Revive bool
 }
 
 // prepare parses a run's stored score and resolves its instruments.
@@ -148,7 +151,7 @@ func newJobActor(p Prepared, d *Deps, mgrSettings jobSettings) *jobActor {
 	set := mgrSettings
 	set.logDir = filepath.Join(d.Paths.SheetLogs, p.Run.Job.RunKey)
 	j := &jobActor{set: set, sc: p.Score, profiles: p.Profiles, job: p.Run.Job, log: d.Log,
-		store: d.Store}
+		store: d.Store, revive: p.Revive}
 	j.job.ScoreSource = nil
 	rows := map[int]store.SheetRow{}
 	for _, r := range p.Run.Sheets {

@@ -54,13 +54,14 @@ func (j *jobActor) startAttempt(ctx actor.Context, num int) {
 		return
 	}
 	s.holdsSlot = true
+	s.slotWhy, s.waitWhy = "", ""
 	s.row.Tries++
 	j.setStatus(s, messages.SheetRunning)
 	s.row.StartedAt, s.row.FinishedAt = time.Now(), time.Time{}
 	s.row.ExitCode, s.row.PID, s.row.PGID, s.row.ProcStart = nil, 0, 0, 0
 	s.row.Profile, s.row.Notes, s.live = store.Profile{}, nil, nil
+	// The previous try's reason stays shown while this one runs.
 	lastError := s.row.Error
-	s.row.Error = ""
 	try := s.row.Tries
 	s.launch = &launch{try: try}
 	j.setJobStatus()
@@ -171,8 +172,16 @@ func (j *jobActor) planInput(s *sheetState, lastError string) planInput {
 	if plan.timeout == 0 {
 		plan.timeout = time.Duration(p.DefaultTimeout)
 	}
-	return planInput{sc: j.sc, sh: s.sh, data: j.sc.Data(s.sh, attempt, j.prevOutputs(s)), profile: p,
-		lastError: lastError, plan: plan}
+	data := j.sc.Data(s.sh, attempt, j.prevOutputs(s))
+	data.LastFailure = s.lastFailure
+	if data.LastFailure.Kind == "" && s.row.Tries > 1 && lastError != "" {
+		// Restarted since: only the sheet's error is known.
+		data.LastFailure = score.Failure{Kind: string(messages.OutcomeFailed), Message: lastError}
+	}
+	if p.ResumeSession && s.row.Tries > 1 {
+		plan.session = s.row.SessionID
+	}
+	return planInput{sc: j.sc, sh: s.sh, data: data, profile: p, lastError: lastError, plan: plan}
 }
 
 // render renders the try's validations and prompt.
@@ -240,13 +249,16 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 			s.row.OutputTail = d.usage.Text
 		}
 	}
+	if d.usage.SessionID != "" {
+		s.row.SessionID = d.usage.SessionID
+	}
 	s.row.InputTokens += d.usage.InputTokens
 	s.row.OutputTokens += d.usage.OutputTokens
 	s.row.CostUSD += d.usage.CostUSD
 	s.row.Validations = toStoreValidations(d.checks)
 	s.row.Notes = append(s.row.Notes, r.Notes...) // e.g. a log cut by max_log_mb
 	p := j.profiles[s.sh.Instrument()]
-	v := judgeTry(tryEnd{attempts: s.row.Attempts, rateLimitWaited: s.row.RateLimitWaited, stage: s.sh.Stage,
+	v := judgeTry(tryEnd{attempts: s.row.Attempts, rateLimitWaited: s.row.RateLimitWaited, rateLimitStreak: s.rlStreak, stage: s.sh.Stage,
 		profile: p, done: d, stop: why, stallNote: stallNote, jitter: rand.Float64(), now: now})
 
 	att := &store.AttemptRow{RunKey: j.job.RunKey, Num: d.num, Try: d.try, StartedAt: s.row.StartedAt,
@@ -255,16 +267,27 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	if v.counted {
 		s.row.Attempts++
 	}
+	s.lastFailure = lastFailure(v, d)
 	s.row.Error = v.err
+	switch {
+	case v.kind == verdictRateLimitWait && d.wait <= 0:
+		s.rlStreak++
+	case v.kind != verdictRequeue:
+		s.rlStreak = 0
+	}
 	switch v.kind {
 	case verdictRequeue:
 		s.row.FinishedAt = time.Time{}
 	case verdictRetry:
 		s.row.WaitingUntil = v.until
+		s.waitWhy = "backoff until " + clock(v.until)
 	case verdictRateLimitWait:
 		s.row.RateLimitWaited += v.waited
 		s.row.WaitingUntil = v.until
+		s.waitWhy = "rate limited by " + p.Name + " until " + clock(v.until)
 		ctx.Send(j.mgr, &rateLimitHit{instrument: p.Name, until: v.until})
+	case verdictFail:
+		s.row.WaitingUntil = v.until // a known rate-limit reset a resume must wait for
 	}
 	j.setStatus(s, v.sheet)
 	if s.row.Status.Terminal() {
@@ -273,4 +296,27 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	}
 	j.setJobStatus()
 	j.persist(ctx, att, s)
+}
+
+// maxFailureStderr bounds the stderr a retry's templates see.
+const maxFailureStderr = 2048
+
+// lastFailure is what the next try's templates learn of this one: nothing
+// when it completed or was cancelled.
+func lastFailure(v verdict, d *attemptDone) score.Failure {
+	if v.kind == verdictComplete || v.kind == verdictCancelled {
+		return score.Failure{}
+	}
+	f := score.Failure{Kind: string(v.outcome), Message: v.err}
+	for _, c := range d.checks {
+		if !c.Passed {
+			f.FailedValidations = append(f.FailedValidations, c.Type+": "+c.Detail)
+		}
+	}
+	tail := d.result.StderrTail
+	if len(tail) > maxFailureStderr {
+		tail = tail[len(tail)-maxFailureStderr:]
+	}
+	f.StderrTail = tail
+	return f
 }

@@ -38,6 +38,7 @@ const (
 type tryEnd struct {
 	attempts        int           // counted attempts the sheet used before this try
 	rateLimitWaited time.Duration // rate-limit waits the sheet already sat out
+	rateLimitStreak int           // rate-limit waits in a row before this try that named no reset time
 	stage           *score.Stage  // attempts, backoff, max_rate_limit_wait
 	profile         *instrument.Profile
 	done            *attemptDone
@@ -74,18 +75,24 @@ func judgeTry(in tryEnd) verdict {
 		return verdict{kind: verdictRequeue, sheet: messages.SheetPending, outcome: messages.OutcomeInterrupted,
 			err: why, attemptErr: why}
 	case d.class == sheetrun.ClassAuth:
-		why := "authentication failed: " + lastLine(r.StderrTail, r.StdoutTail)
+		why := "authentication failed: " + lastLine(r.StderrTail, d.usage.ErrorText)
 		return verdict{kind: verdictFail, sheet: messages.SheetFailed, outcome: messages.OutcomeFailed,
 			counted: true, err: why, attemptErr: why}
-	case d.class == sheetrun.ClassRateLimited:
+	case d.class == sheetrun.ClassRateLimited && !rateLimitSpent(in):
 		wait := d.wait
 		if wait <= 0 {
 			wait = time.Duration(in.profile.Errors.RateLimitWait)
 		}
 		if limit := time.Duration(in.stage.MaxRateLimitWait); in.rateLimitWaited+wait > limit {
 			why := fmt.Sprintf("rate limited for longer than max_rate_limit_wait (%s)", limit)
+			var until time.Time
+			if d.wait > 0 {
+				// Say when it lifts, and keep it: a resume waits for it.
+				until = in.now.Add(d.wait)
+				why += fmt.Sprintf("; the limit resets at %s", until.UTC().Format(time.RFC3339))
+			}
 			return verdict{kind: verdictFail, sheet: messages.SheetFailed, outcome: messages.OutcomeRateLimited,
-				err: why, attemptErr: why}
+				err: why, attemptErr: why, until: until}
 		}
 		why := fmt.Sprintf("rate limited by %s; waiting %s", in.profile.Name, wait.Round(time.Second))
 		return verdict{kind: verdictRateLimitWait, sheet: messages.SheetWaiting, outcome: messages.OutcomeRateLimited,
@@ -94,6 +101,10 @@ func judgeTry(in tryEnd) verdict {
 	reason := failureReason(d)
 	if in.stop == stopStall {
 		reason = "stalled: " + in.stallNote
+	}
+	if d.class == sheetrun.ClassRateLimited {
+		reason = fmt.Sprintf("rate limited %d times in a row with no reset time, counted as a try: %s",
+			in.rateLimitStreak+1, lastLine(d.usage.ErrorText, r.StderrTail))
 	}
 	if reason == "" {
 		return verdict{kind: verdictComplete, sheet: messages.SheetCompleted, outcome: messages.OutcomeCompleted,
@@ -120,6 +131,14 @@ func judgeTry(in tryEnd) verdict {
 	return v
 }
 
+// rateLimitSpent reports that a rate limit naming no reset time came after
+// max_rate_limit_retries such waits in a row: a pattern matching by mistake
+// must not retry for free without end, so this one counts as a try.
+func rateLimitSpent(in tryEnd) bool {
+	limit := in.profile.Errors.MaxRateLimitRetries
+	return in.done.wait <= 0 && limit > 0 && in.rateLimitStreak >= limit
+}
+
 // failureReason says why an attempt failed, or "" when it succeeded.
 func failureReason(d *attemptDone) string {
 	r := d.result
@@ -135,11 +154,17 @@ func failureReason(d *attemptDone) string {
 			return "killed by signal " + r.Signal
 		}
 		msg := fmt.Sprintf("exit code %d", r.ExitCode)
-		if tail := lastLine(r.StderrTail, ""); tail != "" {
+		if e := errorSummary(d.usage.ErrorText); e != "" {
+			// The structured result says what went wrong better than stderr.
+			msg += ": " + e
+		} else if tail := lastLine(r.StderrTail, ""); tail != "" {
 			msg += ": " + tail
 		}
 		return msg
 	case d.usage.IsError:
+		if e := errorSummary(d.usage.ErrorText); e != "" {
+			return "the instrument reported an error: " + e
+		}
 		return "the instrument reported an error: " + truncate(d.usage.Text, 200)
 	}
 	var failed []string
@@ -152,4 +177,16 @@ func failureReason(d *attemptDone) string {
 		return "validation failed: " + strings.Join(failed, "; ")
 	}
 	return ""
+}
+
+// errorSummary puts the lines of a structured result's error channel on one
+// line ("error_max_turns; Reached maximum number of turns (3)").
+func errorSummary(errorText string) string {
+	var parts []string
+	for l := range strings.SplitSeq(errorText, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return truncate(strings.Join(parts, "; "), 200)
 }

@@ -21,6 +21,7 @@ func TestJudgeTry(t *testing.T) {
 	jittery.Backoff = &score.Backoff{Base: strict.Duration(10 * time.Second), Max: strict.Duration(time.Minute), Factor: 2, Jitter: &yes}
 	profile := &instrument.Profile{Name: "claude-code"}
 	profile.Errors.RateLimitWait = strict.Duration(5 * time.Minute)
+	profile.Errors.MaxRateLimitRetries = 5
 
 	ok := sheetrun.Result{Success: true, Started: now.Add(-time.Minute), Ended: now}
 	exit3 := sheetrun.Result{ExitCode: 3, Started: now.Add(-time.Minute), Ended: now, StderrTail: "boom\n"}
@@ -92,6 +93,33 @@ func TestJudgeTry(t *testing.T) {
 			in:   tryEnd{rateLimitWaited: 58 * time.Minute, done: &attemptDone{result: exit3, class: sheetrun.ClassRateLimited}},
 			kind: verdictFail, sheet: messages.SheetFailed, outcome: messages.OutcomeRateLimited,
 			err: "rate limited for longer than max_rate_limit_wait (1h0m0s)", attemptErr: "rate limited for longer than max_rate_limit_wait (1h0m0s)"},
+		{name: "a rate limit beyond max_rate_limit_wait says when the limit resets, and keeps it",
+			in:   tryEnd{done: &attemptDone{result: exit3, class: sheetrun.ClassRateLimited, wait: 5 * time.Hour}},
+			kind: verdictFail, sheet: messages.SheetFailed, outcome: messages.OutcomeRateLimited,
+			err:        "rate limited for longer than max_rate_limit_wait (1h0m0s); the limit resets at 2025-10-09T13:53:20Z",
+			attemptErr: "rate limited for longer than max_rate_limit_wait (1h0m0s); the limit resets at 2025-10-09T13:53:20Z",
+			until:      now.Add(5 * time.Hour)},
+		{name: "rate limits with no reset time are free up to max_rate_limit_retries in a row",
+			in:   tryEnd{rateLimitStreak: 4, done: &attemptDone{result: exit3, class: sheetrun.ClassRateLimited}},
+			kind: verdictRateLimitWait, sheet: messages.SheetWaiting, outcome: messages.OutcomeRateLimited,
+			err: "rate limited by claude-code; waiting 5m0s", attemptErr: "rate limited by claude-code; waiting 5m0s",
+			until: now.Add(5 * time.Minute), waited: 5 * time.Minute},
+		{name: "past max_rate_limit_retries a rate limit with no reset time counts as a try",
+			in:   tryEnd{rateLimitStreak: 5, done: &attemptDone{result: exit3, class: sheetrun.ClassRateLimited}},
+			kind: verdictRetry, sheet: messages.SheetWaiting, outcome: messages.OutcomeFailed, counted: true,
+			err:        "rate limited 6 times in a row with no reset time, counted as a try: boom",
+			attemptErr: "rate limited 6 times in a row with no reset time, counted as a try: boom",
+			until:      now.Add(10 * time.Second)},
+		{name: "past max_rate_limit_retries the last attempt fails the sheet",
+			in:   tryEnd{attempts: 2, rateLimitStreak: 9, done: &attemptDone{result: exit3, class: sheetrun.ClassRateLimited}},
+			kind: verdictFail, sheet: messages.SheetFailed, outcome: messages.OutcomeFailed, counted: true,
+			err:        "rate limited 10 times in a row with no reset time, counted as a try: boom",
+			attemptErr: "rate limited 10 times in a row with no reset time, counted as a try: boom"},
+		{name: "a rate limit that names its reset stays free after a streak",
+			in:   tryEnd{rateLimitStreak: 9, done: &attemptDone{result: exit3, class: sheetrun.ClassRateLimited, wait: time.Minute}},
+			kind: verdictRateLimitWait, sheet: messages.SheetWaiting, outcome: messages.OutcomeRateLimited,
+			err: "rate limited by claude-code; waiting 1m0s", attemptErr: "rate limited by claude-code; waiting 1m0s",
+			until: now.Add(time.Minute), waited: time.Minute},
 		{name: "an auth failure fails at once, whatever attempts are left",
 			in:   tryEnd{done: &attemptDone{result: authOut, class: sheetrun.ClassAuth}},
 			kind: verdictFail, sheet: messages.SheetFailed, outcome: messages.OutcomeFailed, counted: true,

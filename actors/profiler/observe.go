@@ -49,6 +49,9 @@ type Policy struct {
 	StallAfter  time.Duration // 0: never stalled
 	Interval    time.Duration // the profiler's, for "sustained"
 	ExpectedP90 time.Duration // the stage's p90 from history; 0: unknown
+	// CPUOnly: new output is no activity (the instrument's liveness is
+	// "cpu": it prints a heartbeat that goes on while it hangs).
+	CPUOnly bool
 }
 
 // Anomaly thresholds.
@@ -118,7 +121,7 @@ func (st *TryState) Observe(r Reading, started, now time.Time, pol Policy) jobs.
 	}
 
 	// Stall: no new output and (almost) no CPU since progressAt.
-	progressed := r.OutputSize != st.lastOutput
+	progressed := r.OutputSize != st.lastOutput && !pol.CPUOnly
 	window := now.Sub(st.progressAt)
 	if burned := float64(st.cpuTicks-st.progressTick) / proctable.ClockTicks; burned > idleCPUShare*max(window.Seconds(), 1) {
 		progressed = true

@@ -136,6 +136,29 @@ func TestObserveStall(t *testing.T) {
 		}
 	})
 
+	t.Run("liveness cpu: a heartbeat on stdout is no progress", func(t *testing.T) {
+		f := &feeder{t: t, pol: Policy{StallAfter: time.Minute, Interval: 5 * time.Second, CPUOnly: true}}
+		var stalledAt float64
+		for s := 5.0; s <= 120; s += 5 {
+			// The output grows every round, the CPU does not move.
+			if p := f.at(s, Reading{OutputSize: int64(s) * 10}); p.Stalled && stalledAt == 0 {
+				stalledAt = s
+			}
+		}
+		if stalledAt != 65 {
+			t.Errorf("stalled at %v s, want 65 s: output must not count as activity", stalledAt)
+		}
+	})
+
+	t.Run("a stream of events on stdout is progress", func(t *testing.T) {
+		f := &feeder{t: t, pol: pol}
+		for s := 5.0; s <= 300; s += 5 {
+			if p := f.at(s, Reading{OutputSize: int64(s) * 10}); p.Stalled {
+				t.Fatalf("stalled at %v s while its output grows", s)
+			}
+		}
+	})
+
 	t.Run("CPU below 1% of the window is no progress", func(t *testing.T) {
 		f := &feeder{t: t, pol: pol}
 		r := Reading{OutputSize: 1, CPUTicks: 500}

@@ -153,7 +153,7 @@ func (a *Actor) onRound(ctx actor.Context, r *round) {
 			st = &TryState{}
 			a.tries[k] = st
 		}
-		policy := Policy{StallAfter: s.StallAfter, Interval: time.Duration(a.cfg.Profiler.Interval)}
+		policy := Policy{StallAfter: s.StallAfter, Interval: time.Duration(a.cfg.Profiler.Interval), CPUOnly: s.CPUOnly}
 		if hist, ok := stats.Lookup(correlation.Key{Score: s.JobID, Stage: s.Stage, Instrument: s.Instrument}); ok && hist.Completed >= 3 {
 			policy.ExpectedP90 = hist.P90
 		}

@@ -132,6 +132,8 @@ var migrations = []string{
 	);
 	ALTER TABLE jobs ADD COLUMN score_hash TEXT NOT NULL DEFAULT '';
 	CREATE INDEX jobs_by_score ON jobs (score_hash);`,
+	// 4: the agent session of a sheet's latest try (a retry may continue it).
+	`ALTER TABLE sheets ADD COLUMN session_id TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrationSteps are Go steps run right after the SQL migration of the same

@@ -62,6 +62,7 @@ type SheetRow struct {
 	CostUSD         float64
 	Profile         Profile  // of the latest try
 	Notes           []string // stall and anomaly lines of the latest try
+	SessionID       string   // the agent session of the latest try that reported one
 }
 
 // Profile summarises one try's resource use, from the profiler's samples.
@@ -244,13 +245,14 @@ func upsertSheet(ctx context.Context, tx *sql.Tx, s *SheetRow) error {
 		(run_key, num, stage, voice, voice_count, instrument, model, status, attempts, tries,
 		 started_at, finished_at, exit_code, error, waiting_until, rate_limit_waited,
 		 pid, pgid, proc_start, validations, output_tail, input_tokens, output_tokens, cost_usd,
-		 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes, session_id)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		s.RunKey, s.Num, s.Stage, s.Voice, s.VoiceCount, s.Instrument, s.Model, s.Status, s.Attempts, s.Tries,
 		nanos(s.StartedAt), nanos(s.FinishedAt), s.ExitCode, s.Error, nanos(s.WaitingUntil), int64(s.RateLimitWaited),
 		s.PID, s.PGID, int64(s.ProcStart), validationsJSON(s.Validations), s.OutputTail,
 		s.InputTokens, s.OutputTokens, s.CostUSD,
-		s.Profile.PeakRSSMB, s.Profile.CPUSeconds, s.Profile.MeanCPUPercent, b2i(s.Profile.Stalled), notesJSON(s.Notes))
+		s.Profile.PeakRSSMB, s.Profile.CPUSeconds, s.Profile.MeanCPUPercent, b2i(s.Profile.Stalled), notesJSON(s.Notes),
+		s.SessionID)
 	if err != nil {
 		return fmt.Errorf("save sheet %d: %w", s.Num, err)
 	}
@@ -282,7 +284,7 @@ func (db *DB) sheetsOf(ctx context.Context, runKey string) ([]SheetRow, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT run_key, num, stage, voice, voice_count, instrument, model,
 		status, attempts, tries, started_at, finished_at, exit_code, error, waiting_until, rate_limit_waited,
 		pid, pgid, proc_start, validations, output_tail, input_tokens, output_tokens, cost_usd,
-		peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes
+		peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes, session_id
 		FROM sheets WHERE run_key = ? ORDER BY num`, runKey)
 	if err != nil {
 		return nil, fmt.Errorf("read sheets: %w", err)
@@ -298,7 +300,7 @@ func (db *DB) sheetsOf(ctx context.Context, runKey string) ([]SheetRow, error) {
 		if err := rows.Scan(&s.RunKey, &s.Num, &s.Stage, &s.Voice, &s.VoiceCount, &s.Instrument, &s.Model,
 			&s.Status, &s.Attempts, &s.Tries, &started, &finished, &exit, &s.Error, &waiting, &waited,
 			&s.PID, &s.PGID, &procStart, &vals, &s.OutputTail, &s.InputTokens, &s.OutputTokens, &s.CostUSD,
-			&s.Profile.PeakRSSMB, &s.Profile.CPUSeconds, &s.Profile.MeanCPUPercent, &stalled, &notes); err != nil {
+			&s.Profile.PeakRSSMB, &s.Profile.CPUSeconds, &s.Profile.MeanCPUPercent, &stalled, &notes, &s.SessionID); err != nil {
 			return nil, fmt.Errorf("read sheet: %w", err)
 		}
 		s.StartedAt, s.FinishedAt, s.WaitingUntil = fromNanos(started), fromNanos(finished), fromNanos(waiting)
@@ -431,4 +433,36 @@ func (op *MarkFailed) apply(ctx context.Context, tx *sql.Tx) error {
 		return fmt.Errorf("mark job %s failed: %w", op.JobID, err)
 	}
 	return nil
+}
+
+// Attempts returns the recorded tries of one sheet of a run, oldest first.
+func (db *DB) Attempts(ctx context.Context, runKey string, num int) ([]AttemptRow, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT run_key, num, try, counted, outcome, started_at, finished_at,
+		exit_code, error, validations, peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled
+		FROM attempts WHERE run_key = ? AND num = ? ORDER BY try`, runKey, num)
+	if err != nil {
+		return nil, fmt.Errorf("read attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []AttemptRow
+	for rows.Next() {
+		var a AttemptRow
+		var counted, stalled int
+		var started, finished int64
+		var exit sql.NullInt64
+		var vals string
+		if err := rows.Scan(&a.RunKey, &a.Num, &a.Try, &counted, &a.Outcome, &started, &finished, &exit, &a.Error, &vals,
+			&a.Profile.PeakRSSMB, &a.Profile.CPUSeconds, &a.Profile.MeanCPUPercent, &stalled); err != nil {
+			return nil, fmt.Errorf("read attempt: %w", err)
+		}
+		a.Counted, a.Profile.Stalled = counted != 0, stalled != 0
+		a.StartedAt, a.FinishedAt = fromNanos(started), fromNanos(finished)
+		if exit.Valid {
+			code := int(exit.Int64)
+			a.ExitCode = &code
+		}
+		a.Validations = parseValidations(vals)
+		out = append(out, a)
+	}
+	return out, rows.Err()
 }

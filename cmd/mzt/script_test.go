@@ -37,7 +37,8 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		binDir = dir
-		for pkg, name := range map[string]string{".": "mzt", "../../testdata/fakeagent": "fakeagent"} {
+		for pkg, name := range map[string]string{".": "mzt", "../../testdata/fakeagent": "fakeagent",
+			"../../testdata/anthropicmock": "anthropicmock"} {
 			out, err := exec.Command("go", "build", "-race", "-o", filepath.Join(dir, name), pkg).CombinedOutput()
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", name, err, out)
@@ -65,6 +66,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("MZT_CLONE", "")
 			// Race-built binaries otherwise sleep a second at exit.
 			env.Setenv("GORACE", "atexit_sleep_ms=0")
+			if c := realClaude(); c != "" {
+				env.Setenv("CLAUDE_DIR", filepath.Dir(c))
+			}
 			env.Defer(func() { stopAll(home) })
 			return nil
 		},
@@ -82,6 +86,8 @@ func TestScripts(t *testing.T) {
 				return err == nil && (cond == "cgroup-pids" && c.Pids || cond == "cgroup-memory" && c.Memory), nil
 			case "ipv6":
 				return hasIPv6Loopback(), nil
+			case "claude": // the real claude CLI (MZT_REAL_CLAUDE or on PATH)
+				return realClaude() != "", nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

@@ -11,6 +11,9 @@ const (
 	DefaultTimeout       = 30 * time.Minute
 	DefaultMaxConcurrent = 4
 	DefaultRateLimitWait = 60 * time.Second
+	// DefaultMaxRateLimitRetries is how many rate-limit waits in a row with no
+	// reset time are free before one counts as a try.
+	DefaultMaxRateLimitRetries = 5
 )
 
 // newProfile is a profile with every default set, ready to decode a user file
@@ -21,9 +24,11 @@ func newProfile() *Profile {
 		DefaultTimeout: strict.Duration(DefaultTimeout),
 		MaxConcurrent:  DefaultMaxConcurrent,
 		OutputFormat:   OutputText,
+		ResumeArgs:     []string{"--resume", PlaceholderSession},
 		Errors: Errors{
-			SuccessExitCodes: []int{0},
-			RateLimitWait:    strict.Duration(DefaultRateLimitWait),
+			SuccessExitCodes:    []int{0},
+			RateLimitWait:       strict.Duration(DefaultRateLimitWait),
+			MaxRateLimitRetries: DefaultMaxRateLimitRetries,
 		},
 	}
 }
@@ -32,14 +37,16 @@ func newProfile() *Profile {
 //
 //   - shell: `bash -c PROMPT`. The prompt is the script, with no preamble; no
 //     cap of its own on concurrency, no rate-limit or auth patterns.
-//   - claude-code: `claude -p --output-format json --permission-mode acceptEdits`,
-//     the prompt on stdin. acceptEdits lets the agent write files in its
+//   - claude-code: `claude -p --output-format stream-json --verbose
+//     --permission-mode acceptEdits`, the prompt on stdin; the result and usage
+//     come from the final result event, and every event is liveness. acceptEdits lets the agent write files in its
 //     workspace (its cwd) without the approval nobody is there to give.
 //   - codex: `codex exec --json --skip-git-repo-check --sandbox workspace-write -`,
 //     "-" reading the prompt from stdin. Workspaces are often not git
 //     repositories, and the default read-only sandbox could not write the files
 //     validations look for.
-//   - gemini: `gemini --approval-mode auto_edit`, the prompt on stdin. Gemini
+//   - gemini: `gemini --approval-mode auto_edit --output-format json`, the
+//     prompt on stdin; the answer and token usage come from the JSON object. Gemini
 //     runs headless whenever stdin is not a terminal, and stdin, unlike
 //     `-p PROMPT`, has no ARG_MAX limit on prompt size.
 //
@@ -57,7 +64,9 @@ func Builtins() map[string]*Profile {
 	claude := newProfile()
 	claude.Name = "claude-code"
 	claude.Executable = "claude"
-	claude.Args = []string{"-p", "--output-format", "json", "--permission-mode", "acceptEdits"}
+	// stream-json (which needs --verbose) prints an event per step: each is
+	// activity for stall detection, where json prints nothing until the end.
+	claude.Args = []string{"-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits"}
 	claude.ModelArgs = []string{"--model", PlaceholderModel}
 	claude.OutputFormat = OutputClaudeJSON
 	claude.Errors.RateLimitPatterns = []string{
@@ -65,7 +74,7 @@ func Builtins() map[string]*Profile {
 	}
 	claude.Errors.AuthPatterns = []string{
 		`invalid api key`, `invalid x-api-key`, `authentication_error`, `please run /login`,
-		`oauth token has expired`, `not logged in`,
+		`oauth token has expired`, `not logged in`, `authentication_failed`, `api_error_status 401`,
 	}
 
 	codex := newProfile()
@@ -84,7 +93,8 @@ func Builtins() map[string]*Profile {
 	gemini := newProfile()
 	gemini.Name = "gemini"
 	gemini.Executable = "gemini"
-	gemini.Args = []string{"--approval-mode", "auto_edit"}
+	gemini.Args = []string{"--approval-mode", "auto_edit", "--output-format", "json"}
+	gemini.OutputFormat = OutputGeminiJSON
 	gemini.ModelArgs = []string{"--model", PlaceholderModel}
 	gemini.Errors.RateLimitPatterns = []string{
 		`rate.?limit`, `\b429\b`, `resource.?exhausted`, `quota exceeded`, `too many requests`,

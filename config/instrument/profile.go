@@ -42,10 +42,14 @@ const (
 	// `codex exec --json`; the answer is the text of the last
 	// "item.completed" event whose item is an "agent_message".
 	OutputCodexJSONL = "codex-jsonl"
+	// OutputGeminiJSON: stdout is the object `gemini --output-format json`
+	// prints at the end (response, stats, error).
+	OutputGeminiJSON = "gemini-json"
 )
 
 // Placeholders substituted in args and model_args by Command.
 const (
+	PlaceholderSession    = "{session}" // in resume_args
 	PlaceholderPrompt     = "{prompt}"
 	PlaceholderPromptFile = "{prompt_file}"
 	PlaceholderModel      = "{model}"
@@ -70,9 +74,20 @@ type Profile struct {
 	// 0 means no cap of its own (the conductor's max_concurrent_sheets still applies).
 	MaxConcurrent int               `toml:"max_concurrent"`
 	Env           map[string]string `toml:"env"`           // added to the sheet's environment
-	OutputFormat  string            `toml:"output_format"` // text (default) | claude-json | codex-jsonl
-	Errors        Errors            `toml:"errors"`
-	Source        string            `toml:"-"` // "built-in" or the file the profile came from
+	OutputFormat  string            `toml:"output_format"` // text (default) | claude-json | codex-jsonl | gemini-json
+	// Liveness is how a running try shows it is alive, for stall detection:
+	// "output" (default: new output or CPU use), "cpu" (CPU use only: its
+	// output is a heartbeat that goes on while it hangs) or "none" (an agent
+	// that prints nothing until it ends and waits on the network: it is never
+	// judged stalled; its timeout still applies).
+	Liveness string `toml:"liveness"`
+	// ResumeSession: a retry continues the agent session of the try before
+	// it (the session id its structured output reported), with ResumeArgs
+	// ({session} is the id) added before a positional prompt.
+	ResumeSession bool     `toml:"resume_session"`
+	ResumeArgs    []string `toml:"resume_args"`
+	Errors        Errors   `toml:"errors"`
+	Source        string   `toml:"-"` // "built-in" or the file the profile came from
 }
 
 // Errors says how to classify a failed attempt.
@@ -85,7 +100,18 @@ type Errors struct {
 	RateLimitPatterns []string        `toml:"rate_limit_patterns"`
 	AuthPatterns      []string        `toml:"auth_patterns"`
 	RateLimitWait     strict.Duration `toml:"rate_limit_wait"` // when the output names no reset time
+	// MaxRateLimitRetries bounds rate-limit waits in a row that name no reset
+	// time: past it a wait counts as a try, so a pattern that matches by
+	// mistake can never retry for free without end.
+	MaxRateLimitRetries int `toml:"max_rate_limit_retries"`
 }
+
+// Liveness values.
+const (
+	LivenessOutput = "output"
+	LivenessCPU    = "cpu"
+	LivenessNone   = "none"
+)
 
 // BuiltinSource is Profile.Source for the built-in profiles.
 const BuiltinSource = "built-in"
@@ -156,9 +182,18 @@ func (p *Profile) Validate() error {
 		}
 	}
 	switch p.OutputFormat {
-	case "", OutputText, OutputClaudeJSON, OutputCodexJSONL:
+	case "", OutputText, OutputClaudeJSON, OutputCodexJSONL, OutputGeminiJSON:
 	default:
-		add("output_format", "output_format must be %s, %s or %s, not %q", OutputText, OutputClaudeJSON, OutputCodexJSONL, p.OutputFormat)
+		add("output_format", "output_format must be %s, %s, %s or %s, not %q", OutputText, OutputClaudeJSON, OutputCodexJSONL,
+			OutputGeminiJSON, p.OutputFormat)
+	}
+	if p.ResumeSession && !slices.ContainsFunc(p.ResumeArgs, func(a string) bool { return strings.Contains(a, PlaceholderSession) }) {
+		add("resume_args", "resume_session = true needs %s in resume_args", PlaceholderSession)
+	}
+	switch p.Liveness {
+	case "", LivenessOutput, LivenessCPU, LivenessNone:
+	default:
+		add("liveness", "liveness must be %s, %s or %s, not %q", LivenessOutput, LivenessCPU, LivenessNone, p.Liveness)
 	}
 
 	e := p.Errors
@@ -182,6 +217,9 @@ func (p *Profile) Validate() error {
 	}
 	if e.RateLimitWait <= 0 {
 		add("errors.rate_limit_wait", "errors.rate_limit_wait must be more than 0")
+	}
+	if e.MaxRateLimitRetries < 1 {
+		add("errors.max_rate_limit_retries", "errors.max_rate_limit_retries must be 1 or more, not %d", e.MaxRateLimitRetries)
 	}
 	if len(ps) == 0 {
 		return nil
@@ -258,6 +296,26 @@ func (p *Profile) Command(prompt, model, promptFile string) (argv []string, stdi
 		stdin = prompt
 	}
 	return argv, stdin
+}
+
+// WithSession adds the resume args for session to an argv Command built,
+// when the profile resumes sessions and one is known.
+func (p *Profile) WithSession(argv []string, session string) []string {
+	if !p.ResumeSession || session == "" || len(p.ResumeArgs) == 0 {
+		return argv
+	}
+	extra := make([]string, len(p.ResumeArgs))
+	for i, a := range p.ResumeArgs {
+		extra[i] = strings.ReplaceAll(a, PlaceholderSession, session)
+	}
+	at := len(argv)
+	if n := len(p.Args); n > 0 && isPositionalPrompt(p.Args[n-1]) && at > 1 {
+		at-- // options go before the positional prompt
+	}
+	out := make([]string, 0, len(argv)+len(extra))
+	out = append(out, argv[:at]...)
+	out = append(out, extra...)
+	return append(out, argv[at:]...)
 }
 
 func isPositionalPrompt(arg string) bool {

@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 
 	"github.com/mzt-dev/mzt/config/instrument"
 )
@@ -31,6 +35,9 @@ type ReadOptions struct {
 	MaxSheets int
 	// JobID, when set, replaces the score's id (mzt run --id).
 	JobID string
+	// CheckRunnable refuses a stage whose instrument's executable is not on
+	// PATH (mzt validate, mzt run, a submission; not a recovered job).
+	CheckRunnable bool
 }
 
 // Read loads the instrument profiles, parses the score from data (path as for
@@ -50,7 +57,11 @@ func Read(path string, data []byte, opts ReadOptions) (*Score, map[string]*instr
 			names[n] = true
 		}
 	}
-	sc, err := ParseWith(path, data, ParseOptions{Instruments: names, MaxSheets: opts.MaxSheets})
+	po := ParseOptions{Instruments: names, MaxSheets: opts.MaxSheets}
+	if opts.CheckRunnable && profiles != nil {
+		po.Unrunnable = func(name string) string { return unrunnable(profiles[name]) }
+	}
+	sc, err := ParseWith(path, data, po)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -60,4 +71,36 @@ func Read(path string, data []byte, opts ReadOptions) (*Score, map[string]*instr
 		}
 	}
 	return sc, profiles, nil
+}
+
+// unrunnable says why the profile's executable cannot be started here, or "".
+// A profile that sets its own PATH is looked up in that one.
+func unrunnable(p *instrument.Profile) string {
+	if p == nil {
+		return ""
+	}
+	exe := p.Executable
+	if path, ok := p.Env["PATH"]; ok && !strings.ContainsRune(exe, '/') {
+		for _, dir := range filepath.SplitList(path) {
+			if dir == "" {
+				dir = "."
+			}
+			if isExecutable(filepath.Join(dir, exe)) {
+				return ""
+			}
+		}
+		return fmt.Sprintf("runs %q, which is not on its PATH (%s)", exe, path)
+	}
+	if _, err := exec.LookPath(exe); err != nil {
+		if strings.ContainsRune(exe, '/') {
+			return fmt.Sprintf("runs %q, which is missing or not executable", exe)
+		}
+		return fmt.Sprintf("runs %q, which is not on PATH", exe)
+	}
+	return ""
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }

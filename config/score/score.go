@@ -222,6 +222,9 @@ type ParseOptions struct {
 	Instruments map[string]bool
 	// MaxSheets refuses a score with more sheets; 0 means DefaultMaxSheets.
 	MaxSheets int
+	// Unrunnable says why a known instrument cannot run here (its executable
+	// is not on PATH), or ""; nil skips that check.
+	Unrunnable func(instrument string) string
 }
 
 // ParseWith is Parse with options.
@@ -234,7 +237,8 @@ func ParseWith(path string, data []byte, opts ParseOptions) (*Score, error) {
 	if maxSheets <= 0 {
 		maxSheets = DefaultMaxSheets
 	}
-	p := &parser{file: path, abs: abs, data: data, pos: strict.Locate(data), instruments: opts.Instruments, maxSheets: maxSheets}
+	p := &parser{file: path, abs: abs, data: data, pos: strict.Locate(data), instruments: opts.Instruments, maxSheets: maxSheets,
+		unrunnable: opts.Unrunnable}
 	var raw rawScore
 	if err := strict.Decode(path, data, &raw); err != nil {
 		var ps strict.Problems
@@ -264,6 +268,7 @@ type parser struct {
 	data        []byte
 	pos         strict.Positions
 	instruments map[string]bool
+	unrunnable  func(string) string
 	maxSheets   int
 	problems    strict.Problems
 	// everyStage is the sample .Prev of templates that use it as a whole.

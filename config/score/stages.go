@@ -138,6 +138,7 @@ func (p *parser) stages(raw *rawScore, dir string, s *Score) []Stage {
 		if st.Instrument == "" && r.Instruments == nil {
 			p.at(key, "stage %s has no instrument: set instrument in [defaults] or in the stage", name)
 		}
+		p.checkRunnable(key, name, st.Instrument, r.Instrument != nil)
 
 		p.prompt(st, r, key, name, dir)
 		p.stageVoices(s, st, r, key, name)
@@ -301,4 +302,41 @@ func (p *parser) validations(raws []rawValidation, stageKey, stage string) []Val
 		}
 	}
 	return out
+}
+
+// suggestInstrument is the known name a mistyped one probably meant: a close
+// spelling, or the one name it is the start of ("claude" for "claude-code").
+func suggestInstrument(name string, known []string) string {
+	if s := strict.Suggest(name, known); s != "" {
+		return s
+	}
+	var hit string
+	for _, k := range known {
+		lk, ln := strings.ToLower(k), strings.ToLower(name)
+		if strings.HasPrefix(lk, ln) || strings.HasPrefix(ln, lk) {
+			if hit != "" {
+				return "" // ambiguous
+			}
+			hit = k
+		}
+	}
+	return hit
+}
+
+// checkRunnable refuses a stage whose instrument cannot run on this host,
+// before any paid try of an earlier stage is spent. The problem is put on
+// the line that chose the instrument: the stage's, else [defaults].
+func (p *parser) checkRunnable(key, name, instrument string, own bool) {
+	if p.unrunnable == nil || instrument == "" || p.instruments == nil || !p.instruments[instrument] {
+		return
+	}
+	why := p.unrunnable(instrument)
+	if why == "" {
+		return
+	}
+	where := "defaults.instrument"
+	if own {
+		where = key + ".instrument"
+	}
+	p.at(where, "stage %s: instrument %q %s", name, instrument, why)
 }

@@ -26,6 +26,17 @@ type TemplateData struct {
 	// Prev holds the stages this sheet's stage depends on, directly or not
 	// (Score.Ancestors), by id: {{.Prev.draft.Output}}.
 	Prev map[string]PrevStage
+	// LastFailure is why the sheet's previous try failed; empty on the first
+	// try: {{if .LastFailure.Kind}}Last time: {{.LastFailure.Message}}{{end}}.
+	LastFailure Failure
+}
+
+// Failure is what a retry's templates know of the try before it.
+type Failure struct {
+	Kind              string   // failed, timed_out, stalled, rate_limited, interrupted
+	Message           string   // the sheet's error after that try
+	FailedValidations []string // "type: detail" of each validation that failed
+	StderrTail        string   // the end of its stderr (at most 2 KiB)
 }
 
 // PrevStage is what a later stage sees of an earlier one.

@@ -53,7 +53,7 @@ func TestRenderErrors(t *testing.T) {
 	}{
 		{"undefined var", "x\nabout {{.Vars.nope}}", 2, 13, `undefined var "nope" (define it under [vars])`},
 		{"stage not upstream", "{{.Prev.other.Output}}", 1, 7, `.Prev.other: "other" is not a stage this stage depends on, directly or not`},
-		{"unknown field", "{{.Nope}}", 1, 2, ".Nope is not a template field (fields: .JobID .JobName .Workspace .ScoreDir .Sheet .TotalSheets .Stage .Voice .VoiceCount .Attempt .Instrument .Model .Vars .VoiceVars .Prev)"},
+		{"unknown field", "{{.Nope}}", 1, 2, ".Nope is not a template field (fields: .JobID .JobName .Workspace .ScoreDir .Sheet .TotalSheets .Stage .Voice .VoiceCount .Attempt .Instrument .Model .Vars .VoiceVars .Prev .LastFailure)"},
 		{"unknown field of an earlier stage", "{{.Prev.draft.Outptu}}", 1, 7, ".Prev.draft.Outptu is not a field of an earlier stage (fields: .Output .Voices)"},
 		{"field of a voice", "{{(index .Prev.draft.Voices 0).Outptu}}", 1, 28, ".Outptu is not a field of a voice (fields: .Output .Workspace .Branch)"},
 		{"field of a list", "{{.Prev.draft.Voices.Output}}", 1, 7, ".Prev.draft.Voices.Output: a list has no fields: pick one with index"},

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mzt-dev/mzt/config/strict"
 )
 
 // Per-voice inputs: voice_vars gives each voice of a stage its own values,
@@ -198,7 +197,7 @@ func (p *parser) checkInstrument(key, name string) {
 	case p.instruments != nil && !p.instruments[name]:
 		msg := fmt.Sprintf("unknown instrument %q", name)
 		known := slices.Sorted(maps.Keys(p.instruments))
-		if s := strict.Suggest(name, known); s != "" {
+		if s := suggestInstrument(name, known); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		} else {
 			msg += fmt.Sprintf(" (known: %s)", strings.Join(known, ", "))

@@ -26,12 +26,14 @@ func (c Class) String() string {
 	return "none"
 }
 
-// Classify looks at the output tails of a FAILED attempt. Auth patterns win over rate-limit
-// patterns: an expired key often also yields a 429-looking message, and waiting would not fix it.
-// For a rate limit it also tries to read when the limit resets and returns the wait from now
-// (0 = the output does not say; the caller then uses the instrument's rate_limit_wait).
-func Classify(stdoutTail, stderrTail string, rateLimit, auth []*regexp.Regexp, now time.Time) (Class, time.Duration) {
-	text := stderrTail + "\n" + stdoutTail
+// Classify looks at the error channel of a FAILED attempt: the error fields of its structured
+// result (errorText, see Usage.ErrorText) and its stderr. Never at the agent's answer: an answer
+// that talks about a "token-bucket rate limiter" is no rate limit. Auth patterns win over
+// rate-limit patterns: an expired key often also yields a 429-looking message, and waiting would
+// not fix it. For a rate limit it also tries to read when the limit resets and returns the wait
+// from now (0 = the output does not say; the caller then uses the instrument's rate_limit_wait).
+func Classify(errorText, stderrTail string, rateLimit, auth []*regexp.Regexp, now time.Time) (Class, time.Duration) {
+	text := stderrTail + "\n" + errorText
 	if matchAny(auth, text) {
 		return ClassAuth, 0
 	}

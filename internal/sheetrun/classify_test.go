@@ -20,7 +20,7 @@ func TestClassify(t *testing.T) {
 	epoch := now.Add(90 * time.Minute).Unix()
 
 	for _, tc := range []struct {
-		stdout, stderr string
+		stdout, stderr string // stdout: the error channel of a structured result
 		class          Class
 		wait           time.Duration
 	}{
@@ -56,3 +56,33 @@ func TestClassify(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// The agent's answer never classifies a failure: only the error channel of
+// its structured result and its stderr do.
+func TestClassifyIgnoresTheAnswer(t *testing.T) {
+	t.Parallel()
+	rate := []*regexp.Regexp{regexp.MustCompile(`(?i)rate.?limit`), regexp.MustCompile(`\b429\b`), regexp.MustCompile(`(?i)usage limit`)}
+	auth := []*regexp.Regexp{regexp.MustCompile(`(?i)authentication_failed`)}
+	now := time.Unix(1789990000, 0)
+	for _, tc := range []struct {
+		file  string
+		class Class
+		wait  time.Duration
+	}{
+		{"claude-max-turns-ratelimiter.jsonl", ClassNone, 0},
+		{"claude-usage-limit.jsonl", ClassRateLimited, 10000 * time.Second},
+		{"codex-usage-limit.jsonl", ClassRateLimited, 2 * time.Hour},
+	} {
+		format := FormatClaudeJSON
+		if tc.file[:5] == "codex" {
+			format = FormatCodexJSONL
+		}
+		u, err := ParseOutput(format, "../../testdata/fakeagent/samples/"+tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if class, wait := Classify(u.ErrorText, "", rate, auth, now); class != tc.class || wait != tc.wait {
+			t.Errorf("%s: got %v %v, want %v %v", tc.file, class, wait, tc.class, tc.wait)
+		}
+	}
+}

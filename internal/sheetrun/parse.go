@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // Output formats an instrument's stdout can be parsed in.
@@ -13,6 +14,7 @@ const (
 	FormatText       = "text"
 	FormatClaudeJSON = "claude-json"
 	FormatCodexJSONL = "codex-jsonl"
+	FormatGeminiJSON = "gemini-json"
 )
 
 // maxParse is how much of the end of stdout ParseOutput reads: the result object comes last, and
@@ -26,6 +28,12 @@ type Usage struct {
 	CostUSD                   float64
 	HasUsage                  bool // token counts or cost were found
 	IsError                   bool // the instrument itself flagged the run as failed (claude-json is_error)
+	// ErrorText is the structured result's error channel: the text of a
+	// failed API call, the errors list of an error_* subtype, the error
+	// categories and reset times of stream events, Codex's error events.
+	// Rate-limit and auth patterns look here and at stderr, never at Text.
+	ErrorText string
+	SessionID string // Claude's session, for a retry that continues it
 }
 
 // ParseOutput reads the instrument's stdout file in the given format. "text" (or "") parses
@@ -34,7 +42,7 @@ func ParseOutput(format, stdoutPath string) (Usage, error) {
 	switch format {
 	case "", FormatText:
 		return Usage{}, nil
-	case FormatClaudeJSON, FormatCodexJSONL:
+	case FormatClaudeJSON, FormatCodexJSONL, FormatGeminiJSON:
 	default:
 		return Usage{}, fmt.Errorf("unknown output format %q", format)
 	}
@@ -53,22 +61,41 @@ func ParseOutput(format, stdoutPath string) (Usage, error) {
 			b = b[i+1:]
 		}
 	}
-	if format == FormatClaudeJSON {
+	switch format {
+	case FormatClaudeJSON:
 		return parseClaude(b)
+	case FormatGeminiJSON:
+		return parseGemini(b)
 	}
 	return parseCodex(b)
 }
 
 type claudeResult struct {
-	Type    string   `json:"type"`
-	Result  *string  `json:"result"`
-	IsError bool     `json:"is_error"`
-	Cost    *float64 `json:"total_cost_usd"`
-	OldCost *float64 `json:"cost_usd"` // older Claude Code versions
-	Usage   *struct {
+	Type      string   `json:"type"`
+	Subtype   string   `json:"subtype"`
+	Result    *string  `json:"result"`
+	IsError   bool     `json:"is_error"`
+	Errors    []string `json:"errors"`
+	APIStatus int      `json:"api_error_status"`
+	SessionID string   `json:"session_id"`
+	Cost      *float64 `json:"total_cost_usd"`
+	OldCost   *float64 `json:"cost_usd"` // older Claude Code versions
+	Usage     *struct {
 		InputTokens  int64 `json:"input_tokens"`
 		OutputTokens int64 `json:"output_tokens"`
 	} `json:"usage"`
+}
+
+// claudeEvent is a stream-json line that is not the result but says
+// something about errors: an assistant message with an error category, or a
+// rejected rate limit with its reset time.
+type claudeEvent struct {
+	Type          string `json:"type"`
+	Error         string `json:"error"`
+	RateLimitInfo *struct {
+		Status   string `json:"status"`
+		ResetsAt int64  `json:"resetsAt"`
+	} `json:"rate_limit_info"`
 }
 
 // parseClaude accepts `--output-format json` (one object, possibly pretty-printed, possibly
@@ -77,7 +104,17 @@ func parseClaude(b []byte) (Usage, error) {
 	b = bytes.TrimSpace(b)
 	var r claudeResult
 	if json.Unmarshal(b, &r) == nil && isClaudeResult(r) {
-		return claudeUsage(r), nil
+		return claudeUsage(r, nil), nil
+	}
+	// With verbose settings `--output-format json` prints an array of every
+	// message, the result last.
+	var all []claudeResult
+	if len(b) > 0 && b[0] == '[' && json.Unmarshal(b, &all) == nil {
+		for i := len(all) - 1; i >= 0; i-- {
+			if all[i].Type == "result" {
+				return claudeUsage(all[i], nil), nil
+			}
+		}
 	}
 	lines := bytes.Split(b, []byte("\n"))
 	for i := len(lines) - 1; i >= 0; i-- {
@@ -87,21 +124,64 @@ func parseClaude(b []byte) (Usage, error) {
 		}
 		r = claudeResult{}
 		if json.Unmarshal(l, &r) == nil && isClaudeResult(r) {
-			return claudeUsage(r), nil
+			return claudeUsage(r, streamErrors(lines[:i])), nil
 		}
 	}
 	return Usage{}, errors.New("no Claude result object in the instrument's output")
+}
+
+// streamErrors collects the error signals of the stream events before the
+// result: assistant error categories ("rate_limit", "authentication_failed")
+// and rejected rate limits with their reset time.
+func streamErrors(lines [][]byte) []string {
+	var out []string
+	for _, l := range lines {
+		l = bytes.TrimSpace(l)
+		if len(l) == 0 || l[0] != '{' || !bytes.Contains(l, []byte(`"error`)) && !bytes.Contains(l, []byte(`"rate_limit_info"`)) {
+			continue
+		}
+		var ev claudeEvent
+		if json.Unmarshal(l, &ev) != nil {
+			continue
+		}
+		switch {
+		case ev.Type == "assistant" && ev.Error != "":
+			out = append(out, "error: "+ev.Error)
+		case ev.Type == "rate_limit_event" && ev.RateLimitInfo != nil && ev.RateLimitInfo.Status == "rejected":
+			msg := "rate_limit rejected"
+			if ev.RateLimitInfo.ResetsAt > 0 {
+				msg += fmt.Sprintf(" resets_at %d", ev.RateLimitInfo.ResetsAt)
+			}
+			out = append(out, msg)
+		}
+	}
+	return out
 }
 
 func isClaudeResult(r claudeResult) bool {
 	return r.Type == "result" || (r.Type == "" && (r.Result != nil || r.Usage != nil))
 }
 
-func claudeUsage(r claudeResult) Usage {
-	u := Usage{IsError: r.IsError}
+func claudeUsage(r claudeResult, stream []string) Usage {
+	u := Usage{IsError: r.IsError, SessionID: r.SessionID}
 	if r.Result != nil {
 		u.Text = *r.Result
 	}
+	// The error channel: a failed API call puts its message in result (with
+	// subtype success); an error_* subtype (max turns, budget) has an errors
+	// list, and its result, if any, is the agent's answer, not an error.
+	errs := stream
+	if r.APIStatus != 0 {
+		errs = append(errs, fmt.Sprintf("api_error_status %d", r.APIStatus))
+	}
+	if r.IsError && (r.Subtype == "" || r.Subtype == "success") {
+		errs = append(errs, u.Text)
+	}
+	if r.Subtype != "" && r.Subtype != "success" {
+		errs = append(errs, r.Subtype)
+	}
+	errs = append(errs, r.Errors...)
+	u.ErrorText = strings.Join(errs, "\n")
 	if r.Usage != nil {
 		u.InputTokens, u.OutputTokens, u.HasUsage = r.Usage.InputTokens, r.Usage.OutputTokens, true
 	}
@@ -128,8 +208,12 @@ type codexEvent struct {
 		Type string `json:"type"`
 		Text string `json:"text"`
 	} `json:"item"`
-	Usage *codexTokens `json:"usage"`
-	Msg   *struct {
+	Usage   *codexTokens `json:"usage"`
+	Message string       `json:"message"` // of an error event
+	Error   *struct {
+		Message string `json:"message"`
+	} `json:"error"` // of turn.failed
+	Msg *struct {
 		Type    string `json:"type"`
 		Message string `json:"message"`
 		codexTokens
@@ -143,6 +227,7 @@ func parseCodex(b []byte) (Usage, error) {
 	var u Usage
 	var turns, total codexTokens // turn.completed reports per turn; token_count a running total
 	haveTurns, haveTotal, parsed := false, false, false
+	var errs []string
 	for line := range bytes.SplitSeq(b, []byte("\n")) {
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 || line[0] != '{' {
@@ -160,6 +245,12 @@ func parseCodex(b []byte) (Usage, error) {
 			turns.InputTokens += ev.Usage.InputTokens
 			turns.OutputTokens += ev.Usage.OutputTokens
 			haveTurns = true
+		case ev.Type == "error" && ev.Message != "":
+			errs = append(errs, ev.Message)
+		case ev.Type == "turn.failed" && ev.Error != nil:
+			errs = append(errs, ev.Error.Message)
+		case ev.Msg != nil && ev.Msg.Type == "error":
+			errs = append(errs, ev.Msg.Message)
 		case ev.Msg != nil && ev.Msg.Type == "agent_message":
 			u.Text = ev.Msg.Message
 		case ev.Msg != nil && ev.Msg.Type == "token_count":
@@ -174,11 +265,62 @@ func parseCodex(b []byte) (Usage, error) {
 	if !parsed {
 		return Usage{}, errors.New("no Codex JSON events in the instrument's output")
 	}
+	// Keep the last few: a long run may report many transient reconnects.
+	if len(errs) > 8 {
+		errs = errs[len(errs)-8:]
+	}
+	u.ErrorText = strings.Join(errs, "\n")
 	switch {
 	case haveTurns:
 		u.InputTokens, u.OutputTokens, u.HasUsage = turns.InputTokens, turns.OutputTokens, true
 	case haveTotal:
 		u.InputTokens, u.OutputTokens, u.HasUsage = total.InputTokens, total.OutputTokens, true
+	}
+	return u, nil
+}
+
+// geminiResult is the object `gemini --output-format json` prints at the end
+// (pretty-printed; fatal errors go to stderr instead).
+type geminiResult struct {
+	SessionID string  `json:"session_id"`
+	Response  *string `json:"response"`
+	Stats     *struct {
+		Models map[string]struct {
+			Tokens struct {
+				Prompt     int64 `json:"prompt"`
+				Candidates int64 `json:"candidates"`
+			} `json:"tokens"`
+		} `json:"models"`
+	} `json:"stats"`
+	Error *struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func parseGemini(b []byte) (Usage, error) {
+	b = bytes.TrimSpace(b)
+	// Stray lines may come before the object: start at the first line that opens one.
+	if i := bytes.Index(b, []byte("\n{")); len(b) > 0 && b[0] != '{' && i >= 0 {
+		b = b[i+1:]
+	}
+	var r geminiResult
+	if err := json.Unmarshal(b, &r); err != nil || r.Response == nil && r.Stats == nil && r.Error == nil {
+		return Usage{}, errors.New("no Gemini result object in the instrument's output")
+	}
+	u := Usage{SessionID: r.SessionID}
+	if r.Response != nil {
+		u.Text = *r.Response
+	}
+	if r.Stats != nil {
+		for _, m := range r.Stats.Models {
+			u.InputTokens += m.Tokens.Prompt
+			u.OutputTokens += m.Tokens.Candidates
+			u.HasUsage = true
+		}
+	}
+	if r.Error != nil {
+		u.IsError, u.ErrorText = true, strings.TrimSpace(r.Error.Type+": "+r.Error.Message)
 	}
 	return u, nil
 }

@@ -11,6 +11,12 @@
 //	@fail N                  the first N invocations fail (exit 1, message on stderr)
 //	@auth                    print "Error: invalid api key" on stderr, exit 1
 //	@usage IN OUT COST       print a Claude-style JSON result object on stdout
+//	@result SUBTYPE TEXT...  print Claude stream-json: init, an assistant message TEXT, and a result
+//	                         of SUBTYPE (is_error unless "success"; exit 1 then)
+//	@result-fail N TEXT...   the first N invocations print TEXT on stderr and a Claude error result
+//	                         (error_during_execution, with a session id), and exit 1
+//	@stream N INTERVAL       print N Claude stream-json events, one every INTERVAL (a busy, silent agent)
+//	@args FILE               append this invocation's arguments (one line) to FILE
 //	@spawn-orphan DURATION   start `sleep DURATION` in a new session (outlives us), PID in orphan.pid
 //	@spawn-child DURATION    start `sleep DURATION` in our process group, PID in child.pid
 //	@alloc MB                allocate and touch MB megabytes, kept until exit
@@ -41,7 +47,7 @@ import (
 var known = map[string]bool{
 	"@write": true, "@append": true, "@stdout": true, "@stderr": true, "@sleep": true, "@exit": true,
 	"@ratelimit": true, "@fail": true, "@auth": true, "@usage": true, "@spawn-orphan": true,
-	"@spawn-child": true, "@alloc": true, "@ignore-term": true,
+	"@spawn-child": true, "@alloc": true, "@ignore-term": true, "@result": true, "@result-fail": true, "@stream": true, "@args": true,
 }
 
 func main() {
@@ -192,6 +198,42 @@ func (a *agent) do(name string, args []string) (code int, done bool, err error) 
 			"total_cost_usd": cost,
 		})
 		fmt.Println(string(b))
+	case "@result":
+		return claudeResult(arg(0), rest(args, 1))
+	case "@result-fail":
+		n, err := strconv.Atoi(arg(0))
+		if err != nil {
+			return 0, false, err
+		}
+		seen, err := a.count("result-fail")
+		if err != nil || seen >= n {
+			return 0, false, err
+		}
+		fmt.Fprintln(os.Stderr, rest(args, 1))
+		return claudeResult("error_during_execution", "gave up")
+	case "@stream":
+		n, err1 := strconv.Atoi(arg(0))
+		every, err2 := time.ParseDuration(arg(1))
+		if err1 != nil || err2 != nil {
+			return 0, false, fmt.Errorf("want N INTERVAL, got %q", args)
+		}
+		for i := range n {
+			b, _ := json.Marshal(map[string]any{"type": "assistant", "session_id": sessionID(),
+				"message": map[string]any{"role": "assistant", "content": []any{
+					map[string]any{"type": "tool_use", "id": fmt.Sprintf("t%d", i), "name": "Bash", "input": map[string]string{"command": "true"}}}}})
+			fmt.Println(string(b))
+			time.Sleep(every)
+		}
+	case "@args":
+		f, err := os.OpenFile(arg(0), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return 0, false, err
+		}
+		_, err = fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return 0, false, err
 	case "@spawn-orphan", "@spawn-child":
 		d, err := time.ParseDuration(arg(0))
 		if err != nil {
@@ -239,4 +281,42 @@ func (a *agent) count(kind string) (int, error) {
 		return 0, err
 	}
 	return n, os.WriteFile(path, []byte(strconv.Itoa(n+1)), 0o644)
+}
+
+// sessionID is the session this invocation reports: the one it was asked to
+// resume, else a new one named after the process.
+func sessionID() string {
+	for i, a := range os.Args {
+		if a == "--resume" && i+1 < len(os.Args) {
+			return os.Args[i+1]
+		}
+	}
+	return fmt.Sprintf("sess-%d", os.Getpid())
+}
+
+// claudeResult prints what `claude -p --output-format stream-json --verbose`
+// prints for a run that ends with subtype: an error_* subtype carries an
+// errors list and the answer stays an answer.
+func claudeResult(subtype, text string) (int, bool, error) {
+	sid := sessionID()
+	isErr := subtype != "success"
+	for _, ev := range []map[string]any{
+		{"type": "system", "subtype": "init", "session_id": sid, "tools": []string{"Bash", "Write"}},
+		{"type": "assistant", "session_id": sid, "message": map[string]any{"role": "assistant",
+			"content": []any{map[string]any{"type": "text", "text": text}}}},
+	} {
+		b, _ := json.Marshal(ev)
+		fmt.Println(string(b))
+	}
+	res := map[string]any{"type": "result", "subtype": subtype, "is_error": isErr, "result": text, "session_id": sid,
+		"total_cost_usd": 0.01, "usage": map[string]int64{"input_tokens": 10, "output_tokens": 5}}
+	if isErr && subtype != "success" {
+		res["errors"] = []string{"fakeagent: " + subtype}
+	}
+	b, _ := json.Marshal(res)
+	fmt.Println(string(b))
+	if isErr {
+		return 1, true, nil
+	}
+	return 0, false, nil
 }

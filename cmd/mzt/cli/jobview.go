@@ -57,6 +57,8 @@ type sheetJSON struct {
 	MeanCPUPercent  *float64         `json:"mean_cpu_percent"`
 	Stalled         bool             `json:"stalled"`
 	Notes           []string         `json:"notes"`
+	SessionID       string           `json:"session_id,omitempty"`
+	WaitingReason   string           `json:"waiting_reason,omitempty"`
 }
 
 type validationJSON struct {
@@ -108,7 +110,8 @@ func toSheetJSON(s *messages.SheetInfo) sheetJSON {
 		InputTokens: s.GetInputTokens(), OutputTokens: s.GetOutputTokens(), CostUSD: s.GetCostUsd(),
 		PeakRSSMB: known(s.GetPeakRssMb()), CPUSeconds: known(s.GetCpuSeconds()),
 		MeanCPUPercent: known(s.GetMeanCpuPercent()), Stalled: s.GetStalled(),
-		Notes: append([]string{}, s.GetNotes()...),
+		Notes:     append([]string{}, s.GetNotes()...),
+		SessionID: s.GetSessionId(), WaitingReason: s.GetWaitingReason(),
 	}
 	if s.GetHasExitCode() {
 		code := s.GetExitCode()
@@ -267,8 +270,15 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 		if profiled {
 			instrument += "\t" + megabytes(s.GetPeakRssMb()) + "\t" + cpuTime(s.GetCpuSeconds())
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.GetNum(), s.GetStage(), voice, status, s.GetAttempts(),
-			dur, instrument, oneLine(s.GetError(), 80))
+		last := lastErrorLine(s.GetError(), 80)
+		if r := s.GetWaitingReason(); r != "" {
+			last = oneLine(r, 80)
+			if s.GetError() != "" {
+				last += " · " + lastErrorLine(s.GetError(), 60)
+			}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.GetNum(), s.GetStage(), voice, status, shownAttempts(s),
+			dur, instrument, last)
 	}
 	tw.Flush()
 	writeSheetNotes(w, st.GetSheets())
@@ -326,6 +336,34 @@ func cpuTime(sec float64) string {
 	default:
 		return humanDuration(time.Duration(sec * float64(time.Second)))
 	}
+}
+
+// shownAttempts counts the try that runs: "1" while the first try runs.
+func shownAttempts(s *messages.SheetInfo) int64 {
+	if s.State() == messages.SheetRunning {
+		return s.GetAttempts() + 1
+	}
+	return s.GetAttempts()
+}
+
+// lastErrorLine shows a multi-line error (a traceback, a command's output)
+// by what says the most: its last line, after the kind of failure its first
+// line names ("validation failed: … ValueError: bad input").
+func lastErrorLine(s string, n int) string {
+	var lines []string
+	for l := range strings.SplitSeq(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) < 2 {
+		return oneLine(s, n)
+	}
+	last := lines[len(lines)-1]
+	if kind, _, ok := strings.Cut(lines[0], ": "); ok && len(kind) < 40 {
+		last = kind + ": … " + last
+	}
+	return oneLine(last, n)
 }
 
 func oneLine(s string, n int) string {

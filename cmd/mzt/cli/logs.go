@@ -15,6 +15,7 @@ type LogsCmd struct {
 	Sheet   int    `help:"Only this sheet." placeholder:"N"`
 	Attempt int    `help:"This try of the sheet (default: the latest)." placeholder:"K"`
 	Stderr  bool   `help:"Show stderr instead of stdout."`
+	Prompt  bool   `help:"Show the rendered prompt the try was given instead of its output."`
 	Follow  bool   `short:"f" help:"Keep streaming until the sheet ends."`
 }
 
@@ -25,7 +26,7 @@ func (c *LogsCmd) Run(g *Globals) error {
 	}
 	defer cl.Close()
 	err = cl.Stream(g.ctx, &messages.LogsRequest{JobId: c.Job, Sheet: int64(c.Sheet), Attempt: int64(c.Attempt),
-		Stderr: c.Stderr, Follow: c.Follow}, func(msg proto.Message) error {
+		Stderr: c.Stderr, Follow: c.Follow, Prompt: c.Prompt}, func(msg proto.Message) error {
 		chunk, ok := msg.(*messages.LogChunk)
 		if !ok {
 			return fmt.Errorf("unexpected %T in a log stream", msg)

@@ -48,7 +48,7 @@ func readScore(g *Globals, path, id string) (*score.Score, error) {
 	if g.Remote != "" {
 		opts.AnyInstrument = true
 	} else {
-		opts.MaxSheets = localMaxSheets(g)
+		opts.MaxSheets, opts.CheckRunnable = localMaxSheets(g), true
 	}
 	type result struct {
 		sc  *score.Score
@@ -220,6 +220,7 @@ func waitJob(g *Globals, id string, show bool) (*messages.JobStatus, error) {
 				if j.GetError() != "" {
 					g.printf("  %s\n", j.GetError())
 				}
+				writeFailedSheets(g.env.Stdout, st.GetSheets())
 			}
 			return st, nil
 		}

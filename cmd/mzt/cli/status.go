@@ -17,6 +17,7 @@ type StatusCmd struct {
 	Job   string `arg:"" optional:"" help:"Job id; without it, the table of active jobs."`
 	JSON  bool   `help:"Print one JSON object."`
 	Watch bool   `help:"Refresh until the job ends (or until interrupted)."`
+	Sheet int    `help:"Detail of one sheet: every try with its outcome, validations, prompt and log paths." placeholder:"N"`
 }
 
 func (c *StatusCmd) Run(g *Globals) error {
@@ -28,7 +29,13 @@ func (c *StatusCmd) Run(g *Globals) error {
 
 func (c *StatusCmd) once(g *Globals) error {
 	if c.Job == "" {
+		if c.Sheet != 0 {
+			return failf(exitUsage, "mzt status JOB --sheet N", "--sheet needs a job")
+		}
 		return (&ListCmd{JSON: c.JSON}).Run(g)
+	}
+	if c.Sheet != 0 {
+		return sheetDetail(g, c.Job, c.Sheet, c.JSON)
 	}
 	st, err := jobStatus(g, c.Job)
 	if err != nil {
@@ -142,6 +149,9 @@ func control(g *Globals, id string, action messages.JobAction, jsonOut bool, ver
 		}{schema, id, status})
 	}
 	g.printf("job %s %s (status: %s)\n", id, verb, status)
+	for _, n := range resp.GetNotes() {
+		g.printf("  %s\n", n)
+	}
 	return nil
 }
 

@@ -36,7 +36,7 @@ func TestStatusShowsETAAndProfile(t *testing.T) {
 		`(?m)^job review · running · 1/3 sheets completed · elapsed 1m 3\ds · ETA ~4m10s \(3m-6m\)$`,
 		`(?m)^SHEET +STAGE +VOICE +STATUS +ATTEMPTS +DURATION +INSTRUMENT +PEAK RSS +CPU TIME +LAST ERROR$`,
 		`(?m)^1 +draft +- +completed +1 +12s +shell +150 MB +3\.2s`,
-		`(?m)^2 +merge +- +running +1 +0s +shell +- +-`,
+		`(?m)^2 +merge +- +running +2 +0s +shell +- +-`, // one attempt used, the second runs
 		`(?m)^  sheet 2: STALLED · no CPU and no output for 5m\n  sheet 2: RSS grew 3x in 1m$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {

@@ -1212,7 +1212,14 @@ type SubmitJobRequest struct {
 	ClientCwd   string                 `protobuf:"bytes,4,opt,name=client_cwd,json=clientCwd,proto3" json:"client_cwd,omitempty"`
 	// The files the score reads (its prompt_files), sent when the conductor is
 	// on another host and cannot read the client's disk.
-	Files         []*ScoreFile `protobuf:"bytes,5,rep,name=files,proto3" json:"files,omitempty"`
+	Files []*ScoreFile `protobuf:"bytes,5,rep,name=files,proto3" json:"files,omitempty"`
+	// Queue controls: higher priority is admitted first among queued jobs;
+	// a group limits how many of its jobs run at once; the job waits until
+	// the jobs in after finish (completed, or in any state with after_any).
+	Priority      int64    `protobuf:"varint,600,opt,name=priority,proto3" json:"priority,omitempty"`
+	Group         string   `protobuf:"bytes,601,opt,name=group,proto3" json:"group,omitempty"`
+	After         []string `protobuf:"bytes,602,rep,name=after,proto3" json:"after,omitempty"`
+	AfterAny      bool     `protobuf:"varint,603,opt,name=after_any,json=afterAny,proto3" json:"after_any,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1280,6 +1287,34 @@ func (x *SubmitJobRequest) GetFiles() []*ScoreFile {
 		return x.Files
 	}
 	return nil
+}
+
+func (x *SubmitJobRequest) GetPriority() int64 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *SubmitJobRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *SubmitJobRequest) GetAfter() []string {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *SubmitJobRequest) GetAfterAny() bool {
+	if x != nil {
+		return x.AfterAny
+	}
+	return false
 }
 
 // ScoreFile is a file a score names, by its path relative to the score's folder.
@@ -1812,11 +1847,14 @@ type JobInfo struct {
 	SheetsFailed       int64                  `protobuf:"varint,15,opt,name=sheets_failed,json=sheetsFailed,proto3" json:"sheets_failed,omitempty"`
 	// ETA of an unfinished job from the remaining DAG, its parallelism and the
 	// durations seen in history; has_eta is false when there is no history.
-	HasEta         bool    `protobuf:"varint,16,opt,name=has_eta,json=hasEta,proto3" json:"has_eta,omitempty"`
-	EtaSeconds     float64 `protobuf:"fixed64,17,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
-	EtaLowSeconds  float64 `protobuf:"fixed64,18,opt,name=eta_low_seconds,json=etaLowSeconds,proto3" json:"eta_low_seconds,omitempty"`
-	EtaHighSeconds float64 `protobuf:"fixed64,19,opt,name=eta_high_seconds,json=etaHighSeconds,proto3" json:"eta_high_seconds,omitempty"`
-	SheetsStalled  int64   `protobuf:"varint,20,opt,name=sheets_stalled,json=sheetsStalled,proto3" json:"sheets_stalled,omitempty"`
+	HasEta         bool     `protobuf:"varint,16,opt,name=has_eta,json=hasEta,proto3" json:"has_eta,omitempty"`
+	EtaSeconds     float64  `protobuf:"fixed64,17,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
+	EtaLowSeconds  float64  `protobuf:"fixed64,18,opt,name=eta_low_seconds,json=etaLowSeconds,proto3" json:"eta_low_seconds,omitempty"`
+	EtaHighSeconds float64  `protobuf:"fixed64,19,opt,name=eta_high_seconds,json=etaHighSeconds,proto3" json:"eta_high_seconds,omitempty"`
+	SheetsStalled  int64    `protobuf:"varint,20,opt,name=sheets_stalled,json=sheetsStalled,proto3" json:"sheets_stalled,omitempty"`
+	Priority       int64    `protobuf:"varint,600,opt,name=priority,proto3" json:"priority,omitempty"`
+	Group          string   `protobuf:"bytes,601,opt,name=group,proto3" json:"group,omitempty"`
+	After          []string `protobuf:"bytes,602,rep,name=after,proto3" json:"after,omitempty"` // the jobs this one waits for, while it waits
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1989,6 +2027,27 @@ func (x *JobInfo) GetSheetsStalled() int64 {
 		return x.SheetsStalled
 	}
 	return 0
+}
+
+func (x *JobInfo) GetPriority() int64 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *JobInfo) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *JobInfo) GetAfter() []string {
+	if x != nil {
+		return x.After
+	}
+	return nil
 }
 
 type JobStatus struct {
@@ -3066,7 +3125,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x04mode\x18\x01 \x01(\x0e2\x14.mzt.v1.ShutdownModeR\x04mode\"G\n" +
 	"\x10ShutdownResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12!\n" +
-	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\xb3\x01\n" +
+	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\x9c\x02\n" +
 	"\x10SubmitJobRequest\x12\x1d\n" +
 	"\n" +
 	"score_path\x18\x01 \x01(\tR\tscorePath\x12!\n" +
@@ -3074,7 +3133,11 @@ const file_mzt_proto_rawDesc = "" +
 	"\x06job_id\x18\x03 \x01(\tR\x05jobId\x12\x1d\n" +
 	"\n" +
 	"client_cwd\x18\x04 \x01(\tR\tclientCwd\x12'\n" +
-	"\x05files\x18\x05 \x03(\v2\x11.mzt.v1.ScoreFileR\x05files\"9\n" +
+	"\x05files\x18\x05 \x03(\v2\x11.mzt.v1.ScoreFileR\x05files\x12\x1b\n" +
+	"\bpriority\x18\xd8\x04 \x01(\x03R\bpriority\x12\x15\n" +
+	"\x05group\x18\xd9\x04 \x01(\tR\x05group\x12\x15\n" +
+	"\x05after\x18\xda\x04 \x03(\tR\x05after\x12\x1c\n" +
+	"\tafter_any\x18\xdb\x04 \x01(\bR\bafterAny\"9\n" +
 	"\tScoreFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\fR\acontent\"e\n" +
@@ -3127,7 +3190,7 @@ const file_mzt_proto_rawDesc = "" +
 	"cpuSeconds\x12(\n" +
 	"\x10mean_cpu_percent\x18\x1e \x01(\x01R\x0emeanCpuPercent\x12\x18\n" +
 	"\astalled\x18\x1f \x01(\bR\astalled\x12\x14\n" +
-	"\x05notes\x18  \x03(\tR\x05notes\"\xad\x05\n" +
+	"\x05notes\x18  \x03(\tR\x05notes\"\xf8\x05\n" +
 	"\aJobInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -3152,7 +3215,10 @@ const file_mzt_proto_rawDesc = "" +
 	"etaSeconds\x12&\n" +
 	"\x0feta_low_seconds\x18\x12 \x01(\x01R\retaLowSeconds\x12(\n" +
 	"\x10eta_high_seconds\x18\x13 \x01(\x01R\x0eetaHighSeconds\x12%\n" +
-	"\x0esheets_stalled\x18\x14 \x01(\x03R\rsheetsStalled\"Y\n" +
+	"\x0esheets_stalled\x18\x14 \x01(\x03R\rsheetsStalled\x12\x1b\n" +
+	"\bpriority\x18\xd8\x04 \x01(\x03R\bpriority\x12\x15\n" +
+	"\x05group\x18\xd9\x04 \x01(\tR\x05group\x12\x15\n" +
+	"\x05after\x18\xda\x04 \x03(\tR\x05after\"Y\n" +
 	"\tJobStatus\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.mzt.v1.JobInfoR\x03job\x12)\n" +
 	"\x06sheets\x18\x02 \x03(\v2\x11.mzt.v1.SheetInfoR\x06sheets\"#\n" +

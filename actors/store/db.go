@@ -132,6 +132,16 @@ var migrations = []string{
 	);
 	ALTER TABLE jobs ADD COLUMN score_hash TEXT NOT NULL DEFAULT '';
 	CREATE INDEX jobs_by_score ON jobs (score_hash);`,
+	// 4: queue controls: a job's priority, group and the jobs it waits
+	// for; groups and their parallelism.
+	`ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN group_name TEXT NOT NULL DEFAULT '';
+	ALTER TABLE jobs ADD COLUMN after_jobs TEXT NOT NULL DEFAULT '[]';
+	ALTER TABLE jobs ADD COLUMN after_any INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE job_groups (
+		name     TEXT PRIMARY KEY,
+		parallel INTEGER NOT NULL
+	);`,
 }
 
 // migrationSteps are Go steps run right after the SQL migration of the same

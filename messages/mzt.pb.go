@@ -210,6 +210,59 @@ func (JobAction) EnumDescriptor() ([]byte, []int) {
 	return file_mzt_proto_rawDescGZIP(), []int{2}
 }
 
+// Job groups: a named limit on how many of its jobs run at once.
+type GroupAction int32
+
+const (
+	GroupAction_GROUP_ACTION_UNSPECIFIED GroupAction = 0
+	GroupAction_GROUP_ACTION_LIST        GroupAction = 1
+	GroupAction_GROUP_ACTION_ADD         GroupAction = 2 // create, or change the parallelism of, a group
+	GroupAction_GROUP_ACTION_REMOVE      GroupAction = 3
+)
+
+// Enum value maps for GroupAction.
+var (
+	GroupAction_name = map[int32]string{
+		0: "GROUP_ACTION_UNSPECIFIED",
+		1: "GROUP_ACTION_LIST",
+		2: "GROUP_ACTION_ADD",
+		3: "GROUP_ACTION_REMOVE",
+	}
+	GroupAction_value = map[string]int32{
+		"GROUP_ACTION_UNSPECIFIED": 0,
+		"GROUP_ACTION_LIST":        1,
+		"GROUP_ACTION_ADD":         2,
+		"GROUP_ACTION_REMOVE":      3,
+	}
+)
+
+func (x GroupAction) Enum() *GroupAction {
+	p := new(GroupAction)
+	*p = x
+	return p
+}
+
+func (x GroupAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GroupAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_mzt_proto_enumTypes[3].Descriptor()
+}
+
+func (GroupAction) Type() protoreflect.EnumType {
+	return &file_mzt_proto_enumTypes[3]
+}
+
+func (x GroupAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GroupAction.Descriptor instead.
+func (GroupAction) EnumDescriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{3}
+}
+
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Code          ErrorCode              `protobuf:"varint,1,opt,name=code,proto3,enum=mzt.v1.ErrorCode" json:"code,omitempty"`
@@ -300,6 +353,8 @@ type Envelope struct {
 	//	*Envelope_Insights
 	//	*Envelope_TopRequest
 	//	*Envelope_TopSnapshot
+	//	*Envelope_GroupRequest
+	//	*Envelope_GroupList
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -572,6 +627,24 @@ func (x *Envelope) GetTopSnapshot() *TopSnapshot {
 	return nil
 }
 
+func (x *Envelope) GetGroupRequest() *GroupRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_GroupRequest); ok {
+			return x.GroupRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetGroupList() *GroupList {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_GroupList); ok {
+			return x.GroupList
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -669,7 +742,16 @@ type Envelope_TopRequest struct {
 }
 
 type Envelope_TopSnapshot struct {
-	TopSnapshot *TopSnapshot `protobuf:"bytes,35,opt,name=top_snapshot,json=topSnapshot,proto3,oneof"` // 40-59 are kept for the remote endpoint (issue 7).
+	TopSnapshot *TopSnapshot `protobuf:"bytes,35,opt,name=top_snapshot,json=topSnapshot,proto3,oneof"`
+}
+
+type Envelope_GroupRequest struct {
+	// 40-59 are kept for the remote endpoint (issue 7).
+	GroupRequest *GroupRequest `protobuf:"bytes,600,opt,name=group_request,json=groupRequest,proto3,oneof"`
+}
+
+type Envelope_GroupList struct {
+	GroupList *GroupList `protobuf:"bytes,601,opt,name=group_list,json=groupList,proto3,oneof"`
 }
 
 func (*Envelope_Error) isEnvelope_Body() {}
@@ -719,6 +801,10 @@ func (*Envelope_Insights) isEnvelope_Body() {}
 func (*Envelope_TopRequest) isEnvelope_Body() {}
 
 func (*Envelope_TopSnapshot) isEnvelope_Body() {}
+
+func (*Envelope_GroupRequest) isEnvelope_Body() {}
+
+func (*Envelope_GroupList) isEnvelope_Body() {}
 
 type StreamEnd struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3047,6 +3133,178 @@ func (x *TopSnapshot) GetRecent() []*Event {
 	return nil
 }
 
+type GroupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        GroupAction            `protobuf:"varint,1,opt,name=action,proto3,enum=mzt.v1.GroupAction" json:"action,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Parallel      int64                  `protobuf:"varint,3,opt,name=parallel,proto3" json:"parallel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupRequest) Reset() {
+	*x = GroupRequest{}
+	mi := &file_mzt_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupRequest) ProtoMessage() {}
+
+func (x *GroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupRequest.ProtoReflect.Descriptor instead.
+func (*GroupRequest) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *GroupRequest) GetAction() GroupAction {
+	if x != nil {
+		return x.Action
+	}
+	return GroupAction_GROUP_ACTION_UNSPECIFIED
+}
+
+func (x *GroupRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GroupRequest) GetParallel() int64 {
+	if x != nil {
+		return x.Parallel
+	}
+	return 0
+}
+
+type GroupInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Parallel      int64                  `protobuf:"varint,2,opt,name=parallel,proto3" json:"parallel,omitempty"`
+	Running       int64                  `protobuf:"varint,3,opt,name=running,proto3" json:"running,omitempty"`
+	Queued        int64                  `protobuf:"varint,4,opt,name=queued,proto3" json:"queued,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupInfo) Reset() {
+	*x = GroupInfo{}
+	mi := &file_mzt_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupInfo) ProtoMessage() {}
+
+func (x *GroupInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupInfo.ProtoReflect.Descriptor instead.
+func (*GroupInfo) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GroupInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GroupInfo) GetParallel() int64 {
+	if x != nil {
+		return x.Parallel
+	}
+	return 0
+}
+
+func (x *GroupInfo) GetRunning() int64 {
+	if x != nil {
+		return x.Running
+	}
+	return 0
+}
+
+func (x *GroupInfo) GetQueued() int64 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+type GroupList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Groups        []*GroupInfo           `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupList) Reset() {
+	*x = GroupList{}
+	mi := &file_mzt_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupList) ProtoMessage() {}
+
+func (x *GroupList) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupList.ProtoReflect.Descriptor instead.
+func (*GroupList) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GroupList) GetGroups() []*GroupInfo {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
 var File_mzt_proto protoreflect.FileDescriptor
 
 const file_mzt_proto_rawDesc = "" +
@@ -3055,7 +3313,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.mzt.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
-	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xd3\f\n" +
+	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xc6\r\n" +
 	"\bEnvelope\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\x04R\rcorrelationId\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\rR\x0fprotocolVersion\x12%\n" +
@@ -3086,7 +3344,10 @@ const file_mzt_proto_rawDesc = "" +
 	"\binsights\x18! \x01(\v2\x10.mzt.v1.InsightsH\x00R\binsights\x125\n" +
 	"\vtop_request\x18\" \x01(\v2\x12.mzt.v1.TopRequestH\x00R\n" +
 	"topRequest\x128\n" +
-	"\ftop_snapshot\x18# \x01(\v2\x13.mzt.v1.TopSnapshotH\x00R\vtopSnapshotB\x06\n" +
+	"\ftop_snapshot\x18# \x01(\v2\x13.mzt.v1.TopSnapshotH\x00R\vtopSnapshot\x12<\n" +
+	"\rgroup_request\x18\xd8\x04 \x01(\v2\x14.mzt.v1.GroupRequestH\x00R\fgroupRequest\x123\n" +
+	"\n" +
+	"group_list\x18\xd9\x04 \x01(\v2\x11.mzt.v1.GroupListH\x00R\tgroupListB\x06\n" +
 	"\x04body\"#\n" +
 	"\tStreamEnd\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x0f\n" +
@@ -3291,7 +3552,18 @@ const file_mzt_proto_rawDesc = "" +
 	"\tconductor\x18\x01 \x01(\v2\x17.mzt.v1.ConductorStatusR\tconductor\x12#\n" +
 	"\x04jobs\x18\x02 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\x12,\n" +
 	"\x06sheets\x18\x03 \x03(\v2\x14.mzt.v1.RunningSheetR\x06sheets\x12%\n" +
-	"\x06recent\x18\x04 \x03(\v2\r.mzt.v1.EventR\x06recent*\x8c\x03\n" +
+	"\x06recent\x18\x04 \x03(\v2\r.mzt.v1.EventR\x06recent\"k\n" +
+	"\fGroupRequest\x12+\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x13.mzt.v1.GroupActionR\x06action\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bparallel\x18\x03 \x01(\x03R\bparallel\"m\n" +
+	"\tGroupInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bparallel\x18\x02 \x01(\x03R\bparallel\x12\x18\n" +
+	"\arunning\x18\x03 \x01(\x03R\arunning\x12\x16\n" +
+	"\x06queued\x18\x04 \x01(\x03R\x06queued\"6\n" +
+	"\tGroupList\x12)\n" +
+	"\x06groups\x18\x01 \x03(\v2\x11.mzt.v1.GroupInfoR\x06groups*\x8c\x03\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13ERROR_CODE_INTERNAL\x10\x01\x12\x1a\n" +
@@ -3316,7 +3588,12 @@ const file_mzt_proto_rawDesc = "" +
 	"\x16JOB_ACTION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10JOB_ACTION_PAUSE\x10\x01\x12\x15\n" +
 	"\x11JOB_ACTION_RESUME\x10\x02\x12\x15\n" +
-	"\x11JOB_ACTION_CANCEL\x10\x03B*Z(github.com/mzt-dev/mzt/messages;messagesb\x06proto3"
+	"\x11JOB_ACTION_CANCEL\x10\x03*q\n" +
+	"\vGroupAction\x12\x1c\n" +
+	"\x18GROUP_ACTION_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11GROUP_ACTION_LIST\x10\x01\x12\x14\n" +
+	"\x10GROUP_ACTION_ADD\x10\x02\x12\x17\n" +
+	"\x13GROUP_ACTION_REMOVE\x10\x03B*Z(github.com/mzt-dev/mzt/messages;messagesb\x06proto3"
 
 var (
 	file_mzt_proto_rawDescOnce sync.Once
@@ -3330,90 +3607,98 @@ func file_mzt_proto_rawDescGZIP() []byte {
 	return file_mzt_proto_rawDescData
 }
 
-var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
 	(JobAction)(0),                 // 2: mzt.v1.JobAction
-	(*Error)(nil),                  // 3: mzt.v1.Error
-	(*Envelope)(nil),               // 4: mzt.v1.Envelope
-	(*StreamEnd)(nil),              // 5: mzt.v1.StreamEnd
-	(*HealthRequest)(nil),          // 6: mzt.v1.HealthRequest
-	(*HealthResponse)(nil),         // 7: mzt.v1.HealthResponse
-	(*ConductorStatusRequest)(nil), // 8: mzt.v1.ConductorStatusRequest
-	(*ConductorStatus)(nil),        // 9: mzt.v1.ConductorStatus
-	(*ShutdownRequest)(nil),        // 10: mzt.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),       // 11: mzt.v1.ShutdownResponse
-	(*SubmitJobRequest)(nil),       // 12: mzt.v1.SubmitJobRequest
-	(*ScoreFile)(nil),              // 13: mzt.v1.ScoreFile
-	(*SubmitJobResponse)(nil),      // 14: mzt.v1.SubmitJobResponse
-	(*JobStatusRequest)(nil),       // 15: mzt.v1.JobStatusRequest
-	(*ValidationResult)(nil),       // 16: mzt.v1.ValidationResult
-	(*SheetInfo)(nil),              // 17: mzt.v1.SheetInfo
-	(*JobInfo)(nil),                // 18: mzt.v1.JobInfo
-	(*JobStatus)(nil),              // 19: mzt.v1.JobStatus
-	(*ListJobsRequest)(nil),        // 20: mzt.v1.ListJobsRequest
-	(*JobList)(nil),                // 21: mzt.v1.JobList
-	(*JobControlRequest)(nil),      // 22: mzt.v1.JobControlRequest
-	(*JobControlResponse)(nil),     // 23: mzt.v1.JobControlResponse
-	(*LogsRequest)(nil),            // 24: mzt.v1.LogsRequest
-	(*LogChunk)(nil),               // 25: mzt.v1.LogChunk
-	(*EventsRequest)(nil),          // 26: mzt.v1.EventsRequest
-	(*Event)(nil),                  // 27: mzt.v1.Event
-	(*InsightsRequest)(nil),        // 28: mzt.v1.InsightsRequest
-	(*FailureCount)(nil),           // 29: mzt.v1.FailureCount
-	(*StageStats)(nil),             // 30: mzt.v1.StageStats
-	(*Insights)(nil),               // 31: mzt.v1.Insights
-	(*TopRequest)(nil),             // 32: mzt.v1.TopRequest
-	(*RunningSheet)(nil),           // 33: mzt.v1.RunningSheet
-	(*TopSnapshot)(nil),            // 34: mzt.v1.TopSnapshot
+	(GroupAction)(0),               // 3: mzt.v1.GroupAction
+	(*Error)(nil),                  // 4: mzt.v1.Error
+	(*Envelope)(nil),               // 5: mzt.v1.Envelope
+	(*StreamEnd)(nil),              // 6: mzt.v1.StreamEnd
+	(*HealthRequest)(nil),          // 7: mzt.v1.HealthRequest
+	(*HealthResponse)(nil),         // 8: mzt.v1.HealthResponse
+	(*ConductorStatusRequest)(nil), // 9: mzt.v1.ConductorStatusRequest
+	(*ConductorStatus)(nil),        // 10: mzt.v1.ConductorStatus
+	(*ShutdownRequest)(nil),        // 11: mzt.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),       // 12: mzt.v1.ShutdownResponse
+	(*SubmitJobRequest)(nil),       // 13: mzt.v1.SubmitJobRequest
+	(*ScoreFile)(nil),              // 14: mzt.v1.ScoreFile
+	(*SubmitJobResponse)(nil),      // 15: mzt.v1.SubmitJobResponse
+	(*JobStatusRequest)(nil),       // 16: mzt.v1.JobStatusRequest
+	(*ValidationResult)(nil),       // 17: mzt.v1.ValidationResult
+	(*SheetInfo)(nil),              // 18: mzt.v1.SheetInfo
+	(*JobInfo)(nil),                // 19: mzt.v1.JobInfo
+	(*JobStatus)(nil),              // 20: mzt.v1.JobStatus
+	(*ListJobsRequest)(nil),        // 21: mzt.v1.ListJobsRequest
+	(*JobList)(nil),                // 22: mzt.v1.JobList
+	(*JobControlRequest)(nil),      // 23: mzt.v1.JobControlRequest
+	(*JobControlResponse)(nil),     // 24: mzt.v1.JobControlResponse
+	(*LogsRequest)(nil),            // 25: mzt.v1.LogsRequest
+	(*LogChunk)(nil),               // 26: mzt.v1.LogChunk
+	(*EventsRequest)(nil),          // 27: mzt.v1.EventsRequest
+	(*Event)(nil),                  // 28: mzt.v1.Event
+	(*InsightsRequest)(nil),        // 29: mzt.v1.InsightsRequest
+	(*FailureCount)(nil),           // 30: mzt.v1.FailureCount
+	(*StageStats)(nil),             // 31: mzt.v1.StageStats
+	(*Insights)(nil),               // 32: mzt.v1.Insights
+	(*TopRequest)(nil),             // 33: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 34: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 35: mzt.v1.TopSnapshot
+	(*GroupRequest)(nil),           // 36: mzt.v1.GroupRequest
+	(*GroupInfo)(nil),              // 37: mzt.v1.GroupInfo
+	(*GroupList)(nil),              // 38: mzt.v1.GroupList
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
-	3,  // 1: mzt.v1.Envelope.error:type_name -> mzt.v1.Error
-	5,  // 2: mzt.v1.Envelope.stream_end:type_name -> mzt.v1.StreamEnd
-	6,  // 3: mzt.v1.Envelope.health_request:type_name -> mzt.v1.HealthRequest
-	7,  // 4: mzt.v1.Envelope.health_response:type_name -> mzt.v1.HealthResponse
-	8,  // 5: mzt.v1.Envelope.conductor_status_request:type_name -> mzt.v1.ConductorStatusRequest
-	9,  // 6: mzt.v1.Envelope.conductor_status:type_name -> mzt.v1.ConductorStatus
-	10, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
-	11, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
-	12, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
-	14, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
-	15, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
-	19, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
-	20, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
-	21, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
-	22, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
-	23, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
-	24, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
-	25, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
-	26, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
-	27, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
-	28, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
-	31, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
-	32, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
-	34, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
-	1,  // 25: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
-	13, // 26: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
-	16, // 27: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
-	18, // 28: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
-	17, // 29: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
-	18, // 30: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
-	2,  // 31: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	29, // 32: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
-	30, // 33: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	17, // 34: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
-	9,  // 35: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	18, // 36: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	33, // 37: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	27, // 38: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	4,  // 1: mzt.v1.Envelope.error:type_name -> mzt.v1.Error
+	6,  // 2: mzt.v1.Envelope.stream_end:type_name -> mzt.v1.StreamEnd
+	7,  // 3: mzt.v1.Envelope.health_request:type_name -> mzt.v1.HealthRequest
+	8,  // 4: mzt.v1.Envelope.health_response:type_name -> mzt.v1.HealthResponse
+	9,  // 5: mzt.v1.Envelope.conductor_status_request:type_name -> mzt.v1.ConductorStatusRequest
+	10, // 6: mzt.v1.Envelope.conductor_status:type_name -> mzt.v1.ConductorStatus
+	11, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
+	12, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
+	13, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
+	15, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
+	16, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
+	20, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
+	21, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
+	22, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
+	23, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
+	24, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
+	25, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
+	26, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
+	27, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
+	28, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
+	29, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
+	32, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
+	33, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	35, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	36, // 25: mzt.v1.Envelope.group_request:type_name -> mzt.v1.GroupRequest
+	38, // 26: mzt.v1.Envelope.group_list:type_name -> mzt.v1.GroupList
+	1,  // 27: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
+	14, // 28: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
+	17, // 29: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
+	19, // 30: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
+	18, // 31: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
+	19, // 32: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	2,  // 33: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
+	30, // 34: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	31, // 35: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	18, // 36: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	10, // 37: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	19, // 38: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	34, // 39: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	28, // 40: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	3,  // 41: mzt.v1.GroupRequest.action:type_name -> mzt.v1.GroupAction
+	37, // 42: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -3446,14 +3731,16 @@ func file_mzt_proto_init() {
 		(*Envelope_Insights)(nil),
 		(*Envelope_TopRequest)(nil),
 		(*Envelope_TopSnapshot)(nil),
+		(*Envelope_GroupRequest)(nil),
+		(*Envelope_GroupList)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   32,
+			NumEnums:      4,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

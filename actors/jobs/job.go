@@ -112,12 +112,15 @@ type jobActor struct {
 	sheets     []*sheetState
 	admitted   bool
 	cancelling bool
-	halted     bool // the conductor is stopping: nothing new starts
-	finished   bool
-	wakeTimer  *mailbox.Timer
-	idx        dagIndex
-	lastEvent  messages.JobState // the job status last published as an event
-	eta        etaCache
+	// cancelReason says why, when not the user: a job it runs after failed.
+	cancelReason string
+	depsDone     bool // the jobs it runs after finished
+	halted       bool // the conductor is stopping: nothing new starts
+	finished     bool
+	wakeTimer    *mailbox.Timer
+	idx          dagIndex
+	lastEvent    messages.JobState // the job status last published as an event
+	eta          etaCache
 }
 
 func (j *jobActor) Receive(ctx actor.Context) {
@@ -125,6 +128,10 @@ func (j *jobActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		j.settleExitedAttempts(ctx)
 		j.publish(ctx)
+	case *depsSettled:
+		j.onDepsSettled(ctx)
+	case *depsFailed:
+		j.onDepsFailed(ctx, m)
 	case *admit:
 		j.admitted = true
 		if j.job.StartedAt.IsZero() {
@@ -267,8 +274,12 @@ func (j *jobActor) checkFinished(ctx actor.Context) {
 		}
 	}
 	if j.cancelling {
+		reason := "cancelled by the user"
+		if j.cancelReason != "" {
+			reason = j.cancelReason
+		}
 		settle(messages.SheetCancelled, "cancelled")
-		j.finish(ctx, messages.JobCancelled, "cancelled by the user")
+		j.finish(ctx, messages.JobCancelled, reason)
 		return
 	}
 	if j.sc.FailFast && j.anyFailed() {
@@ -495,6 +506,7 @@ func (j *jobActor) rows() []store.SheetRow {
 // copying every sheet row (a 10,000-sheet job transitions often).
 func (j *jobActor) info() *messages.JobInfo {
 	info := jobHeader(j.job)
+	info.After = j.waitingFor()
 	c := j.idx.counts
 	info.SheetsCompleted, info.SheetsRunning, info.SheetsFailed = int64(c[messages.SheetCompleted]), int64(c[messages.SheetRunning]), int64(c[messages.SheetFailed])
 	j.setETA(info, time.Now())

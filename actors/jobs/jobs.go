@@ -47,6 +47,7 @@ type entry struct {
 	running  int
 	admitted bool
 	seq      int64
+	queue    queueControls
 	// final is set once the job finished: the manager answers from it until
 	// the store confirms the final write, then forgets the entry.
 	final  *messages.JobStatus
@@ -87,6 +88,8 @@ type Actor struct {
 	draining   bool
 	drainTo    *actor.PID
 	drainTimer *mailbox.Timer
+
+	queue queueState // groups, and outcomes queued jobs wait for
 }
 
 // Props builds the job manager. Job actors below it are never restarted.
@@ -115,6 +118,8 @@ type (
 		sender *actor.PID
 		prep   Prepared
 		err    error
+		// depStates are the stored statuses of the jobs it runs after.
+		depStates map[string]messages.JobState
 	}
 	inserted struct {
 		prep   Prepared
@@ -143,6 +148,10 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.drainTimer.Stop()
 	case *recovered:
 		a.onRecovered(ctx, m)
+	case *queueLoaded:
+		a.onQueueLoaded(ctx, m)
+	case *messages.GroupRequest:
+		a.onGroupRequest(ctx, m)
 	case *jobUpdate:
 		a.onJobUpdate(ctx, m)
 	case *actor.Terminated:
@@ -219,6 +228,7 @@ func (a *Actor) onJobUpdate(ctx actor.Context, m *jobUpdate) {
 				ctx.Send(a.deps.Correlation, &correlation.Changed{})
 			}
 			e.final, e.plan = m.final, m.plan
+			a.noteOutcome(m.info.GetId(), m.info.State())
 			ctx.Poison(e.pid)
 			a.forgetIfDone(ctx, m.info.GetId(), e)
 			a.admitNext(ctx)
@@ -232,6 +242,8 @@ func (a *Actor) onWriteDone(ctx actor.Context, m *store.WriteDone) {
 	switch tag := m.Tag.(type) {
 	case *inserted:
 		a.onInserted(ctx, tag, m)
+	case *groupWritten:
+		a.onGroupWritten(ctx, tag, m)
 	case *finalWrite:
 		// Only the run this write finished: a newer run may have taken the id.
 		e := a.jobs[tag.jobID]

@@ -114,14 +114,19 @@ type RunCmd struct {
 	Wait  bool   `help:"Show progress until the job ends; exit 0 only if it completed."`
 	ID    string `name:"id" help:"Job id (default: the score's id, else its file name)."`
 	JSON  bool   `help:"Print one JSON object."`
+	queueFlags
 }
 
 func (c *RunCmd) Run(g *Globals) error {
+	if c.AfterAny && len(c.After) == 0 {
+		return failf(exitUsage, "mzt run SCORE --after JOB --after-any", "--after-any needs --after")
+	}
 	sc, err := loadScore(g, c.Score, c.ID)
 	if err != nil {
 		return err
 	}
-	req := &messages.SubmitJobRequest{ScorePath: sc.Path, ScoreSource: sc.Source, JobId: c.ID, ClientCwd: cwd()}
+	req := &messages.SubmitJobRequest{ScorePath: sc.Path, ScoreSource: sc.Source, JobId: c.ID, ClientCwd: cwd(),
+		Priority: c.Priority, Group: c.Group, After: dedupe(c.After), AfterAny: c.AfterAny}
 	if g.Remote != "" {
 		if req.Files, err = promptFiles(sc); err != nil {
 			return err

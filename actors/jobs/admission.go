@@ -113,7 +113,7 @@ func (a *Actor) submit(ctx actor.Context, req *messages.SubmitJobRequest) {
 	case a.draining:
 		ctx.Respond(refused("", "the conductor is shutting down and accepts no new jobs"))
 		return
-	case a.loading || !a.queue.loaded:
+	case a.loading:
 		ctx.Respond(refused("retry in a moment", "the conductor is reloading its jobs"))
 		return
 	case a.slots.pressure >= monitor.High:
@@ -158,6 +158,10 @@ func (a *Actor) onParsed(ctx actor.Context, m *parsed) {
 	if a.live(sc.ID) != nil || a.reserved[sc.ID] {
 		ctx.Send(m.sender, messages.NewError(messages.ErrorCode_ERROR_CODE_ALREADY_ACTIVE,
 			"mzt cancel "+sc.ID+", or run it under another id with --id", "job %s is already active", sc.ID))
+		return
+	}
+	if !a.queue.loaded {
+		a.queue.parked = append(a.queue.parked, m) // judged once the groups are known
 		return
 	}
 	if e := a.checkQueueRequest(sc.ID, m.req, m.depStates); e != nil {

@@ -36,6 +36,7 @@ type queueState struct {
 	loaded   bool
 	groups   map[string]int
 	outcomes map[string]messages.JobState
+	parked   []*parsed // submissions that arrived before the groups were read
 }
 
 type queueLoaded struct {
@@ -86,6 +87,11 @@ func (a *Actor) onQueueLoaded(ctx actor.Context, m *queueLoaded) {
 		a.queue.outcomes[id] = st
 	}
 	a.queue.loaded = true
+	parked := a.queue.parked
+	a.queue.parked = nil
+	for _, p := range parked {
+		a.onParsed(ctx, p)
+	}
 	a.admitNext(ctx)
 }
 

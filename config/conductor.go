@@ -36,6 +36,7 @@ type Config struct {
 	Metrics             Metrics         `toml:"metrics"`
 	Remote              Remote          `toml:"remote"`
 	Fleet               Fleet           `toml:"fleet"`
+	Hooks               []Hook          `toml:"hooks,omitempty"`
 }
 
 // Metrics is the optional Prometheus endpoint.
@@ -240,6 +241,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	problems = append(problems, c.Remote.problems()...)
+	problems = append(problems, hookProblems(c.Hooks)...)
 	for i, p := range c.Fleet.Peer {
 		if p.Name == "" {
 			bad("fleet.peer[%d]: name is required", i)

@@ -17,6 +17,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/mzt-dev/mzt/actors/correlation"
 	"github.com/mzt-dev/mzt/actors/gateway"
+	"github.com/mzt-dev/mzt/actors/hooks"
 	"github.com/mzt-dev/mzt/actors/jobs"
 	"github.com/mzt-dev/mzt/actors/monitor"
 	"github.com/mzt-dev/mzt/actors/profiler"
@@ -169,6 +170,9 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 		Cgroups: d.cgroups, DB: d.db, Recovered: d.recovered, Log: log("jobs"),
 		Correlation: d.correlation, Stats: &d.stats}), "jobs")
 	d.recovered = nil
+	// Hooks due before a stop run now; later ones as jobs end and events come.
+	spawn(hooks.Props(hooks.Deps{DB: d.db, Store: d.store, Hooks: d.cfg.Hooks,
+		KillGrace: time.Duration(d.cfg.KillGrace), Log: log("hooks")}), "hooks")
 	d.monitor = spawn(monitor.PropsWithCgroups(d.cfg, d.jobs, log("monitor"), d.cgroups), "monitor")
 	d.profiler = spawn(profiler.Props(profiler.Deps{Config: d.cfg, Jobs: d.jobs, Store: d.store, Stats: &d.stats,
 		Log: log("profiler")}), "profiler")

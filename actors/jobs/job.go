@@ -12,6 +12,7 @@ import (
 	"github.com/mzt-dev/mzt/actors/correlation"
 	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
 	"github.com/mzt-dev/mzt/internal/cgroup"
@@ -65,7 +66,10 @@ type (
 		plan     *logPlan
 	}
 	// finalWrite tags the store write of a finished job.
-	finalWrite struct{ jobID, runKey string }
+	finalWrite struct {
+		jobID, runKey string
+		hooks         bool // hooks became due with it
+	}
 	// logPlanRequest asks where a job's output is; reply *logPlan.
 	logPlanRequest struct{ jobID string }
 )
@@ -84,6 +88,7 @@ type jobSettings struct {
 	stats      *correlation.Table // history for ETAs; nil: no ETA
 	maxSheets  int                // max_concurrent_sheets, for ETAs
 	logCap     int64              // bytes per try and stream (max_log_mb); 0: none
+	hooks      []config.Hook      // the conductor's [[hooks]]
 }
 
 type sheetState struct {
@@ -304,9 +309,10 @@ func (j *jobActor) checkFinished(ctx actor.Context) {
 func (j *jobActor) finish(ctx actor.Context, status messages.JobState, reason string) {
 	j.finished = true
 	j.job.Status, j.job.Error, j.job.FinishedAt = status, reason, time.Now()
-	job := j.job
-	ctx.Send(j.store, &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: j.rows()}, ReplyTo: j.mgr,
-		Tag: &finalWrite{jobID: j.job.JobID, runKey: j.job.RunKey}})
+	job, rows := j.job, j.rows()
+	hooks := dueHooks(job, rows, j.sc.Hooks, j.set.hooks, time.Now()) // stored with the final state, run after it
+	ctx.Send(j.store, &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: rows, Hooks: hooks}, ReplyTo: j.mgr,
+		Tag: &finalWrite{jobID: j.job.JobID, runKey: j.job.RunKey, hooks: len(hooks) > 0}})
 	ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
 	j.log.Info("job finished", "status", status, "reason", reason)
 	j.publish(ctx)

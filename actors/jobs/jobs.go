@@ -263,6 +263,9 @@ func (a *Actor) onWriteDone(ctx actor.Context, m *store.WriteDone) {
 			e.durable = true
 			a.forgetIfDone(ctx, tag.jobID, e)
 		}
+		if tag.hooks && m.Err == nil {
+			ctx.ActorSystem().EventStream.Publish(&store.HooksDue{})
+		}
 		a.pruneHistory(ctx)
 	}
 }
@@ -283,7 +286,8 @@ func (a *Actor) settings() jobSettings {
 	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv(), runner: a.deps.runner,
 		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups,
 		stallAfter: time.Duration(a.cfg.Profiler.StallAfter), onStall: a.cfg.Profiler.OnStall,
-		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets, logCap: int64(a.cfg.MaxLogMB) << 20}
+		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets, logCap: int64(a.cfg.MaxLogMB) << 20,
+		hooks: a.cfg.Hooks}
 }
 
 func (a *Actor) counts() *Counts {

@@ -141,7 +141,22 @@ var migrations = []string{
 	CREATE TABLE job_groups (
 		name     TEXT PRIMARY KEY,
 		parallel INTEGER NOT NULL
-	);`,
+	);
+	CREATE TABLE hooks (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		job_id     TEXT NOT NULL,
+		event      TEXT NOT NULL,
+		run        TEXT NOT NULL,
+		url        TEXT NOT NULL,
+		dir        TEXT NOT NULL,
+		env        TEXT NOT NULL,
+		body       TEXT NOT NULL,
+		timeout_ms INTEGER NOT NULL,
+		created_at INTEGER NOT NULL,
+		done_at    INTEGER NOT NULL DEFAULT 0,
+		error      TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX hooks_due ON hooks (done_at, id);`,
 }
 
 // migrationSteps are Go steps run right after the SQL migration of the same

@@ -178,9 +178,13 @@ type SaveSheets struct {
 	Job     *JobRow
 	Sheets  []SheetRow
 	Attempt *AttemptRow
+	Hooks   []HookRow // due because of this change: stored with it, run after
 }
 
 func (op *SaveSheets) apply(ctx context.Context, tx *sql.Tx) error {
+	if err := insertHooks(ctx, tx, op.Hooks); err != nil {
+		return err
+	}
 	if op.Job != nil {
 		if err := upsertJob(ctx, tx, op.Job); err != nil {
 			return err

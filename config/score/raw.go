@@ -15,6 +15,7 @@ type rawScore struct {
 	Run       rawRun            `toml:"run"`
 	Vars      map[string]string `toml:"vars"`
 	Stage     []rawStage        `toml:"stage"`
+	Hooks     Hooks             `toml:"hooks"`
 }
 
 type rawRun struct {

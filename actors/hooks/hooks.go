@@ -9,6 +9,8 @@ package hooks
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/mailbox"
@@ -37,6 +40,8 @@ type Deps struct {
 	Store     *actor.PID
 	Hooks     []config.Hook // the conductor's, for the events they name
 	KillGrace time.Duration
+	Tracker   *reaper.Tracker // hook processes are the reaper's as sheets are
+	Home      string          // names this conductor's hook tokens
 	Log       *slog.Logger
 }
 
@@ -51,6 +56,7 @@ type Actor struct {
 	busy     map[int64]bool // running, or being marked done
 	scanning bool
 	rescan   bool
+	cleaning bool // leftovers of hooks cut off by a crash are being killed
 }
 
 type (
@@ -64,10 +70,14 @@ type (
 	}
 	hookMarked struct{ id int64 }
 	queued     struct{}
+	cleaned    struct{}
 )
 
 // Props builds the hooks actor.
 func Props(deps Deps) *actor.Props {
+	if deps.Tracker == nil {
+		deps.Tracker = reaper.NewTracker()
+	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &Actor{deps: deps, busy: map[int64]bool{}, client: &http.Client{
 			// A hook posts where it was told, not where an answer points.
@@ -81,13 +91,16 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.ctx, a.cancel = context.WithCancel(context.Background())
 		a.subscribe(ctx)
-		a.scan(ctx)
+		a.killLeftovers(ctx)
 	case *actor.Stopping:
 		a.cancel()
 		if a.sub != nil {
 			ctx.ActorSystem().EventStream.Unsubscribe(a.sub)
 		}
 	case *store.HooksDue, *queued:
+		a.scan(ctx)
+	case *cleaned:
+		a.cleaning = false
 		a.scan(ctx)
 	case *scanned:
 		a.onScanned(ctx, m)
@@ -135,7 +148,7 @@ func (a *Actor) scan(ctx actor.Context) {
 	if a.deps.DB == nil {
 		return
 	}
-	if a.scanning {
+	if a.scanning || a.cleaning {
 		a.rescan = true
 		return
 	}
@@ -172,13 +185,13 @@ func (a *Actor) onScanned(ctx actor.Context, m *scanned) {
 
 func (a *Actor) start(ctx actor.Context, row store.HookRow) {
 	a.deps.Log.Info("running hook", "hook", row.ID, "job", row.JobID, "event", row.Event)
-	hctx, client, grace := a.ctx, a.client, a.deps.KillGrace
+	hctx, client, grace, tracker, prefix := a.ctx, a.client, a.deps.KillGrace, a.deps.Tracker, a.tokenPrefix()
 	mailbox.Go(ctx.ActorSystem().Root, ctx.Self(), func() any {
 		var err error
 		if row.URL != "" {
 			err = post(hctx, client, row, postBackoff)
 		} else {
-			err = runCommand(hctx, row, grace)
+			err = runCommand(hctx, row, grace, tracker, prefix+strconv.FormatInt(row.ID, 10))
 		}
 		return &hookFinished{row: row, err: err}
 	}, func(err error) any { return &hookFinished{row: row, err: err} })
@@ -262,4 +275,30 @@ func anyWants(hooks []config.Hook, event string) bool {
 		}
 	}
 	return false
+}
+
+// tokenPrefix starts the token of every hook process of this conductor; it
+// is its home's, so that clones never touch each other's hooks.
+func (a *Actor) tokenPrefix() string {
+	h := fnv.New64a()
+	h.Write([]byte(a.deps.Home))
+	return fmt.Sprintf("hook-%x/", h.Sum64())
+}
+
+// killLeftovers kills what hooks cut off by a crash left running (they run
+// again, being still due); scans wait for it.
+func (a *Actor) killLeftovers(ctx actor.Context) {
+	a.cleaning = true
+	prefix, grace, log := a.tokenPrefix(), a.deps.KillGrace, a.deps.Log
+	mailbox.Go(ctx.ActorSystem().Root, ctx.Self(), func() any {
+		left := reaper.FindLeftovers([]string{prefix})
+		for _, l := range left {
+			log.Warn("killing a process left by a hook cut off by a crash", "pid", l.PID, "token", l.Token)
+		}
+		reaper.KillLeftovers(left, grace)
+		return &cleaned{}
+	}, func(err error) any {
+		log.Error("look for leftovers of hooks", "err", err)
+		return &cleaned{}
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
 )
 
@@ -34,19 +35,26 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 // the job's workspace when it still exists, with the hook's variables. At
 // its timeout, or when ctx ends, the group gets SIGTERM and SIGKILL after
 // grace; once the command exits, whatever it left in its group is killed.
-func runCommand(ctx context.Context, h store.HookRow, grace time.Duration) error {
+//
+// The reaper knows it as it knows a sheet: by a token in its environment
+// (so that what it leaves behind is killed, and nothing of it survives a
+// crash past the next start) and as a leader it must not reap.
+func runCommand(ctx context.Context, h store.HookRow, grace time.Duration, tracker *reaper.Tracker, token string) error {
 	cmd := exec.Command("bash", "-c", h.Run)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if st, err := os.Stat(h.Dir); err == nil && st.IsDir() {
 		cmd.Dir = h.Dir
 	}
-	cmd.Env = append(os.Environ(), envList(h.Env)...)
+	cmd.Env = append(append(os.Environ(), envList(h.Env)...), reaper.TokenEnv+"="+token)
 	var out tailBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	tracker.SheetStarting(token)
+	defer tracker.SheetEnded(token)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
 	pgid := cmd.Process.Pid
+	tracker.SheetStarted(token, pgid)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	timeout := time.NewTimer(h.Timeout)

@@ -29,7 +29,9 @@ const keptHooks = 1000
 // QueueHooks stores hooks that are due.
 type QueueHooks struct{ Hooks []HookRow }
 
-func (op *QueueHooks) apply(ctx context.Context, tx *sql.Tx) error { return insertHooks(ctx, tx, op.Hooks) }
+func (op *QueueHooks) apply(ctx context.Context, tx *sql.Tx) error {
+	return insertHooks(ctx, tx, op.Hooks)
+}
 
 func insertHooks(ctx context.Context, tx *sql.Tx, hooks []HookRow) error {
 	for _, h := range hooks {

@@ -83,6 +83,7 @@ type CLI struct {
 	Config     ConfigCmd     `cmd:"" help:"Show the conductor's configuration." group:"Other"`
 	Version    VersionCmd    `cmd:"" help:"Print the version." group:"Other"`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)." group:"Other"`
+	Complete   CompleteCmd   `cmd:"" name:"__complete" hidden:"" help:"Words for shell completion (used by the completion scripts)."`
 }
 
 // Exit codes of CONTRACT §2.

@@ -121,6 +121,10 @@ func (a *Actor) Receive(ctx actor.Context) {
 				a.deps.Log.Error("store a due hook; it does not run", "err", m.Err)
 				return
 			}
+			if q, ok := m.Op.(*store.QueueHooks); ok && q.Dropped > 0 {
+				a.deps.Log.Warn("too many hooks waiting; dropped the hooks of an event", "dropped", q.Dropped,
+					"max_due", store.MaxDueHooks)
+			}
 			a.scan(ctx)
 		}
 	}

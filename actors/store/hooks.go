@@ -26,10 +26,27 @@ type HookRow struct {
 // keptHooks bounds the finished hooks kept for inspection.
 const keptHooks = 1000
 
-// QueueHooks stores hooks that are due.
-type QueueHooks struct{ Hooks []HookRow }
+// MaxDueHooks bounds the hooks events may leave waiting: beyond it, a
+// burst of events (pressure flapping, many stalls) drops hooks instead of
+// queueing work without end.
+const MaxDueHooks = 1000
+
+// QueueHooks stores hooks that events made due, unless MaxDueHooks already
+// wait; Dropped says how many were not stored.
+type QueueHooks struct {
+	Hooks   []HookRow
+	Dropped int
+}
 
 func (op *QueueHooks) apply(ctx context.Context, tx *sql.Tx) error {
+	var due int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM hooks WHERE done_at = 0`).Scan(&due); err != nil {
+		return fmt.Errorf("count due hooks: %w", err)
+	}
+	if due+len(op.Hooks) > MaxDueHooks {
+		op.Dropped = len(op.Hooks)
+		return nil
+	}
 	return insertHooks(ctx, tx, op.Hooks)
 }
 

@@ -49,3 +49,37 @@ func TestQueueControlsPersist(t *testing.T) {
 		t.Errorf("JobStates = %v, want %v", states, want)
 	}
 }
+
+// Hooks events make due are bounded; hooks are read back oldest first and
+// leave the due list once done.
+func TestQueueHooksBounded(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "state.db"), discardLog())
+	defer db.Close()
+	row := HookRow{JobID: "j", Event: "stall", Run: "true", Env: map[string]string{"MZT_EVENT": "stall"},
+		Timeout: time.Second, Created: time.Now()}
+	burst := make([]HookRow, MaxDueHooks)
+	for i := range burst {
+		burst[i] = row
+	}
+	applyOps(t, db, &QueueHooks{Hooks: burst})
+	over := &QueueHooks{Hooks: []HookRow{row}}
+	applyOps(t, db, over)
+	if over.Dropped != 1 {
+		t.Errorf("dropped %d beyond the bound, want 1", over.Dropped)
+	}
+	due, err := db.DueHooks(context.Background(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 5 || due[0].ID >= due[1].ID || due[0].Env["MZT_EVENT"] != "stall" || due[0].Timeout != time.Second {
+		t.Fatalf("due = %+v", due)
+	}
+	applyOps(t, db, &HookDone{ID: due[0].ID, Err: "boom"})
+	again, err := db.DueHooks(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0].ID != due[1].ID {
+		t.Errorf("after done, first due is %d, want %d", again[0].ID, due[1].ID)
+	}
+}

@@ -172,7 +172,8 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	d.recovered = nil
 	// Hooks due before a stop run now; later ones as jobs end and events come.
 	spawn(hooks.Props(hooks.Deps{DB: d.db, Store: d.store, Hooks: d.cfg.Hooks,
-		KillGrace: time.Duration(d.cfg.KillGrace), Tracker: tracker, Home: d.opts.Paths.Home, Log: log("hooks")}), "hooks")
+		KillGrace: time.Duration(d.cfg.KillGrace), Tracker: tracker, Cgroups: d.cgroups, Home: d.opts.Paths.Home,
+		Log: log("hooks")}), "hooks")
 	d.monitor = spawn(monitor.PropsWithCgroups(d.cfg, d.jobs, log("monitor"), d.cgroups), "monitor")
 	d.profiler = spawn(profiler.Props(profiler.Deps{Config: d.cfg, Jobs: d.jobs, Store: d.store, Stats: &d.stats,
 		Log: log("profiler")}), "profiler")

@@ -21,6 +21,7 @@ import (
 	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config"
+	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/mailbox"
 	"github.com/mzt-dev/mzt/messages"
 )
@@ -41,6 +42,7 @@ type Deps struct {
 	Hooks     []config.Hook // the conductor's, for the events they name
 	KillGrace time.Duration
 	Tracker   *reaper.Tracker // hook processes are the reaper's as sheets are
+	Cgroups   *cgroup.Tree    // nil where cgroup v2 cannot be used
 	Home      string          // names this conductor's hook tokens
 	Log       *slog.Logger
 }
@@ -190,12 +192,13 @@ func (a *Actor) onScanned(ctx actor.Context, m *scanned) {
 func (a *Actor) start(ctx actor.Context, row store.HookRow) {
 	a.deps.Log.Info("running hook", "hook", row.ID, "job", row.JobID, "event", row.Event)
 	hctx, client, grace, tracker, prefix := a.ctx, a.client, a.deps.KillGrace, a.deps.Tracker, a.tokenPrefix()
+	cgroups := a.deps.Cgroups
 	mailbox.Go(ctx.ActorSystem().Root, ctx.Self(), func() any {
 		var err error
 		if row.URL != "" {
 			err = post(hctx, client, row, postBackoff)
 		} else {
-			err = runCommand(hctx, row, grace, tracker, prefix+strconv.FormatInt(row.ID, 10))
+			err = runCommand(hctx, row, grace, tracker, prefix+strconv.FormatInt(row.ID, 10), cgroups)
 		}
 		return &hookFinished{row: row, err: err}
 	}, func(err error) any { return &hookFinished{row: row, err: err} })

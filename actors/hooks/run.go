@@ -15,6 +15,7 @@ import (
 
 	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/internal/cgroup"
 )
 
 // outputKept bounds what a failed command's output adds to its error.
@@ -38,10 +39,22 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 //
 // The reaper knows it as it knows a sheet: by a token in its environment
 // (so that what it leaves behind is killed, and nothing of it survives a
-// crash past the next start) and as a leader it must not reap.
-func runCommand(ctx context.Context, h store.HookRow, grace time.Duration, tracker *reaper.Tracker, token string) error {
+// crash past the next start) and as a leader it must not reap. Where the
+// conductor has cgroups it runs in one of its own, which dies with it.
+func runCommand(ctx context.Context, h store.HookRow, grace time.Duration, tracker *reaper.Tracker, token string,
+	cgroups *cgroup.Tree) (err error) {
 	cmd := exec.Command("bash", "-c", h.Run)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cgroups != nil {
+		if cg, cerr := cgroups.NewSheet(strings.ReplaceAll(token, "/", "_")); cerr == nil {
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, cg.FD()
+			defer func() {
+				if kerr := cg.Kill(); kerr != nil {
+					err = errors.Join(err, kerr)
+				}
+			}()
+		}
+	}
 	if st, err := os.Stat(h.Dir); err == nil && st.IsDir() {
 		cmd.Dir = h.Dir
 	}
@@ -59,7 +72,6 @@ func runCommand(ctx context.Context, h store.HookRow, grace time.Duration, track
 	go func() { done <- cmd.Wait() }()
 	timeout := time.NewTimer(h.Timeout)
 	defer timeout.Stop()
-	var err error
 	select {
 	case err = <-done:
 	case <-timeout.C:

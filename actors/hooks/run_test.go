@@ -23,7 +23,7 @@ func TestRunCommandTimeoutKillsItsGroup(t *testing.T) {
 	dir := t.TempDir()
 	h := store.HookRow{Run: `trap "" TERM; sleep 30 & echo $! > child.pid; wait`, Dir: dir, Timeout: 300 * time.Millisecond}
 	start := time.Now()
-	err := runCommand(context.Background(), h, 200*time.Millisecond, reaper.NewTracker(), "hook-test/1")
+	err := runCommand(context.Background(), h, 200*time.Millisecond, reaper.NewTracker(), "hook-test/1", nil)
 	if err == nil || !strings.Contains(err.Error(), "timed out after 300ms") {
 		t.Fatalf("err = %v, want a timeout", err)
 	}
@@ -48,7 +48,7 @@ func TestRunCommandEnvAndFailure(t *testing.T) {
 	dir := t.TempDir()
 	h := store.HookRow{Run: `test "$MZT_JOB_ID" = j1 && test "$PWD" = "` + dir + `" && echo nope >&2 && exit 4`,
 		Dir: dir, Env: map[string]string{"MZT_JOB_ID": "j1"}, Timeout: 5 * time.Second}
-	err := runCommand(context.Background(), h, time.Second, reaper.NewTracker(), "hook-test/2")
+	err := runCommand(context.Background(), h, time.Second, reaper.NewTracker(), "hook-test/2", nil)
 	if err == nil || err.Error() != "exit status 4: nope" {
 		t.Fatalf("err = %v, want exit status 4 with its last line", err)
 	}

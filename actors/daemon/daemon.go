@@ -96,6 +96,7 @@ type daemonActor struct {
 	events    *eventlog.Log // made once the store runs
 
 	store, jobs, monitor, profiler, correlation, reaper, gateway *actor.PID
+	hooks                                                        *actor.PID
 	remote                                                       *remoteEndpoint // nil without [remote] listen
 
 	dead       map[string]bool // children that stopped for good
@@ -171,7 +172,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 		Correlation: d.correlation, Stats: &d.stats}), "jobs")
 	d.recovered = nil
 	// Hooks due before a stop run now; later ones as jobs end and events come.
-	spawn(hooks.Props(hooks.Deps{DB: d.db, Store: d.store, Hooks: d.cfg.Hooks,
+	d.hooks = spawn(hooks.Props(hooks.Deps{DB: d.db, Store: d.store, Hooks: d.cfg.Hooks,
 		KillGrace: time.Duration(d.cfg.KillGrace), Tracker: tracker, Cgroups: d.cgroups, Home: d.opts.Paths.Home,
 		Log: log("hooks")}), "hooks")
 	d.monitor = spawn(monitor.PropsWithCgroups(d.cfg, d.jobs, log("monitor"), d.cgroups), "monitor")
@@ -301,6 +302,7 @@ func (d *daemonActor) applyReload(ctx actor.Context, m *reloaded) {
 	ctx.Send(d.jobs, &jobs.Reconfigure{Config: d.cfg})
 	ctx.Send(d.monitor, &monitor.Reconfigure{Config: d.cfg})
 	ctx.Send(d.profiler, &profiler.Reconfigure{Config: d.cfg})
+	ctx.Send(d.hooks, &hooks.Reconfigure{Hooks: d.cfg.Hooks})
 }
 
 // stopChildrenInOrder stops the gateway first (no new requests), the store

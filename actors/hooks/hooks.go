@@ -47,6 +47,9 @@ type Deps struct {
 	Log       *slog.Logger
 }
 
+// Reconfigure gives the actor the conductor's [[hooks]] after a reload.
+type Reconfigure struct{ Hooks []config.Hook }
+
 // Actor runs due hooks, at most maxRunning at once.
 type Actor struct {
 	deps   Deps
@@ -110,6 +113,11 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.onFinished(ctx, m)
 	case *messages.Event:
 		a.onEvent(ctx, m)
+	case *Reconfigure:
+		// The subscription filters on the hooks: it follows them.
+		ctx.ActorSystem().EventStream.Unsubscribe(a.sub)
+		a.deps.Hooks = m.Hooks
+		a.subscribe(ctx)
 	case *store.WriteDone:
 		switch tag := m.Tag.(type) {
 		case *hookMarked:

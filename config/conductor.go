@@ -37,6 +37,7 @@ type Config struct {
 	Remote              Remote          `toml:"remote"`
 	API                 API             `toml:"api"`
 	Fleet               Fleet           `toml:"fleet"`
+	Hooks               []Hook          `toml:"hooks,omitempty"`
 }
 
 // Metrics is the optional Prometheus endpoint.
@@ -242,6 +243,7 @@ func (c *Config) Validate() error {
 	}
 	problems = append(problems, c.Remote.problems()...)
 	problems = append(problems, c.API.problems(c.Remote)...)
+	problems = append(problems, hookProblems(c.Hooks)...)
 	for i, p := range c.Fleet.Peer {
 		if p.Name == "" {
 			bad("fleet.peer[%d]: name is required", i)

@@ -210,6 +210,59 @@ func (JobAction) EnumDescriptor() ([]byte, []int) {
 	return file_mzt_proto_rawDescGZIP(), []int{2}
 }
 
+// Job groups: a named limit on how many of its jobs run at once.
+type GroupAction int32
+
+const (
+	GroupAction_GROUP_ACTION_UNSPECIFIED GroupAction = 0
+	GroupAction_GROUP_ACTION_LIST        GroupAction = 1
+	GroupAction_GROUP_ACTION_ADD         GroupAction = 2 // create, or change the parallelism of, a group
+	GroupAction_GROUP_ACTION_REMOVE      GroupAction = 3
+)
+
+// Enum value maps for GroupAction.
+var (
+	GroupAction_name = map[int32]string{
+		0: "GROUP_ACTION_UNSPECIFIED",
+		1: "GROUP_ACTION_LIST",
+		2: "GROUP_ACTION_ADD",
+		3: "GROUP_ACTION_REMOVE",
+	}
+	GroupAction_value = map[string]int32{
+		"GROUP_ACTION_UNSPECIFIED": 0,
+		"GROUP_ACTION_LIST":        1,
+		"GROUP_ACTION_ADD":         2,
+		"GROUP_ACTION_REMOVE":      3,
+	}
+)
+
+func (x GroupAction) Enum() *GroupAction {
+	p := new(GroupAction)
+	*p = x
+	return p
+}
+
+func (x GroupAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GroupAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_mzt_proto_enumTypes[3].Descriptor()
+}
+
+func (GroupAction) Type() protoreflect.EnumType {
+	return &file_mzt_proto_enumTypes[3]
+}
+
+func (x GroupAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GroupAction.Descriptor instead.
+func (GroupAction) EnumDescriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{3}
+}
+
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Code          ErrorCode              `protobuf:"varint,1,opt,name=code,proto3,enum=mzt.v1.ErrorCode" json:"code,omitempty"`
@@ -300,6 +353,8 @@ type Envelope struct {
 	//	*Envelope_Insights
 	//	*Envelope_TopRequest
 	//	*Envelope_TopSnapshot
+	//	*Envelope_GroupRequest
+	//	*Envelope_GroupList
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -572,6 +627,24 @@ func (x *Envelope) GetTopSnapshot() *TopSnapshot {
 	return nil
 }
 
+func (x *Envelope) GetGroupRequest() *GroupRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_GroupRequest); ok {
+			return x.GroupRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetGroupList() *GroupList {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_GroupList); ok {
+			return x.GroupList
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -669,7 +742,16 @@ type Envelope_TopRequest struct {
 }
 
 type Envelope_TopSnapshot struct {
-	TopSnapshot *TopSnapshot `protobuf:"bytes,35,opt,name=top_snapshot,json=topSnapshot,proto3,oneof"` // 40-59 are kept for the remote endpoint (issue 7).
+	TopSnapshot *TopSnapshot `protobuf:"bytes,35,opt,name=top_snapshot,json=topSnapshot,proto3,oneof"`
+}
+
+type Envelope_GroupRequest struct {
+	// 40-59 are kept for the remote endpoint (issue 7).
+	GroupRequest *GroupRequest `protobuf:"bytes,600,opt,name=group_request,json=groupRequest,proto3,oneof"`
+}
+
+type Envelope_GroupList struct {
+	GroupList *GroupList `protobuf:"bytes,601,opt,name=group_list,json=groupList,proto3,oneof"`
 }
 
 func (*Envelope_Error) isEnvelope_Body() {}
@@ -719,6 +801,10 @@ func (*Envelope_Insights) isEnvelope_Body() {}
 func (*Envelope_TopRequest) isEnvelope_Body() {}
 
 func (*Envelope_TopSnapshot) isEnvelope_Body() {}
+
+func (*Envelope_GroupRequest) isEnvelope_Body() {}
+
+func (*Envelope_GroupList) isEnvelope_Body() {}
 
 type StreamEnd struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1251,11 +1337,18 @@ type SubmitJobRequest struct {
 	Files []*ScoreFile `protobuf:"bytes,5,rep,name=files,proto3" json:"files,omitempty"`
 	// A re-run: the new run reuses sheets of the job's latest run (whose
 	// stage definitions are unchanged) and runs the rest.
-	FromStage     string `protobuf:"bytes,200,opt,name=from_stage,json=fromStage,proto3" json:"from_stage,omitempty"`     // run this stage, its dependents and the stages after it
-	OnlyStage     string `protobuf:"bytes,201,opt,name=only_stage,json=onlyStage,proto3" json:"only_stage,omitempty"`     // run only this stage
-	RetrySheet    int64  `protobuf:"varint,202,opt,name=retry_sheet,json=retrySheet,proto3" json:"retry_sheet,omitempty"` // run only this sheet (its number in the latest run)
-	Downstream    bool   `protobuf:"varint,203,opt,name=downstream,proto3" json:"downstream,omitempty"`                   // with retry_sheet: and every sheet that depends on it
-	Rescore       bool   `protobuf:"varint,204,opt,name=rescore,proto3" json:"rescore,omitempty"`                         // run what did not complete, and what the edit changed
+	FromStage  string `protobuf:"bytes,200,opt,name=from_stage,json=fromStage,proto3" json:"from_stage,omitempty"`     // run this stage, its dependents and the stages after it
+	OnlyStage  string `protobuf:"bytes,201,opt,name=only_stage,json=onlyStage,proto3" json:"only_stage,omitempty"`     // run only this stage
+	RetrySheet int64  `protobuf:"varint,202,opt,name=retry_sheet,json=retrySheet,proto3" json:"retry_sheet,omitempty"` // run only this sheet (its number in the latest run)
+	Downstream bool   `protobuf:"varint,203,opt,name=downstream,proto3" json:"downstream,omitempty"`                   // with retry_sheet: and every sheet that depends on it
+	Rescore    bool   `protobuf:"varint,204,opt,name=rescore,proto3" json:"rescore,omitempty"`                         // run what did not complete, and what the edit changed
+	// Queue controls: higher priority is admitted first among queued jobs;
+	// a group limits how many of its jobs run at once; the job waits until
+	// the jobs in after finish (completed, or in any state with after_any).
+	Priority      int64    `protobuf:"varint,600,opt,name=priority,proto3" json:"priority,omitempty"`
+	Group         string   `protobuf:"bytes,601,opt,name=group,proto3" json:"group,omitempty"`
+	After         []string `protobuf:"bytes,602,rep,name=after,proto3" json:"after,omitempty"`
+	AfterAny      bool     `protobuf:"varint,603,opt,name=after_any,json=afterAny,proto3" json:"after_any,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1356,6 +1449,34 @@ func (x *SubmitJobRequest) GetDownstream() bool {
 func (x *SubmitJobRequest) GetRescore() bool {
 	if x != nil {
 		return x.Rescore
+	}
+	return false
+}
+
+func (x *SubmitJobRequest) GetPriority() int64 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *SubmitJobRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *SubmitJobRequest) GetAfter() []string {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *SubmitJobRequest) GetAfterAny() bool {
+	if x != nil {
+		return x.AfterAny
 	}
 	return false
 }
@@ -2173,11 +2294,14 @@ type JobInfo struct {
 	SheetsFailed       int64                  `protobuf:"varint,15,opt,name=sheets_failed,json=sheetsFailed,proto3" json:"sheets_failed,omitempty"`
 	// ETA of an unfinished job from the remaining DAG, its parallelism and the
 	// durations seen in history; has_eta is false when there is no history.
-	HasEta         bool    `protobuf:"varint,16,opt,name=has_eta,json=hasEta,proto3" json:"has_eta,omitempty"`
-	EtaSeconds     float64 `protobuf:"fixed64,17,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
-	EtaLowSeconds  float64 `protobuf:"fixed64,18,opt,name=eta_low_seconds,json=etaLowSeconds,proto3" json:"eta_low_seconds,omitempty"`
-	EtaHighSeconds float64 `protobuf:"fixed64,19,opt,name=eta_high_seconds,json=etaHighSeconds,proto3" json:"eta_high_seconds,omitempty"`
-	SheetsStalled  int64   `protobuf:"varint,20,opt,name=sheets_stalled,json=sheetsStalled,proto3" json:"sheets_stalled,omitempty"`
+	HasEta         bool     `protobuf:"varint,16,opt,name=has_eta,json=hasEta,proto3" json:"has_eta,omitempty"`
+	EtaSeconds     float64  `protobuf:"fixed64,17,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
+	EtaLowSeconds  float64  `protobuf:"fixed64,18,opt,name=eta_low_seconds,json=etaLowSeconds,proto3" json:"eta_low_seconds,omitempty"`
+	EtaHighSeconds float64  `protobuf:"fixed64,19,opt,name=eta_high_seconds,json=etaHighSeconds,proto3" json:"eta_high_seconds,omitempty"`
+	SheetsStalled  int64    `protobuf:"varint,20,opt,name=sheets_stalled,json=sheetsStalled,proto3" json:"sheets_stalled,omitempty"`
+	Priority       int64    `protobuf:"varint,600,opt,name=priority,proto3" json:"priority,omitempty"`
+	Group          string   `protobuf:"bytes,601,opt,name=group,proto3" json:"group,omitempty"`
+	After          []string `protobuf:"bytes,602,rep,name=after,proto3" json:"after,omitempty"` // the jobs this one waits for, while it waits
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -2350,6 +2474,27 @@ func (x *JobInfo) GetSheetsStalled() int64 {
 		return x.SheetsStalled
 	}
 	return 0
+}
+
+func (x *JobInfo) GetPriority() int64 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *JobInfo) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *JobInfo) GetAfter() []string {
+	if x != nil {
+		return x.After
+	}
+	return nil
 }
 
 type JobStatus struct {
@@ -3383,6 +3528,178 @@ func (x *TopSnapshot) GetRecent() []*Event {
 	return nil
 }
 
+type GroupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        GroupAction            `protobuf:"varint,1,opt,name=action,proto3,enum=mzt.v1.GroupAction" json:"action,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Parallel      int64                  `protobuf:"varint,3,opt,name=parallel,proto3" json:"parallel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupRequest) Reset() {
+	*x = GroupRequest{}
+	mi := &file_mzt_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupRequest) ProtoMessage() {}
+
+func (x *GroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupRequest.ProtoReflect.Descriptor instead.
+func (*GroupRequest) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GroupRequest) GetAction() GroupAction {
+	if x != nil {
+		return x.Action
+	}
+	return GroupAction_GROUP_ACTION_UNSPECIFIED
+}
+
+func (x *GroupRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GroupRequest) GetParallel() int64 {
+	if x != nil {
+		return x.Parallel
+	}
+	return 0
+}
+
+type GroupInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Parallel      int64                  `protobuf:"varint,2,opt,name=parallel,proto3" json:"parallel,omitempty"`
+	Running       int64                  `protobuf:"varint,3,opt,name=running,proto3" json:"running,omitempty"`
+	Queued        int64                  `protobuf:"varint,4,opt,name=queued,proto3" json:"queued,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupInfo) Reset() {
+	*x = GroupInfo{}
+	mi := &file_mzt_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupInfo) ProtoMessage() {}
+
+func (x *GroupInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupInfo.ProtoReflect.Descriptor instead.
+func (*GroupInfo) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GroupInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GroupInfo) GetParallel() int64 {
+	if x != nil {
+		return x.Parallel
+	}
+	return 0
+}
+
+func (x *GroupInfo) GetRunning() int64 {
+	if x != nil {
+		return x.Running
+	}
+	return 0
+}
+
+func (x *GroupInfo) GetQueued() int64 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+type GroupList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Groups        []*GroupInfo           `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupList) Reset() {
+	*x = GroupList{}
+	mi := &file_mzt_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupList) ProtoMessage() {}
+
+func (x *GroupList) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupList.ProtoReflect.Descriptor instead.
+func (*GroupList) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *GroupList) GetGroups() []*GroupInfo {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
 var File_mzt_proto protoreflect.FileDescriptor
 
 const file_mzt_proto_rawDesc = "" +
@@ -3391,7 +3708,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.mzt.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
-	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xd3\f\n" +
+	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xc6\r\n" +
 	"\bEnvelope\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\x04R\rcorrelationId\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\rR\x0fprotocolVersion\x12%\n" +
@@ -3422,7 +3739,10 @@ const file_mzt_proto_rawDesc = "" +
 	"\binsights\x18! \x01(\v2\x10.mzt.v1.InsightsH\x00R\binsights\x125\n" +
 	"\vtop_request\x18\" \x01(\v2\x12.mzt.v1.TopRequestH\x00R\n" +
 	"topRequest\x128\n" +
-	"\ftop_snapshot\x18# \x01(\v2\x13.mzt.v1.TopSnapshotH\x00R\vtopSnapshotB\x06\n" +
+	"\ftop_snapshot\x18# \x01(\v2\x13.mzt.v1.TopSnapshotH\x00R\vtopSnapshot\x12<\n" +
+	"\rgroup_request\x18\xd8\x04 \x01(\v2\x14.mzt.v1.GroupRequestH\x00R\fgroupRequest\x123\n" +
+	"\n" +
+	"group_list\x18\xd9\x04 \x01(\v2\x11.mzt.v1.GroupListH\x00R\tgroupListB\x06\n" +
 	"\x04body\"#\n" +
 	"\tStreamEnd\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"u\n" +
@@ -3465,7 +3785,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x04mode\x18\x01 \x01(\x0e2\x14.mzt.v1.ShutdownModeR\x04mode\"G\n" +
 	"\x10ShutdownResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12!\n" +
-	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\xd1\x02\n" +
+	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\xba\x03\n" +
 	"\x10SubmitJobRequest\x12\x1d\n" +
 	"\n" +
 	"score_path\x18\x01 \x01(\tR\tscorePath\x12!\n" +
@@ -3483,7 +3803,11 @@ const file_mzt_proto_rawDesc = "" +
 	"\n" +
 	"downstream\x18\xcb\x01 \x01(\bR\n" +
 	"downstream\x12\x19\n" +
-	"\arescore\x18\xcc\x01 \x01(\bR\arescore\"q\n" +
+	"\arescore\x18\xcc\x01 \x01(\bR\arescore\x12\x1b\n" +
+	"\bpriority\x18\xd8\x04 \x01(\x03R\bpriority\x12\x15\n" +
+	"\x05group\x18\xd9\x04 \x01(\tR\x05group\x12\x15\n" +
+	"\x05after\x18\xda\x04 \x03(\tR\x05after\x12\x1c\n" +
+	"\tafter_any\x18\xdb\x04 \x01(\bR\bafterAny\"q\n" +
 	"\vStageChange\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x16\n" +
 	"\x06change\x18\x02 \x01(\tR\x06change\x12\x19\n" +
@@ -3571,7 +3895,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05notes\x18  \x03(\tR\x05notes\x12\x1d\n" +
 	"\n" +
 	"session_id\x18d \x01(\tR\tsessionId\x12%\n" +
-	"\x0ewaiting_reason\x18e \x01(\tR\rwaitingReason\"\xad\x05\n" +
+	"\x0ewaiting_reason\x18e \x01(\tR\rwaitingReason\"\xf8\x05\n" +
 	"\aJobInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -3596,7 +3920,10 @@ const file_mzt_proto_rawDesc = "" +
 	"etaSeconds\x12&\n" +
 	"\x0feta_low_seconds\x18\x12 \x01(\x01R\retaLowSeconds\x12(\n" +
 	"\x10eta_high_seconds\x18\x13 \x01(\x01R\x0eetaHighSeconds\x12%\n" +
-	"\x0esheets_stalled\x18\x14 \x01(\x03R\rsheetsStalled\"\x80\x01\n" +
+	"\x0esheets_stalled\x18\x14 \x01(\x03R\rsheetsStalled\x12\x1b\n" +
+	"\bpriority\x18\xd8\x04 \x01(\x03R\bpriority\x12\x15\n" +
+	"\x05group\x18\xd9\x04 \x01(\tR\x05group\x12\x15\n" +
+	"\x05after\x18\xda\x04 \x03(\tR\x05after\"\x80\x01\n" +
 	"\tJobStatus\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.mzt.v1.JobInfoR\x03job\x12)\n" +
 	"\x06sheets\x18\x02 \x03(\v2\x11.mzt.v1.SheetInfoR\x06sheets\x12%\n" +
@@ -3673,7 +4000,18 @@ const file_mzt_proto_rawDesc = "" +
 	"\tconductor\x18\x01 \x01(\v2\x17.mzt.v1.ConductorStatusR\tconductor\x12#\n" +
 	"\x04jobs\x18\x02 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\x12,\n" +
 	"\x06sheets\x18\x03 \x03(\v2\x14.mzt.v1.RunningSheetR\x06sheets\x12%\n" +
-	"\x06recent\x18\x04 \x03(\v2\r.mzt.v1.EventR\x06recent*\x8c\x03\n" +
+	"\x06recent\x18\x04 \x03(\v2\r.mzt.v1.EventR\x06recent\"k\n" +
+	"\fGroupRequest\x12+\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x13.mzt.v1.GroupActionR\x06action\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bparallel\x18\x03 \x01(\x03R\bparallel\"m\n" +
+	"\tGroupInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bparallel\x18\x02 \x01(\x03R\bparallel\x12\x18\n" +
+	"\arunning\x18\x03 \x01(\x03R\arunning\x12\x16\n" +
+	"\x06queued\x18\x04 \x01(\x03R\x06queued\"6\n" +
+	"\tGroupList\x12)\n" +
+	"\x06groups\x18\x01 \x03(\v2\x11.mzt.v1.GroupInfoR\x06groups*\x8c\x03\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13ERROR_CODE_INTERNAL\x10\x01\x12\x1a\n" +
@@ -3698,7 +4036,12 @@ const file_mzt_proto_rawDesc = "" +
 	"\x16JOB_ACTION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10JOB_ACTION_PAUSE\x10\x01\x12\x15\n" +
 	"\x11JOB_ACTION_RESUME\x10\x02\x12\x15\n" +
-	"\x11JOB_ACTION_CANCEL\x10\x03B*Z(github.com/mzt-dev/mzt/messages;messagesb\x06proto3"
+	"\x11JOB_ACTION_CANCEL\x10\x03*q\n" +
+	"\vGroupAction\x12\x1c\n" +
+	"\x18GROUP_ACTION_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11GROUP_ACTION_LIST\x10\x01\x12\x14\n" +
+	"\x10GROUP_ACTION_ADD\x10\x02\x12\x17\n" +
+	"\x13GROUP_ACTION_REMOVE\x10\x03B*Z(github.com/mzt-dev/mzt/messages;messagesb\x06proto3"
 
 var (
 	file_mzt_proto_rawDescOnce sync.Once
@@ -3712,95 +4055,103 @@ func file_mzt_proto_rawDescGZIP() []byte {
 	return file_mzt_proto_rawDescData
 }
 
-var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
 	(JobAction)(0),                 // 2: mzt.v1.JobAction
-	(*Error)(nil),                  // 3: mzt.v1.Error
-	(*Envelope)(nil),               // 4: mzt.v1.Envelope
-	(*StreamEnd)(nil),              // 5: mzt.v1.StreamEnd
-	(*HealthRequest)(nil),          // 6: mzt.v1.HealthRequest
-	(*HealthResponse)(nil),         // 7: mzt.v1.HealthResponse
-	(*ConductorStatusRequest)(nil), // 8: mzt.v1.ConductorStatusRequest
-	(*ConductorStatus)(nil),        // 9: mzt.v1.ConductorStatus
-	(*ShutdownRequest)(nil),        // 10: mzt.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),       // 11: mzt.v1.ShutdownResponse
-	(*SubmitJobRequest)(nil),       // 12: mzt.v1.SubmitJobRequest
-	(*StageChange)(nil),            // 13: mzt.v1.StageChange
-	(*ScoreFile)(nil),              // 14: mzt.v1.ScoreFile
-	(*SubmitJobResponse)(nil),      // 15: mzt.v1.SubmitJobResponse
-	(*JobStatusRequest)(nil),       // 16: mzt.v1.JobStatusRequest
-	(*TryInfo)(nil),                // 17: mzt.v1.TryInfo
-	(*ValidationResult)(nil),       // 18: mzt.v1.ValidationResult
-	(*SheetInfo)(nil),              // 19: mzt.v1.SheetInfo
-	(*JobInfo)(nil),                // 20: mzt.v1.JobInfo
-	(*JobStatus)(nil),              // 21: mzt.v1.JobStatus
-	(*ListJobsRequest)(nil),        // 22: mzt.v1.ListJobsRequest
-	(*JobList)(nil),                // 23: mzt.v1.JobList
-	(*JobControlRequest)(nil),      // 24: mzt.v1.JobControlRequest
-	(*JobControlResponse)(nil),     // 25: mzt.v1.JobControlResponse
-	(*LogsRequest)(nil),            // 26: mzt.v1.LogsRequest
-	(*LogChunk)(nil),               // 27: mzt.v1.LogChunk
-	(*EventsRequest)(nil),          // 28: mzt.v1.EventsRequest
-	(*Event)(nil),                  // 29: mzt.v1.Event
-	(*InsightsRequest)(nil),        // 30: mzt.v1.InsightsRequest
-	(*FailureCount)(nil),           // 31: mzt.v1.FailureCount
-	(*StageStats)(nil),             // 32: mzt.v1.StageStats
-	(*Insights)(nil),               // 33: mzt.v1.Insights
-	(*TopRequest)(nil),             // 34: mzt.v1.TopRequest
-	(*RunningSheet)(nil),           // 35: mzt.v1.RunningSheet
-	(*TopSnapshot)(nil),            // 36: mzt.v1.TopSnapshot
+	(GroupAction)(0),               // 3: mzt.v1.GroupAction
+	(*Error)(nil),                  // 4: mzt.v1.Error
+	(*Envelope)(nil),               // 5: mzt.v1.Envelope
+	(*StreamEnd)(nil),              // 6: mzt.v1.StreamEnd
+	(*HealthRequest)(nil),          // 7: mzt.v1.HealthRequest
+	(*HealthResponse)(nil),         // 8: mzt.v1.HealthResponse
+	(*ConductorStatusRequest)(nil), // 9: mzt.v1.ConductorStatusRequest
+	(*ConductorStatus)(nil),        // 10: mzt.v1.ConductorStatus
+	(*ShutdownRequest)(nil),        // 11: mzt.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),       // 12: mzt.v1.ShutdownResponse
+	(*SubmitJobRequest)(nil),       // 13: mzt.v1.SubmitJobRequest
+	(*StageChange)(nil),            // 14: mzt.v1.StageChange
+	(*ScoreFile)(nil),              // 15: mzt.v1.ScoreFile
+	(*SubmitJobResponse)(nil),      // 16: mzt.v1.SubmitJobResponse
+	(*JobStatusRequest)(nil),       // 17: mzt.v1.JobStatusRequest
+	(*TryInfo)(nil),                // 18: mzt.v1.TryInfo
+	(*ValidationResult)(nil),       // 19: mzt.v1.ValidationResult
+	(*SheetInfo)(nil),              // 20: mzt.v1.SheetInfo
+	(*JobInfo)(nil),                // 21: mzt.v1.JobInfo
+	(*JobStatus)(nil),              // 22: mzt.v1.JobStatus
+	(*ListJobsRequest)(nil),        // 23: mzt.v1.ListJobsRequest
+	(*JobList)(nil),                // 24: mzt.v1.JobList
+	(*JobControlRequest)(nil),      // 25: mzt.v1.JobControlRequest
+	(*JobControlResponse)(nil),     // 26: mzt.v1.JobControlResponse
+	(*LogsRequest)(nil),            // 27: mzt.v1.LogsRequest
+	(*LogChunk)(nil),               // 28: mzt.v1.LogChunk
+	(*EventsRequest)(nil),          // 29: mzt.v1.EventsRequest
+	(*Event)(nil),                  // 30: mzt.v1.Event
+	(*InsightsRequest)(nil),        // 31: mzt.v1.InsightsRequest
+	(*FailureCount)(nil),           // 32: mzt.v1.FailureCount
+	(*StageStats)(nil),             // 33: mzt.v1.StageStats
+	(*Insights)(nil),               // 34: mzt.v1.Insights
+	(*TopRequest)(nil),             // 35: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 36: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 37: mzt.v1.TopSnapshot
+	(*GroupRequest)(nil),           // 38: mzt.v1.GroupRequest
+	(*GroupInfo)(nil),              // 39: mzt.v1.GroupInfo
+	(*GroupList)(nil),              // 40: mzt.v1.GroupList
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
-	3,  // 1: mzt.v1.Envelope.error:type_name -> mzt.v1.Error
-	5,  // 2: mzt.v1.Envelope.stream_end:type_name -> mzt.v1.StreamEnd
-	6,  // 3: mzt.v1.Envelope.health_request:type_name -> mzt.v1.HealthRequest
-	7,  // 4: mzt.v1.Envelope.health_response:type_name -> mzt.v1.HealthResponse
-	8,  // 5: mzt.v1.Envelope.conductor_status_request:type_name -> mzt.v1.ConductorStatusRequest
-	9,  // 6: mzt.v1.Envelope.conductor_status:type_name -> mzt.v1.ConductorStatus
-	10, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
-	11, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
-	12, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
-	15, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
-	16, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
-	21, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
-	22, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
-	23, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
-	24, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
-	25, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
-	26, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
-	27, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
-	28, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
-	29, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
-	30, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
-	33, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
-	34, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
-	36, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
-	1,  // 25: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
-	14, // 26: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
-	13, // 27: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
-	18, // 28: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
-	18, // 29: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
-	20, // 30: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
-	19, // 31: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
-	17, // 32: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
-	20, // 33: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
-	2,  // 34: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	31, // 35: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
-	32, // 36: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	19, // 37: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
-	9,  // 38: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	20, // 39: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	35, // 40: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	29, // 41: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	4,  // 1: mzt.v1.Envelope.error:type_name -> mzt.v1.Error
+	6,  // 2: mzt.v1.Envelope.stream_end:type_name -> mzt.v1.StreamEnd
+	7,  // 3: mzt.v1.Envelope.health_request:type_name -> mzt.v1.HealthRequest
+	8,  // 4: mzt.v1.Envelope.health_response:type_name -> mzt.v1.HealthResponse
+	9,  // 5: mzt.v1.Envelope.conductor_status_request:type_name -> mzt.v1.ConductorStatusRequest
+	10, // 6: mzt.v1.Envelope.conductor_status:type_name -> mzt.v1.ConductorStatus
+	11, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
+	12, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
+	13, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
+	16, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
+	17, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
+	22, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
+	23, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
+	24, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
+	25, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
+	26, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
+	27, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
+	28, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
+	29, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
+	30, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
+	31, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
+	34, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
+	35, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	37, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	38, // 25: mzt.v1.Envelope.group_request:type_name -> mzt.v1.GroupRequest
+	40, // 26: mzt.v1.Envelope.group_list:type_name -> mzt.v1.GroupList
+	1,  // 27: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
+	15, // 28: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
+	14, // 29: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
+	19, // 30: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
+	19, // 31: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
+	21, // 32: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
+	20, // 33: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
+	18, // 34: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
+	21, // 35: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	2,  // 36: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
+	32, // 37: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	33, // 38: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	20, // 39: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	10, // 40: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	21, // 41: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	36, // 42: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	30, // 43: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	3,  // 44: mzt.v1.GroupRequest.action:type_name -> mzt.v1.GroupAction
+	39, // 45: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -3833,14 +4184,16 @@ func file_mzt_proto_init() {
 		(*Envelope_Insights)(nil),
 		(*Envelope_TopRequest)(nil),
 		(*Envelope_TopSnapshot)(nil),
+		(*Envelope_GroupRequest)(nil),
+		(*Envelope_GroupList)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   34,
+			NumEnums:      4,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

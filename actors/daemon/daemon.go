@@ -17,6 +17,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/mzt-dev/mzt/actors/correlation"
 	"github.com/mzt-dev/mzt/actors/gateway"
+	"github.com/mzt-dev/mzt/actors/hooks"
 	"github.com/mzt-dev/mzt/actors/jobs"
 	"github.com/mzt-dev/mzt/actors/monitor"
 	"github.com/mzt-dev/mzt/actors/profiler"
@@ -95,6 +96,7 @@ type daemonActor struct {
 	events    *eventlog.Log // made once the store runs
 
 	store, jobs, monitor, profiler, correlation, reaper, gateway *actor.PID
+	hooks                                                        *actor.PID
 	remote                                                       *remoteEndpoint // nil without [remote] listen
 
 	dead       map[string]bool // children that stopped for good
@@ -169,6 +171,10 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 		Cgroups: d.cgroups, DB: d.db, Recovered: d.recovered, Log: log("jobs"),
 		Correlation: d.correlation, Stats: &d.stats}), "jobs")
 	d.recovered = nil
+	// Hooks due before a stop run now; later ones as jobs end and events come.
+	d.hooks = spawn(hooks.Props(hooks.Deps{DB: d.db, Store: d.store, Hooks: d.cfg.Hooks,
+		KillGrace: time.Duration(d.cfg.KillGrace), Tracker: tracker, Cgroups: d.cgroups, Home: d.opts.Paths.Home,
+		Log: log("hooks")}), "hooks")
 	d.monitor = spawn(monitor.PropsWithCgroups(d.cfg, d.jobs, log("monitor"), d.cgroups), "monitor")
 	d.profiler = spawn(profiler.Props(profiler.Deps{Config: d.cfg, Jobs: d.jobs, Store: d.store, Stats: &d.stats,
 		Log: log("profiler")}), "profiler")
@@ -297,6 +303,7 @@ func (d *daemonActor) applyReload(ctx actor.Context, m *reloaded) {
 	ctx.Send(d.jobs, &jobs.Reconfigure{Config: d.cfg})
 	ctx.Send(d.monitor, &monitor.Reconfigure{Config: d.cfg})
 	ctx.Send(d.profiler, &profiler.Reconfigure{Config: d.cfg})
+	ctx.Send(d.hooks, &hooks.Reconfigure{Hooks: d.cfg.Hooks})
 }
 
 // stopChildrenInOrder stops the gateway first (no new requests), the store

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"time"
 
@@ -23,6 +22,7 @@ func (a *Actor) start(ctx actor.Context) {
 		for _, p := range runs {
 			a.adopt(ctx, p)
 		}
+		a.loadQueue(ctx)
 		a.admitNext(ctx)
 		return
 	}
@@ -46,6 +46,7 @@ func (a *Actor) onRecovered(ctx actor.Context, m *recovered) {
 	for _, p := range m.runs {
 		a.adopt(ctx, p)
 	}
+	a.loadQueue(ctx)
 	a.admitNext(ctx)
 }
 
@@ -82,39 +83,23 @@ func (a *Actor) spawnJob(ctx actor.Context, p Prepared, wantsAdmission bool) {
 	if wantsAdmission {
 		seq = -1_000_000 + a.seq
 	}
-	a.jobs[p.Run.Job.JobID] = &entry{pid: pid, runKey: p.Run.Job.RunKey, info: info, seq: seq}
+	a.jobs[p.Run.Job.JobID] = &entry{pid: pid, runKey: p.Run.Job.RunKey, info: info, seq: seq, queue: controlsOf(p.Run.Job)}
 }
 
-// admitNext admits queued jobs while fewer than max_concurrent_jobs run.
+// admitNext admits queued jobs by the queue's rule (pickAdmissions) while
+// fewer than max_concurrent_jobs, and fewer than its group allows, run.
 func (a *Actor) admitNext(ctx actor.Context) {
-	if a.draining {
+	if a.draining || !a.queue.loaded {
 		return
 	}
-	running := 0
-	var queued []*entry
-	for _, e := range a.jobs {
-		if e.admitted {
-			if e.info.State() == messages.JobRunning {
-				running++
-			}
-		} else {
-			queued = append(queued, e)
-		}
-	}
-	sort.Slice(queued, func(i, k int) bool { return queued[i].seq < queued[k].seq })
-	for _, e := range queued {
-		// A paused job holds no slot: admit it so that resume works at once.
-		if e.info.GetUserPaused() {
-			e.admitted = true
-			ctx.Send(e.pid, &admit{})
-			continue
-		}
-		if running >= a.cfg.MaxConcurrentJobs {
-			continue
-		}
-		running++
+	queue, lim := a.candidates(ctx)
+	for _, id := range pickAdmissions(queue, lim) {
+		e := a.jobs[id]
 		e.admitted = true
-		e.info.Status = string(messages.JobRunning)
+		// A paused job holds no slot: admitted so that resume works at once.
+		if !e.info.GetUserPaused() {
+			e.info.Status = string(messages.JobRunning)
+		}
 		ctx.Send(e.pid, &admit{})
 	}
 }
@@ -140,12 +125,15 @@ func (a *Actor) submit(ctx actor.Context, req *messages.SubmitJobRequest) {
 		return
 	}
 	sender, dir, maxSheets := ctx.Sender(), a.deps.Paths.Instruments, a.cfg.MaxSheetsPerJob
-	root, db, logs := ctx.ActorSystem().Root, a.deps.Store, a.deps.Paths.SheetLogs
+	root, storePID, logs, db := ctx.ActorSystem().Root, a.deps.Store, a.deps.Paths.SheetLogs, a.deps.DB
 	mailbox.Go(root, ctx.Self(), func() any {
 		out := &parsed{req: req, sender: sender}
 		out.prep, out.err = parseSubmission(req, dir, maxSheets)
 		if out.err == nil && rerunModeOf(req).active() {
-			out.rerun, out.err = prepareRerun(root, db, out.prep.Score, rerunModeOf(req), dir, logs)
+			out.rerun, out.err = prepareRerun(root, storePID, out.prep.Score, rerunModeOf(req), dir, logs)
+		}
+		if out.err == nil && db != nil && len(req.GetAfter()) > 0 {
+			out.depStates, out.err = db.JobStates(context.Background(), req.GetAfter())
 		}
 		return out
 	}, func(err error) any { return &parsed{req: req, sender: sender, err: fmt.Errorf("parse score: %w", err)} })
@@ -177,6 +165,19 @@ func (a *Actor) onParsed(ctx actor.Context, m *parsed) {
 		a.discardRerun(ctx, m.rerun)
 		return
 	}
+	if !a.queue.loaded {
+		a.queue.parked = append(a.queue.parked, m) // judged once the groups are known
+		return
+	}
+	if e := a.checkQueueRequest(sc.ID, m.req, m.depStates); e != nil {
+		ctx.Send(m.sender, e)
+		return
+	}
+	for id, st := range m.depStates {
+		if a.jobs[id] == nil {
+			a.queue.outcomes[id] = st
+		}
+	}
 	now := time.Now()
 	runKey := sc.ID + "." + strconv.FormatInt(now.UnixNano(), 36)
 	if m.rerun != nil {
@@ -186,6 +187,7 @@ func (a *Actor) onParsed(ctx actor.Context, m *parsed) {
 		RunKey: runKey, JobID: sc.ID, Name: sc.Name, Status: messages.JobQueued,
 		ScorePath: sc.Path, ScoreSource: sc.Source, Workspace: sc.Workspace, CreatedAt: now,
 		SheetsTotal: sc.TotalSheets(),
+		Priority:    int(m.req.GetPriority()), Group: m.req.GetGroup(), After: m.req.GetAfter(), AfterAny: m.req.GetAfterAny(),
 	}
 	var rows []store.SheetRow
 	for _, sh := range sc.Sheets() {

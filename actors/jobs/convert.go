@@ -28,7 +28,7 @@ func jobHeader(j store.JobRow) *messages.JobInfo {
 		Id: j.JobID, Name: j.Name, Status: string(j.Status), ScorePath: j.ScorePath, Workspace: j.Workspace,
 		CreatedAtUnixNano: unixNano(j.CreatedAt), StartedAtUnixNano: unixNano(j.StartedAt),
 		FinishedAtUnixNano: unixNano(j.FinishedAt), SheetsTotal: int64(j.SheetsTotal), Error: j.Error,
-		UserPaused: j.UserPaused, Run: int64(j.Run),
+		UserPaused: j.UserPaused, Run: int64(j.Run), Priority: int64(j.Priority), Group: j.Group,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/mzt-dev/mzt/actors/correlation"
 	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/config/instrument"
 	"github.com/mzt-dev/mzt/config/score"
 	"github.com/mzt-dev/mzt/internal/cgroup"
@@ -71,7 +72,10 @@ type (
 		plan     *logPlan
 	}
 	// finalWrite tags the store write of a finished job.
-	finalWrite struct{ jobID, runKey string }
+	finalWrite struct {
+		jobID, runKey string
+		hooks         bool // hooks became due with it
+	}
 	// logPlanRequest asks where a job's output is; reply *logPlan.
 	logPlanRequest struct{ jobID string }
 )
@@ -90,6 +94,7 @@ type jobSettings struct {
 	stats      *correlation.Table // history for ETAs; nil: no ETA
 	maxSheets  int                // max_concurrent_sheets, for ETAs
 	logCap     int64              // bytes per try and stream (max_log_mb); 0: none
+	hooks      []config.Hook      // the conductor's [[hooks]]
 }
 
 type sheetState struct {
@@ -126,13 +131,16 @@ type jobActor struct {
 	admitted   bool
 	cancelling bool
 	revive     bool // spawned to resume a failed or cancelled run (see Prepared.Revive)
-	halted     bool // the conductor is stopping: nothing new starts
-	finished   bool
-	wakeTimer  *mailbox.Timer
-	idx        dagIndex
-	lastEvent  messages.JobState // the job status last published as an event
-	eta        etaCache
-	worktrees  worktreeState
+	// cancelReason says why, when not the user: a job it runs after failed.
+	cancelReason string
+	depsDone     bool // the jobs it runs after finished
+	halted       bool // the conductor is stopping: nothing new starts
+	finished     bool
+	wakeTimer    *mailbox.Timer
+	idx          dagIndex
+	lastEvent    messages.JobState // the job status last published as an event
+	eta          etaCache
+	worktrees    worktreeState
 }
 
 func (j *jobActor) Receive(ctx actor.Context) {
@@ -140,6 +148,10 @@ func (j *jobActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		j.settleExitedAttempts(ctx)
 		j.publish(ctx)
+	case *depsSettled:
+		j.onDepsSettled(ctx)
+	case *depsFailed:
+		j.onDepsFailed(ctx, m)
 	case *admit:
 		j.admitted = true
 		if j.job.StartedAt.IsZero() {
@@ -289,8 +301,12 @@ func (j *jobActor) checkFinished(ctx actor.Context) {
 		}
 	}
 	if j.cancelling {
+		reason := "cancelled by the user"
+		if j.cancelReason != "" {
+			reason = j.cancelReason
+		}
 		settle(messages.SheetCancelled, "cancelled")
-		j.finish(ctx, messages.JobCancelled, "cancelled by the user")
+		j.finish(ctx, messages.JobCancelled, reason)
 		return
 	}
 	if j.sc.FailFast && j.anyFailed() {
@@ -318,9 +334,10 @@ func (j *jobActor) finish(ctx actor.Context, status messages.JobState, reason st
 	}
 	j.finished = true
 	j.job.Status, j.job.Error, j.job.FinishedAt = status, reason, time.Now()
-	job := j.job
-	ctx.Send(j.store, &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: j.rows()}, ReplyTo: j.mgr,
-		Tag: &finalWrite{jobID: j.job.JobID, runKey: j.job.RunKey}})
+	job, rows := j.job, j.rows()
+	hooks := dueHooks(job, rows, j.sc.Hooks, j.set.hooks, time.Now()) // stored with the final state, run after it
+	ctx.Send(j.store, &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: rows, Hooks: hooks}, ReplyTo: j.mgr,
+		Tag: &finalWrite{jobID: j.job.JobID, runKey: j.job.RunKey, hooks: len(hooks) > 0}})
 	ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
 	j.log.Info("job finished", "status", status, "reason", reason)
 	j.publish(ctx)
@@ -542,6 +559,7 @@ func (j *jobActor) rows() []store.SheetRow {
 // copying every sheet row (a 10,000-sheet job transitions often).
 func (j *jobActor) info() *messages.JobInfo {
 	info := jobHeader(j.job)
+	info.After = j.waitingFor()
 	c := j.idx.counts
 	info.SheetsCompleted, info.SheetsRunning, info.SheetsFailed = int64(c[messages.SheetCompleted]), int64(c[messages.SheetRunning]), int64(c[messages.SheetFailed])
 	j.setETA(info, time.Now())

@@ -47,6 +47,7 @@ type entry struct {
 	running  int
 	admitted bool
 	seq      int64
+	queue    queueControls
 	// final is set once the job finished: the manager answers from it until
 	// the store confirms the final write, then forgets the entry.
 	final  *messages.JobStatus
@@ -88,6 +89,8 @@ type Actor struct {
 	draining   bool
 	drainTo    *actor.PID
 	drainTimer *mailbox.Timer
+
+	queue queueState // groups, and outcomes queued jobs wait for
 }
 
 // Props builds the job manager. Job actors below it are never restarted.
@@ -117,6 +120,8 @@ type (
 		prep   Prepared
 		err    error
 		rerun  *rerun // a re-run's plan; nil for a plain run
+		// depStates are the stored statuses of the jobs it runs after.
+		depStates map[string]messages.JobState
 	}
 	inserted struct {
 		prep   Prepared
@@ -146,6 +151,10 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.drainTimer.Stop()
 	case *recovered:
 		a.onRecovered(ctx, m)
+	case *queueLoaded:
+		a.onQueueLoaded(ctx, m)
+	case *messages.GroupRequest:
+		a.onGroupRequest(ctx, m)
 	case *jobUpdate:
 		a.onJobUpdate(ctx, m)
 	case *actor.Terminated:
@@ -222,6 +231,7 @@ func (a *Actor) onJobUpdate(ctx actor.Context, m *jobUpdate) {
 				ctx.Send(a.deps.Correlation, &correlation.Changed{})
 			}
 			e.final, e.plan = m.final, m.plan
+			a.noteOutcome(m.info.GetId(), m.info.State())
 			ctx.Poison(e.pid)
 			a.forgetIfDone(ctx, m.info.GetId(), e)
 			a.admitNext(ctx)
@@ -235,6 +245,8 @@ func (a *Actor) onWriteDone(ctx actor.Context, m *store.WriteDone) {
 	switch tag := m.Tag.(type) {
 	case *inserted:
 		a.onInserted(ctx, tag, m)
+	case *groupWritten:
+		a.onGroupWritten(ctx, tag, m)
 	case *finalWrite:
 		// Only the run this write finished: a newer run may have taken the id.
 		e := a.jobs[tag.jobID]
@@ -253,6 +265,9 @@ func (a *Actor) onWriteDone(ctx actor.Context, m *store.WriteDone) {
 		default:
 			e.durable = true
 			a.forgetIfDone(ctx, tag.jobID, e)
+		}
+		if tag.hooks && m.Err == nil {
+			ctx.ActorSystem().EventStream.Publish(&store.HooksDue{})
 		}
 		a.pruneHistory(ctx)
 	}
@@ -274,7 +289,8 @@ func (a *Actor) settings() jobSettings {
 	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv(), runner: a.deps.runner,
 		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups,
 		stallAfter: time.Duration(a.cfg.Profiler.StallAfter), onStall: a.cfg.Profiler.OnStall,
-		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets, logCap: int64(a.cfg.MaxLogMB) << 20}
+		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets, logCap: int64(a.cfg.MaxLogMB) << 20,
+		hooks: a.cfg.Hooks}
 }
 
 func (a *Actor) counts() *Counts {

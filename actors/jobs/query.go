@@ -183,6 +183,7 @@ func (a *Actor) control(ctx actor.Context, m *messages.JobControlRequest) {
 			invalid("job %s cannot be resumed: %v", id, p.Err)
 		default:
 			p.Run.Job.Status, p.Run.Job.UserPaused, p.Revive = messages.JobQueued, false, true
+			p.Run.Job.After = nil // resumed by hand: it no longer waits for other jobs
 			a.spawnJob(ctx, p, true)
 			e := a.jobs[id]
 			ctx.RequestWithCustomSender(e.pid, m, ctx.Sender())

@@ -134,6 +134,31 @@ var migrations = []string{
 	CREATE INDEX jobs_by_score ON jobs (score_hash);`,
 	// 4: the agent session of a sheet's latest try (a retry may continue it).
 	`ALTER TABLE sheets ADD COLUMN session_id TEXT NOT NULL DEFAULT '';`,
+	// 5: queue controls: a job's priority, group and the jobs it waits
+	// for; groups and their parallelism.
+	`ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN group_name TEXT NOT NULL DEFAULT '';
+	ALTER TABLE jobs ADD COLUMN after_jobs TEXT NOT NULL DEFAULT '[]';
+	ALTER TABLE jobs ADD COLUMN after_any INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE job_groups (
+		name     TEXT PRIMARY KEY,
+		parallel INTEGER NOT NULL
+	);
+	CREATE TABLE hooks (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		job_id     TEXT NOT NULL,
+		event      TEXT NOT NULL,
+		run        TEXT NOT NULL,
+		url        TEXT NOT NULL,
+		dir        TEXT NOT NULL,
+		env        TEXT NOT NULL,
+		body       TEXT NOT NULL,
+		timeout_ms INTEGER NOT NULL,
+		created_at INTEGER NOT NULL,
+		done_at    INTEGER NOT NULL DEFAULT 0,
+		error      TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX hooks_due ON hooks (done_at, id);`,
 }
 
 // migrationSteps are Go steps run right after the SQL migration of the same

@@ -26,6 +26,11 @@ type JobRow struct {
 	FinishedAt  time.Time
 	SheetsTotal int
 	Error       string
+	// Queue controls, set at submit.
+	Priority int
+	Group    string
+	After    []string // job ids this run waits for
+	AfterAny bool     // run once they finished, whatever their outcome
 }
 
 // Validation is the outcome of one validation of an attempt.
@@ -174,9 +179,13 @@ type SaveSheets struct {
 	Job     *JobRow
 	Sheets  []SheetRow
 	Attempt *AttemptRow
+	Hooks   []HookRow // due because of this change: stored with it, run after
 }
 
 func (op *SaveSheets) apply(ctx context.Context, tx *sql.Tx) error {
+	if err := insertHooks(ctx, tx, op.Hooks); err != nil {
+		return err
+	}
 	if op.Job != nil {
 		if err := upsertJob(ctx, tx, op.Job); err != nil {
 			return err
@@ -226,14 +235,15 @@ func upsertJob(ctx context.Context, tx *sql.Tx, j *JobRow) error {
 	// The source is set once, at insert; later upserts leave it alone.
 	_, err := tx.ExecContext(ctx, `INSERT INTO jobs
 		(run_key, job_id, run, name, status, user_paused, score_path, score_hash, workspace,
-		 created_at, started_at, finished_at, sheets_total, error)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		 created_at, started_at, finished_at, sheets_total, error, priority, group_name, after_jobs, after_any)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (run_key) DO UPDATE SET
 		 name=excluded.name, status=excluded.status, user_paused=excluded.user_paused,
 		 started_at=excluded.started_at, finished_at=excluded.finished_at,
 		 sheets_total=excluded.sheets_total, error=excluded.error`,
 		j.RunKey, j.JobID, j.Run, j.Name, j.Status, b2i(j.UserPaused), j.ScorePath, hash, j.Workspace,
-		nanos(j.CreatedAt), nanos(j.StartedAt), nanos(j.FinishedAt), j.SheetsTotal, j.Error)
+		nanos(j.CreatedAt), nanos(j.StartedAt), nanos(j.FinishedAt), j.SheetsTotal, j.Error,
+		j.Priority, j.Group, idsJSON(j.After), b2i(j.AfterAny))
 	if err != nil {
 		return fmt.Errorf("save job %s: %w", j.JobID, err)
 	}
@@ -263,19 +273,24 @@ func upsertSheet(ctx context.Context, tx *sql.Tx, s *SheetRow) error {
 // table or, for a row a migration could not move, inline.
 const selectJobs = `SELECT j.run_key, j.job_id, j.run, j.name, j.status, j.user_paused, j.score_path,
 	COALESCE((SELECT source FROM scores WHERE hash = j.score_hash), j.score_source), j.workspace,
-	j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error FROM jobs j`
+	j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error,
+	j.priority, j.group_name, j.after_jobs, j.after_any FROM jobs j`
 
 // selectJobsNoSource is selectJobs without the (possibly large) source.
 const selectJobsNoSource = `SELECT j.run_key, j.job_id, j.run, j.name, j.status, j.user_paused, j.score_path,
-	NULL, j.workspace, j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error FROM jobs j`
+	NULL, j.workspace, j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error,
+	j.priority, j.group_name, j.after_jobs, j.after_any FROM jobs j`
 
 func scanJob(sc interface{ Scan(...any) error }) (JobRow, error) {
 	var j JobRow
-	var paused int
+	var paused, afterAny int
 	var created, started, finished int64
+	var after string
 	err := sc.Scan(&j.RunKey, &j.JobID, &j.Run, &j.Name, &j.Status, &paused, &j.ScorePath, &j.ScoreSource,
-		&j.Workspace, &created, &started, &finished, &j.SheetsTotal, &j.Error)
-	j.UserPaused = paused != 0
+		&j.Workspace, &created, &started, &finished, &j.SheetsTotal, &j.Error,
+		&j.Priority, &j.Group, &after, &afterAny)
+	j.UserPaused, j.AfterAny = paused != 0, afterAny != 0
+	j.After = parseIDs(after)
 	j.CreatedAt, j.StartedAt, j.FinishedAt = fromNanos(created), fromNanos(started), fromNanos(finished)
 	return j, err
 }

@@ -18,6 +18,7 @@ type rawScore struct {
 	// KeepWorktrees leaves the voices' git worktrees in place at the end.
 	KeepWorktrees *bool      `toml:"keep_worktrees"`
 	Stage         []rawStage `toml:"stage"`
+	Hooks         Hooks      `toml:"hooks"`
 }
 
 type rawRun struct {

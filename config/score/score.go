@@ -58,6 +58,7 @@ type Score struct {
 	KeepWorktrees bool
 	Stages        []Stage
 	Source        []byte // the score file as read
+	Hooks         Hooks  // [hooks]: commands run when the job ends
 
 	workspaceSet bool // false when Workspace is the default, which follows the id
 	// stageIndex maps stage ids to indexes, built once by Parse; nil in a
@@ -327,6 +328,8 @@ func (p *parser) build(raw *rawScore) *Score {
 	if raw.Run.FailFast != nil {
 		s.FailFast = *raw.Run.FailFast
 	}
+	s.Hooks = raw.Hooks
+	p.checkHooks(&s.Hooks)
 
 	p.checkSettings("defaults", &raw.Defaults)
 	if len(raw.Stage) == 0 {

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
 )
 
 // Per-voice inputs: voice_vars gives each voice of a stage its own values,

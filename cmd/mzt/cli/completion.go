@@ -65,6 +65,7 @@ func bashScript(t completionTree) string {
 	var b strings.Builder
 	b.WriteString("_mzt() {\n  local cur=\"${COMP_WORDS[COMP_CWORD]}\" cmd=\"\" i\n")
 	b.WriteString("  for ((i=1; i<COMP_CWORD; i++)); do case \"${COMP_WORDS[i]}\" in -*) ;; *) cmd=\"${cmd:+$cmd }${COMP_WORDS[i]}\";; esac; done\n")
+	b.WriteString(bashDynamic)
 	b.WriteString("  local words\n  case \"$cmd\" in\n")
 	var top []string
 	for _, c := range t.commands {
@@ -83,13 +84,14 @@ func bashScript(t completionTree) string {
 		fmt.Fprintf(&b, "    %q) words=%q ;;\n", c, strings.Join(words, " "))
 	}
 	fmt.Fprintf(&b, "    *) words=%q ;;\n  esac\n", strings.Join(append(top, t.flags[""]...), " "))
-	b.WriteString("  COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n  [ ${#COMPREPLY[@]} -eq 0 ] && COMPREPLY=($(compgen -f -- \"$cur\"))\n}\ncomplete -F _mzt mzt\n")
+	b.WriteString("  COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n  [ ${#COMPREPLY[@]} -eq 0 ] && COMPREPLY=($(compgen -f -- \"$cur\"))\n}\ncomplete -o nosort -F _mzt mzt 2>/dev/null || complete -F _mzt mzt\n")
 	return b.String()
 }
 
 func fishScript(t completionTree) string {
 	var b strings.Builder
 	b.WriteString("complete -c mzt -f\n")
+	b.WriteString(fishDynamic)
 	for _, f := range t.flags[""] {
 		fmt.Fprintf(&b, "complete -c mzt -l %s\n", strings.TrimPrefix(f, "--"))
 	}
@@ -107,3 +109,36 @@ func fishScript(t completionTree) string {
 	}
 	return b.String()
 }
+
+// bashDynamic completes the values the conductor knows (job ids, active
+// first; groups), clone names and score files; it asks `mzt __complete`,
+// which gives up after a moment and then offers nothing.
+const bashDynamic = `  local prev="${COMP_WORDS[COMP_CWORD-1]}" kind=""
+  case "$prev" in
+    --after|--job) kind=job ;;
+    --group) kind=group ;;
+    --clone) kind=clone ;;
+  esac
+  if [ -z "$kind" ] && [[ "$cur" != -* ]]; then
+    case "$cmd" in
+      status|logs|pause*|resume*|cancel*) kind=job ;;
+      "group rm") kind=group ;;
+      run*|validate|insights) COMPREPLY=($(compgen -f -X '!*.toml' -- "$cur") $(compgen -d -S / -- "$cur")); return ;;
+    esac
+  fi
+  if [ -n "$kind" ]; then
+    local IFS=$'\n'
+    COMPREPLY=($(compgen -W "$(command "${COMP_WORDS[0]}" __complete "$kind" 2>/dev/null)" -- "$cur"))
+    return
+  fi
+`
+
+// fishDynamic is bashDynamic for fish.
+const fishDynamic = `complete -c mzt -n '__fish_seen_subcommand_from status logs pause resume cancel' -k -a '(mzt __complete job 2>/dev/null)'
+complete -c mzt -l after -x -k -a '(mzt __complete job 2>/dev/null)'
+complete -c mzt -l job -x -k -a '(mzt __complete job 2>/dev/null)'
+complete -c mzt -l group -x -a '(mzt __complete group 2>/dev/null)'
+complete -c mzt -n '__fish_seen_subcommand_from rm' -x -a '(mzt __complete group 2>/dev/null)'
+complete -c mzt -l clone -x -a '(mzt __complete clone 2>/dev/null)'
+complete -c mzt -n '__fish_seen_subcommand_from run validate insights' -F -a '(__fish_complete_suffix .toml)'
+`

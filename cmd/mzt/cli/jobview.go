@@ -30,6 +30,9 @@ type jobJSON struct {
 	ETALowSeconds   *float64     `json:"eta_low_seconds"`
 	ETAHighSeconds  *float64     `json:"eta_high_seconds"`
 	SheetsStalled   int64        `json:"sheets_stalled"`
+	Group           string       `json:"group"`
+	Priority        int64        `json:"priority"`
+	WaitingFor      []string     `json:"waiting_for"`
 	Sheets          *[]sheetJSON `json:"sheets,omitempty"`
 }
 
@@ -81,7 +84,8 @@ func toJobJSON(j *messages.JobInfo) jobJSON {
 		CreatedAt: rfc3339(j.GetCreatedAtUnixNano()), StartedAt: rfc3339(j.GetStartedAtUnixNano()),
 		FinishedAt: rfc3339(j.GetFinishedAtUnixNano()), SheetsTotal: j.GetSheetsTotal(),
 		SheetsCompleted: j.GetSheetsCompleted(), SheetsFailed: j.GetSheetsFailed(), Run: j.GetRun(), Error: j.GetError(),
-		SheetsStalled: j.GetSheetsStalled(),
+		SheetsStalled: j.GetSheetsStalled(), Group: j.GetGroup(), Priority: j.GetPriority(),
+		WaitingFor: append([]string{}, j.GetAfter()...),
 	}
 	if j.GetHasEta() {
 		out.ETASeconds = ptr(round1(j.GetEtaSeconds()))
@@ -155,14 +159,23 @@ func writeJobTable(w io.Writer, jobs []*messages.JobInfo) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tSHEETS\tELAPSED\tETA\tNAME")
+	queued := queueColumns(jobs)
+	fmt.Fprint(tw, "ID\tSTATUS\tSHEETS\tELAPSED\tETA\tNAME")
+	if queued {
+		fmt.Fprint(tw, "\tGROUP\tPRIORITY")
+	}
+	fmt.Fprintln(tw)
 	for _, j := range jobs {
 		eta := etaText(j, false)
 		if eta == "" {
 			eta = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", j.GetId(), displayStatus(j), j.GetSheetsCompleted(),
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s", j.GetId(), displayStatus(j), j.GetSheetsCompleted(),
 			j.GetSheetsTotal(), humanDuration(elapsed(j)), eta, j.GetName())
+		if queued {
+			fmt.Fprintf(tw, "\t%s\t%d", orDash(j.GetGroup()), j.GetPriority())
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 }
@@ -217,6 +230,9 @@ func etaPhrase(j *messages.JobInfo) string {
 
 func displayStatus(j *messages.JobInfo) string {
 	s := j.GetStatus()
+	if len(j.GetAfter()) > 0 && j.State() == messages.JobQueued {
+		return "waiting for " + strings.Join(j.GetAfter(), ",")
+	}
 	if j.GetSheetsFailed() > 0 && j.State() == messages.JobRunning {
 		s += fmt.Sprintf(" (%d failed)", j.GetSheetsFailed())
 	}
@@ -237,6 +253,7 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 	if j.GetRun() > 1 {
 		fmt.Fprintf(w, " · run %d", j.GetRun())
 	}
+	writeQueueDetail(w, j)
 	fmt.Fprintln(w)
 	if j.GetError() != "" {
 		fmt.Fprintf(w, "  %s\n", j.GetError())

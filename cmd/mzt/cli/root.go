@@ -66,10 +66,11 @@ type CLI struct {
 	Run         RunCmd         `cmd:"" help:"Validate a score and submit it as a job." group:"Jobs"`
 	Status      StatusCmd      `cmd:"" help:"Show the job table, or one job's sheets." group:"Jobs"`
 	List        ListCmd        `cmd:"" help:"List active jobs (--all adds finished ones)." group:"Jobs"`
-	Pause       PauseCmd       `cmd:"" help:"Start no new sheets of a job; running sheets finish." group:"Jobs"`
-	Resume      ResumeCmd      `cmd:"" help:"Run a paused, failed or cancelled job again, keeping completed sheets." group:"Jobs"`
+	Pause       PauseCmd       `cmd:"" help:"Start no new sheets of the jobs; running sheets finish." group:"Jobs"`
+	Resume      ResumeCmd      `cmd:"" help:"Run paused, failed or cancelled jobs again, keeping completed sheets." group:"Jobs"`
 	Retry       RetryCmd       `cmd:"" help:"Run one sheet of a job again (and with --downstream what depends on it), with the score as it is now." group:"Jobs"`
-	Cancel      CancelCmd      `cmd:"" help:"Cancel a job and stop every process it started." group:"Jobs"`
+	Cancel      CancelCmd      `cmd:"" help:"Cancel jobs and stop every process they started." group:"Jobs"`
+	Group       GroupCmd       `cmd:"" help:"Manage job groups, which limit how many of their jobs run at once." group:"Jobs"`
 	Logs        LogsCmd        `cmd:"" help:"Show the captured output of a job's sheets." group:"Jobs"`
 	Validate    ValidateCmd    `cmd:"" help:"Check a score without running it." group:"Jobs"`
 	Instruments InstrumentsCmd `cmd:"" help:"List instruments and whether their executables are on PATH." group:"Jobs"`
@@ -83,6 +84,7 @@ type CLI struct {
 	Config     ConfigCmd     `cmd:"" help:"Show the conductor's configuration." group:"Other"`
 	Version    VersionCmd    `cmd:"" help:"Print the version." group:"Other"`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)." group:"Other"`
+	Complete   CompleteCmd   `cmd:"" name:"__complete" hidden:"" help:"Words for shell completion (used by the completion scripts)."`
 }
 
 // Exit codes of CONTRACT §2.

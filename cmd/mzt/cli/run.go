@@ -115,15 +115,20 @@ type RunCmd struct {
 	ID    string     `name:"id" help:"Job id (default: the score's id, else its file name)."`
 	JSON  bool       `help:"Print one JSON object."`
 	Rerun RerunFlags `embed:""`
+	queueFlags
 }
 
 func (c *RunCmd) Run(g *Globals) error {
+	if c.AfterAny && len(c.After) == 0 {
+		return failf(exitUsage, "mzt run SCORE --after JOB --after-any", "--after-any needs --after")
+	}
 	sc, err := loadScore(g, c.Score, c.ID)
 	if err != nil {
 		return err
 	}
 	req := &messages.SubmitJobRequest{ScorePath: sc.Path, ScoreSource: sc.Source, JobId: c.ID, ClientCwd: cwd(),
-		FromStage: c.Rerun.FromStage, OnlyStage: c.Rerun.OnlyStage}
+		FromStage: c.Rerun.FromStage, OnlyStage: c.Rerun.OnlyStage,
+		Priority: c.Priority, Group: c.Group, After: dedupe(c.After), AfterAny: c.AfterAny}
 	return submit(g, sc, req, c.Wait, c.JSON)
 }
 

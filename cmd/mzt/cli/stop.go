@@ -157,6 +157,12 @@ type RestartCmd struct {
 
 func (c *RestartCmd) Run(g *Globals) error {
 	res, err := c.stop(g)
+	var re *client.RemoteError
+	if errors.Is(err, client.ErrRefused) && errors.As(err, &re) {
+		// The conductor's hint names stop; restart takes the same flags.
+		return failf(exitFailed, "mzt restart --drain (let running sheets finish) or mzt restart --force (interrupt them)",
+			"%s", re.Message)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,116 @@
+package jobs
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/mzt-dev/mzt/messages"
+)
+
+// candidate is a queued job as admission sees it.
+type candidate struct {
+	id       string
+	priority int64
+	seq      int64 // submission order; negative for jobs that ran before a restart
+	group    string
+	paused   bool // holds no slot: admitted at once so that resume works
+	waiting  bool // some job it runs after has not finished
+}
+
+// queueLimits are the slots admission fills: max_concurrent_jobs and each
+// group's parallelism, with what already runs against them.
+type queueLimits struct {
+	maxJobs      int
+	running      int
+	groupLimit   map[string]int // groups without an entry are unlimited
+	groupRunning map[string]int
+}
+
+// pickAdmissions is the admission rule: jobs that ran before a restart
+// first, then higher priority first, first come first served within a
+// priority; a job whose group is full is passed over for the next one, and
+// a job that waits for others is not admitted at all. It returns the ids to
+// admit, in order.
+func pickAdmissions(queue []candidate, lim queueLimits) []string {
+	q := append([]candidate(nil), queue...)
+	sort.SliceStable(q, func(i, k int) bool {
+		a, b := q[i], q[k]
+		if (a.seq < 0) != (b.seq < 0) {
+			return a.seq < 0
+		}
+		if a.priority != b.priority {
+			return a.priority > b.priority
+		}
+		return a.seq < b.seq
+	})
+	running := lim.running
+	inGroup := make(map[string]int, len(lim.groupRunning))
+	for g, n := range lim.groupRunning {
+		inGroup[g] = n
+	}
+	var out []string
+	for _, c := range q {
+		switch {
+		case c.waiting:
+			continue
+		case c.paused:
+			out = append(out, c.id)
+			continue
+		case running >= lim.maxJobs:
+			continue
+		}
+		if limit, ok := lim.groupLimit[c.group]; ok && c.group != "" && inGroup[c.group] >= limit {
+			continue
+		}
+		running++
+		inGroup[c.group]++
+		out = append(out, c.id)
+	}
+	return out
+}
+
+// depVerdict says what a job that runs after others does now: wait for the
+// ones in waiting, be cancelled (cancel says why), or neither (go ahead).
+// state gives a dependency's latest status; known is false for an id
+// neither running nor in the store (its history was pruned), which counts
+// as finished with an unknown outcome. With anyOutcome the job runs once
+// they all finished, whatever their outcome.
+func depVerdict(after []string, anyOutcome bool, state func(id string) (st messages.JobState, known bool)) (waiting []string, cancel string) {
+	for _, id := range after {
+		st, known := state(id)
+		switch {
+		case known && !st.Terminal():
+			waiting = append(waiting, id)
+		case anyOutcome || st == messages.JobCompleted:
+		case !known:
+			return nil, fmt.Sprintf("job %s it runs after is no longer known", id)
+		default:
+			return nil, fmt.Sprintf("job %s it runs after %s", id, st)
+		}
+	}
+	return waiting, ""
+}
+
+// dependencyCycle returns the path from id back to itself through the jobs
+// each job runs after (after gives them), or nil when there is none.
+func dependencyCycle(id string, deps []string, after func(id string) []string) []string {
+	seen := map[string]bool{}
+	var walk func(path []string, next []string) []string
+	walk = func(path []string, next []string) []string {
+		for _, d := range next {
+			p := append(append([]string(nil), path...), d)
+			if d == id {
+				return p
+			}
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
+			if c := walk(p, after(d)); c != nil {
+				return c
+			}
+		}
+		return nil
+	}
+	return walk([]string{id}, deps)
+}

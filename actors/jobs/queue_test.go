@@ -1,0 +1,90 @@
+package jobs
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/mzt-dev/mzt/messages"
+)
+
+func TestPickAdmissions(t *testing.T) {
+	tests := []struct {
+		name  string
+		queue []candidate
+		lim   queueLimits
+		want  []string
+	}{
+		{"FIFO within a priority", []candidate{{id: "b", seq: 2}, {id: "a", seq: 1}, {id: "c", seq: 3}},
+			queueLimits{maxJobs: 2}, []string{"a", "b"}},
+		{"higher priority first", []candidate{{id: "a", seq: 1}, {id: "b", seq: 2, priority: 5}, {id: "c", seq: 3, priority: -1}},
+			queueLimits{maxJobs: 1}, []string{"b"}},
+		{"jobs that ran before a restart go first", []candidate{{id: "a", seq: 1, priority: 9}, {id: "r", seq: -5}},
+			queueLimits{maxJobs: 1}, []string{"r"}},
+		{"no slot left", []candidate{{id: "a", seq: 1}}, queueLimits{maxJobs: 2, running: 2}, nil},
+		{"a full group is passed over", []candidate{{id: "g1", seq: 1, group: "g"}, {id: "g2", seq: 2, group: "g"}, {id: "x", seq: 3}},
+			queueLimits{maxJobs: 5, groupLimit: map[string]int{"g": 1}}, []string{"g1", "x"}},
+		{"a group's running jobs count", []candidate{{id: "g2", seq: 2, group: "g"}},
+			queueLimits{maxJobs: 5, running: 1, groupLimit: map[string]int{"g": 1}, groupRunning: map[string]int{"g": 1}}, nil},
+		{"a group without a limit is unlimited", []candidate{{id: "a", seq: 1, group: "free"}, {id: "b", seq: 2, group: "free"}},
+			queueLimits{maxJobs: 5, groupLimit: map[string]int{"g": 1}}, []string{"a", "b"}},
+		{"a waiting job is not admitted", []candidate{{id: "a", seq: 1, waiting: true, priority: 3}, {id: "b", seq: 2}},
+			queueLimits{maxJobs: 1}, []string{"b"}},
+		{"a paused job holds no slot", []candidate{{id: "p", seq: 1, paused: true}, {id: "b", seq: 2}},
+			queueLimits{maxJobs: 1}, []string{"p", "b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pickAdmissions(tt.queue, tt.lim); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("pickAdmissions = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDepVerdict(t *testing.T) {
+	states := map[string]messages.JobState{"ok": messages.JobCompleted, "bad": messages.JobFailed,
+		"gone": messages.JobCancelled, "run": messages.JobRunning, "q": messages.JobQueued}
+	state := func(id string) (messages.JobState, bool) { st, ok := states[id]; return st, ok }
+	tests := []struct {
+		after      []string
+		any        bool
+		wantWait   []string
+		wantCancel string
+	}{
+		{[]string{"ok"}, false, nil, ""},
+		{[]string{"ok", "run", "q"}, false, []string{"run", "q"}, ""},
+		{[]string{"run", "bad"}, false, nil, "job bad it runs after failed"},
+		{[]string{"gone"}, false, nil, "job gone it runs after cancelled"},
+		{[]string{"bad", "gone", "ok"}, true, nil, ""},
+		{[]string{"bad", "run"}, true, []string{"run"}, ""},
+		{[]string{"pruned"}, false, nil, "job pruned it runs after is no longer known"},
+		{[]string{"pruned"}, true, nil, ""},
+	}
+	for _, tt := range tests {
+		wait, cancel := depVerdict(tt.after, tt.any, state)
+		if !reflect.DeepEqual(wait, tt.wantWait) || cancel != tt.wantCancel {
+			t.Errorf("depVerdict(%v, any=%v) = %v, %q; want %v, %q", tt.after, tt.any, wait, cancel, tt.wantWait, tt.wantCancel)
+		}
+	}
+}
+
+func TestDependencyCycle(t *testing.T) {
+	graph := map[string][]string{"b": {"c"}, "c": {"a"}, "d": {"e"}, "e": {"d"}}
+	after := func(id string) []string { return graph[id] }
+	tests := []struct {
+		id   string
+		deps []string
+		want []string
+	}{
+		{"a", []string{"a"}, []string{"a", "a"}},
+		{"a", []string{"b"}, []string{"a", "b", "c", "a"}},
+		{"x", []string{"b"}, nil},
+		{"x", []string{"d"}, nil}, // a cycle elsewhere is not this job's
+		{"x", nil, nil},
+	}
+	for _, tt := range tests {
+		if got := dependencyCycle(tt.id, tt.deps, after); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("dependencyCycle(%s, %v) = %v, want %v", tt.id, tt.deps, got, tt.want)
+		}
+	}
+}

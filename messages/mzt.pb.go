@@ -1535,8 +1535,12 @@ type SheetInfo struct {
 	MeanCpuPercent float64  `protobuf:"fixed64,30,opt,name=mean_cpu_percent,json=meanCpuPercent,proto3" json:"mean_cpu_percent,omitempty"`
 	Stalled        bool     `protobuf:"varint,31,opt,name=stalled,proto3" json:"stalled,omitempty"` // no CPU progress and no new output for stall_after
 	Notes          []string `protobuf:"bytes,32,rep,name=notes,proto3" json:"notes,omitempty"`      // stall and anomaly lines, newest last
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Whether cost_usd and the token counts were reported by any try: an
+	// unknown cost is not a zero one.
+	HasCost       bool `protobuf:"varint,300,opt,name=has_cost,json=hasCost,proto3" json:"has_cost,omitempty"`
+	HasTokens     bool `protobuf:"varint,301,opt,name=has_tokens,json=hasTokens,proto3" json:"has_tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SheetInfo) Reset() {
@@ -1793,6 +1797,20 @@ func (x *SheetInfo) GetNotes() []string {
 	return nil
 }
 
+func (x *SheetInfo) GetHasCost() bool {
+	if x != nil {
+		return x.HasCost
+	}
+	return false
+}
+
+func (x *SheetInfo) GetHasTokens() bool {
+	if x != nil {
+		return x.HasTokens
+	}
+	return false
+}
+
 type JobInfo struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1817,8 +1835,17 @@ type JobInfo struct {
 	EtaLowSeconds  float64 `protobuf:"fixed64,18,opt,name=eta_low_seconds,json=etaLowSeconds,proto3" json:"eta_low_seconds,omitempty"`
 	EtaHighSeconds float64 `protobuf:"fixed64,19,opt,name=eta_high_seconds,json=etaHighSeconds,proto3" json:"eta_high_seconds,omitempty"`
 	SheetsStalled  int64   `protobuf:"varint,20,opt,name=sheets_stalled,json=sheetsStalled,proto3" json:"sheets_stalled,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// What the job's tries reported, summed over its sheets; has_* false when
+	// no try reported it.
+	CostUsd       float64 `protobuf:"fixed64,302,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	HasCost       bool    `protobuf:"varint,303,opt,name=has_cost,json=hasCost,proto3" json:"has_cost,omitempty"`
+	InputTokens   int64   `protobuf:"varint,304,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens  int64   `protobuf:"varint,305,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	HasTokens     bool    `protobuf:"varint,306,opt,name=has_tokens,json=hasTokens,proto3" json:"has_tokens,omitempty"`
+	PauseReason   string  `protobuf:"bytes,307,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`  // "budget" when the job paused itself; "" for a user's pause
+	MaxCostUsd    float64 `protobuf:"fixed64,308,opt,name=max_cost_usd,json=maxCostUsd,proto3" json:"max_cost_usd,omitempty"` // the job's budget ([run] max_cost_usd plus what resume added); 0 = none
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobInfo) Reset() {
@@ -1991,6 +2018,55 @@ func (x *JobInfo) GetSheetsStalled() int64 {
 	return 0
 }
 
+func (x *JobInfo) GetCostUsd() float64 {
+	if x != nil {
+		return x.CostUsd
+	}
+	return 0
+}
+
+func (x *JobInfo) GetHasCost() bool {
+	if x != nil {
+		return x.HasCost
+	}
+	return false
+}
+
+func (x *JobInfo) GetInputTokens() int64 {
+	if x != nil {
+		return x.InputTokens
+	}
+	return 0
+}
+
+func (x *JobInfo) GetOutputTokens() int64 {
+	if x != nil {
+		return x.OutputTokens
+	}
+	return 0
+}
+
+func (x *JobInfo) GetHasTokens() bool {
+	if x != nil {
+		return x.HasTokens
+	}
+	return false
+}
+
+func (x *JobInfo) GetPauseReason() string {
+	if x != nil {
+		return x.PauseReason
+	}
+	return ""
+}
+
+func (x *JobInfo) GetMaxCostUsd() float64 {
+	if x != nil {
+		return x.MaxCostUsd
+	}
+	return 0
+}
+
 type JobStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Job           *JobInfo               `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
@@ -2135,6 +2211,7 @@ type JobControlRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	Action        JobAction              `protobuf:"varint,2,opt,name=action,proto3,enum=mzt.v1.JobAction" json:"action,omitempty"`
+	BudgetAddUsd  float64                `protobuf:"fixed64,309,opt,name=budget_add_usd,json=budgetAddUsd,proto3" json:"budget_add_usd,omitempty"` // resume: raise the job's budget by this much
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2181,6 +2258,13 @@ func (x *JobControlRequest) GetAction() JobAction {
 		return x.Action
 	}
 	return JobAction_JOB_ACTION_UNSPECIFIED
+}
+
+func (x *JobControlRequest) GetBudgetAddUsd() float64 {
+	if x != nil {
+		return x.BudgetAddUsd
+	}
+	return 0
 }
 
 type JobControlResponse struct {
@@ -3087,7 +3171,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x10ValidationResult\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06passed\x18\x02 \x01(\bR\x06passed\x12\x16\n" +
-	"\x06detail\x18\x03 \x01(\tR\x06detail\"\x96\b\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xd2\b\n" +
 	"\tSheetInfo\x12\x10\n" +
 	"\x03num\x18\x01 \x01(\x03R\x03num\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x14\n" +
@@ -3127,7 +3211,10 @@ const file_mzt_proto_rawDesc = "" +
 	"cpuSeconds\x12(\n" +
 	"\x10mean_cpu_percent\x18\x1e \x01(\x01R\x0emeanCpuPercent\x12\x18\n" +
 	"\astalled\x18\x1f \x01(\bR\astalled\x12\x14\n" +
-	"\x05notes\x18  \x03(\tR\x05notes\"\xad\x05\n" +
+	"\x05notes\x18  \x03(\tR\x05notes\x12\x1a\n" +
+	"\bhas_cost\x18\xac\x02 \x01(\bR\ahasCost\x12\x1e\n" +
+	"\n" +
+	"has_tokens\x18\xad\x02 \x01(\bR\thasTokens\"\x96\a\n" +
 	"\aJobInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -3152,17 +3239,27 @@ const file_mzt_proto_rawDesc = "" +
 	"etaSeconds\x12&\n" +
 	"\x0feta_low_seconds\x18\x12 \x01(\x01R\retaLowSeconds\x12(\n" +
 	"\x10eta_high_seconds\x18\x13 \x01(\x01R\x0eetaHighSeconds\x12%\n" +
-	"\x0esheets_stalled\x18\x14 \x01(\x03R\rsheetsStalled\"Y\n" +
+	"\x0esheets_stalled\x18\x14 \x01(\x03R\rsheetsStalled\x12\x1a\n" +
+	"\bcost_usd\x18\xae\x02 \x01(\x01R\acostUsd\x12\x1a\n" +
+	"\bhas_cost\x18\xaf\x02 \x01(\bR\ahasCost\x12\"\n" +
+	"\finput_tokens\x18\xb0\x02 \x01(\x03R\vinputTokens\x12$\n" +
+	"\routput_tokens\x18\xb1\x02 \x01(\x03R\foutputTokens\x12\x1e\n" +
+	"\n" +
+	"has_tokens\x18\xb2\x02 \x01(\bR\thasTokens\x12\"\n" +
+	"\fpause_reason\x18\xb3\x02 \x01(\tR\vpauseReason\x12!\n" +
+	"\fmax_cost_usd\x18\xb4\x02 \x01(\x01R\n" +
+	"maxCostUsd\"Y\n" +
 	"\tJobStatus\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.mzt.v1.JobInfoR\x03job\x12)\n" +
 	"\x06sheets\x18\x02 \x03(\v2\x11.mzt.v1.SheetInfoR\x06sheets\"#\n" +
 	"\x0fListJobsRequest\x12\x10\n" +
 	"\x03all\x18\x01 \x01(\bR\x03all\".\n" +
 	"\aJobList\x12#\n" +
-	"\x04jobs\x18\x01 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\"U\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\"|\n" +
 	"\x11JobControlRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12)\n" +
-	"\x06action\x18\x02 \x01(\x0e2\x11.mzt.v1.JobActionR\x06action\"C\n" +
+	"\x06action\x18\x02 \x01(\x0e2\x11.mzt.v1.JobActionR\x06action\x12%\n" +
+	"\x0ebudget_add_usd\x18\xb5\x02 \x01(\x01R\fbudgetAddUsd\"C\n" +
 	"\x12JobControlResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\"\x84\x01\n" +

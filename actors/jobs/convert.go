@@ -20,6 +20,7 @@ func jobInfo(j store.JobRow, sheets []store.SheetRow) *messages.JobInfo {
 	for i := range sheets {
 		countSheet(info, sheets[i].Status)
 	}
+	setUsage(info, store.SheetsUsage(sheets))
 	return info
 }
 
@@ -28,8 +29,14 @@ func jobHeader(j store.JobRow) *messages.JobInfo {
 		Id: j.JobID, Name: j.Name, Status: string(j.Status), ScorePath: j.ScorePath, Workspace: j.Workspace,
 		CreatedAtUnixNano: unixNano(j.CreatedAt), StartedAtUnixNano: unixNano(j.StartedAt),
 		FinishedAtUnixNano: unixNano(j.FinishedAt), SheetsTotal: int64(j.SheetsTotal), Error: j.Error,
-		UserPaused: j.UserPaused, Run: int64(j.Run),
+		UserPaused: j.UserPaused, Run: int64(j.Run), PauseReason: j.PauseReason,
 	}
+}
+
+// setUsage puts a job's summed usage on its summary.
+func setUsage(info *messages.JobInfo, u store.Usage) {
+	info.CostUsd, info.HasCost = u.CostUSD, u.CostKnown
+	info.InputTokens, info.OutputTokens, info.HasTokens = u.InputTokens, u.OutputTokens, u.TokensKnown
 }
 
 func countSheet(info *messages.JobInfo, status messages.SheetState) {
@@ -52,6 +59,7 @@ func sheetInfos(rows []store.SheetRow) []*messages.SheetInfo {
 			StartedAtUnixNano: unixNano(s.StartedAt), FinishedAtUnixNano: unixNano(s.FinishedAt),
 			Error: s.Error, WaitingUntilUnixNano: unixNano(s.WaitingUntil), Pid: int64(s.PID),
 			InputTokens: s.InputTokens, OutputTokens: s.OutputTokens, CostUsd: s.CostUSD,
+			HasCost: s.CostKnown, HasTokens: s.TokensKnown,
 			PeakRssMb: s.Profile.PeakRSSMB, CpuSeconds: s.Profile.CPUSeconds, MeanCpuPercent: s.Profile.MeanCPUPercent,
 			Stalled: s.Profile.Stalled, Notes: s.Notes,
 		}

@@ -118,6 +118,7 @@ type jobActor struct {
 	idx        dagIndex
 	lastEvent  messages.JobState // the job status last published as an event
 	eta        etaCache
+	spent      *store.Usage // what the tries reported; nil until first needed (spentUsage)
 }
 
 func (j *jobActor) Receive(ctx actor.Context) {
@@ -154,6 +155,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.set.stallAfter, j.set.onStall, j.set.maxSheets = m.stallAfter, m.onStall, m.maxSheets
 	case *attemptDone:
 		j.finishAttempt(ctx, m)
+		j.checkBudget(ctx)
 		j.schedule(ctx)
 	case *rateLimited:
 		j.onRateLimited(ctx, m)
@@ -407,7 +409,7 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 			invalid("job %s is already paused", j.job.JobID)
 			return
 		}
-		j.job.UserPaused = true
+		j.job.UserPaused, j.job.PauseReason = true, ""
 		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
 		j.clearRequests()
 	case messages.JobAction_JOB_ACTION_RESUME:
@@ -415,7 +417,10 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 			invalid("job %s is being cancelled", j.job.JobID)
 			return
 		}
-		j.job.UserPaused = false
+		if !j.resumeBudget(ctx, m.GetBudgetAddUsd()) {
+			return
+		}
+		j.job.UserPaused, j.job.PauseReason = false, ""
 		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
 		j.resetForResume()
 		j.buildIndex()
@@ -495,6 +500,8 @@ func (j *jobActor) rows() []store.SheetRow {
 // copying every sheet row (a 10,000-sheet job transitions often).
 func (j *jobActor) info() *messages.JobInfo {
 	info := jobHeader(j.job)
+	setUsage(info, j.spentUsage())
+	info.MaxCostUsd = j.budget()
 	c := j.idx.counts
 	info.SheetsCompleted, info.SheetsRunning, info.SheetsFailed = int64(c[messages.SheetCompleted]), int64(c[messages.SheetRunning]), int64(c[messages.SheetFailed])
 	j.setETA(info, time.Now())

@@ -94,11 +94,16 @@ func (a *Actor) list(ctx actor.Context, m *messages.ListJobsRequest) {
 		if err != nil {
 			return nil, err
 		}
+		usage, err := db.FinishedUsage(qctx)
+		if err != nil {
+			return nil, err
+		}
 		out := make([]*messages.JobInfo, 0, len(rows))
 		for _, r := range rows {
 			info := jobInfo(r, nil)
 			c := counts[r.RunKey]
 			info.SheetsCompleted, info.SheetsFailed = int64(c[messages.SheetCompleted]), int64(c[messages.SheetFailed])
+			setUsage(info, usage[r.RunKey])
 			out = append(out, info)
 		}
 		return out, nil

@@ -237,9 +237,7 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 			s.row.OutputTail = d.usage.Text
 		}
 	}
-	s.row.InputTokens += d.usage.InputTokens
-	s.row.OutputTokens += d.usage.OutputTokens
-	s.row.CostUSD += d.usage.CostUSD
+	j.addUsage(s, d.usage)
 	s.row.Validations = toStoreValidations(d.checks)
 	s.row.Notes = append(s.row.Notes, r.Notes...) // e.g. a log cut by max_log_mb
 	p := j.profiles[s.sh.Stage.Instrument]

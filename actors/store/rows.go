@@ -26,6 +26,10 @@ type JobRow struct {
 	FinishedAt  time.Time
 	SheetsTotal int
 	Error       string
+	// BudgetAddedUSD is what `resume --budget` added to the score's max_cost_usd.
+	BudgetAddedUSD float64
+	// PauseReason says why the job paused itself ("budget"); "" for a user's pause.
+	PauseReason string
 }
 
 // Validation is the outcome of one validation of an attempt.
@@ -60,6 +64,8 @@ type SheetRow struct {
 	InputTokens     int64
 	OutputTokens    int64
 	CostUSD         float64
+	CostKnown       bool     // some try reported a cost; CostUSD is otherwise unknown, not zero
+	TokensKnown     bool     // likewise for the token counts
 	Profile         Profile  // of the latest try
 	Notes           []string // stall and anomaly lines of the latest try
 }
@@ -225,14 +231,16 @@ func upsertJob(ctx context.Context, tx *sql.Tx, j *JobRow) error {
 	// The source is set once, at insert; later upserts leave it alone.
 	_, err := tx.ExecContext(ctx, `INSERT INTO jobs
 		(run_key, job_id, run, name, status, user_paused, score_path, score_hash, workspace,
-		 created_at, started_at, finished_at, sheets_total, error)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		 created_at, started_at, finished_at, sheets_total, error, budget_added_usd, pause_reason)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (run_key) DO UPDATE SET
 		 name=excluded.name, status=excluded.status, user_paused=excluded.user_paused,
 		 started_at=excluded.started_at, finished_at=excluded.finished_at,
-		 sheets_total=excluded.sheets_total, error=excluded.error`,
+		 sheets_total=excluded.sheets_total, error=excluded.error,
+		 budget_added_usd=excluded.budget_added_usd, pause_reason=excluded.pause_reason`,
 		j.RunKey, j.JobID, j.Run, j.Name, j.Status, b2i(j.UserPaused), j.ScorePath, hash, j.Workspace,
-		nanos(j.CreatedAt), nanos(j.StartedAt), nanos(j.FinishedAt), j.SheetsTotal, j.Error)
+		nanos(j.CreatedAt), nanos(j.StartedAt), nanos(j.FinishedAt), j.SheetsTotal, j.Error,
+		j.BudgetAddedUSD, j.PauseReason)
 	if err != nil {
 		return fmt.Errorf("save job %s: %w", j.JobID, err)
 	}
@@ -244,13 +252,14 @@ func upsertSheet(ctx context.Context, tx *sql.Tx, s *SheetRow) error {
 		(run_key, num, stage, voice, voice_count, instrument, model, status, attempts, tries,
 		 started_at, finished_at, exit_code, error, waiting_until, rate_limit_waited,
 		 pid, pgid, proc_start, validations, output_tail, input_tokens, output_tokens, cost_usd,
-		 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes, cost_known, tokens_known)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		s.RunKey, s.Num, s.Stage, s.Voice, s.VoiceCount, s.Instrument, s.Model, s.Status, s.Attempts, s.Tries,
 		nanos(s.StartedAt), nanos(s.FinishedAt), s.ExitCode, s.Error, nanos(s.WaitingUntil), int64(s.RateLimitWaited),
 		s.PID, s.PGID, int64(s.ProcStart), validationsJSON(s.Validations), s.OutputTail,
 		s.InputTokens, s.OutputTokens, s.CostUSD,
-		s.Profile.PeakRSSMB, s.Profile.CPUSeconds, s.Profile.MeanCPUPercent, b2i(s.Profile.Stalled), notesJSON(s.Notes))
+		s.Profile.PeakRSSMB, s.Profile.CPUSeconds, s.Profile.MeanCPUPercent, b2i(s.Profile.Stalled), notesJSON(s.Notes),
+		b2i(s.CostKnown), b2i(s.TokensKnown))
 	if err != nil {
 		return fmt.Errorf("save sheet %d: %w", s.Num, err)
 	}
@@ -261,18 +270,19 @@ func upsertSheet(ctx context.Context, tx *sql.Tx, s *SheetRow) error {
 // table or, for a row a migration could not move, inline.
 const selectJobs = `SELECT j.run_key, j.job_id, j.run, j.name, j.status, j.user_paused, j.score_path,
 	COALESCE((SELECT source FROM scores WHERE hash = j.score_hash), j.score_source), j.workspace,
-	j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error FROM jobs j`
+	j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error, j.budget_added_usd, j.pause_reason FROM jobs j`
 
 // selectJobsNoSource is selectJobs without the (possibly large) source.
 const selectJobsNoSource = `SELECT j.run_key, j.job_id, j.run, j.name, j.status, j.user_paused, j.score_path,
-	NULL, j.workspace, j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error FROM jobs j`
+	NULL, j.workspace, j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error,
+	j.budget_added_usd, j.pause_reason FROM jobs j`
 
 func scanJob(sc interface{ Scan(...any) error }) (JobRow, error) {
 	var j JobRow
 	var paused int
 	var created, started, finished int64
 	err := sc.Scan(&j.RunKey, &j.JobID, &j.Run, &j.Name, &j.Status, &paused, &j.ScorePath, &j.ScoreSource,
-		&j.Workspace, &created, &started, &finished, &j.SheetsTotal, &j.Error)
+		&j.Workspace, &created, &started, &finished, &j.SheetsTotal, &j.Error, &j.BudgetAddedUSD, &j.PauseReason)
 	j.UserPaused = paused != 0
 	j.CreatedAt, j.StartedAt, j.FinishedAt = fromNanos(created), fromNanos(started), fromNanos(finished)
 	return j, err
@@ -282,7 +292,7 @@ func (db *DB) sheetsOf(ctx context.Context, runKey string) ([]SheetRow, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT run_key, num, stage, voice, voice_count, instrument, model,
 		status, attempts, tries, started_at, finished_at, exit_code, error, waiting_until, rate_limit_waited,
 		pid, pgid, proc_start, validations, output_tail, input_tokens, output_tokens, cost_usd,
-		peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes
+		peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes, cost_known, tokens_known
 		FROM sheets WHERE run_key = ? ORDER BY num`, runKey)
 	if err != nil {
 		return nil, fmt.Errorf("read sheets: %w", err)
@@ -294,11 +304,12 @@ func (db *DB) sheetsOf(ctx context.Context, runKey string) ([]SheetRow, error) {
 		var started, finished, waiting, waited, procStart int64
 		var exit sql.NullInt64
 		var vals, notes string
-		var stalled int
+		var stalled, costKnown, tokensKnown int
 		if err := rows.Scan(&s.RunKey, &s.Num, &s.Stage, &s.Voice, &s.VoiceCount, &s.Instrument, &s.Model,
 			&s.Status, &s.Attempts, &s.Tries, &started, &finished, &exit, &s.Error, &waiting, &waited,
 			&s.PID, &s.PGID, &procStart, &vals, &s.OutputTail, &s.InputTokens, &s.OutputTokens, &s.CostUSD,
-			&s.Profile.PeakRSSMB, &s.Profile.CPUSeconds, &s.Profile.MeanCPUPercent, &stalled, &notes); err != nil {
+			&s.Profile.PeakRSSMB, &s.Profile.CPUSeconds, &s.Profile.MeanCPUPercent, &stalled, &notes,
+			&costKnown, &tokensKnown); err != nil {
 			return nil, fmt.Errorf("read sheet: %w", err)
 		}
 		s.StartedAt, s.FinishedAt, s.WaitingUntil = fromNanos(started), fromNanos(finished), fromNanos(waiting)
@@ -309,6 +320,7 @@ func (db *DB) sheetsOf(ctx context.Context, runKey string) ([]SheetRow, error) {
 		}
 		s.Validations = parseValidations(vals)
 		s.Profile.Stalled = stalled != 0
+		s.CostKnown, s.TokensKnown = costKnown != 0, tokensKnown != 0
 		if notes != "[]" {
 			json.Unmarshal([]byte(notes), &s.Notes) // a damaged note list is not worth failing a load
 		}

@@ -42,6 +42,11 @@ const (
 	// `codex exec --json`; the answer is the text of the last
 	// "item.completed" event whose item is an "agent_message".
 	OutputCodexJSONL = "codex-jsonl"
+	// OutputGeminiJSON: stdout is what `gemini --output-format json` (one
+	// pretty-printed object) or `stream-json` (events, a "result" last)
+	// prints; the answer is "response" (or the assistant messages), the
+	// tokens come from "stats".
+	OutputGeminiJSON = "gemini-json"
 )
 
 // Placeholders substituted in args and model_args by Command.
@@ -156,9 +161,10 @@ func (p *Profile) Validate() error {
 		}
 	}
 	switch p.OutputFormat {
-	case "", OutputText, OutputClaudeJSON, OutputCodexJSONL:
+	case "", OutputText, OutputClaudeJSON, OutputCodexJSONL, OutputGeminiJSON:
 	default:
-		add("output_format", "output_format must be %s, %s or %s, not %q", OutputText, OutputClaudeJSON, OutputCodexJSONL, p.OutputFormat)
+		add("output_format", "output_format must be %s, %s, %s or %s, not %q", OutputText, OutputClaudeJSON, OutputCodexJSONL,
+			OutputGeminiJSON, p.OutputFormat)
 	}
 
 	e := p.Errors

@@ -10,6 +10,7 @@ package score
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,9 +50,12 @@ type Score struct {
 	MaxParallel int
 	// FailFast: once a sheet fails for good, start no new sheet of the job.
 	FailFast bool
-	Vars     map[string]string // never nil
-	Stages   []Stage
-	Source   []byte // the score file as read
+	// MaxCostUSD is the job's budget: at it, no new try starts and the job
+	// pauses with the reason "budget". 0 = no budget.
+	MaxCostUSD float64
+	Vars       map[string]string // never nil
+	Stages     []Stage
+	Source     []byte // the score file as read
 
 	workspaceSet bool // false when Workspace is the default, which follows the id
 	// stageIndex maps stage ids to indexes, built once by Parse; nil in a
@@ -290,6 +294,12 @@ func (p *parser) build(raw *rawScore) *Score {
 	}
 	if raw.Run.FailFast != nil {
 		s.FailFast = *raw.Run.FailFast
+	}
+	if c := raw.Run.MaxCostUSD; c != nil {
+		if !(*c > 0) || math.IsInf(*c, 0) {
+			p.at("run.max_cost_usd", "max_cost_usd must be a positive number of US dollars, not %v", *c)
+		}
+		s.MaxCostUSD = *c
 	}
 
 	p.checkSettings("defaults", &raw.Defaults)

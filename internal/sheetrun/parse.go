@@ -13,6 +13,7 @@ const (
 	FormatText       = "text"
 	FormatClaudeJSON = "claude-json"
 	FormatCodexJSONL = "codex-jsonl"
+	FormatGeminiJSON = "gemini-json"
 )
 
 // maxParse is how much of the end of stdout ParseOutput reads: the result object comes last, and
@@ -24,7 +25,8 @@ type Usage struct {
 	Text                      string // the agent's final answer
 	InputTokens, OutputTokens int64
 	CostUSD                   float64
-	HasUsage                  bool // token counts or cost were found
+	HasCost                   bool // the instrument reported a cost (a missing one is unknown, not zero)
+	HasTokens                 bool // the instrument reported token counts
 	IsError                   bool // the instrument itself flagged the run as failed (claude-json is_error)
 }
 
@@ -34,7 +36,7 @@ func ParseOutput(format, stdoutPath string) (Usage, error) {
 	switch format {
 	case "", FormatText:
 		return Usage{}, nil
-	case FormatClaudeJSON, FormatCodexJSONL:
+	case FormatClaudeJSON, FormatCodexJSONL, FormatGeminiJSON:
 	default:
 		return Usage{}, fmt.Errorf("unknown output format %q", format)
 	}
@@ -53,8 +55,11 @@ func ParseOutput(format, stdoutPath string) (Usage, error) {
 			b = b[i+1:]
 		}
 	}
-	if format == FormatClaudeJSON {
+	switch format {
+	case FormatClaudeJSON:
 		return parseClaude(b)
+	case FormatGeminiJSON:
+		return parseGemini(b)
 	}
 	return parseCodex(b)
 }
@@ -103,13 +108,13 @@ func claudeUsage(r claudeResult) Usage {
 		u.Text = *r.Result
 	}
 	if r.Usage != nil {
-		u.InputTokens, u.OutputTokens, u.HasUsage = r.Usage.InputTokens, r.Usage.OutputTokens, true
+		u.InputTokens, u.OutputTokens, u.HasTokens = r.Usage.InputTokens, r.Usage.OutputTokens, true
 	}
 	switch {
 	case r.Cost != nil:
-		u.CostUSD, u.HasUsage = *r.Cost, true
+		u.CostUSD, u.HasCost = *r.Cost, true
 	case r.OldCost != nil:
-		u.CostUSD, u.HasUsage = *r.OldCost, true
+		u.CostUSD, u.HasCost = *r.OldCost, true
 	}
 	return u
 }
@@ -176,9 +181,9 @@ func parseCodex(b []byte) (Usage, error) {
 	}
 	switch {
 	case haveTurns:
-		u.InputTokens, u.OutputTokens, u.HasUsage = turns.InputTokens, turns.OutputTokens, true
+		u.InputTokens, u.OutputTokens, u.HasTokens = turns.InputTokens, turns.OutputTokens, true
 	case haveTotal:
-		u.InputTokens, u.OutputTokens, u.HasUsage = total.InputTokens, total.OutputTokens, true
+		u.InputTokens, u.OutputTokens, u.HasTokens = total.InputTokens, total.OutputTokens, true
 	}
 	return u, nil
 }

@@ -18,12 +18,12 @@ func TestParseOutputSamples(t *testing.T) {
 		format, file string
 		want         Usage
 	}{
-		{FormatClaudeJSON, "claude.json", Usage{Text: "Wrote draft-1.md (412 words).", InputTokens: 1532, OutputTokens: 687, CostUSD: 0.04213, HasUsage: true}},
-		{FormatClaudeJSON, "claude-stream.jsonl", Usage{Text: "Reached max turns", InputTokens: 100, OutputTokens: 20, CostUSD: 0.5, HasUsage: true, IsError: true}},
+		{FormatClaudeJSON, "claude.json", Usage{Text: "Wrote draft-1.md (412 words).", InputTokens: 1532, OutputTokens: 687, CostUSD: 0.04213, HasCost: true, HasTokens: true}},
+		{FormatClaudeJSON, "claude-stream.jsonl", Usage{Text: "Reached max turns", InputTokens: 100, OutputTokens: 20, CostUSD: 0.5, HasCost: true, HasTokens: true, IsError: true}},
 		// Two turns: usage adds up, the last agent message is the answer.
-		{FormatCodexJSONL, "codex.jsonl", Usage{Text: "Merged the drafts into merged.md.", InputTokens: 25763, OutputTokens: 200, HasUsage: true}},
+		{FormatCodexJSONL, "codex.jsonl", Usage{Text: "Merged the drafts into merged.md.", InputTokens: 25763, OutputTokens: 200, HasTokens: true}},
 		// Older generation: token_count is a running total, the last one counts.
-		{FormatCodexJSONL, "codex-legacy.jsonl", Usage{Text: "Done: wrote report.md", InputTokens: 900, OutputTokens: 75, HasUsage: true}},
+		{FormatCodexJSONL, "codex-legacy.jsonl", Usage{Text: "Done: wrote report.md", InputTokens: 900, OutputTokens: 75, HasTokens: true}},
 		{FormatText, "claude.json", Usage{}},
 	} {
 		got, err := ParseOutput(tc.format, samples+tc.file)
@@ -79,7 +79,7 @@ func TestFakeAgentUsageAndFailures(t *testing.T) {
 		t.Fatalf("result %+v", r)
 	}
 	u, err := ParseOutput(FormatClaudeJSON, s.StdoutPath)
-	want := Usage{Text: "drafted", InputTokens: 1200, OutputTokens: 345, CostUSD: 0.0125, HasUsage: true}
+	want := Usage{Text: "drafted", InputTokens: 1200, OutputTokens: 345, CostUSD: 0.0125, HasCost: true, HasTokens: true}
 	if err != nil || u != want {
 		t.Errorf("usage %+v, %v", u, err)
 	}

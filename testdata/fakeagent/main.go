@@ -11,6 +11,9 @@
 //	@fail N                  the first N invocations fail (exit 1, message on stderr)
 //	@auth                    print "Error: invalid api key" on stderr, exit 1
 //	@usage IN OUT COST       print a Claude-style JSON result object on stdout
+//	@usage-stream IN OUT COST  print Claude stream-json (init, an assistant message, a tool call, result)
+//	@codex-usage IN OUT      print codex exec --json events (an agent message, a command, turn.completed)
+//	@gemini-usage IN OUT     print a Gemini --output-format json object (pretty-printed, stats per model)
 //	@spawn-orphan DURATION   start `sleep DURATION` in a new session (outlives us), PID in orphan.pid
 //	@spawn-child DURATION    start `sleep DURATION` in our process group, PID in child.pid
 //	@alloc MB                allocate and touch MB megabytes, kept until exit
@@ -42,6 +45,7 @@ var known = map[string]bool{
 	"@write": true, "@append": true, "@stdout": true, "@stderr": true, "@sleep": true, "@exit": true,
 	"@ratelimit": true, "@fail": true, "@auth": true, "@usage": true, "@spawn-orphan": true,
 	"@spawn-child": true, "@alloc": true, "@ignore-term": true,
+	"@usage-stream": true, "@codex-usage": true, "@gemini-usage": true,
 }
 
 func main() {
@@ -192,6 +196,8 @@ func (a *agent) do(name string, args []string) (code int, done bool, err error) 
 			"total_cost_usd": cost,
 		})
 		fmt.Println(string(b))
+	case "@usage-stream", "@codex-usage", "@gemini-usage":
+		return 0, false, a.structured(name, args)
 	case "@spawn-orphan", "@spawn-child":
 		d, err := time.ParseDuration(arg(0))
 		if err != nil {

@@ -30,6 +30,11 @@ type jobJSON struct {
 	ETALowSeconds   *float64     `json:"eta_low_seconds"`
 	ETAHighSeconds  *float64     `json:"eta_high_seconds"`
 	SheetsStalled   int64        `json:"sheets_stalled"`
+	CostUSD         *float64     `json:"cost_usd"`      // null: no try reported a cost
+	InputTokens     *int64       `json:"input_tokens"`  // null: no try reported tokens
+	OutputTokens    *int64       `json:"output_tokens"` // null likewise
+	MaxCostUSD      *float64     `json:"max_cost_usd"`  // the budget; null: none
+	PauseReason     string       `json:"pause_reason,omitempty"`
 	Sheets          *[]sheetJSON `json:"sheets,omitempty"`
 }
 
@@ -49,9 +54,9 @@ type sheetJSON struct {
 	ExitCode        *int64           `json:"exit_code"`
 	Error           string           `json:"error"`
 	Validations     []validationJSON `json:"validations"`
-	InputTokens     int64            `json:"input_tokens,omitempty"`
-	OutputTokens    int64            `json:"output_tokens,omitempty"`
-	CostUSD         float64          `json:"cost_usd,omitempty"`
+	InputTokens     *int64           `json:"input_tokens"`
+	OutputTokens    *int64           `json:"output_tokens"`
+	CostUSD         *float64         `json:"cost_usd"` // the sum of its tries; null when none reported one
 	PeakRSSMB       *float64         `json:"peak_rss_mb"`
 	CPUSeconds      *float64         `json:"cpu_seconds"`
 	MeanCPUPercent  *float64         `json:"mean_cpu_percent"`
@@ -79,7 +84,12 @@ func toJobJSON(j *messages.JobInfo) jobJSON {
 		CreatedAt: rfc3339(j.GetCreatedAtUnixNano()), StartedAt: rfc3339(j.GetStartedAtUnixNano()),
 		FinishedAt: rfc3339(j.GetFinishedAtUnixNano()), SheetsTotal: j.GetSheetsTotal(),
 		SheetsCompleted: j.GetSheetsCompleted(), SheetsFailed: j.GetSheetsFailed(), Run: j.GetRun(), Error: j.GetError(),
-		SheetsStalled: j.GetSheetsStalled(),
+		SheetsStalled: j.GetSheetsStalled(), PauseReason: j.GetPauseReason(),
+		CostUSD:     costJSON(j.GetCostUsd(), j.GetHasCost()),
+		InputTokens: tokensJSON(j.GetInputTokens(), j.GetHasTokens()), OutputTokens: tokensJSON(j.GetOutputTokens(), j.GetHasTokens()),
+	}
+	if j.GetMaxCostUsd() > 0 {
+		out.MaxCostUSD = ptr(j.GetMaxCostUsd())
 	}
 	if j.GetHasEta() {
 		out.ETASeconds = ptr(round1(j.GetEtaSeconds()))
@@ -105,7 +115,8 @@ func toSheetJSON(s *messages.SheetInfo) sheetJSON {
 		Instrument: s.GetInstrument(), StartedAt: rfc3339(s.GetStartedAtUnixNano()),
 		FinishedAt: rfc3339(s.GetFinishedAtUnixNano()), WaitingUntil: rfc3339(s.GetWaitingUntilUnixNano()),
 		DurationSeconds: s.GetDurationSeconds(), Error: s.GetError(), Validations: []validationJSON{},
-		InputTokens: s.GetInputTokens(), OutputTokens: s.GetOutputTokens(), CostUSD: s.GetCostUsd(),
+		InputTokens: tokensJSON(s.GetInputTokens(), s.GetHasTokens()), OutputTokens: tokensJSON(s.GetOutputTokens(), s.GetHasTokens()),
+		CostUSD:   costJSON(s.GetCostUsd(), s.GetHasCost()),
 		PeakRSSMB: known(s.GetPeakRssMb()), CPUSeconds: known(s.GetCpuSeconds()),
 		MeanCPUPercent: known(s.GetMeanCpuPercent()), Stalled: s.GetStalled(),
 		Notes: append([]string{}, s.GetNotes()...),
@@ -152,14 +163,20 @@ func writeJobTable(w io.Writer, jobs []*messages.JobInfo) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tSHEETS\tELAPSED\tETA\tNAME")
+	fmt.Fprintln(tw, "ID\tSTATUS\tSHEETS\tELAPSED\tETA\tCOST\tTOKENS\tNAME")
+	var total usageTotal
 	for _, j := range jobs {
 		eta := etaText(j, false)
 		if eta == "" {
 			eta = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", j.GetId(), displayStatus(j), j.GetSheetsCompleted(),
-			j.GetSheetsTotal(), humanDuration(elapsed(j)), eta, j.GetName())
+		total.add(j.GetCostUsd(), j.GetHasCost(), j.GetInputTokens(), j.GetOutputTokens(), j.GetHasTokens())
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\n", j.GetId(), displayStatus(j), j.GetSheetsCompleted(),
+			j.GetSheetsTotal(), humanDuration(elapsed(j)), eta, usd(j.GetCostUsd(), j.GetHasCost()),
+			tokens(j.GetInputTokens(), j.GetOutputTokens(), j.GetHasTokens()), j.GetName())
+	}
+	if len(jobs) > 1 {
+		fmt.Fprintf(tw, "TOTAL\t\t\t\t\t%s\t%s\t\n", usd(total.cost, total.costKnown), tokens(total.in, total.out, total.tokensKnown))
 	}
 	tw.Flush()
 }
@@ -231,10 +248,14 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 	if eta := etaPhrase(j); eta != "" {
 		fmt.Fprintf(w, " · %s", eta)
 	}
+	fmt.Fprintf(w, " · %s", jobCost(j))
 	if j.GetRun() > 1 {
 		fmt.Fprintf(w, " · run %d", j.GetRun())
 	}
 	fmt.Fprintln(w)
+	if budgetPaused(j) {
+		fmt.Fprintf(w, "  paused at its budget: raise it with mzt resume %s --budget +5\n", j.GetId())
+	}
 	if j.GetError() != "" {
 		fmt.Fprintf(w, "  %s\n", j.GetError())
 	}
@@ -246,11 +267,13 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if profiled {
-		fmt.Fprintln(tw, "SHEET\tSTAGE\tVOICE\tSTATUS\tATTEMPTS\tDURATION\tINSTRUMENT\tPEAK RSS\tCPU TIME\tLAST ERROR")
+		fmt.Fprintln(tw, "SHEET\tSTAGE\tVOICE\tSTATUS\tATTEMPTS\tDURATION\tINSTRUMENT\tCOST\tTOKENS\tPEAK RSS\tCPU TIME\tLAST ERROR")
 	} else {
-		fmt.Fprintln(tw, "SHEET\tSTAGE\tVOICE\tSTATUS\tATTEMPTS\tDURATION\tINSTRUMENT\tLAST ERROR")
+		fmt.Fprintln(tw, "SHEET\tSTAGE\tVOICE\tSTATUS\tATTEMPTS\tDURATION\tINSTRUMENT\tCOST\tTOKENS\tLAST ERROR")
 	}
+	var total usageTotal
 	for _, s := range st.GetSheets() {
+		total.add(s.GetCostUsd(), s.GetHasCost(), s.GetInputTokens(), s.GetOutputTokens(), s.GetHasTokens())
 		status := s.GetStatus()
 		if s.State() == messages.SheetWaiting && s.GetWaitingUntilUnixNano() != 0 {
 			status += " " + humanDuration(time.Until(time.Unix(0, s.GetWaitingUntilUnixNano())))
@@ -263,12 +286,21 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 		if s.GetVoiceCount() > 1 {
 			voice = fmt.Sprintf("%d/%d", s.GetVoice(), s.GetVoiceCount())
 		}
-		instrument := s.GetInstrument()
+		instrument := s.GetInstrument() + "\t" + usd(s.GetCostUsd(), s.GetHasCost()) + "\t" +
+			tokens(s.GetInputTokens(), s.GetOutputTokens(), s.GetHasTokens())
 		if profiled {
 			instrument += "\t" + megabytes(s.GetPeakRssMb()) + "\t" + cpuTime(s.GetCpuSeconds())
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.GetNum(), s.GetStage(), voice, status, s.GetAttempts(),
 			dur, instrument, oneLine(s.GetError(), 80))
+	}
+	if len(st.GetSheets()) > 1 {
+		extra := ""
+		if profiled {
+			extra = "\t\t"
+		}
+		fmt.Fprintf(tw, "TOTAL\t\t\t\t\t\t\t%s\t%s%s\t\n", usd(total.cost, total.costKnown),
+			tokens(total.in, total.out, total.tokensKnown), extra)
 	}
 	tw.Flush()
 	writeSheetNotes(w, st.GetSheets())

@@ -204,12 +204,19 @@ func waitJob(g *Globals, id string, show bool) (*messages.JobStatus, error) {
 				g.printf("\n")
 			}
 			if show {
-				g.printf("job %s %s after %s\n", id, j.GetStatus(), humanDuration(elapsed(j)))
+				g.printf("job %s %s after %s · %s\n", id, j.GetStatus(), humanDuration(elapsed(j)), jobCost(j))
 				if j.GetError() != "" {
 					g.printf("  %s\n", j.GetError())
 				}
 			}
 			return st, nil
+		}
+		if budgetPaused(j) {
+			if tty {
+				g.printf("\n")
+			}
+			return nil, failf(exitFailed, fmt.Sprintf("mzt resume %s --budget +5", id),
+				"job %s paused at its budget (%s); it waits for a resume", id, jobCost(j))
 		}
 		select {
 		case <-g.ctx.Done():

@@ -113,8 +113,12 @@ func (c *ListCmd) Run(g *Globals) error {
 
 // controlCmd is what pause, resume and cancel share.
 func control(g *Globals, id string, action messages.JobAction, jsonOut bool, verb string) error {
-	resp, err := call[*messages.JobControlResponse](g, g.ctx,
-		&messages.JobControlRequest{JobId: id, Action: action})
+	return controlRequest(g, &messages.JobControlRequest{JobId: id, Action: action}, jsonOut, verb)
+}
+
+func controlRequest(g *Globals, req *messages.JobControlRequest, jsonOut bool, verb string) error {
+	id, action := req.GetJobId(), req.GetAction()
+	resp, err := call[*messages.JobControlResponse](g, g.ctx, req)
 	if errors.Is(err, client.ErrJobNotFound) {
 		return failf(exitFailed, "mzt list --all", "job %s not found", id)
 	}
@@ -157,12 +161,21 @@ func (c *PauseCmd) Run(g *Globals) error {
 
 // ResumeCmd is `mzt resume JOB`.
 type ResumeCmd struct {
-	Job  string `arg:"" help:"Job id."`
-	JSON bool   `help:"Print one JSON object."`
+	Job    string `arg:"" help:"Job id."`
+	JSON   bool   `help:"Print one JSON object."`
+	Budget string `help:"Raise the job's budget by this many US dollars, e.g. +5." placeholder:"+USD"`
 }
 
 func (c *ResumeCmd) Run(g *Globals) error {
-	return control(g, c.Job, messages.JobAction_JOB_ACTION_RESUME, c.JSON, "resumed")
+	req := &messages.JobControlRequest{JobId: c.Job, Action: messages.JobAction_JOB_ACTION_RESUME}
+	if c.Budget != "" {
+		add, err := parseBudgetRaise(c.Budget)
+		if err != nil {
+			return err
+		}
+		req.BudgetAddUsd = add
+	}
+	return controlRequest(g, req, c.JSON, "resumed")
 }
 
 // CancelCmd is `mzt cancel JOB`.

@@ -1,0 +1,125 @@
+package jobs
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/messages"
+)
+
+// PauseBudget is the pause reason of a job that reached its budget.
+const PauseBudget = "budget"
+
+// budgetLimit is a job's budget in USD: the score's max_cost_usd plus what
+// resumes added. 0 means no budget.
+func budgetLimit(scoreMax, added float64) float64 { return scoreMax + added }
+
+// overBudget reports whether spending has reached the limit. An unknown
+// cost never reaches it: there is nothing to count.
+func overBudget(limit float64, spent store.Usage) bool {
+	return limit > 0 && spent.CostKnown && spent.CostUSD >= limit
+}
+
+// raisedBudget is the budget added to a job after `resume --budget +add`:
+// a job with a budget gets add more; one without gets add beyond what it
+// has spent so far.
+func raisedBudget(scoreMax, added, add float64, spent store.Usage) float64 {
+	if budgetLimit(scoreMax, added) == 0 && spent.CostKnown {
+		return spent.CostUSD + add
+	}
+	return added + add
+}
+
+// usdText prints a cost, "?" when unknown.
+func usdText(u store.Usage) string {
+	if !u.CostKnown {
+		return "?"
+	}
+	return fmt.Sprintf("$%.2f", u.CostUSD)
+}
+
+// spentUsage is what the job's tries reported so far, summed once from the
+// rows and kept up to date by addUsage.
+func (j *jobActor) spentUsage() store.Usage {
+	if j.spent == nil {
+		u := store.SheetsUsage(j.rows())
+		j.spent = &u
+	}
+	return *j.spent
+}
+
+// addUsage counts what one try reported, on its sheet and on the job.
+func (j *jobActor) addUsage(s *sheetState, u sheetrun.Usage) {
+	before := s.row
+	if u.HasCost {
+		s.row.CostUSD += u.CostUSD
+		s.row.CostKnown = true
+	}
+	if u.HasTokens {
+		s.row.InputTokens += u.InputTokens
+		s.row.OutputTokens += u.OutputTokens
+		s.row.TokensKnown = true
+	}
+	if j.spent == nil {
+		j.spentUsage() // sums the rows, this try included
+		return
+	}
+	var was, now store.Usage
+	was.Add(&before)
+	now.Add(&s.row)
+	j.spent.CostUSD += now.CostUSD - was.CostUSD
+	j.spent.CostKnown = j.spent.CostKnown || now.CostKnown
+	j.spent.InputTokens += now.InputTokens - was.InputTokens
+	j.spent.OutputTokens += now.OutputTokens - was.OutputTokens
+	j.spent.TokensKnown = j.spent.TokensKnown || now.TokensKnown
+}
+
+func (j *jobActor) budget() float64 { return budgetLimit(j.sc.MaxCostUSD, j.job.BudgetAddedUSD) }
+
+// checkBudget pauses the job once its spending reaches its budget while work
+// is left: no new try starts, running tries finish. Costs are counted as the
+// tries report them, i.e. between tries for instruments that report at the end.
+func (j *jobActor) checkBudget(ctx actor.Context) {
+	if j.finished || j.cancelling || j.job.UserPaused || !overBudget(j.budget(), j.spentUsage()) {
+		return
+	}
+	c := j.idx.counts
+	if c[messages.SheetPending]+c[messages.SheetWaiting] == 0 {
+		return // nothing left to start: let the job end as it will
+	}
+	j.job.UserPaused, j.job.PauseReason = true, PauseBudget
+	ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
+	j.clearRequests()
+	j.setJobStatus()
+	detail := fmt.Sprintf("spent %s of its $%.2f budget", usdText(j.spentUsage()), j.budget())
+	j.log.Info("job paused at its budget", "spent_usd", j.spentUsage().CostUSD, "budget_usd", j.budget())
+	ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: string(messages.EventBudget), JobId: j.job.JobID,
+		Status: string(messages.JobPaused), Detail: detail})
+	j.persist(ctx, nil)
+}
+
+// resumeBudget applies `resume --budget +add` and refuses a resume that
+// would pause again at once because the job is still at its budget.
+func (j *jobActor) resumeBudget(ctx actor.Context, add float64) bool {
+	if add < 0 || math.IsNaN(add) || math.IsInf(add, 0) {
+		ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_BAD_REQUEST, "",
+			"a budget can only be raised, not by %v", add))
+		return false
+	}
+	spent := j.spentUsage()
+	added := j.job.BudgetAddedUSD
+	if add > 0 {
+		added = raisedBudget(j.sc.MaxCostUSD, added, add, spent)
+	}
+	if limit := budgetLimit(j.sc.MaxCostUSD, added); overBudget(limit, spent) {
+		ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_STATE,
+			fmt.Sprintf("mzt resume %s --budget +5", j.job.JobID),
+			"job %s has spent %s of its $%.2f budget", j.job.JobID, usdText(spent), limit))
+		return false
+	}
+	j.job.BudgetAddedUSD = added
+	return true
+}

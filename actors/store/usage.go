@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// Usage is what instruments reported about some tries, summed. A cost no try
+// reported is unknown, not zero: CostKnown says whether any did, and views
+// show "?" (or null) otherwise.
+type Usage struct {
+	CostUSD                   float64
+	CostKnown                 bool
+	InputTokens, OutputTokens int64
+	TokensKnown               bool
+}
+
+// Add counts what one sheet (the sum of its tries) reported.
+func (u *Usage) Add(s *SheetRow) {
+	if s.CostKnown {
+		u.CostUSD += s.CostUSD
+		u.CostKnown = true
+	}
+	if s.TokensKnown {
+		u.InputTokens += s.InputTokens
+		u.OutputTokens += s.OutputTokens
+		u.TokensKnown = true
+	}
+}
+
+// SheetsUsage sums the usage of some sheets.
+func SheetsUsage(rows []SheetRow) Usage {
+	var u Usage
+	for i := range rows {
+		u.Add(&rows[i])
+	}
+	return u
+}
+
+// FinishedUsage sums, per finished run, what its sheets reported: the
+// cost columns of `list --all` without loading any sheet.
+func (db *DB) FinishedUsage(ctx context.Context) (map[string]Usage, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT s.run_key,
+		sum(CASE WHEN s.cost_known THEN s.cost_usd ELSE 0 END), max(s.cost_known),
+		sum(CASE WHEN s.tokens_known THEN s.input_tokens ELSE 0 END),
+		sum(CASE WHEN s.tokens_known THEN s.output_tokens ELSE 0 END), max(s.tokens_known)
+		FROM sheets s JOIN jobs j ON j.run_key = s.run_key
+		WHERE j.status IN ('completed','failed','cancelled') GROUP BY s.run_key`)
+	if err != nil {
+		return nil, fmt.Errorf("sum usage: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Usage{}
+	for rows.Next() {
+		var key string
+		var u Usage
+		var costKnown, tokensKnown int
+		if err := rows.Scan(&key, &u.CostUSD, &costKnown, &u.InputTokens, &u.OutputTokens, &tokensKnown); err != nil {
+			return nil, fmt.Errorf("sum usage: %w", err)
+		}
+		u.CostKnown, u.TokensKnown = costKnown != 0, tokensKnown != 0
+		out[key] = u
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/mzt-dev/mzt/messages"
+)
+
+// pauseBudget is the pause reason of a job that reached its budget.
+const pauseBudget = "budget"
+
+// parseBudgetRaise reads `--budget +5` (or 5, 2.50, +$5): a positive number
+// of US dollars.
+func parseBudgetRaise(s string) (float64, error) {
+	t := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "+"), "$")
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || !(v > 0) || math.IsInf(v, 0) || v > 1e9 {
+		return 0, failf(exitUsage, "mzt resume JOB --budget +5",
+			"--budget %q: give the US dollars to add, a positive number such as +5", s)
+	}
+	return v, nil
+}
+
+// usd prints a cost: "$0.42", "$0.0042" for fractions of a cent, "?" when
+// no try reported one (an unknown cost is not a free one).
+func usd(v float64, known bool) string {
+	switch {
+	case !known:
+		return "?"
+	case v != 0 && math.Abs(v) < 0.01:
+		return fmt.Sprintf("$%.4f", v)
+	default:
+		return fmt.Sprintf("$%.2f", v)
+	}
+}
+
+// tokens prints input/output token counts compactly ("12.3k/687"), "?"
+// when unknown.
+func tokens(in, out int64, known bool) string {
+	if !known {
+		return "?"
+	}
+	return tokenCount(in) + "/" + tokenCount(out)
+}
+
+func tokenCount(n int64) string {
+	switch {
+	case n >= 10_000_000:
+		return fmt.Sprintf("%.0fM", float64(n)/1e6)
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 10_000:
+		return fmt.Sprintf("%.0fk", float64(n)/1e3)
+	case n >= 1_000:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	default:
+		return strconv.FormatInt(n, 10)
+	}
+}
+
+// jobCost is a job's cost for its one-line views: "cost $0.62", with its
+// budget when it has one ("cost $0.62 of $0.50"), "cost ?" when unknown.
+func jobCost(j *messages.JobInfo) string {
+	s := "cost " + usd(j.GetCostUsd(), j.GetHasCost())
+	if j.GetMaxCostUsd() > 0 {
+		s += " of " + usd(j.GetMaxCostUsd(), true)
+	}
+	if j.GetHasTokens() {
+		s += " · tokens " + tokens(j.GetInputTokens(), j.GetOutputTokens(), true)
+	}
+	return s
+}
+
+// usageTotal sums what some jobs or sheets reported, for a table's TOTAL row.
+type usageTotal struct {
+	cost              float64
+	costKnown         bool
+	in, out           int64
+	tokensKnown, some bool
+}
+
+func (t *usageTotal) add(cost float64, costKnown bool, in, out int64, tokensKnown bool) {
+	t.some = true
+	if costKnown {
+		t.cost, t.costKnown = t.cost+cost, true
+	}
+	if tokensKnown {
+		t.in, t.out, t.tokensKnown = t.in+in, t.out+out, true
+	}
+}
+
+// costJSON is a cost for JSON: null when unknown. Rounded to a micro-dollar
+// so that sums print as people expect.
+func costJSON(v float64, known bool) *float64 {
+	if !known {
+		return nil
+	}
+	return ptr(math.Round(v*1e6) / 1e6)
+}
+
+func tokensJSON(v int64, known bool) *int64 {
+	if !known {
+		return nil
+	}
+	return &v
+}
+
+// budgetPaused reports whether a job paused itself at its budget.
+func budgetPaused(j *messages.JobInfo) bool {
+	return j.State() == messages.JobPaused && j.GetPauseReason() == pauseBudget
+}

@@ -13,24 +13,19 @@ import (
 // PauseBudget is the pause reason of a job that reached its budget.
 const PauseBudget = "budget"
 
-// budgetLimit is a job's budget in USD: the score's max_cost_usd plus what
-// resumes added. 0 means no budget.
-func budgetLimit(scoreMax, added float64) float64 { return scoreMax + added }
-
 // overBudget reports whether spending has reached the limit. An unknown
 // cost never reaches it: there is nothing to count.
 func overBudget(limit float64, spent store.Usage) bool {
 	return limit > 0 && spent.CostKnown && spent.CostUSD >= limit
 }
 
-// raisedBudget is the budget added to a job after `resume --budget +add`:
-// a job with a budget gets add more; one without gets add beyond what it
-// has spent so far.
-func raisedBudget(scoreMax, added, add float64, spent store.Usage) float64 {
-	if budgetLimit(scoreMax, added) == 0 && spent.CostKnown {
+// raisedBudget is a job's budget after `resume --budget +add`: a job with a
+// budget gets add more; one without gets add beyond what it has spent.
+func raisedBudget(limit, add float64, spent store.Usage) float64 {
+	if limit == 0 && spent.CostKnown {
 		return spent.CostUSD + add
 	}
-	return added + add
+	return limit + add
 }
 
 // usdText prints a cost, "?" when unknown.
@@ -77,7 +72,14 @@ func (j *jobActor) addUsage(s *sheetState, u sheetrun.Usage) {
 	j.spent.TokensKnown = j.spent.TokensKnown || now.TokensKnown
 }
 
-func (j *jobActor) budget() float64 { return budgetLimit(j.sc.MaxCostUSD, j.job.BudgetAddedUSD) }
+// budget is the job's budget in USD (0: none). A run starts with its
+// score's max_cost_usd; resumes raise it.
+func (j *jobActor) budget() float64 {
+	if j.job.BudgetUSD == 0 {
+		j.job.BudgetUSD = j.sc.MaxCostUSD
+	}
+	return j.job.BudgetUSD
+}
 
 // checkBudget pauses the job once its spending reaches its budget while work
 // is left: no new try starts, running tries finish. Costs are counted as the
@@ -109,17 +111,16 @@ func (j *jobActor) resumeBudget(ctx actor.Context, add float64) bool {
 			"a budget can only be raised, not by %v", add))
 		return false
 	}
-	spent := j.spentUsage()
-	added := j.job.BudgetAddedUSD
+	spent, limit := j.spentUsage(), j.budget()
 	if add > 0 {
-		added = raisedBudget(j.sc.MaxCostUSD, added, add, spent)
+		limit = raisedBudget(limit, add, spent)
 	}
-	if limit := budgetLimit(j.sc.MaxCostUSD, added); overBudget(limit, spent) {
+	if overBudget(limit, spent) {
 		ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_STATE,
 			fmt.Sprintf("mzt resume %s --budget +5", j.job.JobID),
 			"job %s has spent %s of its $%.2f budget", j.job.JobID, usdText(spent), limit))
 		return false
 	}
-	j.job.BudgetAddedUSD = added
+	j.job.BudgetUSD = limit
 	return true
 }

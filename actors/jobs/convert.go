@@ -29,7 +29,7 @@ func jobHeader(j store.JobRow) *messages.JobInfo {
 		Id: j.JobID, Name: j.Name, Status: string(j.Status), ScorePath: j.ScorePath, Workspace: j.Workspace,
 		CreatedAtUnixNano: unixNano(j.CreatedAt), StartedAtUnixNano: unixNano(j.StartedAt),
 		FinishedAtUnixNano: unixNano(j.FinishedAt), SheetsTotal: int64(j.SheetsTotal), Error: j.Error,
-		UserPaused: j.UserPaused, Run: int64(j.Run), PauseReason: j.PauseReason,
+		UserPaused: j.UserPaused, Run: int64(j.Run), PauseReason: j.PauseReason, MaxCostUsd: j.BudgetUSD,
 	}
 }
 

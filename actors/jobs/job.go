@@ -124,6 +124,7 @@ type jobActor struct {
 func (j *jobActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		j.budget() // the run's row carries its budget from the start
 		j.settleExitedAttempts(ctx)
 		j.publish(ctx)
 	case *admit:

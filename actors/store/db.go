@@ -133,13 +133,13 @@ var migrations = []string{
 	ALTER TABLE jobs ADD COLUMN score_hash TEXT NOT NULL DEFAULT '';
 	CREATE INDEX jobs_by_score ON jobs (score_hash);`,
 	// 4: whether a sheet's cost and tokens were reported at all (an unknown
-	// cost is not a zero one), a job's budget raised by resume, and why a job
+	// cost is not a zero one), a job's budget (raised by resume), and why a job
 	// paused itself.
 	`ALTER TABLE sheets ADD COLUMN cost_known INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE sheets ADD COLUMN tokens_known INTEGER NOT NULL DEFAULT 0;
 	UPDATE sheets SET cost_known = 1 WHERE cost_usd > 0;
 	UPDATE sheets SET tokens_known = 1 WHERE input_tokens > 0 OR output_tokens > 0;
-	ALTER TABLE jobs ADD COLUMN budget_added_usd REAL NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN budget_usd REAL NOT NULL DEFAULT 0;
 	ALTER TABLE jobs ADD COLUMN pause_reason TEXT NOT NULL DEFAULT '';`,
 }
 

@@ -39,9 +39,10 @@ func newProfile() *Profile {
 //     "-" reading the prompt from stdin. Workspaces are often not git
 //     repositories, and the default read-only sandbox could not write the files
 //     validations look for.
-//   - gemini: `gemini --approval-mode auto_edit`, the prompt on stdin. Gemini
-//     runs headless whenever stdin is not a terminal, and stdin, unlike
-//     `-p PROMPT`, has no ARG_MAX limit on prompt size.
+//   - gemini: `gemini --approval-mode auto_edit --output-format json`, the
+//     prompt on stdin. Gemini runs headless whenever stdin is not a terminal,
+//     and stdin, unlike `-p PROMPT`, has no ARG_MAX limit on prompt size. The
+//     JSON object carries the answer and the token counts.
 //
 // A user who wants other flags (e.g. `--dangerously-skip-permissions`) writes
 // <home>/instruments/<name>.toml, which replaces the built-in of that name.
@@ -84,8 +85,9 @@ func Builtins() map[string]*Profile {
 	gemini := newProfile()
 	gemini.Name = "gemini"
 	gemini.Executable = "gemini"
-	gemini.Args = []string{"--approval-mode", "auto_edit"}
+	gemini.Args = []string{"--approval-mode", "auto_edit", "--output-format", "json"}
 	gemini.ModelArgs = []string{"--model", PlaceholderModel}
+	gemini.OutputFormat = OutputGeminiJSON
 	gemini.Errors.RateLimitPatterns = []string{
 		`rate.?limit`, `\b429\b`, `resource.?exhausted`, `quota exceeded`, `too many requests`,
 	}

@@ -61,7 +61,7 @@ func TestCommand(t *testing.T) {
 		{"codex: model args before the trailing -", b["codex"], "do it", "o3", "",
 			[]string{"codex", "exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write", "--model", "o3", "-"}, "do it"},
 		{"gemini: stdin", b["gemini"], "do it", "pro", "",
-			[]string{"gemini", "--approval-mode", "auto_edit", "--model", "pro"}, "do it"},
+			[]string{"gemini", "--approval-mode", "auto_edit", "--output-format", "json", "--model", "pro"}, "do it"},
 		{"file: path substituted, inside an argument too",
 			&Profile{Executable: "agent", Args: []string{"--in={prompt_file}", "run"}, PromptVia: PromptViaFile},
 			"ignored", "", "/tmp/p.txt",
@@ -185,7 +185,7 @@ func TestLoadProblems(t *testing.T) {
 		{"relative executable path and model in args", "i.toml", "executable = 'bin/i'\nargs = ['{model}']\n",
 			[]string{`i.toml:1:1: executable "bin/i" must be a name looked up on PATH or an absolute path`, `i.toml:2:1: {model} may only appear in model_args`}},
 		{"unknown output format", "j.toml", "executable = 'j'\noutput_format = 'json'\n",
-			[]string{`j.toml:2:1: output_format must be text, claude-json or codex-jsonl, not "json"`}},
+			[]string{`j.toml:2:1: output_format must be text, claude-json, codex-jsonl or gemini-json, not "json"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -325,6 +325,10 @@ func TestProblems(t *testing.T) {
 			[]problem{{"", 2, "instrument must not be empty"}, {"", 3, "stage a has no instrument"}}},
 		{"vars must be strings", head + "[vars]\nlist = ['a', 'b']\n[[stage]]\nid = 'a'\nprompt = 'p'\n",
 			[]problem{{"", 4, `"list" must be a string, not an array`}}},
+		{"a budget must be positive", head + "[run]\nmax_cost_usd = 0.0\n[[stage]]\nid = 'a'\nprompt = 'p'\n",
+			[]problem{{"", 4, "max_cost_usd must be a positive number of US dollars, not 0"}}},
+		{"a budget in dollars is fine", head + "[run]\nmax_cost_usd = 2.5\n[[stage]]\nid = 'a'\nprompt = 'p'\n", nil},
+		{"whole dollars too", head + "[run]\nmax_cost_usd = 5\n[[stage]]\nid = 'a'\nprompt = 'p'\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

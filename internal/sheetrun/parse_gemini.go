@@ -15,6 +15,7 @@ type geminiTokens struct {
 
 // geminiJSON is the object of `gemini --output-format json`.
 type geminiJSON struct {
+	Type     string  `json:"type"` // set on stream-json events, never on the json object
 	Response *string `json:"response"`
 	Stats    *struct {
 		Models map[string]struct {
@@ -43,7 +44,7 @@ type geminiEvent struct {
 func parseGemini(b []byte) (Usage, error) {
 	b = bytes.TrimSpace(b)
 	var obj geminiJSON
-	if json.Unmarshal(b, &obj) == nil && (obj.Response != nil || obj.Stats != nil || obj.Error != nil) {
+	if json.Unmarshal(b, &obj) == nil && obj.Type == "" && (obj.Response != nil || obj.Stats != nil || obj.Error != nil) {
 		var u Usage
 		if obj.Response != nil {
 			u.Text = *obj.Response

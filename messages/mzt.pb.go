@@ -2525,16 +2525,24 @@ func (x *EventsRequest) GetLimit() int64 {
 
 // Event is one thing that happened, in the order the conductor saw it.
 type Event struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TimeUnixNano  int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // job.status, sheet.status, pressure, stall, anomaly, events.dropped
-	JobId         string                 `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Sheet         int64                  `protobuf:"varint,4,opt,name=sheet,proto3" json:"sheet,omitempty"`
-	Status        string                 `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
-	Detail        string                 `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
-	Seq           int64                  `protobuf:"varint,7,opt,name=seq,proto3" json:"seq,omitempty"`         // rises by one per event across the conductor's life (state.db)
-	Attempt       int64                  `protobuf:"varint,8,opt,name=attempt,proto3" json:"attempt,omitempty"` // the sheet's try, where it matters
-	Stage         string                 `protobuf:"bytes,9,opt,name=stage,proto3" json:"stage,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	TimeUnixNano int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	Kind         string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // job.status, sheet.status, pressure, stall, anomaly, events.dropped
+	JobId        string                 `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Sheet        int64                  `protobuf:"varint,4,opt,name=sheet,proto3" json:"sheet,omitempty"`
+	Status       string                 `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	Detail       string                 `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
+	Seq          int64                  `protobuf:"varint,7,opt,name=seq,proto3" json:"seq,omitempty"`         // rises by one per event across the conductor's life (state.db)
+	Attempt      int64                  `protobuf:"varint,8,opt,name=attempt,proto3" json:"attempt,omitempty"` // the sheet's try, where it matters
+	Stage        string                 `protobuf:"bytes,9,opt,name=stage,proto3" json:"stage,omitempty"`
+	// usage events: what one try reported, and on which instrument and model.
+	Instrument    string  `protobuf:"bytes,310,opt,name=instrument,proto3" json:"instrument,omitempty"`
+	Model         string  `protobuf:"bytes,311,opt,name=model,proto3" json:"model,omitempty"`
+	CostUsd       float64 `protobuf:"fixed64,312,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	HasCost       bool    `protobuf:"varint,313,opt,name=has_cost,json=hasCost,proto3" json:"has_cost,omitempty"`
+	InputTokens   int64   `protobuf:"varint,314,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens  int64   `protobuf:"varint,315,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	HasTokens     bool    `protobuf:"varint,316,opt,name=has_tokens,json=hasTokens,proto3" json:"has_tokens,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2630,6 +2638,55 @@ func (x *Event) GetStage() string {
 		return x.Stage
 	}
 	return ""
+}
+
+func (x *Event) GetInstrument() string {
+	if x != nil {
+		return x.Instrument
+	}
+	return ""
+}
+
+func (x *Event) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *Event) GetCostUsd() float64 {
+	if x != nil {
+		return x.CostUsd
+	}
+	return 0
+}
+
+func (x *Event) GetHasCost() bool {
+	if x != nil {
+		return x.HasCost
+	}
+	return false
+}
+
+func (x *Event) GetInputTokens() int64 {
+	if x != nil {
+		return x.InputTokens
+	}
+	return 0
+}
+
+func (x *Event) GetOutputTokens() int64 {
+	if x != nil {
+		return x.OutputTokens
+	}
+	return 0
+}
+
+func (x *Event) GetHasTokens() bool {
+	if x != nil {
+		return x.HasTokens
+	}
+	return false
 }
 
 type InsightsRequest struct {
@@ -3277,7 +3334,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\rEventsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06follow\x18\x02 \x01(\bR\x06follow\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x03R\x05limit\"\xe0\x01\n" +
+	"\x05limit\x18\x03 \x01(\x03R\x05limit\"\xba\x03\n" +
 	"\x05Event\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x15\n" +
@@ -3287,7 +3344,17 @@ const file_mzt_proto_rawDesc = "" +
 	"\x06detail\x18\x06 \x01(\tR\x06detail\x12\x10\n" +
 	"\x03seq\x18\a \x01(\x03R\x03seq\x12\x18\n" +
 	"\aattempt\x18\b \x01(\x03R\aattempt\x12\x14\n" +
-	"\x05stage\x18\t \x01(\tR\x05stage\"'\n" +
+	"\x05stage\x18\t \x01(\tR\x05stage\x12\x1f\n" +
+	"\n" +
+	"instrument\x18\xb6\x02 \x01(\tR\n" +
+	"instrument\x12\x15\n" +
+	"\x05model\x18\xb7\x02 \x01(\tR\x05model\x12\x1a\n" +
+	"\bcost_usd\x18\xb8\x02 \x01(\x01R\acostUsd\x12\x1a\n" +
+	"\bhas_cost\x18\xb9\x02 \x01(\bR\ahasCost\x12\"\n" +
+	"\finput_tokens\x18\xba\x02 \x01(\x03R\vinputTokens\x12$\n" +
+	"\routput_tokens\x18\xbb\x02 \x01(\x03R\foutputTokens\x12\x1e\n" +
+	"\n" +
+	"has_tokens\x18\xbc\x02 \x01(\bR\thasTokens\"'\n" +
 	"\x0fInsightsRequest\x12\x14\n" +
 	"\x05score\x18\x01 \x01(\tR\x05score\"<\n" +
 	"\fFailureCount\x12\x16\n" +

@@ -46,8 +46,37 @@ func (j *jobActor) spentUsage() store.Usage {
 	return *j.spent
 }
 
-// addUsage counts what one try reported, on its sheet and on the job.
-func (j *jobActor) addUsage(s *sheetState, u sheetrun.Usage) {
+// addUsage counts what one try reported, on its sheet and on the job, and
+// publishes it as a usage event (what the metrics count).
+func (j *jobActor) addUsage(ctx actor.Context, s *sheetState, u sheetrun.Usage) {
+	if u.HasCost || u.HasTokens {
+		ctx.ActorSystem().EventStream.Publish(usageEvent(j.job.JobID, &s.row, u))
+	}
+	j.countUsage(s, u)
+}
+
+// usageEvent describes what one try of a sheet reported.
+func usageEvent(jobID string, row *store.SheetRow, u sheetrun.Usage) *messages.Event {
+	cost := "cost unknown"
+	if u.HasCost {
+		cost = fmt.Sprintf("cost $%.4f", u.CostUSD)
+	}
+	toks := "tokens unknown"
+	if u.HasTokens {
+		toks = fmt.Sprintf("tokens %d in / %d out", u.InputTokens, u.OutputTokens)
+	}
+	model := row.Model
+	if model == "" {
+		model = "default"
+	}
+	return &messages.Event{Kind: string(messages.EventUsage), JobId: jobID, Sheet: int64(row.Num),
+		Attempt: int64(row.Tries), Stage: row.Stage, Detail: fmt.Sprintf("%s (%s): %s, %s", row.Instrument, model, cost, toks),
+		Instrument: row.Instrument, Model: model, CostUsd: u.CostUSD, HasCost: u.HasCost,
+		InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, HasTokens: u.HasTokens}
+}
+
+// countUsage adds one try's usage to its sheet and to the job's total.
+func (j *jobActor) countUsage(s *sheetState, u sheetrun.Usage) {
 	before := s.row
 	if u.HasCost {
 		s.row.CostUSD += u.CostUSD

@@ -54,13 +54,13 @@ func TestAddUsage(t *testing.T) {
 	if u := j.spentUsage(); u.CostKnown || u.TokensKnown {
 		t.Fatalf("fresh job: %+v, want nothing known", u)
 	}
-	j.addUsage(j.sheets[1], usageOf(0, 0, 0, false, false)) // shell: nothing
+	j.countUsage(j.sheets[1], usageOf(0, 0, 0, false, false)) // shell: nothing
 	if u := j.spentUsage(); u.CostKnown || u.TokensKnown {
 		t.Fatalf("after a shell try: %+v, want nothing known", u)
 	}
-	j.addUsage(j.sheets[0], usageOf(100, 10, 0.25, true, true))
-	j.addUsage(j.sheets[0], usageOf(100, 10, 0.25, true, true))
-	j.addUsage(j.sheets[1], usageOf(50, 5, 0, false, true)) // codex: tokens only
+	j.countUsage(j.sheets[0], usageOf(100, 10, 0.25, true, true))
+	j.countUsage(j.sheets[0], usageOf(100, 10, 0.25, true, true))
+	j.countUsage(j.sheets[1], usageOf(50, 5, 0, false, true)) // codex: tokens only
 	want := store.Usage{CostUSD: 0.5, CostKnown: true, InputTokens: 250, OutputTokens: 25, TokensKnown: true}
 	if u := j.spentUsage(); u != want {
 		t.Errorf("spent = %+v, want %+v", u, want)

@@ -237,7 +237,7 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 			s.row.OutputTail = d.usage.Text
 		}
 	}
-	j.addUsage(s, d.usage)
+	j.addUsage(ctx, s, d.usage)
 	s.row.Validations = toStoreValidations(d.checks)
 	s.row.Notes = append(s.row.Notes, r.Notes...) // e.g. a log cut by max_log_mb
 	p := j.profiles[s.sh.Stage.Instrument]

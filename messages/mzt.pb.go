@@ -926,7 +926,9 @@ type ConductorStatus struct {
 	MaxConcurrentSheets int64                  `protobuf:"varint,18,opt,name=max_concurrent_sheets,json=maxConcurrentSheets,proto3" json:"max_concurrent_sheets,omitempty"`
 	Home                string                 `protobuf:"bytes,19,opt,name=home,proto3" json:"home,omitempty"`
 	LogPath             string                 `protobuf:"bytes,20,opt,name=log_path,json=logPath,proto3" json:"log_path,omitempty"`
-	Isolation           string                 `protobuf:"bytes,21,opt,name=isolation,proto3" json:"isolation,omitempty"` // how sheets are contained: cgroup2 | process-group
+	Isolation           string                 `protobuf:"bytes,21,opt,name=isolation,proto3" json:"isolation,omitempty"`                                      // how sheets are contained: cgroup2 | process-group
+	SpentTodayUsd       float64                `protobuf:"fixed64,317,opt,name=spent_today_usd,json=spentTodayUsd,proto3" json:"spent_today_usd,omitempty"`    // what today's tries reported spending (local day)
+	DailyBudgetUsd      float64                `protobuf:"fixed64,318,opt,name=daily_budget_usd,json=dailyBudgetUsd,proto3" json:"daily_budget_usd,omitempty"` // [budget] daily_usd; 0 = none
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -1106,6 +1108,20 @@ func (x *ConductorStatus) GetIsolation() string {
 		return x.Isolation
 	}
 	return ""
+}
+
+func (x *ConductorStatus) GetSpentTodayUsd() float64 {
+	if x != nil {
+		return x.SpentTodayUsd
+	}
+	return 0
+}
+
+func (x *ConductorStatus) GetDailyBudgetUsd() float64 {
+	if x != nil {
+		return x.DailyBudgetUsd
+	}
+	return 0
 }
 
 type ShutdownRequest struct {
@@ -3178,7 +3194,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
 	"\x10protocol_version\x18\x03 \x01(\rR\x0fprotocolVersion\x12\x14\n" +
 	"\x05ready\x18\x04 \x01(\bR\x05ready\"\x18\n" +
-	"\x16ConductorStatusRequest\"\xbf\x05\n" +
+	"\x16ConductorStatusRequest\"\x93\x06\n" +
 	"\x0fConductorStatus\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12%\n" +
@@ -3202,7 +3218,9 @@ const file_mzt_proto_rawDesc = "" +
 	"\x15max_concurrent_sheets\x18\x12 \x01(\x03R\x13maxConcurrentSheets\x12\x12\n" +
 	"\x04home\x18\x13 \x01(\tR\x04home\x12\x19\n" +
 	"\blog_path\x18\x14 \x01(\tR\alogPath\x12\x1c\n" +
-	"\tisolation\x18\x15 \x01(\tR\tisolation\";\n" +
+	"\tisolation\x18\x15 \x01(\tR\tisolation\x12'\n" +
+	"\x0fspent_today_usd\x18\xbd\x02 \x01(\x01R\rspentTodayUsd\x12)\n" +
+	"\x10daily_budget_usd\x18\xbe\x02 \x01(\x01R\x0edailyBudgetUsd\";\n" +
 	"\x0fShutdownRequest\x12(\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x14.mzt.v1.ShutdownModeR\x04mode\"G\n" +
 	"\x10ShutdownResponse\x12\x10\n" +

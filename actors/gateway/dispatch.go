@@ -110,6 +110,11 @@ func (d *dispatcher) conductorStatus() (proto.Message, error) {
 		return nil, err
 	}
 	counts := res.(*jobs.Counts)
+	res, err = d.Ask(d.deps.Jobs, &jobs.SpendTodayRequest{})
+	if err != nil {
+		return nil, err
+	}
+	spend := res.(*jobs.SpendToday)
 	res, err = d.Ask(d.deps.Monitor, &monitor.SnapshotRequest{})
 	if err != nil {
 		return nil, err
@@ -141,5 +146,7 @@ func (d *dispatcher) conductorStatus() (proto.Message, error) {
 		Home:                d.deps.Paths.Home,
 		LogPath:             d.deps.Paths.Log,
 		Isolation:           in.Isolation,
+		SpentTodayUsd:       spend.USD,
+		DailyBudgetUsd:      spend.DailyUSD,
 	}, nil
 }

@@ -3,6 +3,7 @@ package jobs
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/mzt-dev/mzt/actors/store"
@@ -51,6 +52,9 @@ func (j *jobActor) spentUsage() store.Usage {
 func (j *jobActor) addUsage(ctx actor.Context, s *sheetState, u sheetrun.Usage) {
 	if u.HasCost || u.HasTokens {
 		ctx.ActorSystem().EventStream.Publish(usageEvent(j.job.JobID, &s.row, u))
+	}
+	if u.HasCost && u.CostUSD > 0 {
+		ctx.Send(j.mgr, &spent{usd: u.CostUSD, at: time.Now()})
 	}
 	j.countUsage(s, u)
 }
@@ -117,6 +121,17 @@ func (j *jobActor) checkBudget(ctx actor.Context) {
 	if j.finished || j.cancelling || j.job.UserPaused || !overBudget(j.budget(), j.spentUsage()) {
 		return
 	}
+	j.pauseForBudget(ctx, fmt.Sprintf("spent %s of its $%.2f budget", usdText(j.spentUsage()), j.budget()))
+}
+
+// pauseForBudget pauses the job (reason budget) when it has work left to
+// start; running tries finish.
+func (j *jobActor) pauseForBudget(ctx actor.Context, detail string) {
+	if j.finished || j.cancelling || j.job.UserPaused {
+		return
+	}
+	// A job whose slot request was refused has a sheet marked requested but
+	// still pending: either way, work is left to start.
 	c := j.idx.counts
 	if c[messages.SheetPending]+c[messages.SheetWaiting] == 0 {
 		return // nothing left to start: let the job end as it will
@@ -125,11 +140,11 @@ func (j *jobActor) checkBudget(ctx actor.Context) {
 	ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
 	j.clearRequests()
 	j.setJobStatus()
-	detail := fmt.Sprintf("spent %s of its $%.2f budget", usdText(j.spentUsage()), j.budget())
-	j.log.Info("job paused at its budget", "spent_usd", j.spentUsage().CostUSD, "budget_usd", j.budget())
+	j.log.Info("job paused at a budget", "detail", detail)
 	ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: string(messages.EventBudget), JobId: j.job.JobID,
 		Status: string(messages.JobPaused), Detail: detail})
 	j.persist(ctx, nil)
+	j.publish(ctx)
 }
 
 // resumeBudget applies `resume --budget +add` and refuses a resume that
@@ -152,4 +167,15 @@ func (j *jobActor) resumeBudget(ctx actor.Context, add float64) bool {
 	}
 	j.job.BudgetUSD = limit
 	return true
+}
+
+// setAttemptUsage records on the try's row what it reported.
+func setAttemptUsage(att *store.AttemptRow, u sheetrun.Usage) {
+	att.CostUSD, att.InputTokens, att.OutputTokens = u.CostUSD, u.InputTokens, u.OutputTokens
+	if u.HasCost {
+		att.UsageKnown |= store.UsageCost
+	}
+	if u.HasTokens {
+		att.UsageKnown |= store.UsageTokens
+	}
 }

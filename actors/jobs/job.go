@@ -171,6 +171,8 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.preemptSheet(ctx, m)
 	case *messages.JobControlRequest:
 		j.control(ctx, m)
+	case *budgetReached:
+		j.pauseForBudget(ctx, m.detail)
 	case *messages.JobStatusRequest:
 		ctx.Respond(j.status())
 	case *logPlanRequest:

@@ -84,6 +84,8 @@ type Actor struct {
 	pressNote string
 	timer     *mailbox.Timer // the next grant round (a rate-limit window or start gap ends)
 
+	daily dailySpend // what today's tries reported spending ([budget] daily_usd)
+
 	draining   bool
 	drainTo    *actor.PID
 	drainTimer *mailbox.Timer
@@ -138,6 +140,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.slots = newSlots(a.cfg.MaxConcurrentSheets)
 		a.running = map[slotKey]*RunningSheet{}
 		a.start(ctx)
+		a.loadSpent(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		a.timer.Stop()
 		a.drainTimer.Stop()
@@ -159,6 +162,10 @@ func (a *Actor) Receive(ctx actor.Context) {
 
 	case *CountsRequest:
 		ctx.Respond(a.counts())
+	case *SpendTodayRequest:
+		ctx.Respond(a.spendToday())
+	case *spent:
+		a.onSpent(ctx, m)
 	case *messages.JobStatusRequest:
 		a.jobStatus(ctx, m)
 	case *messages.ListJobsRequest:
@@ -169,6 +176,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.logPlan(ctx, m)
 
 	case *slotRequest:
+		if a.dailyBlocks(ctx, m) {
+			return
+		}
 		a.slots.request(m)
 		a.grant(ctx)
 	case *slotRelease:

@@ -131,6 +131,9 @@ func sortJobs(jobs []*messages.JobInfo) {
 
 func (a *Actor) control(ctx actor.Context, m *messages.JobControlRequest) {
 	id := m.GetJobId()
+	if a.refuseResumeAtDaily(ctx, m) {
+		return
+	}
 	if e := a.live(id); e != nil {
 		ctx.Forward(e.pid)
 		return

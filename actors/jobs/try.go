@@ -247,6 +247,7 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	att := &store.AttemptRow{RunKey: j.job.RunKey, Num: d.num, Try: d.try, StartedAt: s.row.StartedAt,
 		FinishedAt: now, ExitCode: s.row.ExitCode, Validations: s.row.Validations, Profile: s.row.Profile,
 		Outcome: v.outcome, Counted: v.counted, Error: v.attemptErr}
+	setAttemptUsage(att, d.usage)
 	if v.counted {
 		s.row.Attempts++
 	}

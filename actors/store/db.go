@@ -140,7 +140,12 @@ var migrations = []string{
 	UPDATE sheets SET cost_known = 1 WHERE cost_usd > 0;
 	UPDATE sheets SET tokens_known = 1 WHERE input_tokens > 0 OR output_tokens > 0;
 	ALTER TABLE jobs ADD COLUMN budget_usd REAL NOT NULL DEFAULT 0;
-	ALTER TABLE jobs ADD COLUMN pause_reason TEXT NOT NULL DEFAULT '';`,
+	ALTER TABLE jobs ADD COLUMN pause_reason TEXT NOT NULL DEFAULT '';
+	ALTER TABLE attempts ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+	ALTER TABLE attempts ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE attempts ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE attempts ADD COLUMN usage_known INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX attempts_by_finish ON attempts (finished_at);`,
 }
 
 // migrationSteps are Go steps run right after the SQL migration of the same

@@ -91,6 +91,10 @@ type AttemptRow struct {
 	Error       string
 	Validations []Validation
 	Profile     Profile
+	// What the try reported: UsageKnown bit 1 = a cost, bit 2 = tokens.
+	CostUSD                   float64
+	InputTokens, OutputTokens int64
+	UsageKnown                int
 }
 
 // Run is a job run with its sheets.
@@ -196,11 +200,12 @@ func (op *SaveSheets) apply(ctx context.Context, tx *sql.Tx) error {
 	if a := op.Attempt; a != nil {
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO attempts
 			(run_key, num, try, counted, outcome, started_at, finished_at, exit_code, error, validations,
-			 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, cost_usd, input_tokens, output_tokens, usage_known)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			a.RunKey, a.Num, a.Try, b2i(a.Counted), a.Outcome, nanos(a.StartedAt), nanos(a.FinishedAt),
 			a.ExitCode, a.Error, validationsJSON(a.Validations),
-			a.Profile.PeakRSSMB, a.Profile.CPUSeconds, a.Profile.MeanCPUPercent, b2i(a.Profile.Stalled))
+			a.Profile.PeakRSSMB, a.Profile.CPUSeconds, a.Profile.MeanCPUPercent, b2i(a.Profile.Stalled),
+			a.CostUSD, a.InputTokens, a.OutputTokens, a.UsageKnown)
 		if err != nil {
 			return fmt.Errorf("save attempt %d of sheet %d: %w", a.Try, a.Num, err)
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Usage is what instruments reported about some tries, summed. A cost no try
@@ -62,4 +63,22 @@ func (db *DB) FinishedUsage(ctx context.Context) (map[string]Usage, error) {
 		out[key] = u
 	}
 	return out, rows.Err()
+}
+
+// Usage bits of AttemptRow.UsageKnown.
+const (
+	UsageCost   = 1
+	UsageTokens = 2
+)
+
+// SpentSince sums the cost the tries that finished at or after since
+// reported: the conductor's spend today, for [budget] daily_usd.
+func (db *DB) SpentSince(ctx context.Context, since time.Time) (float64, error) {
+	var usd float64
+	err := db.read.QueryRowContext(ctx, `SELECT COALESCE(sum(cost_usd), 0) FROM attempts
+		WHERE finished_at >= ? AND usage_known & 1 = 1`, nanos(since)).Scan(&usd)
+	if err != nil {
+		return 0, fmt.Errorf("sum today's spend: %w", err)
+	}
+	return usd, nil
 }

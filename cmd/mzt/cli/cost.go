@@ -112,3 +112,13 @@ func tokensJSON(v int64, known bool) *int64 {
 func budgetPaused(j *messages.JobInfo) bool {
 	return j.State() == messages.JobPaused && j.GetPauseReason() == pauseBudget
 }
+
+func costJSONValue(v float64) float64 { return math.Round(v*1e6) / 1e6 }
+
+// dailyBudgetText is " of $20.00 daily budget", or "" without one.
+func dailyBudgetText(st *messages.ConductorStatus) string {
+	if st.GetDailyBudgetUsd() <= 0 {
+		return ""
+	}
+	return " of " + usd(st.GetDailyBudgetUsd(), true) + " daily budget"
+}

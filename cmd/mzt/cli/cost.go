@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mzt-dev/mzt/messages"
 )
@@ -121,4 +122,12 @@ func dailyBudgetText(st *messages.ConductorStatus) string {
 		return ""
 	}
 	return " of " + usd(st.GetDailyBudgetUsd(), true) + " daily budget"
+}
+
+// clock prints a time in the local zone, "2026-03-01 14:05", or "-".
+func clock(ns int64) string {
+	if ns == 0 {
+		return "-"
+	}
+	return time.Unix(0, ns).Local().Format("2006-01-02 15:04")
 }

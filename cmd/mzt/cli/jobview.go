@@ -157,13 +157,21 @@ func elapsed(j *messages.JobInfo) time.Duration {
 	return time.Duration(end - start)
 }
 
-func writeJobTable(w io.Writer, jobs []*messages.JobInfo) {
+func writeJobTable(w io.Writer, jobs []*messages.JobInfo) { writeJobTableWith(w, jobs, false) }
+
+// writeJobTableWith is the job table; times adds STARTED and FINISHED
+// (list --all, where finished runs are listed too).
+func writeJobTableWith(w io.Writer, jobs []*messages.JobInfo, times bool) {
 	if len(jobs) == 0 {
 		fmt.Fprintln(w, "no jobs")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tSHEETS\tELAPSED\tETA\tCOST\tTOKENS\tNAME")
+	if times {
+		fmt.Fprintln(tw, "ID\tSTATUS\tSHEETS\tSTARTED\tFINISHED\tELAPSED\tETA\tCOST\tTOKENS\tNAME")
+	} else {
+		fmt.Fprintln(tw, "ID\tSTATUS\tSHEETS\tELAPSED\tETA\tCOST\tTOKENS\tNAME")
+	}
 	var total usageTotal
 	for _, j := range jobs {
 		eta := etaText(j, false)
@@ -171,12 +179,20 @@ func writeJobTable(w io.Writer, jobs []*messages.JobInfo) {
 			eta = "-"
 		}
 		total.add(j.GetCostUsd(), j.GetHasCost(), j.GetInputTokens(), j.GetOutputTokens(), j.GetHasTokens())
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\n", j.GetId(), displayStatus(j), j.GetSheetsCompleted(),
-			j.GetSheetsTotal(), humanDuration(elapsed(j)), eta, usd(j.GetCostUsd(), j.GetHasCost()),
+		sheets := fmt.Sprintf("%d/%d", j.GetSheetsCompleted(), j.GetSheetsTotal())
+		if times {
+			sheets += "\t" + clock(j.GetStartedAtUnixNano()) + "\t" + clock(j.GetFinishedAtUnixNano())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.GetId(), displayStatus(j), sheets,
+			humanDuration(elapsed(j)), eta, usd(j.GetCostUsd(), j.GetHasCost()),
 			tokens(j.GetInputTokens(), j.GetOutputTokens(), j.GetHasTokens()), j.GetName())
 	}
 	if len(jobs) > 1 {
-		fmt.Fprintf(tw, "TOTAL\t\t\t\t\t%s\t%s\t\n", usd(total.cost, total.costKnown), tokens(total.in, total.out, total.tokensKnown))
+		pad := ""
+		if times {
+			pad = "\t\t"
+		}
+		fmt.Fprintf(tw, "TOTAL\t\t\t%s\t\t%s\t%s\t\n", pad, usd(total.cost, total.costKnown), tokens(total.in, total.out, total.tokensKnown))
 	}
 	tw.Flush()
 }

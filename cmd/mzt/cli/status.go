@@ -106,7 +106,7 @@ func (c *ListCmd) Run(g *Globals) error {
 		}{schema, jobs})
 	}
 	var b strings.Builder
-	writeJobTable(&b, list.GetJobs())
+	writeJobTableWith(&b, list.GetJobs(), c.All)
 	g.printf("%s", b.String())
 	return nil
 }

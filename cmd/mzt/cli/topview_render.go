@@ -160,7 +160,7 @@ func (m topModel) statusStyle(s string) lipgloss.Style {
 // jobRows are the job table: the column header, then one line per job
 // (or "no active jobs"); the selected job is marked and highlighted.
 func (m topModel) jobRows(now time.Time) []string {
-	cells := [][]string{{" ", "ID", "STATUS", "PROGRESS", "FAILED", "STALLED", "ELAPSED", "ETA", "NAME"}}
+	cells := [][]string{{" ", "ID", "STATUS", "PROGRESS", "FAILED", "STALLED", "ELAPSED", "ETA", "COST", "NAME"}}
 	jobs := m.jobs()
 	for i, j := range jobs {
 		mark := " "
@@ -178,7 +178,7 @@ func (m topModel) jobRows(now time.Time) []string {
 		cells = append(cells, []string{mark, j.GetId(), j.GetStatus(),
 			fmt.Sprintf("%s %d/%d", bar(j.GetSheetsCompleted(), j.GetSheetsTotal(), 10), j.GetSheetsCompleted(), j.GetSheetsTotal()),
 			count(j.GetSheetsFailed()), count(j.GetSheetsStalled()), humanDuration(since(j.GetStartedAtUnixNano(), j.GetFinishedAtUnixNano(), now)),
-			eta, name})
+			eta, usd(j.GetCostUsd(), j.GetHasCost()), name})
 	}
 	rows := table(cells, func(r, c int, s string) string {
 		j := jobs[r-1]

@@ -2342,6 +2342,7 @@ type LogsRequest struct {
 	Attempt       int64                  `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"` // 0 = the latest
 	Stderr        bool                   `protobuf:"varint,4,opt,name=stderr,proto3" json:"stderr,omitempty"`
 	Follow        bool                   `protobuf:"varint,5,opt,name=follow,proto3" json:"follow,omitempty"`
+	Run           int64                  `protobuf:"varint,320,opt,name=run,proto3" json:"run,omitempty"` // 0 = the latest run of the id; N = its Nth run
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2411,12 +2412,21 @@ func (x *LogsRequest) GetFollow() bool {
 	return false
 }
 
+func (x *LogsRequest) GetRun() int64 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
 type LogChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Sheet         int64                  `protobuf:"varint,1,opt,name=sheet,proto3" json:"sheet,omitempty"`
 	Attempt       int64                  `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	Header        string                 `protobuf:"bytes,3,opt,name=header,proto3" json:"header,omitempty"` // set on the first chunk of a sheet's output when several are shown
 	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	Stage         string                 `protobuf:"bytes,321,opt,name=stage,proto3" json:"stage,omitempty"` // the sheet's stage and voice, set when several sheets are followed at once
+	Voice         int64                  `protobuf:"varint,322,opt,name=voice,proto3" json:"voice,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2477,6 +2487,20 @@ func (x *LogChunk) GetData() []byte {
 		return x.Data
 	}
 	return nil
+}
+
+func (x *LogChunk) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *LogChunk) GetVoice() int64 {
+	if x != nil {
+		return x.Voice
+	}
+	return 0
 }
 
 type EventsRequest struct {
@@ -3337,18 +3361,21 @@ const file_mzt_proto_rawDesc = "" +
 	"\x0ebudget_add_usd\x18\xb5\x02 \x01(\x01R\fbudgetAddUsd\"C\n" +
 	"\x12JobControlResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\"\x84\x01\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\"\x97\x01\n" +
 	"\vLogsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05sheet\x18\x02 \x01(\x03R\x05sheet\x12\x18\n" +
 	"\aattempt\x18\x03 \x01(\x03R\aattempt\x12\x16\n" +
 	"\x06stderr\x18\x04 \x01(\bR\x06stderr\x12\x16\n" +
-	"\x06follow\x18\x05 \x01(\bR\x06follow\"f\n" +
+	"\x06follow\x18\x05 \x01(\bR\x06follow\x12\x11\n" +
+	"\x03run\x18\xc0\x02 \x01(\x03R\x03run\"\x94\x01\n" +
 	"\bLogChunk\x12\x14\n" +
 	"\x05sheet\x18\x01 \x01(\x03R\x05sheet\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x03R\aattempt\x12\x16\n" +
 	"\x06header\x18\x03 \x01(\tR\x06header\x12\x12\n" +
-	"\x04data\x18\x04 \x01(\fR\x04data\"T\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\x12\x15\n" +
+	"\x05stage\x18\xc1\x02 \x01(\tR\x05stage\x12\x15\n" +
+	"\x05voice\x18\xc2\x02 \x01(\x03R\x05voice\"T\n" +
 	"\rEventsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06follow\x18\x02 \x01(\bR\x06follow\x12\x14\n" +

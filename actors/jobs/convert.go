@@ -114,6 +114,11 @@ type LogPlanRequest = logPlanRequest
 // NewLogPlanRequest builds a LogPlanRequest.
 func NewLogPlanRequest(jobID string) *LogPlanRequest { return &logPlanRequest{jobID: jobID} }
 
+// NewRunLogPlanRequest asks for the log plan of run n of a job id (0: the latest).
+func NewRunLogPlanRequest(jobID string, n int) *LogPlanRequest {
+	return &logPlanRequest{jobID: jobID, run: n}
+}
+
 func newLogPlan(dir string, j store.JobRow, rows []store.SheetRow) *logPlan {
 	p := &logPlan{Dir: dir, JobID: j.JobID}
 	p.Finished = j.Status.Terminal()

@@ -67,7 +67,10 @@ type (
 	// finalWrite tags the store write of a finished job.
 	finalWrite struct{ jobID, runKey string }
 	// logPlanRequest asks where a job's output is; reply *logPlan.
-	logPlanRequest struct{ jobID string }
+	logPlanRequest struct {
+		jobID string
+		run   int // 0: the latest run
+	}
 )
 
 // jobSettings are the conductor settings a job actor uses.

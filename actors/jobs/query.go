@@ -63,6 +63,9 @@ func (a *Actor) jobStatus(ctx actor.Context, m *messages.JobStatusRequest) {
 }
 
 func (a *Actor) logPlan(ctx actor.Context, m *logPlanRequest) {
+	if m.run != 0 && a.earlierRun(ctx, m) {
+		return
+	}
 	if e := a.jobs[m.jobID]; e != nil {
 		if e.final != nil {
 			ctx.Respond(e.plan)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -81,4 +82,21 @@ func (db *DB) SpentSince(ctx context.Context, since time.Time) (float64, error) 
 		return 0, fmt.Errorf("sum today's spend: %w", err)
 	}
 	return usd, nil
+}
+
+// NthRun returns run n (1 = the first) of jobID; ok is false when there is none.
+func (db *DB) NthRun(ctx context.Context, jobID string, n int) (run Run, ok bool, err error) {
+	row := db.read.QueryRowContext(ctx, selectJobsNoSource+` WHERE j.job_id = ? AND j.run = ?`, jobID, n)
+	j, err := scanJob(row)
+	if err == sql.ErrNoRows {
+		return Run{}, false, nil
+	}
+	if err != nil {
+		return Run{}, false, fmt.Errorf("read run %d of job %s: %w", n, jobID, err)
+	}
+	sheets, err := db.sheetsOf(ctx, j.RunKey)
+	if err != nil {
+		return Run{}, false, err
+	}
+	return Run{Job: j, Sheets: sheets}, true, nil
 }

@@ -66,7 +66,9 @@ func readableLines(line []byte) (out []string, ok bool) {
 	if json.Unmarshal(t, &ev) != nil || ev.Type == "" {
 		return nil, false
 	}
-	add := func(format string, args ...any) { out = append(out, oneLine(fmt.Sprintf(format, args...), maxReadable)) }
+	add := func(format string, args ...any) {
+		out = append(out, oneLine(fmt.Sprintf(format, args...), maxReadable))
+	}
 	switch ev.Type {
 	// Claude Code stream-json
 	case "system":

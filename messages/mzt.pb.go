@@ -1853,15 +1853,21 @@ type JobInfo struct {
 	SheetsStalled  int64   `protobuf:"varint,20,opt,name=sheets_stalled,json=sheetsStalled,proto3" json:"sheets_stalled,omitempty"`
 	// What the job's tries reported, summed over its sheets; has_* false when
 	// no try reported it.
-	CostUsd       float64 `protobuf:"fixed64,302,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
-	HasCost       bool    `protobuf:"varint,303,opt,name=has_cost,json=hasCost,proto3" json:"has_cost,omitempty"`
-	InputTokens   int64   `protobuf:"varint,304,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
-	OutputTokens  int64   `protobuf:"varint,305,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
-	HasTokens     bool    `protobuf:"varint,306,opt,name=has_tokens,json=hasTokens,proto3" json:"has_tokens,omitempty"`
-	PauseReason   string  `protobuf:"bytes,307,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`  // "budget" when the job paused itself; "" for a user's pause
-	MaxCostUsd    float64 `protobuf:"fixed64,308,opt,name=max_cost_usd,json=maxCostUsd,proto3" json:"max_cost_usd,omitempty"` // the job's budget ([run] max_cost_usd plus what resume added); 0 = none
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CostUsd      float64 `protobuf:"fixed64,302,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	HasCost      bool    `protobuf:"varint,303,opt,name=has_cost,json=hasCost,proto3" json:"has_cost,omitempty"`
+	InputTokens  int64   `protobuf:"varint,304,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens int64   `protobuf:"varint,305,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	HasTokens    bool    `protobuf:"varint,306,opt,name=has_tokens,json=hasTokens,proto3" json:"has_tokens,omitempty"`
+	PauseReason  string  `protobuf:"bytes,307,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`  // "budget" when the job paused itself; "" for a user's pause
+	MaxCostUsd   float64 `protobuf:"fixed64,308,opt,name=max_cost_usd,json=maxCostUsd,proto3" json:"max_cost_usd,omitempty"` // the job's budget ([run] max_cost_usd plus what resume added); 0 = none
+	// Expected cost of the whole job (spent plus the history of the stages
+	// left), when every stage left has cost history.
+	HasCostEstimate     bool    `protobuf:"varint,340,opt,name=has_cost_estimate,json=hasCostEstimate,proto3" json:"has_cost_estimate,omitempty"`
+	CostEstimateUsd     float64 `protobuf:"fixed64,341,opt,name=cost_estimate_usd,json=costEstimateUsd,proto3" json:"cost_estimate_usd,omitempty"`
+	CostEstimateLowUsd  float64 `protobuf:"fixed64,342,opt,name=cost_estimate_low_usd,json=costEstimateLowUsd,proto3" json:"cost_estimate_low_usd,omitempty"`
+	CostEstimateHighUsd float64 `protobuf:"fixed64,343,opt,name=cost_estimate_high_usd,json=costEstimateHighUsd,proto3" json:"cost_estimate_high_usd,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *JobInfo) Reset() {
@@ -2079,6 +2085,34 @@ func (x *JobInfo) GetPauseReason() string {
 func (x *JobInfo) GetMaxCostUsd() float64 {
 	if x != nil {
 		return x.MaxCostUsd
+	}
+	return 0
+}
+
+func (x *JobInfo) GetHasCostEstimate() bool {
+	if x != nil {
+		return x.HasCostEstimate
+	}
+	return false
+}
+
+func (x *JobInfo) GetCostEstimateUsd() float64 {
+	if x != nil {
+		return x.CostEstimateUsd
+	}
+	return 0
+}
+
+func (x *JobInfo) GetCostEstimateLowUsd() float64 {
+	if x != nil {
+		return x.CostEstimateLowUsd
+	}
+	return 0
+}
+
+func (x *JobInfo) GetCostEstimateHighUsd() float64 {
+	if x != nil {
+		return x.CostEstimateHighUsd
 	}
 	return 0
 }
@@ -2842,6 +2876,15 @@ type StageStats struct {
 	CpuSecondsP50      float64                `protobuf:"fixed64,11,opt,name=cpu_seconds_p50,json=cpuSecondsP50,proto3" json:"cpu_seconds_p50,omitempty"`
 	Failures           []*FailureCount        `protobuf:"bytes,12,rep,name=failures,proto3" json:"failures,omitempty"` // most common first
 	Stalls             int64                  `protobuf:"varint,13,opt,name=stalls,proto3" json:"stalls,omitempty"`
+	// runs counts tries (kept for scripts); job_runs the runs of the score
+	// that ran this stage, run_success_rate the share where all its sheets
+	// completed.
+	JobRuns            int64   `protobuf:"varint,330,opt,name=job_runs,json=jobRuns,proto3" json:"job_runs,omitempty"`
+	RunSuccessRate     float64 `protobuf:"fixed64,331,opt,name=run_success_rate,json=runSuccessRate,proto3" json:"run_success_rate,omitempty"`
+	HasCost            bool    `protobuf:"varint,332,opt,name=has_cost,json=hasCost,proto3" json:"has_cost,omitempty"`                                         // some try reported a cost
+	CostPerSheetP50Usd float64 `protobuf:"fixed64,333,opt,name=cost_per_sheet_p50_usd,json=costPerSheetP50Usd,proto3" json:"cost_per_sheet_p50_usd,omitempty"` // a sheet's tries together
+	CostPerSheetP90Usd float64 `protobuf:"fixed64,334,opt,name=cost_per_sheet_p90_usd,json=costPerSheetP90Usd,proto3" json:"cost_per_sheet_p90_usd,omitempty"`
+	CostPerSheetP10Usd float64 `protobuf:"fixed64,335,opt,name=cost_per_sheet_p10_usd,json=costPerSheetP10Usd,proto3" json:"cost_per_sheet_p10_usd,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -2967,16 +3010,176 @@ func (x *StageStats) GetStalls() int64 {
 	return 0
 }
 
+func (x *StageStats) GetJobRuns() int64 {
+	if x != nil {
+		return x.JobRuns
+	}
+	return 0
+}
+
+func (x *StageStats) GetRunSuccessRate() float64 {
+	if x != nil {
+		return x.RunSuccessRate
+	}
+	return 0
+}
+
+func (x *StageStats) GetHasCost() bool {
+	if x != nil {
+		return x.HasCost
+	}
+	return false
+}
+
+func (x *StageStats) GetCostPerSheetP50Usd() float64 {
+	if x != nil {
+		return x.CostPerSheetP50Usd
+	}
+	return 0
+}
+
+func (x *StageStats) GetCostPerSheetP90Usd() float64 {
+	if x != nil {
+		return x.CostPerSheetP90Usd
+	}
+	return 0
+}
+
+func (x *StageStats) GetCostPerSheetP10Usd() float64 {
+	if x != nil {
+		return x.CostPerSheetP10Usd
+	}
+	return 0
+}
+
+// ScoreSummary is one score's history over its runs, whatever their job ids.
+type ScoreSummary struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Score              string                 `protobuf:"bytes,1,opt,name=score,proto3" json:"score,omitempty"` // identity: name@stage-hash
+	Runs               int64                  `protobuf:"varint,2,opt,name=runs,proto3" json:"runs,omitempty"`
+	CompletedRuns      int64                  `protobuf:"varint,3,opt,name=completed_runs,json=completedRuns,proto3" json:"completed_runs,omitempty"` // runs whose every sheet that ran completed
+	Tries              int64                  `protobuf:"varint,4,opt,name=tries,proto3" json:"tries,omitempty"`
+	TrySuccessRate     float64                `protobuf:"fixed64,5,opt,name=try_success_rate,json=trySuccessRate,proto3" json:"try_success_rate,omitempty"`
+	DurationP50Seconds float64                `protobuf:"fixed64,6,opt,name=duration_p50_seconds,json=durationP50Seconds,proto3" json:"duration_p50_seconds,omitempty"` // a run, first try's start to last try's end
+	DurationP90Seconds float64                `protobuf:"fixed64,7,opt,name=duration_p90_seconds,json=durationP90Seconds,proto3" json:"duration_p90_seconds,omitempty"`
+	HasCost            bool                   `protobuf:"varint,8,opt,name=has_cost,json=hasCost,proto3" json:"has_cost,omitempty"`
+	CostP50Usd         float64                `protobuf:"fixed64,9,opt,name=cost_p50_usd,json=costP50Usd,proto3" json:"cost_p50_usd,omitempty"` // a run
+	CostP90Usd         float64                `protobuf:"fixed64,10,opt,name=cost_p90_usd,json=costP90Usd,proto3" json:"cost_p90_usd,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ScoreSummary) Reset() {
+	*x = ScoreSummary{}
+	mi := &file_mzt_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoreSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoreSummary) ProtoMessage() {}
+
+func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoreSummary.ProtoReflect.Descriptor instead.
+func (*ScoreSummary) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ScoreSummary) GetScore() string {
+	if x != nil {
+		return x.Score
+	}
+	return ""
+}
+
+func (x *ScoreSummary) GetRuns() int64 {
+	if x != nil {
+		return x.Runs
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetCompletedRuns() int64 {
+	if x != nil {
+		return x.CompletedRuns
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetTries() int64 {
+	if x != nil {
+		return x.Tries
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetTrySuccessRate() float64 {
+	if x != nil {
+		return x.TrySuccessRate
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetDurationP50Seconds() float64 {
+	if x != nil {
+		return x.DurationP50Seconds
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetDurationP90Seconds() float64 {
+	if x != nil {
+		return x.DurationP90Seconds
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetHasCost() bool {
+	if x != nil {
+		return x.HasCost
+	}
+	return false
+}
+
+func (x *ScoreSummary) GetCostP50Usd() float64 {
+	if x != nil {
+		return x.CostP50Usd
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetCostP90Usd() float64 {
+	if x != nil {
+		return x.CostP90Usd
+	}
+	return 0
+}
+
 type Insights struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Stages        []*StageStats          `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	Scores        []*ScoreSummary        `protobuf:"bytes,336,rep,name=scores,proto3" json:"scores,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Insights) Reset() {
 	*x = Insights{}
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2988,7 +3191,7 @@ func (x *Insights) String() string {
 func (*Insights) ProtoMessage() {}
 
 func (x *Insights) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3001,12 +3204,19 @@ func (x *Insights) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Insights.ProtoReflect.Descriptor instead.
 func (*Insights) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{28}
+	return file_mzt_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Insights) GetStages() []*StageStats {
 	if x != nil {
 		return x.Stages
+	}
+	return nil
+}
+
+func (x *Insights) GetScores() []*ScoreSummary {
+	if x != nil {
+		return x.Scores
 	}
 	return nil
 }
@@ -3019,7 +3229,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3031,7 +3241,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3044,7 +3254,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{29}
+	return file_mzt_proto_rawDescGZIP(), []int{30}
 }
 
 // RunningSheet is a running sheet with its job, for the live views.
@@ -3058,7 +3268,7 @@ type RunningSheet struct {
 
 func (x *RunningSheet) Reset() {
 	*x = RunningSheet{}
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3070,7 +3280,7 @@ func (x *RunningSheet) String() string {
 func (*RunningSheet) ProtoMessage() {}
 
 func (x *RunningSheet) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3083,7 +3293,7 @@ func (x *RunningSheet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningSheet.ProtoReflect.Descriptor instead.
 func (*RunningSheet) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{30}
+	return file_mzt_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RunningSheet) GetJobId() string {
@@ -3113,7 +3323,7 @@ type TopSnapshot struct {
 
 func (x *TopSnapshot) Reset() {
 	*x = TopSnapshot{}
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3125,7 +3335,7 @@ func (x *TopSnapshot) String() string {
 func (*TopSnapshot) ProtoMessage() {}
 
 func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3138,7 +3348,7 @@ func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopSnapshot.ProtoReflect.Descriptor instead.
 func (*TopSnapshot) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{31}
+	return file_mzt_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *TopSnapshot) GetConductor() *ConductorStatus {
@@ -3313,7 +3523,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05notes\x18  \x03(\tR\x05notes\x12\x1a\n" +
 	"\bhas_cost\x18\xac\x02 \x01(\bR\ahasCost\x12\x1e\n" +
 	"\n" +
-	"has_tokens\x18\xad\x02 \x01(\bR\thasTokens\"\x96\a\n" +
+	"has_tokens\x18\xad\x02 \x01(\bR\thasTokens\"\xda\b\n" +
 	"\aJobInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -3347,7 +3557,11 @@ const file_mzt_proto_rawDesc = "" +
 	"has_tokens\x18\xb2\x02 \x01(\bR\thasTokens\x12\"\n" +
 	"\fpause_reason\x18\xb3\x02 \x01(\tR\vpauseReason\x12!\n" +
 	"\fmax_cost_usd\x18\xb4\x02 \x01(\x01R\n" +
-	"maxCostUsd\"Y\n" +
+	"maxCostUsd\x12+\n" +
+	"\x11has_cost_estimate\x18\xd4\x02 \x01(\bR\x0fhasCostEstimate\x12+\n" +
+	"\x11cost_estimate_usd\x18\xd5\x02 \x01(\x01R\x0fcostEstimateUsd\x122\n" +
+	"\x15cost_estimate_low_usd\x18\xd6\x02 \x01(\x01R\x12costEstimateLowUsd\x124\n" +
+	"\x16cost_estimate_high_usd\x18\xd7\x02 \x01(\x01R\x13costEstimateHighUsd\"Y\n" +
 	"\tJobStatus\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.mzt.v1.JobInfoR\x03job\x12)\n" +
 	"\x06sheets\x18\x02 \x03(\v2\x11.mzt.v1.SheetInfoR\x06sheets\"#\n" +
@@ -3404,7 +3618,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05score\x18\x01 \x01(\tR\x05score\"<\n" +
 	"\fFailureCount\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x03R\x05count\"\xc2\x03\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"\xc4\x05\n" +
 	"\n" +
 	"StageStats\x12\x14\n" +
 	"\x05score\x18\x01 \x01(\tR\x05score\x12\x14\n" +
@@ -3422,9 +3636,30 @@ const file_mzt_proto_rawDesc = "" +
 	" \x01(\x01R\fpeakRssP90Mb\x12&\n" +
 	"\x0fcpu_seconds_p50\x18\v \x01(\x01R\rcpuSecondsP50\x120\n" +
 	"\bfailures\x18\f \x03(\v2\x14.mzt.v1.FailureCountR\bfailures\x12\x16\n" +
-	"\x06stalls\x18\r \x01(\x03R\x06stalls\"6\n" +
+	"\x06stalls\x18\r \x01(\x03R\x06stalls\x12\x1a\n" +
+	"\bjob_runs\x18\xca\x02 \x01(\x03R\ajobRuns\x12)\n" +
+	"\x10run_success_rate\x18\xcb\x02 \x01(\x01R\x0erunSuccessRate\x12\x1a\n" +
+	"\bhas_cost\x18\xcc\x02 \x01(\bR\ahasCost\x123\n" +
+	"\x16cost_per_sheet_p50_usd\x18\xcd\x02 \x01(\x01R\x12costPerSheetP50Usd\x123\n" +
+	"\x16cost_per_sheet_p90_usd\x18\xce\x02 \x01(\x01R\x12costPerSheetP90Usd\x123\n" +
+	"\x16cost_per_sheet_p10_usd\x18\xcf\x02 \x01(\x01R\x12costPerSheetP10Usd\"\xe2\x02\n" +
+	"\fScoreSummary\x12\x14\n" +
+	"\x05score\x18\x01 \x01(\tR\x05score\x12\x12\n" +
+	"\x04runs\x18\x02 \x01(\x03R\x04runs\x12%\n" +
+	"\x0ecompleted_runs\x18\x03 \x01(\x03R\rcompletedRuns\x12\x14\n" +
+	"\x05tries\x18\x04 \x01(\x03R\x05tries\x12(\n" +
+	"\x10try_success_rate\x18\x05 \x01(\x01R\x0etrySuccessRate\x120\n" +
+	"\x14duration_p50_seconds\x18\x06 \x01(\x01R\x12durationP50Seconds\x120\n" +
+	"\x14duration_p90_seconds\x18\a \x01(\x01R\x12durationP90Seconds\x12\x19\n" +
+	"\bhas_cost\x18\b \x01(\bR\ahasCost\x12 \n" +
+	"\fcost_p50_usd\x18\t \x01(\x01R\n" +
+	"costP50Usd\x12 \n" +
+	"\fcost_p90_usd\x18\n" +
+	" \x01(\x01R\n" +
+	"costP90Usd\"e\n" +
 	"\bInsights\x12*\n" +
-	"\x06stages\x18\x01 \x03(\v2\x12.mzt.v1.StageStatsR\x06stages\"\f\n" +
+	"\x06stages\x18\x01 \x03(\v2\x12.mzt.v1.StageStatsR\x06stages\x12-\n" +
+	"\x06scores\x18\xd0\x02 \x03(\v2\x14.mzt.v1.ScoreSummaryR\x06scores\"\f\n" +
 	"\n" +
 	"TopRequest\"N\n" +
 	"\fRunningSheet\x12\x15\n" +
@@ -3474,7 +3709,7 @@ func file_mzt_proto_rawDescGZIP() []byte {
 }
 
 var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
@@ -3507,10 +3742,11 @@ var file_mzt_proto_goTypes = []any{
 	(*InsightsRequest)(nil),        // 28: mzt.v1.InsightsRequest
 	(*FailureCount)(nil),           // 29: mzt.v1.FailureCount
 	(*StageStats)(nil),             // 30: mzt.v1.StageStats
-	(*Insights)(nil),               // 31: mzt.v1.Insights
-	(*TopRequest)(nil),             // 32: mzt.v1.TopRequest
-	(*RunningSheet)(nil),           // 33: mzt.v1.RunningSheet
-	(*TopSnapshot)(nil),            // 34: mzt.v1.TopSnapshot
+	(*ScoreSummary)(nil),           // 31: mzt.v1.ScoreSummary
+	(*Insights)(nil),               // 32: mzt.v1.Insights
+	(*TopRequest)(nil),             // 33: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 34: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 35: mzt.v1.TopSnapshot
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
@@ -3535,9 +3771,9 @@ var file_mzt_proto_depIdxs = []int32{
 	26, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
 	27, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
 	28, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
-	31, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
-	32, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
-	34, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	32, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
+	33, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	35, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
 	1,  // 25: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
 	13, // 26: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
 	16, // 27: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
@@ -3547,16 +3783,17 @@ var file_mzt_proto_depIdxs = []int32{
 	2,  // 31: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
 	29, // 32: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
 	30, // 33: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	17, // 34: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
-	9,  // 35: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	18, // 36: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	33, // 37: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	27, // 38: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	31, // 34: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
+	17, // 35: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	9,  // 36: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	18, // 37: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	34, // 38: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	27, // 39: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -3596,7 +3833,7 @@ func file_mzt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -179,3 +179,18 @@ func setAttemptUsage(att *store.AttemptRow, u sheetrun.Usage) {
 		att.UsageKnown |= store.UsageTokens
 	}
 }
+
+// initRun gives a starting run's row its budget and its score's identity.
+func (j *jobActor) initRun() {
+	j.budget()
+	j.historyKey()
+}
+
+// historyKey is the score's identity: the runs whose history the job's ETAs
+// and estimates use, whatever their job ids.
+func (j *jobActor) historyKey() string {
+	if j.job.ScoreKey == "" {
+		j.job.ScoreKey = j.sc.Identity()
+	}
+	return j.job.ScoreKey
+}

@@ -122,12 +122,13 @@ type jobActor struct {
 	lastEvent  messages.JobState // the job status last published as an event
 	eta        etaCache
 	spent      *store.Usage // what the tries reported; nil until first needed (spentUsage)
+	costEst    costEstimate
 }
 
 func (j *jobActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		j.budget() // the run's row carries its budget from the start
+		j.initRun()
 		j.settleExitedAttempts(ctx)
 		j.publish(ctx)
 	case *admit:

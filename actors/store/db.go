@@ -145,7 +145,8 @@ var migrations = []string{
 	ALTER TABLE attempts ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE attempts ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE attempts ADD COLUMN usage_known INTEGER NOT NULL DEFAULT 0;
-	CREATE INDEX attempts_by_finish ON attempts (finished_at);`,
+	CREATE INDEX attempts_by_finish ON attempts (finished_at);
+	ALTER TABLE jobs ADD COLUMN score_key TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrationSteps are Go steps run right after the SQL migration of the same

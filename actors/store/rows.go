@@ -31,6 +31,9 @@ type JobRow struct {
 	BudgetUSD float64
 	// PauseReason says why the job paused itself ("budget"); "" for a user's pause.
 	PauseReason string
+	// ScoreKey is the score's identity (name and stage hash): the runs that
+	// share history, whatever their job ids. "" in runs from before it.
+	ScoreKey string
 }
 
 // Validation is the outcome of one validation of an attempt.
@@ -237,16 +240,16 @@ func upsertJob(ctx context.Context, tx *sql.Tx, j *JobRow) error {
 	// The source is set once, at insert; later upserts leave it alone.
 	_, err := tx.ExecContext(ctx, `INSERT INTO jobs
 		(run_key, job_id, run, name, status, user_paused, score_path, score_hash, workspace,
-		 created_at, started_at, finished_at, sheets_total, error, budget_usd, pause_reason)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		 created_at, started_at, finished_at, sheets_total, error, budget_usd, pause_reason, score_key)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (run_key) DO UPDATE SET
 		 name=excluded.name, status=excluded.status, user_paused=excluded.user_paused,
 		 started_at=excluded.started_at, finished_at=excluded.finished_at,
 		 sheets_total=excluded.sheets_total, error=excluded.error,
-		 budget_usd=excluded.budget_usd, pause_reason=excluded.pause_reason`,
+		 budget_usd=excluded.budget_usd, pause_reason=excluded.pause_reason, score_key=excluded.score_key`,
 		j.RunKey, j.JobID, j.Run, j.Name, j.Status, b2i(j.UserPaused), j.ScorePath, hash, j.Workspace,
 		nanos(j.CreatedAt), nanos(j.StartedAt), nanos(j.FinishedAt), j.SheetsTotal, j.Error,
-		j.BudgetUSD, j.PauseReason)
+		j.BudgetUSD, j.PauseReason, j.ScoreKey)
 	if err != nil {
 		return fmt.Errorf("save job %s: %w", j.JobID, err)
 	}
@@ -276,19 +279,19 @@ func upsertSheet(ctx context.Context, tx *sql.Tx, s *SheetRow) error {
 // table or, for a row a migration could not move, inline.
 const selectJobs = `SELECT j.run_key, j.job_id, j.run, j.name, j.status, j.user_paused, j.score_path,
 	COALESCE((SELECT source FROM scores WHERE hash = j.score_hash), j.score_source), j.workspace,
-	j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error, j.budget_usd, j.pause_reason FROM jobs j`
+	j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error, j.budget_usd, j.pause_reason, j.score_key FROM jobs j`
 
 // selectJobsNoSource is selectJobs without the (possibly large) source.
 const selectJobsNoSource = `SELECT j.run_key, j.job_id, j.run, j.name, j.status, j.user_paused, j.score_path,
 	NULL, j.workspace, j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error,
-	j.budget_usd, j.pause_reason FROM jobs j`
+	j.budget_usd, j.pause_reason, j.score_key FROM jobs j`
 
 func scanJob(sc interface{ Scan(...any) error }) (JobRow, error) {
 	var j JobRow
 	var paused int
 	var created, started, finished int64
 	err := sc.Scan(&j.RunKey, &j.JobID, &j.Run, &j.Name, &j.Status, &paused, &j.ScorePath, &j.ScoreSource,
-		&j.Workspace, &created, &started, &finished, &j.SheetsTotal, &j.Error, &j.BudgetUSD, &j.PauseReason)
+		&j.Workspace, &created, &started, &finished, &j.SheetsTotal, &j.Error, &j.BudgetUSD, &j.PauseReason, &j.ScoreKey)
 	j.UserPaused = paused != 0
 	j.CreatedAt, j.StartedAt, j.FinishedAt = fromNanos(created), fromNanos(started), fromNanos(finished)
 	return j, err

@@ -131,3 +131,17 @@ func clock(ns int64) string {
 	}
 	return time.Unix(0, ns).Local().Format("2006-01-02 15:04")
 }
+
+// costEstimateText is " · ~$1.20 ($0.90-$1.80)": what the whole job is
+// expected to cost from its score's history; "" without an estimate.
+func costEstimateText(j *messages.JobInfo) string {
+	if !j.GetHasCostEstimate() {
+		return ""
+	}
+	s := " · ~" + usd(j.GetCostEstimateUsd(), true)
+	lo, hi := usd(j.GetCostEstimateLowUsd(), true), usd(j.GetCostEstimateHighUsd(), true)
+	if lo != hi {
+		s += " (" + lo + "-" + hi + ")"
+	}
+	return s
+}

@@ -13,29 +13,34 @@ import (
 // jobJSON is a job as CONTRACT §3 prints it. The eta_* fields are null when
 // the conductor has no estimate (no history, or the job is finished).
 type jobJSON struct {
-	ID              string       `json:"id"`
-	Name            string       `json:"name"`
-	Status          string       `json:"status"`
-	ScorePath       string       `json:"score_path"`
-	Workspace       string       `json:"workspace"`
-	CreatedAt       *string      `json:"created_at"`
-	StartedAt       *string      `json:"started_at"`
-	FinishedAt      *string      `json:"finished_at"`
-	SheetsTotal     int64        `json:"sheets_total"`
-	SheetsCompleted int64        `json:"sheets_completed"`
-	SheetsFailed    int64        `json:"sheets_failed"`
-	Run             int64        `json:"run"`
-	Error           string       `json:"error"`
-	ETASeconds      *float64     `json:"eta_seconds"`
-	ETALowSeconds   *float64     `json:"eta_low_seconds"`
-	ETAHighSeconds  *float64     `json:"eta_high_seconds"`
-	SheetsStalled   int64        `json:"sheets_stalled"`
-	CostUSD         *float64     `json:"cost_usd"`      // null: no try reported a cost
-	InputTokens     *int64       `json:"input_tokens"`  // null: no try reported tokens
-	OutputTokens    *int64       `json:"output_tokens"` // null likewise
-	MaxCostUSD      *float64     `json:"max_cost_usd"`  // the budget; null: none
-	PauseReason     string       `json:"pause_reason,omitempty"`
-	Sheets          *[]sheetJSON `json:"sheets,omitempty"`
+	ID              string   `json:"id"`
+	Name            string   `json:"name"`
+	Status          string   `json:"status"`
+	ScorePath       string   `json:"score_path"`
+	Workspace       string   `json:"workspace"`
+	CreatedAt       *string  `json:"created_at"`
+	StartedAt       *string  `json:"started_at"`
+	FinishedAt      *string  `json:"finished_at"`
+	SheetsTotal     int64    `json:"sheets_total"`
+	SheetsCompleted int64    `json:"sheets_completed"`
+	SheetsFailed    int64    `json:"sheets_failed"`
+	Run             int64    `json:"run"`
+	Error           string   `json:"error"`
+	ETASeconds      *float64 `json:"eta_seconds"`
+	ETALowSeconds   *float64 `json:"eta_low_seconds"`
+	ETAHighSeconds  *float64 `json:"eta_high_seconds"`
+	SheetsStalled   int64    `json:"sheets_stalled"`
+	CostUSD         *float64 `json:"cost_usd"`      // null: no try reported a cost
+	InputTokens     *int64   `json:"input_tokens"`  // null: no try reported tokens
+	OutputTokens    *int64   `json:"output_tokens"` // null likewise
+	MaxCostUSD      *float64 `json:"max_cost_usd"`  // the budget; null: none
+	// The expected cost of the whole job from the score's history; null when
+	// a stage left has none.
+	CostEstimateUSD     *float64     `json:"cost_estimate_usd"`
+	CostEstimateLowUSD  *float64     `json:"cost_estimate_low_usd"`
+	CostEstimateHighUSD *float64     `json:"cost_estimate_high_usd"`
+	PauseReason         string       `json:"pause_reason,omitempty"`
+	Sheets              *[]sheetJSON `json:"sheets,omitempty"`
 }
 
 // sheetJSON is a sheet; the profile fields (peak_rss_mb, cpu_seconds,
@@ -90,6 +95,11 @@ func toJobJSON(j *messages.JobInfo) jobJSON {
 	}
 	if j.GetMaxCostUsd() > 0 {
 		out.MaxCostUSD = ptr(j.GetMaxCostUsd())
+	}
+	if j.GetHasCostEstimate() && !finished(j.GetStatus()) {
+		out.CostEstimateUSD = costJSON(j.GetCostEstimateUsd(), true)
+		out.CostEstimateLowUSD = costJSON(j.GetCostEstimateLowUsd(), true)
+		out.CostEstimateHighUSD = costJSON(j.GetCostEstimateHighUsd(), true)
 	}
 	if j.GetHasEta() {
 		out.ETASeconds = ptr(round1(j.GetEtaSeconds()))
@@ -240,9 +250,9 @@ func etaPhrase(j *messages.JobInfo) string {
 		return ""
 	}
 	if eta := etaText(j, true); eta != "" {
-		return "ETA " + eta
+		return "ETA " + eta + costEstimateText(j)
 	}
-	return "ETA unknown"
+	return "ETA unknown" + costEstimateText(j)
 }
 
 func displayStatus(j *messages.JobInfo) string {

@@ -180,10 +180,11 @@ type logPrinter struct {
 	raw     bool
 	pending map[int64][]byte // a sheet's unfinished line
 	prefix  map[int64]string
+	styles  textStyles
 }
 
 func newLogPrinter(w io.Writer, raw bool) *logPrinter {
-	return &logPrinter{w: w, raw: raw, pending: map[int64][]byte{}, prefix: map[int64]string{}}
+	return &logPrinter{w: w, raw: raw, pending: map[int64][]byte{}, prefix: map[int64]string{}, styles: newTextStyles(w)}
 }
 
 // write takes a chunk of sheet's output; prefix is "" or "[stage:voice] ".
@@ -192,7 +193,7 @@ func (p *logPrinter) write(sheet int64, prefix string, data []byte) error {
 		_, err := p.w.Write(data)
 		return err
 	}
-	p.prefix[sheet] = prefix
+	p.prefix[sheet] = p.styles.prefix(sheet, prefix)
 	buf := append(p.pending[sheet], data...)
 	for {
 		i := bytes.IndexByte(buf, '\n')

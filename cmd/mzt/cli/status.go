@@ -39,7 +39,7 @@ func (c *StatusCmd) once(g *Globals) error {
 	}
 	var b strings.Builder
 	writeJobDetail(&b, st)
-	g.printf("%s", b.String())
+	g.printf("%s", newTextStyles(g.env.Stdout).paint(b.String()))
 	return nil
 }
 
@@ -107,7 +107,7 @@ func (c *ListCmd) Run(g *Globals) error {
 	}
 	var b strings.Builder
 	writeJobTableWith(&b, list.GetJobs(), c.All)
-	g.printf("%s", b.String())
+	g.printf("%s", newTextStyles(g.env.Stdout).paint(b.String()))
 	return nil
 }
 

@@ -300,6 +300,8 @@ type Envelope struct {
 	//	*Envelope_Insights
 	//	*Envelope_TopRequest
 	//	*Envelope_TopSnapshot
+	//	*Envelope_CleanRequest
+	//	*Envelope_CleanResponse
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -572,6 +574,24 @@ func (x *Envelope) GetTopSnapshot() *TopSnapshot {
 	return nil
 }
 
+func (x *Envelope) GetCleanRequest() *CleanRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_CleanRequest); ok {
+			return x.CleanRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetCleanResponse() *CleanResponse {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_CleanResponse); ok {
+			return x.CleanResponse
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -669,7 +689,16 @@ type Envelope_TopRequest struct {
 }
 
 type Envelope_TopSnapshot struct {
-	TopSnapshot *TopSnapshot `protobuf:"bytes,35,opt,name=top_snapshot,json=topSnapshot,proto3,oneof"` // 40-59 are kept for the remote endpoint (issue 7).
+	TopSnapshot *TopSnapshot `protobuf:"bytes,35,opt,name=top_snapshot,json=topSnapshot,proto3,oneof"`
+}
+
+type Envelope_CleanRequest struct {
+	// 40-59 are kept for the remote endpoint (issue 7).
+	CleanRequest *CleanRequest `protobuf:"bytes,350,opt,name=clean_request,json=cleanRequest,proto3,oneof"`
+}
+
+type Envelope_CleanResponse struct {
+	CleanResponse *CleanResponse `protobuf:"bytes,351,opt,name=clean_response,json=cleanResponse,proto3,oneof"`
 }
 
 func (*Envelope_Error) isEnvelope_Body() {}
@@ -719,6 +748,10 @@ func (*Envelope_Insights) isEnvelope_Body() {}
 func (*Envelope_TopRequest) isEnvelope_Body() {}
 
 func (*Envelope_TopSnapshot) isEnvelope_Body() {}
+
+func (*Envelope_CleanRequest) isEnvelope_Body() {}
+
+func (*Envelope_CleanResponse) isEnvelope_Body() {}
 
 type StreamEnd struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3221,6 +3254,204 @@ func (x *Insights) GetScores() []*ScoreSummary {
 	return nil
 }
 
+// CleanRequest removes finished runs with their logs and workspaces. Runs of
+// a job id that is active are never touched.
+type CleanRequest struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	OlderThanSeconds float64                `protobuf:"fixed64,1,opt,name=older_than_seconds,json=olderThanSeconds,proto3" json:"older_than_seconds,omitempty"` // only runs finished longer ago; 0 = any age
+	Keep             int64                  `protobuf:"varint,2,opt,name=keep,proto3" json:"keep,omitempty"`                                                    // keep the newest N finished runs
+	DryRun           bool                   `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`                                  // say what would go, remove nothing
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CleanRequest) Reset() {
+	*x = CleanRequest{}
+	mi := &file_mzt_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CleanRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CleanRequest) ProtoMessage() {}
+
+func (x *CleanRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CleanRequest.ProtoReflect.Descriptor instead.
+func (*CleanRequest) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *CleanRequest) GetOlderThanSeconds() float64 {
+	if x != nil {
+		return x.OlderThanSeconds
+	}
+	return 0
+}
+
+func (x *CleanRequest) GetKeep() int64 {
+	if x != nil {
+		return x.Keep
+	}
+	return 0
+}
+
+func (x *CleanRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type CleanedRun struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	JobId              string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Run                int64                  `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	FinishedAtUnixNano int64                  `protobuf:"varint,3,opt,name=finished_at_unix_nano,json=finishedAtUnixNano,proto3" json:"finished_at_unix_nano,omitempty"`
+	Workspace          string                 `protobuf:"bytes,4,opt,name=workspace,proto3" json:"workspace,omitempty"` // removed with the run ("" when another run kept uses it)
+	LogDir             string                 `protobuf:"bytes,5,opt,name=log_dir,json=logDir,proto3" json:"log_dir,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *CleanedRun) Reset() {
+	*x = CleanedRun{}
+	mi := &file_mzt_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CleanedRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CleanedRun) ProtoMessage() {}
+
+func (x *CleanedRun) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CleanedRun.ProtoReflect.Descriptor instead.
+func (*CleanedRun) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *CleanedRun) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *CleanedRun) GetRun() int64 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *CleanedRun) GetFinishedAtUnixNano() int64 {
+	if x != nil {
+		return x.FinishedAtUnixNano
+	}
+	return 0
+}
+
+func (x *CleanedRun) GetWorkspace() string {
+	if x != nil {
+		return x.Workspace
+	}
+	return ""
+}
+
+func (x *CleanedRun) GetLogDir() string {
+	if x != nil {
+		return x.LogDir
+	}
+	return ""
+}
+
+type CleanResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Runs          []*CleanedRun          `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
+	DryRun        bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	Errors        []string               `protobuf:"bytes,3,rep,name=errors,proto3" json:"errors,omitempty"` // files that could not be removed
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CleanResponse) Reset() {
+	*x = CleanResponse{}
+	mi := &file_mzt_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CleanResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CleanResponse) ProtoMessage() {}
+
+func (x *CleanResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CleanResponse.ProtoReflect.Descriptor instead.
+func (*CleanResponse) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CleanResponse) GetRuns() []*CleanedRun {
+	if x != nil {
+		return x.Runs
+	}
+	return nil
+}
+
+func (x *CleanResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *CleanResponse) GetErrors() []string {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
 type TopRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -3229,7 +3460,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3241,7 +3472,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3254,7 +3485,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{30}
+	return file_mzt_proto_rawDescGZIP(), []int{33}
 }
 
 // RunningSheet is a running sheet with its job, for the live views.
@@ -3268,7 +3499,7 @@ type RunningSheet struct {
 
 func (x *RunningSheet) Reset() {
 	*x = RunningSheet{}
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3280,7 +3511,7 @@ func (x *RunningSheet) String() string {
 func (*RunningSheet) ProtoMessage() {}
 
 func (x *RunningSheet) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3293,7 +3524,7 @@ func (x *RunningSheet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningSheet.ProtoReflect.Descriptor instead.
 func (*RunningSheet) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{31}
+	return file_mzt_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RunningSheet) GetJobId() string {
@@ -3323,7 +3554,7 @@ type TopSnapshot struct {
 
 func (x *TopSnapshot) Reset() {
 	*x = TopSnapshot{}
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3335,7 +3566,7 @@ func (x *TopSnapshot) String() string {
 func (*TopSnapshot) ProtoMessage() {}
 
 func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3348,7 +3579,7 @@ func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopSnapshot.ProtoReflect.Descriptor instead.
 func (*TopSnapshot) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{32}
+	return file_mzt_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TopSnapshot) GetConductor() *ConductorStatus {
@@ -3387,7 +3618,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.mzt.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
-	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xd3\f\n" +
+	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xd2\r\n" +
 	"\bEnvelope\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\x04R\rcorrelationId\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\rR\x0fprotocolVersion\x12%\n" +
@@ -3418,7 +3649,9 @@ const file_mzt_proto_rawDesc = "" +
 	"\binsights\x18! \x01(\v2\x10.mzt.v1.InsightsH\x00R\binsights\x125\n" +
 	"\vtop_request\x18\" \x01(\v2\x12.mzt.v1.TopRequestH\x00R\n" +
 	"topRequest\x128\n" +
-	"\ftop_snapshot\x18# \x01(\v2\x13.mzt.v1.TopSnapshotH\x00R\vtopSnapshotB\x06\n" +
+	"\ftop_snapshot\x18# \x01(\v2\x13.mzt.v1.TopSnapshotH\x00R\vtopSnapshot\x12<\n" +
+	"\rclean_request\x18\xde\x02 \x01(\v2\x14.mzt.v1.CleanRequestH\x00R\fcleanRequest\x12?\n" +
+	"\x0eclean_response\x18\xdf\x02 \x01(\v2\x15.mzt.v1.CleanResponseH\x00R\rcleanResponseB\x06\n" +
 	"\x04body\"#\n" +
 	"\tStreamEnd\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x0f\n" +
@@ -3659,7 +3892,22 @@ const file_mzt_proto_rawDesc = "" +
 	"costP90Usd\"e\n" +
 	"\bInsights\x12*\n" +
 	"\x06stages\x18\x01 \x03(\v2\x12.mzt.v1.StageStatsR\x06stages\x12-\n" +
-	"\x06scores\x18\xd0\x02 \x03(\v2\x14.mzt.v1.ScoreSummaryR\x06scores\"\f\n" +
+	"\x06scores\x18\xd0\x02 \x03(\v2\x14.mzt.v1.ScoreSummaryR\x06scores\"i\n" +
+	"\fCleanRequest\x12,\n" +
+	"\x12older_than_seconds\x18\x01 \x01(\x01R\x10olderThanSeconds\x12\x12\n" +
+	"\x04keep\x18\x02 \x01(\x03R\x04keep\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\x9f\x01\n" +
+	"\n" +
+	"CleanedRun\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\x03R\x03run\x121\n" +
+	"\x15finished_at_unix_nano\x18\x03 \x01(\x03R\x12finishedAtUnixNano\x12\x1c\n" +
+	"\tworkspace\x18\x04 \x01(\tR\tworkspace\x12\x17\n" +
+	"\alog_dir\x18\x05 \x01(\tR\x06logDir\"h\n" +
+	"\rCleanResponse\x12&\n" +
+	"\x04runs\x18\x01 \x03(\v2\x12.mzt.v1.CleanedRunR\x04runs\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12\x16\n" +
+	"\x06errors\x18\x03 \x03(\tR\x06errors\"\f\n" +
 	"\n" +
 	"TopRequest\"N\n" +
 	"\fRunningSheet\x12\x15\n" +
@@ -3709,7 +3957,7 @@ func file_mzt_proto_rawDescGZIP() []byte {
 }
 
 var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
@@ -3744,9 +3992,12 @@ var file_mzt_proto_goTypes = []any{
 	(*StageStats)(nil),             // 30: mzt.v1.StageStats
 	(*ScoreSummary)(nil),           // 31: mzt.v1.ScoreSummary
 	(*Insights)(nil),               // 32: mzt.v1.Insights
-	(*TopRequest)(nil),             // 33: mzt.v1.TopRequest
-	(*RunningSheet)(nil),           // 34: mzt.v1.RunningSheet
-	(*TopSnapshot)(nil),            // 35: mzt.v1.TopSnapshot
+	(*CleanRequest)(nil),           // 33: mzt.v1.CleanRequest
+	(*CleanedRun)(nil),             // 34: mzt.v1.CleanedRun
+	(*CleanResponse)(nil),          // 35: mzt.v1.CleanResponse
+	(*TopRequest)(nil),             // 36: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 37: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 38: mzt.v1.TopSnapshot
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
@@ -3772,28 +4023,31 @@ var file_mzt_proto_depIdxs = []int32{
 	27, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
 	28, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
 	32, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
-	33, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
-	35, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
-	1,  // 25: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
-	13, // 26: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
-	16, // 27: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
-	18, // 28: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
-	17, // 29: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
-	18, // 30: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
-	2,  // 31: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	29, // 32: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
-	30, // 33: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	31, // 34: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
-	17, // 35: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
-	9,  // 36: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	18, // 37: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	34, // 38: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	27, // 39: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
-	40, // [40:40] is the sub-list for method output_type
-	40, // [40:40] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	36, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	38, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	33, // 25: mzt.v1.Envelope.clean_request:type_name -> mzt.v1.CleanRequest
+	35, // 26: mzt.v1.Envelope.clean_response:type_name -> mzt.v1.CleanResponse
+	1,  // 27: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
+	13, // 28: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
+	16, // 29: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
+	18, // 30: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
+	17, // 31: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
+	18, // 32: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	2,  // 33: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
+	29, // 34: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	30, // 35: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	31, // 36: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
+	34, // 37: mzt.v1.CleanResponse.runs:type_name -> mzt.v1.CleanedRun
+	17, // 38: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	9,  // 39: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	18, // 40: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	37, // 41: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	27, // 42: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -3826,6 +4080,8 @@ func file_mzt_proto_init() {
 		(*Envelope_Insights)(nil),
 		(*Envelope_TopRequest)(nil),
 		(*Envelope_TopSnapshot)(nil),
+		(*Envelope_CleanRequest)(nil),
+		(*Envelope_CleanResponse)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3833,7 +4089,7 @@ func file_mzt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   33,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

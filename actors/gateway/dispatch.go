@@ -52,7 +52,8 @@ func (d *dispatcher) Handle(ctx context.Context, req proto.Message, send func(pr
 		return d.conductorStatus()
 	case *messages.ShutdownRequest:
 		return d.askProto(d.deps.Daemon, r)
-	case *messages.SubmitJobRequest, *messages.JobStatusRequest, *messages.ListJobsRequest, *messages.JobControlRequest:
+	case *messages.SubmitJobRequest, *messages.JobStatusRequest, *messages.ListJobsRequest, *messages.JobControlRequest,
+		*messages.CleanRequest:
 		return d.askProto(d.deps.Jobs, r)
 	case *messages.LogsRequest:
 		return nil, d.streamLogs(ctx, r, send)

@@ -162,6 +162,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 
 	case *CountsRequest:
 		ctx.Respond(a.counts())
+	case *messages.CleanRequest:
+		a.clean(ctx, m)
 	case *SpendTodayRequest:
 		ctx.Respond(a.spendToday())
 	case *spent:
@@ -240,6 +242,8 @@ func (a *Actor) onJobUpdate(ctx actor.Context, m *jobUpdate) {
 
 func (a *Actor) onWriteDone(ctx actor.Context, m *store.WriteDone) {
 	switch tag := m.Tag.(type) {
+	case *cleaned:
+		a.onCleaned(ctx, tag, m.Err)
 	case *inserted:
 		a.onInserted(ctx, tag, m)
 	case *finalWrite:

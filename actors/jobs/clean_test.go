@@ -19,8 +19,8 @@ func TestPlanClean(t *testing.T) {
 	runs := []store.FinishedRun{
 		run("a", 2, time.Hour, def("a")),
 		run("b", 1, 2*time.Hour, "/home/me/project"), // a workspace the score named
-		run("c", 3, 3*time.Hour, def("c")),             // id c is active (run 4 runs)
-		run("a", 1, 10*24*time.Hour, def("a")),         // shares its workspace with a.2
+		run("c", 3, 3*time.Hour, def("c")),           // id c is active (run 4 runs)
+		run("a", 1, 10*24*time.Hour, def("a")),       // shares its workspace with a.2
 		run("d", 1, 20*24*time.Hour, def("d")),
 	}
 	ids := func(p cleanPlan) (out []string) {

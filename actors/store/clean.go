@@ -10,8 +10,8 @@ import (
 // FinishedRun is a finished run as clean sees it.
 type FinishedRun struct {
 	RunKey, JobID, Workspace, ScorePath string
-	Run                      int
-	FinishedAt               time.Time
+	Run                                 int
+	FinishedAt                          time.Time
 }
 
 // FinishedRuns lists every finished run (not only the latest of each id),

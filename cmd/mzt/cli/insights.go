@@ -50,6 +50,11 @@ func (c *InsightsCmd) Run(g *Globals) error {
 	if c.JSON {
 		return g.printJSON(insightsJSON(in))
 	}
+	return writeInsights(g, in)
+}
+
+// writeInsights prints the score summaries, then a row per stage.
+func writeInsights(g *Globals, in *messages.Insights) error {
 	if len(in.GetStages()) == 0 {
 		g.printf("no finished sheets in history yet\n")
 		return nil

@@ -145,3 +145,24 @@ func costEstimateText(j *messages.JobInfo) string {
 	}
 	return s
 }
+
+// overOwnBudget reports whether a job reached its own budget (not only the
+// conductor's daily one).
+func overOwnBudget(j *messages.JobInfo) bool {
+	return j.GetMaxCostUsd() > 0 && j.GetHasCost() && j.GetCostUsd() >= j.GetMaxCostUsd()
+}
+
+// budgetHint says which budget paused a job and how to go on.
+func budgetHint(j *messages.JobInfo) string {
+	if overOwnBudget(j) {
+		return "paused at its budget: raise it with " + budgetTry(j)
+	}
+	return "paused at the conductor's daily budget: " + budgetTry(j)
+}
+
+func budgetTry(j *messages.JobInfo) string {
+	if overOwnBudget(j) {
+		return "mzt resume " + j.GetId() + " --budget +5"
+	}
+	return "raise [budget] daily_usd in conductor.toml (or wait for tomorrow), then mzt resume " + j.GetId()
+}

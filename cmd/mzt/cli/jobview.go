@@ -280,7 +280,7 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 	}
 	fmt.Fprintln(w)
 	if budgetPaused(j) {
-		fmt.Fprintf(w, "  paused at its budget: raise it with mzt resume %s --budget +5\n", j.GetId())
+		fmt.Fprintf(w, "  %s\n", budgetHint(j))
 	}
 	if j.GetError() != "" {
 		fmt.Fprintf(w, "  %s\n", j.GetError())

@@ -215,8 +215,11 @@ func waitJob(g *Globals, id string, show bool) (*messages.JobStatus, error) {
 			if tty {
 				g.printf("\n")
 			}
-			return nil, failf(exitFailed, fmt.Sprintf("mzt resume %s --budget +5", id),
-				"job %s paused at its budget (%s); it waits for a resume", id, jobCost(j))
+			which := "its budget"
+			if !overOwnBudget(j) {
+				which = "the conductor's daily budget"
+			}
+			return nil, failf(exitFailed, budgetTry(j), "job %s paused at %s (%s); it waits for a resume", id, which, jobCost(j))
 		}
 		select {
 		case <-g.ctx.Done():

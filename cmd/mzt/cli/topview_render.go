@@ -124,6 +124,7 @@ func (m topModel) panel(width int, now time.Time) []string {
 			st.GetChildProcesses(), st.GetProcessLimit(), pct(float64(st.GetChildProcesses()), float64(st.GetProcessLimit())))
 		fmt.Fprintf(&b, "\njobs %d running · %d queued · sheets %d running (max %d)",
 			st.GetRunningJobs(), st.GetQueuedJobs(), st.GetRunningSheets(), st.GetMaxConcurrentSheets())
+		fmt.Fprintf(&b, " · spent %s today%s", usd(st.GetSpentTodayUsd(), true), dailyBudgetText(st))
 		if st.GetMonitorNote() != "" {
 			b.WriteString("\n" + m.st.warn.Render(st.GetMonitorNote()))
 		}

@@ -33,6 +33,12 @@ type (
 type dailySpend struct {
 	day string // 2006-01-02, local time
 	usd float64
+	// Until state.db has answered, questions about the day's spend and slot
+	// requests under a daily budget wait (a restart must not forget what
+	// today already cost).
+	loaded    bool
+	askers    []*actor.PID
+	heldSlots []*slotRequest
 }
 
 func dayOf(t time.Time) string { return t.Local().Format(time.DateOnly) }
@@ -67,6 +73,28 @@ func (a *Actor) spendToday() *SpendToday {
 	return &SpendToday{USD: a.daily.today(time.Now()), DailyUSD: a.cfg.Budget.DailyUSD}
 }
 
+// askSpendToday answers now, or once today's spend is read.
+func (a *Actor) askSpendToday(ctx actor.Context) {
+	if a.daily.loaded || ctx.Sender() == nil {
+		ctx.Respond(a.spendToday())
+		return
+	}
+	a.daily.askers = append(a.daily.askers, ctx.Sender())
+}
+
+// spendReady marks today's spend as read (or given up on) and lets what
+// waited for it go on.
+func (a *Actor) spendReady(ctx actor.Context) {
+	a.daily.loaded = true
+	for _, p := range a.daily.askers {
+		ctx.Send(p, a.spendToday())
+	}
+	for _, r := range a.daily.heldSlots {
+		ctx.Send(ctx.Self(), r)
+	}
+	a.daily.askers, a.daily.heldSlots = nil, nil
+}
+
 // loadSpent reads today's spend from state.db, off the actor.
 func (a *Actor) loadSpent(ctx actor.Context) {
 	now := time.Now()
@@ -81,6 +109,7 @@ func (a *Actor) loadSpent(ctx actor.Context) {
 		}
 		if err != nil {
 			a.log.Warn("could not read today's spend; the daily budget counts from now", "error", err)
+			a.spendReady(ctx)
 			return
 		}
 		a.onSpentLoaded(ctx, &spentLoaded{day: dayOf(now), usd: qr.Value.(float64)})
@@ -89,10 +118,11 @@ func (a *Actor) loadSpent(ctx actor.Context) {
 
 func (a *Actor) onSpentLoaded(ctx actor.Context, m *spentLoaded) {
 	if a.daily.day != m.day {
-		a.daily = dailySpend{day: m.day}
+		a.daily.day, a.daily.usd = m.day, 0
 	}
 	// Tries reported while the query ran may be in both: keep the larger.
 	a.daily.usd = max(a.daily.usd, m.usd)
+	a.spendReady(ctx)
 	a.checkDaily(ctx)
 }
 
@@ -116,6 +146,10 @@ func (a *Actor) dailyDetail() string {
 // dailyBlocks refuses a slot while the day's budget is spent: the job is
 // told to pause instead.
 func (a *Actor) dailyBlocks(ctx actor.Context, r *slotRequest) bool {
+	if !a.daily.loaded && a.cfg.Budget.DailyUSD > 0 {
+		a.daily.heldSlots = append(a.daily.heldSlots, r)
+		return true
+	}
 	if !dailyReached(a.cfg.Budget.DailyUSD, a.daily.today(time.Now())) {
 		return false
 	}
@@ -132,4 +166,15 @@ func (a *Actor) refuseResumeAtDaily(ctx actor.Context, m *messages.JobControlReq
 		"raise [budget] daily_usd in conductor.toml and reload it (kill -HUP the conductor), or wait for tomorrow",
 		"%s", a.dailyDetail()))
 	return true
+}
+
+// dropHeld forgets the held slot requests of a job that cancelled its own.
+func (d *dailySpend) dropHeld(jobID string) {
+	kept := d.heldSlots[:0]
+	for _, r := range d.heldSlots {
+		if r.jobID != jobID {
+			kept = append(kept, r)
+		}
+	}
+	d.heldSlots = kept
 }

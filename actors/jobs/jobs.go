@@ -165,7 +165,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *messages.CleanRequest:
 		a.clean(ctx, m)
 	case *SpendTodayRequest:
-		ctx.Respond(a.spendToday())
+		a.askSpendToday(ctx)
 	case *spent:
 		a.onSpent(ctx, m)
 	case *messages.JobStatusRequest:
@@ -187,6 +187,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.onSlotRelease(ctx, m)
 	case *slotCancel:
 		a.slots.cancel(m.jobID)
+		a.daily.dropHeld(m.jobID)
 	case *rateLimitHit:
 		a.onRateLimitHit(ctx, m)
 	case *tick:

@@ -93,11 +93,7 @@ func (a *Actor) list(ctx actor.Context, m *messages.ListJobsRequest) {
 		return
 	}
 	f := ctx.RequestFuture(a.deps.Store, &store.Query{Fn: func(qctx context.Context, db *store.DB) (any, error) {
-		rows, counts, err := db.FinishedJobs(qctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		usage, err := db.FinishedUsage(qctx)
+		rows, counts, usage, err := db.FinishedJobsUsage(qctx, ids)
 		if err != nil {
 			return nil, err
 		}

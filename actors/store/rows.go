@@ -393,18 +393,25 @@ type SheetCounts map[messages.SheetState]int
 // FinishedJobs lists the latest run of every job id whose latest run has
 // finished, newest first, with completed-sheet counts (no sheets loaded).
 func (db *DB) FinishedJobs(ctx context.Context, exclude map[string]bool) ([]JobRow, map[string]SheetCounts, error) {
+	jobs, counts, _, err := db.FinishedJobsUsage(ctx, exclude)
+	return jobs, counts, err
+}
+
+// FinishedJobsUsage is FinishedJobs with what each run's sheets reported
+// spending, summed in the same pass over the sheets.
+func (db *DB) FinishedJobsUsage(ctx context.Context, exclude map[string]bool) ([]JobRow, map[string]SheetCounts, map[string]Usage, error) {
 	rows, err := db.read.QueryContext(ctx, selectJobsNoSource+`
 		WHERE j.run = (SELECT max(run) FROM jobs WHERE job_id = j.job_id)
 		AND j.status IN ('completed','failed','cancelled') ORDER BY j.created_at DESC`)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list finished jobs: %w", err)
+		return nil, nil, nil, fmt.Errorf("list finished jobs: %w", err)
 	}
 	var out []JobRow
 	for rows.Next() {
 		j, err := scanJob(rows)
 		if err != nil {
 			rows.Close()
-			return nil, nil, fmt.Errorf("read job: %w", err)
+			return nil, nil, nil, fmt.Errorf("read job: %w", err)
 		}
 		if !exclude[j.JobID] {
 			j.ScoreSource = nil
@@ -413,28 +420,41 @@ func (db *DB) FinishedJobs(ctx context.Context, exclude map[string]bool) ([]JobR
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	counts := map[string]SheetCounts{}
-	crow, err := db.read.QueryContext(ctx, `SELECT s.run_key, s.status, count(*) FROM sheets s
-		JOIN jobs j ON j.run_key = s.run_key
+	counts, usage := map[string]SheetCounts{}, map[string]Usage{}
+	crow, err := db.read.QueryContext(ctx, `SELECT s.run_key, s.status, count(*),
+		sum(CASE WHEN s.cost_known THEN s.cost_usd ELSE 0 END), max(s.cost_known),
+		sum(CASE WHEN s.tokens_known THEN s.input_tokens ELSE 0 END),
+		sum(CASE WHEN s.tokens_known THEN s.output_tokens ELSE 0 END), max(s.tokens_known)
+		FROM sheets s JOIN jobs j ON j.run_key = s.run_key
 		WHERE j.status IN ('completed','failed','cancelled') GROUP BY s.run_key, s.status`)
 	if err != nil {
-		return nil, nil, fmt.Errorf("count sheets: %w", err)
+		return nil, nil, nil, fmt.Errorf("count sheets: %w", err)
 	}
 	defer crow.Close()
 	for crow.Next() {
 		var key, status string
-		var n int
-		if err := crow.Scan(&key, &status, &n); err != nil {
-			return nil, nil, err
+		var n, costKnown, tokensKnown int
+		var cost float64
+		var in, outTokens int64
+		if err := crow.Scan(&key, &status, &n, &cost, &costKnown, &in, &outTokens, &tokensKnown); err != nil {
+			return nil, nil, nil, err
 		}
 		if counts[key] == nil {
 			counts[key] = SheetCounts{}
 		}
 		counts[key][messages.SheetState(status)] = n
+		u := usage[key]
+		if costKnown != 0 {
+			u.CostUSD, u.CostKnown = u.CostUSD+cost, true
+		}
+		if tokensKnown != 0 {
+			u.InputTokens, u.OutputTokens, u.TokensKnown = u.InputTokens+in, u.OutputTokens+outTokens, true
+		}
+		usage[key] = u
 	}
-	return out, counts, crow.Err()
+	return out, counts, usage, crow.Err()
 }
 
 // MarkFailed records a run as failed without its actor (which died).

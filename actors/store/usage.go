@@ -39,33 +39,6 @@ func SheetsUsage(rows []SheetRow) Usage {
 	return u
 }
 
-// FinishedUsage sums, per finished run, what its sheets reported: the
-// cost columns of `list --all` without loading any sheet.
-func (db *DB) FinishedUsage(ctx context.Context) (map[string]Usage, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT s.run_key,
-		sum(CASE WHEN s.cost_known THEN s.cost_usd ELSE 0 END), max(s.cost_known),
-		sum(CASE WHEN s.tokens_known THEN s.input_tokens ELSE 0 END),
-		sum(CASE WHEN s.tokens_known THEN s.output_tokens ELSE 0 END), max(s.tokens_known)
-		FROM sheets s JOIN jobs j ON j.run_key = s.run_key
-		WHERE j.status IN ('completed','failed','cancelled') GROUP BY s.run_key`)
-	if err != nil {
-		return nil, fmt.Errorf("sum usage: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]Usage{}
-	for rows.Next() {
-		var key string
-		var u Usage
-		var costKnown, tokensKnown int
-		if err := rows.Scan(&key, &u.CostUSD, &costKnown, &u.InputTokens, &u.OutputTokens, &tokensKnown); err != nil {
-			return nil, fmt.Errorf("sum usage: %w", err)
-		}
-		u.CostKnown, u.TokensKnown = costKnown != 0, tokensKnown != 0
-		out[key] = u
-	}
-	return out, rows.Err()
-}
-
 // Usage bits of AttemptRow.UsageKnown.
 const (
 	UsageCost   = 1

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"reflect"
@@ -34,10 +35,16 @@ type Config struct {
 	Profiler            Profiler        `toml:"profiler"`
 	Log                 LogSettings     `toml:"log"`
 	Metrics             Metrics         `toml:"metrics"`
+	Budget              Budget          `toml:"budget"`
 	Remote              Remote          `toml:"remote"`
 	API                 API             `toml:"api"`
 	Fleet               Fleet           `toml:"fleet"`
 	Hooks               []Hook          `toml:"hooks,omitempty"`
+}
+
+// Budget bounds what the agents of every job together may spend.
+type Budget struct {
+	DailyUSD float64 `toml:"daily_usd" comment:"US dollars all tries may report spending per local calendar day; at it no new try starts and jobs pause (reason budget); 0 = no limit"`
 }
 
 // Metrics is the optional Prometheus endpoint.
@@ -235,6 +242,9 @@ func (c *Config) Validate() error {
 	problems = append(problems, c.floorProblems()...)
 	if c.Profiler.OnStall != "flag" && c.Profiler.OnStall != "retry" {
 		bad("profiler.on_stall %q: use flag or retry", c.Profiler.OnStall)
+	}
+	if d := c.Budget.DailyUSD; d < 0 || math.IsNaN(d) || math.IsInf(d, 0) {
+		bad("budget.daily_usd %v: use a positive number of US dollars, or 0 for no limit", d)
 	}
 	if c.Metrics.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {

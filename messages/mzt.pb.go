@@ -355,6 +355,8 @@ type Envelope struct {
 	//	*Envelope_TopSnapshot
 	//	*Envelope_GroupRequest
 	//	*Envelope_GroupList
+	//	*Envelope_CleanRequest
+	//	*Envelope_CleanResponse
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -645,6 +647,24 @@ func (x *Envelope) GetGroupList() *GroupList {
 	return nil
 }
 
+func (x *Envelope) GetCleanRequest() *CleanRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_CleanRequest); ok {
+			return x.CleanRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetCleanResponse() *CleanResponse {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_CleanResponse); ok {
+			return x.CleanResponse
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -754,6 +774,14 @@ type Envelope_GroupList struct {
 	GroupList *GroupList `protobuf:"bytes,601,opt,name=group_list,json=groupList,proto3,oneof"`
 }
 
+type Envelope_CleanRequest struct {
+	CleanRequest *CleanRequest `protobuf:"bytes,350,opt,name=clean_request,json=cleanRequest,proto3,oneof"`
+}
+
+type Envelope_CleanResponse struct {
+	CleanResponse *CleanResponse `protobuf:"bytes,351,opt,name=clean_response,json=cleanResponse,proto3,oneof"`
+}
+
 func (*Envelope_Error) isEnvelope_Body() {}
 
 func (*Envelope_StreamEnd) isEnvelope_Body() {}
@@ -805,6 +833,10 @@ func (*Envelope_TopSnapshot) isEnvelope_Body() {}
 func (*Envelope_GroupRequest) isEnvelope_Body() {}
 
 func (*Envelope_GroupList) isEnvelope_Body() {}
+
+func (*Envelope_CleanRequest) isEnvelope_Body() {}
+
+func (*Envelope_CleanResponse) isEnvelope_Body() {}
 
 type StreamEnd struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1048,7 +1080,9 @@ type ConductorStatus struct {
 	MaxConcurrentSheets int64                  `protobuf:"varint,18,opt,name=max_concurrent_sheets,json=maxConcurrentSheets,proto3" json:"max_concurrent_sheets,omitempty"`
 	Home                string                 `protobuf:"bytes,19,opt,name=home,proto3" json:"home,omitempty"`
 	LogPath             string                 `protobuf:"bytes,20,opt,name=log_path,json=logPath,proto3" json:"log_path,omitempty"`
-	Isolation           string                 `protobuf:"bytes,21,opt,name=isolation,proto3" json:"isolation,omitempty"` // how sheets are contained: cgroup2 | process-group
+	Isolation           string                 `protobuf:"bytes,21,opt,name=isolation,proto3" json:"isolation,omitempty"`                                      // how sheets are contained: cgroup2 | process-group
+	SpentTodayUsd       float64                `protobuf:"fixed64,317,opt,name=spent_today_usd,json=spentTodayUsd,proto3" json:"spent_today_usd,omitempty"`    // what today's tries reported spending (local day)
+	DailyBudgetUsd      float64                `protobuf:"fixed64,318,opt,name=daily_budget_usd,json=dailyBudgetUsd,proto3" json:"daily_budget_usd,omitempty"` // [budget] daily_usd; 0 = none
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -1228,6 +1262,20 @@ func (x *ConductorStatus) GetIsolation() string {
 		return x.Isolation
 	}
 	return ""
+}
+
+func (x *ConductorStatus) GetSpentTodayUsd() float64 {
+	if x != nil {
+		return x.SpentTodayUsd
+	}
+	return 0
+}
+
+func (x *ConductorStatus) GetDailyBudgetUsd() float64 {
+	if x != nil {
+		return x.DailyBudgetUsd
+	}
+	return 0
 }
 
 type ShutdownRequest struct {
@@ -2003,8 +2051,12 @@ type SheetInfo struct {
 	Notes          []string `protobuf:"bytes,32,rep,name=notes,proto3" json:"notes,omitempty"`                                       // stall and anomaly lines, newest last
 	SessionId      string   `protobuf:"bytes,100,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`             // the agent session of the latest try that reported one
 	WaitingReason  string   `protobuf:"bytes,101,opt,name=waiting_reason,json=waitingReason,proto3" json:"waiting_reason,omitempty"` // why a pending or waiting sheet does not run yet
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Whether cost_usd and the token counts were reported by any try: an
+	// unknown cost is not a zero one.
+	HasCost       bool `protobuf:"varint,300,opt,name=has_cost,json=hasCost,proto3" json:"has_cost,omitempty"`
+	HasTokens     bool `protobuf:"varint,301,opt,name=has_tokens,json=hasTokens,proto3" json:"has_tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SheetInfo) Reset() {
@@ -2275,6 +2327,20 @@ func (x *SheetInfo) GetWaitingReason() string {
 	return ""
 }
 
+func (x *SheetInfo) GetHasCost() bool {
+	if x != nil {
+		return x.HasCost
+	}
+	return false
+}
+
+func (x *SheetInfo) GetHasTokens() bool {
+	if x != nil {
+		return x.HasTokens
+	}
+	return false
+}
+
 type JobInfo struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2302,8 +2368,23 @@ type JobInfo struct {
 	Priority       int64    `protobuf:"varint,600,opt,name=priority,proto3" json:"priority,omitempty"`
 	Group          string   `protobuf:"bytes,601,opt,name=group,proto3" json:"group,omitempty"`
 	After          []string `protobuf:"bytes,602,rep,name=after,proto3" json:"after,omitempty"` // the jobs this one waits for, while it waits
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// What the job's tries reported, summed over its sheets; has_* false when
+	// no try reported it.
+	CostUsd      float64 `protobuf:"fixed64,302,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	HasCost      bool    `protobuf:"varint,303,opt,name=has_cost,json=hasCost,proto3" json:"has_cost,omitempty"`
+	InputTokens  int64   `protobuf:"varint,304,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens int64   `protobuf:"varint,305,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	HasTokens    bool    `protobuf:"varint,306,opt,name=has_tokens,json=hasTokens,proto3" json:"has_tokens,omitempty"`
+	PauseReason  string  `protobuf:"bytes,307,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`  // "budget" when the job paused itself; "" for a user's pause
+	MaxCostUsd   float64 `protobuf:"fixed64,308,opt,name=max_cost_usd,json=maxCostUsd,proto3" json:"max_cost_usd,omitempty"` // the job's budget ([run] max_cost_usd plus what resume added); 0 = none
+	// Expected cost of the whole job (spent plus the history of the stages
+	// left), when every stage left has cost history.
+	HasCostEstimate     bool    `protobuf:"varint,340,opt,name=has_cost_estimate,json=hasCostEstimate,proto3" json:"has_cost_estimate,omitempty"`
+	CostEstimateUsd     float64 `protobuf:"fixed64,341,opt,name=cost_estimate_usd,json=costEstimateUsd,proto3" json:"cost_estimate_usd,omitempty"`
+	CostEstimateLowUsd  float64 `protobuf:"fixed64,342,opt,name=cost_estimate_low_usd,json=costEstimateLowUsd,proto3" json:"cost_estimate_low_usd,omitempty"`
+	CostEstimateHighUsd float64 `protobuf:"fixed64,343,opt,name=cost_estimate_high_usd,json=costEstimateHighUsd,proto3" json:"cost_estimate_high_usd,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *JobInfo) Reset() {
@@ -2497,6 +2578,83 @@ func (x *JobInfo) GetAfter() []string {
 	return nil
 }
 
+func (x *JobInfo) GetCostUsd() float64 {
+	if x != nil {
+		return x.CostUsd
+	}
+	return 0
+}
+
+func (x *JobInfo) GetHasCost() bool {
+	if x != nil {
+		return x.HasCost
+	}
+	return false
+}
+
+func (x *JobInfo) GetInputTokens() int64 {
+	if x != nil {
+		return x.InputTokens
+	}
+	return 0
+}
+
+func (x *JobInfo) GetOutputTokens() int64 {
+	if x != nil {
+		return x.OutputTokens
+	}
+	return 0
+}
+
+func (x *JobInfo) GetHasTokens() bool {
+	if x != nil {
+		return x.HasTokens
+	}
+	return false
+}
+
+func (x *JobInfo) GetPauseReason() string {
+	if x != nil {
+		return x.PauseReason
+	}
+	return ""
+}
+
+func (x *JobInfo) GetMaxCostUsd() float64 {
+	if x != nil {
+		return x.MaxCostUsd
+	}
+	return 0
+}
+
+func (x *JobInfo) GetHasCostEstimate() bool {
+	if x != nil {
+		return x.HasCostEstimate
+	}
+	return false
+}
+
+func (x *JobInfo) GetCostEstimateUsd() float64 {
+	if x != nil {
+		return x.CostEstimateUsd
+	}
+	return 0
+}
+
+func (x *JobInfo) GetCostEstimateLowUsd() float64 {
+	if x != nil {
+		return x.CostEstimateLowUsd
+	}
+	return 0
+}
+
+func (x *JobInfo) GetCostEstimateHighUsd() float64 {
+	if x != nil {
+		return x.CostEstimateHighUsd
+	}
+	return 0
+}
+
 type JobStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Job           *JobInfo               `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
@@ -2649,6 +2807,7 @@ type JobControlRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	Action        JobAction              `protobuf:"varint,2,opt,name=action,proto3,enum=mzt.v1.JobAction" json:"action,omitempty"`
+	BudgetAddUsd  float64                `protobuf:"fixed64,309,opt,name=budget_add_usd,json=budgetAddUsd,proto3" json:"budget_add_usd,omitempty"` // resume: raise the job's budget by this much
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2695,6 +2854,13 @@ func (x *JobControlRequest) GetAction() JobAction {
 		return x.Action
 	}
 	return JobAction_JOB_ACTION_UNSPECIFIED
+}
+
+func (x *JobControlRequest) GetBudgetAddUsd() float64 {
+	if x != nil {
+		return x.BudgetAddUsd
+	}
+	return 0
 }
 
 type JobControlResponse struct {
@@ -2765,6 +2931,7 @@ type LogsRequest struct {
 	Stderr        bool                   `protobuf:"varint,4,opt,name=stderr,proto3" json:"stderr,omitempty"`
 	Follow        bool                   `protobuf:"varint,5,opt,name=follow,proto3" json:"follow,omitempty"`
 	Prompt        bool                   `protobuf:"varint,100,opt,name=prompt,proto3" json:"prompt,omitempty"` // the rendered prompt of the try instead of its output
+	Run           int64                  `protobuf:"varint,320,opt,name=run,proto3" json:"run,omitempty"`       // 0 = the latest run of the id; N = its Nth run
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2841,12 +3008,21 @@ func (x *LogsRequest) GetPrompt() bool {
 	return false
 }
 
+func (x *LogsRequest) GetRun() int64 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
 type LogChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Sheet         int64                  `protobuf:"varint,1,opt,name=sheet,proto3" json:"sheet,omitempty"`
 	Attempt       int64                  `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	Header        string                 `protobuf:"bytes,3,opt,name=header,proto3" json:"header,omitempty"` // set on the first chunk of a sheet's output when several are shown
 	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	Stage         string                 `protobuf:"bytes,321,opt,name=stage,proto3" json:"stage,omitempty"` // the sheet's stage and voice, set when several sheets are followed at once
+	Voice         int64                  `protobuf:"varint,322,opt,name=voice,proto3" json:"voice,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2907,6 +3083,20 @@ func (x *LogChunk) GetData() []byte {
 		return x.Data
 	}
 	return nil
+}
+
+func (x *LogChunk) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *LogChunk) GetVoice() int64 {
+	if x != nil {
+		return x.Voice
+	}
+	return 0
 }
 
 type EventsRequest struct {
@@ -2981,16 +3171,24 @@ func (x *EventsRequest) GetAfterSeq() int64 {
 
 // Event is one thing that happened, in the order the conductor saw it.
 type Event struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TimeUnixNano  int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // job.status, sheet.status, pressure, stall, anomaly, events.dropped
-	JobId         string                 `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Sheet         int64                  `protobuf:"varint,4,opt,name=sheet,proto3" json:"sheet,omitempty"`
-	Status        string                 `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
-	Detail        string                 `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
-	Seq           int64                  `protobuf:"varint,7,opt,name=seq,proto3" json:"seq,omitempty"`         // rises by one per event across the conductor's life (state.db)
-	Attempt       int64                  `protobuf:"varint,8,opt,name=attempt,proto3" json:"attempt,omitempty"` // the sheet's try, where it matters
-	Stage         string                 `protobuf:"bytes,9,opt,name=stage,proto3" json:"stage,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	TimeUnixNano int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	Kind         string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // job.status, sheet.status, pressure, stall, anomaly, events.dropped
+	JobId        string                 `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Sheet        int64                  `protobuf:"varint,4,opt,name=sheet,proto3" json:"sheet,omitempty"`
+	Status       string                 `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	Detail       string                 `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
+	Seq          int64                  `protobuf:"varint,7,opt,name=seq,proto3" json:"seq,omitempty"`         // rises by one per event across the conductor's life (state.db)
+	Attempt      int64                  `protobuf:"varint,8,opt,name=attempt,proto3" json:"attempt,omitempty"` // the sheet's try, where it matters
+	Stage        string                 `protobuf:"bytes,9,opt,name=stage,proto3" json:"stage,omitempty"`
+	// usage events: what one try reported, and on which instrument and model.
+	Instrument    string  `protobuf:"bytes,310,opt,name=instrument,proto3" json:"instrument,omitempty"`
+	Model         string  `protobuf:"bytes,311,opt,name=model,proto3" json:"model,omitempty"`
+	CostUsd       float64 `protobuf:"fixed64,312,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	HasCost       bool    `protobuf:"varint,313,opt,name=has_cost,json=hasCost,proto3" json:"has_cost,omitempty"`
+	InputTokens   int64   `protobuf:"varint,314,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens  int64   `protobuf:"varint,315,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	HasTokens     bool    `protobuf:"varint,316,opt,name=has_tokens,json=hasTokens,proto3" json:"has_tokens,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3086,6 +3284,55 @@ func (x *Event) GetStage() string {
 		return x.Stage
 	}
 	return ""
+}
+
+func (x *Event) GetInstrument() string {
+	if x != nil {
+		return x.Instrument
+	}
+	return ""
+}
+
+func (x *Event) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *Event) GetCostUsd() float64 {
+	if x != nil {
+		return x.CostUsd
+	}
+	return 0
+}
+
+func (x *Event) GetHasCost() bool {
+	if x != nil {
+		return x.HasCost
+	}
+	return false
+}
+
+func (x *Event) GetInputTokens() int64 {
+	if x != nil {
+		return x.InputTokens
+	}
+	return 0
+}
+
+func (x *Event) GetOutputTokens() int64 {
+	if x != nil {
+		return x.OutputTokens
+	}
+	return 0
+}
+
+func (x *Event) GetHasTokens() bool {
+	if x != nil {
+		return x.HasTokens
+	}
+	return false
 }
 
 type InsightsRequest struct {
@@ -3201,6 +3448,15 @@ type StageStats struct {
 	CpuSecondsP50      float64                `protobuf:"fixed64,11,opt,name=cpu_seconds_p50,json=cpuSecondsP50,proto3" json:"cpu_seconds_p50,omitempty"`
 	Failures           []*FailureCount        `protobuf:"bytes,12,rep,name=failures,proto3" json:"failures,omitempty"` // most common first
 	Stalls             int64                  `protobuf:"varint,13,opt,name=stalls,proto3" json:"stalls,omitempty"`
+	// runs counts tries (kept for scripts); job_runs the runs of the score
+	// that ran this stage, run_success_rate the share where all its sheets
+	// completed.
+	JobRuns            int64   `protobuf:"varint,330,opt,name=job_runs,json=jobRuns,proto3" json:"job_runs,omitempty"`
+	RunSuccessRate     float64 `protobuf:"fixed64,331,opt,name=run_success_rate,json=runSuccessRate,proto3" json:"run_success_rate,omitempty"`
+	HasCost            bool    `protobuf:"varint,332,opt,name=has_cost,json=hasCost,proto3" json:"has_cost,omitempty"`                                         // some try reported a cost
+	CostPerSheetP50Usd float64 `protobuf:"fixed64,333,opt,name=cost_per_sheet_p50_usd,json=costPerSheetP50Usd,proto3" json:"cost_per_sheet_p50_usd,omitempty"` // a sheet's tries together
+	CostPerSheetP90Usd float64 `protobuf:"fixed64,334,opt,name=cost_per_sheet_p90_usd,json=costPerSheetP90Usd,proto3" json:"cost_per_sheet_p90_usd,omitempty"`
+	CostPerSheetP10Usd float64 `protobuf:"fixed64,335,opt,name=cost_per_sheet_p10_usd,json=costPerSheetP10Usd,proto3" json:"cost_per_sheet_p10_usd,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -3326,16 +3582,176 @@ func (x *StageStats) GetStalls() int64 {
 	return 0
 }
 
+func (x *StageStats) GetJobRuns() int64 {
+	if x != nil {
+		return x.JobRuns
+	}
+	return 0
+}
+
+func (x *StageStats) GetRunSuccessRate() float64 {
+	if x != nil {
+		return x.RunSuccessRate
+	}
+	return 0
+}
+
+func (x *StageStats) GetHasCost() bool {
+	if x != nil {
+		return x.HasCost
+	}
+	return false
+}
+
+func (x *StageStats) GetCostPerSheetP50Usd() float64 {
+	if x != nil {
+		return x.CostPerSheetP50Usd
+	}
+	return 0
+}
+
+func (x *StageStats) GetCostPerSheetP90Usd() float64 {
+	if x != nil {
+		return x.CostPerSheetP90Usd
+	}
+	return 0
+}
+
+func (x *StageStats) GetCostPerSheetP10Usd() float64 {
+	if x != nil {
+		return x.CostPerSheetP10Usd
+	}
+	return 0
+}
+
+// ScoreSummary is one score's history over its runs, whatever their job ids.
+type ScoreSummary struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Score              string                 `protobuf:"bytes,1,opt,name=score,proto3" json:"score,omitempty"` // identity: name@stage-hash
+	Runs               int64                  `protobuf:"varint,2,opt,name=runs,proto3" json:"runs,omitempty"`
+	CompletedRuns      int64                  `protobuf:"varint,3,opt,name=completed_runs,json=completedRuns,proto3" json:"completed_runs,omitempty"` // runs whose every sheet that ran completed
+	Tries              int64                  `protobuf:"varint,4,opt,name=tries,proto3" json:"tries,omitempty"`
+	TrySuccessRate     float64                `protobuf:"fixed64,5,opt,name=try_success_rate,json=trySuccessRate,proto3" json:"try_success_rate,omitempty"`
+	DurationP50Seconds float64                `protobuf:"fixed64,6,opt,name=duration_p50_seconds,json=durationP50Seconds,proto3" json:"duration_p50_seconds,omitempty"` // a run, first try's start to last try's end
+	DurationP90Seconds float64                `protobuf:"fixed64,7,opt,name=duration_p90_seconds,json=durationP90Seconds,proto3" json:"duration_p90_seconds,omitempty"`
+	HasCost            bool                   `protobuf:"varint,8,opt,name=has_cost,json=hasCost,proto3" json:"has_cost,omitempty"`
+	CostP50Usd         float64                `protobuf:"fixed64,9,opt,name=cost_p50_usd,json=costP50Usd,proto3" json:"cost_p50_usd,omitempty"` // a run
+	CostP90Usd         float64                `protobuf:"fixed64,10,opt,name=cost_p90_usd,json=costP90Usd,proto3" json:"cost_p90_usd,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ScoreSummary) Reset() {
+	*x = ScoreSummary{}
+	mi := &file_mzt_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoreSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoreSummary) ProtoMessage() {}
+
+func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoreSummary.ProtoReflect.Descriptor instead.
+func (*ScoreSummary) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ScoreSummary) GetScore() string {
+	if x != nil {
+		return x.Score
+	}
+	return ""
+}
+
+func (x *ScoreSummary) GetRuns() int64 {
+	if x != nil {
+		return x.Runs
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetCompletedRuns() int64 {
+	if x != nil {
+		return x.CompletedRuns
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetTries() int64 {
+	if x != nil {
+		return x.Tries
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetTrySuccessRate() float64 {
+	if x != nil {
+		return x.TrySuccessRate
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetDurationP50Seconds() float64 {
+	if x != nil {
+		return x.DurationP50Seconds
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetDurationP90Seconds() float64 {
+	if x != nil {
+		return x.DurationP90Seconds
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetHasCost() bool {
+	if x != nil {
+		return x.HasCost
+	}
+	return false
+}
+
+func (x *ScoreSummary) GetCostP50Usd() float64 {
+	if x != nil {
+		return x.CostP50Usd
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetCostP90Usd() float64 {
+	if x != nil {
+		return x.CostP90Usd
+	}
+	return 0
+}
+
 type Insights struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Stages        []*StageStats          `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	Scores        []*ScoreSummary        `protobuf:"bytes,336,rep,name=scores,proto3" json:"scores,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Insights) Reset() {
 	*x = Insights{}
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3347,7 +3763,7 @@ func (x *Insights) String() string {
 func (*Insights) ProtoMessage() {}
 
 func (x *Insights) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3360,12 +3776,217 @@ func (x *Insights) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Insights.ProtoReflect.Descriptor instead.
 func (*Insights) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{30}
+	return file_mzt_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Insights) GetStages() []*StageStats {
 	if x != nil {
 		return x.Stages
+	}
+	return nil
+}
+
+func (x *Insights) GetScores() []*ScoreSummary {
+	if x != nil {
+		return x.Scores
+	}
+	return nil
+}
+
+// CleanRequest removes finished runs with their logs and workspaces. Runs of
+// a job id that is active are never touched.
+type CleanRequest struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	OlderThanSeconds float64                `protobuf:"fixed64,1,opt,name=older_than_seconds,json=olderThanSeconds,proto3" json:"older_than_seconds,omitempty"` // only runs finished longer ago; 0 = any age
+	Keep             int64                  `protobuf:"varint,2,opt,name=keep,proto3" json:"keep,omitempty"`                                                    // keep the newest N finished runs
+	DryRun           bool                   `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`                                  // say what would go, remove nothing
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CleanRequest) Reset() {
+	*x = CleanRequest{}
+	mi := &file_mzt_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CleanRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CleanRequest) ProtoMessage() {}
+
+func (x *CleanRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CleanRequest.ProtoReflect.Descriptor instead.
+func (*CleanRequest) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CleanRequest) GetOlderThanSeconds() float64 {
+	if x != nil {
+		return x.OlderThanSeconds
+	}
+	return 0
+}
+
+func (x *CleanRequest) GetKeep() int64 {
+	if x != nil {
+		return x.Keep
+	}
+	return 0
+}
+
+func (x *CleanRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type CleanedRun struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	JobId              string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Run                int64                  `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	FinishedAtUnixNano int64                  `protobuf:"varint,3,opt,name=finished_at_unix_nano,json=finishedAtUnixNano,proto3" json:"finished_at_unix_nano,omitempty"`
+	Workspace          string                 `protobuf:"bytes,4,opt,name=workspace,proto3" json:"workspace,omitempty"` // removed with the run ("" when another run kept uses it)
+	LogDir             string                 `protobuf:"bytes,5,opt,name=log_dir,json=logDir,proto3" json:"log_dir,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *CleanedRun) Reset() {
+	*x = CleanedRun{}
+	mi := &file_mzt_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CleanedRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CleanedRun) ProtoMessage() {}
+
+func (x *CleanedRun) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CleanedRun.ProtoReflect.Descriptor instead.
+func (*CleanedRun) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *CleanedRun) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *CleanedRun) GetRun() int64 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *CleanedRun) GetFinishedAtUnixNano() int64 {
+	if x != nil {
+		return x.FinishedAtUnixNano
+	}
+	return 0
+}
+
+func (x *CleanedRun) GetWorkspace() string {
+	if x != nil {
+		return x.Workspace
+	}
+	return ""
+}
+
+func (x *CleanedRun) GetLogDir() string {
+	if x != nil {
+		return x.LogDir
+	}
+	return ""
+}
+
+type CleanResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Runs          []*CleanedRun          `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
+	DryRun        bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	Errors        []string               `protobuf:"bytes,3,rep,name=errors,proto3" json:"errors,omitempty"` // files that could not be removed
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CleanResponse) Reset() {
+	*x = CleanResponse{}
+	mi := &file_mzt_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CleanResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CleanResponse) ProtoMessage() {}
+
+func (x *CleanResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CleanResponse.ProtoReflect.Descriptor instead.
+func (*CleanResponse) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CleanResponse) GetRuns() []*CleanedRun {
+	if x != nil {
+		return x.Runs
+	}
+	return nil
+}
+
+func (x *CleanResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *CleanResponse) GetErrors() []string {
+	if x != nil {
+		return x.Errors
 	}
 	return nil
 }
@@ -3378,7 +3999,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3390,7 +4011,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3403,7 +4024,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{31}
+	return file_mzt_proto_rawDescGZIP(), []int{35}
 }
 
 // RunningSheet is a running sheet with its job, for the live views.
@@ -3417,7 +4038,7 @@ type RunningSheet struct {
 
 func (x *RunningSheet) Reset() {
 	*x = RunningSheet{}
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3429,7 +4050,7 @@ func (x *RunningSheet) String() string {
 func (*RunningSheet) ProtoMessage() {}
 
 func (x *RunningSheet) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3442,7 +4063,7 @@ func (x *RunningSheet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningSheet.ProtoReflect.Descriptor instead.
 func (*RunningSheet) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{32}
+	return file_mzt_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RunningSheet) GetJobId() string {
@@ -3472,7 +4093,7 @@ type TopSnapshot struct {
 
 func (x *TopSnapshot) Reset() {
 	*x = TopSnapshot{}
-	mi := &file_mzt_proto_msgTypes[33]
+	mi := &file_mzt_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3484,7 +4105,7 @@ func (x *TopSnapshot) String() string {
 func (*TopSnapshot) ProtoMessage() {}
 
 func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[33]
+	mi := &file_mzt_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3497,7 +4118,7 @@ func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopSnapshot.ProtoReflect.Descriptor instead.
 func (*TopSnapshot) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{33}
+	return file_mzt_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TopSnapshot) GetConductor() *ConductorStatus {
@@ -3539,7 +4160,7 @@ type GroupRequest struct {
 
 func (x *GroupRequest) Reset() {
 	*x = GroupRequest{}
-	mi := &file_mzt_proto_msgTypes[34]
+	mi := &file_mzt_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3551,7 +4172,7 @@ func (x *GroupRequest) String() string {
 func (*GroupRequest) ProtoMessage() {}
 
 func (x *GroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[34]
+	mi := &file_mzt_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3564,7 +4185,7 @@ func (x *GroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupRequest.ProtoReflect.Descriptor instead.
 func (*GroupRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{34}
+	return file_mzt_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GroupRequest) GetAction() GroupAction {
@@ -3600,7 +4221,7 @@ type GroupInfo struct {
 
 func (x *GroupInfo) Reset() {
 	*x = GroupInfo{}
-	mi := &file_mzt_proto_msgTypes[35]
+	mi := &file_mzt_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3612,7 +4233,7 @@ func (x *GroupInfo) String() string {
 func (*GroupInfo) ProtoMessage() {}
 
 func (x *GroupInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[35]
+	mi := &file_mzt_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3625,7 +4246,7 @@ func (x *GroupInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupInfo.ProtoReflect.Descriptor instead.
 func (*GroupInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{35}
+	return file_mzt_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GroupInfo) GetName() string {
@@ -3665,7 +4286,7 @@ type GroupList struct {
 
 func (x *GroupList) Reset() {
 	*x = GroupList{}
-	mi := &file_mzt_proto_msgTypes[36]
+	mi := &file_mzt_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3677,7 +4298,7 @@ func (x *GroupList) String() string {
 func (*GroupList) ProtoMessage() {}
 
 func (x *GroupList) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[36]
+	mi := &file_mzt_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3690,7 +4311,7 @@ func (x *GroupList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupList.ProtoReflect.Descriptor instead.
 func (*GroupList) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{36}
+	return file_mzt_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GroupList) GetGroups() []*GroupInfo {
@@ -3708,7 +4329,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.mzt.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
-	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xc6\r\n" +
+	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xc5\x0e\n" +
 	"\bEnvelope\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\x04R\rcorrelationId\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\rR\x0fprotocolVersion\x12%\n" +
@@ -3742,7 +4363,9 @@ const file_mzt_proto_rawDesc = "" +
 	"\ftop_snapshot\x18# \x01(\v2\x13.mzt.v1.TopSnapshotH\x00R\vtopSnapshot\x12<\n" +
 	"\rgroup_request\x18\xd8\x04 \x01(\v2\x14.mzt.v1.GroupRequestH\x00R\fgroupRequest\x123\n" +
 	"\n" +
-	"group_list\x18\xd9\x04 \x01(\v2\x11.mzt.v1.GroupListH\x00R\tgroupListB\x06\n" +
+	"group_list\x18\xd9\x04 \x01(\v2\x11.mzt.v1.GroupListH\x00R\tgroupList\x12<\n" +
+	"\rclean_request\x18\xde\x02 \x01(\v2\x14.mzt.v1.CleanRequestH\x00R\fcleanRequest\x12?\n" +
+	"\x0eclean_response\x18\xdf\x02 \x01(\v2\x15.mzt.v1.CleanResponseH\x00R\rcleanResponseB\x06\n" +
 	"\x04body\"#\n" +
 	"\tStreamEnd\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"u\n" +
@@ -3756,7 +4379,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05ready\x18\x04 \x01(\bR\x05ready\x121\n" +
 	"\x14min_protocol_version\x18\x90\x03 \x01(\rR\x12minProtocolVersion\x12?\n" +
 	"\x1bnegotiated_protocol_version\x18\x91\x03 \x01(\rR\x19negotiatedProtocolVersion\"\x18\n" +
-	"\x16ConductorStatusRequest\"\xbf\x05\n" +
+	"\x16ConductorStatusRequest\"\x93\x06\n" +
 	"\x0fConductorStatus\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12%\n" +
@@ -3780,7 +4403,9 @@ const file_mzt_proto_rawDesc = "" +
 	"\x15max_concurrent_sheets\x18\x12 \x01(\x03R\x13maxConcurrentSheets\x12\x12\n" +
 	"\x04home\x18\x13 \x01(\tR\x04home\x12\x19\n" +
 	"\blog_path\x18\x14 \x01(\tR\alogPath\x12\x1c\n" +
-	"\tisolation\x18\x15 \x01(\tR\tisolation\";\n" +
+	"\tisolation\x18\x15 \x01(\tR\tisolation\x12'\n" +
+	"\x0fspent_today_usd\x18\xbd\x02 \x01(\x01R\rspentTodayUsd\x12)\n" +
+	"\x10daily_budget_usd\x18\xbe\x02 \x01(\x01R\x0edailyBudgetUsd\";\n" +
 	"\x0fShutdownRequest\x12(\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x14.mzt.v1.ShutdownModeR\x04mode\"G\n" +
 	"\x10ShutdownResponse\x12\x10\n" +
@@ -3852,7 +4477,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x10ValidationResult\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06passed\x18\x02 \x01(\bR\x06passed\x12\x16\n" +
-	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xdc\b\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\x98\t\n" +
 	"\tSheetInfo\x12\x10\n" +
 	"\x03num\x18\x01 \x01(\x03R\x03num\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x14\n" +
@@ -3895,7 +4520,10 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05notes\x18  \x03(\tR\x05notes\x12\x1d\n" +
 	"\n" +
 	"session_id\x18d \x01(\tR\tsessionId\x12%\n" +
-	"\x0ewaiting_reason\x18e \x01(\tR\rwaitingReason\"\xf8\x05\n" +
+	"\x0ewaiting_reason\x18e \x01(\tR\rwaitingReason\x12\x1a\n" +
+	"\bhas_cost\x18\xac\x02 \x01(\bR\ahasCost\x12\x1e\n" +
+	"\n" +
+	"has_tokens\x18\xad\x02 \x01(\bR\thasTokens\"\xa5\t\n" +
 	"\aJobInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -3923,7 +4551,20 @@ const file_mzt_proto_rawDesc = "" +
 	"\x0esheets_stalled\x18\x14 \x01(\x03R\rsheetsStalled\x12\x1b\n" +
 	"\bpriority\x18\xd8\x04 \x01(\x03R\bpriority\x12\x15\n" +
 	"\x05group\x18\xd9\x04 \x01(\tR\x05group\x12\x15\n" +
-	"\x05after\x18\xda\x04 \x03(\tR\x05after\"\x80\x01\n" +
+	"\x05after\x18\xda\x04 \x03(\tR\x05after\x12\x1a\n" +
+	"\bcost_usd\x18\xae\x02 \x01(\x01R\acostUsd\x12\x1a\n" +
+	"\bhas_cost\x18\xaf\x02 \x01(\bR\ahasCost\x12\"\n" +
+	"\finput_tokens\x18\xb0\x02 \x01(\x03R\vinputTokens\x12$\n" +
+	"\routput_tokens\x18\xb1\x02 \x01(\x03R\foutputTokens\x12\x1e\n" +
+	"\n" +
+	"has_tokens\x18\xb2\x02 \x01(\bR\thasTokens\x12\"\n" +
+	"\fpause_reason\x18\xb3\x02 \x01(\tR\vpauseReason\x12!\n" +
+	"\fmax_cost_usd\x18\xb4\x02 \x01(\x01R\n" +
+	"maxCostUsd\x12+\n" +
+	"\x11has_cost_estimate\x18\xd4\x02 \x01(\bR\x0fhasCostEstimate\x12+\n" +
+	"\x11cost_estimate_usd\x18\xd5\x02 \x01(\x01R\x0fcostEstimateUsd\x122\n" +
+	"\x15cost_estimate_low_usd\x18\xd6\x02 \x01(\x01R\x12costEstimateLowUsd\x124\n" +
+	"\x16cost_estimate_high_usd\x18\xd7\x02 \x01(\x01R\x13costEstimateHighUsd\"\x80\x01\n" +
 	"\tJobStatus\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.mzt.v1.JobInfoR\x03job\x12)\n" +
 	"\x06sheets\x18\x02 \x03(\v2\x11.mzt.v1.SheetInfoR\x06sheets\x12%\n" +
@@ -3931,31 +4572,35 @@ const file_mzt_proto_rawDesc = "" +
 	"\x0fListJobsRequest\x12\x10\n" +
 	"\x03all\x18\x01 \x01(\bR\x03all\".\n" +
 	"\aJobList\x12#\n" +
-	"\x04jobs\x18\x01 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\"U\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\"|\n" +
 	"\x11JobControlRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12)\n" +
-	"\x06action\x18\x02 \x01(\x0e2\x11.mzt.v1.JobActionR\x06action\"Y\n" +
+	"\x06action\x18\x02 \x01(\x0e2\x11.mzt.v1.JobActionR\x06action\x12%\n" +
+	"\x0ebudget_add_usd\x18\xb5\x02 \x01(\x01R\fbudgetAddUsd\"Y\n" +
 	"\x12JobControlResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x14\n" +
-	"\x05notes\x18d \x03(\tR\x05notes\"\x9c\x01\n" +
+	"\x05notes\x18d \x03(\tR\x05notes\"\xaf\x01\n" +
 	"\vLogsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05sheet\x18\x02 \x01(\x03R\x05sheet\x12\x18\n" +
 	"\aattempt\x18\x03 \x01(\x03R\aattempt\x12\x16\n" +
 	"\x06stderr\x18\x04 \x01(\bR\x06stderr\x12\x16\n" +
 	"\x06follow\x18\x05 \x01(\bR\x06follow\x12\x16\n" +
-	"\x06prompt\x18d \x01(\bR\x06prompt\"f\n" +
+	"\x06prompt\x18d \x01(\bR\x06prompt\x12\x11\n" +
+	"\x03run\x18\xc0\x02 \x01(\x03R\x03run\"\x94\x01\n" +
 	"\bLogChunk\x12\x14\n" +
 	"\x05sheet\x18\x01 \x01(\x03R\x05sheet\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x03R\aattempt\x12\x16\n" +
 	"\x06header\x18\x03 \x01(\tR\x06header\x12\x12\n" +
-	"\x04data\x18\x04 \x01(\fR\x04data\"r\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\x12\x15\n" +
+	"\x05stage\x18\xc1\x02 \x01(\tR\x05stage\x12\x15\n" +
+	"\x05voice\x18\xc2\x02 \x01(\x03R\x05voice\"r\n" +
 	"\rEventsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06follow\x18\x02 \x01(\bR\x06follow\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x03R\x05limit\x12\x1c\n" +
-	"\tafter_seq\x18\x90\x03 \x01(\x03R\bafterSeq\"\xe0\x01\n" +
+	"\tafter_seq\x18\x90\x03 \x01(\x03R\bafterSeq\"\xba\x03\n" +
 	"\x05Event\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x15\n" +
@@ -3965,12 +4610,22 @@ const file_mzt_proto_rawDesc = "" +
 	"\x06detail\x18\x06 \x01(\tR\x06detail\x12\x10\n" +
 	"\x03seq\x18\a \x01(\x03R\x03seq\x12\x18\n" +
 	"\aattempt\x18\b \x01(\x03R\aattempt\x12\x14\n" +
-	"\x05stage\x18\t \x01(\tR\x05stage\"'\n" +
+	"\x05stage\x18\t \x01(\tR\x05stage\x12\x1f\n" +
+	"\n" +
+	"instrument\x18\xb6\x02 \x01(\tR\n" +
+	"instrument\x12\x15\n" +
+	"\x05model\x18\xb7\x02 \x01(\tR\x05model\x12\x1a\n" +
+	"\bcost_usd\x18\xb8\x02 \x01(\x01R\acostUsd\x12\x1a\n" +
+	"\bhas_cost\x18\xb9\x02 \x01(\bR\ahasCost\x12\"\n" +
+	"\finput_tokens\x18\xba\x02 \x01(\x03R\vinputTokens\x12$\n" +
+	"\routput_tokens\x18\xbb\x02 \x01(\x03R\foutputTokens\x12\x1e\n" +
+	"\n" +
+	"has_tokens\x18\xbc\x02 \x01(\bR\thasTokens\"'\n" +
 	"\x0fInsightsRequest\x12\x14\n" +
 	"\x05score\x18\x01 \x01(\tR\x05score\"<\n" +
 	"\fFailureCount\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x03R\x05count\"\xc2\x03\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"\xc4\x05\n" +
 	"\n" +
 	"StageStats\x12\x14\n" +
 	"\x05score\x18\x01 \x01(\tR\x05score\x12\x14\n" +
@@ -3988,9 +4643,45 @@ const file_mzt_proto_rawDesc = "" +
 	" \x01(\x01R\fpeakRssP90Mb\x12&\n" +
 	"\x0fcpu_seconds_p50\x18\v \x01(\x01R\rcpuSecondsP50\x120\n" +
 	"\bfailures\x18\f \x03(\v2\x14.mzt.v1.FailureCountR\bfailures\x12\x16\n" +
-	"\x06stalls\x18\r \x01(\x03R\x06stalls\"6\n" +
+	"\x06stalls\x18\r \x01(\x03R\x06stalls\x12\x1a\n" +
+	"\bjob_runs\x18\xca\x02 \x01(\x03R\ajobRuns\x12)\n" +
+	"\x10run_success_rate\x18\xcb\x02 \x01(\x01R\x0erunSuccessRate\x12\x1a\n" +
+	"\bhas_cost\x18\xcc\x02 \x01(\bR\ahasCost\x123\n" +
+	"\x16cost_per_sheet_p50_usd\x18\xcd\x02 \x01(\x01R\x12costPerSheetP50Usd\x123\n" +
+	"\x16cost_per_sheet_p90_usd\x18\xce\x02 \x01(\x01R\x12costPerSheetP90Usd\x123\n" +
+	"\x16cost_per_sheet_p10_usd\x18\xcf\x02 \x01(\x01R\x12costPerSheetP10Usd\"\xe2\x02\n" +
+	"\fScoreSummary\x12\x14\n" +
+	"\x05score\x18\x01 \x01(\tR\x05score\x12\x12\n" +
+	"\x04runs\x18\x02 \x01(\x03R\x04runs\x12%\n" +
+	"\x0ecompleted_runs\x18\x03 \x01(\x03R\rcompletedRuns\x12\x14\n" +
+	"\x05tries\x18\x04 \x01(\x03R\x05tries\x12(\n" +
+	"\x10try_success_rate\x18\x05 \x01(\x01R\x0etrySuccessRate\x120\n" +
+	"\x14duration_p50_seconds\x18\x06 \x01(\x01R\x12durationP50Seconds\x120\n" +
+	"\x14duration_p90_seconds\x18\a \x01(\x01R\x12durationP90Seconds\x12\x19\n" +
+	"\bhas_cost\x18\b \x01(\bR\ahasCost\x12 \n" +
+	"\fcost_p50_usd\x18\t \x01(\x01R\n" +
+	"costP50Usd\x12 \n" +
+	"\fcost_p90_usd\x18\n" +
+	" \x01(\x01R\n" +
+	"costP90Usd\"e\n" +
 	"\bInsights\x12*\n" +
-	"\x06stages\x18\x01 \x03(\v2\x12.mzt.v1.StageStatsR\x06stages\"\f\n" +
+	"\x06stages\x18\x01 \x03(\v2\x12.mzt.v1.StageStatsR\x06stages\x12-\n" +
+	"\x06scores\x18\xd0\x02 \x03(\v2\x14.mzt.v1.ScoreSummaryR\x06scores\"i\n" +
+	"\fCleanRequest\x12,\n" +
+	"\x12older_than_seconds\x18\x01 \x01(\x01R\x10olderThanSeconds\x12\x12\n" +
+	"\x04keep\x18\x02 \x01(\x03R\x04keep\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\x9f\x01\n" +
+	"\n" +
+	"CleanedRun\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\x03R\x03run\x121\n" +
+	"\x15finished_at_unix_nano\x18\x03 \x01(\x03R\x12finishedAtUnixNano\x12\x1c\n" +
+	"\tworkspace\x18\x04 \x01(\tR\tworkspace\x12\x17\n" +
+	"\alog_dir\x18\x05 \x01(\tR\x06logDir\"h\n" +
+	"\rCleanResponse\x12&\n" +
+	"\x04runs\x18\x01 \x03(\v2\x12.mzt.v1.CleanedRunR\x04runs\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12\x16\n" +
+	"\x06errors\x18\x03 \x03(\tR\x06errors\"\f\n" +
 	"\n" +
 	"TopRequest\"N\n" +
 	"\fRunningSheet\x12\x15\n" +
@@ -4056,7 +4747,7 @@ func file_mzt_proto_rawDescGZIP() []byte {
 }
 
 var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
@@ -4092,13 +4783,17 @@ var file_mzt_proto_goTypes = []any{
 	(*InsightsRequest)(nil),        // 31: mzt.v1.InsightsRequest
 	(*FailureCount)(nil),           // 32: mzt.v1.FailureCount
 	(*StageStats)(nil),             // 33: mzt.v1.StageStats
-	(*Insights)(nil),               // 34: mzt.v1.Insights
-	(*TopRequest)(nil),             // 35: mzt.v1.TopRequest
-	(*RunningSheet)(nil),           // 36: mzt.v1.RunningSheet
-	(*TopSnapshot)(nil),            // 37: mzt.v1.TopSnapshot
-	(*GroupRequest)(nil),           // 38: mzt.v1.GroupRequest
-	(*GroupInfo)(nil),              // 39: mzt.v1.GroupInfo
-	(*GroupList)(nil),              // 40: mzt.v1.GroupList
+	(*ScoreSummary)(nil),           // 34: mzt.v1.ScoreSummary
+	(*Insights)(nil),               // 35: mzt.v1.Insights
+	(*CleanRequest)(nil),           // 36: mzt.v1.CleanRequest
+	(*CleanedRun)(nil),             // 37: mzt.v1.CleanedRun
+	(*CleanResponse)(nil),          // 38: mzt.v1.CleanResponse
+	(*TopRequest)(nil),             // 39: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 40: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 41: mzt.v1.TopSnapshot
+	(*GroupRequest)(nil),           // 42: mzt.v1.GroupRequest
+	(*GroupInfo)(nil),              // 43: mzt.v1.GroupInfo
+	(*GroupList)(nil),              // 44: mzt.v1.GroupList
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
@@ -4123,35 +4818,39 @@ var file_mzt_proto_depIdxs = []int32{
 	29, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
 	30, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
 	31, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
-	34, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
-	35, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
-	37, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
-	38, // 25: mzt.v1.Envelope.group_request:type_name -> mzt.v1.GroupRequest
-	40, // 26: mzt.v1.Envelope.group_list:type_name -> mzt.v1.GroupList
-	1,  // 27: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
-	15, // 28: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
-	14, // 29: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
-	19, // 30: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
-	19, // 31: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
-	21, // 32: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
-	20, // 33: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
-	18, // 34: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
-	21, // 35: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
-	2,  // 36: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	32, // 37: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
-	33, // 38: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	20, // 39: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
-	10, // 40: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	21, // 41: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	36, // 42: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	30, // 43: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
-	3,  // 44: mzt.v1.GroupRequest.action:type_name -> mzt.v1.GroupAction
-	39, // 45: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	35, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
+	39, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	41, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	42, // 25: mzt.v1.Envelope.group_request:type_name -> mzt.v1.GroupRequest
+	44, // 26: mzt.v1.Envelope.group_list:type_name -> mzt.v1.GroupList
+	36, // 27: mzt.v1.Envelope.clean_request:type_name -> mzt.v1.CleanRequest
+	38, // 28: mzt.v1.Envelope.clean_response:type_name -> mzt.v1.CleanResponse
+	1,  // 29: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
+	15, // 30: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
+	14, // 31: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
+	19, // 32: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
+	19, // 33: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
+	21, // 34: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
+	20, // 35: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
+	18, // 36: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
+	21, // 37: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	2,  // 38: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
+	32, // 39: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	33, // 40: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	34, // 41: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
+	37, // 42: mzt.v1.CleanResponse.runs:type_name -> mzt.v1.CleanedRun
+	20, // 43: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	10, // 44: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	21, // 45: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	40, // 46: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	30, // 47: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	3,  // 48: mzt.v1.GroupRequest.action:type_name -> mzt.v1.GroupAction
+	43, // 49: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -4186,6 +4885,8 @@ func file_mzt_proto_init() {
 		(*Envelope_TopSnapshot)(nil),
 		(*Envelope_GroupRequest)(nil),
 		(*Envelope_GroupList)(nil),
+		(*Envelope_CleanRequest)(nil),
+		(*Envelope_CleanResponse)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4193,7 +4894,7 @@ func file_mzt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   37,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -87,11 +87,13 @@ const (
 	EventAnomaly       EventKind = "anomaly"
 	EventPreempt       EventKind = "preempt"        // critical pressure stopped a sheet (status "preempted")
 	EventEventsDropped EventKind = "events.dropped" // a follower read too slowly
+	EventBudget        EventKind = "budget"         // a job reached its budget and paused (status "paused")
+	EventUsage         EventKind = "usage"          // a try reported its cost or tokens
 )
 
 // EventKinds lists every event kind.
 var EventKinds = []EventKind{EventJobStatus, EventSheetStatus, EventPressure, EventStall, EventAnomaly,
-	EventPreempt, EventEventsDropped}
+	EventPreempt, EventEventsDropped, EventBudget, EventUsage}
 
 // Valid reports whether k is a known event kind.
 func (k EventKind) Valid() bool { return contains(EventKinds, k) }

@@ -127,6 +127,7 @@ func (a *Actor) insights(ctx actor.Context, m *messages.InsightsRequest) {
 		for _, st := range stats.ByKey {
 			out.Stages = append(out.Stages, st.ToMessage())
 		}
+		out.Scores = stats.Scores
 		sort.Slice(out.Stages, func(i, j int) bool {
 			x, y := out.Stages[i], out.Stages[j]
 			if x.Score != y.Score {

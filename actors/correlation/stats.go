@@ -11,7 +11,8 @@ import (
 	"github.com/mzt-dev/mzt/messages"
 )
 
-// Key names what statistics are kept per: a score (its job id), a stage and
+// Key names what statistics are kept per: a score (its identity: name and
+// stage hash, so that every job id running it shares history), a stage and
 // the instrument that ran it.
 type Key struct{ Score, Stage, Instrument string }
 
@@ -24,11 +25,19 @@ type StageStats struct {
 	PeakRSSP90MB  float64
 	CPUSecondsP50 float64
 	Failures      []*messages.FailureCount // most common first
+	// JobRuns are the runs (of any job id) that ran this stage;
+	// RunsCompleted those where every sheet of it completed.
+	JobRuns, RunsCompleted int
+	// What one sheet of the stage cost, its tries together, over the sheets
+	// whose instrument reported a cost.
+	HasCost                   bool
+	CostP10, CostP50, CostP90 float64
 }
 
 // Stats is one computation over history; it is never changed once made.
 type Stats struct {
 	ByKey      map[Key]*StageStats
+	Scores     []*messages.ScoreSummary // per score, over its runs
 	ComputedAt time.Time
 }
 
@@ -66,7 +75,7 @@ func Compute(tries []store.FinishedTry, now time.Time) *Stats {
 	}
 	accs := map[Key]*acc{}
 	for _, t := range tries {
-		k := Key{t.JobID, t.Stage, t.Instrument}
+		k := Key{keyScore(t), t.Stage, t.Instrument}
 		a := accs[k]
 		if a == nil {
 			a = &acc{st: StageStats{Key: k}, reasons: map[string]int{}}
@@ -115,6 +124,7 @@ func Compute(tries []store.FinishedTry, now time.Time) *Stats {
 		st := a.st
 		out.ByKey[k] = &st
 	}
+	out.Scores = runsOf(tries, out.ByKey)
 	return out
 }
 
@@ -168,5 +178,14 @@ func (st *StageStats) ToMessage() *messages.StageStats {
 	return &messages.StageStats{Score: st.Score, Stage: st.Stage, Instrument: st.Instrument,
 		Runs: int64(st.Runs), Completed: int64(st.Completed), Failed: int64(st.Failed), SuccessRate: rate,
 		DurationP50Seconds: st.P50.Seconds(), DurationP90Seconds: st.P90.Seconds(),
-		PeakRssP90Mb: st.PeakRSSP90MB, CpuSecondsP50: st.CPUSecondsP50, Failures: st.Failures, Stalls: int64(st.Stalls)}
+		PeakRssP90Mb: st.PeakRSSP90MB, CpuSecondsP50: st.CPUSecondsP50, Failures: st.Failures, Stalls: int64(st.Stalls),
+		JobRuns: int64(st.JobRuns), RunSuccessRate: ratio(st.RunsCompleted, st.JobRuns), HasCost: st.HasCost,
+		CostPerSheetP10Usd: st.CostP10, CostPerSheetP50Usd: st.CostP50, CostPerSheetP90Usd: st.CostP90}
+}
+
+func ratio(n, of int) float64 {
+	if of == 0 {
+		return 0
+	}
+	return float64(n) / float64(of)
 }

@@ -54,7 +54,8 @@ func (d *dispatcher) Handle(ctx context.Context, req proto.Message, send func(pr
 	case *messages.ShutdownRequest:
 		return d.askProto(d.deps.Daemon, r)
 	case *messages.SubmitJobRequest, *messages.JobStatusRequest, *messages.ListJobsRequest, *messages.JobControlRequest,
-		*messages.GroupRequest:
+		*messages.GroupRequest,
+		*messages.CleanRequest:
 		return d.askProto(d.deps.Jobs, r)
 	case *messages.LogsRequest:
 		return nil, d.streamLogs(ctx, r, send)
@@ -112,6 +113,11 @@ func (d *dispatcher) conductorStatus() (proto.Message, error) {
 		return nil, err
 	}
 	counts := res.(*jobs.Counts)
+	res, err = d.Ask(d.deps.Jobs, &jobs.SpendTodayRequest{})
+	if err != nil {
+		return nil, err
+	}
+	spend := res.(*jobs.SpendToday)
 	res, err = d.Ask(d.deps.Monitor, &monitor.SnapshotRequest{})
 	if err != nil {
 		return nil, err
@@ -143,5 +149,7 @@ func (d *dispatcher) conductorStatus() (proto.Message, error) {
 		Home:                d.deps.Paths.Home,
 		LogPath:             d.deps.Paths.Log,
 		Isolation:           in.Isolation,
+		SpentTodayUsd:       spend.USD,
+		DailyBudgetUsd:      spend.DailyUSD,
 	}, nil
 }

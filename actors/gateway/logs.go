@@ -21,8 +21,8 @@ const logChunkSize = 64 << 10
 // followPoll is how often a followed log is checked for growth.
 const followPoll = 100 * time.Millisecond
 
-func (d *dispatcher) plan(jobID string) (*jobs.LogPlan, error) {
-	res, err := d.Ask(d.deps.Jobs, jobs.NewLogPlanRequest(jobID))
+func (d *dispatcher) plan(req *messages.LogsRequest) (*jobs.LogPlan, error) {
+	res, err := d.Ask(d.deps.Jobs, jobs.NewRunLogPlanRequest(req.GetJobId(), int(req.GetRun())))
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +33,10 @@ func (d *dispatcher) plan(jobID string) (*jobs.LogPlan, error) {
 // latest try (each under a header), or one sheet's chosen try, and with
 // follow keeps sending what the sheet writes until it ends.
 func (d *dispatcher) streamLogs(ctx context.Context, req *messages.LogsRequest, send func(proto.Message) error) error {
-	plan, err := d.plan(req.GetJobId())
+	if req.GetRun() < 0 {
+		return messages.NewError(messages.ErrorCode_ERROR_CODE_BAD_REQUEST, "", "runs are numbered from 1, not %d", req.GetRun())
+	}
+	plan, err := d.plan(req)
 	if err != nil {
 		return err
 	}
@@ -44,6 +47,9 @@ func (d *dispatcher) streamLogs(ctx context.Context, req *messages.LogsRequest, 
 				"job %s has no sheet %d (it has %d)", plan.JobID, n, len(plan.Sheets))
 		}
 		sheets = plan.Sheets[n-1 : n]
+	}
+	if req.GetFollow() && req.GetSheet() == 0 && len(sheets) > 1 {
+		return d.followAll(ctx, req, plan, send)
 	}
 	if req.GetFollow() {
 		if len(sheets) > 1 {
@@ -228,7 +234,7 @@ func (d *dispatcher) follow(ctx context.Context, req *messages.LogsRequest, s jo
 		if offset, err = sendFile(ctx, pick(plan, s.Num, try, req), offset, s.Num, try, "", send); err != nil {
 			return err
 		}
-		cur, err := d.plan(req.GetJobId())
+		cur, err := d.plan(req)
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,8 @@ type Metrics struct {
 	transitions map[messages.EventKind]*prometheus.CounterVec
 	anomalies   prometheus.Counter
 	durations   *prometheus.HistogramVec // try durations by the status they left the sheet in
+	cost        *prometheus.CounterVec   // USD the tries reported, by instrument and model
+	tokens      *prometheus.CounterVec   // tokens (in and out) the tries reported, likewise
 
 	mu      sync.Mutex
 	started map[string]time.Time // "job/sheet" -> when its running try began
@@ -55,6 +57,11 @@ func NewMetrics() *Metrics {
 	m.durations = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mzt_try_duration_seconds",
 		Help: "Duration of finished tries by the status they left the sheet in.", Buckets: durationBuckets}, []string{"status"})
 	m.reg.MustRegister(m.anomalies, m.durations)
+	m.cost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mzt_cost_usd_total",
+		Help: "US dollars the agents reported spending since start, by instrument and model."}, []string{"instrument", "model"})
+	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mzt_tokens_total",
+		Help: "Tokens (input and output) the agents reported since start, by instrument and model."}, []string{"instrument", "model"})
+	m.reg.MustRegister(m.cost, m.tokens)
 	return m
 }
 
@@ -65,6 +72,10 @@ func (m *Metrics) Observe(e *messages.Event) {
 	}
 	if e.EventKind() == messages.EventAnomaly {
 		m.anomalies.Inc()
+	}
+	if e.EventKind() == messages.EventUsage {
+		m.observeUsage(e)
+		return
 	}
 	if e.EventKind() != messages.EventSheetStatus {
 		return
@@ -86,6 +97,18 @@ func (m *Metrics) Observe(e *messages.Event) {
 	}
 	delete(m.started, key)
 	m.durations.WithLabelValues(e.GetStatus()).Observe(at.Sub(began).Seconds())
+}
+
+// observeUsage adds what one try reported; a cost or token count it did
+// not report adds nothing (and a negative one is not believed).
+func (m *Metrics) observeUsage(e *messages.Event) {
+	labels := []string{e.GetInstrument(), e.GetModel()}
+	if e.GetHasCost() && e.GetCostUsd() >= 0 {
+		m.cost.WithLabelValues(labels...).Add(e.GetCostUsd())
+	}
+	if n := e.GetInputTokens() + e.GetOutputTokens(); e.GetHasTokens() && e.GetInputTokens() >= 0 && e.GetOutputTokens() >= 0 {
+		m.tokens.WithLabelValues(labels...).Add(float64(n))
+	}
 }
 
 // pressureLevels are the levels in order, for a numeric gauge.

@@ -20,6 +20,7 @@ func jobInfo(j store.JobRow, sheets []store.SheetRow) *messages.JobInfo {
 	for i := range sheets {
 		countSheet(info, sheets[i].Status)
 	}
+	setUsage(info, store.SheetsUsage(sheets))
 	return info
 }
 
@@ -29,7 +30,14 @@ func jobHeader(j store.JobRow) *messages.JobInfo {
 		CreatedAtUnixNano: unixNano(j.CreatedAt), StartedAtUnixNano: unixNano(j.StartedAt),
 		FinishedAtUnixNano: unixNano(j.FinishedAt), SheetsTotal: int64(j.SheetsTotal), Error: j.Error,
 		UserPaused: j.UserPaused, Run: int64(j.Run), Priority: int64(j.Priority), Group: j.Group,
+		PauseReason: j.PauseReason, MaxCostUsd: j.BudgetUSD,
 	}
+}
+
+// setUsage puts a job's summed usage on its summary.
+func setUsage(info *messages.JobInfo, u store.Usage) {
+	info.CostUsd, info.HasCost = u.CostUSD, u.CostKnown
+	info.InputTokens, info.OutputTokens, info.HasTokens = u.InputTokens, u.OutputTokens, u.TokensKnown
 }
 
 func countSheet(info *messages.JobInfo, status messages.SheetState) {
@@ -52,6 +60,7 @@ func sheetInfos(rows []store.SheetRow) []*messages.SheetInfo {
 			StartedAtUnixNano: unixNano(s.StartedAt), FinishedAtUnixNano: unixNano(s.FinishedAt),
 			Error: s.Error, WaitingUntilUnixNano: unixNano(s.WaitingUntil), Pid: int64(s.PID),
 			InputTokens: s.InputTokens, OutputTokens: s.OutputTokens, CostUsd: s.CostUSD,
+			HasCost: s.CostKnown, HasTokens: s.TokensKnown,
 			PeakRssMb: s.Profile.PeakRSSMB, CpuSeconds: s.Profile.CPUSeconds, MeanCpuPercent: s.Profile.MeanCPUPercent,
 			Stalled: s.Profile.Stalled, Notes: s.Notes, SessionId: s.SessionID,
 		}
@@ -105,6 +114,11 @@ type LogPlanRequest = logPlanRequest
 
 // NewLogPlanRequest builds a LogPlanRequest.
 func NewLogPlanRequest(jobID string) *LogPlanRequest { return &logPlanRequest{jobID: jobID} }
+
+// NewRunLogPlanRequest asks for the log plan of run n of a job id (0: the latest).
+func NewRunLogPlanRequest(jobID string, n int) *LogPlanRequest {
+	return &logPlanRequest{jobID: jobID, run: n}
+}
 
 func newLogPlan(dir string, j store.JobRow, rows []store.SheetRow) *logPlan {
 	p := &logPlan{Dir: dir, JobID: j.JobID}

@@ -30,6 +30,7 @@ func (j *jobActor) setETA(info *messages.JobInfo, now time.Time) {
 	if stats == nil {
 		return
 	}
+	j.setCostEstimate(info, stats, now)
 	if now.Sub(j.eta.at) >= etaRefresh || stats != j.eta.stats {
 		j.eta = etaCache{at: now, stats: stats}
 		j.eta.eta, j.eta.low, j.eta.high, j.eta.ok = j.estimate(stats, now)
@@ -75,7 +76,7 @@ func (j *jobActor) simulate(stats *correlation.Stats, dur func(*correlation.Stag
 		if s.row.Status != messages.SheetRunning {
 			continue
 		}
-		st, ok := stats.Lookup(correlation.Key{Score: j.job.JobID, Stage: s.row.Stage, Instrument: s.row.Instrument})
+		st, ok := stats.Lookup(correlation.Key{Score: j.historyKey(), Stage: s.row.Stage, Instrument: s.row.Instrument})
 		if !ok {
 			return 0, false
 		}
@@ -99,7 +100,7 @@ func (j *jobActor) simulate(stats *correlation.Stats, dur func(*correlation.Stag
 			never[s.row.Num-1] = true // will be skipped
 			continue
 		}
-		st, ok := stats.Lookup(correlation.Key{Score: j.job.JobID, Stage: s.row.Stage, Instrument: s.row.Instrument})
+		st, ok := stats.Lookup(correlation.Key{Score: j.historyKey(), Stage: s.row.Stage, Instrument: s.row.Instrument})
 		if !ok {
 			return 0, false
 		}

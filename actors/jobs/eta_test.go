@@ -35,7 +35,7 @@ prompt = "x"
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &jobActor{sc: sc, job: store.JobRow{JobID: "eta"}}
+	j := &jobActor{sc: sc, job: store.JobRow{JobID: "eta", ScoreKey: "eta"}}
 	for _, sh := range sc.Sheets() {
 		j.sheets = append(j.sheets, &sheetState{sh: sh, row: store.SheetRow{Num: sh.Num, Stage: sh.Stage.ID,
 			Instrument: "shell", Status: messages.SheetPending}})

@@ -77,7 +77,10 @@ type (
 		hooks         bool // hooks became due with it
 	}
 	// logPlanRequest asks where a job's output is; reply *logPlan.
-	logPlanRequest struct{ jobID string }
+	logPlanRequest struct {
+		jobID string
+		run   int // 0: the latest run
+	}
 )
 
 // jobSettings are the conductor settings a job actor uses.
@@ -140,12 +143,15 @@ type jobActor struct {
 	idx          dagIndex
 	lastEvent    messages.JobState // the job status last published as an event
 	eta          etaCache
+	spent        *store.Usage // what the tries reported; nil until first needed (spentUsage)
+	costEst      costEstimate
 	worktrees    worktreeState
 }
 
 func (j *jobActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		j.initRun()
 		j.settleExitedAttempts(ctx)
 		j.publish(ctx)
 	case *depsSettled:
@@ -188,6 +194,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.set.stallAfter, j.set.onStall, j.set.maxSheets = m.stallAfter, m.onStall, m.maxSheets
 	case *attemptDone:
 		j.finishAttempt(ctx, m)
+		j.checkBudget(ctx)
 		j.schedule(ctx)
 	case *rateLimited:
 		j.onRateLimited(ctx, m)
@@ -202,6 +209,8 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.preemptSheet(ctx, m)
 	case *messages.JobControlRequest:
 		j.control(ctx, m)
+	case *budgetReached:
+		j.pauseForBudget(ctx, m.detail)
 	case *messages.JobStatusRequest:
 		ctx.Respond(j.status())
 	case *logPlanRequest:
@@ -450,7 +459,7 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 			invalid("job %s is already paused", j.job.JobID)
 			return
 		}
-		j.job.UserPaused = true
+		j.job.UserPaused, j.job.PauseReason = true, ""
 		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
 		j.clearRequests()
 	case messages.JobAction_JOB_ACTION_RESUME:
@@ -463,7 +472,10 @@ func (j *jobActor) control(ctx actor.Context, m *messages.JobControlRequest) {
 			invalid("job %s is %s: only a paused, failed or cancelled job can be resumed", j.job.JobID, j.job.Status)
 			return
 		}
-		j.job.UserPaused = false
+		if !j.resumeBudget(ctx, m.GetBudgetAddUsd()) {
+			return
+		}
+		j.job.UserPaused, j.job.PauseReason = false, ""
 		ctx.Send(j.mgr, &slotCancel{jobID: j.job.JobID})
 		if j.revive {
 			notes = j.reviveSheets(time.Now())
@@ -560,6 +572,8 @@ func (j *jobActor) rows() []store.SheetRow {
 func (j *jobActor) info() *messages.JobInfo {
 	info := jobHeader(j.job)
 	info.After = j.waitingFor()
+	setUsage(info, j.spentUsage())
+	info.MaxCostUsd = j.budget()
 	c := j.idx.counts
 	info.SheetsCompleted, info.SheetsRunning, info.SheetsFailed = int64(c[messages.SheetCompleted]), int64(c[messages.SheetRunning]), int64(c[messages.SheetFailed])
 	j.setETA(info, time.Now())

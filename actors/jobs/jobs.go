@@ -86,6 +86,8 @@ type Actor struct {
 	timer     *mailbox.Timer            // the next grant round (a rate-limit window or start gap ends)
 	preempted map[slotKey][]preemptMark // recent preemptions per sheet, for damping
 
+	daily dailySpend // what today's tries reported spending ([budget] daily_usd)
+
 	draining   bool
 	drainTo    *actor.PID
 	drainTimer *mailbox.Timer
@@ -146,6 +148,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.slots = newSlots(a.cfg.MaxConcurrentSheets)
 		a.running = map[slotKey]*RunningSheet{}
 		a.start(ctx)
+		a.loadSpent(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		a.timer.Stop()
 		a.drainTimer.Stop()
@@ -171,6 +174,12 @@ func (a *Actor) Receive(ctx actor.Context) {
 
 	case *CountsRequest:
 		ctx.Respond(a.counts())
+	case *messages.CleanRequest:
+		a.clean(ctx, m)
+	case *SpendTodayRequest:
+		a.askSpendToday(ctx)
+	case *spent:
+		a.onSpent(ctx, m)
 	case *messages.JobStatusRequest:
 		a.jobStatus(ctx, m)
 	case *messages.ListJobsRequest:
@@ -181,12 +190,16 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.logPlan(ctx, m)
 
 	case *slotRequest:
+		if a.dailyBlocks(ctx, m) {
+			return
+		}
 		a.slots.request(m)
 		a.grant(ctx)
 	case *slotRelease:
 		a.onSlotRelease(ctx, m)
 	case *slotCancel:
 		a.slots.cancel(m.jobID)
+		a.daily.dropHeld(m.jobID)
 	case *rateLimitHit:
 		a.onRateLimitHit(ctx, m)
 	case *tick:
@@ -243,6 +256,8 @@ func (a *Actor) onJobUpdate(ctx actor.Context, m *jobUpdate) {
 
 func (a *Actor) onWriteDone(ctx actor.Context, m *store.WriteDone) {
 	switch tag := m.Tag.(type) {
+	case *cleaned:
+		a.onCleaned(ctx, tag, m.Err)
 	case *inserted:
 		a.onInserted(ctx, tag, m)
 	case *groupWritten:

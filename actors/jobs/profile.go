@@ -14,6 +14,7 @@ import (
 // RunningSheet is one running try as the profiler and the live views see it.
 type RunningSheet struct {
 	JobID, RunKey, Stage, Instrument string
+	ScoreKey                         string // the score's identity, for its history
 	Num, Voice, VoiceCount, Try      int
 	Attempts                         int // counted attempts used before this try
 	PID, PGID                        int
@@ -189,7 +190,7 @@ func (j *jobActor) liveness(s *sheetState) string {
 func (j *jobActor) reportRunning(ctx actor.Context, s *sheetState) {
 	after, on := j.stallPolicy(s)
 	out, errPath := attemptPaths(j.set.logDir, s.row.Num, s.row.Tries)
-	ctx.Send(j.mgr, &sheetRunning{sheet: RunningSheet{JobID: j.job.JobID, RunKey: j.job.RunKey,
+	ctx.Send(j.mgr, &sheetRunning{sheet: RunningSheet{JobID: j.job.JobID, RunKey: j.job.RunKey, ScoreKey: j.historyKey(),
 		Stage: s.row.Stage, Instrument: s.row.Instrument, Num: s.row.Num, Voice: s.row.Voice,
 		VoiceCount: s.row.VoiceCount, Try: s.row.Tries, Attempts: s.row.Attempts, PID: s.row.PID, PGID: s.row.PGID,
 		StartedAt: s.row.StartedAt, Stdout: out, Stderr: errPath, StallAfter: after, OnStall: on,

@@ -67,6 +67,9 @@ func (a *Actor) jobStatus(ctx actor.Context, m *messages.JobStatusRequest) {
 }
 
 func (a *Actor) logPlan(ctx actor.Context, m *logPlanRequest) {
+	if m.run != 0 && a.earlierRun(ctx, m) {
+		return
+	}
 	if e := a.jobs[m.jobID]; e != nil {
 		if e.final != nil {
 			ctx.Respond(e.plan)
@@ -94,7 +97,7 @@ func (a *Actor) list(ctx actor.Context, m *messages.ListJobsRequest) {
 		return
 	}
 	f := ctx.RequestFuture(a.deps.Store, &store.Query{Fn: func(qctx context.Context, db *store.DB) (any, error) {
-		rows, counts, err := db.FinishedJobs(qctx, ids)
+		rows, counts, usage, err := db.FinishedJobsUsage(qctx, ids)
 		if err != nil {
 			return nil, err
 		}
@@ -103,6 +106,7 @@ func (a *Actor) list(ctx actor.Context, m *messages.ListJobsRequest) {
 			info := jobInfo(r, nil)
 			c := counts[r.RunKey]
 			info.SheetsCompleted, info.SheetsFailed = int64(c[messages.SheetCompleted]), int64(c[messages.SheetFailed])
+			setUsage(info, usage[r.RunKey])
 			out = append(out, info)
 		}
 		return out, nil
@@ -130,6 +134,9 @@ func sortJobs(jobs []*messages.JobInfo) {
 
 func (a *Actor) control(ctx actor.Context, m *messages.JobControlRequest) {
 	id := m.GetJobId()
+	if a.refuseResumeAtDaily(ctx, m) {
+		return
+	}
 	if e := a.live(id); e != nil {
 		ctx.Forward(e.pid)
 		return

@@ -252,9 +252,7 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	if d.usage.SessionID != "" {
 		s.row.SessionID = d.usage.SessionID
 	}
-	s.row.InputTokens += d.usage.InputTokens
-	s.row.OutputTokens += d.usage.OutputTokens
-	s.row.CostUSD += d.usage.CostUSD
+	j.addUsage(ctx, s, d.usage)
 	s.row.Validations = toStoreValidations(d.checks)
 	s.row.Notes = append(s.row.Notes, r.Notes...) // e.g. a log cut by max_log_mb
 	p := j.profiles[s.sh.Instrument()]
@@ -264,6 +262,7 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	att := &store.AttemptRow{RunKey: j.job.RunKey, Num: d.num, Try: d.try, StartedAt: s.row.StartedAt,
 		FinishedAt: now, ExitCode: s.row.ExitCode, Validations: s.row.Validations, Profile: s.row.Profile,
 		Outcome: v.outcome, Counted: v.counted, Error: v.attemptErr}
+	setAttemptUsage(att, d.usage)
 	if v.counted {
 		s.row.Attempts++
 	}

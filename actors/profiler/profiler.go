@@ -8,6 +8,7 @@
 package profiler
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -154,7 +155,7 @@ func (a *Actor) onRound(ctx actor.Context, r *round) {
 			a.tries[k] = st
 		}
 		policy := Policy{StallAfter: s.StallAfter, Interval: time.Duration(a.cfg.Profiler.Interval), CPUOnly: s.CPUOnly}
-		if hist, ok := stats.Lookup(correlation.Key{Score: s.JobID, Stage: s.Stage, Instrument: s.Instrument}); ok && hist.Completed >= 3 {
+		if hist, ok := stats.Lookup(correlation.Key{Score: cmp.Or(s.ScoreKey, s.JobID), Stage: s.Stage, Instrument: s.Instrument}); ok && hist.Completed >= 3 {
 			policy.ExpectedP90 = hist.P90
 		}
 		p := st.Observe(r.readings[i], s.StartedAt, r.at, policy)

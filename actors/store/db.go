@@ -159,6 +159,21 @@ var migrations = []string{
 		error      TEXT NOT NULL DEFAULT ''
 	);
 	CREATE INDEX hooks_due ON hooks (done_at, id);`,
+	// 6: whether a sheet's cost and tokens were reported at all (an unknown
+	// cost is not a zero one), a job's budget (raised by resume), and why a job
+	// paused itself.
+	`ALTER TABLE sheets ADD COLUMN cost_known INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE sheets ADD COLUMN tokens_known INTEGER NOT NULL DEFAULT 0;
+	UPDATE sheets SET cost_known = 1 WHERE cost_usd > 0;
+	UPDATE sheets SET tokens_known = 1 WHERE input_tokens > 0 OR output_tokens > 0;
+	ALTER TABLE jobs ADD COLUMN budget_usd REAL NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN pause_reason TEXT NOT NULL DEFAULT '';
+	ALTER TABLE attempts ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+	ALTER TABLE attempts ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE attempts ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE attempts ADD COLUMN usage_known INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX attempts_by_finish ON attempts (finished_at);
+	ALTER TABLE jobs ADD COLUMN score_key TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrationSteps are Go steps run right after the SQL migration of the same

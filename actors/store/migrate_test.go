@@ -190,7 +190,7 @@ func frozenRun() (JobRow, []SheetRow, AttemptRow) {
 			RunKey: job.RunKey, Num: 1, Stage: "build", Voice: 1, VoiceCount: 1, Instrument: "shell",
 			Model: "", Status: "completed", Attempts: 1, Tries: 2, StartedAt: at(2), FinishedAt: at(3),
 			ExitCode: &zero, Validations: []Validation{{Type: "file_exists", Passed: true, Detail: "out.txt"}},
-			OutputTail: "built\n", InputTokens: 120, OutputTokens: 45, CostUSD: 0.25,
+			OutputTail: "built\n", InputTokens: 120, OutputTokens: 45, CostUSD: 0.25, CostKnown: true, TokensKnown: true, // known: reported before the flags existed
 			RateLimitWaited: 90 * time.Second,
 		},
 		{

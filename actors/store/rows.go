@@ -31,6 +31,14 @@ type JobRow struct {
 	Group    string
 	After    []string // job ids this run waits for
 	AfterAny bool     // run once they finished, whatever their outcome
+	// BudgetUSD is the job's budget: the score's max_cost_usd, raised by
+	// `resume --budget`; 0 = none.
+	BudgetUSD float64
+	// PauseReason says why the job paused itself ("budget"); "" for a user's pause.
+	PauseReason string
+	// ScoreKey is the score's identity (name and stage hash): the runs that
+	// share history, whatever their job ids. "" in runs from before it.
+	ScoreKey string
 }
 
 // Validation is the outcome of one validation of an attempt.
@@ -65,6 +73,8 @@ type SheetRow struct {
 	InputTokens     int64
 	OutputTokens    int64
 	CostUSD         float64
+	CostKnown       bool     // some try reported a cost; CostUSD is otherwise unknown, not zero
+	TokensKnown     bool     // likewise for the token counts
 	Profile         Profile  // of the latest try
 	Notes           []string // stall and anomaly lines of the latest try
 	SessionID       string   // the agent session of the latest try that reported one
@@ -90,6 +100,10 @@ type AttemptRow struct {
 	Error       string
 	Validations []Validation
 	Profile     Profile
+	// What the try reported: UsageKnown bit 1 = a cost, bit 2 = tokens.
+	CostUSD                   float64
+	InputTokens, OutputTokens int64
+	UsageKnown                int
 }
 
 // Run is a job run with its sheets.
@@ -199,11 +213,12 @@ func (op *SaveSheets) apply(ctx context.Context, tx *sql.Tx) error {
 	if a := op.Attempt; a != nil {
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO attempts
 			(run_key, num, try, counted, outcome, started_at, finished_at, exit_code, error, validations,
-			 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, cost_usd, input_tokens, output_tokens, usage_known)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			a.RunKey, a.Num, a.Try, b2i(a.Counted), a.Outcome, nanos(a.StartedAt), nanos(a.FinishedAt),
 			a.ExitCode, a.Error, validationsJSON(a.Validations),
-			a.Profile.PeakRSSMB, a.Profile.CPUSeconds, a.Profile.MeanCPUPercent, b2i(a.Profile.Stalled))
+			a.Profile.PeakRSSMB, a.Profile.CPUSeconds, a.Profile.MeanCPUPercent, b2i(a.Profile.Stalled),
+			a.CostUSD, a.InputTokens, a.OutputTokens, a.UsageKnown)
 		if err != nil {
 			return fmt.Errorf("save attempt %d of sheet %d: %w", a.Try, a.Num, err)
 		}
@@ -235,15 +250,17 @@ func upsertJob(ctx context.Context, tx *sql.Tx, j *JobRow) error {
 	// The source is set once, at insert; later upserts leave it alone.
 	_, err := tx.ExecContext(ctx, `INSERT INTO jobs
 		(run_key, job_id, run, name, status, user_paused, score_path, score_hash, workspace,
-		 created_at, started_at, finished_at, sheets_total, error, priority, group_name, after_jobs, after_any)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		 created_at, started_at, finished_at, sheets_total, error, priority, group_name, after_jobs, after_any,
+		 budget_usd, pause_reason, score_key)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (run_key) DO UPDATE SET
 		 name=excluded.name, status=excluded.status, user_paused=excluded.user_paused,
 		 started_at=excluded.started_at, finished_at=excluded.finished_at,
-		 sheets_total=excluded.sheets_total, error=excluded.error`,
+		 sheets_total=excluded.sheets_total, error=excluded.error,
+		 budget_usd=excluded.budget_usd, pause_reason=excluded.pause_reason, score_key=excluded.score_key`,
 		j.RunKey, j.JobID, j.Run, j.Name, j.Status, b2i(j.UserPaused), j.ScorePath, hash, j.Workspace,
 		nanos(j.CreatedAt), nanos(j.StartedAt), nanos(j.FinishedAt), j.SheetsTotal, j.Error,
-		j.Priority, j.Group, idsJSON(j.After), b2i(j.AfterAny))
+		j.Priority, j.Group, idsJSON(j.After), b2i(j.AfterAny), j.BudgetUSD, j.PauseReason, j.ScoreKey)
 	if err != nil {
 		return fmt.Errorf("save job %s: %w", j.JobID, err)
 	}
@@ -255,14 +272,14 @@ func upsertSheet(ctx context.Context, tx *sql.Tx, s *SheetRow) error {
 		(run_key, num, stage, voice, voice_count, instrument, model, status, attempts, tries,
 		 started_at, finished_at, exit_code, error, waiting_until, rate_limit_waited,
 		 pid, pgid, proc_start, validations, output_tail, input_tokens, output_tokens, cost_usd,
-		 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes, session_id)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes, session_id, cost_known, tokens_known)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		s.RunKey, s.Num, s.Stage, s.Voice, s.VoiceCount, s.Instrument, s.Model, s.Status, s.Attempts, s.Tries,
 		nanos(s.StartedAt), nanos(s.FinishedAt), s.ExitCode, s.Error, nanos(s.WaitingUntil), int64(s.RateLimitWaited),
 		s.PID, s.PGID, int64(s.ProcStart), validationsJSON(s.Validations), s.OutputTail,
 		s.InputTokens, s.OutputTokens, s.CostUSD,
 		s.Profile.PeakRSSMB, s.Profile.CPUSeconds, s.Profile.MeanCPUPercent, b2i(s.Profile.Stalled), notesJSON(s.Notes),
-		s.SessionID)
+		s.SessionID, b2i(s.CostKnown), b2i(s.TokensKnown))
 	if err != nil {
 		return fmt.Errorf("save sheet %d: %w", s.Num, err)
 	}
@@ -274,12 +291,12 @@ func upsertSheet(ctx context.Context, tx *sql.Tx, s *SheetRow) error {
 const selectJobs = `SELECT j.run_key, j.job_id, j.run, j.name, j.status, j.user_paused, j.score_path,
 	COALESCE((SELECT source FROM scores WHERE hash = j.score_hash), j.score_source), j.workspace,
 	j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error,
-	j.priority, j.group_name, j.after_jobs, j.after_any FROM jobs j`
+	j.priority, j.group_name, j.after_jobs, j.after_any, j.budget_usd, j.pause_reason, j.score_key FROM jobs j`
 
 // selectJobsNoSource is selectJobs without the (possibly large) source.
 const selectJobsNoSource = `SELECT j.run_key, j.job_id, j.run, j.name, j.status, j.user_paused, j.score_path,
 	NULL, j.workspace, j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error,
-	j.priority, j.group_name, j.after_jobs, j.after_any FROM jobs j`
+	j.priority, j.group_name, j.after_jobs, j.after_any, j.budget_usd, j.pause_reason, j.score_key FROM jobs j`
 
 func scanJob(sc interface{ Scan(...any) error }) (JobRow, error) {
 	var j JobRow
@@ -288,7 +305,7 @@ func scanJob(sc interface{ Scan(...any) error }) (JobRow, error) {
 	var after string
 	err := sc.Scan(&j.RunKey, &j.JobID, &j.Run, &j.Name, &j.Status, &paused, &j.ScorePath, &j.ScoreSource,
 		&j.Workspace, &created, &started, &finished, &j.SheetsTotal, &j.Error,
-		&j.Priority, &j.Group, &after, &afterAny)
+		&j.Priority, &j.Group, &after, &afterAny, &j.BudgetUSD, &j.PauseReason, &j.ScoreKey)
 	j.UserPaused, j.AfterAny = paused != 0, afterAny != 0
 	j.After = parseIDs(after)
 	j.CreatedAt, j.StartedAt, j.FinishedAt = fromNanos(created), fromNanos(started), fromNanos(finished)
@@ -299,7 +316,7 @@ func (db *DB) sheetsOf(ctx context.Context, runKey string) ([]SheetRow, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT run_key, num, stage, voice, voice_count, instrument, model,
 		status, attempts, tries, started_at, finished_at, exit_code, error, waiting_until, rate_limit_waited,
 		pid, pgid, proc_start, validations, output_tail, input_tokens, output_tokens, cost_usd,
-		peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes, session_id
+		peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes, session_id, cost_known, tokens_known
 		FROM sheets WHERE run_key = ? ORDER BY num`, runKey)
 	if err != nil {
 		return nil, fmt.Errorf("read sheets: %w", err)
@@ -311,11 +328,12 @@ func (db *DB) sheetsOf(ctx context.Context, runKey string) ([]SheetRow, error) {
 		var started, finished, waiting, waited, procStart int64
 		var exit sql.NullInt64
 		var vals, notes string
-		var stalled int
+		var stalled, costKnown, tokensKnown int
 		if err := rows.Scan(&s.RunKey, &s.Num, &s.Stage, &s.Voice, &s.VoiceCount, &s.Instrument, &s.Model,
 			&s.Status, &s.Attempts, &s.Tries, &started, &finished, &exit, &s.Error, &waiting, &waited,
 			&s.PID, &s.PGID, &procStart, &vals, &s.OutputTail, &s.InputTokens, &s.OutputTokens, &s.CostUSD,
-			&s.Profile.PeakRSSMB, &s.Profile.CPUSeconds, &s.Profile.MeanCPUPercent, &stalled, &notes, &s.SessionID); err != nil {
+			&s.Profile.PeakRSSMB, &s.Profile.CPUSeconds, &s.Profile.MeanCPUPercent, &stalled, &notes, &s.SessionID,
+			&costKnown, &tokensKnown); err != nil {
 			return nil, fmt.Errorf("read sheet: %w", err)
 		}
 		s.StartedAt, s.FinishedAt, s.WaitingUntil = fromNanos(started), fromNanos(finished), fromNanos(waiting)
@@ -326,6 +344,7 @@ func (db *DB) sheetsOf(ctx context.Context, runKey string) ([]SheetRow, error) {
 		}
 		s.Validations = parseValidations(vals)
 		s.Profile.Stalled = stalled != 0
+		s.CostKnown, s.TokensKnown = costKnown != 0, tokensKnown != 0
 		if notes != "[]" {
 			json.Unmarshal([]byte(notes), &s.Notes) // a damaged note list is not worth failing a load
 		}
@@ -389,18 +408,25 @@ type SheetCounts map[messages.SheetState]int
 // FinishedJobs lists the latest run of every job id whose latest run has
 // finished, newest first, with completed-sheet counts (no sheets loaded).
 func (db *DB) FinishedJobs(ctx context.Context, exclude map[string]bool) ([]JobRow, map[string]SheetCounts, error) {
+	jobs, counts, _, err := db.FinishedJobsUsage(ctx, exclude)
+	return jobs, counts, err
+}
+
+// FinishedJobsUsage is FinishedJobs with what each run's sheets reported
+// spending, summed in the same pass over the sheets.
+func (db *DB) FinishedJobsUsage(ctx context.Context, exclude map[string]bool) ([]JobRow, map[string]SheetCounts, map[string]Usage, error) {
 	rows, err := db.read.QueryContext(ctx, selectJobsNoSource+`
 		WHERE j.run = (SELECT max(run) FROM jobs WHERE job_id = j.job_id)
 		AND j.status IN ('completed','failed','cancelled') ORDER BY j.created_at DESC`)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list finished jobs: %w", err)
+		return nil, nil, nil, fmt.Errorf("list finished jobs: %w", err)
 	}
 	var out []JobRow
 	for rows.Next() {
 		j, err := scanJob(rows)
 		if err != nil {
 			rows.Close()
-			return nil, nil, fmt.Errorf("read job: %w", err)
+			return nil, nil, nil, fmt.Errorf("read job: %w", err)
 		}
 		if !exclude[j.JobID] {
 			j.ScoreSource = nil
@@ -409,28 +435,41 @@ func (db *DB) FinishedJobs(ctx context.Context, exclude map[string]bool) ([]JobR
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	counts := map[string]SheetCounts{}
-	crow, err := db.read.QueryContext(ctx, `SELECT s.run_key, s.status, count(*) FROM sheets s
-		JOIN jobs j ON j.run_key = s.run_key
+	counts, usage := map[string]SheetCounts{}, map[string]Usage{}
+	crow, err := db.read.QueryContext(ctx, `SELECT s.run_key, s.status, count(*),
+		sum(CASE WHEN s.cost_known THEN s.cost_usd ELSE 0 END), max(s.cost_known),
+		sum(CASE WHEN s.tokens_known THEN s.input_tokens ELSE 0 END),
+		sum(CASE WHEN s.tokens_known THEN s.output_tokens ELSE 0 END), max(s.tokens_known)
+		FROM sheets s JOIN jobs j ON j.run_key = s.run_key
 		WHERE j.status IN ('completed','failed','cancelled') GROUP BY s.run_key, s.status`)
 	if err != nil {
-		return nil, nil, fmt.Errorf("count sheets: %w", err)
+		return nil, nil, nil, fmt.Errorf("count sheets: %w", err)
 	}
 	defer crow.Close()
 	for crow.Next() {
 		var key, status string
-		var n int
-		if err := crow.Scan(&key, &status, &n); err != nil {
-			return nil, nil, err
+		var n, costKnown, tokensKnown int
+		var cost float64
+		var in, outTokens int64
+		if err := crow.Scan(&key, &status, &n, &cost, &costKnown, &in, &outTokens, &tokensKnown); err != nil {
+			return nil, nil, nil, err
 		}
 		if counts[key] == nil {
 			counts[key] = SheetCounts{}
 		}
 		counts[key][messages.SheetState(status)] = n
+		u := usage[key]
+		if costKnown != 0 {
+			u.CostUSD, u.CostKnown = u.CostUSD+cost, true
+		}
+		if tokensKnown != 0 {
+			u.InputTokens, u.OutputTokens, u.TokensKnown = u.InputTokens+in, u.OutputTokens+outTokens, true
+		}
+		usage[key] = u
 	}
-	return out, counts, crow.Err()
+	return out, counts, usage, crow.Err()
 }
 
 // MarkFailed records a run as failed without its actor (which died).

@@ -174,6 +174,13 @@ type FinishedTry struct {
 	Error                             string
 	Profile                           Profile
 	FinishedAt                        time.Time
+	// ScoreKey is the score's identity (the job id for runs from before it).
+	ScoreKey string
+	RunKey   string
+	Num      int
+	// What the try reported spending; CostKnown false: nothing.
+	CostUSD   float64
+	CostKnown bool
 }
 
 // FinishedTries returns tries that ended by themselves (completed, failed,
@@ -181,10 +188,12 @@ type FinishedTry struct {
 // ("" = all).
 func (db *DB) FinishedTries(ctx context.Context, score string, limit int) ([]FinishedTry, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT j.job_id, j.name, s.stage, s.instrument, a.outcome,
-		a.finished_at - a.started_at, a.error, a.peak_rss_mb, a.cpu_seconds, a.mean_cpu_percent, a.stalled, a.finished_at
+		a.finished_at - a.started_at, a.error, a.peak_rss_mb, a.cpu_seconds, a.mean_cpu_percent, a.stalled, a.finished_at,
+		CASE j.score_key WHEN '' THEN j.job_id ELSE j.score_key END, a.run_key, a.num, a.cost_usd, a.usage_known & 1
 		FROM attempts a JOIN sheets s ON s.run_key = a.run_key AND s.num = a.num JOIN jobs j ON j.run_key = a.run_key
-		WHERE a.outcome IN ('completed','failed','timed_out','stalled') AND (? = '' OR j.job_id = ? OR j.name = ?)
-		ORDER BY a.finished_at DESC LIMIT ?`, score, score, score, limit)
+		WHERE a.outcome IN ('completed','failed','timed_out','stalled') AND (? = '' OR j.job_id = ? OR j.name = ? OR j.score_key = ?
+		 OR (j.score_key != '' AND j.score_key IN (SELECT score_key FROM jobs WHERE job_id = ? OR name = ?)))
+		ORDER BY a.finished_at DESC LIMIT ?`, score, score, score, score, score, score, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read finished tries: %w", err)
 	}
@@ -193,12 +202,14 @@ func (db *DB) FinishedTries(ctx context.Context, score string, limit int) ([]Fin
 	for rows.Next() {
 		var t FinishedTry
 		var dur, finished int64
-		var stalled int
+		var stalled, costKnown int
 		if err := rows.Scan(&t.JobID, &t.JobName, &t.Stage, &t.Instrument, &t.Outcome, &dur, &t.Error,
-			&t.Profile.PeakRSSMB, &t.Profile.CPUSeconds, &t.Profile.MeanCPUPercent, &stalled, &finished); err != nil {
+			&t.Profile.PeakRSSMB, &t.Profile.CPUSeconds, &t.Profile.MeanCPUPercent, &stalled, &finished,
+			&t.ScoreKey, &t.RunKey, &t.Num, &t.CostUSD, &costKnown); err != nil {
 			return nil, fmt.Errorf("read finished try: %w", err)
 		}
 		t.Duration, t.Profile.Stalled, t.FinishedAt = time.Duration(dur), stalled != 0, fromNanos(finished)
+		t.CostKnown = costKnown != 0
 		out = append(out, t)
 	}
 	return out, rows.Err()

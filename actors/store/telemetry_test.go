@@ -386,7 +386,8 @@ func TestMigration2UpgradesFrozenV1(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := FinishedTry{JobID: "frozen-job", JobName: "frozen score", Stage: "build", Instrument: "shell",
-			Outcome: "completed", Duration: time.Second, FinishedAt: time.Unix(1_750_000_003, 0)}
+			Outcome: "completed", Duration: time.Second, FinishedAt: time.Unix(1_750_000_003, 0),
+			ScoreKey: "frozen-job", RunKey: "frozen-job.1", Num: 1} // no identity before it existed: the job id
 		if len(tries) != 1 || tries[0] != want {
 			t.Errorf("FinishedTries(%q) on migrated v1 = %+v, want [%+v]", score, tries, want)
 		}

@@ -46,9 +46,9 @@ func newProfile() *Profile {
 //     repositories, and the default read-only sandbox could not write the files
 //     validations look for.
 //   - gemini: `gemini --approval-mode auto_edit --output-format json`, the
-//     prompt on stdin; the answer and token usage come from the JSON object. Gemini
-//     runs headless whenever stdin is not a terminal, and stdin, unlike
-//     `-p PROMPT`, has no ARG_MAX limit on prompt size.
+//     prompt on stdin. Gemini runs headless whenever stdin is not a terminal,
+//     and stdin, unlike `-p PROMPT`, has no ARG_MAX limit on prompt size. The
+//     JSON object carries the answer and the token counts.
 //
 // A user who wants other flags (e.g. `--dangerously-skip-permissions`) writes
 // <home>/instruments/<name>.toml, which replaces the built-in of that name.
@@ -96,6 +96,7 @@ func Builtins() map[string]*Profile {
 	gemini.Args = []string{"--approval-mode", "auto_edit", "--output-format", "json"}
 	gemini.OutputFormat = OutputGeminiJSON
 	gemini.ModelArgs = []string{"--model", PlaceholderModel}
+	gemini.OutputFormat = OutputGeminiJSON
 	gemini.Errors.RateLimitPatterns = []string{
 		`rate.?limit`, `\b429\b`, `resource.?exhausted`, `quota exceeded`, `too many requests`,
 	}

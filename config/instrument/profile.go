@@ -42,8 +42,10 @@ const (
 	// `codex exec --json`; the answer is the text of the last
 	// "item.completed" event whose item is an "agent_message".
 	OutputCodexJSONL = "codex-jsonl"
-	// OutputGeminiJSON: stdout is the object `gemini --output-format json`
-	// prints at the end (response, stats, error).
+	// OutputGeminiJSON: stdout is what `gemini --output-format json` (one
+	// pretty-printed object) or `stream-json` (events, a "result" last)
+	// prints; the answer is "response" (or the assistant messages), the
+	// tokens come from "stats".
 	OutputGeminiJSON = "gemini-json"
 )
 

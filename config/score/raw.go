@@ -22,8 +22,9 @@ type rawScore struct {
 }
 
 type rawRun struct {
-	MaxParallel *int  `toml:"max_parallel"`
-	FailFast    *bool `toml:"fail_fast"`
+	MaxParallel *int     `toml:"max_parallel"`
+	FailFast    *bool    `toml:"fail_fast"`
+	MaxCostUSD  *float64 `toml:"max_cost_usd"`
 }
 
 type rawSettings struct {

@@ -10,6 +10,7 @@ package score
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,6 +50,9 @@ type Score struct {
 	MaxParallel int
 	// FailFast: once a sheet fails for good, start no new sheet of the job.
 	FailFast bool
+	// MaxCostUSD is the job's budget: at it, no new try starts and the job
+	// pauses with the reason "budget". 0 = no budget.
+	MaxCostUSD float64
 	// Vars are strings, arrays or tables, the same for every sheet; never nil.
 	Vars map[string]any
 	// VoiceVars are arrays, one element per voice: voice v of a stage reads
@@ -330,6 +334,12 @@ func (p *parser) build(raw *rawScore) *Score {
 	}
 	s.Hooks = raw.Hooks
 	p.checkHooks(&s.Hooks)
+	if c := raw.Run.MaxCostUSD; c != nil {
+		if !(*c > 0) || math.IsInf(*c, 0) {
+			p.at("run.max_cost_usd", "max_cost_usd must be a positive number of US dollars, not %v", *c)
+		}
+		s.MaxCostUSD = *c
+	}
 
 	p.checkSettings("defaults", &raw.Defaults)
 	if len(raw.Stage) == 0 {

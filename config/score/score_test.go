@@ -338,6 +338,10 @@ func TestProblems(t *testing.T) {
 			[]problem{{"", 6, "stage s lists 3 instruments for 2 voices"}, {"", 6, `unknown instrument "claud-code" (did you mean "claude-code"?)`}}},
 		{"stage workspace: empty, bad template", head + "[[stage]]\nid = 's'\nworkspace = ' '\nprompt = 'p'\n[[stage]]\nid = 't'\nworkspace = 'wt/{{.Voic}}'\nprompt = 'p'\n",
 			[]problem{{"", 5, "stage s has an empty workspace"}, {"", 9, "bad template in workspace: .Voic is not a template field"}}},
+		{"a budget must be positive", head + "[run]\nmax_cost_usd = 0.0\n[[stage]]\nid = 'a'\nprompt = 'p'\n",
+			[]problem{{"", 4, "max_cost_usd must be a positive number of US dollars, not 0"}}},
+		{"a budget in dollars is fine", head + "[run]\nmax_cost_usd = 2.5\n[[stage]]\nid = 'a'\nprompt = 'p'\n", nil},
+		{"whole dollars too", head + "[run]\nmax_cost_usd = 5\n[[stage]]\nid = 'a'\nprompt = 'p'\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

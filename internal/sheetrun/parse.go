@@ -26,7 +26,8 @@ type Usage struct {
 	Text                      string // the agent's final answer
 	InputTokens, OutputTokens int64
 	CostUSD                   float64
-	HasUsage                  bool // token counts or cost were found
+	HasCost                   bool // the instrument reported a cost (a missing one is unknown, not zero)
+	HasTokens                 bool // the instrument reported token counts
 	IsError                   bool // the instrument itself flagged the run as failed (claude-json is_error)
 	// ErrorText is the structured result's error channel: the text of a
 	// failed API call, the errors list of an error_* subtype, the error
@@ -183,13 +184,13 @@ func claudeUsage(r claudeResult, stream []string) Usage {
 	errs = append(errs, r.Errors...)
 	u.ErrorText = strings.Join(errs, "\n")
 	if r.Usage != nil {
-		u.InputTokens, u.OutputTokens, u.HasUsage = r.Usage.InputTokens, r.Usage.OutputTokens, true
+		u.InputTokens, u.OutputTokens, u.HasTokens = r.Usage.InputTokens, r.Usage.OutputTokens, true
 	}
 	switch {
 	case r.Cost != nil:
-		u.CostUSD, u.HasUsage = *r.Cost, true
+		u.CostUSD, u.HasCost = *r.Cost, true
 	case r.OldCost != nil:
-		u.CostUSD, u.HasUsage = *r.OldCost, true
+		u.CostUSD, u.HasCost = *r.OldCost, true
 	}
 	return u
 }
@@ -272,55 +273,9 @@ func parseCodex(b []byte) (Usage, error) {
 	u.ErrorText = strings.Join(errs, "\n")
 	switch {
 	case haveTurns:
-		u.InputTokens, u.OutputTokens, u.HasUsage = turns.InputTokens, turns.OutputTokens, true
+		u.InputTokens, u.OutputTokens, u.HasTokens = turns.InputTokens, turns.OutputTokens, true
 	case haveTotal:
-		u.InputTokens, u.OutputTokens, u.HasUsage = total.InputTokens, total.OutputTokens, true
-	}
-	return u, nil
-}
-
-// geminiResult is the object `gemini --output-format json` prints at the end
-// (pretty-printed; fatal errors go to stderr instead).
-type geminiResult struct {
-	SessionID string  `json:"session_id"`
-	Response  *string `json:"response"`
-	Stats     *struct {
-		Models map[string]struct {
-			Tokens struct {
-				Prompt     int64 `json:"prompt"`
-				Candidates int64 `json:"candidates"`
-			} `json:"tokens"`
-		} `json:"models"`
-	} `json:"stats"`
-	Error *struct {
-		Type    string `json:"type"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func parseGemini(b []byte) (Usage, error) {
-	b = bytes.TrimSpace(b)
-	// Stray lines may come before the object: start at the first line that opens one.
-	if i := bytes.Index(b, []byte("\n{")); len(b) > 0 && b[0] != '{' && i >= 0 {
-		b = b[i+1:]
-	}
-	var r geminiResult
-	if err := json.Unmarshal(b, &r); err != nil || r.Response == nil && r.Stats == nil && r.Error == nil {
-		return Usage{}, errors.New("no Gemini result object in the instrument's output")
-	}
-	u := Usage{SessionID: r.SessionID}
-	if r.Response != nil {
-		u.Text = *r.Response
-	}
-	if r.Stats != nil {
-		for _, m := range r.Stats.Models {
-			u.InputTokens += m.Tokens.Prompt
-			u.OutputTokens += m.Tokens.Candidates
-			u.HasUsage = true
-		}
-	}
-	if r.Error != nil {
-		u.IsError, u.ErrorText = true, strings.TrimSpace(r.Error.Type+": "+r.Error.Message)
+		u.InputTokens, u.OutputTokens, u.HasTokens = total.InputTokens, total.OutputTokens, true
 	}
 	return u, nil
 }

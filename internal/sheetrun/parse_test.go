@@ -18,26 +18,26 @@ func TestParseOutputSamples(t *testing.T) {
 		format, file string
 		want         Usage
 	}{
-		{FormatClaudeJSON, "claude.json", Usage{Text: "Wrote draft-1.md (412 words).", InputTokens: 1532, OutputTokens: 687, CostUSD: 0.04213, HasUsage: true, SessionID: "5c1f2f0e-7a7e-4c1b-9d7e-0b6f0f3e2a11"}},
-		{FormatClaudeJSON, "claude-stream.jsonl", Usage{Text: "Reached max turns", InputTokens: 100, OutputTokens: 20, CostUSD: 0.5, HasUsage: true, IsError: true, ErrorText: "error_max_turns", SessionID: "a1"}},
+		{FormatClaudeJSON, "claude.json", Usage{Text: "Wrote draft-1.md (412 words).", InputTokens: 1532, OutputTokens: 687, CostUSD: 0.04213, HasCost: true, HasTokens: true, SessionID: "5c1f2f0e-7a7e-4c1b-9d7e-0b6f0f3e2a11"}},
+		{FormatClaudeJSON, "claude-stream.jsonl", Usage{Text: "Reached max turns", InputTokens: 100, OutputTokens: 20, CostUSD: 0.5, HasCost: true, HasTokens: true, IsError: true, ErrorText: "error_max_turns", SessionID: "a1"}},
 		// An error_* subtype's result is the agent's answer: it is no error text, its errors list is.
-		{FormatClaudeJSON, "claude-max-turns-ratelimiter.jsonl", Usage{Text: "I added a token-bucket rate limiter; the rate limit is 429-safe now.", InputTokens: 300, OutputTokens: 90, CostUSD: 0.9, HasUsage: true, IsError: true,
+		{FormatClaudeJSON, "claude-max-turns-ratelimiter.jsonl", Usage{Text: "I added a token-bucket rate limiter; the rate limit is 429-safe now.", InputTokens: 300, OutputTokens: 90, CostUSD: 0.9, HasCost: true, HasTokens: true, IsError: true,
 			ErrorText: "error_max_turns\nReached maximum number of turns (3)", SessionID: "s-max"}},
 		// A failed API call: the result is the error; the stream adds the category and reset time.
-		{FormatClaudeJSON, "claude-usage-limit.jsonl", Usage{Text: "You've hit your session limit · resets 6:30pm (UTC)", HasUsage: true, IsError: true,
+		{FormatClaudeJSON, "claude-usage-limit.jsonl", Usage{Text: "You've hit your session limit · resets 6:30pm (UTC)", HasCost: true, IsError: true,
 			ErrorText: "rate_limit rejected resets_at 1790000000\nerror: rate_limit\napi_error_status 429\nYou've hit your session limit · resets 6:30pm (UTC)", SessionID: "9d0c"}},
 		// Codex: the answer talks about rate limits; only the error events are the error channel.
 		{FormatCodexJSONL, "codex-usage-limit.jsonl", Usage{Text: "The API has a rate limit of 10 requests per second.",
 			ErrorText: "You've hit your usage limit. Try again in 2 hours.\nYou've hit your usage limit. Try again in 2 hours."}},
 		// Two turns: usage adds up, the last agent message is the answer.
-		{FormatCodexJSONL, "codex.jsonl", Usage{Text: "Merged the drafts into merged.md.", InputTokens: 25763, OutputTokens: 200, HasUsage: true}},
+		{FormatCodexJSONL, "codex.jsonl", Usage{Text: "Merged the drafts into merged.md.", InputTokens: 25763, OutputTokens: 200, HasTokens: true}},
 		// Older generation: token_count is a running total, the last one counts.
-		{FormatCodexJSONL, "codex-legacy.jsonl", Usage{Text: "Done: wrote report.md", InputTokens: 900, OutputTokens: 75, HasUsage: true}},
+		{FormatCodexJSONL, "codex-legacy.jsonl", Usage{Text: "Done: wrote report.md", InputTokens: 900, OutputTokens: 75, HasTokens: true}},
 		{FormatText, "claude.json", Usage{}},
 		// Verbose settings turn json into an array of every message.
-		{FormatClaudeJSON, "claude-array.json", Usage{Text: "hi", InputTokens: 3, OutputTokens: 4, CostUSD: 0.2, HasUsage: true, SessionID: "arr"}},
+		{FormatClaudeJSON, "claude-array.json", Usage{Text: "hi", InputTokens: 3, OutputTokens: 4, CostUSD: 0.2, HasCost: true, HasTokens: true, SessionID: "arr"}},
 		// Gemini: pretty-printed after a stray stderr-ish line; usage adds up over models.
-		{FormatGeminiJSON, "gemini.json", Usage{Text: "Wrote notes.md about the API's rate limit.", InputTokens: 1050, OutputTokens: 125, HasUsage: true, SessionID: "g-1"}},
+		{FormatGeminiJSON, "gemini.json", Usage{Text: "Wrote notes.md about the API's rate limit.", InputTokens: 1050, OutputTokens: 125, HasTokens: true, SessionID: "g-1"}},
 	} {
 		got, err := ParseOutput(tc.format, samples+tc.file)
 		if err != nil || got != tc.want {
@@ -92,7 +92,7 @@ func TestFakeAgentUsageAndFailures(t *testing.T) {
 		t.Fatalf("result %+v", r)
 	}
 	u, err := ParseOutput(FormatClaudeJSON, s.StdoutPath)
-	want := Usage{Text: "drafted", InputTokens: 1200, OutputTokens: 345, CostUSD: 0.0125, HasUsage: true}
+	want := Usage{Text: "drafted", InputTokens: 1200, OutputTokens: 345, CostUSD: 0.0125, HasCost: true, HasTokens: true}
 	if err != nil || u != want {
 		t.Errorf("usage %+v, %v", u, err)
 	}

@@ -17,6 +17,9 @@
 //	                         (error_during_execution, with a session id), and exit 1
 //	@stream N INTERVAL       print N Claude stream-json events, one every INTERVAL (a busy, silent agent)
 //	@args FILE               append this invocation's arguments (one line) to FILE
+//	@usage-stream IN OUT COST  print Claude stream-json (init, an assistant message, a tool call, result)
+//	@codex-usage IN OUT      print codex exec --json events (an agent message, a command, turn.completed)
+//	@gemini-usage IN OUT     print a Gemini --output-format json object (pretty-printed, stats per model)
 //	@spawn-orphan DURATION   start `sleep DURATION` in a new session (outlives us), PID in orphan.pid
 //	@spawn-child DURATION    start `sleep DURATION` in our process group, PID in child.pid
 //	@alloc MB                allocate and touch MB megabytes, kept until exit
@@ -48,6 +51,7 @@ var known = map[string]bool{
 	"@write": true, "@append": true, "@stdout": true, "@stderr": true, "@sleep": true, "@exit": true,
 	"@ratelimit": true, "@fail": true, "@auth": true, "@usage": true, "@spawn-orphan": true,
 	"@spawn-child": true, "@alloc": true, "@ignore-term": true, "@result": true, "@result-fail": true, "@stream": true, "@args": true,
+	"@usage-stream": true, "@codex-usage": true, "@gemini-usage": true,
 }
 
 func main() {
@@ -234,6 +238,8 @@ func (a *agent) do(name string, args []string) (code int, done bool, err error) 
 			err = cerr
 		}
 		return 0, false, err
+	case "@usage-stream", "@codex-usage", "@gemini-usage":
+		return 0, false, a.structured(name, args)
 	case "@spawn-orphan", "@spawn-child":
 		d, err := time.ParseDuration(arg(0))
 		if err != nil {

@@ -15,24 +15,26 @@ type ConductorStatusCmd struct {
 }
 
 type conductorStatusJSON struct {
-	Schema         string  `json:"schema"`
-	PID            int64   `json:"pid"`
-	Version        string  `json:"version"`
-	UptimeSeconds  float64 `json:"uptime_seconds"`
-	Clone          string  `json:"clone"`
-	Socket         string  `json:"socket"`
-	Status         string  `json:"status"`
-	AcceptingWork  bool    `json:"accepting_work"`
-	RunningJobs    int64   `json:"running_jobs"`
-	QueuedJobs     int64   `json:"queued_jobs"`
-	RunningSheets  int64   `json:"running_sheets"`
-	MemoryMB       float64 `json:"memory_mb"`
-	MemoryLimitMB  float64 `json:"memory_limit_mb"`
-	ChildProcesses int64   `json:"child_processes"`
-	ProcessLimit   int64   `json:"process_limit"`
-	Pressure       string  `json:"pressure"`
-	PressureNote   string  `json:"pressure_note,omitempty"`
-	Isolation      string  `json:"isolation"`
+	Schema         string   `json:"schema"`
+	PID            int64    `json:"pid"`
+	Version        string   `json:"version"`
+	UptimeSeconds  float64  `json:"uptime_seconds"`
+	Clone          string   `json:"clone"`
+	Socket         string   `json:"socket"`
+	Status         string   `json:"status"`
+	AcceptingWork  bool     `json:"accepting_work"`
+	RunningJobs    int64    `json:"running_jobs"`
+	QueuedJobs     int64    `json:"queued_jobs"`
+	RunningSheets  int64    `json:"running_sheets"`
+	MemoryMB       float64  `json:"memory_mb"`
+	MemoryLimitMB  float64  `json:"memory_limit_mb"`
+	ChildProcesses int64    `json:"child_processes"`
+	ProcessLimit   int64    `json:"process_limit"`
+	Pressure       string   `json:"pressure"`
+	PressureNote   string   `json:"pressure_note,omitempty"`
+	Isolation      string   `json:"isolation"`
+	SpentTodayUSD  float64  `json:"spent_today_usd"`  // what today's tries reported (local day)
+	DailyBudgetUSD *float64 `json:"daily_budget_usd"` // [budget] daily_usd; null: none
 }
 
 func (c *ConductorStatusCmd) Run(g *Globals) error {
@@ -50,7 +52,12 @@ func (c *ConductorStatusCmd) Run(g *Globals) error {
 		return err
 	}
 	if c.JSON {
+		var daily *float64
+		if st.GetDailyBudgetUsd() > 0 {
+			daily = ptr(st.GetDailyBudgetUsd())
+		}
 		return g.printJSON(conductorStatusJSON{
+			SpentTodayUSD: costJSONValue(st.GetSpentTodayUsd()), DailyBudgetUSD: daily,
 			Schema: schema, PID: st.Pid, Version: st.Version, UptimeSeconds: st.UptimeSeconds, Clone: st.Clone,
 			Socket: st.Socket, Status: st.Status, AcceptingWork: st.AcceptingWork, RunningJobs: st.RunningJobs,
 			QueuedJobs: st.QueuedJobs, RunningSheets: st.RunningSheets, MemoryMB: round1(st.MemoryMb),
@@ -78,6 +85,7 @@ func (c *ConductorStatusCmd) Run(g *Globals) error {
 		fmt.Fprintf(&b, "             %s\n", st.MonitorNote)
 	}
 	fmt.Fprintf(&b, "  isolation  %s\n", st.Isolation)
+	fmt.Fprintf(&b, "  spend      %s today%s\n", usd(st.GetSpentTodayUsd(), true), dailyBudgetText(st))
 	fmt.Fprintf(&b, "  socket     %s\n  log        %s\n", st.Socket, st.LogPath)
 	g.printf("%s", b.String())
 	return nil

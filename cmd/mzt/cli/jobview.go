@@ -13,27 +13,37 @@ import (
 // jobJSON is a job as CONTRACT §3 prints it. The eta_* fields are null when
 // the conductor has no estimate (no history, or the job is finished).
 type jobJSON struct {
-	ID              string       `json:"id"`
-	Name            string       `json:"name"`
-	Status          string       `json:"status"`
-	ScorePath       string       `json:"score_path"`
-	Workspace       string       `json:"workspace"`
-	CreatedAt       *string      `json:"created_at"`
-	StartedAt       *string      `json:"started_at"`
-	FinishedAt      *string      `json:"finished_at"`
-	SheetsTotal     int64        `json:"sheets_total"`
-	SheetsCompleted int64        `json:"sheets_completed"`
-	SheetsFailed    int64        `json:"sheets_failed"`
-	Run             int64        `json:"run"`
-	Error           string       `json:"error"`
-	ETASeconds      *float64     `json:"eta_seconds"`
-	ETALowSeconds   *float64     `json:"eta_low_seconds"`
-	ETAHighSeconds  *float64     `json:"eta_high_seconds"`
-	SheetsStalled   int64        `json:"sheets_stalled"`
-	Group           string       `json:"group"`
-	Priority        int64        `json:"priority"`
-	WaitingFor      []string     `json:"waiting_for"`
-	Sheets          *[]sheetJSON `json:"sheets,omitempty"`
+	ID              string   `json:"id"`
+	Name            string   `json:"name"`
+	Status          string   `json:"status"`
+	ScorePath       string   `json:"score_path"`
+	Workspace       string   `json:"workspace"`
+	CreatedAt       *string  `json:"created_at"`
+	StartedAt       *string  `json:"started_at"`
+	FinishedAt      *string  `json:"finished_at"`
+	SheetsTotal     int64    `json:"sheets_total"`
+	SheetsCompleted int64    `json:"sheets_completed"`
+	SheetsFailed    int64    `json:"sheets_failed"`
+	Run             int64    `json:"run"`
+	Error           string   `json:"error"`
+	ETASeconds      *float64 `json:"eta_seconds"`
+	ETALowSeconds   *float64 `json:"eta_low_seconds"`
+	ETAHighSeconds  *float64 `json:"eta_high_seconds"`
+	SheetsStalled   int64    `json:"sheets_stalled"`
+	CostUSD         *float64 `json:"cost_usd"`      // null: no try reported a cost
+	InputTokens     *int64   `json:"input_tokens"`  // null: no try reported tokens
+	OutputTokens    *int64   `json:"output_tokens"` // null likewise
+	MaxCostUSD      *float64 `json:"max_cost_usd"`  // the budget; null: none
+	// The expected cost of the whole job from the score's history; null when
+	// a stage left has none.
+	CostEstimateUSD     *float64     `json:"cost_estimate_usd"`
+	CostEstimateLowUSD  *float64     `json:"cost_estimate_low_usd"`
+	CostEstimateHighUSD *float64     `json:"cost_estimate_high_usd"`
+	PauseReason         string       `json:"pause_reason,omitempty"`
+	Group               string       `json:"group"`
+	Priority            int64        `json:"priority"`
+	WaitingFor          []string     `json:"waiting_for"`
+	Sheets              *[]sheetJSON `json:"sheets,omitempty"`
 }
 
 // sheetJSON is a sheet; the profile fields (peak_rss_mb, cpu_seconds,
@@ -52,9 +62,9 @@ type sheetJSON struct {
 	ExitCode        *int64           `json:"exit_code"`
 	Error           string           `json:"error"`
 	Validations     []validationJSON `json:"validations"`
-	InputTokens     int64            `json:"input_tokens,omitempty"`
-	OutputTokens    int64            `json:"output_tokens,omitempty"`
-	CostUSD         float64          `json:"cost_usd,omitempty"`
+	InputTokens     *int64           `json:"input_tokens"`
+	OutputTokens    *int64           `json:"output_tokens"`
+	CostUSD         *float64         `json:"cost_usd"` // the sum of its tries; null when none reported one
 	PeakRSSMB       *float64         `json:"peak_rss_mb"`
 	CPUSeconds      *float64         `json:"cpu_seconds"`
 	MeanCPUPercent  *float64         `json:"mean_cpu_percent"`
@@ -84,8 +94,18 @@ func toJobJSON(j *messages.JobInfo) jobJSON {
 		CreatedAt: rfc3339(j.GetCreatedAtUnixNano()), StartedAt: rfc3339(j.GetStartedAtUnixNano()),
 		FinishedAt: rfc3339(j.GetFinishedAtUnixNano()), SheetsTotal: j.GetSheetsTotal(),
 		SheetsCompleted: j.GetSheetsCompleted(), SheetsFailed: j.GetSheetsFailed(), Run: j.GetRun(), Error: j.GetError(),
-		SheetsStalled: j.GetSheetsStalled(), Group: j.GetGroup(), Priority: j.GetPriority(),
-		WaitingFor: append([]string{}, j.GetAfter()...),
+		SheetsStalled: j.GetSheetsStalled(), PauseReason: j.GetPauseReason(),
+		Group: j.GetGroup(), Priority: j.GetPriority(), WaitingFor: append([]string{}, j.GetAfter()...),
+		CostUSD:     costJSON(j.GetCostUsd(), j.GetHasCost()),
+		InputTokens: tokensJSON(j.GetInputTokens(), j.GetHasTokens()), OutputTokens: tokensJSON(j.GetOutputTokens(), j.GetHasTokens()),
+	}
+	if j.GetMaxCostUsd() > 0 {
+		out.MaxCostUSD = ptr(j.GetMaxCostUsd())
+	}
+	if j.GetHasCostEstimate() && !finished(j.GetStatus()) {
+		out.CostEstimateUSD = costJSON(j.GetCostEstimateUsd(), true)
+		out.CostEstimateLowUSD = costJSON(j.GetCostEstimateLowUsd(), true)
+		out.CostEstimateHighUSD = costJSON(j.GetCostEstimateHighUsd(), true)
 	}
 	if j.GetHasEta() {
 		out.ETASeconds = ptr(round1(j.GetEtaSeconds()))
@@ -111,7 +131,8 @@ func toSheetJSON(s *messages.SheetInfo) sheetJSON {
 		Instrument: s.GetInstrument(), StartedAt: rfc3339(s.GetStartedAtUnixNano()),
 		FinishedAt: rfc3339(s.GetFinishedAtUnixNano()), WaitingUntil: rfc3339(s.GetWaitingUntilUnixNano()),
 		DurationSeconds: s.GetDurationSeconds(), Error: s.GetError(), Validations: []validationJSON{},
-		InputTokens: s.GetInputTokens(), OutputTokens: s.GetOutputTokens(), CostUSD: s.GetCostUsd(),
+		InputTokens: tokensJSON(s.GetInputTokens(), s.GetHasTokens()), OutputTokens: tokensJSON(s.GetOutputTokens(), s.GetHasTokens()),
+		CostUSD:   costJSON(s.GetCostUsd(), s.GetHasCost()),
 		PeakRSSMB: known(s.GetPeakRssMb()), CPUSeconds: known(s.GetCpuSeconds()),
 		MeanCPUPercent: known(s.GetMeanCpuPercent()), Stalled: s.GetStalled(),
 		Notes:     append([]string{}, s.GetNotes()...),
@@ -153,29 +174,51 @@ func elapsed(j *messages.JobInfo) time.Duration {
 	return time.Duration(end - start)
 }
 
-func writeJobTable(w io.Writer, jobs []*messages.JobInfo) {
+func writeJobTable(w io.Writer, jobs []*messages.JobInfo) { writeJobTableWith(w, jobs, false) }
+
+// writeJobTableWith is the job table; times adds STARTED and FINISHED
+// (list --all, where finished runs are listed too).
+func writeJobTableWith(w io.Writer, jobs []*messages.JobInfo, times bool) {
 	if len(jobs) == 0 {
 		fmt.Fprintln(w, "no jobs")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	queued := queueColumns(jobs)
-	fmt.Fprint(tw, "ID\tSTATUS\tSHEETS\tELAPSED\tETA\tNAME")
+	if times {
+		fmt.Fprint(tw, "ID\tSTATUS\tSHEETS\tSTARTED\tFINISHED\tELAPSED\tETA\tCOST\tTOKENS\tNAME")
+	} else {
+		fmt.Fprint(tw, "ID\tSTATUS\tSHEETS\tELAPSED\tETA\tCOST\tTOKENS\tNAME")
+	}
 	if queued {
 		fmt.Fprint(tw, "\tGROUP\tPRIORITY")
 	}
 	fmt.Fprintln(tw)
+	var total usageTotal
 	for _, j := range jobs {
 		eta := etaText(j, false)
 		if eta == "" {
 			eta = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s", j.GetId(), displayStatus(j), j.GetSheetsCompleted(),
-			j.GetSheetsTotal(), humanDuration(elapsed(j)), eta, j.GetName())
+		total.add(j.GetCostUsd(), j.GetHasCost(), j.GetInputTokens(), j.GetOutputTokens(), j.GetHasTokens())
+		sheets := fmt.Sprintf("%d/%d", j.GetSheetsCompleted(), j.GetSheetsTotal())
+		if times {
+			sheets += "\t" + clock(j.GetStartedAtUnixNano()) + "\t" + clock(j.GetFinishedAtUnixNano())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", j.GetId(), displayStatus(j), sheets,
+			humanDuration(elapsed(j)), eta, usd(j.GetCostUsd(), j.GetHasCost()),
+			tokens(j.GetInputTokens(), j.GetOutputTokens(), j.GetHasTokens()), j.GetName())
 		if queued {
 			fmt.Fprintf(tw, "\t%s\t%d", orDash(j.GetGroup()), j.GetPriority())
 		}
 		fmt.Fprintln(tw)
+	}
+	if len(jobs) > 1 {
+		pad := ""
+		if times {
+			pad = "\t\t"
+		}
+		fmt.Fprintf(tw, "TOTAL\t\t\t%s\t\t%s\t%s\t\n", pad, usd(total.cost, total.costKnown), tokens(total.in, total.out, total.tokensKnown))
 	}
 	tw.Flush()
 }
@@ -223,9 +266,9 @@ func etaPhrase(j *messages.JobInfo) string {
 		return ""
 	}
 	if eta := etaText(j, true); eta != "" {
-		return "ETA " + eta
+		return "ETA " + eta + costEstimateText(j)
 	}
-	return "ETA unknown"
+	return "ETA unknown" + costEstimateText(j)
 }
 
 func displayStatus(j *messages.JobInfo) string {
@@ -250,11 +293,15 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 	if eta := etaPhrase(j); eta != "" {
 		fmt.Fprintf(w, " · %s", eta)
 	}
+	fmt.Fprintf(w, " · %s", jobCost(j))
 	if j.GetRun() > 1 {
 		fmt.Fprintf(w, " · run %d", j.GetRun())
 	}
 	writeQueueDetail(w, j)
 	fmt.Fprintln(w)
+	if budgetPaused(j) {
+		fmt.Fprintf(w, "  %s\n", budgetHint(j))
+	}
 	if j.GetError() != "" {
 		fmt.Fprintf(w, "  %s\n", j.GetError())
 	}
@@ -266,11 +313,13 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if profiled {
-		fmt.Fprintln(tw, "SHEET\tSTAGE\tVOICE\tSTATUS\tATTEMPTS\tDURATION\tINSTRUMENT\tPEAK RSS\tCPU TIME\tLAST ERROR")
+		fmt.Fprintln(tw, "SHEET\tSTAGE\tVOICE\tSTATUS\tATTEMPTS\tDURATION\tINSTRUMENT\tCOST\tTOKENS\tPEAK RSS\tCPU TIME\tLAST ERROR")
 	} else {
-		fmt.Fprintln(tw, "SHEET\tSTAGE\tVOICE\tSTATUS\tATTEMPTS\tDURATION\tINSTRUMENT\tLAST ERROR")
+		fmt.Fprintln(tw, "SHEET\tSTAGE\tVOICE\tSTATUS\tATTEMPTS\tDURATION\tINSTRUMENT\tCOST\tTOKENS\tLAST ERROR")
 	}
+	var total usageTotal
 	for _, s := range st.GetSheets() {
+		total.add(s.GetCostUsd(), s.GetHasCost(), s.GetInputTokens(), s.GetOutputTokens(), s.GetHasTokens())
 		status := s.GetStatus()
 		if s.State() == messages.SheetWaiting && s.GetWaitingUntilUnixNano() != 0 {
 			status += " " + humanDuration(time.Until(time.Unix(0, s.GetWaitingUntilUnixNano())))
@@ -283,7 +332,8 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 		if s.GetVoiceCount() > 1 {
 			voice = fmt.Sprintf("%d/%d", s.GetVoice(), s.GetVoiceCount())
 		}
-		instrument := s.GetInstrument()
+		instrument := s.GetInstrument() + "\t" + usd(s.GetCostUsd(), s.GetHasCost()) + "\t" +
+			tokens(s.GetInputTokens(), s.GetOutputTokens(), s.GetHasTokens())
 		if profiled {
 			instrument += "\t" + megabytes(s.GetPeakRssMb()) + "\t" + cpuTime(s.GetCpuSeconds())
 		}
@@ -296,6 +346,14 @@ func writeJobDetail(w io.Writer, st *messages.JobStatus) {
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.GetNum(), s.GetStage(), voice, status, shownAttempts(s),
 			dur, instrument, last)
+	}
+	if len(st.GetSheets()) > 1 {
+		extra := ""
+		if profiled {
+			extra = "\t\t"
+		}
+		fmt.Fprintf(tw, "TOTAL\t\t\t\t\t\t\t%s\t%s%s\t\n", usd(total.cost, total.costKnown),
+			tokens(total.in, total.out, total.tokensKnown), extra)
 	}
 	tw.Flush()
 	writeSheetNotes(w, st.GetSheets())

@@ -16,7 +16,9 @@ type LogsCmd struct {
 	Attempt int    `help:"This try of the sheet (default: the latest)." placeholder:"K"`
 	Stderr  bool   `help:"Show stderr instead of stdout."`
 	Prompt  bool   `help:"Show the rendered prompt the try was given instead of its output."`
-	Follow  bool   `short:"f" help:"Keep streaming until the sheet ends."`
+	Follow  bool   `short:"f" help:"Keep streaming until the sheet ends (without --sheet: every sheet of the job, each line prefixed [stage:voice])."`
+	Raw     bool   `help:"The bytes as captured; without it, agents' JSON events show as readable lines."`
+	RunNum  int    `name:"run" help:"An earlier run of this job id (1 = the first)." placeholder:"N"`
 }
 
 func (c *LogsCmd) Run(g *Globals) error {
@@ -25,18 +27,31 @@ func (c *LogsCmd) Run(g *Globals) error {
 		return err
 	}
 	defer cl.Close()
+	if c.RunNum < 0 {
+		return failf(exitUsage, "", "--run %d: runs are numbered from 1", c.RunNum)
+	}
+	out := newLogPrinter(g.env.Stdout, c.Raw)
 	err = cl.Stream(g.ctx, &messages.LogsRequest{JobId: c.Job, Sheet: int64(c.Sheet), Attempt: int64(c.Attempt),
-		Stderr: c.Stderr, Follow: c.Follow, Prompt: c.Prompt}, func(msg proto.Message) error {
+		Stderr: c.Stderr, Follow: c.Follow, Prompt: c.Prompt, Run: int64(c.RunNum)}, func(msg proto.Message) error {
 		chunk, ok := msg.(*messages.LogChunk)
 		if !ok {
 			return fmt.Errorf("unexpected %T in a log stream", msg)
 		}
 		if chunk.GetHeader() != "" {
+			if err := out.flush(chunk.GetSheet()); err != nil {
+				return err
+			}
 			fmt.Fprintln(g.env.Stdout, chunk.GetHeader())
 		}
-		_, err := g.env.Stdout.Write(chunk.GetData())
-		return err
+		prefix := ""
+		if chunk.GetStage() != "" {
+			prefix = fmt.Sprintf("[%s:%d] ", chunk.GetStage(), chunk.GetVoice())
+		}
+		return out.write(chunk.GetSheet(), prefix, chunk.GetData())
 	})
+	if ferr := out.flushAll(); err == nil {
+		err = ferr
+	}
 	if errors.Is(err, client.ErrJobNotFound) {
 		var re *client.RemoteError
 		if errors.As(err, &re) {

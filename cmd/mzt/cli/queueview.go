@@ -19,13 +19,6 @@ func queueColumns(jobs []*messages.JobInfo) bool {
 	return false
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 // writeQueueDetail adds a job's queue controls to its status line.
 func writeQueueDetail(w io.Writer, j *messages.JobInfo) {
 	if len(j.GetAfter()) > 0 && j.State() == messages.JobQueued {

@@ -76,6 +76,7 @@ type CLI struct {
 	Instruments InstrumentsCmd `cmd:"" help:"List instruments and whether their executables are on PATH." group:"Jobs"`
 	Events      EventsCmd      `cmd:"" help:"Show the conductor's events (job and sheet transitions, pressure, stalls, anomalies)." group:"Jobs"`
 	Insights    InsightsCmd    `cmd:"" help:"Show statistics per score, stage and instrument from history." group:"Jobs"`
+	Clean       CleanCmd       `cmd:"" help:"Remove finished runs with their logs and workspaces (never an active job)." group:"Jobs"`
 	Top         TopCmd         `cmd:"" help:"Watch the conductor, its jobs and running sheets live; pause, resume or cancel a job." group:"Jobs"`
 
 	Fleet Fleet `cmd:"" help:"Show every conductor of the fleet ([[fleet.peer]] in conductor.toml)." group:"Hosts"`

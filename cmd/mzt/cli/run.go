@@ -221,13 +221,23 @@ func waitJob(g *Globals, id string, show bool) (*messages.JobStatus, error) {
 				g.printf("\n")
 			}
 			if show {
-				g.printf("job %s %s after %s\n", id, j.GetStatus(), humanDuration(elapsed(j)))
+				g.printf("job %s %s after %s · %s\n", id, j.GetStatus(), humanDuration(elapsed(j)), jobCost(j))
 				if j.GetError() != "" {
 					g.printf("  %s\n", j.GetError())
 				}
 				writeFailedSheets(g.env.Stdout, st.GetSheets())
 			}
 			return st, nil
+		}
+		if budgetPaused(j) {
+			if tty {
+				g.printf("\n")
+			}
+			which := "its budget"
+			if !overOwnBudget(j) {
+				which = "the conductor's daily budget"
+			}
+			return nil, failf(exitFailed, budgetTry(j), "job %s paused at %s (%s); it waits for a resume", id, which, jobCost(j))
 		}
 		select {
 		case <-g.ctx.Done():

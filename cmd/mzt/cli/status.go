@@ -46,7 +46,7 @@ func (c *StatusCmd) once(g *Globals) error {
 	}
 	var b strings.Builder
 	writeJobDetail(&b, st)
-	g.printf("%s", b.String())
+	g.printf("%s", newTextStyles(g.env.Stdout).paint(b.String()))
 	return nil
 }
 
@@ -113,8 +113,8 @@ func (c *ListCmd) Run(g *Globals) error {
 		}{schema, jobs})
 	}
 	var b strings.Builder
-	writeJobTable(&b, list.GetJobs())
-	g.printf("%s", b.String())
+	writeJobTableWith(&b, list.GetJobs(), c.All)
+	g.printf("%s", newTextStyles(g.env.Stdout).paint(b.String()))
 	return nil
 }
 

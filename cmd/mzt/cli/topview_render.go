@@ -124,6 +124,7 @@ func (m topModel) panel(width int, now time.Time) []string {
 			st.GetChildProcesses(), st.GetProcessLimit(), pct(float64(st.GetChildProcesses()), float64(st.GetProcessLimit())))
 		fmt.Fprintf(&b, "\njobs %d running · %d queued · sheets %d running (max %d)",
 			st.GetRunningJobs(), st.GetQueuedJobs(), st.GetRunningSheets(), st.GetMaxConcurrentSheets())
+		fmt.Fprintf(&b, " · spent %s today%s", usd(st.GetSpentTodayUsd(), true), dailyBudgetText(st))
 		if st.GetMonitorNote() != "" {
 			b.WriteString("\n" + m.st.warn.Render(st.GetMonitorNote()))
 		}
@@ -160,7 +161,7 @@ func (m topModel) statusStyle(s string) lipgloss.Style {
 // jobRows are the job table: the column header, then one line per job
 // (or "no active jobs"); the selected job is marked and highlighted.
 func (m topModel) jobRows(now time.Time) []string {
-	cells := [][]string{{" ", "ID", "STATUS", "PROGRESS", "FAILED", "STALLED", "ELAPSED", "ETA", "NAME"}}
+	cells := [][]string{{" ", "ID", "STATUS", "PROGRESS", "FAILED", "STALLED", "ELAPSED", "ETA", "COST", "NAME"}}
 	jobs := m.jobs()
 	for i, j := range jobs {
 		mark := " "
@@ -178,7 +179,7 @@ func (m topModel) jobRows(now time.Time) []string {
 		cells = append(cells, []string{mark, j.GetId(), j.GetStatus(),
 			fmt.Sprintf("%s %d/%d", bar(j.GetSheetsCompleted(), j.GetSheetsTotal(), 10), j.GetSheetsCompleted(), j.GetSheetsTotal()),
 			count(j.GetSheetsFailed()), count(j.GetSheetsStalled()), humanDuration(since(j.GetStartedAtUnixNano(), j.GetFinishedAtUnixNano(), now)),
-			eta, name})
+			eta, usd(j.GetCostUsd(), j.GetHasCost()), name})
 	}
 	rows := table(cells, func(r, c int, s string) string {
 		j := jobs[r-1]

@@ -33,10 +33,10 @@ func TestStatusShowsETAAndProfile(t *testing.T) {
 	writeJobDetail(&b, statusFixture())
 	out := b.String()
 	for _, want := range []string{
-		`(?m)^job review · running · 1/3 sheets completed · elapsed 1m 3\ds · ETA ~4m10s \(3m-6m\)$`,
-		`(?m)^SHEET +STAGE +VOICE +STATUS +ATTEMPTS +DURATION +INSTRUMENT +PEAK RSS +CPU TIME +LAST ERROR$`,
-		`(?m)^1 +draft +- +completed +1 +12s +shell +150 MB +3\.2s`,
-		`(?m)^2 +merge +- +running +2 +0s +shell +- +-`, // one attempt used, the second runs
+		`(?m)^job review · running · 1/3 sheets completed · elapsed 1m 3\ds · ETA ~4m10s \(3m-6m\) · cost \?$`,
+		`(?m)^SHEET +STAGE +VOICE +STATUS +ATTEMPTS +DURATION +INSTRUMENT +COST +TOKENS +PEAK RSS +CPU TIME +LAST ERROR$`,
+		`(?m)^1 +draft +- +completed +1 +12s +shell +\? +\? +150 MB +3\.2s`,
+		`(?m)^2 +merge +- +running +2 +0s +shell +\? +\? +- +-`, // one attempt used, the second runs
 		`(?m)^  sheet 2: STALLED · no CPU and no output for 5m\n  sheet 2: RSS grew 3x in 1m$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
@@ -54,7 +54,7 @@ func TestStatusShowsETAAndProfile(t *testing.T) {
 	b.Reset()
 	writeJobDetail(&b, st)
 	out = b.String()
-	if !strings.Contains(out, "· ETA unknown\n") || strings.Contains(out, "PEAK RSS") || strings.Contains(out, "sheet 2:") {
+	if !strings.Contains(out, "· ETA unknown · cost ?\n") || strings.Contains(out, "PEAK RSS") || strings.Contains(out, "sheet 2:") {
 		t.Errorf("status without an estimate or a profile:\n%s", out)
 	}
 	// A finished job has no ETA at all.
@@ -68,8 +68,8 @@ func TestStatusShowsETAAndProfile(t *testing.T) {
 	// The job table has an ETA column.
 	b.Reset()
 	writeJobTable(&b, []*messages.JobInfo{statusFixture().Job, {Id: "other", Status: "queued", Name: "Other"}})
-	for _, want := range []string{`(?m)^ID +STATUS +SHEETS +ELAPSED +ETA +NAME$`, `(?m)^review +running +1/3 +1m 3\ds +~4m \(3m-6m\) *$`,
-		`(?m)^other +queued +0/0 +0s +- +Other$`} {
+	for _, want := range []string{`(?m)^ID +STATUS +SHEETS +ELAPSED +ETA +COST +TOKENS +NAME$`, `(?m)^review +running +1/3 +1m 3\ds +~4m \(3m-6m\) +\? +\? *$`,
+		`(?m)^other +queued +0/0 +0s +- +\? +\? +Other$`} {
 		if !regexp.MustCompile(want).MatchString(b.String()) {
 			t.Errorf("job table lacks %q:\n%s", want, b.String())
 		}

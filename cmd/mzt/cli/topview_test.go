@@ -138,11 +138,11 @@ func TestTopView(t *testing.T) {
 		// header panel
 		`conductor · PID 4242 · 1\.2\.3 · up 2h 5m · ready`,
 		`pressure medium · memory 512/8192 MB \(6%\) · processes 12/512 \(2%\)`,
-		`jobs 2 running · 1 queued · sheets 3 running \(max 25\)`,
+		`jobs 2 running · 1 queued · sheets 3 running \(max 25\) · spent \$0\.00 today`,
 		// job table, the first job selected
-		`ID +STATUS +PROGRESS +FAILED +STALLED +ELAPSED +ETA +NAME`,
-		`> +review +running +\[####------\] 4/10 +1 +1 +2m 10s +~4m \(3m-6m\) +Parallel review`,
-		`\n +build +running +\[----------\] 0/3 +- +- +5s +-\n`,
+		`ID +STATUS +PROGRESS +FAILED +STALLED +ELAPSED +ETA +COST +NAME`,
+		`> +review +running +\[####------\] 4/10 +1 +1 +2m 10s +~4m \(3m-6m\) +\? +Parallel review`,
+		`\n +build +running +\[----------\] 0/3 +- +- +5s +- +\?\n`,
 		`\n +later +queued `,
 		// running sheets
 		`JOB +SHEET +STAGE +PID +CPU% +RSS +PEAK +PROCS +ELAPSED +FLAGS`,

@@ -96,7 +96,6 @@ func Builtins() map[string]*Profile {
 	gemini.Args = []string{"--approval-mode", "auto_edit", "--output-format", "json"}
 	gemini.OutputFormat = OutputGeminiJSON
 	gemini.ModelArgs = []string{"--model", PlaceholderModel}
-	gemini.OutputFormat = OutputGeminiJSON
 	gemini.Errors.RateLimitPatterns = []string{
 		`rate.?limit`, `\b429\b`, `resource.?exhausted`, `quota exceeded`, `too many requests`,
 	}

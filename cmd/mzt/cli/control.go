@@ -18,6 +18,8 @@ type controlFlags struct {
 	Status string   `help:"With --all: only jobs in this state (queued, running, paused, completed, failed, cancelled)."`
 	Group  string   `help:"With --all: only jobs of this group."`
 	JSON   bool     `help:"Print one JSON object."`
+	// budgetAdd raises each job's budget on resume (--budget).
+	budgetAdd float64 `kong:"-"`
 }
 
 // PauseCmd is `mzt pause JOB...`.
@@ -30,10 +32,18 @@ func (c *PauseCmd) Run(g *Globals) error {
 // ResumeCmd is `mzt resume JOB...`.
 type ResumeCmd struct {
 	controlFlags
-	Rescore bool `help:"Read the score file again: a new run reuses completed sheets whose stage is unchanged and runs the rest (one job)."`
+	Rescore bool   `help:"Read the score file again: a new run reuses completed sheets whose stage is unchanged and runs the rest (one job)."`
+	Budget  string `help:"Raise the jobs' budget by this many US dollars, e.g. +5." placeholder:"+USD"`
 }
 
 func (c *ResumeCmd) Run(g *Globals) error {
+	if c.Budget != "" {
+		add, err := parseBudgetRaise(c.Budget)
+		if err != nil {
+			return err
+		}
+		c.budgetAdd = add
+	}
 	if c.Rescore {
 		if c.All || len(c.Jobs) != 1 {
 			return failf(exitUsage, "mzt resume JOB --rescore", "--rescore takes exactly one job id")
@@ -66,7 +76,7 @@ func (c *controlFlags) run(g *Globals, action messages.JobAction, verb string) e
 	}
 	results := make([]controlResult, len(ids))
 	for i, id := range ids {
-		results[i] = controlOne(g, id, action)
+		results[i] = controlOne(g, &messages.JobControlRequest{JobId: id, Action: action, BudgetAddUsd: c.budgetAdd})
 	}
 	if action == messages.JobAction_JOB_ACTION_CANCEL {
 		// Cancel returns once nothing of the jobs runs any more; the
@@ -188,9 +198,9 @@ func dedupe(ids []string) []string {
 	return out
 }
 
-func controlOne(g *Globals, id string, action messages.JobAction) controlResult {
-	resp, err := call[*messages.JobControlResponse](g, g.ctx,
-		&messages.JobControlRequest{JobId: id, Action: action})
+func controlOne(g *Globals, req *messages.JobControlRequest) controlResult {
+	id := req.GetJobId()
+	resp, err := call[*messages.JobControlResponse](g, g.ctx, req)
 	switch {
 	case errors.Is(err, client.ErrJobNotFound):
 		return controlResult{ID: id, Error: fmt.Sprintf("job %s not found", id)}

@@ -67,6 +67,7 @@ type controlResult struct {
 	Error  string `json:"error,omitempty"`
 	// Notes say what the action did not do (a kept rate-limit reset, ...).
 	Notes []string `json:"notes,omitempty"`
+	cause error    // what the conductor said, with its hint
 }
 
 func (c *controlFlags) run(g *Globals, action messages.JobAction, verb string) error {
@@ -98,7 +99,9 @@ func (c *controlFlags) run(g *Globals, action messages.JobAction, verb string) e
 	} else {
 		for _, r := range results {
 			if r.Error != "" {
-				fmt.Fprintf(g.env.Stderr, "Error: %s\n", r.Error)
+				if len(ids) > 1 {
+					fmt.Fprintf(g.env.Stderr, "Error: %s\n", r.Error)
+				}
 				continue
 			}
 			g.printf("job %s %s (status: %s)\n", r.ID, verb, r.Status)
@@ -111,8 +114,12 @@ func (c *controlFlags) run(g *Globals, action messages.JobAction, verb string) e
 	case failed == 0:
 		return nil
 	case len(ids) == 1 && !c.JSON:
-		// Said above already; one id keeps its one-line hint.
-		return &cliError{code: exitFailed, hint: "mzt list --all"}
+		// One id: the conductor's own words and next step.
+		r := results[0]
+		if r.cause == nil || errors.Is(r.cause, client.ErrJobNotFound) {
+			return failf(exitFailed, "mzt list --all", "%s", r.Error)
+		}
+		return r.cause
 	default:
 		return &cliError{code: exitFailed}
 	}
@@ -203,9 +210,9 @@ func controlOne(g *Globals, req *messages.JobControlRequest) controlResult {
 	resp, err := call[*messages.JobControlResponse](g, g.ctx, req)
 	switch {
 	case errors.Is(err, client.ErrJobNotFound):
-		return controlResult{ID: id, Error: fmt.Sprintf("job %s not found", id)}
+		return controlResult{ID: id, Error: fmt.Sprintf("job %s not found", id), cause: err}
 	case err != nil:
-		return controlResult{ID: id, Error: fmt.Sprintf("job %s: %v", id, err)}
+		return controlResult{ID: id, Error: fmt.Sprintf("job %s: %v", id, err), cause: err}
 	}
 	return controlResult{ID: id, Status: resp.GetStatus(), Notes: resp.GetNotes()}
 }

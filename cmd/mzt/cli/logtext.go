@@ -232,6 +232,14 @@ func (p *logPrinter) flush(sheet int64) error {
 	}
 	line := p.pending[sheet]
 	p.pending[sheet] = nil
+	if p.prefix[sheet] == "" {
+		// One sheet's output, not an agent's event: its bytes as captured,
+		// an unfinished last line included (no newline is made up).
+		if _, ok := readableLines(line); p.raw || !ok {
+			_, err := p.w.Write(line)
+			return err
+		}
+	}
 	return p.line(sheet, line)
 }
 

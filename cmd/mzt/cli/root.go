@@ -62,6 +62,7 @@ type CLI struct {
 	Restart         RestartCmd         `cmd:"" help:"Stop the conductor if it runs, then start it." group:"Conductor"`
 	ConductorStatus ConductorStatusCmd `cmd:"" name:"conductor-status" help:"Show the conductor's health, work and resources." group:"Conductor"`
 	ConductorRun    ConductorRunCmd    `cmd:"" name:"conductor-run" hidden:"" help:"Run the detached conductor (used by start)."`
+	Supervise       SuperviseCmd       `cmd:"" hidden:"" help:"Hold a conductor's running sheets across its restarts (used by the conductor)."`
 
 	Run         RunCmd         `cmd:"" help:"Validate a score and submit it as a job." group:"Jobs"`
 	Status      StatusCmd      `cmd:"" help:"Show the job table, or one job's sheets." group:"Jobs"`

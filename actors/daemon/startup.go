@@ -19,6 +19,7 @@ import (
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/logfile"
+	"github.com/mzt-dev/mzt/internal/sdnotify"
 	"github.com/mzt-dev/mzt/internal/pidfile"
 )
 
@@ -216,10 +217,15 @@ func (c *launched) serve(undo *cleanups) error {
 		if c.opts.Ready != nil {
 			c.opts.Ready(ReadyInfo{PID: os.Getpid(), StalePID: c.stalePID})
 		}
+		// Under systemd (Type=notify) the unit is started only now.
+		if _, err := sdnotify.Notify(sdnotify.Ready); err != nil {
+			log.Warn("cannot tell systemd the conductor is ready", "err", err)
+		}
 	case <-d.done:
 		return fmt.Errorf("conductor stopped during start-up: %s", d.stopReason)
 	}
 	<-d.done
+	_, _ = sdnotify.Notify(sdnotify.Stopping)
 	c.system.Shutdown()
 	log.Info("conductor stopped", "reason", d.stopReason)
 	if d.failure != "" {

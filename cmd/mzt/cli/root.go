@@ -81,6 +81,7 @@ type CLI struct {
 	Certs Certs `cmd:"" help:"Create the certificates remote conductors and clients authenticate with." group:"Hosts"`
 
 	Config     ConfigCmd     `cmd:"" help:"Show the conductor's configuration." group:"Other"`
+	Service    ServiceCmd    `cmd:"" help:"Install or remove a systemd unit for the conductor." group:"Other"`
 	Version    VersionCmd    `cmd:"" help:"Print the version." group:"Other"`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)." group:"Other"`
 }

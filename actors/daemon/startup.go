@@ -19,8 +19,8 @@ import (
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/logfile"
-	"github.com/mzt-dev/mzt/internal/sdnotify"
 	"github.com/mzt-dev/mzt/internal/pidfile"
+	"github.com/mzt-dev/mzt/internal/sdnotify"
 )
 
 // Run is a conductor's whole life; it returns when the conductor has stopped.

@@ -87,11 +87,12 @@ const (
 	EventAnomaly       EventKind = "anomaly"
 	EventPreempt       EventKind = "preempt"        // critical pressure stopped a sheet (status "preempted")
 	EventEventsDropped EventKind = "events.dropped" // a follower read too slowly
+	EventSheetAdopted  EventKind = "sheet.adopted"  // a new conductor took over a try still running
 )
 
 // EventKinds lists every event kind.
 var EventKinds = []EventKind{EventJobStatus, EventSheetStatus, EventPressure, EventStall, EventAnomaly,
-	EventPreempt, EventEventsDropped}
+	EventPreempt, EventEventsDropped, EventSheetAdopted}
 
 // Valid reports whether k is a known event kind.
 func (k EventKind) Valid() bool { return contains(EventKinds, k) }

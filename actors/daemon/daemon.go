@@ -39,6 +39,9 @@ type Options struct {
 	// Ready is called once the socket serves; StalePID is the PID a crashed
 	// predecessor left in the PID file (0 if none).
 	Ready func(info ReadyInfo)
+	// SupervisorExe is the mzt binary a supervisor runs from (`supervise`):
+	// tries then outlive this process. Empty: tries run in its own tree.
+	SupervisorExe string
 	// childMiddleware is installed on every subsystem (tests use it to inject panics).
 	childMiddleware []actor.ReceiverMiddleware
 }
@@ -88,6 +91,7 @@ type daemonActor struct {
 	metrics   *gateway.Metrics
 	stats     correlation.Table
 	cgroups   *cgroup.Tree
+	sup       *ownSupervisor // nil: tries run in the conductor's own tree
 	// Handed to the children they are made for, once, when they spawn.
 	listener  *net.UnixListener
 	recovered []jobs.Prepared
@@ -163,11 +167,14 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	d.events = newEventLog(ctx.ActorSystem(), d.past, d.store)
 	d.past = pastEvents{}
 	tracker := reaper.NewTracker()
+	if d.sup != nil {
+		tracker.Keep(d.sup.pid)
+	}
 	d.reaper = spawn(reaper.Props(tracker, time.Duration(d.cfg.KillGrace), log("reaper")), "reaper")
 	d.correlation = spawn(correlation.Props(d.db, &d.stats, log("correlation")), "correlation")
 	d.jobs = spawn(jobs.Props(jobs.Deps{Config: d.cfg, Paths: d.opts.Paths, Store: d.store, Tracker: tracker,
 		Cgroups: d.cgroups, DB: d.db, Recovered: d.recovered, Log: log("jobs"),
-		Correlation: d.correlation, Stats: &d.stats}), "jobs")
+		Correlation: d.correlation, Stats: &d.stats, Supervisor: d.sup.clientOrNil()}), "jobs")
 	d.recovered = nil
 	d.monitor = spawn(monitor.PropsWithCgroups(d.cfg, d.jobs, log("monitor"), d.cgroups), "monitor")
 	d.profiler = spawn(profiler.Props(profiler.Deps{Config: d.cfg, Jobs: d.jobs, Store: d.store, Stats: &d.stats,

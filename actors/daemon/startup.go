@@ -132,17 +132,20 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 	}
 	dbStep := undo.push(func() { db.Close() })
 	recoverCtx, cancelRecover := context.WithTimeout(context.Background(), time.Minute)
-	prepared, err := jobs.Recover(recoverCtx, db, opts.Paths, time.Duration(cfg.KillGrace), log.With("subsystem", "jobs"))
+	// Tries an earlier conductor left with its supervisors run on: adopted, not recovered.
+	adopt := jobs.FindAdoptable(recoverCtx, supervisorsDir(opts.Paths), log)
+	prepared, err := jobs.RecoverAdopting(recoverCtx, db, opts.Paths, time.Duration(cfg.KillGrace), adopt, log.With("subsystem", "jobs"))
 	cancelRecover()
 	if err != nil {
 		return fail("cannot recover jobs", fmt.Errorf("recover jobs: %w", err))
 	}
 	// After recovery (which lets finishing tries record their exit codes),
 	// a cgroup subtree of a crashed predecessor is emptied here.
-	cgroups, isolation := openCgroups(cfg, opts.Paths.Home, log)
+	cgroups, isolation := openCgroups(cfg, opts.Paths.Home, adopt.PIDs(), log)
 	if cgroups != nil {
 		undo.push(func() { cgroups.Close() })
 	}
+	sup := startSupervisor(opts, log)
 	ln, err := gateway.Listen(opts.Paths.Socket)
 	if err != nil {
 		return fail("cannot listen", err)
@@ -162,7 +165,7 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 	}
 	d := &daemonActor{
 		opts: opts, cfg: cfg, log: log, level: level, logw: logw, db: db, listener: ln, past: past,
-		metrics: newMetrics(system, cfg), recovered: prepared, cgroups: cgroups, isolation: isolation,
+		metrics: newMetrics(system, cfg), recovered: prepared, cgroups: cgroups, isolation: isolation, sup: sup,
 		remote: rem, started: time.Now(), dead: map[string]bool{}, ready: make(chan error, 1), done: make(chan struct{}),
 	}
 	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return d },
@@ -183,12 +186,12 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 
 // openCgroups makes this conductor's cgroup subtree where the machine and
 // conductor.toml allow it; isolation names what runs instead when not.
-func openCgroups(cfg *config.Config, home string, log *slog.Logger) (*cgroup.Tree, string) {
+func openCgroups(cfg *config.Config, home string, adopted map[int]bool, log *slog.Logger) (*cgroup.Tree, string) {
 	if !cfg.Cgroups {
 		log.Info("process isolation: process groups, subreaper and sheet tokens", "cgroup_v2", "disabled in conductor.toml (cgroups = false)")
 		return nil, "process-group"
 	}
-	tree, err := cgroup.New(home)
+	tree, err := cgroup.NewKeeping(home, adopted)
 	if err != nil {
 		log.Info("process isolation: process groups, subreaper and sheet tokens", "cgroup_v2", err.Error())
 		return nil, "process-group"

@@ -17,6 +17,7 @@ import (
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/mailbox"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/internal/supervisor"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -84,6 +85,7 @@ type jobSettings struct {
 	stats      *correlation.Table // history for ETAs; nil: no ETA
 	maxSheets  int                // max_concurrent_sheets, for ETAs
 	logCap     int64              // bytes per try and stream (max_log_mb); 0: none
+	sup        *supervisor.Client // nil: tries run in the conductor's process tree
 }
 
 type sheetState struct {
@@ -93,9 +95,10 @@ type sheetState struct {
 	holdsSlot bool    // a conductor slot was granted for the current try
 	launch    *launch // the current try, until its process starts
 	cancel    context.CancelFunc
-	stopWhy   stopReason // why we stopped (or must not start) the current try
-	stallNote string     // why a stalled try was stopped
-	exited    *int       // the exit code of a try that ended while no conductor ran
+	stopWhy   stopReason  // why we stopped (or must not start) the current try
+	stallNote string      // why a stalled try was stopped
+	exited    *int        // the exit code of a try that ended while no conductor ran
+	adopted   *AdoptedTry // a try a previous conductor left running with a supervisor
 	live      *SheetProfile
 	lastEvent messages.SheetState // the status last published as an event
 }
@@ -124,6 +127,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		j.settleExitedAttempts(ctx)
+		j.adoptTries(ctx)
 		j.publish(ctx)
 	case *admit:
 		j.admitted = true

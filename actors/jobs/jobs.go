@@ -18,6 +18,7 @@ import (
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/mailbox"
+	"github.com/mzt-dev/mzt/internal/supervisor"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -36,6 +37,8 @@ type Deps struct {
 	// Recovered is what the daemon loaded before the tree started: Props
 	// hands it to the first incarnation only; a restart reloads from the store.
 	Recovered []Prepared
+	// Supervisor forks tries so they outlive this conductor; nil: none.
+	Supervisor *supervisor.Client
 	// runner replaces real processes in benchmarks and tests.
 	runner attemptRunner
 }
@@ -269,7 +272,7 @@ func (a *Actor) forgetIfDone(ctx actor.Context, id string, e *entry) {
 
 func (a *Actor) settings() jobSettings {
 	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv(), runner: a.deps.runner,
-		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups,
+		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups, sup: a.deps.Supervisor,
 		stallAfter: time.Duration(a.cfg.Profiler.StallAfter), onStall: a.cfg.Profiler.OnStall,
 		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets, logCap: int64(a.cfg.MaxLogMB) << 20}
 }

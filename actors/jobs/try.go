@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -167,7 +168,7 @@ func (j *jobActor) planInput(s *sheetState, lastError string) planInput {
 		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace,
 		base:  attemptBase(j.set.logDir, num, s.row.Tries),
 		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker, cgroups: j.set.cgroups,
-		logCap: j.set.logCap}
+		logCap: j.set.logCap, sup: j.set.sup}
 	if plan.timeout == 0 {
 		plan.timeout = time.Duration(p.DefaultTimeout)
 	}
@@ -222,6 +223,9 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	}
 	s.cancel = nil
 	why, stallNote := s.stopWhy, s.stallNote
+	if why == stopNone && errors.Is(d.result.Err, errSupervisorLost) {
+		why = stopInterrupt // as after a crash: run again, no attempt used
+	}
 	s.stopWhy, s.stallNote, s.live = stopNone, "", nil
 	now := time.Now()
 	r := d.result

@@ -104,3 +104,11 @@ func (t *Tracker) view() trackerView {
 	}
 	return v
 }
+
+// Keep marks pid, a direct child of the conductor that is not a sheet (the
+// supervisor of its tries), as never to be reaped or killed by a sweep.
+func (t *Tracker) Keep(pid int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.leaders[pid] = true
+}

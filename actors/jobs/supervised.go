@@ -72,7 +72,10 @@ type supervisedWait struct {
 	success []int
 }
 
-func (w supervisedWait) wait(ctx context.Context, res sheetrun.Result) sheetrun.Result {
+// wait returns res completed with the end of the try (named: the log cap's
+// notes are added on the way out).
+func (w supervisedWait) wait(ctx context.Context, start sheetrun.Result) (res sheetrun.Result) {
+	res = start
 	if w.logCap > 0 && len(w.capped) > 0 {
 		stop := sheetrun.CapLogs(w.logCap, w.capped)
 		defer func() { res.Notes = append(res.Notes, stop()...) }()

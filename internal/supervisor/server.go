@@ -70,6 +70,12 @@ func Serve(ctx context.Context, cfg Config) error {
 		defer s.recoverTo("reap loop")
 		s.tab.reapLoop(quit)
 	}()
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		defer s.recoverTo("orphan sweep")
+		(&orphanSweep{t: s.tab, pending: map[int]orphan{}}).loop(quit, s.tab.sweep)
+	}()
 	accepted := make(chan struct{})
 	go func() {
 		defer close(accepted)
@@ -81,8 +87,12 @@ func Serve(ctx context.Context, cfg Config) error {
 	ln.Close()
 	<-accepted
 	close(quit)
-	s.tab.wake <- struct{}{}
+	select {
+	case s.tab.wake <- struct{}{}:
+	default:
+	}
 	<-reaped
+	<-swept
 	return nil
 }
 

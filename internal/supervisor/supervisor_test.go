@@ -297,3 +297,37 @@ func TestFrameBound(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// What escaped a try (its own session) lives while the try does and is
+// stopped once it ended; the supervisor, its subreaper, finds it by token.
+func TestEscapeesOfAnEndedTryAreStopped(t *testing.T) {
+	c, _, _ := spawn(t)
+	spec := shellTry(t, "run/6/1", `setsid sleep 30 & echo $! >esc; sleep 1`)
+	spec.Env = append(spec.Env, TokenEnv+"=run/6/1")
+	if _, err := c.Start(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	escFile := filepath.Join(spec.Dir, "esc")
+	var esc int
+	for deadline := time.Now().Add(5 * time.Second); esc == 0; time.Sleep(5 * time.Millisecond) {
+		b, _ := os.ReadFile(escFile)
+		esc, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		if time.Now().After(deadline) {
+			t.Fatal("no escapee")
+		}
+	}
+	time.Sleep(600 * time.Millisecond) // a sweep or more while the try runs
+	if !procAlive(esc) {
+		t.Fatal("the escapee of a live try was killed")
+	}
+	if _, err := c.Wait(context.Background(), spec.Token); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for procAlive(esc) {
+		if time.Now().After(deadline) {
+			t.Fatalf("escapee %d of the ended try still runs", esc)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -37,11 +37,12 @@ type table struct {
 	ended   []string        // tokens of ended tries, oldest first
 	wake    chan struct{}   // a child exists: the reap loop may wait
 	idle    chan struct{}   // signalled whenever a try ends
+	sweep   chan struct{}   // likewise, for the orphan sweep
 }
 
 func newTable() *table {
 	return &table{live: map[int]*try{}, byToken: map[string]*try{},
-		wake: make(chan struct{}, 1), idle: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), idle: make(chan struct{}, 1), sweep: make(chan struct{}, 1)}
 }
 
 // start forks spec's instrument in its own process group with its output
@@ -233,9 +234,11 @@ func (t *table) reapOne(pid int) {
 	}
 	t.mu.Unlock()
 	close(tr.ended)
-	select {
-	case t.idle <- struct{}{}:
-	default:
+	for _, c := range []chan struct{}{t.idle, t.sweep} {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -1109,8 +1109,11 @@ func (x *ConductorStatus) GetIsolation() string {
 }
 
 type ShutdownRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Mode          ShutdownMode           `protobuf:"varint,1,opt,name=mode,proto3,enum=mzt.v1.ShutdownMode" json:"mode,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Mode  ShutdownMode           `protobuf:"varint,1,opt,name=mode,proto3,enum=mzt.v1.ShutdownMode" json:"mode,omitempty"`
+	// keep_running: exit now, leaving running sheets with their supervisors
+	// for the next conductor to adopt (mzt restart); the mode is then unused.
+	KeepRunning   bool `protobuf:"varint,500,opt,name=keep_running,json=keepRunning,proto3" json:"keep_running,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1150,6 +1153,13 @@ func (x *ShutdownRequest) GetMode() ShutdownMode {
 		return x.Mode
 	}
 	return ShutdownMode_SHUTDOWN_MODE_IF_IDLE
+}
+
+func (x *ShutdownRequest) GetKeepRunning() bool {
+	if x != nil {
+		return x.KeepRunning
+	}
+	return false
 }
 
 type ShutdownResponse struct {
@@ -3061,9 +3071,10 @@ const file_mzt_proto_rawDesc = "" +
 	"\x15max_concurrent_sheets\x18\x12 \x01(\x03R\x13maxConcurrentSheets\x12\x12\n" +
 	"\x04home\x18\x13 \x01(\tR\x04home\x12\x19\n" +
 	"\blog_path\x18\x14 \x01(\tR\alogPath\x12\x1c\n" +
-	"\tisolation\x18\x15 \x01(\tR\tisolation\";\n" +
+	"\tisolation\x18\x15 \x01(\tR\tisolation\"_\n" +
 	"\x0fShutdownRequest\x12(\n" +
-	"\x04mode\x18\x01 \x01(\x0e2\x14.mzt.v1.ShutdownModeR\x04mode\"G\n" +
+	"\x04mode\x18\x01 \x01(\x0e2\x14.mzt.v1.ShutdownModeR\x04mode\x12\"\n" +
+	"\fkeep_running\x18\xf4\x03 \x01(\bR\vkeepRunning\"G\n" +
 	"\x10ShutdownResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12!\n" +
 	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\xb3\x01\n" +

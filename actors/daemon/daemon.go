@@ -92,6 +92,8 @@ type daemonActor struct {
 	stats     correlation.Table
 	cgroups   *cgroup.Tree
 	sup       *ownSupervisor // nil: tries run in the conductor's own tree
+	handover  chan struct{}  // closed when this conductor leaves its running tries to the next one
+	tracker   *reaper.Tracker
 	// Handed to the children they are made for, once, when they spawn.
 	listener  *net.UnixListener
 	recovered []jobs.Prepared
@@ -167,6 +169,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	d.events = newEventLog(ctx.ActorSystem(), d.past, d.store)
 	d.past = pastEvents{}
 	tracker := reaper.NewTracker()
+	d.tracker = tracker
 	if d.sup != nil {
 		tracker.Keep(d.sup.pid)
 	}
@@ -174,7 +177,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	d.correlation = spawn(correlation.Props(d.db, &d.stats, log("correlation")), "correlation")
 	d.jobs = spawn(jobs.Props(jobs.Deps{Config: d.cfg, Paths: d.opts.Paths, Store: d.store, Tracker: tracker,
 		Cgroups: d.cgroups, DB: d.db, Recovered: d.recovered, Log: log("jobs"),
-		Correlation: d.correlation, Stats: &d.stats, Supervisor: d.sup.clientOrNil()}), "jobs")
+		Correlation: d.correlation, Stats: &d.stats, Supervisor: d.sup.clientOrNil(), Handover: d.handover}), "jobs")
 	d.recovered = nil
 	d.monitor = spawn(monitor.PropsWithCgroups(d.cfg, d.jobs, log("monitor"), d.cgroups), "monitor")
 	d.profiler = spawn(profiler.Props(profiler.Deps{Config: d.cfg, Jobs: d.jobs, Store: d.store, Stats: &d.stats,
@@ -247,6 +250,11 @@ func (d *daemonActor) beginShutdown(ctx actor.Context, reason string, force bool
 
 func (d *daemonActor) onShutdownRequest(ctx actor.Context, req *messages.ShutdownRequest) {
 	reply := &messages.ShutdownResponse{Pid: int64(os.Getpid())}
+	if req.GetKeepRunning() {
+		d.beginHandover(ctx)
+		ctx.Respond(reply)
+		return
+	}
 	switch req.GetMode() {
 	case messages.ShutdownMode_SHUTDOWN_MODE_FORCE:
 		d.beginShutdown(ctx, "mzt stop --force", true, 0)

@@ -142,8 +142,13 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 	// After recovery (which lets finishing tries record their exit codes),
 	// a cgroup subtree of a crashed predecessor is emptied here.
 	cgroups, isolation := openCgroups(cfg, opts.Paths.Home, adopt.PIDs(), log)
+	handover := make(chan struct{})
 	if cgroups != nil {
-		undo.push(func() { cgroups.Close() })
+		undo.push(func() {
+			if !handedOver(handover) { // else the tries in them run on, for the next conductor
+				cgroups.Close()
+			}
+		})
 	}
 	sup := startSupervisor(opts, log)
 	ln, err := gateway.Listen(opts.Paths.Socket)
@@ -165,7 +170,7 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 	}
 	d := &daemonActor{
 		opts: opts, cfg: cfg, log: log, level: level, logw: logw, db: db, listener: ln, past: past,
-		metrics: newMetrics(system, cfg), recovered: prepared, cgroups: cgroups, isolation: isolation, sup: sup,
+		metrics: newMetrics(system, cfg), recovered: prepared, cgroups: cgroups, isolation: isolation, sup: sup, handover: handover,
 		remote: rem, started: time.Now(), dead: map[string]bool{}, ready: make(chan error, 1), done: make(chan struct{}),
 	}
 	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return d },

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/supervisor"
 )
@@ -50,4 +51,37 @@ func startSupervisor(opts Options, log *slog.Logger) *ownSupervisor {
 	}
 	log.Info("supervisor started", "pid", pid, "socket", c.Path, "protocol", supervisor.ProtocolVersion)
 	return &ownSupervisor{client: c, pid: pid, release: release}
+}
+
+// beginHandover stops this conductor at once, leaving every try its
+// supervisor holds running for the next conductor to adopt (mzt restart):
+// nothing is drained or interrupted; the store is closed last as on any stop,
+// and what was in flight is what crash recovery is made for. Without a
+// supervisor, running sheets would die with the conductor: it stops as
+// --force does (they run again at the next start).
+func (d *daemonActor) beginHandover(ctx actor.Context) {
+	if d.sup == nil {
+		d.beginShutdown(ctx, "mzt restart (no supervisor: running sheets interrupted)", true, 0)
+		return
+	}
+	if d.shutdown {
+		return
+	}
+	d.shutdown, d.stopReason = true, "mzt restart: running sheets stay with their supervisor"
+	d.log.Info("handing over: running sheets stay with their supervisor for the next conductor", "supervisor", d.sup.pid)
+	close(d.handover)
+	if d.tracker != nil {
+		d.tracker.HandOver()
+	}
+	d.stopChildrenInOrder(ctx)
+}
+
+// handedOver reports whether this conductor left its tries running.
+func handedOver(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }

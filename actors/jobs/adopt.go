@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -103,8 +104,11 @@ func followAdopted(ctx context.Context, plan attemptPlan, a AdoptedTry) *attempt
 	sup := a.Sup
 	w := supervisedWait{sup: &sup, token: plan.token, proc: a.Proc, timeout: plan.timeout, grace: plan.killGrace,
 		logCap: plan.logCap, capped: []string{plan.base + ".stdout", plan.base + ".stderr"},
-		success: plan.profile.Errors.SuccessExitCodes}
+		success: plan.profile.Errors.SuccessExitCodes, handover: plan.handover}
 	out.result = w.wait(ctx, sheetrun.Result{ExitCode: -1, Started: a.Started})
+	if errors.Is(out.result.Err, errHandedOver) {
+		return out
+	}
 	out.result.StdoutTail = sheetrun.Tail(plan.base+".stdout", sheetrun.TailSize)
 	out.result.StderrTail = sheetrun.Tail(plan.base+".stderr", sheetrun.TailSize)
 	before := sheetrun.Snapshot{}

@@ -41,6 +41,7 @@ type attemptPlan struct {
 	cgroups           *cgroup.Tree       // nil where cgroup v2 is not usable
 	logCap            int64              // max_log_mb in bytes; 0: no cap
 	sup               *supervisor.Client // forks the try so it outlives the conductor; nil: run it here
+	handover          <-chan struct{}    // closed: stop following the try, leave it running
 }
 
 // attemptStarted reports the live process of an attempt (for crash cleanup).
@@ -168,6 +169,9 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 			cg = c
 			spec.UseCgroup, spec.CgroupFD = true, cg.FD()
 			defer func() {
+				if errors.Is(out.result.Err, errHandedOver) {
+					return // its cgroup goes on holding it, for the next conductor
+				}
 				if err := cg.Kill(); err != nil {
 					out.err = errors.Join(out.err, err)
 				}
@@ -184,7 +188,7 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 			cgDir = cg.Dir()
 		}
 		var ok bool
-		if out.result, ok = runSupervised(ctx, plan.sup, direct, plan.token, plan.base+".exit", cgDir); !ok {
+		if out.result, ok = runSupervised(ctx, plan.sup, direct, plan.token, plan.base+".exit", cgDir, plan.handover); !ok {
 			out.result = sheetrun.Run(ctx, spec) // no supervisor answers: run it ourselves
 		}
 	} else {
@@ -195,6 +199,9 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		if hit := cg.LimitHit(); hit != "" {
 			out.result.Err = errors.New(hit)
 		}
+	}
+	if errors.Is(out.result.Err, errHandedOver) {
+		return
 	}
 	out.result.StdoutTail = sheetrun.Tail(plan.base+".stdout", sheetrun.TailSize)
 	out.result.StderrTail = sheetrun.Tail(plan.base+".stderr", sheetrun.TailSize)

@@ -86,6 +86,7 @@ type jobSettings struct {
 	maxSheets  int                // max_concurrent_sheets, for ETAs
 	logCap     int64              // bytes per try and stream (max_log_mb); 0: none
 	sup        *supervisor.Client // nil: tries run in the conductor's process tree
+	handover   <-chan struct{}    // closed: leave supervised tries running (mzt restart)
 }
 
 type sheetState struct {

@@ -39,6 +39,9 @@ type Deps struct {
 	Recovered []Prepared
 	// Supervisor forks tries so they outlive this conductor; nil: none.
 	Supervisor *supervisor.Client
+	// Handover closes when the conductor leaves its running tries to the
+	// next one: they are neither waited for nor stopped any more.
+	Handover <-chan struct{}
 	// runner replaces real processes in benchmarks and tests.
 	runner attemptRunner
 }
@@ -272,7 +275,7 @@ func (a *Actor) forgetIfDone(ctx actor.Context, id string, e *entry) {
 
 func (a *Actor) settings() jobSettings {
 	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv(), runner: a.deps.runner,
-		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups, sup: a.deps.Supervisor,
+		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups, sup: a.deps.Supervisor, handover: a.deps.Handover,
 		stallAfter: time.Duration(a.cfg.Profiler.StallAfter), onStall: a.cfg.Profiler.OnStall,
 		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets, logCap: int64(a.cfg.MaxLogMB) << 20}
 }
@@ -315,7 +318,7 @@ func (a *Actor) onJobTerminated(ctx actor.Context, m *actor.Terminated) {
 		switch e.info.State() {
 		case messages.JobCompleted, messages.JobFailed, messages.JobCancelled:
 		default:
-			if !a.draining {
+			if !a.draining && !isClosed(a.deps.Handover) {
 				a.log.Error("job actor stopped unexpectedly; job marked failed", "job", id)
 				ctx.Send(a.deps.Store, &store.Write{Op: &store.MarkFailed{JobID: id, Run: int(e.info.GetRun()),
 					Reason: "internal error: the job's actor failed (see the conductor log)"}})

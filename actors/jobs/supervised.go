@@ -23,10 +23,14 @@ import (
 // identity, run again without using an attempt).
 var errSupervisorLost = errors.New("the supervisor holding this try died")
 
+// errHandedOver marks a try left running for the next conductor.
+var errHandedOver = errors.New("left running for the next conductor")
+
 // runSupervised starts spec through the supervisor and waits for its end as
 // sheetrun.Run would. ok is false when the supervisor could not be asked at
 // all (the caller then runs the try itself).
-func runSupervised(ctx context.Context, sup *supervisor.Client, spec sheetrun.Spec, token, exitPath, cgroupDir string) (res sheetrun.Result, ok bool) {
+func runSupervised(ctx context.Context, sup *supervisor.Client, spec sheetrun.Spec, token, exitPath, cgroupDir string,
+	handover <-chan struct{}) (res sheetrun.Result, ok bool) {
 	res.ExitCode = -1
 	if ctx.Err() != nil {
 		res.Canceled = true
@@ -55,7 +59,7 @@ func runSupervised(ctx context.Context, sup *supervisor.Client, spec sheetrun.Sp
 		}
 	}
 	w := supervisedWait{sup: sup, token: token, proc: p, timeout: spec.Timeout, grace: spec.KillGrace,
-		logCap: spec.LogCap, capped: spec.CappedLogs, success: spec.SuccessCodes}
+		logCap: spec.LogCap, capped: spec.CappedLogs, success: spec.SuccessCodes, handover: handover}
 	return w.wait(ctx, res), true
 }
 
@@ -70,6 +74,8 @@ type supervisedWait struct {
 	logCap  int64
 	capped  []string
 	success []int
+	// handover closes when the conductor leaves: the try runs on unwatched.
+	handover <-chan struct{}
 }
 
 // wait returns res completed with the end of the try (named: the log cap's
@@ -114,8 +120,17 @@ func (w supervisedWait) wait(ctx context.Context, start sheetrun.Result) (res sh
 	}
 	var e ended
 	select {
+	case <-w.handover:
+		res.Err, res.Ended = errHandedOver, time.Time{}
+		return res
 	case e = <-done:
 	case <-ctx.Done():
+		select {
+		case <-w.handover: // the job stops because the conductor leaves: not a cancel
+			res.Err, res.Ended = errHandedOver, time.Time{}
+			return res
+		default:
+		}
 		res.Canceled = true
 		stop()
 		e = <-done
@@ -152,4 +167,14 @@ func callHook(f func(sheetrun.Proc), p sheetrun.Proc) (err error) {
 	}()
 	f(p)
 	return nil
+}
+
+// isClosed reports whether c is closed (nil: never).
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return c != nil
+	default:
+		return false
+	}
 }

@@ -168,7 +168,7 @@ func (j *jobActor) planInput(s *sheetState, lastError string) planInput {
 		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace,
 		base:  attemptBase(j.set.logDir, num, s.row.Tries),
 		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker, cgroups: j.set.cgroups,
-		logCap: j.set.logCap, sup: j.set.sup}
+		logCap: j.set.logCap, sup: j.set.sup, handover: j.set.handover}
 	if plan.timeout == 0 {
 		plan.timeout = time.Duration(p.DefaultTimeout)
 	}
@@ -216,6 +216,9 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	s := j.sheets[d.num-1]
 	if s.row.Tries != d.try || s.row.Status != messages.SheetRunning || s.launch != nil {
 		return // a stale report (or one for a try whose process never started)
+	}
+	if errors.Is(d.result.Err, errHandedOver) {
+		return // it runs on, recorded as running, for the next conductor to adopt
 	}
 	if s.holdsSlot {
 		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: d.num})

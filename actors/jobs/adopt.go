@@ -79,6 +79,10 @@ func (j *jobActor) adoptTries(ctx actor.Context) {
 		ctx.ActorSystem().EventStream.Publish(&messages.Event{Kind: string(messages.EventSheetAdopted),
 			JobId: j.job.JobID, Sheet: int64(num), Attempt: int64(try), Stage: s.row.Stage,
 			Status: string(s.row.Status), Detail: fmt.Sprintf("pid %d, supervisor %d (mzt %s)", a.Proc.PID, a.SupPID, a.SupVersion)})
+		// It runs, so it holds a slot (counted against every limit), as a
+		// try started here would.
+		ctx.Send(j.mgr, &slotAdopted{jobID: j.job.JobID, num: num, instrument: j.profiles[s.sh.Stage.Instrument].Name, job: self})
+		s.holdsSlot = true
 		root.Send(self, &attemptStarted{num: num, try: try, proc: a.Proc})
 		mailbox.Go(root, self, func() any {
 			plan, err := in.render()
@@ -127,4 +131,23 @@ func (a Adoptable) PIDs() map[int]bool {
 		out[t.Proc.PID] = true
 	}
 	return out
+}
+
+// slotAdopted tells the manager that an adopted try holds a slot.
+type slotAdopted struct {
+	jobID      string
+	num        int
+	instrument string
+	job        *actor.PID
+}
+
+// adopt records the slot of a try that already runs (adopted after a
+// restart): it is held whatever the limits say, since the try runs anyway.
+func (s *slots) adopt(m *slotAdopted) {
+	k := slotKey{m.jobID, m.num}
+	if _, ok := s.held[k]; ok {
+		return
+	}
+	s.held[k] = heldSlot{instrument: m.instrument, grantedAt: time.Now(), job: m.job}
+	s.perInst[m.instrument]++
 }

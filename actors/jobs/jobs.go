@@ -179,6 +179,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.grant(ctx)
 	case *slotRelease:
 		a.onSlotRelease(ctx, m)
+	case *slotAdopted:
+		a.slots.adopt(m)
 	case *slotCancel:
 		a.slots.cancel(m.jobID)
 	case *rateLimitHit:

@@ -18,9 +18,11 @@ type SuperviseCmd struct {
 }
 
 func (c *SuperviseCmd) Run(g *Globals) error {
-	// SIGTERM and SIGINT aimed at the conductor's session or terminal are not
-	// for it: its tries end on their own or when a conductor stops them.
-	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
+	// SIGTERM, SIGINT and SIGHUP aimed at the conductor's session or
+	// terminal are not for it: its tries end on their own or when a
+	// conductor stops them. They are caught and dropped, not ignored: an
+	// ignored signal would stay ignored in every try it forks.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM)
 	log := slog.New(slog.NewTextHandler(g.env.Stderr, nil)).With("supervisor", os.Getpid())
 	if err := supervisor.Serve(context.Background(), supervisor.Config{Dir: c.Dir, Version: Version, Log: log}); err != nil {
 		return failf(exitFailed, "", "supervisor: %v", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,6 +13,20 @@ import (
 
 func init() {
 	scriptCmds["supervisors"] = cmdSupervisors
+	scriptCmds["buildmzt"] = cmdBuildMzt
+}
+
+// buildmzt VERSION FILE: build mzt (as the scripts' own, with -race) with
+// another version string into FILE: an upgraded binary.
+func cmdBuildMzt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: buildmzt VERSION FILE")
+	}
+	cmd := exec.Command("go", "build", "-race", "-ldflags",
+		"-X github.com/mzt-dev/mzt/cmd/mzt/cli.Version="+args[0], "-o", ts.MkAbs(args[1]), ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		ts.Fatalf("build: %v\n%s", err, out)
+	}
 }
 
 // supervisors kill9|count N: kill -9 every supervisor of the home (a crash

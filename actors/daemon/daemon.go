@@ -129,7 +129,11 @@ func (d *daemonActor) Receive(ctx actor.Context) {
 	case *signalMsg:
 		d.onSignal(ctx, m.sig)
 	case *gateway.DaemonInfoRequest:
-		ctx.Respond(&gateway.DaemonInfo{Started: d.started, Draining: d.shutdown, Config: d.cfg, Isolation: d.isolation})
+		info := &gateway.DaemonInfo{Started: d.started, Draining: d.shutdown, Config: d.cfg, Isolation: d.isolation}
+		if d.sup != nil {
+			info.SupervisorPID = d.sup.pid
+		}
+		ctx.Respond(info)
 	case *messages.ShutdownRequest:
 		d.onShutdownRequest(ctx, m)
 	case *reloaded:

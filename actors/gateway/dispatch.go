@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -141,5 +142,6 @@ func (d *dispatcher) conductorStatus() (proto.Message, error) {
 		Home:                d.deps.Paths.Home,
 		LogPath:             d.deps.Paths.Log,
 		Isolation:           in.Isolation,
+		Supervisors:         supervisorsInfo(filepath.Join(d.deps.Paths.Home, "supervisors"), in.SupervisorPID),
 	}, nil
 }

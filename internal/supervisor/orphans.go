@@ -49,9 +49,13 @@ func (s *orphanSweep) loop(quit <-chan struct{}, kick <-chan struct{}) {
 }
 
 func (s *orphanSweep) once(now time.Time) {
+	// Children first, then the live tries: a try is forked and registered
+	// under one lock, so any child listed here that is a try is already
+	// registered when liveSets reads the table (the other order would take
+	// a try forked in between for an orphan).
+	children := childrenOf(os.Getpid())
 	live, tokens := s.t.liveSets()
-	self := os.Getpid()
-	for _, pid := range childrenOf(self) {
+	for _, pid := range children {
 		if live[pid] {
 			continue
 		}

@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 }
 
 // spawn starts a supervisor process serving in a fresh folder.
-func spawn(t *testing.T) (Client, *exec.Cmd, string) {
+func spawn(t testing.TB) (Client, *exec.Cmd, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "sup")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -329,5 +329,45 @@ func TestEscapeesOfAnEndedTryAreStopped(t *testing.T) {
 			t.Fatalf("escapee %d of the ended try still runs", esc)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// BenchmarkStartWait is one trivial try through the supervisor: start, wait.
+func BenchmarkStartWait(b *testing.B) {
+	c, _, _ := spawn(b)
+	dir := b.TempDir()
+	for i := range b.N {
+		tok := fmt.Sprintf("bench/1/%d", i)
+		spec := TrySpec{Token: tok, Argv: []string{"/bin/true"}, Dir: dir,
+			StdoutPath: filepath.Join(dir, "out"), StderrPath: filepath.Join(dir, "out"), ExitPath: filepath.Join(dir, "exit")}
+		if _, err := c.Start(context.Background(), spec); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Wait(context.Background(), tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Tries started while the orphan sweep runs are never taken for orphans:
+// many short tries back to back all exit on their own.
+func TestSweepNeverHitsANewTry(t *testing.T) {
+	c, _, _ := spawn(t)
+	dir := t.TempDir()
+	for i := range 300 {
+		tok := fmt.Sprintf("sweep/1/%d", i)
+		spec := TrySpec{Token: tok, Argv: []string{"/bin/sh", "-c", "exit 0"}, Dir: dir,
+			Env:        []string{TokenEnv + "=" + tok},
+			StdoutPath: filepath.Join(dir, "out"), StderrPath: filepath.Join(dir, "out"), ExitPath: filepath.Join(dir, "exit")}
+		if _, err := c.Start(context.Background(), spec); err != nil {
+			t.Fatal(err)
+		}
+		ex, err := c.Wait(context.Background(), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex.Code != 0 || ex.Signal != "" {
+			t.Fatalf("try %d ended %+v: taken for an orphan", i, ex)
+		}
 	}
 }

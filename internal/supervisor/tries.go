@@ -242,8 +242,13 @@ func (t *table) reapOne(pid int) {
 	}
 }
 
-// writeExit records code durably: a conductor that starts after a crash
-// reads it to settle the try instead of running it again.
+// writeExit records code: a conductor that starts after a crash (its own
+// or the supervisor's) reads it to settle the try instead of running it
+// again. Written whole (temporary file, then rename) so no reader sees half
+// of it; not fsynced: it must outlive processes, not the machine (after a
+// power loss nothing of the try runs any more, and a try without its exit
+// file is run again, as before), and an fsync per try costs more than the
+// try itself when sheets are short.
 func writeExit(path string, code int) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -251,9 +256,6 @@ func writeExit(path string, code int) error {
 		return fmt.Errorf("write exit file: %w", err)
 	}
 	_, err = f.WriteString(strconv.Itoa(code) + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -107,6 +107,8 @@ echo ok >> done/{{.Sheet}}
 		// Recovery kills what the dead conductor left before it serves,
 		// except the tries its supervisor still runs (adopted, with what
 		// they started): a process left behind is one of a try that ended.
+		// (The supervisor stops what escaped an ended try within its grace.)
+		time.Sleep(3 * time.Second)
 		n := 0
 		for _, p := range procs {
 			if startTicks(p.pid) == p.ticks && alive(p.pid) && tryEnded(home, p.token) {
@@ -132,6 +134,10 @@ echo ok >> done/{{.Sheet}}
 		for _, p := range tokenProcs() {
 			if !foreign[p] && alive(p.pid) {
 				n++
+				if os.Getenv("SOAK_DEBUG") != "" && time.Now().After(deadline) {
+					stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+					fmt.Printf("  left at the end: %s %s\n", p.token, stat)
+				}
 			}
 		}
 		if n == 0 || time.Now().After(deadline) {

@@ -1083,8 +1083,11 @@ type ConductorStatus struct {
 	Isolation           string                 `protobuf:"bytes,21,opt,name=isolation,proto3" json:"isolation,omitempty"`                                      // how sheets are contained: cgroup2 | process-group
 	SpentTodayUsd       float64                `protobuf:"fixed64,317,opt,name=spent_today_usd,json=spentTodayUsd,proto3" json:"spent_today_usd,omitempty"`    // what today's tries reported spending (local day)
 	DailyBudgetUsd      float64                `protobuf:"fixed64,318,opt,name=daily_budget_usd,json=dailyBudgetUsd,proto3" json:"daily_budget_usd,omitempty"` // [budget] daily_usd; 0 = none
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The supervisors of the home: the one this conductor started (own) and
+	// those of earlier conductors still holding running sheets.
+	Supervisors   []*SupervisorInfo `protobuf:"bytes,500,rep,name=supervisors,proto3" json:"supervisors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConductorStatus) Reset() {
@@ -1278,16 +1281,102 @@ func (x *ConductorStatus) GetDailyBudgetUsd() float64 {
 	return 0
 }
 
-type ShutdownRequest struct {
+func (x *ConductorStatus) GetSupervisors() []*SupervisorInfo {
+	if x != nil {
+		return x.Supervisors
+	}
+	return nil
+}
+
+type SupervisorInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Mode          ShutdownMode           `protobuf:"varint,1,opt,name=mode,proto3,enum=mzt.v1.ShutdownMode" json:"mode,omitempty"`
+	Pid           int64                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"` // mzt version of its binary
+	Tries         int64                  `protobuf:"varint,3,opt,name=tries,proto3" json:"tries,omitempty"`    // live tries it holds
+	Own           bool                   `protobuf:"varint,4,opt,name=own,proto3" json:"own,omitempty"`        // started by this conductor
+	Refused       string                 `protobuf:"bytes,5,opt,name=refused,proto3" json:"refused,omitempty"` // why it cannot be adopted (another protocol), if so
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SupervisorInfo) Reset() {
+	*x = SupervisorInfo{}
+	mi := &file_mzt_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupervisorInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupervisorInfo) ProtoMessage() {}
+
+func (x *SupervisorInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupervisorInfo.ProtoReflect.Descriptor instead.
+func (*SupervisorInfo) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SupervisorInfo) GetPid() int64 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *SupervisorInfo) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *SupervisorInfo) GetTries() int64 {
+	if x != nil {
+		return x.Tries
+	}
+	return 0
+}
+
+func (x *SupervisorInfo) GetOwn() bool {
+	if x != nil {
+		return x.Own
+	}
+	return false
+}
+
+func (x *SupervisorInfo) GetRefused() string {
+	if x != nil {
+		return x.Refused
+	}
+	return ""
+}
+
+type ShutdownRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Mode  ShutdownMode           `protobuf:"varint,1,opt,name=mode,proto3,enum=mzt.v1.ShutdownMode" json:"mode,omitempty"`
+	// keep_running: exit now, leaving running sheets with their supervisors
+	// for the next conductor to adopt (mzt restart); the mode is then unused.
+	KeepRunning   bool `protobuf:"varint,500,opt,name=keep_running,json=keepRunning,proto3" json:"keep_running,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_mzt_proto_msgTypes[7]
+	mi := &file_mzt_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1388,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[7]
+	mi := &file_mzt_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1401,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{7}
+	return file_mzt_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ShutdownRequest) GetMode() ShutdownMode {
@@ -1320,6 +1409,13 @@ func (x *ShutdownRequest) GetMode() ShutdownMode {
 		return x.Mode
 	}
 	return ShutdownMode_SHUTDOWN_MODE_IF_IDLE
+}
+
+func (x *ShutdownRequest) GetKeepRunning() bool {
+	if x != nil {
+		return x.KeepRunning
+	}
+	return false
 }
 
 type ShutdownResponse struct {
@@ -1332,7 +1428,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_mzt_proto_msgTypes[8]
+	mi := &file_mzt_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1440,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[8]
+	mi := &file_mzt_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1453,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{8}
+	return file_mzt_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ShutdownResponse) GetPid() int64 {
@@ -1403,7 +1499,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_mzt_proto_msgTypes[9]
+	mi := &file_mzt_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1511,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[9]
+	mi := &file_mzt_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1524,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{9}
+	return file_mzt_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SubmitJobRequest) GetScorePath() string {
@@ -1542,7 +1638,7 @@ type StageChange struct {
 
 func (x *StageChange) Reset() {
 	*x = StageChange{}
-	mi := &file_mzt_proto_msgTypes[10]
+	mi := &file_mzt_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1650,7 @@ func (x *StageChange) String() string {
 func (*StageChange) ProtoMessage() {}
 
 func (x *StageChange) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[10]
+	mi := &file_mzt_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1663,7 @@ func (x *StageChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageChange.ProtoReflect.Descriptor instead.
 func (*StageChange) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{10}
+	return file_mzt_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StageChange) GetStage() string {
@@ -1609,7 +1705,7 @@ type ScoreFile struct {
 
 func (x *ScoreFile) Reset() {
 	*x = ScoreFile{}
-	mi := &file_mzt_proto_msgTypes[11]
+	mi := &file_mzt_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1621,7 +1717,7 @@ func (x *ScoreFile) String() string {
 func (*ScoreFile) ProtoMessage() {}
 
 func (x *ScoreFile) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[11]
+	mi := &file_mzt_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1634,7 +1730,7 @@ func (x *ScoreFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreFile.ProtoReflect.Descriptor instead.
 func (*ScoreFile) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{11}
+	return file_mzt_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ScoreFile) GetPath() string {
@@ -1667,7 +1763,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_mzt_proto_msgTypes[12]
+	mi := &file_mzt_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1679,7 +1775,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[12]
+	mi := &file_mzt_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1692,7 +1788,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{12}
+	return file_mzt_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubmitJobResponse) GetJobId() string {
@@ -1754,7 +1850,7 @@ type JobStatusRequest struct {
 
 func (x *JobStatusRequest) Reset() {
 	*x = JobStatusRequest{}
-	mi := &file_mzt_proto_msgTypes[13]
+	mi := &file_mzt_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1766,7 +1862,7 @@ func (x *JobStatusRequest) String() string {
 func (*JobStatusRequest) ProtoMessage() {}
 
 func (x *JobStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[13]
+	mi := &file_mzt_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1779,7 +1875,7 @@ func (x *JobStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatusRequest.ProtoReflect.Descriptor instead.
 func (*JobStatusRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{13}
+	return file_mzt_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *JobStatusRequest) GetJobId() string {
@@ -1820,7 +1916,7 @@ type TryInfo struct {
 
 func (x *TryInfo) Reset() {
 	*x = TryInfo{}
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1832,7 +1928,7 @@ func (x *TryInfo) String() string {
 func (*TryInfo) ProtoMessage() {}
 
 func (x *TryInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1845,7 +1941,7 @@ func (x *TryInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TryInfo.ProtoReflect.Descriptor instead.
 func (*TryInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{14}
+	return file_mzt_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TryInfo) GetTry() int64 {
@@ -1964,7 +2060,7 @@ type ValidationResult struct {
 
 func (x *ValidationResult) Reset() {
 	*x = ValidationResult{}
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1976,7 +2072,7 @@ func (x *ValidationResult) String() string {
 func (*ValidationResult) ProtoMessage() {}
 
 func (x *ValidationResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1989,7 +2085,7 @@ func (x *ValidationResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidationResult.ProtoReflect.Descriptor instead.
 func (*ValidationResult) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{15}
+	return file_mzt_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ValidationResult) GetType() string {
@@ -2061,7 +2157,7 @@ type SheetInfo struct {
 
 func (x *SheetInfo) Reset() {
 	*x = SheetInfo{}
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2073,7 +2169,7 @@ func (x *SheetInfo) String() string {
 func (*SheetInfo) ProtoMessage() {}
 
 func (x *SheetInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2086,7 +2182,7 @@ func (x *SheetInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SheetInfo.ProtoReflect.Descriptor instead.
 func (*SheetInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{16}
+	return file_mzt_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SheetInfo) GetNum() int64 {
@@ -2389,7 +2485,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2401,7 +2497,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2414,7 +2510,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{17}
+	return file_mzt_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *JobInfo) GetId() string {
@@ -2666,7 +2762,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2678,7 +2774,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2691,7 +2787,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{18}
+	return file_mzt_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *JobStatus) GetJob() *JobInfo {
@@ -2724,7 +2820,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2736,7 +2832,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2749,7 +2845,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{19}
+	return file_mzt_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListJobsRequest) GetAll() bool {
@@ -2768,7 +2864,7 @@ type JobList struct {
 
 func (x *JobList) Reset() {
 	*x = JobList{}
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2780,7 +2876,7 @@ func (x *JobList) String() string {
 func (*JobList) ProtoMessage() {}
 
 func (x *JobList) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2793,7 +2889,7 @@ func (x *JobList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobList.ProtoReflect.Descriptor instead.
 func (*JobList) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{20}
+	return file_mzt_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *JobList) GetJobs() []*JobInfo {
@@ -2814,7 +2910,7 @@ type JobControlRequest struct {
 
 func (x *JobControlRequest) Reset() {
 	*x = JobControlRequest{}
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2826,7 +2922,7 @@ func (x *JobControlRequest) String() string {
 func (*JobControlRequest) ProtoMessage() {}
 
 func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2839,7 +2935,7 @@ func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlRequest.ProtoReflect.Descriptor instead.
 func (*JobControlRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{21}
+	return file_mzt_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *JobControlRequest) GetJobId() string {
@@ -2874,7 +2970,7 @@ type JobControlResponse struct {
 
 func (x *JobControlResponse) Reset() {
 	*x = JobControlResponse{}
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2886,7 +2982,7 @@ func (x *JobControlResponse) String() string {
 func (*JobControlResponse) ProtoMessage() {}
 
 func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2899,7 +2995,7 @@ func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlResponse.ProtoReflect.Descriptor instead.
 func (*JobControlResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{22}
+	return file_mzt_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *JobControlResponse) GetJobId() string {
@@ -2938,7 +3034,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2950,7 +3046,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2963,7 +3059,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{23}
+	return file_mzt_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LogsRequest) GetJobId() string {
@@ -3029,7 +3125,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3041,7 +3137,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3054,7 +3150,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{24}
+	return file_mzt_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LogChunk) GetSheet() int64 {
@@ -3113,7 +3209,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3125,7 +3221,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3138,7 +3234,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{25}
+	return file_mzt_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *EventsRequest) GetJobId() string {
@@ -3195,7 +3291,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3207,7 +3303,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3220,7 +3316,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{26}
+	return file_mzt_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Event) GetTimeUnixNano() int64 {
@@ -3344,7 +3440,7 @@ type InsightsRequest struct {
 
 func (x *InsightsRequest) Reset() {
 	*x = InsightsRequest{}
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3356,7 +3452,7 @@ func (x *InsightsRequest) String() string {
 func (*InsightsRequest) ProtoMessage() {}
 
 func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3369,7 +3465,7 @@ func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsightsRequest.ProtoReflect.Descriptor instead.
 func (*InsightsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{27}
+	return file_mzt_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *InsightsRequest) GetScore() string {
@@ -3389,7 +3485,7 @@ type FailureCount struct {
 
 func (x *FailureCount) Reset() {
 	*x = FailureCount{}
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3401,7 +3497,7 @@ func (x *FailureCount) String() string {
 func (*FailureCount) ProtoMessage() {}
 
 func (x *FailureCount) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3414,7 +3510,7 @@ func (x *FailureCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailureCount.ProtoReflect.Descriptor instead.
 func (*FailureCount) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{28}
+	return file_mzt_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *FailureCount) GetReason() string {
@@ -3463,7 +3559,7 @@ type StageStats struct {
 
 func (x *StageStats) Reset() {
 	*x = StageStats{}
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3475,7 +3571,7 @@ func (x *StageStats) String() string {
 func (*StageStats) ProtoMessage() {}
 
 func (x *StageStats) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3488,7 +3584,7 @@ func (x *StageStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageStats.ProtoReflect.Descriptor instead.
 func (*StageStats) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{29}
+	return file_mzt_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StageStats) GetScore() string {
@@ -3643,7 +3739,7 @@ type ScoreSummary struct {
 
 func (x *ScoreSummary) Reset() {
 	*x = ScoreSummary{}
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3655,7 +3751,7 @@ func (x *ScoreSummary) String() string {
 func (*ScoreSummary) ProtoMessage() {}
 
 func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3668,7 +3764,7 @@ func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreSummary.ProtoReflect.Descriptor instead.
 func (*ScoreSummary) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{30}
+	return file_mzt_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ScoreSummary) GetScore() string {
@@ -3751,7 +3847,7 @@ type Insights struct {
 
 func (x *Insights) Reset() {
 	*x = Insights{}
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3763,7 +3859,7 @@ func (x *Insights) String() string {
 func (*Insights) ProtoMessage() {}
 
 func (x *Insights) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3776,7 +3872,7 @@ func (x *Insights) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Insights.ProtoReflect.Descriptor instead.
 func (*Insights) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{31}
+	return file_mzt_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Insights) GetStages() []*StageStats {
@@ -3806,7 +3902,7 @@ type CleanRequest struct {
 
 func (x *CleanRequest) Reset() {
 	*x = CleanRequest{}
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3818,7 +3914,7 @@ func (x *CleanRequest) String() string {
 func (*CleanRequest) ProtoMessage() {}
 
 func (x *CleanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3831,7 +3927,7 @@ func (x *CleanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanRequest.ProtoReflect.Descriptor instead.
 func (*CleanRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{32}
+	return file_mzt_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CleanRequest) GetOlderThanSeconds() float64 {
@@ -3868,7 +3964,7 @@ type CleanedRun struct {
 
 func (x *CleanedRun) Reset() {
 	*x = CleanedRun{}
-	mi := &file_mzt_proto_msgTypes[33]
+	mi := &file_mzt_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3880,7 +3976,7 @@ func (x *CleanedRun) String() string {
 func (*CleanedRun) ProtoMessage() {}
 
 func (x *CleanedRun) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[33]
+	mi := &file_mzt_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3893,7 +3989,7 @@ func (x *CleanedRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanedRun.ProtoReflect.Descriptor instead.
 func (*CleanedRun) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{33}
+	return file_mzt_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CleanedRun) GetJobId() string {
@@ -3942,7 +4038,7 @@ type CleanResponse struct {
 
 func (x *CleanResponse) Reset() {
 	*x = CleanResponse{}
-	mi := &file_mzt_proto_msgTypes[34]
+	mi := &file_mzt_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3954,7 +4050,7 @@ func (x *CleanResponse) String() string {
 func (*CleanResponse) ProtoMessage() {}
 
 func (x *CleanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[34]
+	mi := &file_mzt_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3967,7 +4063,7 @@ func (x *CleanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanResponse.ProtoReflect.Descriptor instead.
 func (*CleanResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{34}
+	return file_mzt_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CleanResponse) GetRuns() []*CleanedRun {
@@ -3999,7 +4095,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_mzt_proto_msgTypes[35]
+	mi := &file_mzt_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4011,7 +4107,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[35]
+	mi := &file_mzt_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4024,7 +4120,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{35}
+	return file_mzt_proto_rawDescGZIP(), []int{36}
 }
 
 // RunningSheet is a running sheet with its job, for the live views.
@@ -4038,7 +4134,7 @@ type RunningSheet struct {
 
 func (x *RunningSheet) Reset() {
 	*x = RunningSheet{}
-	mi := &file_mzt_proto_msgTypes[36]
+	mi := &file_mzt_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4050,7 +4146,7 @@ func (x *RunningSheet) String() string {
 func (*RunningSheet) ProtoMessage() {}
 
 func (x *RunningSheet) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[36]
+	mi := &file_mzt_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4063,7 +4159,7 @@ func (x *RunningSheet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningSheet.ProtoReflect.Descriptor instead.
 func (*RunningSheet) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{36}
+	return file_mzt_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RunningSheet) GetJobId() string {
@@ -4093,7 +4189,7 @@ type TopSnapshot struct {
 
 func (x *TopSnapshot) Reset() {
 	*x = TopSnapshot{}
-	mi := &file_mzt_proto_msgTypes[37]
+	mi := &file_mzt_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4105,7 +4201,7 @@ func (x *TopSnapshot) String() string {
 func (*TopSnapshot) ProtoMessage() {}
 
 func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[37]
+	mi := &file_mzt_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4118,7 +4214,7 @@ func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopSnapshot.ProtoReflect.Descriptor instead.
 func (*TopSnapshot) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{37}
+	return file_mzt_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TopSnapshot) GetConductor() *ConductorStatus {
@@ -4160,7 +4256,7 @@ type GroupRequest struct {
 
 func (x *GroupRequest) Reset() {
 	*x = GroupRequest{}
-	mi := &file_mzt_proto_msgTypes[38]
+	mi := &file_mzt_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4172,7 +4268,7 @@ func (x *GroupRequest) String() string {
 func (*GroupRequest) ProtoMessage() {}
 
 func (x *GroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[38]
+	mi := &file_mzt_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4185,7 +4281,7 @@ func (x *GroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupRequest.ProtoReflect.Descriptor instead.
 func (*GroupRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{38}
+	return file_mzt_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GroupRequest) GetAction() GroupAction {
@@ -4221,7 +4317,7 @@ type GroupInfo struct {
 
 func (x *GroupInfo) Reset() {
 	*x = GroupInfo{}
-	mi := &file_mzt_proto_msgTypes[39]
+	mi := &file_mzt_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4233,7 +4329,7 @@ func (x *GroupInfo) String() string {
 func (*GroupInfo) ProtoMessage() {}
 
 func (x *GroupInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[39]
+	mi := &file_mzt_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4246,7 +4342,7 @@ func (x *GroupInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupInfo.ProtoReflect.Descriptor instead.
 func (*GroupInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{39}
+	return file_mzt_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GroupInfo) GetName() string {
@@ -4286,7 +4382,7 @@ type GroupList struct {
 
 func (x *GroupList) Reset() {
 	*x = GroupList{}
-	mi := &file_mzt_proto_msgTypes[40]
+	mi := &file_mzt_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4298,7 +4394,7 @@ func (x *GroupList) String() string {
 func (*GroupList) ProtoMessage() {}
 
 func (x *GroupList) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[40]
+	mi := &file_mzt_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4311,7 +4407,7 @@ func (x *GroupList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupList.ProtoReflect.Descriptor instead.
 func (*GroupList) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{40}
+	return file_mzt_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GroupList) GetGroups() []*GroupInfo {
@@ -4379,7 +4475,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05ready\x18\x04 \x01(\bR\x05ready\x121\n" +
 	"\x14min_protocol_version\x18\x90\x03 \x01(\rR\x12minProtocolVersion\x12?\n" +
 	"\x1bnegotiated_protocol_version\x18\x91\x03 \x01(\rR\x19negotiatedProtocolVersion\"\x18\n" +
-	"\x16ConductorStatusRequest\"\x93\x06\n" +
+	"\x16ConductorStatusRequest\"\xce\x06\n" +
 	"\x0fConductorStatus\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12%\n" +
@@ -4405,9 +4501,17 @@ const file_mzt_proto_rawDesc = "" +
 	"\blog_path\x18\x14 \x01(\tR\alogPath\x12\x1c\n" +
 	"\tisolation\x18\x15 \x01(\tR\tisolation\x12'\n" +
 	"\x0fspent_today_usd\x18\xbd\x02 \x01(\x01R\rspentTodayUsd\x12)\n" +
-	"\x10daily_budget_usd\x18\xbe\x02 \x01(\x01R\x0edailyBudgetUsd\";\n" +
+	"\x10daily_budget_usd\x18\xbe\x02 \x01(\x01R\x0edailyBudgetUsd\x129\n" +
+	"\vsupervisors\x18\xf4\x03 \x03(\v2\x16.mzt.v1.SupervisorInfoR\vsupervisors\"~\n" +
+	"\x0eSupervisorInfo\x12\x10\n" +
+	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
+	"\x05tries\x18\x03 \x01(\x03R\x05tries\x12\x10\n" +
+	"\x03own\x18\x04 \x01(\bR\x03own\x12\x18\n" +
+	"\arefused\x18\x05 \x01(\tR\arefused\"_\n" +
 	"\x0fShutdownRequest\x12(\n" +
-	"\x04mode\x18\x01 \x01(\x0e2\x14.mzt.v1.ShutdownModeR\x04mode\"G\n" +
+	"\x04mode\x18\x01 \x01(\x0e2\x14.mzt.v1.ShutdownModeR\x04mode\x12\"\n" +
+	"\fkeep_running\x18\xf4\x03 \x01(\bR\vkeepRunning\"G\n" +
 	"\x10ShutdownResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12!\n" +
 	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\xba\x03\n" +
@@ -4747,7 +4851,7 @@ func file_mzt_proto_rawDescGZIP() []byte {
 }
 
 var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
@@ -4760,40 +4864,41 @@ var file_mzt_proto_goTypes = []any{
 	(*HealthResponse)(nil),         // 8: mzt.v1.HealthResponse
 	(*ConductorStatusRequest)(nil), // 9: mzt.v1.ConductorStatusRequest
 	(*ConductorStatus)(nil),        // 10: mzt.v1.ConductorStatus
-	(*ShutdownRequest)(nil),        // 11: mzt.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),       // 12: mzt.v1.ShutdownResponse
-	(*SubmitJobRequest)(nil),       // 13: mzt.v1.SubmitJobRequest
-	(*StageChange)(nil),            // 14: mzt.v1.StageChange
-	(*ScoreFile)(nil),              // 15: mzt.v1.ScoreFile
-	(*SubmitJobResponse)(nil),      // 16: mzt.v1.SubmitJobResponse
-	(*JobStatusRequest)(nil),       // 17: mzt.v1.JobStatusRequest
-	(*TryInfo)(nil),                // 18: mzt.v1.TryInfo
-	(*ValidationResult)(nil),       // 19: mzt.v1.ValidationResult
-	(*SheetInfo)(nil),              // 20: mzt.v1.SheetInfo
-	(*JobInfo)(nil),                // 21: mzt.v1.JobInfo
-	(*JobStatus)(nil),              // 22: mzt.v1.JobStatus
-	(*ListJobsRequest)(nil),        // 23: mzt.v1.ListJobsRequest
-	(*JobList)(nil),                // 24: mzt.v1.JobList
-	(*JobControlRequest)(nil),      // 25: mzt.v1.JobControlRequest
-	(*JobControlResponse)(nil),     // 26: mzt.v1.JobControlResponse
-	(*LogsRequest)(nil),            // 27: mzt.v1.LogsRequest
-	(*LogChunk)(nil),               // 28: mzt.v1.LogChunk
-	(*EventsRequest)(nil),          // 29: mzt.v1.EventsRequest
-	(*Event)(nil),                  // 30: mzt.v1.Event
-	(*InsightsRequest)(nil),        // 31: mzt.v1.InsightsRequest
-	(*FailureCount)(nil),           // 32: mzt.v1.FailureCount
-	(*StageStats)(nil),             // 33: mzt.v1.StageStats
-	(*ScoreSummary)(nil),           // 34: mzt.v1.ScoreSummary
-	(*Insights)(nil),               // 35: mzt.v1.Insights
-	(*CleanRequest)(nil),           // 36: mzt.v1.CleanRequest
-	(*CleanedRun)(nil),             // 37: mzt.v1.CleanedRun
-	(*CleanResponse)(nil),          // 38: mzt.v1.CleanResponse
-	(*TopRequest)(nil),             // 39: mzt.v1.TopRequest
-	(*RunningSheet)(nil),           // 40: mzt.v1.RunningSheet
-	(*TopSnapshot)(nil),            // 41: mzt.v1.TopSnapshot
-	(*GroupRequest)(nil),           // 42: mzt.v1.GroupRequest
-	(*GroupInfo)(nil),              // 43: mzt.v1.GroupInfo
-	(*GroupList)(nil),              // 44: mzt.v1.GroupList
+	(*SupervisorInfo)(nil),         // 11: mzt.v1.SupervisorInfo
+	(*ShutdownRequest)(nil),        // 12: mzt.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),       // 13: mzt.v1.ShutdownResponse
+	(*SubmitJobRequest)(nil),       // 14: mzt.v1.SubmitJobRequest
+	(*StageChange)(nil),            // 15: mzt.v1.StageChange
+	(*ScoreFile)(nil),              // 16: mzt.v1.ScoreFile
+	(*SubmitJobResponse)(nil),      // 17: mzt.v1.SubmitJobResponse
+	(*JobStatusRequest)(nil),       // 18: mzt.v1.JobStatusRequest
+	(*TryInfo)(nil),                // 19: mzt.v1.TryInfo
+	(*ValidationResult)(nil),       // 20: mzt.v1.ValidationResult
+	(*SheetInfo)(nil),              // 21: mzt.v1.SheetInfo
+	(*JobInfo)(nil),                // 22: mzt.v1.JobInfo
+	(*JobStatus)(nil),              // 23: mzt.v1.JobStatus
+	(*ListJobsRequest)(nil),        // 24: mzt.v1.ListJobsRequest
+	(*JobList)(nil),                // 25: mzt.v1.JobList
+	(*JobControlRequest)(nil),      // 26: mzt.v1.JobControlRequest
+	(*JobControlResponse)(nil),     // 27: mzt.v1.JobControlResponse
+	(*LogsRequest)(nil),            // 28: mzt.v1.LogsRequest
+	(*LogChunk)(nil),               // 29: mzt.v1.LogChunk
+	(*EventsRequest)(nil),          // 30: mzt.v1.EventsRequest
+	(*Event)(nil),                  // 31: mzt.v1.Event
+	(*InsightsRequest)(nil),        // 32: mzt.v1.InsightsRequest
+	(*FailureCount)(nil),           // 33: mzt.v1.FailureCount
+	(*StageStats)(nil),             // 34: mzt.v1.StageStats
+	(*ScoreSummary)(nil),           // 35: mzt.v1.ScoreSummary
+	(*Insights)(nil),               // 36: mzt.v1.Insights
+	(*CleanRequest)(nil),           // 37: mzt.v1.CleanRequest
+	(*CleanedRun)(nil),             // 38: mzt.v1.CleanedRun
+	(*CleanResponse)(nil),          // 39: mzt.v1.CleanResponse
+	(*TopRequest)(nil),             // 40: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 41: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 42: mzt.v1.TopSnapshot
+	(*GroupRequest)(nil),           // 43: mzt.v1.GroupRequest
+	(*GroupInfo)(nil),              // 44: mzt.v1.GroupInfo
+	(*GroupList)(nil),              // 45: mzt.v1.GroupList
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
@@ -4803,54 +4908,55 @@ var file_mzt_proto_depIdxs = []int32{
 	8,  // 4: mzt.v1.Envelope.health_response:type_name -> mzt.v1.HealthResponse
 	9,  // 5: mzt.v1.Envelope.conductor_status_request:type_name -> mzt.v1.ConductorStatusRequest
 	10, // 6: mzt.v1.Envelope.conductor_status:type_name -> mzt.v1.ConductorStatus
-	11, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
-	12, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
-	13, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
-	16, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
-	17, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
-	22, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
-	23, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
-	24, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
-	25, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
-	26, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
-	27, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
-	28, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
-	29, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
-	30, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
-	31, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
-	35, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
-	39, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
-	41, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
-	42, // 25: mzt.v1.Envelope.group_request:type_name -> mzt.v1.GroupRequest
-	44, // 26: mzt.v1.Envelope.group_list:type_name -> mzt.v1.GroupList
-	36, // 27: mzt.v1.Envelope.clean_request:type_name -> mzt.v1.CleanRequest
-	38, // 28: mzt.v1.Envelope.clean_response:type_name -> mzt.v1.CleanResponse
-	1,  // 29: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
-	15, // 30: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
-	14, // 31: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
-	19, // 32: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
-	19, // 33: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
-	21, // 34: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
-	20, // 35: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
-	18, // 36: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
-	21, // 37: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
-	2,  // 38: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	32, // 39: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
-	33, // 40: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	34, // 41: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
-	37, // 42: mzt.v1.CleanResponse.runs:type_name -> mzt.v1.CleanedRun
-	20, // 43: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
-	10, // 44: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	21, // 45: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	40, // 46: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	30, // 47: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
-	3,  // 48: mzt.v1.GroupRequest.action:type_name -> mzt.v1.GroupAction
-	43, // 49: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
-	50, // [50:50] is the sub-list for method output_type
-	50, // [50:50] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	12, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
+	13, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
+	14, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
+	17, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
+	18, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
+	23, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
+	24, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
+	25, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
+	26, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
+	27, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
+	28, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
+	29, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
+	30, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
+	31, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
+	32, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
+	36, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
+	40, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	42, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	43, // 25: mzt.v1.Envelope.group_request:type_name -> mzt.v1.GroupRequest
+	45, // 26: mzt.v1.Envelope.group_list:type_name -> mzt.v1.GroupList
+	37, // 27: mzt.v1.Envelope.clean_request:type_name -> mzt.v1.CleanRequest
+	39, // 28: mzt.v1.Envelope.clean_response:type_name -> mzt.v1.CleanResponse
+	11, // 29: mzt.v1.ConductorStatus.supervisors:type_name -> mzt.v1.SupervisorInfo
+	1,  // 30: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
+	16, // 31: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
+	15, // 32: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
+	20, // 33: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
+	20, // 34: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
+	22, // 35: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
+	21, // 36: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
+	19, // 37: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
+	22, // 38: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	2,  // 39: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
+	33, // 40: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	34, // 41: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	35, // 42: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
+	38, // 43: mzt.v1.CleanResponse.runs:type_name -> mzt.v1.CleanedRun
+	21, // 44: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	10, // 45: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	22, // 46: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	41, // 47: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	31, // 48: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	3,  // 49: mzt.v1.GroupRequest.action:type_name -> mzt.v1.GroupAction
+	44, // 50: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
+	51, // [51:51] is the sub-list for method output_type
+	51, // [51:51] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -4894,7 +5000,7 @@ func file_mzt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   41,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -89,11 +89,12 @@ const (
 	EventEventsDropped EventKind = "events.dropped" // a follower read too slowly
 	EventBudget        EventKind = "budget"         // a job reached its budget and paused (status "paused")
 	EventUsage         EventKind = "usage"          // a try reported its cost or tokens
+	EventSheetAdopted  EventKind = "sheet.adopted"  // a new conductor took over a try still running
 )
 
 // EventKinds lists every event kind.
 var EventKinds = []EventKind{EventJobStatus, EventSheetStatus, EventPressure, EventStall, EventAnomaly,
-	EventPreempt, EventEventsDropped, EventBudget, EventUsage}
+	EventPreempt, EventEventsDropped, EventBudget, EventUsage, EventSheetAdopted}
 
 // Valid reports whether k is a known event kind.
 func (k EventKind) Valid() bool { return contains(EventKinds, k) }

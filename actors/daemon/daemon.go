@@ -40,6 +40,9 @@ type Options struct {
 	// Ready is called once the socket serves; StalePID is the PID a crashed
 	// predecessor left in the PID file (0 if none).
 	Ready func(info ReadyInfo)
+	// SupervisorExe is the mzt binary a supervisor runs from (`supervise`):
+	// tries then outlive this process. Empty: tries run in its own tree.
+	SupervisorExe string
 	// childMiddleware is installed on every subsystem (tests use it to inject panics).
 	childMiddleware []actor.ReceiverMiddleware
 }
@@ -89,6 +92,9 @@ type daemonActor struct {
 	metrics   *gateway.Metrics
 	stats     correlation.Table
 	cgroups   *cgroup.Tree
+	sup       *ownSupervisor // nil: tries run in the conductor's own tree
+	handover  chan struct{}  // closed when this conductor leaves its running tries to the next one
+	tracker   *reaper.Tracker
 	// Handed to the children they are made for, once, when they spawn.
 	listener  *net.UnixListener
 	recovered []jobs.Prepared
@@ -125,7 +131,11 @@ func (d *daemonActor) Receive(ctx actor.Context) {
 	case *signalMsg:
 		d.onSignal(ctx, m.sig)
 	case *gateway.DaemonInfoRequest:
-		ctx.Respond(&gateway.DaemonInfo{Started: d.started, Draining: d.shutdown, Config: d.cfg, Isolation: d.isolation})
+		info := &gateway.DaemonInfo{Started: d.started, Draining: d.shutdown, Config: d.cfg, Isolation: d.isolation}
+		if d.sup != nil {
+			info.SupervisorPID = d.sup.pid
+		}
+		ctx.Respond(info)
 	case *messages.ShutdownRequest:
 		d.onShutdownRequest(ctx, m)
 	case *reloaded:
@@ -165,11 +175,15 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	d.events = newEventLog(ctx.ActorSystem(), d.past, d.store)
 	d.past = pastEvents{}
 	tracker := reaper.NewTracker()
+	d.tracker = tracker
+	if d.sup != nil {
+		tracker.Keep(d.sup.pid)
+	}
 	d.reaper = spawn(reaper.Props(tracker, time.Duration(d.cfg.KillGrace), log("reaper")), "reaper")
 	d.correlation = spawn(correlation.Props(d.db, &d.stats, log("correlation")), "correlation")
 	d.jobs = spawn(jobs.Props(jobs.Deps{Config: d.cfg, Paths: d.opts.Paths, Store: d.store, Tracker: tracker,
 		Cgroups: d.cgroups, DB: d.db, Recovered: d.recovered, Log: log("jobs"),
-		Correlation: d.correlation, Stats: &d.stats}), "jobs")
+		Correlation: d.correlation, Stats: &d.stats, Supervisor: d.sup.clientOrNil(), Handover: d.handover}), "jobs")
 	d.recovered = nil
 	// Hooks due before a stop run now; later ones as jobs end and events come.
 	d.hooks = spawn(hooks.Props(hooks.Deps{DB: d.db, Store: d.store, Hooks: d.cfg.Hooks,
@@ -247,6 +261,11 @@ func (d *daemonActor) beginShutdown(ctx actor.Context, reason string, force bool
 
 func (d *daemonActor) onShutdownRequest(ctx actor.Context, req *messages.ShutdownRequest) {
 	reply := &messages.ShutdownResponse{Pid: int64(os.Getpid())}
+	if req.GetKeepRunning() {
+		d.beginHandover(ctx)
+		ctx.Respond(reply)
+		return
+	}
 	switch req.GetMode() {
 	case messages.ShutdownMode_SHUTDOWN_MODE_FORCE:
 		d.beginShutdown(ctx, "mzt stop --force", true, 0)

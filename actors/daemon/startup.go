@@ -20,6 +20,7 @@ import (
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/logfile"
 	"github.com/mzt-dev/mzt/internal/pidfile"
+	"github.com/mzt-dev/mzt/internal/sdnotify"
 )
 
 // Run is a conductor's whole life; it returns when the conductor has stopped.
@@ -131,17 +132,25 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 	}
 	dbStep := undo.push(func() { db.Close() })
 	recoverCtx, cancelRecover := context.WithTimeout(context.Background(), time.Minute)
-	prepared, err := jobs.Recover(recoverCtx, db, opts.Paths, time.Duration(cfg.KillGrace), log.With("subsystem", "jobs"))
+	// Tries an earlier conductor left with its supervisors run on: adopted, not recovered.
+	adopt := jobs.FindAdoptable(recoverCtx, supervisorsDir(opts.Paths), log)
+	prepared, err := jobs.RecoverAdopting(recoverCtx, db, opts.Paths, time.Duration(cfg.KillGrace), adopt, log.With("subsystem", "jobs"))
 	cancelRecover()
 	if err != nil {
 		return fail("cannot recover jobs", fmt.Errorf("recover jobs: %w", err))
 	}
 	// After recovery (which lets finishing tries record their exit codes),
 	// a cgroup subtree of a crashed predecessor is emptied here.
-	cgroups, isolation := openCgroups(cfg, opts.Paths.Home, log)
+	cgroups, isolation := openCgroups(cfg, opts.Paths.Home, adopt.PIDs(), log)
+	handover := make(chan struct{})
 	if cgroups != nil {
-		undo.push(func() { cgroups.Close() })
+		undo.push(func() {
+			if !handedOver(handover) { // else the tries in them run on, for the next conductor
+				cgroups.Close()
+			}
+		})
 	}
+	sup := startSupervisor(opts, log)
 	ln, err := gateway.Listen(opts.Paths.Socket)
 	if err != nil {
 		return fail("cannot listen", err)
@@ -161,7 +170,7 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 	}
 	d := &daemonActor{
 		opts: opts, cfg: cfg, log: log, level: level, logw: logw, db: db, listener: ln, past: past,
-		metrics: newMetrics(system, cfg), recovered: prepared, cgroups: cgroups, isolation: isolation,
+		metrics: newMetrics(system, cfg), recovered: prepared, cgroups: cgroups, isolation: isolation, sup: sup, handover: handover,
 		remote: rem, started: time.Now(), dead: map[string]bool{}, ready: make(chan error, 1), done: make(chan struct{}),
 	}
 	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return d },
@@ -182,12 +191,12 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 
 // openCgroups makes this conductor's cgroup subtree where the machine and
 // conductor.toml allow it; isolation names what runs instead when not.
-func openCgroups(cfg *config.Config, home string, log *slog.Logger) (*cgroup.Tree, string) {
+func openCgroups(cfg *config.Config, home string, adopted map[int]bool, log *slog.Logger) (*cgroup.Tree, string) {
 	if !cfg.Cgroups {
 		log.Info("process isolation: process groups, subreaper and sheet tokens", "cgroup_v2", "disabled in conductor.toml (cgroups = false)")
 		return nil, "process-group"
 	}
-	tree, err := cgroup.New(home)
+	tree, err := cgroup.NewKeeping(home, adopted)
 	if err != nil {
 		log.Info("process isolation: process groups, subreaper and sheet tokens", "cgroup_v2", err.Error())
 		return nil, "process-group"
@@ -216,10 +225,15 @@ func (c *launched) serve(undo *cleanups) error {
 		if c.opts.Ready != nil {
 			c.opts.Ready(ReadyInfo{PID: os.Getpid(), StalePID: c.stalePID})
 		}
+		// Under systemd (Type=notify) the unit is started only now.
+		if _, err := sdnotify.Notify(sdnotify.Ready); err != nil {
+			log.Warn("cannot tell systemd the conductor is ready", "err", err)
+		}
 	case <-d.done:
 		return fmt.Errorf("conductor stopped during start-up: %s", d.stopReason)
 	}
 	<-d.done
+	_, _ = sdnotify.Notify(sdnotify.Stopping)
 	c.system.Shutdown()
 	log.Info("conductor stopped", "reason", d.stopReason)
 	if d.failure != "" {

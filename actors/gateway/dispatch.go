@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -151,5 +152,6 @@ func (d *dispatcher) conductorStatus() (proto.Message, error) {
 		Isolation:           in.Isolation,
 		SpentTodayUsd:       spend.USD,
 		DailyBudgetUsd:      spend.DailyUSD,
+		Supervisors:         supervisorsInfo(filepath.Join(d.deps.Paths.Home, "supervisors"), in.SupervisorPID),
 	}, nil
 }

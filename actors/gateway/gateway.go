@@ -29,6 +29,8 @@ type DaemonInfo struct {
 	Draining  bool
 	Config    *config.Config
 	Isolation string // cgroup2 | process-group
+	// SupervisorPID is the supervisor this conductor started (0: none).
+	SupervisorPID int
 }
 
 // Caller asks an actor and waits (never from inside an actor's Receive).

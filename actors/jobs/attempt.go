@@ -20,6 +20,7 @@ import (
 	"github.com/mzt-dev/mzt/config/score"
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/internal/supervisor"
 )
 
 // attemptPlan is everything one attempt needs, computed on the job actor
@@ -35,12 +36,14 @@ type attemptPlan struct {
 	killGrace         time.Duration
 	base              string // the try's files: base.stdout, .stderr, .exit, .snapshot, .prompt
 	checks            []sheetrun.Check
-	token             string          // MZT_SHEET_TOKEN of this try
-	tracker           *reaper.Tracker // nil in tests
-	cgroups           *cgroup.Tree    // nil where cgroup v2 is not usable
-	logCap            int64           // max_log_mb in bytes; 0: no cap
-	worktree          *worktree       // the voice's git worktree, made before the try; nil: none
-	session           string          // the agent session a retry continues (resume_session)
+	token             string             // MZT_SHEET_TOKEN of this try
+	tracker           *reaper.Tracker    // nil in tests
+	cgroups           *cgroup.Tree       // nil where cgroup v2 is not usable
+	logCap            int64              // max_log_mb in bytes; 0: no cap
+	sup               *supervisor.Client // forks the try so it outlives the conductor; nil: run it here
+	handover          <-chan struct{}    // closed: stop following the try, leave it running
+	worktree          *worktree          // the voice's git worktree, made before the try; nil: none
+	session           string             // the agent session a retry continues (resume_session)
 }
 
 // attemptStarted reports the live process of an attempt (for crash cleanup).
@@ -186,18 +189,39 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 			cg = c
 			spec.UseCgroup, spec.CgroupFD = true, cg.FD()
 			defer func() {
+				if errors.Is(out.result.Err, errHandedOver) {
+					return // its cgroup goes on holding it, for the next conductor
+				}
 				if err := cg.Kill(); err != nil {
 					out.err = errors.Join(out.err, err)
 				}
 			}()
 		}
 	}
-	out.result = sheetrun.Run(ctx, spec)
+	if plan.sup != nil {
+		// The supervisor forks the instrument itself, with its files: no wrapper.
+		direct := spec
+		direct.Argv, direct.Env = argv, env
+		direct.StdoutPath, direct.StderrPath = plan.base+".stdout", plan.base+".stderr"
+		cgDir := ""
+		if cg != nil {
+			cgDir = cg.Dir()
+		}
+		var ok bool
+		if out.result, ok = runSupervised(ctx, plan.sup, direct, plan.token, plan.base+".exit", cgDir, plan.handover); !ok {
+			out.result = sheetrun.Run(ctx, spec) // no supervisor answers: run it ourselves
+		}
+	} else {
+		out.result = sheetrun.Run(ctx, spec)
+	}
 	if cg != nil && !out.result.Success && out.result.Err == nil {
 		// A failure the try's own limits caused says so.
 		if hit := cg.LimitHit(); hit != "" {
 			out.result.Err = errors.New(hit)
 		}
+	}
+	if errors.Is(out.result.Err, errHandedOver) {
+		return
 	}
 	out.result.StdoutTail = sheetrun.Tail(plan.base+".stdout", sheetrun.TailSize)
 	out.result.StderrTail = sheetrun.Tail(plan.base+".stderr", sheetrun.TailSize)

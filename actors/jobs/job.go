@@ -18,6 +18,7 @@ import (
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/mailbox"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/internal/supervisor"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -98,6 +99,8 @@ type jobSettings struct {
 	maxSheets  int                // max_concurrent_sheets, for ETAs
 	logCap     int64              // bytes per try and stream (max_log_mb); 0: none
 	hooks      []config.Hook      // the conductor's [[hooks]]
+	sup        *supervisor.Client // nil: tries run in the conductor's process tree
+	handover   <-chan struct{}    // closed: leave supervised tries running (mzt restart)
 }
 
 type sheetState struct {
@@ -107,9 +110,10 @@ type sheetState struct {
 	holdsSlot bool    // a conductor slot was granted for the current try
 	launch    *launch // the current try, until its process starts
 	cancel    context.CancelFunc
-	stopWhy   stopReason // why we stopped (or must not start) the current try
-	stallNote string     // why a stalled try was stopped
-	exited    *int       // the exit code of a try that ended while no conductor ran
+	stopWhy   stopReason  // why we stopped (or must not start) the current try
+	stallNote string      // why a stalled try was stopped
+	exited    *int        // the exit code of a try that ended while no conductor ran
+	adopted   *AdoptedTry // a try a previous conductor left running with a supervisor
 	live      *SheetProfile
 	lastEvent messages.SheetState // the status last published as an event
 	// rlStreak counts rate-limit waits in a row that named no reset time
@@ -153,6 +157,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		j.initRun()
 		j.settleExitedAttempts(ctx)
+		j.adoptTries(ctx)
 		j.publish(ctx)
 	case *depsSettled:
 		j.onDepsSettled(ctx)

@@ -18,6 +18,7 @@ import (
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/mailbox"
+	"github.com/mzt-dev/mzt/internal/supervisor"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -36,6 +37,11 @@ type Deps struct {
 	// Recovered is what the daemon loaded before the tree started: Props
 	// hands it to the first incarnation only; a restart reloads from the store.
 	Recovered []Prepared
+	// Supervisor forks tries so they outlive this conductor; nil: none.
+	Supervisor *supervisor.Client
+	// Handover closes when the conductor leaves its running tries to the
+	// next one: they are neither waited for nor stopped any more.
+	Handover <-chan struct{}
 	// runner replaces real processes in benchmarks and tests.
 	runner attemptRunner
 }
@@ -197,6 +203,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.grant(ctx)
 	case *slotRelease:
 		a.onSlotRelease(ctx, m)
+	case *slotAdopted:
+		a.slots.adopt(m)
 	case *slotCancel:
 		a.slots.cancel(m.jobID)
 		a.daily.dropHeld(m.jobID)
@@ -302,7 +310,7 @@ func (a *Actor) forgetIfDone(ctx actor.Context, id string, e *entry) {
 
 func (a *Actor) settings() jobSettings {
 	return jobSettings{killGrace: time.Duration(a.cfg.KillGrace), baseEnv: baseEnv(), runner: a.deps.runner,
-		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups,
+		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups, sup: a.deps.Supervisor, handover: a.deps.Handover,
 		stallAfter: time.Duration(a.cfg.Profiler.StallAfter), onStall: a.cfg.Profiler.OnStall,
 		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets, logCap: int64(a.cfg.MaxLogMB) << 20,
 		hooks: a.cfg.Hooks}
@@ -346,7 +354,7 @@ func (a *Actor) onJobTerminated(ctx actor.Context, m *actor.Terminated) {
 		switch e.info.State() {
 		case messages.JobCompleted, messages.JobFailed, messages.JobCancelled:
 		default:
-			if !a.draining {
+			if !a.draining && !isClosed(a.deps.Handover) {
 				a.log.Error("job actor stopped unexpectedly; job marked failed", "job", id)
 				ctx.Send(a.deps.Store, &store.Write{Op: &store.MarkFailed{JobID: id, Run: int(e.info.GetRun()),
 					Reason: "internal error: the job's actor failed (see the conductor log)"}})

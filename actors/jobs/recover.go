@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,7 +26,8 @@ import (
 // no longer parses); the manager then records it as failed.
 type Prepared struct {
 	Run      store.Run
-	Exited   map[int]int // sheet number -> exit code of a try that ended unseen
+	Exited   map[int]int        // sheet number -> exit code of a try that ended unseen
+	Adopted  map[int]AdoptedTry // sheet number -> its try, still running with a supervisor
 	Score    *score.Score
 	Profiles map[string]*instrument.Profile
 	Err      error
@@ -53,6 +55,12 @@ func prepare(run store.Run, instrumentsDir string) Prepared {
 // the recorded process group and start time (never by name), so a reused
 // PID is never touched. It runs before the actor tree exists.
 func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace time.Duration, log *slog.Logger) ([]Prepared, error) {
+	return RecoverAdopting(ctx, db, paths, killGrace, nil, log)
+}
+
+// RecoverAdopting is Recover, except that the tries in adopt (still running
+// with a supervisor) are left running, to be followed by their job actors.
+func RecoverAdopting(ctx context.Context, db *store.DB, paths config.Paths, killGrace time.Duration, adopt Adoptable, log *slog.Logger) ([]Prepared, error) {
 	runs, err := db.ActiveRuns(ctx)
 	if err != nil {
 		return nil, err
@@ -64,6 +72,9 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 	for _, run := range runs {
 		for _, s := range run.Sheets {
 			if s.Status != messages.SheetRunning {
+				continue
+			}
+			if _, ok := adopt[tryToken(run.Job.RunKey, s.Num, s.Tries)]; ok {
 				continue
 			}
 			wg.Add(1)
@@ -82,7 +93,9 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 	for i, run := range runs {
 		runPrefixes[i] = run.Job.RunKey + "/"
 	}
-	if left := reaper.FindLeftovers(runPrefixes); len(left) > 0 {
+	left := reaper.FindLeftovers(runPrefixes)
+	left = slices.DeleteFunc(left, func(l reaper.Leftover) bool { _, ok := adopt[l.Token]; return ok })
+	if len(left) > 0 {
 		for _, l := range left {
 			log.Warn("killing a process left by an interrupted sheet", "pid", l.PID, "sheet_token", l.Token)
 		}
@@ -93,10 +106,14 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 	// run a second time.
 	out := make([]Prepared, 0, len(runs))
 	for _, run := range runs {
-		exited := map[int]int{}
+		exited, adopted := map[int]int{}, map[int]AdoptedTry{}
 		for i := range run.Sheets {
 			s := &run.Sheets[i]
 			if s.Status != messages.SheetRunning {
+				continue
+			}
+			if a, ok := adopt[tryToken(run.Job.RunKey, s.Num, s.Tries)]; ok {
+				adopted[s.Num] = a
 				continue
 			}
 			s.PID, s.PGID, s.ProcStart = 0, 0, 0
@@ -113,7 +130,7 @@ func Recover(ctx context.Context, db *store.DB, paths config.Paths, killGrace ti
 		}
 		log.Info("recovering job", "job", run.Job.JobID, "run", run.Job.Run, "status", run.Job.Status)
 		p := prepare(run, paths.Instruments)
-		p.Exited = exited
+		p.Exited, p.Adopted = exited, adopted
 		out = append(out, p)
 	}
 	return out, nil
@@ -165,6 +182,9 @@ func newJobActor(p Prepared, d *Deps, mgrSettings jobSettings) *jobActor {
 		st := &sheetState{row: row, sh: sh}
 		if code, ok := p.Exited[sh.Num]; ok && row.Status == messages.SheetRunning {
 			st.exited = &code
+		}
+		if a, ok := p.Adopted[sh.Num]; ok && row.Status == messages.SheetRunning {
+			st.adopted = &a
 		}
 		j.sheets = append(j.sheets, st)
 	}

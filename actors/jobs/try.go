@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -168,7 +169,7 @@ func (j *jobActor) planInput(s *sheetState, lastError string) planInput {
 		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace,
 		base:  attemptBase(j.set.logDir, num, s.row.Tries),
 		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker, cgroups: j.set.cgroups,
-		logCap: j.set.logCap}
+		logCap: j.set.logCap, sup: j.set.sup, handover: j.set.handover}
 	if plan.timeout == 0 {
 		plan.timeout = time.Duration(p.DefaultTimeout)
 	}
@@ -228,12 +229,18 @@ func (j *jobActor) finishAttempt(ctx actor.Context, d *attemptDone) {
 	if s.row.Tries != d.try || s.row.Status != messages.SheetRunning || s.launch != nil {
 		return // a stale report (or one for a try whose process never started)
 	}
+	if errors.Is(d.result.Err, errHandedOver) {
+		return // it runs on, recorded as running, for the next conductor to adopt
+	}
 	if s.holdsSlot {
 		ctx.Send(j.mgr, &slotRelease{jobID: j.job.JobID, num: d.num})
 		s.holdsSlot = false
 	}
 	s.cancel = nil
 	why, stallNote := s.stopWhy, s.stallNote
+	if why == stopNone && errors.Is(d.result.Err, errSupervisorLost) {
+		why = stopInterrupt // as after a crash: run again, no attempt used
+	}
 	s.stopWhy, s.stallNote, s.live = stopNone, "", nil
 	now := time.Now()
 	r := d.result

@@ -100,8 +100,16 @@ func takeSample(root int, cgroups usageFunc, pss func(int) (uint64, bool)) (Samp
 			s.Units = append(s.Units, unit)
 		}
 	}
+	// A try forked by the conductor's supervisor is a child of the
+	// supervisor, not of the conductor; the supervisor itself counts with
+	// the conductor.
+	sups := supervisorsOf(table, root)
+	for pid := range sups {
+		counted[pid] = true
+		s.ConductorBytes += memOf(pid)
+	}
 	for child, p := range table.Procs {
-		if p.PPID != root || counted[child] || p.Zombie {
+		if (p.PPID != root && !sups[p.PPID]) || counted[child] || p.Zombie {
 			continue
 		}
 		unit := Unit{Leader: child}

@@ -87,6 +87,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 		if a.timer != nil {
 			a.timer.Stop()
 		}
+		if a.tracker.isHandedOver() {
+			return // what runs is the supervisor's, and the next conductor's
+		}
 		a.sweepOnce(a.tracker.view(), nil, true)
 		// Escapees whose parent was still alive a moment ago are not our
 		// children yet: find them by token, wherever they are.

@@ -18,6 +18,9 @@ type Tracker struct {
 	live    map[string]int // token -> leader PID
 	leaders map[int]bool
 	runs    map[string]bool // every run this conductor started a try of
+	// handedOver: the conductor leaves its running tries to the next one,
+	// so its last sweep must not treat them as leftovers.
+	handedOver bool
 }
 
 // NewTracker returns an empty tracker.
@@ -103,4 +106,26 @@ func (t *Tracker) view() trackerView {
 		v.leaders[pid] = true
 	}
 	return v
+}
+
+// Keep marks pid, a direct child of the conductor that is not a sheet (the
+// supervisor of its tries), as never to be reaped or killed by a sweep.
+func (t *Tracker) Keep(pid int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.leaders[pid] = true
+}
+
+// HandOver tells the reaper that the conductor is leaving its running tries
+// (held by their supervisor) to the next conductor: its final sweep spares them.
+func (t *Tracker) HandOver() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.handedOver = true
+}
+
+func (t *Tracker) isHandedOver() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.handedOver
 }

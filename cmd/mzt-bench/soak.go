@@ -104,10 +104,14 @@ echo ok >> done/{{.Sheet}}
 		if out, err := mzt("start"); err != nil {
 			return fmt.Errorf("cycle %d: start: %v\n%s", c, err, out)
 		}
-		// Recovery kills what the dead conductor left before it serves.
+		// Recovery kills what the dead conductor left before it serves,
+		// except the tries its supervisor still runs (adopted, with what
+		// they started): a process left behind is one of a try that ended.
+		// (The supervisor stops what escaped an ended try within its grace.)
+		time.Sleep(3 * time.Second)
 		n := 0
 		for _, p := range procs {
-			if startTicks(p.pid) == p.ticks && alive(p.pid) {
+			if startTicks(p.pid) == p.ticks && alive(p.pid) && tryEnded(home, p.token) {
 				n++
 				if os.Getenv("SOAK_DEBUG") != "" {
 					cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
@@ -123,6 +127,29 @@ echo ok >> done/{{.Sheet}}
 	if err != nil {
 		return err
 	}
+	// Once every try has ended nothing of the run may live on (escapees of
+	// an ended try get the supervisor's SIGTERM, then SIGKILL 2 s later).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		n := 0
+		for _, p := range tokenProcs() {
+			if !foreign[p] && alive(p.pid) {
+				n++
+				if os.Getenv("SOAK_DEBUG") != "" && time.Now().After(deadline) {
+					stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+					fmt.Printf("  left at the end: %s %s\n", p.token, stat)
+				}
+			}
+		}
+		if n == 0 || time.Now().After(deadline) {
+			left += n
+			break
+		}
+	}
+	// Each sheet has one attempt and a crash uses none; with live restart a
+	// crash of the conductor does not even restart a try: every try beyond
+	// the first of a sheet was restarted by a crash.
+	tries, _ := filepath.Glob(filepath.Join(home, "logs", "*", "sheet-*.try-*.stdout"))
+	restarted := len(tries) - sheets
 	// A try ran to completion when its process exited 0: the exit-code
 	// wrapper records that in sheet-N.try-K.exit. (The done/N markers can
 	// repeat without a second completion: bash killed by SIGTERM in the
@@ -161,8 +188,9 @@ echo ok >> done/{{.Sheet}}
 	fmt.Printf("  sheets never completed    %d\n", missing)
 	fmt.Printf("  last command repeated     %d (by a try interrupted at that moment; not a completion)\n", repeated)
 	fmt.Printf("  processes left behind     %d\n", left)
+	fmt.Printf("  tries restarted by a crash %d (running tries are adopted, not run again)\n", restarted)
 	fmt.Printf("  attempts used             %d (of %d sheets; a crash uses none)\n", attemptsUsed, sheets)
-	if lost+twice+missing+left > 0 || attemptsUsed != sheets {
+	if lost+twice+missing+left+restarted > 0 || attemptsUsed != sheets {
 		if os.Getenv("SOAK_DEBUG") != "" {
 			out, _ := mzt("status", "soak")
 			fmt.Printf("%s\n", out)
@@ -192,6 +220,18 @@ echo ok >> done/{{.Sheet}}
 type tokenProc struct {
 	pid   int
 	ticks uint64
+	token string
+}
+
+// tryEnded reports whether the try a token names has ended (its exit file,
+// written by its supervisor, exists).
+func tryEnded(home, token string) bool {
+	parts := strings.Split(token, "/")
+	if len(parts) != 3 {
+		return true
+	}
+	_, err := os.Stat(filepath.Join(home, "logs", parts[0], fmt.Sprintf("sheet-%s.try-%s.exit", parts[1], parts[2])))
+	return err == nil
 }
 
 // tokenProcs lists every process carrying a sheet token.
@@ -207,7 +247,13 @@ func tokenProcs() []tokenProc {
 		if err != nil || !bytes.Contains(env, []byte("MZT_SHEET_TOKEN=soak.")) {
 			continue
 		}
-		out = append(out, tokenProc{pid: pid, ticks: startTicks(pid)})
+		token := ""
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if v, ok := bytes.CutPrefix(kv, []byte("MZT_SHEET_TOKEN=")); ok {
+				token = string(v)
+			}
+		}
+		out = append(out, tokenProc{pid: pid, ticks: startTicks(pid), token: token})
 	}
 	return out
 }

@@ -28,6 +28,12 @@ func runConductor(o cli.ConductorOptions) error {
 		}
 	}
 	opts := daemon.Options{Paths: o.Paths, Load: o.Load, Version: o.Version}
+	// Tries are forked by a supervisor run from this same binary, so they
+	// outlive the conductor's restarts (an upgrade's too: the path is the
+	// binary that was current when this conductor started).
+	if exe, err := os.Executable(); err == nil {
+		opts.SupervisorExe = exe
+	}
 	if o.Stderr != nil {
 		opts.Stderr = o.Stderr
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +37,11 @@ type Tree struct {
 // has its sheets killed, an empty one of another home is removed; a live
 // conductor's is never touched. It returns an error saying why when cgroups
 // cannot be used.
-func New(home string) (*Tree, error) {
+func New(home string) (*Tree, error) { return NewKeeping(home, nil) }
+
+// NewKeeping is New, except that a predecessor's sheet cgroup holding one
+// of the pids in keep (a try adopted from a supervisor) is left alone.
+func NewKeeping(home string, keep map[int]bool) (*Tree, error) {
 	mount, err := cgroup2Mount()
 	if err != nil {
 		return nil, err
@@ -51,7 +56,7 @@ func New(home string) (*Tree, error) {
 	}
 	parent := filepath.Join(mount, own)
 	name := subtreeName(home, me)
-	cleanLeftovers(parent, home, name)
+	cleanLeftovers(parent, home, name, keep)
 	dir := filepath.Join(parent, name)
 	t := &Tree{dir: dir}
 	if _, err := os.Stat(dir); err == nil {
@@ -112,6 +117,9 @@ func (t *Tree) removePending() {
 	t.pending = kept
 }
 
+// Dir is the cgroup's path (for a process that clones into it itself).
+func (s *Sheet) Dir() string { return s.dir }
+
 // FD is the directory descriptor for SysProcAttr.CgroupFD.
 func (s *Sheet) FD() int { return int(s.fd.Fd()) }
 
@@ -170,13 +178,24 @@ func (s *Sheet) Terminate(sig syscall.Signal) {
 }
 
 // killAll empties every sheet cgroup of the tree (start-up cleanup, shutdown).
-func (t *Tree) killAll() {
+func (t *Tree) killAll() { t.killAllBut(nil) }
+
+// killAllBut empties every sheet cgroup of the tree except those holding a
+// pid in keep; it reports whether it kept any.
+func (t *Tree) killAllBut(keep map[int]bool) (kept bool) {
 	entries, _ := os.ReadDir(t.dir)
 	for _, e := range entries {
-		if e.IsDir() {
-			killDir(filepath.Join(t.dir, e.Name()))
+		if !e.IsDir() {
+			continue
 		}
+		dir := filepath.Join(t.dir, e.Name())
+		if slices.ContainsFunc(procs(dir), func(pid int) bool { return keep[pid] }) {
+			kept = true
+			continue
+		}
+		killDir(dir)
 	}
+	return kept
 }
 
 // Close kills whatever is left and removes the subtree.

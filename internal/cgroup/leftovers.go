@@ -116,7 +116,7 @@ func judge(s subtree, home string, ownerAlive bool) leftover {
 
 // cleanLeftovers applies judge to every mzt subtree beside ours (ours, when
 // it already exists, is the caller's to take over).
-func cleanLeftovers(parent, home, own string) {
+func cleanLeftovers(parent, home, own string, keep map[int]bool) {
 	entries, _ := os.ReadDir(parent)
 	for _, e := range entries {
 		s, ok := parseSubtree(e.Name())
@@ -126,8 +126,9 @@ func cleanLeftovers(parent, home, own string) {
 		dir := filepath.Join(parent, e.Name())
 		switch judge(s, homeHash(home), !s.legacy && s.owner.alive()) {
 		case killPredecessor:
-			(&Tree{dir: dir}).killAll()
-			removeDir(dir)
+			if !(&Tree{dir: dir}).killAllBut(keep) {
+				removeDir(dir)
+			}
 		case removeIfEmpty:
 			if !populated(dir) {
 				removeEmptyTree(dir)

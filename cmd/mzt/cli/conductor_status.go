@@ -35,6 +35,16 @@ type conductorStatusJSON struct {
 	Isolation      string   `json:"isolation"`
 	SpentTodayUSD  float64  `json:"spent_today_usd"`  // what today's tries reported (local day)
 	DailyBudgetUSD *float64 `json:"daily_budget_usd"` // [budget] daily_usd; null: none
+	// Supervisors hold the running sheets across restarts of the conductor.
+	Supervisors []supervisorJSON `json:"supervisors"`
+}
+
+type supervisorJSON struct {
+	PID     int64  `json:"pid"`
+	Version string `json:"version"`
+	Tries   int64  `json:"tries"`
+	Own     bool   `json:"own"`
+	Refused string `json:"refused,omitempty"`
 }
 
 func (c *ConductorStatusCmd) Run(g *Globals) error {
@@ -63,6 +73,7 @@ func (c *ConductorStatusCmd) Run(g *Globals) error {
 			QueuedJobs: st.QueuedJobs, RunningSheets: st.RunningSheets, MemoryMB: round1(st.MemoryMb),
 			MemoryLimitMB: st.MemoryLimitMb, ChildProcesses: st.ChildProcesses, ProcessLimit: st.ProcessLimit,
 			Pressure: st.Pressure, PressureNote: st.MonitorNote, Isolation: st.Isolation,
+			Supervisors: supervisorsJSON(st.Supervisors),
 		})
 	}
 	var b strings.Builder
@@ -86,6 +97,7 @@ func (c *ConductorStatusCmd) Run(g *Globals) error {
 	}
 	fmt.Fprintf(&b, "  isolation  %s\n", st.Isolation)
 	fmt.Fprintf(&b, "  spend      %s today%s\n", usd(st.GetSpentTodayUsd(), true), dailyBudgetText(st))
+	writeSupervisors(&b, st.Supervisors)
 	fmt.Fprintf(&b, "  socket     %s\n  log        %s\n", st.Socket, st.LogPath)
 	g.printf("%s", b.String())
 	return nil
@@ -112,5 +124,38 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%dm %ds", d/time.Minute, (d%time.Minute)/time.Second)
 	default:
 		return fmt.Sprintf("%ds", d/time.Second)
+	}
+}
+
+func supervisorsJSON(in []*messages.SupervisorInfo) []supervisorJSON {
+	out := make([]supervisorJSON, 0, len(in))
+	for _, s := range in {
+		out = append(out, supervisorJSON{PID: s.GetPid(), Version: s.GetVersion(), Tries: s.GetTries(), Own: s.GetOwn(),
+			Refused: s.GetRefused()})
+	}
+	return out
+}
+
+// writeSupervisors lists the supervisors holding running sheets.
+func writeSupervisors(b *strings.Builder, sups []*messages.SupervisorInfo) {
+	if len(sups) == 0 {
+		fmt.Fprintf(b, "  supervisor none (running sheets stop with the conductor)\n")
+		return
+	}
+	for i, s := range sups {
+		label := "  supervisor "
+		if i > 0 {
+			label = "             "
+		}
+		switch {
+		case s.GetRefused() != "":
+			fmt.Fprintf(b, "%scannot be adopted: %s\n", label, s.GetRefused())
+		default:
+			whose := "left by an earlier conductor"
+			if s.GetOwn() {
+				whose = "this conductor's"
+			}
+			fmt.Fprintf(b, "%sPID %d · mzt %s · %d running sheet(s) · %s\n", label, s.GetPid(), s.GetVersion(), s.GetTries(), whose)
+		}
 	}
 }

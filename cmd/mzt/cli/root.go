@@ -62,6 +62,7 @@ type CLI struct {
 	Restart         RestartCmd         `cmd:"" help:"Stop the conductor if it runs, then start it." group:"Conductor"`
 	ConductorStatus ConductorStatusCmd `cmd:"" name:"conductor-status" help:"Show the conductor's health, work and resources." group:"Conductor"`
 	ConductorRun    ConductorRunCmd    `cmd:"" name:"conductor-run" hidden:"" help:"Run the detached conductor (used by start)."`
+	Supervise       SuperviseCmd       `cmd:"" hidden:"" help:"Hold a conductor's running sheets across its restarts (used by the conductor)."`
 
 	Run         RunCmd         `cmd:"" help:"Validate a score and submit it as a job." group:"Jobs"`
 	Status      StatusCmd      `cmd:"" help:"Show the job table, or one job's sheets." group:"Jobs"`
@@ -83,6 +84,7 @@ type CLI struct {
 	Certs Certs `cmd:"" help:"Create the certificates remote conductors and clients authenticate with." group:"Hosts"`
 
 	Config     ConfigCmd     `cmd:"" help:"Show the conductor's configuration." group:"Other"`
+	Service    ServiceCmd    `cmd:"" help:"Install or remove a systemd unit for the conductor." group:"Other"`
 	Version    VersionCmd    `cmd:"" help:"Print the version." group:"Other"`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)." group:"Other"`
 	Complete   CompleteCmd   `cmd:"" name:"__complete" hidden:"" help:"Words for shell completion (used by the completion scripts)."`

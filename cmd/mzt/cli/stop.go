@@ -17,6 +17,8 @@ type stopFlags struct {
 	Force   bool          `help:"Interrupt running sheets (they run again at the next start); kill the conductor if it has not exited by --timeout." xor:"mode"`
 	Drain   bool          `help:"Accept no new jobs, let running sheets finish, then stop." xor:"mode"`
 	Timeout time.Duration `help:"How long to wait for the conductor to exit." default:"30s"`
+
+	handover bool // leave running sheets to the next conductor (restart)
 }
 
 // StopCmd is `mzt stop`.
@@ -79,7 +81,7 @@ func (c *stopFlags) stop(g *Globals) (stopResult, error) {
 	// --timeout bounds the whole stop, the request included.
 	deadline := time.Now().Add(c.Timeout)
 	ctx, cancel := context.WithDeadline(g.ctx, time.Now().Add(min(maxShutdownAsk, c.Timeout)))
-	_, err = call[*messages.ShutdownResponse](g, ctx, &messages.ShutdownRequest{Mode: mode})
+	_, err = call[*messages.ShutdownResponse](g, ctx, &messages.ShutdownRequest{Mode: mode, KeepRunning: c.handover})
 	cancel()
 	switch {
 	case err == nil:
@@ -153,9 +155,13 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) bool 
 type RestartCmd struct {
 	startFlags
 	stopFlags
+	Interrupt bool `help:"Interrupt running sheets (they run again); by default they keep running and the new conductor adopts them." xor:"mode"`
 }
 
 func (c *RestartCmd) Run(g *Globals) error {
+	// By default running sheets stay with their supervisor across the restart.
+	c.handover = !c.Interrupt && !c.Force && !c.Drain
+	c.Force = c.Force || c.Interrupt
 	res, err := c.stop(g)
 	var re *client.RemoteError
 	if errors.Is(err, client.ErrRefused) && errors.As(err, &re) {

@@ -1,0 +1,180 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/internal/supervisor"
+)
+
+// A try the supervisor forks outlives this conductor: the conductor asks
+// the supervisor to start it, to stop it (cancel, timeout, stall, preempt)
+// and to tell when it ended; a restart, an upgrade or a crash of the
+// conductor leaves it running, and the next conductor adopts it. The
+// supervisor writes the exit file itself, so no exit-code wrapper (and no
+// second exec per try) is needed.
+
+// errSupervisorLost marks a try whose supervisor died under it: its fate is
+// unknown, so it is handled as an interrupted try (killed by its recorded
+// identity, run again without using an attempt).
+var errSupervisorLost = errors.New("the supervisor holding this try died")
+
+// errHandedOver marks a try left running for the next conductor.
+var errHandedOver = errors.New("left running for the next conductor")
+
+// runSupervised starts spec through the supervisor and waits for its end as
+// sheetrun.Run would. ok is false when the supervisor could not be asked at
+// all (the caller then runs the try itself).
+func runSupervised(ctx context.Context, sup *supervisor.Client, spec sheetrun.Spec, token, exitPath, cgroupDir string,
+	handover <-chan struct{}) (res sheetrun.Result, ok bool) {
+	res.ExitCode = -1
+	if ctx.Err() != nil {
+		res.Canceled = true
+		return res, true
+	}
+	res.Started = time.Now()
+	try := supervisor.TrySpec{Token: token, Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir, Stdin: spec.Stdin,
+		StdoutPath: spec.StdoutPath, StderrPath: spec.StderrPath, ExitPath: exitPath, CgroupDir: cgroupDir,
+		StartedUnixMS: res.Started.UnixMilli(), TimeoutMS: spec.Timeout.Milliseconds()}
+	proc, err := sup.Start(ctx, try)
+	if err != nil {
+		if !errors.Is(err, supervisor.ErrRefused) {
+			return res, false // no supervisor answers
+		}
+		res.Err, res.Ended = err, time.Now()
+		return res, true
+	}
+	p := sheetrun.Proc{PID: proc.PID, PGID: proc.PGID, StartTicks: proc.StartTicks}
+	if spec.Started != nil {
+		if err := callHook(spec.Started, p); err != nil {
+			// Whoever should have recorded it does not know it: do not let it run unseen.
+			_ = sup.Stop(context.Background(), token, 0)
+			_, _ = sup.Wait(context.Background(), token)
+			res.Err, res.Ended = err, time.Now()
+			return res, true
+		}
+	}
+	w := supervisedWait{sup: sup, token: token, proc: p, timeout: spec.Timeout, grace: spec.KillGrace,
+		logCap: spec.LogCap, capped: spec.CappedLogs, success: spec.SuccessCodes, handover: handover}
+	return w.wait(ctx, res), true
+}
+
+// supervisedWait follows a try held by a supervisor to its end: started
+// here, or adopted from a previous conductor.
+type supervisedWait struct {
+	sup     *supervisor.Client
+	token   string
+	proc    sheetrun.Proc
+	timeout time.Duration // from res.Started
+	grace   time.Duration
+	logCap  int64
+	capped  []string
+	success []int
+	// handover closes when the conductor leaves: the try runs on unwatched.
+	handover <-chan struct{}
+}
+
+// wait returns res completed with the end of the try (named: the log cap's
+// notes are added on the way out).
+func (w supervisedWait) wait(ctx context.Context, start sheetrun.Result) (res sheetrun.Result) {
+	res = start
+	if w.logCap > 0 && len(w.capped) > 0 {
+		stop := sheetrun.CapLogs(w.logCap, w.capped)
+		defer func() { res.Notes = append(res.Notes, stop()...) }()
+	}
+	grace := w.grace
+	if grace <= 0 {
+		grace = sheetrun.DefaultKillGrace
+	}
+	waitCtx, cancelWait := context.WithCancel(context.Background())
+	defer cancelWait()
+	type ended struct {
+		exit supervisor.Exit
+		err  error
+	}
+	done := make(chan ended, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- ended{err: fmt.Errorf("waiting on the supervisor panicked: %v", r)}
+			}
+		}()
+		ex, err := w.sup.Wait(waitCtx, w.token)
+		done <- ended{ex, err}
+	}()
+	var timeout <-chan time.Time
+	if w.timeout > 0 {
+		left := time.Until(res.Started.Add(w.timeout))
+		t := time.NewTimer(max(left, 0))
+		defer t.Stop()
+		timeout = t.C
+	}
+	stop := func() {
+		if err := w.sup.Stop(context.Background(), w.token, grace); err != nil {
+			_ = sheetrun.KillGroup(w.proc.PGID, grace) // the supervisor is gone: stop it ourselves
+		}
+	}
+	var e ended
+	select {
+	case <-w.handover:
+		res.Err, res.Ended = errHandedOver, time.Time{}
+		return res
+	case e = <-done:
+	case <-ctx.Done():
+		select {
+		case <-w.handover: // the job stops because the conductor leaves: not a cancel
+			res.Err, res.Ended = errHandedOver, time.Time{}
+			return res
+		default:
+		}
+		res.Canceled = true
+		stop()
+		e = <-done
+	case <-timeout:
+		res.TimedOut = true
+		stop()
+		e = <-done
+	}
+	res.Ended = time.Now()
+	if e.err != nil {
+		// As crash recovery would: what is left of it dies, found by its
+		// recorded identity (a reused pid is left alone).
+		if ticks, err := sheetrun.ProcStartTicks(w.proc.PID); err == nil && ticks == w.proc.StartTicks {
+			_ = sheetrun.KillGroup(w.proc.PGID, grace)
+		}
+		res.Err = fmt.Errorf("%w: %v", errSupervisorLost, e.err)
+		return res
+	}
+	res.ExitCode, res.Signal = e.exit.Code, e.exit.Signal
+	if e.exit.EndedMS > 0 {
+		res.Ended = time.UnixMilli(e.exit.EndedMS)
+	}
+	res.Success = !res.TimedOut && !res.Canceled && res.Signal == "" &&
+		slices.Contains(successCodes(w.success), res.ExitCode)
+	return res
+}
+
+// callHook runs the started hook, turning its panic into an error.
+func callHook(f func(sheetrun.Proc), p sheetrun.Proc) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("started hook panicked: %v", r)
+		}
+	}()
+	f(p)
+	return nil
+}
+
+// isClosed reports whether c is closed (nil: never).
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return c != nil
+	default:
+		return false
+	}
+}

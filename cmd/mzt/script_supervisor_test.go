@@ -1,0 +1,74 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func init() {
+	scriptCmds["supervisors"] = cmdSupervisors
+	scriptCmds["buildmzt"] = cmdBuildMzt
+}
+
+// buildmzt VERSION FILE: build mzt (as the scripts' own, with -race) with
+// another version string into FILE: an upgraded binary.
+func cmdBuildMzt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: buildmzt VERSION FILE")
+	}
+	cmd := exec.Command("go", "build", "-race", "-ldflags",
+		"-X github.com/mzt-dev/mzt/cmd/mzt/cli.Version="+args[0], "-o", ts.MkAbs(args[1]), ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		ts.Fatalf("build: %v\n%s", err, out)
+	}
+}
+
+// supervisors kill9|count N: kill -9 every supervisor of the home (a crash
+// of the whole conductor tree, after which tries fall back to crash
+// recovery); or check that N supervisors answer on sockets of the home.
+func cmdSupervisors(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: supervisors kill9|count N")
+	}
+	home := ts.Getenv("MARIANNE_HOME")
+	if c := ts.Getenv("MZT_CLONE"); c != "" {
+		home = filepath.Join(home, "clones", c)
+	}
+	socks, _ := filepath.Glob(filepath.Join(home, "supervisors", "*.sock"))
+	var pids []int
+	for _, s := range socks {
+		if pid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(s), ".sock")); err == nil && alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	switch args[0] {
+	case "kill9":
+		for _, pid := range pids {
+			ts.Check(syscall.Kill(pid, syscall.SIGKILL))
+		}
+		if !waitUntil(10*time.Second, func() bool {
+			for _, pid := range pids {
+				if alive(pid) {
+					return false
+				}
+			}
+			return true
+		}) {
+			ts.Fatalf("supervisors %v survived SIGKILL", pids)
+		}
+	case "count":
+		want, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		if (len(pids) == want) == neg {
+			ts.Fatalf("%d live supervisors %v, want %d", len(pids), pids, want)
+		}
+	default:
+		ts.Fatalf("usage: supervisors kill9|count N")
+	}
+}

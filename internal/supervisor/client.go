@@ -1,0 +1,210 @@
+package supervisor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// dialTimeout bounds connecting and each short request.
+const dialTimeout = 5 * time.Second
+
+// Client talks to one supervisor.
+type Client struct {
+	Path string // its socket
+}
+
+// ErrRefused wraps a supervisor's refusal (e.g. an unsupported protocol).
+var ErrRefused = errors.New("supervisor refused")
+
+func (c Client) dial(ctx context.Context) (*net.UnixConn, error) {
+	d := net.Dialer{Timeout: dialTimeout}
+	conn, err := d.DialContext(ctx, "unix", c.Path)
+	if err != nil {
+		return nil, fmt.Errorf("connect to supervisor %s: %w", c.Path, err)
+	}
+	uc := conn.(*net.UnixConn)
+	if err := checkPeer(uc); err != nil { // a socket someone else planted
+		uc.Close()
+		return nil, fmt.Errorf("supervisor %s: %w", c.Path, err)
+	}
+	return uc, nil
+}
+
+// call sends req and reads one reply, within dialTimeout.
+func (c Client) call(ctx context.Context, req Request) (*Reply, error) {
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(dialTimeout))
+	return exchange(conn, bufio.NewReader(conn), req)
+}
+
+func exchange(conn *net.UnixConn, r *bufio.Reader, req Request) (*Reply, error) {
+	if req.V == 0 {
+		req.V = ProtocolVersion
+	}
+	if err := writeFrame(conn, req); err != nil {
+		return nil, fmt.Errorf("supervisor %s: %w", req.Op, err)
+	}
+	var rep Reply
+	if err := readFrame(r, &rep); err != nil {
+		return nil, fmt.Errorf("supervisor %s: %w", req.Op, err)
+	}
+	if !rep.OK {
+		return &rep, fmt.Errorf("%w: %s", ErrRefused, rep.Error)
+	}
+	return &rep, nil
+}
+
+// Hello asks the supervisor who it is and which tries it holds.
+func (c Client) Hello(ctx context.Context) (*Reply, error) {
+	return c.call(ctx, Request{Op: OpHello})
+}
+
+// Start forks a try; the exit status will be in spec.ExitPath.
+func (c Client) Start(ctx context.Context, spec TrySpec) (Proc, error) {
+	rep, err := c.call(ctx, Request{Op: OpStart, Try: &spec})
+	if err != nil {
+		return Proc{}, err
+	}
+	if rep.Proc == nil {
+		return Proc{}, errors.New("supervisor start: no process in the reply")
+	}
+	return *rep.Proc, nil
+}
+
+// Stop asks the supervisor to stop a try: SIGTERM to its group, SIGKILL
+// after grace. It returns at once; Wait tells when it ended.
+func (c Client) Stop(ctx context.Context, token string, grace time.Duration) error {
+	_, err := c.call(ctx, Request{Op: OpStop, Token: token, GraceMS: grace.Milliseconds()})
+	return err
+}
+
+// Wait blocks until the try ends, the supervisor dies (an error: the try's
+// fate is then for crash recovery) or ctx ends.
+func (c Client) Wait(ctx context.Context, token string) (Exit, error) {
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return Exit{}, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	rep, err := exchange(conn, bufio.NewReader(conn), Request{Op: OpWait, Token: token})
+	if err != nil {
+		if ctx.Err() != nil {
+			return Exit{}, ctx.Err()
+		}
+		return Exit{}, err
+	}
+	if rep.Exit == nil {
+		return Exit{}, errors.New("supervisor wait: no exit in the reply")
+	}
+	return *rep.Exit, nil
+}
+
+// Attach holds the supervisor alive until the returned function is called
+// or this process dies (the kernel closes the connection).
+func (c Client) Attach(ctx context.Context) (release func(), err error) {
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetDeadline(time.Now().Add(dialTimeout))
+	if _, err := exchange(conn, bufio.NewReader(conn), Request{Op: OpAttach}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	conn.SetDeadline(time.Time{})
+	return func() { conn.Close() }, nil
+}
+
+// Found is a live supervisor of a home.
+type Found struct {
+	Client
+	Hello *Reply // its answer, or nil when it refused (Err says why)
+	Err   error
+}
+
+// Find lists the supervisors whose sockets are in dir, asking each its
+// tries. Sockets nobody listens on are removed: their supervisor is dead.
+func Find(ctx context.Context, dir string) []Found {
+	names, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
+	sort.Strings(names)
+	var out []Found
+	for _, p := range names {
+		pid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(p), ".sock"))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		c := Client{Path: p}
+		rep, err := c.Hello(ctx)
+		if err != nil && !errors.Is(err, ErrRefused) {
+			if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrNotExist) {
+				os.Remove(p)
+			}
+			continue
+		}
+		f := Found{Client: c, Err: err}
+		if err == nil {
+			f.Hello = rep
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// Spawn starts a supervisor from the executable exe (`exe supervise`) in
+// its own session, so that the conductor's death or its group's signals do
+// not reach it, and returns once it answers.
+func Spawn(ctx context.Context, exe, dir, version, logPath string) (Client, int, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Client{}, 0, fmt.Errorf("create supervisors folder: %w", err)
+	}
+	cmd := exec.Command(exe, "supervise", "--dir", dir, "--version", version)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if logPath != "" {
+		if f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+			defer f.Close()
+			cmd.Stderr = f
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		return Client{}, 0, fmt.Errorf("start supervisor: %w", err)
+	}
+	pid := cmd.Process.Pid
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }() // reaps it should it fail; it outlives us otherwise
+	c := Client{Path: SocketPath(dir, pid)}
+	deadline := time.Now().Add(dialTimeout)
+	for {
+		if _, err := c.Hello(ctx); err == nil {
+			return c, pid, nil
+		}
+		select {
+		case err := <-exited:
+			return Client{}, 0, fmt.Errorf("supervisor exited at start: %v", err)
+		case <-ctx.Done():
+			cmd.Process.Kill()
+			return Client{}, 0, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			return Client{}, 0, errors.New("supervisor did not answer within 5s")
+		}
+	}
+}

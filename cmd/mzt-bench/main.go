@@ -223,7 +223,8 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 
 // workdir makes a private folder under $HOME (not /tmp: on the machines
 // here file creation under /tmp is ~40x slower than elsewhere on the same
-// disk, which would measure the machine) and builds mzt there unless given.
+// disk, which would measure the machine) and builds mzt and mzt-conductor
+// there unless given.
 func workdir(prefix, mztBin string) (dir, bin string, err error) {
 	base, err := os.UserHomeDir()
 	if err != nil {
@@ -233,10 +234,11 @@ func workdir(prefix, mztBin string) (dir, bin string, err error) {
 		return "", "", err
 	}
 	if mztBin == "" {
+		// mzt start runs the mzt-conductor beside mzt: build both.
 		mztBin = filepath.Join(dir, "mzt")
-		if out, err := exec.Command("go", "build", "-o", mztBin, "./cmd/mzt").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-o", dir+"/", "./cmd/mzt", "./cmd/mzt-conductor").CombinedOutput(); err != nil {
 			os.RemoveAll(dir)
-			return "", "", fmt.Errorf("build mzt: %v\n%s", err, out)
+			return "", "", fmt.Errorf("build mzt and mzt-conductor: %v\n%s", err, out)
 		}
 	}
 	return dir, mztBin, nil

@@ -1,0 +1,41 @@
+// Command mzt-conductor is the conductor: `mzt start` runs it (detached, as
+// `mzt-conductor conductor-run`, or in the foreground as `mzt-conductor start
+// --foreground`). It understands every mzt command, but only it links the
+// actors, so the mzt CLI stays small. This file is the only place the CLI
+// and the actors meet.
+package main
+
+import (
+	"os"
+	"runtime/pprof"
+
+	"github.com/mzt-dev/mzt/actors/daemon"
+	"github.com/mzt-dev/mzt/cmd/mzt/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(os.Args[1:], cli.Env{
+		Stdout: os.Stdout, Stderr: os.Stderr,
+		RunConductor: runConductor,
+	}))
+}
+
+func runConductor(o cli.ConductorOptions) error {
+	// MZT_CPUPROFILE=FILE profiles a conductor's whole life (for `just bench` work).
+	if path := os.Getenv("MZT_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			defer f.Close() // runs after StopCPUProfile has written the profile
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
+	opts := daemon.Options{Paths: o.Paths, Load: o.Load, Version: o.Version}
+	if o.Stderr != nil {
+		opts.Stderr = o.Stderr
+	}
+	if o.Ready != nil {
+		opts.Ready = func(info daemon.ReadyInfo) { o.Ready(info.PID, info.StalePID) }
+	}
+	return daemon.Run(opts)
+}

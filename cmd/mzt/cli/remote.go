@@ -6,7 +6,7 @@ import (
 
 	"github.com/mzt-dev/mzt/client"
 	"github.com/mzt-dev/mzt/config"
-	"github.com/mzt-dev/mzt/internal/certs"
+	"github.com/mzt-dev/mzt/internal/pki"
 )
 
 // localOnly are the commands --remote cannot apply to: they start, stop or
@@ -73,7 +73,7 @@ func newRemoteNode(cc *config.ClientConfig, t config.RemoteTarget) (*client.Remo
 
 // newAPIConn is a client of the Conductor service at t's address.
 func newAPIConn(cc *config.ClientConfig, t config.RemoteTarget) (*client.Conductor, error) {
-	cfg, err := certs.ClientConfig(certs.Files{CA: t.CA, Cert: t.Cert, Key: t.Key}, true)
+	cfg, err := pki.ClientConfig(pki.Files{CA: t.CA, Cert: t.Cert, Key: t.Key}, true)
 	if err != nil {
 		return nil, failf(exitFailed, "check the ca, cert and key of client.toml (mzt certs init creates them)", "%v", err)
 	}

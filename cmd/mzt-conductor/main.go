@@ -10,6 +10,8 @@ import (
 	"runtime/pprof"
 
 	"github.com/mzt-dev/mzt/actors/daemon"
+	"github.com/mzt-dev/mzt/client"
+	"github.com/mzt-dev/mzt/client/actorclient"
 	"github.com/mzt-dev/mzt/cmd/mzt/cli"
 )
 
@@ -17,8 +19,20 @@ func main() {
 	os.Exit(cli.Main(os.Args[1:], cli.Env{
 		Stdout: os.Stdout, Stderr: os.Stderr,
 		RunConductor: runConductor,
+		NewRemoteNode: func(opts client.RemoteOptions, firstPeer string) (cli.RemoteNode, error) {
+			n, err := actorclient.NewRemoteNode(opts, firstPeer)
+			if err != nil {
+				return nil, err
+			}
+			return remoteNode{n}, nil
+		},
 	}))
 }
+
+// remoteNode is the protoactor client node as the CLI uses it.
+type remoteNode struct{ *actorclient.RemoteNode }
+
+func (n remoteNode) Conn(addr string) client.Conn { return n.RemoteNode.Conn(addr) }
 
 func runConductor(o cli.ConductorOptions) error {
 	// MZT_CPUPROFILE=FILE profiles a conductor's whole life (for `just bench` work).

@@ -17,6 +17,8 @@ type StatusCmd struct {
 	Job   string `arg:"" optional:"" help:"Job id; without it, the table of active jobs."`
 	JSON  bool   `help:"Print one JSON object."`
 	Watch bool   `help:"Refresh until the job ends (or until interrupted)."`
+	// A big job's text view lists only the sheets that need a look.
+	AllSheets bool `name:"all-sheets" help:"List every sheet of a big job, completed and pending ones too (--json always does)."`
 }
 
 func (c *StatusCmd) Run(g *Globals) error {
@@ -38,7 +40,9 @@ func (c *StatusCmd) once(g *Globals) error {
 		return g.printJSON(jobStatusJSON(st))
 	}
 	var b strings.Builder
-	writeJobDetail(&b, st)
+	shown, hidden := shownSheets(st.GetSheets(), c.AllSheets)
+	writeJobDetail(&b, &messages.JobStatus{Job: st.GetJob(), Sheets: shown})
+	b.WriteString(hiddenSummary(hidden, c.Job))
 	g.printf("%s", b.String())
 	return nil
 }

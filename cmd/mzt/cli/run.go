@@ -110,14 +110,21 @@ func invalidScore(path string, ps strict.Problems) error {
 
 // RunCmd is `mzt run SCORE`.
 type RunCmd struct {
-	Score string `arg:"" help:"The score file (TOML)." type:"path"`
-	Wait  bool   `help:"Show progress until the job ends; exit 0 only if it completed."`
-	ID    string `name:"id" help:"Job id (default: the score's id, else its file name)."`
-	JSON  bool   `help:"Print one JSON object."`
+	Scores []string `arg:"" name:"score" help:"The score file (TOML); several, or - to read their paths from stdin, submit them all over one connection."`
+	Wait   bool     `help:"Show progress until the job ends; exit 0 only if it completed."`
+	ID     string   `name:"id" help:"Job id (default: the score's id, else its file name)."`
+	JSON   bool     `help:"Print one JSON object."`
 }
 
 func (c *RunCmd) Run(g *Globals) error {
-	sc, err := loadScore(g, c.Score, c.ID)
+	if len(c.Scores) != 1 || c.Scores[0] == "-" {
+		return c.runBatch(g)
+	}
+	return c.runOne(g, c.Scores[0])
+}
+
+func (c *RunCmd) runOne(g *Globals, path string) error {
+	sc, err := loadScore(g, path, c.ID)
 	if err != nil {
 		return err
 	}

@@ -138,13 +138,20 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 		return err
 	}
 	defer stop()
-	var cli, floor []time.Duration
+	var cli, version, floor []time.Duration
 	for range n {
 		t0 := time.Now()
 		if err := mztCmd("conductor-status", "--json").Run(); err != nil {
 			return fmt.Errorf("conductor-status: %w", err)
 		}
 		cli = append(cli, time.Since(t0))
+		// version asks mzt-conductor for its version and the running
+		// conductor for its own: two processes and a round trip.
+		t0 = time.Now()
+		if err := mztCmd("version").Run(); err != nil {
+			return fmt.Errorf("version: %w", err)
+		}
+		version = append(version, time.Since(t0))
 		t0 = time.Now()
 		if err := exec.Command(self, "floor-client", floorSock).Run(); err != nil {
 			return fmt.Errorf("floor client: %w", err)
@@ -152,7 +159,9 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 		floor = append(floor, time.Since(t0))
 	}
 	rows = append(rows, row{"conductor-status --json round trip (median)", ms(median(cli)), ms(median(floor)) + " bare Go socket client",
-		ratio(median(cli), median(floor)), "<= 3x"})
+		ratio(median(cli), median(floor)), "<= 3x"},
+		row{"mzt version, with mzt-conductor's and the running one's (median)", ms(median(version)), ms(median(floor)) + " bare Go socket client",
+			ratio(median(version), median(floor)), ""})
 	remoteRows, err := remoteStatus(mztBin, dir, n)
 	if err != nil {
 		return fmt.Errorf("remote status: %w", err)
@@ -203,12 +212,14 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 		fmt.Sprintf("%.2f%% with the profiler off", profOff), "", ""})
 
 	if _, err := exec.LookPath("tsp"); err == nil {
-		mt, tt, err := queueVsTsp(mztBin, dir, 1000)
+		mt, bt, tt, err := queueVsTsp(mztBin, dir, 1000)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, row{"1,000 one-sheet jobs queued, 2 slots, submitted by the CLI", fmt.Sprintf("%.1f s", mt.Seconds()),
-			fmt.Sprintf("%.1f s task-spooler (tsp)", tt.Seconds()), fmt.Sprintf("%.2fx", mt.Seconds()/tt.Seconds()), "peer"})
+			fmt.Sprintf("%.1f s task-spooler (tsp)", tt.Seconds()), fmt.Sprintf("%.2fx", mt.Seconds()/tt.Seconds()), "peer"},
+			row{"the same, submitted by one mzt run - (batch)", fmt.Sprintf("%.1f s", bt.Seconds()),
+				fmt.Sprintf("%.1f s task-spooler (tsp)", tt.Seconds()), fmt.Sprintf("%.2fx", bt.Seconds()/tt.Seconds()), "peer"})
 	} else {
 		rows = append(rows, row{"1,000 jobs vs task-spooler", "skipped", "tsp not installed (apt-get install task-spooler)", "", ""})
 	}

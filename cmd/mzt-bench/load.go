@@ -128,15 +128,16 @@ func seedHistory(home string, n int) error {
 	return system.Root.PoisonFuture(pid).Wait()
 }
 
-// historyList measures `mzt list --all --json` with n finished jobs.
-func historyList(mztBin, dir string, n int) (mid time.Duration, rss float64, err error) {
+// historyList measures `mzt list --all --json` with n finished jobs, and
+// the default text view (the newest 50 and a count of the rest).
+func historyList(mztBin, dir string, n int) (mid, text time.Duration, rss float64, err error) {
 	home := filepath.Join(dir, "hist")
 	if err := seedHistory(home, n); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	mzt := mztIn(mztBin, home)
 	if out, err := mzt("start").CombinedOutput(); err != nil {
-		return 0, 0, fmt.Errorf("start: %v\n%s", err, out)
+		return 0, 0, 0, fmt.Errorf("start: %v\n%s", err, out)
 	}
 	defer mzt("stop", "--force").Run()
 	var times []time.Duration
@@ -144,14 +145,22 @@ func historyList(mztBin, dir string, n int) (mid time.Duration, rss float64, err
 		t0 := time.Now()
 		out, err := mzt("list", "--all", "--json").Output()
 		if err != nil {
-			return 0, 0, fmt.Errorf("list: %w", err)
+			return 0, 0, 0, fmt.Errorf("list: %w", err)
 		}
 		times = append(times, time.Since(t0))
 		if len(out) < n*100 {
-			return 0, 0, fmt.Errorf("list returned %d bytes for %d jobs", len(out), n)
+			return 0, 0, 0, fmt.Errorf("list returned %d bytes for %d jobs", len(out), n)
 		}
 	}
-	return median(times), rssMB(readPID(filepath.Join(home, "conductor.pid"))), nil
+	var texts []time.Duration
+	for range 5 {
+		t0 := time.Now()
+		if err := mzt("list", "--all").Run(); err != nil {
+			return 0, 0, 0, fmt.Errorf("list: %w", err)
+		}
+		texts = append(texts, time.Since(t0))
+	}
+	return median(times), median(texts), rssMB(readPID(filepath.Join(home, "conductor.pid"))), nil
 }
 
 // queueVsTsp runs n one-sheet `true` jobs with 2 slots through mzt (each

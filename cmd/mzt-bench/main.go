@@ -197,11 +197,12 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 		fmt.Sprintf("%.0f/s", engineRate), fmt.Sprintf("%.0f/s bare bash -c true", bareRate),
 		fmt.Sprintf("%.2fx", engineRate/bareRate), ">= 0.5x"})
 
-	histTime, histRSS, err := historyList(mztBin, dir, 10000)
+	histTime, histText, histRSS, err := historyList(mztBin, dir, 10000)
 	if err != nil {
 		return err
 	}
 	rows = append(rows, row{"mzt list --all --json with 10,000 finished jobs (median)", ms(histTime), "", "", "< 200 ms"},
+		row{"mzt list --all (text: newest 50 and a count) of the same (median)", ms(histText), "", "", ""},
 		row{"conductor RSS with 10,000 finished jobs, after listing", fmt.Sprintf("%.1f MB", histRSS), "", "", "< 100 MB"})
 
 	profOn, profOff, err := profilerCost(mztBin, dir, 50, 10*time.Second)

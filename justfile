@@ -1,8 +1,8 @@
 # The menu of mzt's chores. `just --list` shows it.
 
-# Build bin/mzt.
+# Build bin/mzt and bin/mzt-conductor (mzt start runs the one beside mzt), and bin/mzt-bench.
 build:
-    go build -o bin/mzt ./cmd/mzt
+    go build -o bin/ ./cmd/...
 
 # Run every test with the race detector (what CI runs).
 test:

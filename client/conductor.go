@@ -10,7 +10,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/mzt-dev/mzt/config"
-	"github.com/mzt-dev/mzt/internal/certs"
+	"github.com/mzt-dev/mzt/internal/pki"
 	"github.com/mzt-dev/mzt/messages"
 	"github.com/mzt-dev/mzt/messages/messagesconnect"
 )
@@ -94,7 +94,7 @@ func dialTarget(t Target) (*Conductor, error) {
 		return nil, fmt.Errorf("remote %s: the api endpoint needs mutual TLS: set ca, cert and key in %s (mzt certs init makes them)",
 			t.remote, config.ClientFile)
 	}
-	cfg, err := certs.ClientConfig(certs.Files{CA: rt.CA, Cert: rt.Cert, Key: rt.Key}, true)
+	cfg, err := pki.ClientConfig(pki.Files{CA: rt.CA, Cert: rt.Cert, Key: rt.Key}, true)
 	if err != nil {
 		return nil, fmt.Errorf("remote %s: %w", t.remote, err)
 	}

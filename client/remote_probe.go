@@ -37,35 +37,6 @@ func unreachablef(format string, args ...any) error {
 // conductor's endpoint answers and accepts our certificate, so that a
 // refused connection or a TLS failure is reported at once and clearly
 // instead of after protoactor's silent retries.
-type probe struct {
-	done chan struct{}
-	err  error
-}
-
-func (n *RemoteNode) probe(addr string) *probe {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if p := n.probes[addr]; p != nil {
-		select {
-		case <-p.done:
-			if p.err == nil {
-				return p
-			}
-			// A failure is not kept: the conductor may be back by now, and
-			// a long-lived client must see it without being restarted.
-		default:
-			return p // still running: requests beside it share its verdict
-		}
-	}
-	p := &probe{done: make(chan struct{})}
-	n.probes[addr] = p
-	go func() {
-		defer close(p.done)
-		p.err = Probe(addr, n.tls, n.timeout)
-	}()
-	return p
-}
-
 // http2Preface and an empty SETTINGS frame: a gRPC server answers them with
 // its own SETTINGS, which proves the TLS handshake (client certificate
 // included) succeeded.
@@ -118,3 +89,11 @@ func Probe(addr string, cfg *tls.Config, timeout time.Duration) error {
 	}
 	return nil
 }
+
+// Timeoutf and Unreachablef make the errors other transports (the
+// protoactor client, package actorclient) report, so callers test them
+// with the same sentinels whatever carried the request.
+func Timeoutf(format string, args ...any) error { return timeoutf(format, args...) }
+
+// Unreachablef: see Timeoutf.
+func Unreachablef(format string, args ...any) error { return unreachablef(format, args...) }

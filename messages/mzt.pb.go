@@ -2812,8 +2812,12 @@ func (x *JobStatus) GetTries() []*TryInfo {
 }
 
 type ListJobsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	All           bool                   `protobuf:"varint,1,opt,name=all,proto3" json:"all,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	All   bool                   `protobuf:"varint,1,opt,name=all,proto3" json:"all,omitempty"`
+	// The newest limit jobs (0: every job) older than cursor ("" : the
+	// newest), so a client pages through a long history.
+	Limit         uint32 `protobuf:"varint,700,opt,name=limit,proto3" json:"limit,omitempty"`
+	Cursor        string `protobuf:"bytes,701,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2855,9 +2859,27 @@ func (x *ListJobsRequest) GetAll() bool {
 	return false
 }
 
+func (x *ListJobsRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListJobsRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
 type JobList struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Jobs          []*JobInfo             `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Jobs  []*JobInfo             `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	// Jobs older than this page (0 when it is the last), and the cursor that
+	// lists them.
+	Older         int64  `protobuf:"varint,700,opt,name=older,proto3" json:"older,omitempty"`
+	NextCursor    string `protobuf:"bytes,701,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2897,6 +2919,20 @@ func (x *JobList) GetJobs() []*JobInfo {
 		return x.Jobs
 	}
 	return nil
+}
+
+func (x *JobList) GetOlder() int64 {
+	if x != nil {
+		return x.Older
+	}
+	return 0
+}
+
+func (x *JobList) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
 }
 
 type JobControlRequest struct {
@@ -4672,11 +4708,16 @@ const file_mzt_proto_rawDesc = "" +
 	"\tJobStatus\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.mzt.v1.JobInfoR\x03job\x12)\n" +
 	"\x06sheets\x18\x02 \x03(\v2\x11.mzt.v1.SheetInfoR\x06sheets\x12%\n" +
-	"\x05tries\x18d \x03(\v2\x0f.mzt.v1.TryInfoR\x05tries\"#\n" +
+	"\x05tries\x18d \x03(\v2\x0f.mzt.v1.TryInfoR\x05tries\"S\n" +
 	"\x0fListJobsRequest\x12\x10\n" +
-	"\x03all\x18\x01 \x01(\bR\x03all\".\n" +
+	"\x03all\x18\x01 \x01(\bR\x03all\x12\x15\n" +
+	"\x05limit\x18\xbc\x05 \x01(\rR\x05limit\x12\x17\n" +
+	"\x06cursor\x18\xbd\x05 \x01(\tR\x06cursor\"g\n" +
 	"\aJobList\x12#\n" +
-	"\x04jobs\x18\x01 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\"|\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\x12\x15\n" +
+	"\x05older\x18\xbc\x05 \x01(\x03R\x05older\x12 \n" +
+	"\vnext_cursor\x18\xbd\x05 \x01(\tR\n" +
+	"nextCursor\"|\n" +
 	"\x11JobControlRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12)\n" +
 	"\x06action\x18\x02 \x01(\x0e2\x11.mzt.v1.JobActionR\x06action\x12%\n" +

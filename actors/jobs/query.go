@@ -92,8 +92,7 @@ func (a *Actor) list(ctx actor.Context, m *messages.ListJobsRequest) {
 		ids[id] = true
 	}
 	if !m.GetAll() {
-		sortJobs(active)
-		ctx.Respond(&messages.JobList{Jobs: active})
+		ctx.Respond(listPage(active, m))
 		return
 	}
 	f := ctx.RequestFuture(a.deps.Store, &store.Query{Fn: func(qctx context.Context, db *store.DB) (any, error) {
@@ -120,15 +119,13 @@ func (a *Actor) list(ctx actor.Context, m *messages.ListJobsRequest) {
 			ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "", "list jobs: %v", err))
 			return
 		}
-		all := append(active, qr.Value.([]*messages.JobInfo)...)
-		sortJobs(all)
-		ctx.Respond(&messages.JobList{Jobs: all})
+		ctx.Respond(listPage(append(active, qr.Value.([]*messages.JobInfo)...), m))
 	})
 }
 
 func sortJobs(jobs []*messages.JobInfo) {
 	sort.SliceStable(jobs, func(i, k int) bool {
-		return jobs[i].GetCreatedAtUnixNano() < jobs[k].GetCreatedAtUnixNano()
+		return olderThan(jobs[i], jobs[k].GetCreatedAtUnixNano(), jobs[k].GetId())
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,15 +128,16 @@ func seedHistory(home string, n int) error {
 	return system.Root.PoisonFuture(pid).Wait()
 }
 
-// historyList measures `mzt list --all --json` with n finished jobs.
-func historyList(mztBin, dir string, n int) (mid time.Duration, rss float64, err error) {
+// historyList measures `mzt list --all --json` with n finished jobs, and
+// the default text view (the newest 50 and a count of the rest).
+func historyList(mztBin, dir string, n int) (mid, text time.Duration, rss float64, err error) {
 	home := filepath.Join(dir, "hist")
 	if err := seedHistory(home, n); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	mzt := mztIn(mztBin, home)
 	if out, err := mzt("start").CombinedOutput(); err != nil {
-		return 0, 0, fmt.Errorf("start: %v\n%s", err, out)
+		return 0, 0, 0, fmt.Errorf("start: %v\n%s", err, out)
 	}
 	defer mzt("stop", "--force").Run()
 	var times []time.Duration
@@ -143,20 +145,29 @@ func historyList(mztBin, dir string, n int) (mid time.Duration, rss float64, err
 		t0 := time.Now()
 		out, err := mzt("list", "--all", "--json").Output()
 		if err != nil {
-			return 0, 0, fmt.Errorf("list: %w", err)
+			return 0, 0, 0, fmt.Errorf("list: %w", err)
 		}
 		times = append(times, time.Since(t0))
 		if len(out) < n*100 {
-			return 0, 0, fmt.Errorf("list returned %d bytes for %d jobs", len(out), n)
+			return 0, 0, 0, fmt.Errorf("list returned %d bytes for %d jobs", len(out), n)
 		}
 	}
-	return median(times), rssMB(readPID(filepath.Join(home, "conductor.pid"))), nil
+	var texts []time.Duration
+	for range 5 {
+		t0 := time.Now()
+		if err := mzt("list", "--all").Run(); err != nil {
+			return 0, 0, 0, fmt.Errorf("list: %w", err)
+		}
+		texts = append(texts, time.Since(t0))
+	}
+	return median(times), median(texts), rssMB(readPID(filepath.Join(home, "conductor.pid"))), nil
 }
 
-// queueVsTsp runs n one-sheet `true` jobs with 2 slots through mzt and
-// through task-spooler, each submitted by its own CLI, and returns the time
-// from the first submission to the last job's end.
-func queueVsTsp(mztBin, dir string, n int) (mztTime, tspTime time.Duration, err error) {
+// queueVsTsp runs n one-sheet `true` jobs with 2 slots through mzt (each
+// submitted by its own CLI, then all by one batch `mzt run -`) and through
+// task-spooler, and returns the time from the first submission to the last
+// job's end.
+func queueVsTsp(mztBin, dir string, n int) (mztTime, batchTime, tspTime time.Duration, err error) {
 	home := filepath.Join(dir, "queue")
 	os.MkdirAll(home, 0o700)
 	os.WriteFile(filepath.Join(home, "conductor.toml"), []byte("max_concurrent_jobs = 2\nmax_concurrent_sheets = 2\n"), 0o600)
@@ -165,27 +176,44 @@ func queueVsTsp(mztBin, dir string, n int) (mztTime, tspTime time.Duration, err 
 		filepath.Join(dir, "qws"))), 0o644)
 	mzt := mztIn(mztBin, home)
 	if out, err := mzt("start").CombinedOutput(); err != nil {
-		return 0, 0, fmt.Errorf("start: %v\n%s", err, out)
+		return 0, 0, 0, fmt.Errorf("start: %v\n%s", err, out)
 	}
 	defer mzt("stop", "--force").Run()
 	t0 := time.Now()
 	for i := range n {
 		if out, err := mzt("run", "--id", fmt.Sprintf("q%04d", i), score).CombinedOutput(); err != nil {
-			return 0, 0, fmt.Errorf("run: %v\n%s", err, out)
+			return 0, 0, 0, fmt.Errorf("run: %v\n%s", err, out)
 		}
 	}
-	for {
-		st, err := client.Call[*messages.ConductorStatus](context.Background(), filepath.Join(home, "conductor.sock"),
-			&messages.ConductorStatusRequest{})
-		if err != nil {
-			return 0, 0, err
-		}
-		if st.RunningJobs == 0 && st.QueuedJobs == 0 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
+	if err := waitIdle(filepath.Join(home, "conductor.sock")); err != nil {
+		return 0, 0, 0, err
 	}
 	mztTime = time.Since(t0)
+
+	// The same jobs in one batch: n score files (a job's id is its file
+	// name), their paths on stdin of one mzt run.
+	var paths strings.Builder
+	src, err := os.ReadFile(score)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("b%04d.toml", i))
+		if err := os.WriteFile(p, src, 0o644); err != nil {
+			return 0, 0, 0, err
+		}
+		fmt.Fprintln(&paths, p)
+	}
+	t0 = time.Now()
+	batch := mzt("run", "-")
+	batch.Stdin = strings.NewReader(paths.String())
+	if out, err := batch.CombinedOutput(); err != nil {
+		return 0, 0, 0, fmt.Errorf("run -: %v\n%s", err, out)
+	}
+	if err := waitIdle(filepath.Join(home, "conductor.sock")); err != nil {
+		return 0, 0, 0, err
+	}
+	batchTime = time.Since(t0)
 
 	tspEnv := append(os.Environ(), "TS_SOCKET="+filepath.Join(dir, "tsp.sock"), "TMPDIR="+dir, "TS_MAXFINISHED=2000")
 	tsp := func(args ...string) error {
@@ -195,19 +223,35 @@ func queueVsTsp(mztBin, dir string, n int) (mztTime, tspTime time.Duration, err 
 		return cmd.Run()
 	}
 	if err := tsp("-S", "2"); err != nil {
-		return 0, 0, fmt.Errorf("tsp -S: %w", err)
+		return 0, 0, 0, fmt.Errorf("tsp -S: %w", err)
 	}
 	defer tsp("-K")
 	t0 = time.Now()
 	for range n {
 		if err := tsp("true"); err != nil {
-			return 0, 0, fmt.Errorf("tsp: %w", err)
+			return 0, 0, 0, fmt.Errorf("tsp: %w", err)
 		}
 	}
 	if err := tsp("-w"); err != nil { // waits for the last job
-		return 0, 0, fmt.Errorf("tsp -w: %w", err)
+		return 0, 0, 0, fmt.Errorf("tsp -w: %w", err)
 	}
-	return mztTime, time.Since(t0), nil
+	return mztTime, batchTime, time.Since(t0), nil
+}
+
+// waitIdle waits until the conductor at sock has no running or queued job.
+func waitIdle(sock string) error {
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		st, err := client.Call[*messages.ConductorStatus](context.Background(), sock, &messages.ConductorStatusRequest{})
+		if err != nil {
+			return err
+		}
+		if st.RunningJobs == 0 && st.QueuedJobs == 0 {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("jobs still running or queued after 10 minutes")
 }
 
 // mztIn returns a command maker for mzt with its home at home.

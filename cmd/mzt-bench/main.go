@@ -150,13 +150,20 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 		return err
 	}
 	defer stop()
-	var cli, floor []time.Duration
+	var cli, version, floor []time.Duration
 	for range n {
 		t0 := time.Now()
 		if err := mztCmd("conductor-status", "--json").Run(); err != nil {
 			return fmt.Errorf("conductor-status: %w", err)
 		}
 		cli = append(cli, time.Since(t0))
+		// version asks mzt-conductor for its version and the running
+		// conductor for its own: two processes and a round trip.
+		t0 = time.Now()
+		if err := mztCmd("version").Run(); err != nil {
+			return fmt.Errorf("version: %w", err)
+		}
+		version = append(version, time.Since(t0))
 		t0 = time.Now()
 		if err := exec.Command(self, "floor-client", floorSock).Run(); err != nil {
 			return fmt.Errorf("floor client: %w", err)
@@ -164,7 +171,9 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 		floor = append(floor, time.Since(t0))
 	}
 	rows = append(rows, row{"conductor-status --json round trip (median)", ms(median(cli)), ms(median(floor)) + " bare Go socket client",
-		ratio(median(cli), median(floor)), "<= 3x"})
+		ratio(median(cli), median(floor)), "<= 3x"},
+		row{"mzt version, with mzt-conductor's and the running one's (median)", ms(median(version)), ms(median(floor)) + " bare Go socket client",
+			ratio(median(version), median(floor)), ""})
 	remoteRows, err := remoteStatus(mztBin, dir, n)
 	if err != nil {
 		return fmt.Errorf("remote status: %w", err)
@@ -187,11 +196,12 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 	}
 	rows = append(rows, r)
 
-	histTime, histRSS, err := historyList(mztBin, dir, 10000)
+	histTime, histText, histRSS, err := historyList(mztBin, dir, 10000)
 	if err != nil {
 		return err
 	}
 	rows = append(rows, row{"mzt list --all --json with 10,000 finished jobs (median)", ms(histTime), "", "", "< 200 ms"},
+		row{"mzt list --all (text: newest 50 and a count) of the same (median)", ms(histText), "", "", ""},
 		row{"conductor RSS with 10,000 finished jobs, after listing", fmt.Sprintf("%.1f MB", histRSS), "", "", "< 100 MB"})
 
 	profOn, profOff, err := profilerCost(mztBin, dir, 50, 10*time.Second)
@@ -202,12 +212,14 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 		fmt.Sprintf("%.2f%% with the profiler off", profOff), "", ""})
 
 	if _, err := exec.LookPath("tsp"); err == nil {
-		mt, tt, err := queueVsTsp(mztBin, dir, 1000)
+		mt, bt, tt, err := queueVsTsp(mztBin, dir, 1000)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, row{"1,000 one-sheet jobs queued, 2 slots, submitted by the CLI", fmt.Sprintf("%.1f s", mt.Seconds()),
-			fmt.Sprintf("%.1f s task-spooler (tsp)", tt.Seconds()), fmt.Sprintf("%.2fx", mt.Seconds()/tt.Seconds()), "peer"})
+			fmt.Sprintf("%.1f s task-spooler (tsp)", tt.Seconds()), fmt.Sprintf("%.2fx", mt.Seconds()/tt.Seconds()), "peer"},
+			row{"the same, submitted by one mzt run - (batch)", fmt.Sprintf("%.1f s", bt.Seconds()),
+				fmt.Sprintf("%.1f s task-spooler (tsp)", tt.Seconds()), fmt.Sprintf("%.2fx", bt.Seconds()/tt.Seconds()), "peer"})
 	} else {
 		rows = append(rows, row{"1,000 jobs vs task-spooler", "skipped", "tsp not installed (apt-get install task-spooler)", "", ""})
 	}
@@ -222,7 +234,8 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 
 // workdir makes a private folder under $HOME (not /tmp: on the machines
 // here file creation under /tmp is ~40x slower than elsewhere on the same
-// disk, which would measure the machine) and builds mzt there unless given.
+// disk, which would measure the machine) and builds mzt and mzt-conductor
+// there unless given.
 func workdir(prefix, mztBin string) (dir, bin string, err error) {
 	base, err := os.UserHomeDir()
 	if err != nil {
@@ -232,10 +245,11 @@ func workdir(prefix, mztBin string) (dir, bin string, err error) {
 		return "", "", err
 	}
 	if mztBin == "" {
+		// mzt start runs the mzt-conductor beside mzt: build both.
 		mztBin = filepath.Join(dir, "mzt")
-		if out, err := exec.Command("go", "build", "-o", mztBin, "./cmd/mzt").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-o", dir+"/", "./cmd/mzt", "./cmd/mzt-conductor").CombinedOutput(); err != nil {
 			os.RemoveAll(dir)
-			return "", "", fmt.Errorf("build mzt: %v\n%s", err, out)
+			return "", "", fmt.Errorf("build mzt and mzt-conductor: %v\n%s", err, out)
 		}
 	}
 	return dir, mztBin, nil

@@ -11,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/mzt-dev/mzt/client"
+	"github.com/mzt-dev/mzt/client/actorclient"
 	"github.com/mzt-dev/mzt/internal/certs"
 	"github.com/mzt-dev/mzt/messages"
 	"github.com/mzt-dev/mzt/messages/messagesconnect"
@@ -146,7 +147,7 @@ func keptOpenClients(home, addr, apiAddr string) (ways []way, closeAll func(), e
 	}})
 
 	tf := client.TLSFiles(files)
-	conn, err := client.DialRemote(addr, client.RemoteOptions{TLS: &tf})
+	conn, err := actorclient.DialRemote(addr, client.RemoteOptions{TLS: &tf})
 	if err != nil {
 		return nil, closeAll, err
 	}

@@ -1,44 +1,14 @@
-// Command mzt is the conductor's CLI and, with `start`, the conductor itself.
-// This file is the only place the CLI and the actors meet.
+// Command mzt is the conductor's CLI. It links no conductor: `mzt start`
+// runs the mzt-conductor binary installed beside it (or on PATH), so every
+// other command loads and starts as fast as a small Go binary can.
 package main
 
 import (
 	"os"
-	"runtime/pprof"
 
-	"github.com/mzt-dev/mzt/actors/daemon"
 	"github.com/mzt-dev/mzt/cmd/mzt/cli"
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:], cli.Env{
-		Stdout: os.Stdout, Stderr: os.Stderr,
-		RunConductor: runConductor,
-	}))
-}
-
-func runConductor(o cli.ConductorOptions) error {
-	// MZT_CPUPROFILE=FILE profiles a conductor's whole life (for `just bench` work).
-	if path := os.Getenv("MZT_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil {
-			defer f.Close() // runs after StopCPUProfile has written the profile
-			if err := pprof.StartCPUProfile(f); err == nil {
-				defer pprof.StopCPUProfile()
-			}
-		}
-	}
-	opts := daemon.Options{Paths: o.Paths, Load: o.Load, Version: o.Version}
-	// Tries are forked by a supervisor run from this same binary, so they
-	// outlive the conductor's restarts (an upgrade's too: the path is the
-	// binary that was current when this conductor started).
-	if exe, err := os.Executable(); err == nil {
-		opts.SupervisorExe = exe
-	}
-	if o.Stderr != nil {
-		opts.Stderr = o.Stderr
-	}
-	if o.Ready != nil {
-		opts.Ready = func(info daemon.ReadyInfo) { o.Ready(info.PID, info.StalePID) }
-	}
-	return daemon.Run(opts)
+	os.Exit(cli.Main(os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr}))
 }

@@ -24,7 +24,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// binDir holds the mzt and fakeagent binaries the scripts run: the real
+// binDir holds the mzt, mzt-conductor and fakeagent binaries the scripts run: the real
 // binaries, built once, so every script is a user session.
 var binDir string
 
@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		binDir = dir
-		for pkg, name := range map[string]string{".": "mzt", "../../testdata/fakeagent": "fakeagent",
+		for pkg, name := range map[string]string{".": "mzt", "../mzt-conductor": "mzt-conductor", "../../testdata/fakeagent": "fakeagent",
 			"../../testdata/anthropicmock": "anthropicmock"} {
 			out, err := exec.Command("go", "build", "-race", "-o", filepath.Join(dir, name), pkg).CombinedOutput()
 			if err != nil {
@@ -60,6 +60,7 @@ func TestScripts(t *testing.T) {
 		WorkdirRoot: root,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PATH", binDir+":"+env.Getenv("PATH"))
+			env.Setenv("BINDIR", binDir)
 			home := filepath.Join(env.WorkDir, "home")
 			env.Setenv("MARIANNE_HOME", home)
 			env.Setenv("HOME", env.WorkDir)

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/mzt-dev/mzt/config"
-	"github.com/mzt-dev/mzt/internal/certs"
+	"github.com/mzt-dev/mzt/internal/pki"
 )
 
 // Certs is `mzt certs`: the fleet's private CA and the certificates it signs.
@@ -66,27 +66,27 @@ func (c *CertsInitCmd) Run(g *Globals) error {
 	if len(hosts) == 0 {
 		hosts = defaultHosts()
 	}
-	if err := certs.InitCA(dir, "mzt CA", c.Force); err != nil {
-		if errors.Is(err, certs.ErrExists) {
+	if err := pki.InitCA(dir, "mzt CA", c.Force); err != nil {
+		if errors.Is(err, pki.ErrExists) {
 			return failf(exitFailed, "mzt certs issue NAME signs more certificates with it; --force replaces it",
 				"a CA already exists: %v", err)
 		}
 		return err
 	}
-	host, err := certs.Issue(dir, certs.IssueOptions{Name: "host", Hosts: hosts})
+	host, err := pki.Issue(dir, pki.IssueOptions{Name: "host", Hosts: hosts})
 	if err != nil {
 		return err
 	}
-	cl, err := certs.Issue(dir, certs.IssueOptions{Name: "client"})
+	cl, err := pki.Issue(dir, pki.IssueOptions{Name: "client"})
 	if err != nil {
 		return err
 	}
-	g.printf("created CA                 %s/%s (key %s)\n", dir, certs.CAFile, certs.CAKeyFile)
+	g.printf("created CA                 %s/%s (key %s)\n", dir, pki.CAFile, pki.CAKeyFile)
 	g.printf("created host certificate   %s for %s\n", host.Cert, strings.Join(hosts, ", "))
 	g.printf("created client certificate %s\n", cl.Cert)
 	g.printf("\nTo serve other hosts, add to conductor.toml and restart:\n")
 	g.printf("  [remote]\n  listen    = \"0.0.0.0:7300\"\n  advertise = \"%s:7300\"\n", advertiseHost(hosts))
-	g.printf("  ca        = %q\n  cert      = %q\n  key       = %q\n", dir+"/"+certs.CAFile, host.Cert, host.Key)
+	g.printf("  ca        = %q\n  cert      = %q\n  key       = %q\n", dir+"/"+pki.CAFile, host.Cert, host.Key)
 	return nil
 }
 
@@ -108,7 +108,7 @@ func (c *CertsIssueCmd) Run(g *Globals) error {
 		return failf(exitUsage, "", "certificate name %q: use 1-64 characters of A-Z a-z 0-9 _ - (and not \"ca\")", c.Name)
 	}
 	dir := g.certsDir(c.Dir)
-	p, err := certs.Issue(dir, certs.IssueOptions{Name: c.Name, Hosts: hostList(c.Host), ReadOnly: c.ReadOnly})
+	p, err := pki.Issue(dir, pki.IssueOptions{Name: c.Name, Hosts: hostList(c.Host), ReadOnly: c.ReadOnly})
 	if err != nil {
 		return failf(exitFailed, "mzt certs init creates the CA", "%v", err)
 	}
@@ -120,6 +120,6 @@ func (c *CertsIssueCmd) Run(g *Globals) error {
 	if hosts := hostList(c.Host); len(hosts) > 0 {
 		g.printf("  for %s\n", strings.Join(hosts, ", "))
 	}
-	fmt.Fprintf(g.env.Stdout, "Copy %s/%s, %s and %s to the host or client that will use them.\n", dir, certs.CAFile, p.Cert, p.Key)
+	fmt.Fprintf(g.env.Stdout, "Copy %s/%s, %s and %s to the host or client that will use them.\n", dir, pki.CAFile, p.Cert, p.Key)
 	return nil
 }

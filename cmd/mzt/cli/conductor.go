@@ -51,6 +51,9 @@ func (c *startFlags) start(g *Globals) error {
 	if err := g.paths.EnsureHome(); err != nil {
 		return err
 	}
+	if c.Foreground && g.env.RunConductor == nil {
+		return c.execForeground(g)
+	}
 	if c.Foreground {
 		return g.runConductor(opts, os.Stderr, func(pid, stale int) {
 			if stale != 0 {
@@ -71,12 +74,13 @@ func (c *startFlags) start(g *Globals) error {
 	return c.startDetached(g)
 }
 
-// startDetached re-executes mzt in a new session with stdio detached and a
-// pipe on fd 3, and waits for the child to say it serves (or why it cannot).
+// startDetached runs the conductor binary in a new session with stdio
+// detached and a pipe on fd 3, and waits for the child to say it serves (or
+// why it cannot).
 func (c *startFlags) startDetached(g *Globals) error {
-	exe, err := os.Executable()
+	exe, err := g.conductorExe()
 	if err != nil {
-		return fmt.Errorf("find the mzt executable: %w", err)
+		return err
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -89,18 +93,8 @@ func (c *startFlags) startDetached(g *Globals) error {
 		return fmt.Errorf("open %s: %w", g.paths.Log, err)
 	}
 	defer logFile.Close()
-	args := []string{"conductor-run", "--ready-fd=3"}
-	if c.Config != "" {
-		args = append(args, "--config="+c.Config)
-	}
-	if c.Profile != "" {
-		args = append(args, "--profile="+c.Profile)
-	}
-	if c.LogLevel != "" {
-		args = append(args, "--log-level="+c.LogLevel)
-	}
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "MZT_CLONE="+g.paths.Clone, "MARIANNE_HOME="+g.paths.BaseHome)
+	cmd := exec.Command(exe, append([]string{"conductor-run", "--ready-fd=3"}, c.args()...)...)
+	cmd.Env = g.conductorEnv()
 	cmd.Dir = "/"
 	// A Go panic goes to stderr: keep it in the log instead of losing it.
 	cmd.Stdout, cmd.Stderr = nil, logFile
@@ -151,7 +145,7 @@ func logTail(path string) string {
 
 func (g *Globals) runConductor(opts config.LoadOptions, stderr *os.File, ready func(pid, stale int)) error {
 	if g.env.RunConductor == nil {
-		return errors.New("this mzt binary cannot run a conductor")
+		return errors.New("this mzt binary cannot run a conductor (" + conductorBinary + " does)")
 	}
 	err := g.env.RunConductor(ConductorOptions{Paths: g.paths, Load: opts, Version: Version, Stderr: stderr, Ready: ready})
 	var running AlreadyRunning
@@ -170,6 +164,9 @@ type ConductorRunCmd struct {
 }
 
 func (c *ConductorRunCmd) Run(g *Globals) error {
+	if g.env.RunConductor == nil {
+		return failf(exitUsage, "mzt start", "conductor-run is %s's: mzt runs no conductor itself", conductorBinary)
+	}
 	var ready *os.File
 	if c.ReadyFD > 0 {
 		ready = os.NewFile(uintptr(c.ReadyFD), "ready")

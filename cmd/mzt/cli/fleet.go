@@ -68,7 +68,7 @@ func (c *FleetStatusCmd) Run(g *Globals) error {
 			return failf(exitUsage, "", "%v", err)
 		}
 		cc.Timeout = cfg.Fleet.Timeout
-		var node *client.RemoteNode
+		var node RemoteNode
 		for i, p := range cfg.Fleet.Peer {
 			t := cc.FleetTarget(p.Name, p.Address)
 			if t.CA != "" && t.Transport == config.TransportAPI {
@@ -81,7 +81,7 @@ func (c *FleetStatusCmd) Run(g *Globals) error {
 				continue
 			}
 			if node == nil {
-				if node, err = newRemoteNode(cc, t); err != nil {
+				if node, err = g.newRemoteNode(cc, t); err != nil {
 					return err
 				}
 				defer node.Close()

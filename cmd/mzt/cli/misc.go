@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 
 	"github.com/mzt-dev/mzt/config"
+	"github.com/mzt-dev/mzt/messages"
 )
 
 // VersionCmd is `mzt version`.
@@ -13,15 +15,76 @@ type VersionCmd struct {
 }
 
 func (c *VersionCmd) Run(g *Globals) error {
-	if c.JSON {
-		return g.printJSON(struct {
-			Schema    string `json:"schema"`
-			Version   string `json:"version"`
-			GoVersion string `json:"go_version"`
-		}{schema, Version, runtime.Version()})
+	name := "mzt"
+	if g.env.RunConductor != nil {
+		// The conductor binary answers for itself alone: mzt asks it.
+		name = conductorBinary
+		if c.JSON {
+			return g.printJSON(versionJSON{Schema: schema, Version: Version, GoVersion: runtime.Version()})
+		}
+		g.printf("%s %s (%s)\n", name, Version, runtime.Version())
+		return nil
 	}
-	g.printf("mzt %s (%s)\n", Version, runtime.Version())
+	v := g.versions()
+	if c.JSON {
+		return g.printJSON(v)
+	}
+	g.printf("mzt %s (%s)\n", v.Version, v.GoVersion)
+	switch {
+	case v.ConductorBinary != "":
+		g.printf("%s %s\n", conductorBinary, v.ConductorBinary)
+	case v.binaryErr != nil:
+		g.printf("%s: %v\n", conductorBinary, v.binaryErr)
+	}
+	if v.Running != "" {
+		g.printf("running conductor %s\n", v.Running)
+	} else {
+		g.printf("running conductor: none\n")
+	}
+	for _, w := range v.Warnings {
+		fmt.Fprintf(g.env.Stderr, "Warning: %s\n", w)
+	}
 	return nil
+}
+
+// versionJSON is `mzt version --json`; the conductor fields are empty when
+// there is no conductor binary or no running conductor.
+type versionJSON struct {
+	Schema          string   `json:"schema"`
+	Version         string   `json:"version"`
+	GoVersion       string   `json:"go_version"`
+	ConductorBinary string   `json:"conductor_binary,omitempty"`
+	Running         string   `json:"running_conductor,omitempty"`
+	Warnings        []string `json:"warnings,omitempty"`
+	binaryErr       error
+}
+
+// versions gathers the CLI's, the conductor binary's and the running
+// conductor's versions, with a warning for each that differs from the CLI's.
+func (g *Globals) versions() versionJSON {
+	v := versionJSON{Schema: schema, Version: Version, GoVersion: runtime.Version()}
+	v.ConductorBinary, v.binaryErr = g.conductorBinaryVersion()
+	if g.Remote == "" {
+		ctx, cancel := context.WithTimeout(g.ctx, healthTimeout)
+		defer cancel()
+		if h, err := call[*messages.HealthResponse](g, ctx, &messages.HealthRequest{}); err == nil {
+			v.Running = h.GetVersion()
+		}
+	}
+	v.Warnings = versionWarnings(Version, v.ConductorBinary, v.Running)
+	return v
+}
+
+// versionWarnings says which of the conductor versions differ from the CLI's.
+func versionWarnings(cli, binary, running string) []string {
+	var w []string
+	if binary != "" && binary != cli {
+		w = append(w, fmt.Sprintf("%s is %s, mzt is %s: install both from one build", conductorBinary, binary, cli))
+	}
+	if running != "" && running != cli {
+		w = append(w, fmt.Sprintf("the running conductor is %s, mzt is %s: mzt restart runs the installed one", running, cli))
+	}
+	return w
 }
 
 // ConfigCmd is `mzt config default|dump`.

@@ -40,6 +40,9 @@ type AlreadyRunning interface{ RunningPID() int }
 type Env struct {
 	Stdout, Stderr io.Writer
 	RunConductor   func(ConductorOptions) error
+	// NewRemoteNode starts this process's protoactor node (nil in mzt,
+	// which hands commands that need one over to mzt-conductor).
+	NewRemoteNode func(opts client.RemoteOptions, firstPeer string) (RemoteNode, error)
 }
 
 // Globals are flags every command has.
@@ -50,7 +53,8 @@ type Globals struct {
 	env   Env
 	ctx   context.Context
 	paths config.Paths
-	node  *client.RemoteNode // the protoactor node of --remote, started on first use
+	node  RemoteNode // the protoactor node of --remote, started on first use
+	args  []string   // the command line, for a hand-over to mzt-conductor
 }
 
 // CLI is the whole command tree.
@@ -152,6 +156,7 @@ func Main(args []string, env Env) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c.Globals.env, c.Globals.ctx, c.Globals.paths = env, ctx, paths
+	c.Globals.args = args
 	if err := checkRemote(&c.Globals, kctx.Command()); err != nil {
 		return report(env, err)
 	}

@@ -110,11 +110,11 @@ func invalidScore(path string, ps strict.Problems) error {
 
 // RunCmd is `mzt run SCORE`.
 type RunCmd struct {
-	Score string     `arg:"" help:"The score file (TOML)." type:"path"`
-	Wait  bool       `help:"Show progress until the job ends; exit 0 only if it completed."`
-	ID    string     `name:"id" help:"Job id (default: the score's id, else its file name)."`
-	JSON  bool       `help:"Print one JSON object."`
-	Rerun RerunFlags `embed:""`
+	Scores []string   `arg:"" name:"score" help:"The score file (TOML); several, or - to read their paths from stdin, submit them all over one connection."`
+	Wait   bool       `help:"Show progress until the job ends; exit 0 only if it completed."`
+	ID     string     `name:"id" help:"Job id (default: the score's id, else its file name)."`
+	JSON   bool       `help:"Print one JSON object."`
+	Rerun  RerunFlags `embed:""`
 	queueFlags
 }
 
@@ -122,7 +122,14 @@ func (c *RunCmd) Run(g *Globals) error {
 	if c.AfterAny && len(c.After) == 0 {
 		return failf(exitUsage, "mzt run SCORE --after JOB --after-any", "--after-any needs --after")
 	}
-	sc, err := loadScore(g, c.Score, c.ID)
+	if len(c.Scores) != 1 || c.Scores[0] == "-" {
+		return c.runBatch(g)
+	}
+	return c.runOne(g, c.Scores[0])
+}
+
+func (c *RunCmd) runOne(g *Globals, path string) error {
+	sc, err := loadScore(g, path, c.ID)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,8 @@ type StatusCmd struct {
 	JSON  bool   `help:"Print one JSON object."`
 	Watch bool   `help:"Refresh until the job ends (or until interrupted)."`
 	Sheet int    `help:"Detail of one sheet: every try with its outcome, validations, prompt and log paths." placeholder:"N"`
+	// A big job's text view lists only the sheets that need a look.
+	AllSheets bool `name:"all-sheets" help:"List every sheet of a big job, completed and pending ones too (--json always does)."`
 }
 
 func (c *StatusCmd) Run(g *Globals) error {
@@ -45,7 +47,9 @@ func (c *StatusCmd) once(g *Globals) error {
 		return g.printJSON(jobStatusJSON(st))
 	}
 	var b strings.Builder
-	writeJobDetail(&b, st)
+	shown, hidden := shownSheets(st.GetSheets(), c.AllSheets)
+	writeJobDetail(&b, &messages.JobStatus{Job: st.GetJob(), Sheets: shown})
+	b.WriteString(hiddenSummary(hidden, c.Job))
 	g.printf("%s", newTextStyles(g.env.Stdout).paint(b.String()))
 	return nil
 }
@@ -93,12 +97,31 @@ func (c *StatusCmd) watch(g *Globals) error {
 
 // ListCmd is `mzt list`.
 type ListCmd struct {
-	All  bool `help:"Include finished jobs."`
-	JSON bool `help:"Print one JSON object."`
+	All    bool   `help:"Include finished jobs."`
+	JSON   bool   `help:"Print one JSON object."`
+	Limit  int    `help:"Show the newest N jobs (default: 50 as text, every job with --json; 0: every job)." default:"-1" placeholder:"N"`
+	Cursor string `help:"Show the jobs older than this cursor (printed with a page that has more)."`
 }
 
+// defaultListLimit is how many jobs the text view shows: a long history is
+// paged, not printed whole.
+const defaultListLimit = 50
+
 func (c *ListCmd) Run(g *Globals) error {
-	list, err := call[*messages.JobList](g, g.ctx, &messages.ListJobsRequest{All: c.All})
+	limit := c.Limit
+	switch {
+	case limit < -1:
+		return failf(exitUsage, "", "--limit must be 0 or more, got %d", limit)
+	case limit == -1 && c.JSON:
+		limit = 0
+	case limit == -1:
+		limit = defaultListLimit
+	}
+	list, err := call[*messages.JobList](g, g.ctx, &messages.ListJobsRequest{All: c.All, Limit: uint32(min(limit, 1<<31)), Cursor: c.Cursor})
+	var re *client.RemoteError
+	if errors.As(err, &re) && re.Code == messages.ErrorCode_ERROR_CODE_BAD_REQUEST && c.Cursor != "" {
+		return failf(exitUsage, re.Hint, "%s", re.Message)
+	}
 	if err != nil {
 		return err
 	}
@@ -108,14 +131,26 @@ func (c *ListCmd) Run(g *Globals) error {
 			jobs = append(jobs, toJobJSON(j))
 		}
 		return g.printJSON(struct {
-			Schema string    `json:"schema"`
-			Jobs   []jobJSON `json:"jobs"`
-		}{schema, jobs})
+			Schema     string    `json:"schema"`
+			Jobs       []jobJSON `json:"jobs"`
+			Older      int64     `json:"older,omitempty"`
+			NextCursor string    `json:"next_cursor,omitempty"`
+		}{schema, jobs, list.GetOlder(), list.GetNextCursor()})
 	}
 	var b strings.Builder
 	writeJobTableWith(&b, list.GetJobs(), c.All)
+	if n := list.GetOlder(); n > 0 {
+		fmt.Fprintf(&b, "... and %d older (mzt list --cursor %s%s, or --limit 0 for all)\n", n, list.GetNextCursor(), allFlag(c.All))
+	}
 	g.printf("%s", newTextStyles(g.env.Stdout).paint(b.String()))
 	return nil
+}
+
+func allFlag(all bool) string {
+	if all {
+		return " --all"
+	}
+	return ""
 }
 
 var _ = fmt.Sprint

@@ -1,6 +1,8 @@
-package client
+package actorclient
 
 import (
+	"github.com/mzt-dev/mzt/client"
+
 	"errors"
 	"net"
 	"testing"
@@ -20,8 +22,8 @@ func TestFailedProbeIsNotKept(t *testing.T) {
 	n := &RemoteNode{timeout: 2 * time.Second, probes: map[string]*probe{}}
 	first := n.probe(addr)
 	<-first.done
-	if !errors.Is(first.err, ErrUnreachable) {
-		t.Fatalf("probe of a closed port: %v, want ErrUnreachable", first.err)
+	if !errors.Is(first.err, client.ErrUnreachable) {
+		t.Fatalf("probe of a closed port: %v, want client.ErrUnreachable", first.err)
 	}
 
 	// The conductor comes back on the same address and answers HTTP/2.

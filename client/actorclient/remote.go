@@ -1,4 +1,10 @@
-package client
+// Package actorclient talks to a conductor's protoactor remote endpoint
+// ([remote] listen) through this process's own protoactor node. The
+// Conductor service (package client) is the way to talk to a conductor; this
+// transport stays for Go actor programs and client.toml's
+// transport = "protoactor". It links protoactor and gRPC, so the mzt CLI
+// does not import it: mzt-conductor does, and runs such commands for mzt.
+package actorclient
 
 import (
 	"context"
@@ -13,6 +19,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
+	"github.com/mzt-dev/mzt/client"
 	"github.com/mzt-dev/mzt/internal/certs"
 	"github.com/mzt-dev/mzt/internal/remotewire"
 	"github.com/mzt-dev/mzt/messages"
@@ -20,38 +27,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// RemoteGatewayID is the well-known actor id of a conductor's remote
-// gateway: any protoactor program with a client certificate signed by the
-// fleet's CA can send it *messages.Envelope requests at
-// actor.NewPID("HOST:PORT", RemoteGatewayID), with itself as the sender.
-// Replies (and stream items, ended by StreamEnd or Error) come back to the
-// sender as Envelopes with the request's correlation id; a client that
-// abandons a stream sends StreamEnd with that id.
-const RemoteGatewayID = "daemon/remote"
-
 // MaxRemoteMessage is the largest gRPC message either end of a remote
 // connection accepts (gRPC's default is 4 MiB; a big job list is larger).
 const MaxRemoteMessage = remotewire.MaxMessage
-
-// DefaultRemoteTimeout bounds a remote request when the caller sets none.
-const DefaultRemoteTimeout = 10 * time.Second
-
-// TLSFiles are the PEM files of mutual TLS: the fleet's CA, and this
-// client's certificate (good for client and server auth: the conductor
-// dials back) with its key.
-type TLSFiles struct{ CA, Cert, Key string }
-
-// RemoteOptions configure the protoactor node a client talks through.
-type RemoteOptions struct {
-	TLS *TLSFiles // nil: plaintext (a loopback endpoint without certificates)
-	// Advertise is the host (or HOST:PORT, for a fixed port a firewall can
-	// open) the conductor dials back to with its replies (protoactor has no
-	// client-only mode). "" picks the local address that routes to the
-	// first peer, on an ephemeral port.
-	Advertise string
-	Timeout   time.Duration // per request and per probe; 0 = DefaultRemoteTimeout
-	Log       *slog.Logger  // nil = discard
-}
 
 // RemoteNode is this process's protoactor system with its remote server:
 // one per process, shared by every connection to every conductor.
@@ -76,9 +54,9 @@ type eventSubscription struct{ unsubscribe func() }
 
 // NewRemoteNode starts the node. firstPeer (HOST:PORT) chooses the address
 // to listen on when opts.Advertise is empty.
-func NewRemoteNode(opts RemoteOptions, firstPeer string) (n *RemoteNode, err error) {
+func NewRemoteNode(opts client.RemoteOptions, firstPeer string) (n *RemoteNode, err error) {
 	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultRemoteTimeout
+		opts.Timeout = client.DefaultRemoteTimeout
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -131,7 +109,7 @@ func NewRemoteNode(opts RemoteOptions, firstPeer string) (n *RemoteNode, err err
 	}
 	s := n.system.EventStream.Subscribe(func(evt any) {
 		if t, ok := evt.(*remote.EndpointTerminatedEvent); ok {
-			n.failAddress(t.Address, unreachablef("lost the connection to the conductor at %s", t.Address))
+			n.failAddress(t.Address, client.Unreachablef("lost the connection to the conductor at %s", t.Address))
 		}
 	})
 	n.sub = &eventSubscription{unsubscribe: func() { n.system.EventStream.Unsubscribe(s) }}
@@ -220,8 +198,8 @@ func (n *RemoteNode) receive(ctx actor.Context) {
 	case *actor.DeadLetterResponse:
 		// The peer has no actor by the gateway's name.
 		addr := m.GetTarget().GetAddress()
-		n.failAddress(addr, unreachablef("the endpoint at %s has no %s actor: is it an mzt conductor's [remote] listen?",
-			addr, RemoteGatewayID))
+		n.failAddress(addr, client.Unreachablef("the endpoint at %s has no %s actor: is it an mzt conductor's [remote] listen?",
+			addr, client.RemoteGatewayID))
 		return
 	default:
 		return
@@ -234,7 +212,7 @@ func (n *RemoteNode) receive(ctx actor.Context) {
 			// The conductor could not tell which request this answers (it
 			// did not understand it): fail every call to that sender.
 			if s := ctx.Sender(); s != nil {
-				n.failAddress(s.GetAddress(), &RemoteError{Code: e.GetCode(), Message: e.GetMessage(), Hint: e.GetHint()})
+				n.failAddress(s.GetAddress(), &client.RemoteError{Code: e.GetCode(), Message: e.GetMessage(), Hint: e.GetHint()})
 			}
 		}
 		return
@@ -281,7 +259,7 @@ func (n *RemoteNode) unregister(id uint64) {
 // Conn returns a connection to the conductor at addr (HOST:PORT) through
 // this node. Closing it leaves the node running.
 func (n *RemoteNode) Conn(addr string) *RemoteConn {
-	return &RemoteConn{node: n, addr: addr, gateway: actor.NewPID(addr, RemoteGatewayID)}
+	return &RemoteConn{node: n, addr: addr, gateway: actor.NewPID(addr, client.RemoteGatewayID)}
 }
 
 // RemoteConn is a Conn to one conductor's remote endpoint.
@@ -292,10 +270,10 @@ type RemoteConn struct {
 	own     bool // Close closes the node too
 }
 
-var _ Conn = (*RemoteConn)(nil)
+var _ client.Conn = (*RemoteConn)(nil)
 
 // DialRemote starts a node for one conductor; Close stops it.
-func DialRemote(addr string, opts RemoteOptions) (*RemoteConn, error) {
+func DialRemote(addr string, opts client.RemoteOptions) (*RemoteConn, error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, fmt.Errorf("remote address %q: want HOST:PORT", addr)
 	}
@@ -376,11 +354,11 @@ func (c *RemoteConn) exchange(ctx context.Context, req proto.Message, firstWithi
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return timeoutf("conductor at %s did not answer within %s", c.addr, firstWithin.Round(100*time.Millisecond))
+				return client.Timeoutf("conductor at %s did not answer within %s", c.addr, firstWithin.Round(100*time.Millisecond))
 			}
-			return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+			return fmt.Errorf("%w: %w", client.ErrTimeout, ctx.Err())
 		case <-firstC:
-			return timeoutf("conductor at %s did not answer within %s", c.addr, firstWithin.Round(100*time.Millisecond))
+			return client.Timeoutf("conductor at %s did not answer within %s", c.addr, firstWithin.Round(100*time.Millisecond))
 		case <-probeDone:
 			if pr.err != nil {
 				return pr.err
@@ -392,7 +370,7 @@ func (c *RemoteConn) exchange(ctx context.Context, req proto.Message, firstWithi
 				firstC = nil
 				if e := in.GetError(); e != nil {
 					ended = true
-					return &RemoteError{Code: e.GetCode(), Message: e.GetMessage(), Hint: e.GetHint()}
+					return &client.RemoteError{Code: e.GetCode(), Message: e.GetMessage(), Hint: e.GetHint()}
 				}
 				if in.GetStreamEnd() != nil {
 					ended = true
@@ -400,7 +378,7 @@ func (c *RemoteConn) exchange(ctx context.Context, req proto.Message, firstWithi
 				}
 				body := messages.Unwrap(in)
 				if body == nil {
-					return fmt.Errorf("%w: the conductor at %s answered with a message this mzt does not know", ErrProtocol, c.addr)
+					return fmt.Errorf("%w: the conductor at %s answered with a message this mzt does not know", client.ErrProtocol, c.addr)
 				}
 				if err := fn(body); err != nil {
 					ended = errors.Is(err, errStop) // a unary reply is all there is
@@ -413,4 +391,23 @@ func (c *RemoteConn) exchange(ctx context.Context, req proto.Message, firstWithi
 			}
 		}
 	}
+}
+
+var errStop = errors.New("stop")
+
+// firstReply runs one exchange and returns its first answer: a request is
+// a stream that the caller ends after one body.
+func firstReply(stream func(fn func(proto.Message) error) error) (proto.Message, error) {
+	var reply proto.Message
+	err := stream(func(msg proto.Message) error {
+		reply = msg
+		return errStop
+	})
+	if errors.Is(err, errStop) {
+		return reply, nil
+	}
+	if err == nil {
+		return nil, fmt.Errorf("%w: stream ended without a reply", client.ErrProtocol)
+	}
+	return nil, err
 }

@@ -1,4 +1,4 @@
-package client_test
+package actorclient_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/mzt-dev/mzt/client"
+	"github.com/mzt-dev/mzt/client/actorclient"
 	"github.com/mzt-dev/mzt/messages"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -36,7 +37,7 @@ func Example_protoactorPeer() {
 
 	system := actor.NewActorSystem()
 	r := remote.NewRemote(system, remote.Configure("10.0.0.2", 0, // an address the conductor can reach
-		remote.WithServerOptions(grpc.Creds(credentials.NewTLS(srv)), grpc.MaxRecvMsgSize(client.MaxRemoteMessage)),
+		remote.WithServerOptions(grpc.Creds(credentials.NewTLS(srv)), grpc.MaxRecvMsgSize(actorclient.MaxRemoteMessage)),
 		remote.WithDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(cli)))))
 	r.Start()
 	defer r.Shutdown(false)
@@ -59,7 +60,7 @@ func Example_protoactorPeer() {
 
 // Most Go programs can let the client package do all of that.
 func ExampleDialRemote() {
-	conn, err := client.DialRemote("b.example:7300", client.RemoteOptions{
+	conn, err := actorclient.DialRemote("b.example:7300", client.RemoteOptions{
 		TLS: &client.TLSFiles{CA: "certs/ca.pem", Cert: "certs/client.pem", Key: "certs/client.key"}})
 	if err != nil {
 		fmt.Println(err)

@@ -16,8 +16,8 @@ import (
 	"github.com/pelletier/go-toml/v2"
 )
 
-// Config is conductor.toml. Every key is enforced somewhere; CONTRACT §6 lists
-// the ones users rely on, the rest are documented in the README.
+// Config is conductor.toml. Every key is enforced somewhere; the README lists
+// them all with their defaults (mzt config default prints them).
 type Config struct {
 	LogLevel            string          `toml:"log_level" comment:"debug | info | warn | error"`
 	MaxConcurrentJobs   int             `toml:"max_concurrent_jobs" comment:"running jobs; more wait in the queue"`

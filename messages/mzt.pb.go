@@ -766,7 +766,7 @@ type Envelope_TopSnapshot struct {
 }
 
 type Envelope_GroupRequest struct {
-	// 40-59 are kept for the remote endpoint (issue 7).
+	// 40-59 are kept for the remote endpoint (the protoactor path).
 	GroupRequest *GroupRequest `protobuf:"bytes,600,opt,name=group_request,json=groupRequest,proto3,oneof"`
 }
 

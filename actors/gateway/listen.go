@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Listen creates the conductor's socket with the hygiene of CONTRACT §1: a
+// Listen creates the conductor's socket with the hygiene users rely on: a
 // symlink or a non-socket in its place is refused; a socket that answers means
 // another conductor; a silent one is stale and removed; the result is 0600.
 func Listen(path string) (*net.UnixListener, error) {

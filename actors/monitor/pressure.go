@@ -1,6 +1,6 @@
 package monitor
 
-// Level is a backpressure level of CONTRACT §6.
+// Level is a backpressure level (none, low, medium, high, critical).
 type Level int
 
 const (

@@ -58,7 +58,7 @@ const (
 )
 
 // Profile describes one instrument. The TOML keys are those of a user profile
-// file (CONTRACT §5).
+// file (<home>/instruments/NAME.toml).
 type Profile struct {
 	Name       string   `toml:"name"`
 	Executable string   `toml:"executable"` // a name looked up on PATH, or an absolute path

@@ -1,4 +1,4 @@
-// Package score owns the score file (CONTRACT §4): it parses and validates a
+// Package score owns the score file (TOML): it parses and validates a
 // score, reporting every problem with its line, expands it into numbered
 // sheets with their dependencies, and renders its templates.
 //

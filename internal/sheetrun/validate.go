@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-// Validation types (CONTRACT §4).
+// Validation types of [[stage.validate]].
 const (
 	CheckFileExists      = "file_exists"
 	CheckFileModified    = "file_modified"

@@ -10,7 +10,7 @@ import (
 	"github.com/mzt-dev/mzt/messages"
 )
 
-// jobJSON is a job as CONTRACT §3 prints it. The eta_* fields are null when
+// jobJSON is a job as `mzt status --json` prints it. The eta_* fields are null when
 // the conductor has no estimate (no history, or the job is finished).
 type jobJSON struct {
 	ID              string   `json:"id"`

@@ -94,7 +94,7 @@ type CLI struct {
 	Complete   CompleteCmd   `cmd:"" name:"__complete" hidden:"" help:"Words for shell completion (used by the completion scripts)."`
 }
 
-// Exit codes of CONTRACT §2.
+// Exit codes: 0 ok, 1 failed or refused, 2 bad usage or input.
 const (
 	exitOK     = 0
 	exitFailed = 1

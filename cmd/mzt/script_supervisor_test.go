@@ -17,15 +17,19 @@ func init() {
 }
 
 // buildmzt VERSION FILE: build mzt (as the scripts' own, with -race) with
-// another version string into FILE: an upgraded binary.
+// another version string into FILE, and mzt-conductor beside it (mzt
+// starts the conductor binary next to itself): an upgraded installation.
 func cmdBuildMzt(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: buildmzt VERSION FILE")
 	}
-	cmd := exec.Command("go", "build", "-race", "-ldflags",
-		"-X github.com/mzt-dev/mzt/cmd/mzt/cli.Version="+args[0], "-o", ts.MkAbs(args[1]), ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		ts.Fatalf("build: %v\n%s", err, out)
+	out := ts.MkAbs(args[1])
+	ldflags := "-X github.com/mzt-dev/mzt/cmd/mzt/cli.Version=" + args[0]
+	for pkg, file := range map[string]string{".": out, "../mzt-conductor": filepath.Join(filepath.Dir(out), "mzt-conductor")} {
+		cmd := exec.Command("go", "build", "-race", "-ldflags", ldflags, "-o", file, pkg)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			ts.Fatalf("build %s: %v\n%s", pkg, err, b)
+		}
 	}
 }
 

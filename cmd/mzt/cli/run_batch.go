@@ -22,8 +22,11 @@ const (
 // "submitted job ID" on stdout, or the refusal on stderr; exit 1 if any
 // was refused, after trying every one.
 func (c *RunCmd) runBatch(g *Globals) error {
-	if c.Wait || c.JSON || c.ID != "" || c.Rerun.FromStage != "" || c.Rerun.OnlyStage != "" {
-		return failf(exitUsage, "submit the scores one mzt run at a time", "--wait, --json, --id, --from-stage and --only-stage take one score")
+	if c.Wait || c.JSON || c.ID != "" {
+		return failf(exitUsage, "submit the scores one mzt run at a time", "--wait, --json and --id take one score")
+	}
+	if c.Rerun.FromStage != "" || c.Rerun.OnlyStage != "" {
+		return failf(exitUsage, "re-run one score at a time", "--from-stage and --only-stage take one score")
 	}
 	paths, err := batchPaths(c.Scores, os.Stdin)
 	if err != nil {

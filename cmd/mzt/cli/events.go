@@ -39,11 +39,13 @@ func (c *EventsCmd) Run(g *Globals) error {
 	// lastSeq is the last event printed: a follower that lost the conductor
 	// asks for the events after it, so none is missed or printed twice.
 	lastSeq := c.AfterSeq
+	rc := g.reconnector(c.Reconnect)
 	stream := func() error {
 		conn, err := g.dial()
 		if err != nil {
 			return err
 		}
+		rc.markReached()
 		defer conn.Close()
 		return conn.Stream(g.ctx, &messages.EventsRequest{JobId: c.Job, Follow: c.Follow, Limit: int64(c.Limit), AfterSeq: lastSeq},
 			func(msg proto.Message) error {
@@ -68,7 +70,7 @@ func (c *EventsCmd) Run(g *Globals) error {
 	}
 	var err error
 	if c.Follow {
-		err = g.reconnector(c.Reconnect).run(g.ctx, stream)
+		err = rc.run(g.ctx, stream)
 	} else {
 		err = stream()
 	}

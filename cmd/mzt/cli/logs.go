@@ -36,11 +36,13 @@ func (c *LogsCmd) Run(g *Globals) error {
 	// again and skips the headers and bytes it has already shown.
 	printed := map[logKey]int64{}
 	headed := map[logKey]bool{}
+	rc := g.reconnector(c.Reconnect)
 	stream := func() error {
 		cl, err := g.dial()
 		if err != nil {
 			return err
 		}
+		rc.markReached()
 		defer cl.Close()
 		seen := map[logKey]int64{}
 		return cl.Stream(g.ctx, &messages.LogsRequest{JobId: c.Job, Sheet: int64(c.Sheet), Attempt: int64(c.Attempt),
@@ -76,7 +78,7 @@ func (c *LogsCmd) Run(g *Globals) error {
 	}
 	var err error
 	if c.Follow {
-		err = g.reconnector(c.Reconnect).run(g.ctx, stream)
+		err = rc.run(g.ctx, stream)
 	} else {
 		err = stream()
 	}

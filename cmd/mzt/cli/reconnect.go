@@ -24,7 +24,13 @@ type reconnector struct {
 	probe  func(context.Context) error // succeeds once the conductor answers
 	sleep  func(context.Context, time.Duration) error
 	now    func() time.Time
+	// reached is set once the operation got an answer: a conductor that
+	// was never there is an error at once, not a wait.
+	reached bool
 }
+
+// markReached records that the conductor answered the operation.
+func (r *reconnector) markReached() { r.reached = true }
 
 const (
 	reconnectFirstPause = 100 * time.Millisecond
@@ -48,7 +54,7 @@ func lostConductor(err error) bool {
 }
 
 // run calls op until it returns nil or an error other than a lost
-// conductor. Each loss starts a wait of at most the bound for the
+// conductor. A loss after the conductor answered once starts a wait of at most the bound for the
 // conductor to answer again; op is then called once more and must resume
 // where it left off.
 func (r *reconnector) run(ctx context.Context, op func() error) error {
@@ -61,7 +67,7 @@ func (r *reconnector) run(ctx context.Context, op func() error) error {
 	}
 	for {
 		err := op()
-		if err == nil || !lostConductor(err) || ctx.Err() != nil || r.bound <= 0 {
+		if err == nil || !lostConductor(err) || ctx.Err() != nil || r.bound <= 0 || !r.reached {
 			return err
 		}
 		fmt.Fprintln(r.stderr, "conductor restarting… waiting up to "+boundText(r.bound)+" for it to come back")

@@ -27,7 +27,7 @@ func (f *fakeClock) sleep(_ context.Context, d time.Duration) error {
 func newTestReconnector(bound time.Duration, probe func(context.Context) error) (*reconnector, *fakeClock, *bytes.Buffer) {
 	clk := &fakeClock{t: time.Unix(1000, 0)}
 	var stderr bytes.Buffer
-	return &reconnector{bound: bound, stderr: &stderr, probe: probe, sleep: clk.sleep, now: clk.now}, clk, &stderr
+	return &reconnector{bound: bound, stderr: &stderr, probe: probe, sleep: clk.sleep, now: clk.now, reached: true}, clk, &stderr
 }
 
 func TestReconnectResumesWhenTheConductorAnswers(t *testing.T) {
@@ -130,5 +130,17 @@ func TestReconnectEachOutageHasItsOwnBound(t *testing.T) {
 	})
 	if err != nil || calls != 3 {
 		t.Fatalf("run = %v after %d calls, want nil after 3", err, calls)
+	}
+}
+
+func TestReconnectNeverReachedFailsAtOnce(t *testing.T) {
+	r, clk, stderr := newTestReconnector(time.Minute, func(context.Context) error { t.Fatal("probed a conductor never reached"); return nil })
+	r.reached = false
+	err := r.run(context.Background(), func() error { return client.ErrNotRunning })
+	if !errors.Is(err, client.ErrNotRunning) {
+		t.Fatalf("run = %v, want ErrNotRunning as it came", err)
+	}
+	if len(clk.pauses) != 0 || stderr.Len() != 0 {
+		t.Errorf("waited %v and said %q for a conductor that was never there", clk.pauses, stderr)
 	}
 }

@@ -204,7 +204,10 @@ func waitJob(g *Globals, id string, show bool) (st *messages.JobStatus, err erro
 	if g.waitReconnect != nil {
 		bound = *g.waitReconnect
 	}
-	err = g.reconnector(bound).run(g.ctx, func() error {
+	// The job was just submitted: the conductor has answered.
+	rc := g.reconnector(bound)
+	rc.markReached()
+	err = rc.run(g.ctx, func() error {
 		var werr error
 		st, werr = waitJobOnce(g, id, show)
 		return werr

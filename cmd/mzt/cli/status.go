@@ -68,10 +68,11 @@ func isTerminal() bool { return term.IsTerminal(int(os.Stdout.Fd())) }
 // watch redraws the view every second; on a terminal it repaints in place,
 // elsewhere it prints each snapshot.
 func (c *StatusCmd) watch(g *Globals) error {
-	return g.reconnector(c.Reconnect).run(g.ctx, func() error { return c.watchOnce(g) })
+	rc := g.reconnector(c.Reconnect)
+	return rc.run(g.ctx, func() error { return c.watchOnce(g, rc) })
 }
 
-func (c *StatusCmd) watchOnce(g *Globals) error {
+func (c *StatusCmd) watchOnce(g *Globals, rc *reconnector) error {
 	tty := isTerminal() && !c.JSON
 	for {
 		if tty {
@@ -80,6 +81,7 @@ func (c *StatusCmd) watchOnce(g *Globals) error {
 		if err := c.once(g); err != nil {
 			return err
 		}
+		rc.markReached()
 		if c.Job != "" {
 			st, err := jobStatus(g, c.Job)
 			if err != nil {

@@ -16,7 +16,8 @@ type EventsCmd struct {
 	Limit  int    `help:"How many past events to show first (default 1000)." placeholder:"N"`
 	JSON   bool   `name:"json" help:"One JSON object per line (NDJSON)."`
 	// A follower that lost its connection resumes after the last seq it saw.
-	AfterSeq int64 `name:"after-seq" help:"Only events after this seq (every stored one, oldest first); resumes a follower." placeholder:"SEQ"`
+	AfterSeq  int64         `name:"after-seq" help:"Only events after this seq (every stored one, oldest first); resumes a follower." placeholder:"SEQ"`
+	Reconnect time.Duration `help:"With --follow: how long to wait for a conductor that went away (0: give up at once)." default:"60s" placeholder:"DURATION"`
 }
 
 // eventJSON is one line of `mzt events --json`.
@@ -34,26 +35,45 @@ type eventJSON struct {
 }
 
 func (c *EventsCmd) Run(g *Globals) error {
-	conn, err := g.dial()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
 	enc := json.NewEncoder(g.env.Stdout)
-	err = conn.Stream(g.ctx, &messages.EventsRequest{JobId: c.Job, Follow: c.Follow, Limit: int64(c.Limit), AfterSeq: c.AfterSeq},
-		func(msg proto.Message) error {
-			e, ok := msg.(*messages.Event)
-			if !ok {
-				return fmt.Errorf("unexpected %T in an event stream", msg)
-			}
-			if c.JSON {
-				return enc.Encode(eventJSON{Schema: schema, Seq: e.GetSeq(), Time: rfc3339(e.GetTimeUnixNano()),
-					Kind: e.GetKind(), JobID: e.GetJobId(), Sheet: e.GetSheet(), Attempt: e.GetAttempt(),
-					Stage: e.GetStage(), Status: e.GetStatus(), Detail: e.GetDetail()})
-			}
-			_, err := fmt.Fprintln(g.env.Stdout, eventLine(e))
+	// lastSeq is the last event printed: a follower that lost the conductor
+	// asks for the events after it, so none is missed or printed twice.
+	lastSeq := c.AfterSeq
+	rc := g.reconnector(c.Reconnect)
+	stream := func() error {
+		conn, err := g.dial()
+		if err != nil {
 			return err
-		})
+		}
+		rc.markReached()
+		defer conn.Close()
+		return conn.Stream(g.ctx, &messages.EventsRequest{JobId: c.Job, Follow: c.Follow, Limit: int64(c.Limit), AfterSeq: lastSeq},
+			func(msg proto.Message) error {
+				e, ok := msg.(*messages.Event)
+				if !ok {
+					return fmt.Errorf("unexpected %T in an event stream", msg)
+				}
+				if lastSeq > 0 && e.GetSeq() > 0 && e.GetSeq() <= lastSeq {
+					return nil
+				}
+				if e.GetSeq() > 0 {
+					lastSeq = e.GetSeq()
+				}
+				if c.JSON {
+					return enc.Encode(eventJSON{Schema: schema, Seq: e.GetSeq(), Time: rfc3339(e.GetTimeUnixNano()),
+						Kind: e.GetKind(), JobID: e.GetJobId(), Sheet: e.GetSheet(), Attempt: e.GetAttempt(),
+						Stage: e.GetStage(), Status: e.GetStatus(), Detail: e.GetDetail()})
+				}
+				_, err := fmt.Fprintln(g.env.Stdout, eventLine(e))
+				return err
+			})
+	}
+	var err error
+	if c.Follow {
+		err = rc.run(g.ctx, stream)
+	} else {
+		err = stream()
+	}
 	if g.ctx.Err() != nil {
 		return nil // interrupted while following: a normal end
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/mzt-dev/mzt/client"
@@ -55,6 +56,8 @@ type Globals struct {
 	paths config.Paths
 	node  RemoteNode // the protoactor node of --remote, started on first use
 	args  []string   // the command line, for a hand-over to mzt-conductor
+	// waitReconnect is `mzt run --wait --reconnect`; nil: the default.
+	waitReconnect *time.Duration
 }
 
 // CLI is the whole command tree.

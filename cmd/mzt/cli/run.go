@@ -110,11 +110,13 @@ func invalidScore(path string, ps strict.Problems) error {
 
 // RunCmd is `mzt run SCORE`.
 type RunCmd struct {
-	Scores []string   `arg:"" name:"score" help:"The score file (TOML); several, or - to read their paths from stdin, submit them all over one connection."`
-	Wait   bool       `help:"Show progress until the job ends; exit 0 only if it completed."`
-	ID     string     `name:"id" help:"Job id (default: the score's id, else its file name)."`
-	JSON   bool       `help:"Print one JSON object."`
-	Rerun  RerunFlags `embed:""`
+	Scores []string `arg:"" name:"score" help:"The score file (TOML); several, or - to read their paths from stdin, submit them all over one connection."`
+	Wait   bool     `help:"Show progress until the job ends; exit 0 only if it completed."`
+	// Reconnect bounds how long --wait waits for a conductor that went away.
+	Reconnect time.Duration `help:"With --wait: how long to wait for a conductor that went away (0: give up at once)." default:"60s" placeholder:"DURATION"`
+	ID        string        `name:"id" help:"Job id (default: the score's id, else its file name)."`
+	JSON      bool          `help:"Print one JSON object."`
+	Rerun     RerunFlags    `embed:""`
 	queueFlags
 }
 
@@ -125,6 +127,7 @@ func (c *RunCmd) Run(g *Globals) error {
 	if len(c.Scores) != 1 || c.Scores[0] == "-" {
 		return c.runBatch(g)
 	}
+	g.waitReconnect = &c.Reconnect
 	return c.runOne(g, c.Scores[0])
 }
 
@@ -196,7 +199,23 @@ func cwd() string {
 
 // waitJob polls the job until it ends, showing progress: a bar redrawn in
 // place on a terminal, a line per change elsewhere.
-func waitJob(g *Globals, id string, show bool) (*messages.JobStatus, error) {
+func waitJob(g *Globals, id string, show bool) (st *messages.JobStatus, err error) {
+	bound := defaultReconnect
+	if g.waitReconnect != nil {
+		bound = *g.waitReconnect
+	}
+	// The job was just submitted: the conductor has answered.
+	rc := g.reconnector(bound)
+	rc.markReached()
+	err = rc.run(g.ctx, func() error {
+		var werr error
+		st, werr = waitJobOnce(g, id, show)
+		return werr
+	})
+	return st, err
+}
+
+func waitJobOnce(g *Globals, id string, show bool) (*messages.JobStatus, error) {
 	tty := show && isTerminal()
 	last := ""
 	for {

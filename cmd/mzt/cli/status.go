@@ -19,7 +19,8 @@ type StatusCmd struct {
 	Watch bool   `help:"Refresh until the job ends (or until interrupted)."`
 	Sheet int    `help:"Detail of one sheet: every try with its outcome, validations, prompt and log paths." placeholder:"N"`
 	// A big job's text view lists only the sheets that need a look.
-	AllSheets bool `name:"all-sheets" help:"List every sheet of a big job, completed and pending ones too (--json always does)."`
+	AllSheets bool          `name:"all-sheets" help:"List every sheet of a big job, completed and pending ones too (--json always does)."`
+	Reconnect time.Duration `help:"With --watch: how long to wait for a conductor that went away (0: give up at once)." default:"60s" placeholder:"DURATION"`
 }
 
 func (c *StatusCmd) Run(g *Globals) error {
@@ -67,6 +68,11 @@ func isTerminal() bool { return term.IsTerminal(int(os.Stdout.Fd())) }
 // watch redraws the view every second; on a terminal it repaints in place,
 // elsewhere it prints each snapshot.
 func (c *StatusCmd) watch(g *Globals) error {
+	rc := g.reconnector(c.Reconnect)
+	return rc.run(g.ctx, func() error { return c.watchOnce(g, rc) })
+}
+
+func (c *StatusCmd) watchOnce(g *Globals, rc *reconnector) error {
 	tty := isTerminal() && !c.JSON
 	for {
 		if tty {
@@ -75,6 +81,7 @@ func (c *StatusCmd) watch(g *Globals) error {
 		if err := c.once(g); err != nil {
 			return err
 		}
+		rc.markReached()
 		if c.Job != "" {
 			st, err := jobStatus(g, c.Job)
 			if err != nil {

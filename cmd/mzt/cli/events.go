@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mzt-dev/mzt/client"
 	"github.com/mzt-dev/mzt/messages"
 	"google.golang.org/protobuf/proto"
 )
@@ -47,7 +48,7 @@ func (c *EventsCmd) Run(g *Globals) error {
 		}
 		rc.markReached()
 		defer conn.Close()
-		return conn.Stream(g.ctx, &messages.EventsRequest{JobId: c.Job, Follow: c.Follow, Limit: int64(c.Limit), AfterSeq: lastSeq},
+		err = conn.Stream(g.ctx, &messages.EventsRequest{JobId: c.Job, Follow: c.Follow, Limit: int64(c.Limit), AfterSeq: lastSeq},
 			func(msg proto.Message) error {
 				e, ok := msg.(*messages.Event)
 				if !ok {
@@ -67,6 +68,12 @@ func (c *EventsCmd) Run(g *Globals) error {
 				_, err := fmt.Fprintln(g.env.Stdout, eventLine(e))
 				return err
 			})
+		if err == nil && c.Follow && g.ctx.Err() == nil {
+			// A followed event stream never ends by itself (not even when its
+			// job does): a conductor that is shutting down ended it.
+			return fmt.Errorf("the conductor ended the event stream: %w", client.ErrConnectionLost)
+		}
+		return err
 	}
 	var err error
 	if c.Follow {

@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
-	"github.com/mzt-dev/mzt/internal/certs"
 	"github.com/mzt-dev/mzt/messages"
 	"github.com/rogpeppe/go-internal/testscript"
 	"google.golang.org/grpc"
@@ -36,22 +33,11 @@ func cmdRawPeer(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: rawpeer ADDR CERTDIR NAME")
 	}
 	addr, dir, name := args[0], ts.MkAbs(args[1]), args[2]
-	files := certs.Files{CA: filepath.Join(dir, certs.CAFile), Cert: filepath.Join(dir, name+".pem"),
-		Key: filepath.Join(dir, name+".key")}
-	srvTLS, err := certs.ServerConfig(files)
-	ts.Check(err)
-	cliTLS, err := certs.ClientConfig(files, true)
-	ts.Check(err)
+	srvTLS, cliTLS := peerTLS(ts, dir, name)
 
 	// Where the conductor sends its answers.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	ts.Check(err)
-	self := ln.Addr().String()
-	got := make(chan *messages.Envelope, 16)
-	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(srvTLS)))
-	remote.RegisterRemotingServer(srv, &replySink{got: got})
-	go srv.Serve(ln)
-	defer srv.Stop()
+	self, got, stop := replyServer(ts, srvTLS, 16)
+	defer stop()
 
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cliTLS)))
 	ts.Check(err)

@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
-	"github.com/mzt-dev/mzt/internal/certs"
 	"github.com/mzt-dev/mzt/messages"
 	"github.com/rogpeppe/go-internal/testscript"
 	"google.golang.org/grpc"
@@ -42,22 +40,12 @@ func cmdSpoofPeer(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: spoofpeer ADDR CERTDIR NAME CLAIM")
 	}
 	addr, dir, name, claim := args[0], ts.MkAbs(args[1]), args[2], args[3]
-	files := certs.Files{CA: filepath.Join(dir, certs.CAFile), Cert: filepath.Join(dir, name+".pem"),
-		Key: filepath.Join(dir, name+".key")}
-	srvTLS, err := certs.ServerConfig(files)
-	ts.Check(err)
-	cliTLS, err := certs.ClientConfig(files, true)
-	ts.Check(err)
+	srvTLS, cliTLS := peerTLS(ts, dir, name)
 
 	// The real listener, where answers to a truthful address arrive, and
 	// the decoy, which nobody should ever dial.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	ts.Check(err)
-	got := make(chan *messages.Envelope, 256)
-	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(srvTLS)))
-	remote.RegisterRemotingServer(srv, &replySink{got: got})
-	go srv.Serve(ln)
-	defer srv.Stop()
+	lnAddr, got, stop := replyServer(ts, srvTLS, 256)
+	defer stop()
 	decoy, err := net.Listen("tcp", "127.0.0.1:0")
 	ts.Check(err)
 	defer decoy.Close()
@@ -73,7 +61,7 @@ func cmdSpoofPeer(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}()
 	if claim == "self" {
-		claim = ln.Addr().String()
+		claim = lnAddr
 	}
 
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cliTLS)))

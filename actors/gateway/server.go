@@ -418,6 +418,11 @@ func (s *Server) serveRequest(ctx context.Context, c *conn, id uint64, req proto
 	switch {
 	case errors.As(err, &e):
 		c.writeError(id, e)
+	case errors.Is(err, context.Canceled):
+		// The conductor is stopping or the client went away: a reason sent
+		// now would read as the request's failure ("context canceled"). The
+		// connection closes instead, which a follower takes for a restart.
+		s.log.Debug("request ended by cancellation", "request", fmt.Sprintf("%T", req))
 	case errors.Is(err, context.DeadlineExceeded):
 		c.writeError(id, messages.NewError(messages.ErrorCode_ERROR_CODE_TIMEOUT, "", "the conductor did not answer %T in time", req))
 	case err != nil:

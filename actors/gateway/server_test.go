@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -380,5 +381,40 @@ func TestServerStreamOutlivesIdleTimeout(t *testing.T) {
 	}
 	if env := c.recv(t); env.GetStreamEnd() == nil {
 		t.Fatalf("after the chunks: %v, want StreamEnd", env)
+	}
+}
+
+// A follow cut by a stopping conductor ends with the connection closed, not
+// with an error frame: a follower reads a closed connection as a restart
+// and resumes, while an error would end it with "context canceled". Many
+// follows at once, since the error frame used to race the closing
+// connection and win only sometimes.
+func TestServerCloseCutsFollowWithoutError(t *testing.T) {
+	const follows = 32
+	var streaming sync.WaitGroup
+	streaming.Add(follows)
+	h := handlerFunc(func(ctx context.Context, req proto.Message, send func(proto.Message) error) (proto.Message, error) {
+		if err := send(&messages.LogChunk{Sheet: 1, Data: []byte("tick\n")}); err != nil {
+			return nil, err
+		}
+		streaming.Done()
+		<-ctx.Done()
+		return nil, fmt.Errorf("follow logs: %w", ctx.Err())
+	})
+	s, path := startServer(t, h, ServerOptions{})
+	conns := make([]*testConn, follows)
+	for i := range conns {
+		conns[i] = dial(t, path)
+		conns[i].send(t, 1, &messages.LogsRequest{JobId: "j", Follow: true})
+		if env := conns[i].recv(t); env.GetLogChunk() == nil {
+			t.Fatalf("follow %d: first frame %v, want a LogChunk", i, env)
+		}
+	}
+	streaming.Wait()
+	s.Close()
+	for i, c := range conns {
+		if env, err := c.read(); !errors.Is(err, io.EOF) {
+			t.Errorf("follow %d after Close: got %v, %v; want the connection closed (EOF)", i, env, err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"connectrpc.com/connect"
@@ -19,10 +20,16 @@ import (
 type Target struct {
 	clone  string
 	remote string
+	// cloneFromEnv: the clone is $MZT_CLONE, read when New dials, as the
+	// mzt CLI reads it, so a program run under MZT_CLONE=night talks to the
+	// same conductor as the mzt commands beside it.
+	cloneFromEnv bool
 }
 
-// Default is this user's default conductor ($MARIANNE_HOME or ~/.marianne).
-func Default() Target { return Target{} }
+// Default is the conductor the mzt CLI would talk to: the clone named by
+// $MZT_CLONE if set, else this user's default one ($MARIANNE_HOME or
+// ~/.marianne).
+func Default() Target { return Target{cloneFromEnv: true} }
 
 // Clone is the clone conductor NAME of this user.
 func Clone(name string) Target { return Target{clone: name} }
@@ -72,7 +79,11 @@ func New(ctx context.Context, t Target) (*Conductor, error) {
 
 func dialTarget(t Target) (*Conductor, error) {
 	if t.remote == "" {
-		paths, err := config.Resolve(t.clone)
+		clone := t.clone
+		if t.cloneFromEnv {
+			clone = os.Getenv("MZT_CLONE")
+		}
+		paths, err := config.Resolve(clone)
 		if err != nil {
 			return nil, err
 		}

@@ -50,6 +50,9 @@ func Permitted(role string, req proto.Message) bool {
 	case certs.RoleFull:
 		return true
 	case certs.RoleReadOnly:
+		if g, ok := req.(*messages.GroupRequest); ok {
+			return g.GetAction() == messages.GroupAction_GROUP_ACTION_LIST // `mzt group list`; add and rm change the queue
+		}
 		return readOnly[name]
 	default:
 		return plaintextOnly[name]

@@ -26,8 +26,12 @@ func TestRemoteIDIsTheClientsWellKnownName(t *testing.T) {
 
 func TestRemotePermitted(t *testing.T) {
 	reads := []proto.Message{&messages.HealthRequest{}, &messages.ConductorStatusRequest{}, &messages.JobStatusRequest{},
-		&messages.ListJobsRequest{}, &messages.LogsRequest{}, &messages.EventsRequest{}}
-	writes := []proto.Message{&messages.SubmitJobRequest{}, &messages.JobControlRequest{}, &messages.ShutdownRequest{}}
+		&messages.ListJobsRequest{}, &messages.LogsRequest{}, &messages.EventsRequest{},
+		&messages.GroupRequest{Action: messages.GroupAction_GROUP_ACTION_LIST}}
+	writes := []proto.Message{&messages.SubmitJobRequest{}, &messages.JobControlRequest{}, &messages.ShutdownRequest{},
+		&messages.GroupRequest{Action: messages.GroupAction_GROUP_ACTION_ADD, Name: "nightly", Parallel: 9},
+		&messages.GroupRequest{Action: messages.GroupAction_GROUP_ACTION_REMOVE, Name: "nightly"},
+		&messages.GroupRequest{}}
 	for _, m := range reads {
 		if !Permitted(certs.RoleReadOnly, m) || !Permitted(certs.RoleFull, m) {
 			t.Errorf("%T must be allowed to every role", m)

@@ -263,8 +263,11 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 // pidalive [!] FILE: the process whose PID is in FILE is alive; negated, it
 // dies within 15 s.
 func cmdPIDAlive(ts *testscript.TestScript, neg bool, args []string) {
-	pid := readPID(ts.MkAbs(args[0]))
-	if pid == 0 {
+	// A sheet writes its PID with `echo $$ > FILE`: the file exists, empty,
+	// a moment before the number is in it.
+	path := ts.MkAbs(args[0])
+	var pid int
+	if !waitUntil(5*time.Second, func() bool { pid = readPID(path); return pid > 0 }) {
 		ts.Fatalf("no pid in %s", args[0])
 	}
 	if neg {

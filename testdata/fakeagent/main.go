@@ -256,7 +256,7 @@ func (a *agent) do(name string, args []string) (code int, done bool, err error) 
 		if err := cmd.Start(); err != nil {
 			return 0, false, err
 		}
-		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		if err := writeAtomic(pidFile, []byte(strconv.Itoa(cmd.Process.Pid))); err != nil {
 			return 0, false, err
 		}
 		// Not waited for on purpose: the child must be left behind.
@@ -286,7 +286,17 @@ func (a *agent) count(kind string) (int, error) {
 	} else if !os.IsNotExist(err) {
 		return 0, err
 	}
-	return n, os.WriteFile(path, []byte(strconv.Itoa(n+1)), 0o644)
+	return n, writeAtomic(path, []byte(strconv.Itoa(n+1)))
+}
+
+// writeAtomic writes a file under a temporary name and renames it into
+// place: a test waiting for the file never reads it empty or half written.
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // sessionID is the session this invocation reports: the one it was asked to

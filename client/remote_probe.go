@@ -67,12 +67,23 @@ func Probe(addr string, cfg *tls.Config, timeout time.Duration) error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				return timeoutf("conductor at %s did not answer within %s", addr, timeout)
 			}
+			if brokenTransport(err) {
+				// A conductor going down resets what it accepted: no verdict
+				// on TLS or on our certificate can be read from that.
+				return unreachablef("conductor at %s is not reachable: %v", addr, err)
+			}
 			return unreachablef("TLS with the conductor at %s failed: %v", addr, err)
 		}
 		conn = tc
 	}
-	if _, err := conn.Write(http2Preface); err != nil {
-		return unreachablef("conductor at %s: %v", addr, err)
+	// Over TLS an HTTP/2 server speaks first (its SETTINGS), so nothing is
+	// written: a server that refuses our certificate then closes a
+	// connection with nothing unread, and its alert reaches us instead of a
+	// reset. In the clear, the preface makes a TLS-only server hang up.
+	if cfg == nil {
+		if _, err := conn.Write(http2Preface); err != nil {
+			return unreachablef("conductor at %s: %v", addr, err)
+		}
 	}
 	var b [1]byte
 	if _, err := conn.Read(b[:]); err != nil {
@@ -82,12 +93,20 @@ func Probe(addr string, cfg *tls.Config, timeout time.Duration) error {
 			return timeoutf("conductor at %s did not answer within %s", addr, timeout)
 		case cfg == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
 			return unreachablef("conductor at %s closed the connection: it requires TLS (set ca, cert and key in client.toml)", addr)
-		case cfg != nil:
+		case cfg != nil && !brokenTransport(err):
 			return unreachablef("conductor at %s refused this client's certificate: %v", addr, err)
 		}
 		return unreachablef("conductor at %s: %v", addr, err)
 	}
 	return nil
+}
+
+// brokenTransport reports whether err is the connection breaking (reset,
+// closed, broken pipe) rather than a TLS alert: TLS 1.3 refuses a client
+// certificate with an alert ("remote error: tls: ..."), never a bare reset.
+func brokenTransport(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // Timeoutf and Unreachablef make the errors other transports (the

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/mzt-dev/mzt/internal/supervisor"
@@ -30,5 +32,16 @@ func supervisorsInfo(dir string, own int) []*messages.SupervisorInfo {
 		}
 		out = append(out, info)
 	}
+	// This conductor's own first, then by PID: a stable panel (socket
+	// names sort "10036" before "9884").
+	slices.SortStableFunc(out, func(a, b *messages.SupervisorInfo) int {
+		if a.GetOwn() != b.GetOwn() {
+			if a.GetOwn() {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.GetPid(), b.GetPid())
+	})
 	return out
 }

@@ -24,6 +24,7 @@
 //	@spawn-child DURATION    start `sleep DURATION` in our process group, PID in child.pid
 //	@alloc MB                allocate and touch MB megabytes, kept until exit
 //	@ignore-term             ignore SIGTERM from now on (children started later inherit it)
+//	@await PATH              wait (at most a minute) until PATH exists: the test says when to go on
 //
 // The prompt is read from --prompt-file F, else from stdin, else (stdin empty) from the last argument,
 // so the program can stand in for instruments with prompt_via = file, stdin or arg.
@@ -50,7 +51,7 @@ import (
 var known = map[string]bool{
 	"@write": true, "@append": true, "@stdout": true, "@stderr": true, "@sleep": true, "@exit": true,
 	"@ratelimit": true, "@fail": true, "@auth": true, "@usage": true, "@spawn-orphan": true,
-	"@spawn-child": true, "@alloc": true, "@ignore-term": true, "@result": true, "@result-fail": true, "@stream": true, "@args": true,
+	"@spawn-child": true, "@alloc": true, "@ignore-term": true, "@await": true, "@result": true, "@result-fail": true, "@stream": true, "@args": true,
 	"@usage-stream": true, "@codex-usage": true, "@gemini-usage": true,
 }
 
@@ -161,6 +162,15 @@ func (a *agent) do(name string, args []string) (code int, done bool, err error) 
 			return 0, false, err
 		}
 		time.Sleep(d)
+	case "@await":
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(arg(0)); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return 0, false, fmt.Errorf("@await %s: not there after a minute", arg(0))
+			}
+		}
 	case "@exit":
 		c, err := strconv.Atoi(arg(0))
 		return c, true, err

@@ -32,7 +32,7 @@ func supervisorsDir(p config.Paths) string { return filepath.Join(p.Home, "super
 // startSupervisor starts this conductor's supervisor and attaches to it
 // (the attachment ends with this process, whichever way it ends). Without
 // one, tries run as children of the conductor and die with a restart.
-func startSupervisor(opts Options, log *slog.Logger) *ownSupervisor {
+func startSupervisor(opts Options, gen uint64, log *slog.Logger) *ownSupervisor {
 	if opts.SupervisorExe == "" {
 		return nil
 	}
@@ -44,6 +44,7 @@ func startSupervisor(opts Options, log *slog.Logger) *ownSupervisor {
 		log.Warn("cannot start a supervisor: running sheets will not survive a restart of the conductor", "err", err)
 		return nil
 	}
+	c.Gen = gen
 	release, err := c.Attach(ctx)
 	if err != nil {
 		log.Warn("cannot attach to the supervisor: running sheets will not survive a restart of the conductor", "err", err)

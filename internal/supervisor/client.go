@@ -22,6 +22,12 @@ const dialTimeout = 5 * time.Second
 // Client talks to one supervisor.
 type Client struct {
 	Path string // its socket
+	// Gen is this conductor's generation, sent with claims, attaches and
+	// starts (0: a client that only looks).
+	Gen uint64
+	// V is the protocol version spoken to it (0: ProtocolVersion); Find
+	// sets it to an older supervisor's.
+	V int
 }
 
 // ErrRefused wraps a supervisor's refusal (e.g. an unsupported protocol).
@@ -49,6 +55,7 @@ func (c Client) call(ctx context.Context, req Request) (*Reply, error) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(dialTimeout))
+	req.V = c.V
 	return exchange(conn, bufio.NewReader(conn), req)
 }
 
@@ -74,9 +81,17 @@ func (c Client) Hello(ctx context.Context) (*Reply, error) {
 	return c.call(ctx, Request{Op: OpHello})
 }
 
+// Claim lists the supervisor's tries and, in the same step, makes this
+// conductor's generation its owner: a start sent by an older conductor (one
+// killed with its request still in flight) is refused from then on, so the
+// list is all that runs.
+func (c Client) Claim(ctx context.Context) (*Reply, error) {
+	return c.call(ctx, Request{Op: OpHello, Gen: c.Gen})
+}
+
 // Start forks a try; the exit status will be in spec.ExitPath.
 func (c Client) Start(ctx context.Context, spec TrySpec) (Proc, error) {
-	rep, err := c.call(ctx, Request{Op: OpStart, Try: &spec})
+	rep, err := c.call(ctx, Request{Op: OpStart, Try: &spec, Gen: c.Gen})
 	if err != nil {
 		return Proc{}, err
 	}
@@ -103,7 +118,7 @@ func (c Client) Wait(ctx context.Context, token string) (Exit, error) {
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	rep, err := exchange(conn, bufio.NewReader(conn), Request{Op: OpWait, Token: token})
+	rep, err := exchange(conn, bufio.NewReader(conn), Request{V: c.V, Op: OpWait, Token: token})
 	if err != nil {
 		if ctx.Err() != nil {
 			return Exit{}, ctx.Err()
@@ -124,7 +139,7 @@ func (c Client) Attach(ctx context.Context) (release func(), err error) {
 		return nil, err
 	}
 	conn.SetDeadline(time.Now().Add(dialTimeout))
-	if _, err := exchange(conn, bufio.NewReader(conn), Request{Op: OpAttach}); err != nil {
+	if _, err := exchange(conn, bufio.NewReader(conn), Request{V: c.V, Op: OpAttach, Gen: c.Gen}); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -134,14 +149,24 @@ func (c Client) Attach(ctx context.Context) (release func(), err error) {
 
 // Found is a live supervisor of a home.
 type Found struct {
-	Client
-	Hello *Reply // its answer, or nil when it refused (Err says why)
-	Err   error
+	Client        // V is the protocol version it speaks
+	Hello  *Reply // its answer, or nil when it refused (Err says why)
+	Err    error
 }
+
+// Fenced reports whether the supervisor refuses starts from conductors older
+// than the one that claimed it (protocol 2 and later).
+func (f Found) Fenced() bool { return f.V == 0 || f.V >= 2 }
 
 // Find lists the supervisors whose sockets are in dir, asking each its
 // tries. Sockets nobody listens on are removed: their supervisor is dead.
-func Find(ctx context.Context, dir string) []Found {
+func Find(ctx context.Context, dir string) []Found { return FindClaiming(ctx, dir, 0) }
+
+// FindClaiming is Find by the conductor of generation gen, which claims
+// each supervisor as it lists its tries (see Client.Claim). A supervisor of
+// an older protocol version is spoken to in its version; one outside the
+// versions this code speaks is returned with Err saying why.
+func FindClaiming(ctx context.Context, dir string, gen uint64) []Found {
 	names, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
 	sort.Strings(names)
 	var out []Found
@@ -150,8 +175,17 @@ func Find(ctx context.Context, dir string) []Found {
 		if err != nil || pid <= 0 {
 			continue
 		}
-		c := Client{Path: p}
-		rep, err := c.Hello(ctx)
+		c := Client{Path: p, Gen: gen}
+		rep, err := c.Claim(ctx)
+		if err != nil && rep != nil && rep.V != ProtocolVersion {
+			if rep.V < MinProtocolVersion || rep.V > ProtocolVersion {
+				err = fmt.Errorf("it speaks protocol version %d, this conductor %d to %d: %w",
+					rep.V, MinProtocolVersion, ProtocolVersion, err)
+			} else {
+				c.V = rep.V // an older supervisor: speak its version
+				rep, err = c.Claim(ctx)
+			}
+		}
 		if err != nil && !errors.Is(err, ErrRefused) {
 			if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrNotExist) {
 				os.Remove(p)

@@ -171,9 +171,10 @@ func (s *server) serveConn(c *net.UnixConn) {
 		_ = writeFrame(c, Reply{V: ProtocolVersion, Error: err.Error()})
 		return
 	}
-	if req.V != ProtocolVersion {
+	if req.V < MinProtocolVersion || req.V > ProtocolVersion {
 		_ = writeFrame(c, Reply{V: ProtocolVersion, Error: fmt.Sprintf(
-			"protocol version %d is not supported: this supervisor (mzt %s) speaks %d", req.V, s.cfg.Version, ProtocolVersion)})
+			"protocol version %d is not supported: this supervisor (mzt %s) speaks %d to %d",
+			req.V, s.cfg.Version, MinProtocolVersion, ProtocolVersion)})
 		return
 	}
 	if rep := s.handle(c, r, req); rep != nil {
@@ -187,13 +188,22 @@ func (s *server) handle(c *net.UnixConn, r *bufio.Reader, req Request) *Reply {
 	switch req.Op {
 	case OpHello:
 		ok.PID, ok.Version = os.Getpid(), s.cfg.Version
-		ok.Tries, _ = s.tab.snapshot()
+		if req.Gen == 0 { // a look (conductor-status), not a claim
+			ok.Tries, _ = s.tab.snapshot()
+			return ok
+		}
+		tries, err := s.tab.claim(req.Gen)
+		if err != nil {
+			return fail(err.Error())
+		}
+		s.cfg.Log.Info("claimed by a conductor", "generation", req.Gen, "tries", len(tries))
+		ok.Tries = tries
 		return ok
 	case OpStart:
 		if req.Try == nil {
 			return fail("start without a try")
 		}
-		tr, err := s.tab.start(*req.Try)
+		tr, err := s.tab.start(*req.Try, req.Gen)
 		if err != nil {
 			return fail(err.Error())
 		}
@@ -228,6 +238,9 @@ func (s *server) handle(c *net.UnixConn, r *bufio.Reader, req Request) *Reply {
 		s.tab.stopTry(tr, time.Duration(req.GraceMS)*time.Millisecond)
 		return ok
 	case OpAttach:
+		if err := s.tab.own(req.Gen); err != nil {
+			return fail(err.Error())
+		}
 		s.attach <- 1
 		defer func() { s.attach <- -1 }()
 		if err := writeFrame(c, ok); err != nil {

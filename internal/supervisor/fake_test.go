@@ -121,4 +121,3 @@ func TestFindRefusesANewerSupervisor(t *testing.T) {
 		t.Errorf("versions sent %v: want one try", got)
 	}
 }
-

@@ -158,6 +158,7 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 		})
 	}
 	sup := startSupervisor(opts, gen, log)
+	undo.push(sup.close)
 	ln, err := gateway.Listen(opts.Paths.Socket)
 	if err != nil {
 		return fail("cannot listen", err)

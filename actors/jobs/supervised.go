@@ -29,8 +29,15 @@ var errHandedOver = errors.New("left running for the next conductor")
 // runSupervised starts spec through the supervisor and waits for its end as
 // sheetrun.Run would. ok is false when the supervisor could not be asked at
 // all (the caller then runs the try itself).
-func runSupervised(ctx context.Context, sup *supervisor.Client, spec sheetrun.Spec, token, exitPath, cgroupDir string,
+func runSupervised(ctx context.Context, own *supervisor.Client, spec sheetrun.Spec, token, exitPath, cgroupDir string,
 	handover <-chan struct{}) (res sheetrun.Result, ok bool) {
+	// The conductor's supervisor may be replaced (it died): this try is
+	// started, stopped and waited for through the one current now.
+	pinned, err := own.Current()
+	if err != nil {
+		return res, false // none: the conductor runs it itself
+	}
+	sup := &pinned
 	res.ExitCode = -1
 	if ctx.Err() != nil {
 		res.Canceled = true

@@ -28,12 +28,18 @@ type Client struct {
 	// V is the protocol version spoken to it (0: ProtocolVersion); Find
 	// sets it to an older supervisor's.
 	V int
+	// own, when set, makes the client speak to whatever supervisor own
+	// holds now (Path, Gen and V are then its).
+	own *Own
 }
 
 // ErrRefused wraps a supervisor's refusal (e.g. an unsupported protocol).
 var ErrRefused = errors.New("supervisor refused")
 
 func (c Client) dial(ctx context.Context) (*net.UnixConn, error) {
+	if c.own != nil {
+		return nil, errors.New("supervisor: a followed client must be pinned with Current first")
+	}
 	d := net.Dialer{Timeout: dialTimeout}
 	conn, err := d.DialContext(ctx, "unix", c.Path)
 	if err != nil {
@@ -134,17 +140,11 @@ func (c Client) Wait(ctx context.Context, token string) (Exit, error) {
 // Attach holds the supervisor alive until the returned function is called
 // or this process dies (the kernel closes the connection).
 func (c Client) Attach(ctx context.Context) (release func(), err error) {
-	conn, err := c.dial(ctx)
+	a, err := c.AttachWatching(ctx)
 	if err != nil {
 		return nil, err
 	}
-	conn.SetDeadline(time.Now().Add(dialTimeout))
-	if _, err := exchange(conn, bufio.NewReader(conn), Request{V: c.V, Op: OpAttach, Gen: c.Gen}); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	conn.SetDeadline(time.Time{})
-	return func() { conn.Close() }, nil
+	return a.Release, nil
 }
 
 // Found is a live supervisor of a home.

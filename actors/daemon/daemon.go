@@ -188,7 +188,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	d.hooks = spawn(hooks.Props(hooks.Deps{DB: d.db, Store: d.store, Hooks: d.cfg.Hooks,
 		KillGrace: time.Duration(d.cfg.KillGrace), Tracker: tracker, Cgroups: d.cgroups, Home: d.opts.Paths.Home,
 		Log: log("hooks")}), "hooks")
-	d.monitor = spawn(monitor.PropsWithCgroups(d.cfg, d.jobs, log("monitor"), d.cgroups), "monitor")
+	d.monitor = spawn(monitor.PropsWithSupervisors(d.cfg, d.jobs, log("monitor"), d.cgroups, supervisorsDir(d.opts.Paths)), "monitor")
 	d.profiler = spawn(profiler.Props(profiler.Deps{Config: d.cfg, Jobs: d.jobs, Store: d.store, Stats: &d.stats,
 		Log: log("profiler")}), "profiler")
 	ready := d.ready

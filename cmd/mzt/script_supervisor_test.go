@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,41 @@ import (
 func init() {
 	scriptCmds["supervisors"] = cmdSupervisors
 	scriptCmds["buildmzt"] = cmdBuildMzt
+	scriptCmds["waitconductor"] = cmdWaitConductor
+}
+
+// waitconductor PATH MIN [TIMEOUT]: wait until the number at PATH in
+// `mzt conductor-status --json` is at least MIN (the monitor samples on its
+// own schedule).
+func cmdWaitConductor(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: waitconductor PATH MIN [TIMEOUT]")
+	}
+	min, err := strconv.ParseFloat(args[1], 64)
+	ts.Check(err)
+	timeout := argTimeout(ts, args, 2, 30*time.Second)
+	last := ""
+	if !waitUntil(timeout, func() bool {
+		cmd := mztCmd(ts, "conductor-status", "--json")
+		if g := ts.Getenv("GORACE"); g != "" {
+			cmd.Env = append(cmd.Env, "GORACE="+g)
+		}
+		out, err := cmd.Output()
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		var v any
+		if err := json.Unmarshal(out, &v); err != nil {
+			last = err.Error()
+			return false
+		}
+		last, _ = walkJSON(v, args[0])
+		n, err := strconv.ParseFloat(last, 64)
+		return err == nil && n >= min
+	}) {
+		ts.Fatalf("conductor-status %s = %q after %s, want at least %s", args[0], last, timeout, args[1])
+	}
 }
 
 // buildmzt VERSION FILE: build mzt (as the scripts' own, with -race) with

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -260,7 +259,7 @@ func settleExited(ctx context.Context, plan attemptPlan, code int, startedAt tim
 		done(out)
 	}()
 	ended := time.Now()
-	if fi, err := os.Stat(plan.base + ".exit"); err == nil {
+	if fi, err := os.Lstat(plan.base + ".exit"); err == nil { // a supervisor's is a link
 		ended = fi.ModTime()
 	}
 	out.result = sheetrun.Result{
@@ -292,12 +291,7 @@ func successCodes(c []int) []int {
 // readExitCode reads an attempt's exit file; ok is false when the attempt
 // did not end (or ended by a signal before the wrapper could write).
 func readExitCode(base string) (code int, ok bool) {
-	data, err := os.ReadFile(base + ".exit")
-	if err != nil {
-		return 0, false
-	}
-	code, err = strconv.Atoi(strings.TrimSpace(string(data)))
-	return code, err == nil
+	return supervisor.ReadExit(base + ".exit")
 }
 
 func compileAll(patterns []string) []*regexp.Regexp {

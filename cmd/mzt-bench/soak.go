@@ -14,6 +14,7 @@ import (
 
 	"github.com/mzt-dev/mzt/internal/pidfile"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/internal/supervisor"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -159,7 +160,7 @@ echo ok >> done/{{.Sheet}}
 		exits, _ := filepath.Glob(filepath.Join(home, "logs", "*", fmt.Sprintf("sheet-%d.try-*.exit", i)))
 		completions := 0
 		for _, e := range exits {
-			if data, err := os.ReadFile(e); err == nil && strings.TrimSpace(string(data)) == "0" {
+			if code, ok := supervisor.ReadExit(e); ok && code == 0 {
 				completions++
 			}
 		}
@@ -230,7 +231,7 @@ func tryEnded(home, token string) bool {
 	if len(parts) != 3 {
 		return true
 	}
-	_, err := os.Stat(filepath.Join(home, "logs", parts[0], fmt.Sprintf("sheet-%s.try-%s.exit", parts[1], parts[2])))
+	_, err := os.Lstat(filepath.Join(home, "logs", parts[0], fmt.Sprintf("sheet-%s.try-%s.exit", parts[1], parts[2])))
 	return err == nil
 }
 

@@ -69,12 +69,13 @@ func cmdBuildMzt(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// supervisors kill9|count N: kill -9 every supervisor of the home (a crash
-// of the whole conductor tree, after which tries fall back to crash
-// recovery); or check that N supervisors answer on sockets of the home.
+// supervisors kill9|count N|exits N: kill -9 every supervisor of the home
+// (a crash of the whole conductor tree, after which tries fall back to
+// crash recovery); check that N supervisors answer on sockets of the home;
+// or wait until N tries of the home have their exit recorded.
 func cmdSupervisors(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
-		ts.Fatalf("usage: supervisors kill9|count N")
+		ts.Fatalf("usage: supervisors kill9|count N|exits N")
 	}
 	home := ts.Getenv("MARIANNE_HOME")
 	if c := ts.Getenv("MZT_CLONE"); c != "" {
@@ -102,6 +103,18 @@ func cmdSupervisors(ts *testscript.TestScript, neg bool, args []string) {
 		}) {
 			ts.Fatalf("supervisors %v survived SIGKILL", pids)
 		}
+	case "exits":
+		// Wait until at least N tries of the home have their exit recorded.
+		want, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		n := 0
+		if !waitUntil(30*time.Second, func() bool {
+			recs, _ := filepath.Glob(filepath.Join(home, "logs", "*", "sheet-*.try-*.exit"))
+			n = len(recs)
+			return n >= want
+		}) {
+			ts.Fatalf("%d exit records, want %d", n, want)
+		}
 	case "count":
 		want, err := strconv.Atoi(args[1])
 		ts.Check(err)
@@ -109,6 +122,6 @@ func cmdSupervisors(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%d live supervisors %v, want %d", len(pids), pids, want)
 		}
 	default:
-		ts.Fatalf("usage: supervisors kill9|count N")
+		ts.Fatalf("usage: supervisors kill9|count N|exits N")
 	}
 }

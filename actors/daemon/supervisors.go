@@ -30,7 +30,8 @@ type ownSupervisor struct {
 	note atomic.Pointer[string]
 	att  lossWatch
 	// start spawns and attaches a new supervisor.
-	start    func(ctx context.Context) (supervisor.Client, int, lossWatch, error)
+	// keep is told its pid as soon as it is forked.
+	start    func(ctx context.Context, keep func(pid int)) (supervisor.Client, int, lossWatch, error)
 	backoff  time.Duration // before the second try to start one; twice that before the third
 	log      *slog.Logger
 	stop     chan struct{}
@@ -68,9 +69,9 @@ func startSupervisor(opts Options, gen uint64, log *slog.Logger) *ownSupervisor 
 		return nil
 	}
 	s := &ownSupervisor{log: log, stop: make(chan struct{}), backoff: time.Second,
-		start: func(ctx context.Context) (supervisor.Client, int, lossWatch, error) {
-			c, pid, err := supervisor.Spawn(ctx, opts.SupervisorExe, supervisorsDir(opts.Paths), opts.Version,
-				filepath.Join(opts.Paths.Home, "supervisor.log"))
+		start: func(ctx context.Context, keep func(pid int)) (supervisor.Client, int, lossWatch, error) {
+			c, pid, err := supervisor.SpawnNotify(ctx, opts.SupervisorExe, supervisorsDir(opts.Paths), opts.Version,
+				filepath.Join(opts.Paths.Home, "supervisor.log"), keep)
 			if err != nil {
 				return c, 0, nil, err
 			}
@@ -83,7 +84,7 @@ func startSupervisor(opts Options, gen uint64, log *slog.Logger) *ownSupervisor 
 		}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, pid, a, err := s.start(ctx)
+	c, pid, a, err := s.start(ctx, nil) // the reaper does not run yet; it is told at its start
 	if err != nil {
 		log.Warn("cannot start a supervisor: running sheets will not survive a restart of the conductor", "err", err)
 		return nil
@@ -158,13 +159,12 @@ func (s *ownSupervisor) respawn(keep func(pid int)) lossWatch {
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		c, pid, a, err := s.start(ctx)
+		c, pid, a, err := s.start(ctx, keep)
 		cancel()
 		if err != nil {
 			lastErr = err
 			continue
 		}
-		keep(pid)
 		s.own.Set(&c)
 		s.pid.Store(int64(pid))
 		s.log.Info("supervisor restarted", "pid", pid, "socket", c.Path)

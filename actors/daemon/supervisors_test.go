@@ -44,7 +44,7 @@ func TestSupervisorThatCannotBeReplaced(t *testing.T) {
 	lost := make(lostChan)
 	starts := 0
 	s := &ownSupervisor{log: slog.New(slog.NewTextHandler(&logs, nil)), stop: make(chan struct{}), backoff: time.Millisecond,
-		att: lost, start: func(context.Context) (supervisor.Client, int, lossWatch, error) {
+		att: lost, start: func(context.Context, func(int)) (supervisor.Client, int, lossWatch, error) {
 			starts++
 			return supervisor.Client{}, 0, nil, errors.New("no exec")
 		}}

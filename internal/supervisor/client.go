@@ -107,6 +107,59 @@ func (c Client) Start(ctx context.Context, spec TrySpec) (Proc, error) {
 	return *rep.Proc, nil
 }
 
+// Running is a try started by Run, its connection held for its end.
+type Running struct {
+	conn *net.UnixConn
+	r    *bufio.Reader
+}
+
+// Run forks a try as Start does and keeps the connection to wait for its
+// end (Running.Wait): one connection per try instead of two.
+func (c Client) Run(ctx context.Context, spec TrySpec) (Proc, *Running, error) {
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return Proc{}, nil, err
+	}
+	conn.SetDeadline(time.Now().Add(dialTimeout))
+	r := bufio.NewReader(conn)
+	rep, err := exchange(conn, r, Request{V: c.V, Op: OpRun, Try: &spec, Gen: c.Gen})
+	if err != nil {
+		conn.Close()
+		return Proc{}, nil, err
+	}
+	if rep.Proc == nil {
+		conn.Close()
+		return Proc{}, nil, errors.New("supervisor run: no process in the reply")
+	}
+	conn.SetDeadline(time.Time{})
+	return *rep.Proc, &Running{conn: conn, r: r}, nil
+}
+
+// Wait blocks until the try ends, the supervisor dies (an error: the try's
+// fate is then for crash recovery) or ctx ends; the connection is closed
+// on return (the try runs on if it has not ended).
+func (w *Running) Wait(ctx context.Context) (Exit, error) {
+	defer w.conn.Close()
+	stop := context.AfterFunc(ctx, func() { w.conn.Close() })
+	defer stop()
+	var rep Reply
+	err := readFrame(w.r, &rep)
+	switch {
+	case ctx.Err() != nil:
+		return Exit{}, ctx.Err()
+	case err != nil:
+		return Exit{}, fmt.Errorf("supervisor wait: %w", err)
+	case !rep.OK:
+		return Exit{}, fmt.Errorf("%w: %s", ErrRefused, rep.Error)
+	case rep.Exit == nil:
+		return Exit{}, errors.New("supervisor wait: no exit in the reply")
+	}
+	return *rep.Exit, nil
+}
+
+// Close lets go of the try without waiting (it runs on).
+func (w *Running) Close() { w.conn.Close() }
+
 // Stop asks the supervisor to stop a try: SIGTERM to its group, SIGKILL
 // after grace. It returns at once; Wait tells when it ended.
 func (c Client) Stop(ctx context.Context, token string, grace time.Duration) error {
@@ -205,6 +258,13 @@ func FindClaiming(ctx context.Context, dir string, gen uint64) []Found {
 // its own session, so that the conductor's death or its group's signals do
 // not reach it, and returns once it answers.
 func Spawn(ctx context.Context, exe, dir, version, logPath string) (Client, int, error) {
+	return SpawnNotify(ctx, exe, dir, version, logPath, nil)
+}
+
+// SpawnNotify is Spawn telling started the supervisor's pid as soon as it
+// is forked, before it answers (a conductor's reaper must know it by then:
+// it stops unknown children).
+func SpawnNotify(ctx context.Context, exe, dir, version, logPath string, started func(pid int)) (Client, int, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Client{}, 0, fmt.Errorf("create supervisors folder: %w", err)
 	}
@@ -220,6 +280,9 @@ func Spawn(ctx context.Context, exe, dir, version, logPath string) (Client, int,
 		return Client{}, 0, fmt.Errorf("start supervisor: %w", err)
 	}
 	pid := cmd.Process.Pid
+	if started != nil {
+		started(pid)
+	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }() // reaps it should it fail; it outlives us otherwise
 	c := Client{Path: SocketPath(dir, pid)}

@@ -148,3 +148,35 @@ func TestClaimIsAtomicWithStarts(t *testing.T) {
 		}
 	}
 }
+
+// Run starts and waits on one connection; hanging up that connection (a
+// conductor leaving) leaves the try running, to be waited for by the next.
+func TestRunWaitsOnItsConnection(t *testing.T) {
+	c, _, _ := spawn(t)
+	ctx := context.Background()
+	spec := shellTry(t, "run/9/1", `exit 4`)
+	if _, r, err := c.Run(ctx, spec); err != nil {
+		t.Fatal(err)
+	} else if ex, err := r.Wait(ctx); err != nil || ex.Code != 4 {
+		t.Fatalf("run: %+v %v", ex, err)
+	}
+	spec = shellTry(t, "run/9/2", `sleep 0.3; exit 5`)
+	p, r, err := c.Run(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	ex, err := c.Wait(ctx, spec.Token)
+	if err != nil || ex.Code != 5 {
+		t.Fatalf("wait after the first connection was dropped: %+v %v (pid %d)", ex, err, p.PID)
+	}
+	// A fenced conductor's run is refused like its start.
+	old, newer := c, c
+	old.Gen, newer.Gen = 1, 2
+	if _, err := newer.Claim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := old.Run(ctx, shellTry(t, "run/9/3", `true`)); !errors.Is(err, ErrRefused) {
+		t.Fatalf("run of a fenced conductor: %v", err)
+	}
+}

@@ -52,6 +52,10 @@ const (
 	OpWait   = "wait"   // reply once the try has ended
 	OpStop   = "stop"   // SIGTERM the try's group, SIGKILL after a grace
 	OpAttach = "attach" // hold the supervisor: it lives while a conductor attaches or a try runs
+	// OpRun is start then wait on one connection (protocol 2): a reply
+	// with the process, then one with the exit. A connection per try
+	// instead of two.
+	OpRun = "run"
 )
 
 // Request is one frame from a conductor.

@@ -210,26 +210,25 @@ func (s *server) handle(c *net.UnixConn, r *bufio.Reader, req Request) *Reply {
 		p := tr.proc
 		ok.Proc = &p
 		return ok
+	case OpRun:
+		if req.Try == nil {
+			return fail("run without a try")
+		}
+		tr, err := s.tab.start(*req.Try, req.Gen)
+		if err != nil {
+			return fail(err.Error())
+		}
+		p := tr.proc
+		if err := writeFrame(c, &Reply{V: ProtocolVersion, OK: true, Proc: &p}); err != nil {
+			return nil // the conductor went: the try runs on, for whoever adopts it
+		}
+		return s.waitOn(c, r, tr)
 	case OpWait:
 		tr := s.tab.lookup(req.Token)
 		if tr == nil {
 			return fail("no try " + req.Token)
 		}
-		gone := make(chan struct{})
-		go func() { // the conductor hanging up ends the wait
-			defer close(gone)
-			_, _ = r.ReadByte()
-		}()
-		select {
-		case <-tr.ended:
-		case <-gone:
-			return fail("the conductor left")
-		}
-		ok.Exit, ok.Proc = tr.exit, &tr.proc
-		if err := writeFrame(c, ok); err == nil {
-			s.tab.collect(req.Token)
-		}
-		return nil
+		return s.waitOn(c, r, tr)
 	case OpStop:
 		tr := s.tab.lookup(req.Token)
 		if tr == nil {
@@ -250,6 +249,27 @@ func (s *server) handle(c *net.UnixConn, r *bufio.Reader, req Request) *Reply {
 		return nil
 	}
 	return fail("unknown op " + strconv.Quote(req.Op))
+}
+
+// waitOn answers once tr has ended and forgets it (a conductor has its
+// exit); the conductor hanging up ends the wait, not the try.
+func (s *server) waitOn(c *net.UnixConn, r *bufio.Reader, tr *try) *Reply {
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		defer s.recoverTo("wait hang-up")
+		_, _ = r.ReadByte()
+	}()
+	select {
+	case <-tr.ended:
+	case <-gone:
+		return fail("the conductor left")
+	}
+	ok := &Reply{V: ProtocolVersion, OK: true, Exit: tr.exit, Proc: &tr.proc}
+	if err := writeFrame(c, ok); err == nil {
+		s.tab.collect(tr.spec.Token)
+	}
+	return nil
 }
 
 func fail(msg string) *Reply { return &Reply{V: ProtocolVersion, Error: msg} }

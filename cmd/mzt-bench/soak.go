@@ -116,7 +116,10 @@ echo ok >> done/{{.Sheet}}
 		time.Sleep(3 * time.Second)
 		n := 0
 		for _, p := range procs {
-			if startTicks(p.pid) == p.ticks && alive(p.pid) && tryEnded(home, p.token) {
+			// A try that ended in the last second may still have its
+			// escapees: the supervisor's sweep comes within 100 ms, then a
+			// SIGTERM (waves of sheets end at any moment).
+			if startTicks(p.pid) == p.ticks && alive(p.pid) && tryEnded(home, p.token, time.Now().Add(-time.Second)) {
 				n++
 				if os.Getenv("SOAK_DEBUG") != "" {
 					cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
@@ -228,15 +231,15 @@ type tokenProc struct {
 	token string
 }
 
-// tryEnded reports whether the try a token names has ended (its exit file,
+// tryEnded reports whether the try a token names ended before cutoff (its exit file,
 // written by its supervisor, exists).
-func tryEnded(home, token string) bool {
+func tryEnded(home, token string, cutoff time.Time) bool {
 	parts := strings.Split(token, "/")
 	if len(parts) != 3 {
 		return true
 	}
-	_, err := os.Lstat(filepath.Join(home, "logs", parts[0], fmt.Sprintf("sheet-%s.try-%s.exit", parts[1], parts[2])))
-	return err == nil
+	fi, err := os.Lstat(filepath.Join(home, "logs", parts[0], fmt.Sprintf("sheet-%s.try-%s.exit", parts[1], parts[2])))
+	return err == nil && fi.ModTime().Before(cutoff)
 }
 
 // tokenProcs lists every process carrying a sheet token.

@@ -28,7 +28,11 @@ func soak(mztBin string, cycles, sheets int, noCgroups bool) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if os.Getenv("SOAK_KEEP") == "" {
+		defer os.RemoveAll(dir)
+	} else {
+		defer fmt.Println("kept", dir)
+	}
 	home := filepath.Join(dir, "h")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return err

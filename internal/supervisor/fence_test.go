@@ -101,6 +101,9 @@ func TestClaimIsAtomicWithStarts(t *testing.T) {
 					started[spec.Token] = true
 				case errors.Is(err, ErrRefused):
 					refused++
+					if _, err := os.Stat(spec.StdoutPath); !os.IsNotExist(err) {
+						t.Errorf("refused try %s left its output file: %v", spec.Token, err)
+					}
 				default:
 					t.Errorf("start: %v", err)
 				}

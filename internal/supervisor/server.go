@@ -205,6 +205,7 @@ func (s *server) handle(c *net.UnixConn, r *bufio.Reader, req Request) *Reply {
 		}
 		tr, err := s.tab.start(*req.Try, req.Gen)
 		if err != nil {
+			s.logFenced(err, req)
 			return fail(err.Error())
 		}
 		p := tr.proc
@@ -216,6 +217,7 @@ func (s *server) handle(c *net.UnixConn, r *bufio.Reader, req Request) *Reply {
 		}
 		tr, err := s.tab.start(*req.Try, req.Gen)
 		if err != nil {
+			s.logFenced(err, req)
 			return fail(err.Error())
 		}
 		p := tr.proc
@@ -249,6 +251,15 @@ func (s *server) handle(c *net.UnixConn, r *bufio.Reader, req Request) *Reply {
 		return nil
 	}
 	return fail("unknown op " + strconv.Quote(req.Op))
+}
+
+// logFenced names a start refused because a newer conductor claimed the
+// supervisor (a request its killed predecessor sent).
+func (s *server) logFenced(err error, req Request) {
+	var f errFenced
+	if errors.As(err, &f) {
+		s.cfg.Log.Info("refused a start from an older conductor", "try", req.Try.Token, "generation", f.gen, "owner", f.fence)
+	}
 }
 
 // waitOn answers once tr has ended and forgets it (a conductor has its

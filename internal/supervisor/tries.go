@@ -124,11 +124,20 @@ func (t *table) start(spec TrySpec, gen uint64) (*try, error) {
 
 	t.mu.Lock()
 	if gen < t.fence {
+		fence := t.fence
 		t.mu.Unlock()
 		if stdinW != nil {
 			stdinW.Close()
 		}
-		return nil, errFenced{gen, t.fence}
+		// Claimed while its files were being opened: they were made for a
+		// try that never runs (its name is its own; the new conductor runs
+		// the sheet as another try).
+		for _, p := range []string{spec.StdoutPath, spec.StderrPath} {
+			if p != "" {
+				os.Remove(p)
+			}
+		}
+		return nil, errFenced{gen, fence}
 	}
 	if _, dup := t.byToken[spec.Token]; dup {
 		t.mu.Unlock()

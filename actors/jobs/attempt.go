@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -259,7 +260,7 @@ func settleExited(ctx context.Context, plan attemptPlan, code int, startedAt tim
 		done(out)
 	}()
 	ended := time.Now()
-	if fi, err := os.Lstat(plan.base + ".exit"); err == nil { // a supervisor's is a link
+	if fi, err := os.Stat(plan.base + ".exit"); err == nil {
 		ended = fi.ModTime()
 	}
 	out.result = sheetrun.Result{
@@ -291,7 +292,12 @@ func successCodes(c []int) []int {
 // readExitCode reads an attempt's exit file; ok is false when the attempt
 // did not end (or ended by a signal before the wrapper could write).
 func readExitCode(base string) (code int, ok bool) {
-	return supervisor.ReadExit(base + ".exit")
+	data, err := os.ReadFile(base + ".exit")
+	if err != nil {
+		return 0, false
+	}
+	code, err = strconv.Atoi(strings.TrimSpace(string(data)))
+	return code, err == nil
 }
 
 func compileAll(patterns []string) []*regexp.Regexp {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/mzt-dev/mzt/internal/pidfile"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
-	"github.com/mzt-dev/mzt/internal/supervisor"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -171,7 +170,7 @@ echo ok >> done/{{.Sheet}}
 		exits, _ := filepath.Glob(filepath.Join(home, "logs", "*", fmt.Sprintf("sheet-%d.try-*.exit", i)))
 		completions := 0
 		for _, e := range exits {
-			if code, ok := supervisor.ReadExit(e); ok && code == 0 {
+			if data, err := os.ReadFile(e); err == nil && strings.TrimSpace(string(data)) == "0" {
 				completions++
 			}
 		}
@@ -242,7 +241,7 @@ func tryEnded(home, token string, cutoff time.Time) bool {
 	if len(parts) != 3 {
 		return true
 	}
-	fi, err := os.Lstat(filepath.Join(home, "logs", parts[0], fmt.Sprintf("sheet-%s.try-%s.exit", parts[1], parts[2])))
+	fi, err := os.Stat(filepath.Join(home, "logs", parts[0], fmt.Sprintf("sheet-%s.try-%s.exit", parts[1], parts[2])))
 	return err == nil && fi.ModTime().Before(cutoff)
 }
 

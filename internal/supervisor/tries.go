@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -303,41 +302,29 @@ func (t *table) reapOne(pid int) {
 
 // writeExit records code: a conductor that starts after a crash (its own
 // or the supervisor's) reads it to settle the try instead of running it
-// again. The code is the target of a symbolic link (see ReadExit): a link
-// is created whole in one step, so no reader sees half of it and no
-// temporary file is needed, and on some machines creating a regular file
-// costs ten times more than a link, more than a short try itself. Not
-// fsynced: it must outlive processes, not the machine (after a power loss
-// nothing of the try runs any more, and a try without its exit record is
-// run again, as before).
+// again. Written whole (temporary file, then rename) so no reader sees half
+// of it; not fsynced: it must outlive processes, not the machine (after a
+// power loss nothing of the try runs any more, and a try without its exit
+// file is run again, as before), and an fsync per try costs more than the
+// try itself when sheets are short.
 func writeExit(path string, code int) error {
-	err := os.Symlink(strconv.Itoa(code), path)
-	if errors.Is(err, os.ErrExist) { // left by an earlier write of this very try
-		if err = os.Remove(path); err == nil {
-			err = os.Symlink(strconv.Itoa(code), path)
-		}
-	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("write exit file: %w", err)
 	}
-	return nil
-}
-
-// ReadExit reads the exit code recorded at path: a symbolic link's target
-// (written by a supervisor) or a regular file's content (written by the
-// exit-code wrapper of a try the conductor ran itself, or by an older
-// supervisor). ok is false when there is none, or it is incomplete.
-func ReadExit(path string) (code int, ok bool) {
-	s, err := os.Readlink(path)
-	if err != nil {
-		data, rerr := os.ReadFile(path)
-		if rerr != nil {
-			return 0, false
-		}
-		s = string(data)
+	_, err = f.WriteString(strconv.Itoa(code) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	code, err = strconv.Atoi(strings.TrimSpace(s))
-	return code, err == nil
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write exit file: %w", err)
+	}
+	return nil
 }
 
 // stopTry sends SIGTERM to the try's group and SIGKILL after grace; the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,5 +182,23 @@ func TestRunWaitsOnItsConnection(t *testing.T) {
 	}
 	if _, _, err := old.Run(ctx, shellTry(t, "run/9/3", `true`)); !errors.Is(err, ErrRefused) {
 		t.Fatalf("run of a fenced conductor: %v", err)
+	}
+}
+
+// BenchmarkRun is BenchmarkStartWait on one connection (op run).
+func BenchmarkRun(b *testing.B) {
+	c, _, _ := spawn(b)
+	dir := b.TempDir()
+	for i := range b.N {
+		tok := fmt.Sprintf("bench/1/%d", i)
+		spec := TrySpec{Token: tok, Argv: []string{"/bin/true"}, Dir: dir,
+			StdoutPath: filepath.Join(dir, "out"), StderrPath: filepath.Join(dir, "out"), ExitPath: filepath.Join(dir, "exit")}
+		_, r, err := c.Run(context.Background(), spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Wait(context.Background()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -202,3 +202,20 @@ func BenchmarkRun(b *testing.B) {
 		}
 	}
 }
+
+// A frame far beyond the read buffer (a large prompt on stdin) arrives whole.
+func TestLargeStdinArrivesWhole(t *testing.T) {
+	c, _, _ := spawn(t)
+	spec := shellTry(t, "run/8/1", `wc -c`)
+	spec.Stdin = strings.Repeat("x", 3<<20)
+	_, r, err := c.Run(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex, err := r.Wait(context.Background()); err != nil || ex.Code != 0 {
+		t.Fatalf("%+v %v", ex, err)
+	}
+	if got := strings.TrimSpace(readFile(t, spec.StdoutPath)); got != fmt.Sprint(3<<20) {
+		t.Errorf("child read %s bytes, want %d", got, 3<<20)
+	}
+}

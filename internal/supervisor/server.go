@@ -165,7 +165,10 @@ func (s *server) recoverTo(what string) {
 
 // serveConn answers one request; attach and wait hold the connection.
 func (s *server) serveConn(c *net.UnixConn) {
-	r := bufio.NewReaderSize(c, 64<<10)
+	// The default 4 KiB buffer: readFrame gathers a longer frame (a large
+	// prompt) chunk by chunk, and a connection per try makes a 64 KiB
+	// buffer each the supervisor's main source of garbage.
+	r := bufio.NewReader(c)
 	var req Request
 	if err := readFrame(r, &req); err != nil {
 		_ = writeFrame(c, Reply{V: ProtocolVersion, Error: err.Error()})

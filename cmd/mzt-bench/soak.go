@@ -18,10 +18,11 @@ import (
 )
 
 // soak kills the conductor with SIGKILL `cycles` times while `sheets`
-// sheets run (each with a grandchild that escaped with setsid), starting it
-// again each time, then lets the job finish and reports what was lost:
-// jobs lost, sheets that ran to completion twice, processes of a killed
-// conductor's run still alive. All must be 0.
+// sheets run at a time (each with a grandchild that escaped with setsid;
+// sheets*cycles in all, in waves), starting it again each time, then lets
+// the job finish and reports what was lost: jobs lost, sheets that ran to
+// completion twice, tries run again after a crash (adopted tries must not
+// be), processes of a killed conductor's run still alive. All must be 0.
 func soak(mztBin string, cycles, sheets int, noCgroups bool) error {
 	dir, mztBin, err := workdir(".mztsoak", mztBin)
 	if err != nil {

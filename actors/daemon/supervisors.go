@@ -132,8 +132,12 @@ func (s *ownSupervisor) watchLoop(publish func(status, detail string), keep func
 				s.log.Warn("the supervisor died while the conductor was handing over; its sheets are recovered at the next start", "pid", old)
 				return
 			}
+			var why error
+			if e, ok := att.(interface{ Err() error }); ok {
+				why = e.Err() // set when watching failed rather than the supervisor
+			}
 			s.log.Warn("the conductor's supervisor died: its running sheets are killed by their recorded identity and run again without using an attempt; starting a new supervisor",
-				"pid", old)
+				"pid", old, "err", why)
 			publish("lost", fmt.Sprintf("supervisor %d died; its running sheets run again", old))
 			if att = s.respawn(keep); att == nil {
 				publish("none", "no supervisor: sheets run in the conductor's process and will not survive its restart")

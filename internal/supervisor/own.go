@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,7 @@ type Attachment struct {
 	lost    chan struct{}
 	once    sync.Once
 	done    chan struct{} // closed by Release
+	err     atomic.Pointer[error]
 }
 
 // Release ends the attachment (the supervisor may then exit once idle).
@@ -65,6 +67,14 @@ func (a *Attachment) Release() {
 // Lost is closed when the supervisor went away while attached (it died);
 // never after Release.
 func (a *Attachment) Lost() <-chan struct{} { return a.lost }
+
+// Err says why Lost closed when it was not the supervisor's end (nil: it was).
+func (a *Attachment) Err() error {
+	if e := a.err.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
 
 // AttachWatching is Attach, telling through Lost when the supervisor dies:
 // the kernel closes its end of the connection.
@@ -82,13 +92,18 @@ func (c Client) AttachWatching(ctx context.Context) (*Attachment, error) {
 	conn.SetDeadline(time.Time{})
 	a := &Attachment{release: func() { conn.Close() }, lost: make(chan struct{}), done: make(chan struct{})}
 	go func() {
-		defer func() { _ = recover() }() // nothing here can panic; closing lost must not take the conductor down
-		_, _ = r.ReadByte()              // the supervisor never writes again: this returns when it goes
-		select {
-		case <-a.done:
-		default:
-			close(a.lost)
-		}
+		defer func() {
+			if p := recover(); p != nil { // reported as a loss, with the reason
+				e := fmt.Errorf("watching the supervisor panicked: %v", p)
+				a.err.Store(&e)
+			}
+			select {
+			case <-a.done:
+			default:
+				close(a.lost)
+			}
+		}()
+		_, _ = r.ReadByte() // the supervisor never writes again: this returns when it goes
 	}()
 	return a, nil
 }

@@ -1085,9 +1085,12 @@ type ConductorStatus struct {
 	DailyBudgetUsd      float64                `protobuf:"fixed64,318,opt,name=daily_budget_usd,json=dailyBudgetUsd,proto3" json:"daily_budget_usd,omitempty"` // [budget] daily_usd; 0 = none
 	// The supervisors of the home: the one this conductor started (own) and
 	// those of earlier conductors still holding running sheets.
-	Supervisors   []*SupervisorInfo `protobuf:"bytes,500,rep,name=supervisors,proto3" json:"supervisors,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Supervisors []*SupervisorInfo `protobuf:"bytes,500,rep,name=supervisors,proto3" json:"supervisors,omitempty"`
+	// Set when sheets run in the conductor's own process for want of a
+	// supervisor (its supervisor died and could not be restarted): why.
+	SupervisorNote string `protobuf:"bytes,900,opt,name=supervisor_note,json=supervisorNote,proto3" json:"supervisor_note,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ConductorStatus) Reset() {
@@ -1286,6 +1289,13 @@ func (x *ConductorStatus) GetSupervisors() []*SupervisorInfo {
 		return x.Supervisors
 	}
 	return nil
+}
+
+func (x *ConductorStatus) GetSupervisorNote() string {
+	if x != nil {
+		return x.SupervisorNote
+	}
+	return ""
 }
 
 type SupervisorInfo struct {
@@ -4511,7 +4521,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05ready\x18\x04 \x01(\bR\x05ready\x121\n" +
 	"\x14min_protocol_version\x18\x90\x03 \x01(\rR\x12minProtocolVersion\x12?\n" +
 	"\x1bnegotiated_protocol_version\x18\x91\x03 \x01(\rR\x19negotiatedProtocolVersion\"\x18\n" +
-	"\x16ConductorStatusRequest\"\xce\x06\n" +
+	"\x16ConductorStatusRequest\"\xf8\x06\n" +
 	"\x0fConductorStatus\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12%\n" +
@@ -4538,7 +4548,8 @@ const file_mzt_proto_rawDesc = "" +
 	"\tisolation\x18\x15 \x01(\tR\tisolation\x12'\n" +
 	"\x0fspent_today_usd\x18\xbd\x02 \x01(\x01R\rspentTodayUsd\x12)\n" +
 	"\x10daily_budget_usd\x18\xbe\x02 \x01(\x01R\x0edailyBudgetUsd\x129\n" +
-	"\vsupervisors\x18\xf4\x03 \x03(\v2\x16.mzt.v1.SupervisorInfoR\vsupervisors\"~\n" +
+	"\vsupervisors\x18\xf4\x03 \x03(\v2\x16.mzt.v1.SupervisorInfoR\vsupervisors\x12(\n" +
+	"\x0fsupervisor_note\x18\x84\a \x01(\tR\x0esupervisorNote\"~\n" +
 	"\x0eSupervisorInfo\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +

@@ -90,11 +90,12 @@ const (
 	EventBudget        EventKind = "budget"         // a job reached its budget and paused (status "paused")
 	EventUsage         EventKind = "usage"          // a try reported its cost or tokens
 	EventSheetAdopted  EventKind = "sheet.adopted"  // a new conductor took over a try still running
+	EventSupervisor    EventKind = "supervisor"     // the conductor's supervisor died (status "lost"), was replaced ("restarted") or not ("none")
 )
 
 // EventKinds lists every event kind.
 var EventKinds = []EventKind{EventJobStatus, EventSheetStatus, EventPressure, EventStall, EventAnomaly,
-	EventPreempt, EventEventsDropped, EventBudget, EventUsage, EventSheetAdopted}
+	EventPreempt, EventEventsDropped, EventBudget, EventUsage, EventSheetAdopted, EventSupervisor}
 
 // Valid reports whether k is a known event kind.
 func (k EventKind) Valid() bool { return contains(EventKinds, k) }

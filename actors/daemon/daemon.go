@@ -132,9 +132,7 @@ func (d *daemonActor) Receive(ctx actor.Context) {
 		d.onSignal(ctx, m.sig)
 	case *gateway.DaemonInfoRequest:
 		info := &gateway.DaemonInfo{Started: d.started, Draining: d.shutdown, Config: d.cfg, Isolation: d.isolation}
-		if d.sup != nil {
-			info.SupervisorPID = d.sup.pid
-		}
+		info.SupervisorPID, info.SupervisorNote = d.sup.currentPID(), d.sup.fallbackNote()
 		ctx.Respond(info)
 	case *messages.ShutdownRequest:
 		d.onShutdownRequest(ctx, m)
@@ -176,9 +174,10 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	d.past = pastEvents{}
 	tracker := reaper.NewTracker()
 	d.tracker = tracker
-	if d.sup != nil {
-		tracker.Keep(d.sup.pid)
+	if pid := d.sup.currentPID(); pid != 0 {
+		tracker.Keep(pid)
 	}
+	d.sup.watch(ctx.ActorSystem(), tracker.Keep, d.handover)
 	d.reaper = spawn(reaper.Props(tracker, time.Duration(d.cfg.KillGrace), log("reaper")), "reaper")
 	d.correlation = spawn(correlation.Props(d.db, &d.stats, log("correlation")), "correlation")
 	d.jobs = spawn(jobs.Props(jobs.Deps{Config: d.cfg, Paths: d.opts.Paths, Store: d.store, Tracker: tracker,
@@ -189,7 +188,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	d.hooks = spawn(hooks.Props(hooks.Deps{DB: d.db, Store: d.store, Hooks: d.cfg.Hooks,
 		KillGrace: time.Duration(d.cfg.KillGrace), Tracker: tracker, Cgroups: d.cgroups, Home: d.opts.Paths.Home,
 		Log: log("hooks")}), "hooks")
-	d.monitor = spawn(monitor.PropsWithCgroups(d.cfg, d.jobs, log("monitor"), d.cgroups), "monitor")
+	d.monitor = spawn(monitor.PropsWithSupervisors(d.cfg, d.jobs, log("monitor"), d.cgroups, supervisorsDir(d.opts.Paths)), "monitor")
 	d.profiler = spawn(profiler.Props(profiler.Deps{Config: d.cfg, Jobs: d.jobs, Store: d.store, Stats: &d.stats,
 		Log: log("profiler")}), "profiler")
 	ready := d.ready

@@ -21,6 +21,7 @@ import (
 	"github.com/mzt-dev/mzt/internal/logfile"
 	"github.com/mzt-dev/mzt/internal/pidfile"
 	"github.com/mzt-dev/mzt/internal/sdnotify"
+	"github.com/mzt-dev/mzt/internal/supervisor"
 )
 
 // Run is a conductor's whole life; it returns when the conductor has stopped.
@@ -133,7 +134,13 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 	dbStep := undo.push(func() { db.Close() })
 	recoverCtx, cancelRecover := context.WithTimeout(context.Background(), time.Minute)
 	// Tries an earlier conductor left with its supervisors run on: adopted, not recovered.
-	adopt := jobs.FindAdoptable(recoverCtx, supervisorsDir(opts.Paths), log)
+	// This conductor's generation is durable before any supervisor hears it.
+	gen, err := supervisor.NextGeneration(supervisorsDir(opts.Paths), time.Now())
+	if err != nil {
+		cancelRecover()
+		return fail("cannot record the conductor generation", err)
+	}
+	adopt := jobs.FindAdoptable(recoverCtx, supervisorsDir(opts.Paths), gen, log)
 	prepared, err := jobs.RecoverAdopting(recoverCtx, db, opts.Paths, time.Duration(cfg.KillGrace), adopt, log.With("subsystem", "jobs"))
 	cancelRecover()
 	if err != nil {
@@ -150,7 +157,8 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 			}
 		})
 	}
-	sup := startSupervisor(opts, log)
+	sup := startSupervisor(opts, gen, log)
+	undo.push(sup.close)
 	ln, err := gateway.Listen(opts.Paths.Socket)
 	if err != nil {
 		return fail("cannot listen", err)

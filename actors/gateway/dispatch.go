@@ -153,5 +153,6 @@ func (d *dispatcher) conductorStatus() (proto.Message, error) {
 		SpentTodayUsd:       spend.USD,
 		DailyBudgetUsd:      spend.DailyUSD,
 		Supervisors:         supervisorsInfo(filepath.Join(d.deps.Paths.Home, "supervisors"), in.SupervisorPID),
+		SupervisorNote:      in.SupervisorNote,
 	}, nil
 }

@@ -31,6 +31,8 @@ type DaemonInfo struct {
 	Isolation string // cgroup2 | process-group
 	// SupervisorPID is the supervisor this conductor started (0: none).
 	SupervisorPID int
+	// SupervisorNote says why sheets run without a supervisor, when they do.
+	SupervisorNote string
 }
 
 // Caller asks an actor and waits (never from inside an actor's Receive).

@@ -31,17 +31,24 @@ type AdoptedTry struct {
 // Adoptable maps a try's token to the live try a supervisor holds.
 type Adoptable map[string]AdoptedTry
 
-// FindAdoptable asks every supervisor of the home (its sockets in dir) for
-// its live tries. A supervisor that refuses (another protocol version) is
-// named in the log; its tries are then recovered as after a crash (killed
-// by their recorded identity, run again with no attempt used).
-func FindAdoptable(ctx context.Context, dir string, log *slog.Logger) Adoptable {
+// FindAdoptable claims every supervisor of the home (its sockets in dir)
+// for the conductor of generation gen and lists its live tries: from then
+// on a start still in flight from an earlier conductor is refused, so what
+// is listed is all that runs. A supervisor that refuses (a protocol version
+// this conductor does not speak) is named in the log with the reason; its
+// tries are then recovered as after a crash (killed by their recorded
+// identity, run again with no attempt used).
+func FindAdoptable(ctx context.Context, dir string, gen uint64, log *slog.Logger) Adoptable {
 	out := Adoptable{}
-	for _, f := range supervisor.Find(ctx, dir) {
+	for _, f := range supervisor.FindClaiming(ctx, dir, gen) {
 		if f.Err != nil {
 			log.Warn("a supervisor left by an earlier conductor cannot be adopted; its sheets are recovered as after a crash",
 				"socket", f.Path, "reason", f.Err)
 			continue
+		}
+		if !f.Fenced() {
+			log.Info("adopting from a supervisor of an older protocol version (it cannot refuse a late start of its old conductor)",
+				"supervisor", f.Hello.PID, "supervisor_version", f.Hello.Version, "protocol", f.V)
 		}
 		for _, t := range f.Hello.Tries {
 			if t.Exit != nil {

@@ -29,8 +29,15 @@ var errHandedOver = errors.New("left running for the next conductor")
 // runSupervised starts spec through the supervisor and waits for its end as
 // sheetrun.Run would. ok is false when the supervisor could not be asked at
 // all (the caller then runs the try itself).
-func runSupervised(ctx context.Context, sup *supervisor.Client, spec sheetrun.Spec, token, exitPath, cgroupDir string,
+func runSupervised(ctx context.Context, own *supervisor.Client, spec sheetrun.Spec, token, exitPath, cgroupDir string,
 	handover <-chan struct{}) (res sheetrun.Result, ok bool) {
+	// The conductor's supervisor may be replaced (it died): this try is
+	// started, stopped and waited for through the one current now.
+	pinned, err := own.Current()
+	if err != nil {
+		return res, false // none: the conductor runs it itself
+	}
+	sup := &pinned
 	res.ExitCode = -1
 	if ctx.Err() != nil {
 		res.Canceled = true
@@ -40,7 +47,7 @@ func runSupervised(ctx context.Context, sup *supervisor.Client, spec sheetrun.Sp
 	try := supervisor.TrySpec{Token: token, Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir, Stdin: spec.Stdin,
 		StdoutPath: spec.StdoutPath, StderrPath: spec.StderrPath, ExitPath: exitPath, CgroupDir: cgroupDir,
 		StartedUnixMS: res.Started.UnixMilli(), TimeoutMS: spec.Timeout.Milliseconds()}
-	proc, err := sup.Start(ctx, try)
+	proc, running, err := sup.Run(ctx, try)
 	if err != nil {
 		if !errors.Is(err, supervisor.ErrRefused) {
 			return res, false // no supervisor answers
@@ -53,13 +60,13 @@ func runSupervised(ctx context.Context, sup *supervisor.Client, spec sheetrun.Sp
 		if err := callHook(spec.Started, p); err != nil {
 			// Whoever should have recorded it does not know it: do not let it run unseen.
 			_ = sup.Stop(context.Background(), token, 0)
-			_, _ = sup.Wait(context.Background(), token)
+			_, _ = running.Wait(context.Background())
 			res.Err, res.Ended = err, time.Now()
 			return res, true
 		}
 	}
 	w := supervisedWait{sup: sup, token: token, proc: p, timeout: spec.Timeout, grace: spec.KillGrace,
-		logCap: spec.LogCap, capped: spec.CappedLogs, success: spec.SuccessCodes, handover: handover}
+		logCap: spec.LogCap, capped: spec.CappedLogs, success: spec.SuccessCodes, handover: handover, running: running}
 	return w.wait(ctx, res), true
 }
 
@@ -76,6 +83,9 @@ type supervisedWait struct {
 	success []int
 	// handover closes when the conductor leaves: the try runs on unwatched.
 	handover <-chan struct{}
+	// running, when set, is the connection the try was started on, held
+	// for its end (nil: an adopted try, waited for on a new connection).
+	running *supervisor.Running
 }
 
 // wait returns res completed with the end of the try (named: the log cap's
@@ -103,7 +113,13 @@ func (w supervisedWait) wait(ctx context.Context, start sheetrun.Result) (res sh
 				done <- ended{err: fmt.Errorf("waiting on the supervisor panicked: %v", r)}
 			}
 		}()
-		ex, err := w.sup.Wait(waitCtx, w.token)
+		var ex supervisor.Exit
+		var err error
+		if w.running != nil {
+			ex, err = w.running.Wait(waitCtx)
+		} else {
+			ex, err = w.sup.Wait(waitCtx, w.token)
+		}
 		done <- ended{ex, err}
 	}()
 	var timeout <-chan time.Time

@@ -104,6 +104,13 @@ func PropsWithCgroups(cfg *config.Config, subscriber *actor.PID, log *slog.Logge
 	return props(cfg, subscriber, log, NewSampler(tree), tree)
 }
 
+// PropsWithSupervisors is PropsWithCgroups also measuring the tries that
+// the home's earlier supervisors (their sockets in supervisorsDir) hold.
+func PropsWithSupervisors(cfg *config.Config, subscriber *actor.PID, log *slog.Logger, tree *cgroup.Tree,
+	supervisorsDir string) *actor.Props {
+	return props(cfg, subscriber, log, NewSamplerOf(tree, supervisorsDir), tree)
+}
+
 func props(cfg *config.Config, subscriber *actor.PID, log *slog.Logger, sampler func(int) (Sample, error),
 	tree *cgroup.Tree) *actor.Props {
 	if sampler == nil {

@@ -36,19 +36,24 @@ type Unit struct {
 
 // TakeSample measures the conductor and everything it started, without a
 // cgroup tree.
-func TakeSample(root int) (Sample, error) { return takeSample(root, nil, readPSS) }
+func TakeSample(root int) (Sample, error) { return takeSample(root, nil, readPSS, "") }
 
 // usageFunc reads every try's cgroup (nil: no cgroups).
 type usageFunc func() ([]cgroup.Usage, error)
 
 // NewSampler measures through the tree's cgroups where it can (nil tree:
 // /proc only).
-func NewSampler(tree *cgroup.Tree) func(root int) (Sample, error) {
+func NewSampler(tree *cgroup.Tree) func(root int) (Sample, error) { return NewSamplerOf(tree, "") }
+
+// NewSamplerOf is NewSampler counting also the tries held by the
+// supervisors of supervisorsDir that an earlier conductor started (tries
+// adopted after a restart).
+func NewSamplerOf(tree *cgroup.Tree, supervisorsDir string) func(root int) (Sample, error) {
 	var usage usageFunc
 	if tree != nil {
 		usage = tree.Usage
 	}
-	return func(root int) (Sample, error) { return takeSample(root, usage, readPSS) }
+	return func(root int) (Sample, error) { return takeSample(root, usage, readPSS, supervisorsDir) }
 }
 
 // takeSample: each try's cgroup where cgroups are on (nothing in it can hide
@@ -56,7 +61,7 @@ func NewSampler(tree *cgroup.Tree) func(root int) (Sample, error) {
 // the process trees below the conductor that no cgroup holds. Memory is
 // never a plain sum of RSS: a page shared by a hundred processes would count
 // a hundred times.
-func takeSample(root int, cgroups usageFunc, pss func(int) (uint64, bool)) (Sample, error) {
+func takeSample(root int, cgroups usageFunc, pss func(int) (uint64, bool), supervisorsDir string) (Sample, error) {
 	table, err := proctable.Snapshot()
 	if err != nil {
 		return Sample{}, err
@@ -100,10 +105,9 @@ func takeSample(root int, cgroups usageFunc, pss func(int) (uint64, bool)) (Samp
 			s.Units = append(s.Units, unit)
 		}
 	}
-	// A try forked by the conductor's supervisor is a child of the
-	// supervisor, not of the conductor; the supervisor itself counts with
-	// the conductor.
-	sups := supervisorsOf(table, root)
+	// A try forked by a supervisor is a child of the supervisor, not of
+	// the conductor; the supervisor itself counts with the conductor.
+	sups := supervisorsOf(table, root, supervisorsDir)
 	for pid := range sups {
 		counted[pid] = true
 		s.ConductorBytes += memOf(pid)

@@ -80,7 +80,7 @@ func TestCgroupAccountingPerTry(t *testing.T) {
 		}, nil
 	}
 	pss := func(int) (uint64, bool) { return 1 << 20, true }
-	s, err := takeSample(os.Getpid(), usage, pss)
+	s, err := takeSample(os.Getpid(), usage, pss, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +124,38 @@ func TestParsePSS(t *testing.T) {
 		got, ok := parsePSS([]byte(tt.in))
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("parsePSS(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// Which processes are supervisors whose tries count: any `supervise` child
+// of the conductor; through a socket of the home, only one serving it.
+func TestIsSupervisor(t *testing.T) {
+	argv := func(s ...string) [][]byte {
+		out := make([][]byte, len(s))
+		for i, a := range s {
+			out[i] = []byte(a)
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		argv [][]byte
+		dir  string
+		want bool
+	}{
+		{"a child, any folder", argv("/usr/bin/mzt-conductor", "supervise", "--dir", "/h/supervisors"), "", true},
+		{"the home's", argv("mzt", "supervise", "--dir", "/h/supervisors", "--version", "1"), "/h/supervisors", true},
+		{"the home's, = form, unclean", argv("mzt", "supervise", "--dir=/h//supervisors/"), "/h/supervisors", true},
+		{"another home's", argv("mzt", "supervise", "--dir", "/other/supervisors"), "/h/supervisors", false},
+		{"a reused pid", argv("/bin/sleep", "60"), "/h/supervisors", false},
+		{"the folder named elsewhere", argv("mzt", "supervise", "--version", "/h/supervisors"), "/h/supervisors", false},
+		{"--dir without a value", argv("mzt", "supervise", "--dir"), "/h/supervisors", false},
+		{"nothing", nil, "", false},
+	}
+	for _, c := range cases {
+		if got := isSupervisor(c.argv, c.dir); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
 		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -335,6 +336,45 @@ func readPID(path string) int {
 	return pid
 }
 
+// procCPU is the CPU time pid has used (0 if it is gone).
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// childrenCPU is the CPU time of this process's waited-for children.
+func childrenCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// ownSupervisor is the pid of the (single) supervisor of home (0: none).
+func ownSupervisor(home string) int {
+	socks, _ := filepath.Glob(filepath.Join(home, "supervisors", "*.sock"))
+	if len(socks) != 1 {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(socks[0]), ".sock"))
+	return pid
+}
+
 func rssMB(pid int) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -367,16 +407,26 @@ func trivialRow(mztCmd func(...string) *exec.Cmd, dir string, sheets, parallel i
 	if err != nil {
 		return row{}, err
 	}
+	// CPU time, unlike the rates, holds on a machine shared with others.
+	home := filepath.Join(dir, "h")
+	conductor, supervisor := readPID(filepath.Join(home, "conductor.pid")), ownSupervisor(home)
+	c0, s0 := procCPU(conductor), procCPU(supervisor)
 	t0 := time.Now()
 	if out, err := mztCmd("run", "--wait", score).CombinedOutput(); err != nil {
 		return row{}, fmt.Errorf("run trivial: %v\n%s", err, out)
 	}
 	engine := time.Since(t0)
+	perTry := func(d time.Duration) string {
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)/float64(sheets))
+	}
+	cpu := fmt.Sprintf("conductor %s + supervisor %s", perTry(procCPU(conductor)-c0), perTry(procCPU(supervisor)-s0))
+	b0 := childrenCPU()
 	t0 = time.Now()
 	if err := spawnMany(sheets, parallel); err != nil {
 		return row{}, err
 	}
 	bare := time.Since(t0)
+	fmt.Fprintf(os.Stderr, "trivial sheets, CPU per try: %s; bash -c true itself: %s\n", cpu, perTry(childrenCPU()-b0))
 	engineRate, bareRate := float64(sheets)/engine.Seconds(), float64(sheets)/bare.Seconds()
 	return row{fmt.Sprintf("trivial sheets/s (%d sheets, parallel %d, persisted)", sheets, parallel),
 		fmt.Sprintf("%.0f/s", engineRate), fmt.Sprintf("%.0f/s bare bash -c true", bareRate),

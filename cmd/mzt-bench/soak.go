@@ -18,16 +18,21 @@ import (
 )
 
 // soak kills the conductor with SIGKILL `cycles` times while `sheets`
-// sheets run (each with a grandchild that escaped with setsid), starting it
-// again each time, then lets the job finish and reports what was lost:
-// jobs lost, sheets that ran to completion twice, processes of a killed
-// conductor's run still alive. All must be 0.
+// sheets run at a time (each with a grandchild that escaped with setsid;
+// sheets*cycles in all, in waves), starting it again each time, then lets
+// the job finish and reports what was lost: jobs lost, sheets that ran to
+// completion twice, tries run again after a crash (adopted tries must not
+// be), processes of a killed conductor's run still alive. All must be 0.
 func soak(mztBin string, cycles, sheets int, noCgroups bool) error {
 	dir, mztBin, err := workdir(".mztsoak", mztBin)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if os.Getenv("SOAK_KEEP") == "" {
+		defer os.RemoveAll(dir)
+	} else {
+		defer fmt.Println("kept", dir)
+	}
 	home := filepath.Join(dir, "h")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return err
@@ -38,7 +43,11 @@ func soak(mztBin string, cycles, sheets int, noCgroups bool) error {
 	}
 	ws := filepath.Join(dir, "ws")
 	score := filepath.Join(dir, "soak.toml")
-	// Each sheet: an escaped grandchild, 1-3 s of work, then one line in
+	// sheets run at a time, in waves, so that every cycle's kill lands
+	// among running tries and tries being started (adopted tries finish
+	// during the cycle: one wave would be done after the first kill).
+	total := sheets * cycles
+	// Each sheet: an escaped grandchild, 2-4 s of work, then one line in
 	// done/<sheet>: a second line would be a sheet run to completion twice.
 	src := fmt.Sprintf(`id = "soak"
 workspace = %q
@@ -53,10 +62,10 @@ voices = %d
 prompt = '''
 mkdir -p done
 setsid sleep 600 >/dev/null 2>&1 < /dev/null &
-sleep $(( 1 + {{.Voice}} %% 3 ))
+sleep $(( 2 + {{.Voice}} %% 3 ))
 echo ok >> done/{{.Sheet}}
 '''
-`, ws, sheets, sheets)
+`, ws, sheets, total)
 	if err := os.WriteFile(score, []byte(src), 0o644); err != nil {
 		return err
 	}
@@ -111,7 +120,10 @@ echo ok >> done/{{.Sheet}}
 		time.Sleep(3 * time.Second)
 		n := 0
 		for _, p := range procs {
-			if startTicks(p.pid) == p.ticks && alive(p.pid) && tryEnded(home, p.token) {
+			// A try that ended in the last second may still have its
+			// escapees: the supervisor's sweep comes within 100 ms, then a
+			// SIGTERM (waves of sheets end at any moment).
+			if startTicks(p.pid) == p.ticks && alive(p.pid) && tryEnded(home, p.token, time.Now().Add(-time.Second)) {
 				n++
 				if os.Getenv("SOAK_DEBUG") != "" {
 					cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
@@ -149,13 +161,13 @@ echo ok >> done/{{.Sheet}}
 	// crash of the conductor does not even restart a try: every try beyond
 	// the first of a sheet was restarted by a crash.
 	tries, _ := filepath.Glob(filepath.Join(home, "logs", "*", "sheet-*.try-*.stdout"))
-	restarted := len(tries) - sheets
+	restarted := len(tries) - total
 	// A try ran to completion when its process exited 0: the exit-code
 	// wrapper records that in sheet-N.try-K.exit. (The done/N markers can
 	// repeat without a second completion: bash killed by SIGTERM in the
 	// middle of a try may still run the builtin that follows before dying.)
 	twice, missing, repeated := 0, 0, 0
-	for i := 1; i <= sheets; i++ {
+	for i := 1; i <= total; i++ {
 		exits, _ := filepath.Glob(filepath.Join(home, "logs", "*", fmt.Sprintf("sheet-%d.try-*.exit", i)))
 		completions := 0
 		for _, e := range exits {
@@ -175,26 +187,26 @@ echo ok >> done/{{.Sheet}}
 		}
 	}
 	lost := 0
-	if st.Status != messages.JobCompleted || st.SheetsCompleted != sheets {
+	if st.Status != messages.JobCompleted || st.SheetsCompleted != total {
 		lost = 1
 	}
 	attemptsUsed := 0
 	for _, s := range st.Sheets {
 		attemptsUsed += s.Attempts
 	}
-	fmt.Printf("\nsoak: %d kill -9 cycles with %d sheets in %s\n", cycles, sheets, time.Since(t0).Round(time.Second))
+	fmt.Printf("\nsoak: %d kill -9 cycles, %d sheets, %d at a time, in %s\n", cycles, total, sheets, time.Since(t0).Round(time.Second))
 	fmt.Printf("  jobs lost                 %d\n", lost)
 	fmt.Printf("  sheets completed twice    %d\n", twice)
 	fmt.Printf("  sheets never completed    %d\n", missing)
 	fmt.Printf("  last command repeated     %d (by a try interrupted at that moment; not a completion)\n", repeated)
 	fmt.Printf("  processes left behind     %d\n", left)
 	fmt.Printf("  tries restarted by a crash %d (running tries are adopted, not run again)\n", restarted)
-	fmt.Printf("  attempts used             %d (of %d sheets; a crash uses none)\n", attemptsUsed, sheets)
-	if lost+twice+missing+left+restarted > 0 || attemptsUsed != sheets {
+	fmt.Printf("  attempts used             %d (of %d sheets; a crash uses none)\n", attemptsUsed, total)
+	if lost+twice+missing+left+restarted > 0 || attemptsUsed != total {
 		if os.Getenv("SOAK_DEBUG") != "" {
 			out, _ := mzt("status", "soak")
 			fmt.Printf("%s\n", out)
-			for i := 1; i <= sheets; i++ {
+			for i := 1; i <= total; i++ {
 				data, _ := os.ReadFile(filepath.Join(ws, "done", strconv.Itoa(i)))
 				if n := strings.Count(string(data), "ok"); n != 1 {
 					fmt.Printf("sheet %d done %d times\n", i, n)
@@ -223,15 +235,15 @@ type tokenProc struct {
 	token string
 }
 
-// tryEnded reports whether the try a token names has ended (its exit file,
+// tryEnded reports whether the try a token names ended before cutoff (its exit file,
 // written by its supervisor, exists).
-func tryEnded(home, token string) bool {
+func tryEnded(home, token string, cutoff time.Time) bool {
 	parts := strings.Split(token, "/")
 	if len(parts) != 3 {
 		return true
 	}
-	_, err := os.Stat(filepath.Join(home, "logs", parts[0], fmt.Sprintf("sheet-%s.try-%s.exit", parts[1], parts[2])))
-	return err == nil
+	fi, err := os.Stat(filepath.Join(home, "logs", parts[0], fmt.Sprintf("sheet-%s.try-%s.exit", parts[1], parts[2])))
+	return err == nil && fi.ModTime().Before(cutoff)
 }
 
 // tokenProcs lists every process carrying a sheet token.

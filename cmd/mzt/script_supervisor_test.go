@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,41 @@ import (
 func init() {
 	scriptCmds["supervisors"] = cmdSupervisors
 	scriptCmds["buildmzt"] = cmdBuildMzt
+	scriptCmds["waitconductor"] = cmdWaitConductor
+}
+
+// waitconductor PATH MIN [TIMEOUT]: wait until the number at PATH in
+// `mzt conductor-status --json` is at least MIN (the monitor samples on its
+// own schedule).
+func cmdWaitConductor(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: waitconductor PATH MIN [TIMEOUT]")
+	}
+	min, err := strconv.ParseFloat(args[1], 64)
+	ts.Check(err)
+	timeout := argTimeout(ts, args, 2, 30*time.Second)
+	last := ""
+	if !waitUntil(timeout, func() bool {
+		cmd := mztCmd(ts, "conductor-status", "--json")
+		if g := ts.Getenv("GORACE"); g != "" {
+			cmd.Env = append(cmd.Env, "GORACE="+g)
+		}
+		out, err := cmd.Output()
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		var v any
+		if err := json.Unmarshal(out, &v); err != nil {
+			last = err.Error()
+			return false
+		}
+		last, _ = walkJSON(v, args[0])
+		n, err := strconv.ParseFloat(last, 64)
+		return err == nil && n >= min
+	}) {
+		ts.Fatalf("conductor-status %s = %q after %s, want at least %s", args[0], last, timeout, args[1])
+	}
 }
 
 // buildmzt VERSION FILE: build mzt (as the scripts' own, with -race) with
@@ -33,12 +69,13 @@ func cmdBuildMzt(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// supervisors kill9|count N: kill -9 every supervisor of the home (a crash
-// of the whole conductor tree, after which tries fall back to crash
-// recovery); or check that N supervisors answer on sockets of the home.
+// supervisors kill9|count N|exits N: kill -9 every supervisor of the home
+// (a crash of the whole conductor tree, after which tries fall back to
+// crash recovery); check that N supervisors answer on sockets of the home;
+// or wait until N tries of the home have their exit recorded.
 func cmdSupervisors(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
-		ts.Fatalf("usage: supervisors kill9|count N")
+		ts.Fatalf("usage: supervisors kill9|count N|exits N")
 	}
 	home := ts.Getenv("MARIANNE_HOME")
 	if c := ts.Getenv("MZT_CLONE"); c != "" {
@@ -66,6 +103,18 @@ func cmdSupervisors(ts *testscript.TestScript, neg bool, args []string) {
 		}) {
 			ts.Fatalf("supervisors %v survived SIGKILL", pids)
 		}
+	case "exits":
+		// Wait until at least N tries of the home have their exit recorded.
+		want, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		n := 0
+		if !waitUntil(30*time.Second, func() bool {
+			recs, _ := filepath.Glob(filepath.Join(home, "logs", "*", "sheet-*.try-*.exit"))
+			n = len(recs)
+			return n >= want
+		}) {
+			ts.Fatalf("%d exit records, want %d", n, want)
+		}
 	case "count":
 		want, err := strconv.Atoi(args[1])
 		ts.Check(err)
@@ -73,6 +122,6 @@ func cmdSupervisors(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%d live supervisors %v, want %d", len(pids), pids, want)
 		}
 	default:
-		ts.Fatalf("usage: supervisors kill9|count N")
+		ts.Fatalf("usage: supervisors kill9|count N|exits N")
 	}
 }

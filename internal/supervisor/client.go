@@ -22,12 +22,24 @@ const dialTimeout = 5 * time.Second
 // Client talks to one supervisor.
 type Client struct {
 	Path string // its socket
+	// Gen is this conductor's generation, sent with claims, attaches and
+	// starts (0: a client that only looks).
+	Gen uint64
+	// V is the protocol version spoken to it (0: ProtocolVersion); Find
+	// sets it to an older supervisor's.
+	V int
+	// own, when set, makes the client speak to whatever supervisor own
+	// holds now (Path, Gen and V are then its).
+	own *Own
 }
 
 // ErrRefused wraps a supervisor's refusal (e.g. an unsupported protocol).
 var ErrRefused = errors.New("supervisor refused")
 
 func (c Client) dial(ctx context.Context) (*net.UnixConn, error) {
+	if c.own != nil {
+		return nil, errors.New("supervisor: a followed client must be pinned with Current first")
+	}
 	d := net.Dialer{Timeout: dialTimeout}
 	conn, err := d.DialContext(ctx, "unix", c.Path)
 	if err != nil {
@@ -49,6 +61,7 @@ func (c Client) call(ctx context.Context, req Request) (*Reply, error) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(dialTimeout))
+	req.V = c.V
 	return exchange(conn, bufio.NewReader(conn), req)
 }
 
@@ -74,9 +87,17 @@ func (c Client) Hello(ctx context.Context) (*Reply, error) {
 	return c.call(ctx, Request{Op: OpHello})
 }
 
+// Claim lists the supervisor's tries and, in the same step, makes this
+// conductor's generation its owner: a start sent by an older conductor (one
+// killed with its request still in flight) is refused from then on, so the
+// list is all that runs.
+func (c Client) Claim(ctx context.Context) (*Reply, error) {
+	return c.call(ctx, Request{Op: OpHello, Gen: c.Gen})
+}
+
 // Start forks a try; the exit status will be in spec.ExitPath.
 func (c Client) Start(ctx context.Context, spec TrySpec) (Proc, error) {
-	rep, err := c.call(ctx, Request{Op: OpStart, Try: &spec})
+	rep, err := c.call(ctx, Request{Op: OpStart, Try: &spec, Gen: c.Gen})
 	if err != nil {
 		return Proc{}, err
 	}
@@ -85,6 +106,59 @@ func (c Client) Start(ctx context.Context, spec TrySpec) (Proc, error) {
 	}
 	return *rep.Proc, nil
 }
+
+// Running is a try started by Run, its connection held for its end.
+type Running struct {
+	conn *net.UnixConn
+	r    *bufio.Reader
+}
+
+// Run forks a try as Start does and keeps the connection to wait for its
+// end (Running.Wait): one connection per try instead of two.
+func (c Client) Run(ctx context.Context, spec TrySpec) (Proc, *Running, error) {
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return Proc{}, nil, err
+	}
+	conn.SetDeadline(time.Now().Add(dialTimeout))
+	r := bufio.NewReader(conn)
+	rep, err := exchange(conn, r, Request{V: c.V, Op: OpRun, Try: &spec, Gen: c.Gen})
+	if err != nil {
+		conn.Close()
+		return Proc{}, nil, err
+	}
+	if rep.Proc == nil {
+		conn.Close()
+		return Proc{}, nil, errors.New("supervisor run: no process in the reply")
+	}
+	conn.SetDeadline(time.Time{})
+	return *rep.Proc, &Running{conn: conn, r: r}, nil
+}
+
+// Wait blocks until the try ends, the supervisor dies (an error: the try's
+// fate is then for crash recovery) or ctx ends; the connection is closed
+// on return (the try runs on if it has not ended).
+func (w *Running) Wait(ctx context.Context) (Exit, error) {
+	defer w.conn.Close()
+	stop := context.AfterFunc(ctx, func() { w.conn.Close() })
+	defer stop()
+	var rep Reply
+	err := readFrame(w.r, &rep)
+	switch {
+	case ctx.Err() != nil:
+		return Exit{}, ctx.Err()
+	case err != nil:
+		return Exit{}, fmt.Errorf("supervisor wait: %w", err)
+	case !rep.OK:
+		return Exit{}, fmt.Errorf("%w: %s", ErrRefused, rep.Error)
+	case rep.Exit == nil:
+		return Exit{}, errors.New("supervisor wait: no exit in the reply")
+	}
+	return *rep.Exit, nil
+}
+
+// Close lets go of the try without waiting (it runs on).
+func (w *Running) Close() { w.conn.Close() }
 
 // Stop asks the supervisor to stop a try: SIGTERM to its group, SIGKILL
 // after grace. It returns at once; Wait tells when it ended.
@@ -103,7 +177,7 @@ func (c Client) Wait(ctx context.Context, token string) (Exit, error) {
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	rep, err := exchange(conn, bufio.NewReader(conn), Request{Op: OpWait, Token: token})
+	rep, err := exchange(conn, bufio.NewReader(conn), Request{V: c.V, Op: OpWait, Token: token})
 	if err != nil {
 		if ctx.Err() != nil {
 			return Exit{}, ctx.Err()
@@ -119,29 +193,33 @@ func (c Client) Wait(ctx context.Context, token string) (Exit, error) {
 // Attach holds the supervisor alive until the returned function is called
 // or this process dies (the kernel closes the connection).
 func (c Client) Attach(ctx context.Context) (release func(), err error) {
-	conn, err := c.dial(ctx)
+	a, err := c.AttachWatching(ctx)
 	if err != nil {
 		return nil, err
 	}
-	conn.SetDeadline(time.Now().Add(dialTimeout))
-	if _, err := exchange(conn, bufio.NewReader(conn), Request{Op: OpAttach}); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	conn.SetDeadline(time.Time{})
-	return func() { conn.Close() }, nil
+	return a.Release, nil
 }
 
 // Found is a live supervisor of a home.
 type Found struct {
-	Client
-	Hello *Reply // its answer, or nil when it refused (Err says why)
-	Err   error
+	Client        // V is the protocol version it speaks
+	Hello  *Reply // its answer, or nil when it refused (Err says why)
+	Err    error
 }
+
+// Fenced reports whether the supervisor refuses starts from conductors older
+// than the one that claimed it (protocol 2 and later).
+func (f Found) Fenced() bool { return f.V == 0 || f.V >= 2 }
 
 // Find lists the supervisors whose sockets are in dir, asking each its
 // tries. Sockets nobody listens on are removed: their supervisor is dead.
-func Find(ctx context.Context, dir string) []Found {
+func Find(ctx context.Context, dir string) []Found { return FindClaiming(ctx, dir, 0) }
+
+// FindClaiming is Find by the conductor of generation gen, which claims
+// each supervisor as it lists its tries (see Client.Claim). A supervisor of
+// an older protocol version is spoken to in its version; one outside the
+// versions this code speaks is returned with Err saying why.
+func FindClaiming(ctx context.Context, dir string, gen uint64) []Found {
 	names, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
 	sort.Strings(names)
 	var out []Found
@@ -150,8 +228,17 @@ func Find(ctx context.Context, dir string) []Found {
 		if err != nil || pid <= 0 {
 			continue
 		}
-		c := Client{Path: p}
-		rep, err := c.Hello(ctx)
+		c := Client{Path: p, Gen: gen}
+		rep, err := c.Claim(ctx)
+		if err != nil && rep != nil && rep.V != ProtocolVersion {
+			if rep.V < MinProtocolVersion || rep.V > ProtocolVersion {
+				err = fmt.Errorf("it speaks protocol version %d, this conductor %d to %d: %w",
+					rep.V, MinProtocolVersion, ProtocolVersion, err)
+			} else {
+				c.V = rep.V // an older supervisor: speak its version
+				rep, err = c.Claim(ctx)
+			}
+		}
 		if err != nil && !errors.Is(err, ErrRefused) {
 			if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrNotExist) {
 				os.Remove(p)
@@ -171,6 +258,13 @@ func Find(ctx context.Context, dir string) []Found {
 // its own session, so that the conductor's death or its group's signals do
 // not reach it, and returns once it answers.
 func Spawn(ctx context.Context, exe, dir, version, logPath string) (Client, int, error) {
+	return SpawnNotify(ctx, exe, dir, version, logPath, nil)
+}
+
+// SpawnNotify is Spawn telling started the supervisor's pid as soon as it
+// is forked, before it answers (a conductor's reaper must know it by then:
+// it stops unknown children).
+func SpawnNotify(ctx context.Context, exe, dir, version, logPath string, started func(pid int)) (Client, int, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Client{}, 0, fmt.Errorf("create supervisors folder: %w", err)
 	}
@@ -186,6 +280,9 @@ func Spawn(ctx context.Context, exe, dir, version, logPath string) (Client, int,
 		return Client{}, 0, fmt.Errorf("start supervisor: %w", err)
 	}
 	pid := cmd.Process.Pid
+	if started != nil {
+		started(pid)
+	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }() // reaps it should it fail; it outlives us otherwise
 	c := Client{Path: SocketPath(dir, pid)}

@@ -34,17 +34,34 @@ type orphan struct {
 	kill  time.Time
 }
 
+// sweepGap is the least time between two sweeps a try's end asks for: a
+// sweep walks /proc, and when short tries end by the hundred per second,
+// one sweep per end would cost more than the tries. An escapee is stopped
+// at most this much later.
+const sweepGap = 100 * time.Millisecond
+
 func (s *orphanSweep) loop(quit <-chan struct{}, kick <-chan struct{}) {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
+	var last time.Time
+	var due <-chan time.Time // a kick that came too soon after the last sweep
 	for {
 		select {
 		case <-quit:
 			return
 		case <-tick.C:
+		case <-due:
 		case <-kick:
+			if wait := sweepGap - time.Since(last); wait > 0 {
+				if due == nil {
+					due = time.After(wait)
+				}
+				continue
+			}
 		}
-		s.once(time.Now())
+		due = nil
+		last = time.Now()
+		s.once(last)
 	}
 }
 

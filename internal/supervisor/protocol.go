@@ -28,10 +28,18 @@ import (
 	"io"
 )
 
-// ProtocolVersion is the version of the wire protocol. A request carrying
-// another version is refused with a reason; a conductor that gets such a
-// refusal from an older supervisor falls back to crash recovery for its tries.
-const ProtocolVersion = 1
+// ProtocolVersion is the newest version of the wire protocol, and
+// MinProtocolVersion the oldest this code still speaks, on both sides: a
+// supervisor serves requests of any version in between; a conductor speaks
+// an older supervisor's version (it learns it from the refusal) and falls
+// back to crash recovery for the tries of a supervisor outside the range.
+//
+// Version 2 added conductor generations (Request.Gen): a claiming hello and
+// fenced starts. Version 1 supervisors are adopted without the fence.
+const (
+	ProtocolVersion    = 2
+	MinProtocolVersion = 1
+)
 
 // MaxFrame bounds one request or reply: a try's prompt travels on stdin and
 // may be large, but not unbounded.
@@ -44,6 +52,10 @@ const (
 	OpWait   = "wait"   // reply once the try has ended
 	OpStop   = "stop"   // SIGTERM the try's group, SIGKILL after a grace
 	OpAttach = "attach" // hold the supervisor: it lives while a conductor attaches or a try runs
+	// OpRun is start then wait on one connection (protocol 2): a reply
+	// with the process, then one with the exit. A connection per try
+	// instead of two.
+	OpRun = "run"
 )
 
 // Request is one frame from a conductor.
@@ -53,6 +65,10 @@ type Request struct {
 	Token   string   `json:"token,omitempty"`
 	Try     *TrySpec `json:"try,omitempty"`
 	GraceMS int64    `json:"grace_ms,omitempty"`
+	// Gen is the sender's conductor generation (protocol 2): on hello it
+	// claims the supervisor, on attach and start it must not be older than
+	// the last claim.
+	Gen uint64 `json:"gen,omitempty"`
 }
 
 // Reply is one frame from the supervisor.

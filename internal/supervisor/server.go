@@ -165,15 +165,19 @@ func (s *server) recoverTo(what string) {
 
 // serveConn answers one request; attach and wait hold the connection.
 func (s *server) serveConn(c *net.UnixConn) {
-	r := bufio.NewReaderSize(c, 64<<10)
+	// The default 4 KiB buffer: readFrame gathers a longer frame (a large
+	// prompt) chunk by chunk, and a connection per try makes a 64 KiB
+	// buffer each the supervisor's main source of garbage.
+	r := bufio.NewReader(c)
 	var req Request
 	if err := readFrame(r, &req); err != nil {
 		_ = writeFrame(c, Reply{V: ProtocolVersion, Error: err.Error()})
 		return
 	}
-	if req.V != ProtocolVersion {
+	if req.V < MinProtocolVersion || req.V > ProtocolVersion {
 		_ = writeFrame(c, Reply{V: ProtocolVersion, Error: fmt.Sprintf(
-			"protocol version %d is not supported: this supervisor (mzt %s) speaks %d", req.V, s.cfg.Version, ProtocolVersion)})
+			"protocol version %d is not supported: this supervisor (mzt %s) speaks %d to %d",
+			req.V, s.cfg.Version, MinProtocolVersion, ProtocolVersion)})
 		return
 	}
 	if rep := s.handle(c, r, req); rep != nil {
@@ -187,39 +191,49 @@ func (s *server) handle(c *net.UnixConn, r *bufio.Reader, req Request) *Reply {
 	switch req.Op {
 	case OpHello:
 		ok.PID, ok.Version = os.Getpid(), s.cfg.Version
-		ok.Tries, _ = s.tab.snapshot()
+		if req.Gen == 0 { // a look (conductor-status), not a claim
+			ok.Tries, _ = s.tab.snapshot()
+			return ok
+		}
+		tries, err := s.tab.claim(req.Gen)
+		if err != nil {
+			return fail(err.Error())
+		}
+		s.cfg.Log.Info("claimed by a conductor", "generation", req.Gen, "tries", len(tries))
+		ok.Tries = tries
 		return ok
 	case OpStart:
 		if req.Try == nil {
 			return fail("start without a try")
 		}
-		tr, err := s.tab.start(*req.Try)
+		tr, err := s.tab.start(*req.Try, req.Gen)
 		if err != nil {
+			s.logFenced(err, req)
 			return fail(err.Error())
 		}
 		p := tr.proc
 		ok.Proc = &p
 		return ok
+	case OpRun:
+		if req.Try == nil {
+			return fail("run without a try")
+		}
+		tr, err := s.tab.start(*req.Try, req.Gen)
+		if err != nil {
+			s.logFenced(err, req)
+			return fail(err.Error())
+		}
+		p := tr.proc
+		if err := writeFrame(c, &Reply{V: ProtocolVersion, OK: true, Proc: &p}); err != nil {
+			return nil // the conductor went: the try runs on, for whoever adopts it
+		}
+		return s.waitOn(c, r, tr)
 	case OpWait:
 		tr := s.tab.lookup(req.Token)
 		if tr == nil {
 			return fail("no try " + req.Token)
 		}
-		gone := make(chan struct{})
-		go func() { // the conductor hanging up ends the wait
-			defer close(gone)
-			_, _ = r.ReadByte()
-		}()
-		select {
-		case <-tr.ended:
-		case <-gone:
-			return fail("the conductor left")
-		}
-		ok.Exit, ok.Proc = tr.exit, &tr.proc
-		if err := writeFrame(c, ok); err == nil {
-			s.tab.collect(req.Token)
-		}
-		return nil
+		return s.waitOn(c, r, tr)
 	case OpStop:
 		tr := s.tab.lookup(req.Token)
 		if tr == nil {
@@ -228,6 +242,9 @@ func (s *server) handle(c *net.UnixConn, r *bufio.Reader, req Request) *Reply {
 		s.tab.stopTry(tr, time.Duration(req.GraceMS)*time.Millisecond)
 		return ok
 	case OpAttach:
+		if err := s.tab.own(req.Gen); err != nil {
+			return fail(err.Error())
+		}
 		s.attach <- 1
 		defer func() { s.attach <- -1 }()
 		if err := writeFrame(c, ok); err != nil {
@@ -237,6 +254,36 @@ func (s *server) handle(c *net.UnixConn, r *bufio.Reader, req Request) *Reply {
 		return nil
 	}
 	return fail("unknown op " + strconv.Quote(req.Op))
+}
+
+// logFenced names a start refused because a newer conductor claimed the
+// supervisor (a request its killed predecessor sent).
+func (s *server) logFenced(err error, req Request) {
+	var f errFenced
+	if errors.As(err, &f) {
+		s.cfg.Log.Info("refused a start from an older conductor", "try", req.Try.Token, "generation", f.gen, "owner", f.fence)
+	}
+}
+
+// waitOn answers once tr has ended and forgets it (a conductor has its
+// exit); the conductor hanging up ends the wait, not the try.
+func (s *server) waitOn(c *net.UnixConn, r *bufio.Reader, tr *try) *Reply {
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		defer s.recoverTo("wait hang-up")
+		_, _ = r.ReadByte()
+	}()
+	select {
+	case <-tr.ended:
+	case <-gone:
+		return fail("the conductor left")
+	}
+	ok := &Reply{V: ProtocolVersion, OK: true, Exit: tr.exit, Proc: &tr.proc}
+	if err := writeFrame(c, ok); err == nil {
+		s.tab.collect(tr.spec.Token)
+	}
+	return nil
 }
 
 func fail(msg string) *Reply { return &Reply{V: ProtocolVersion, Error: msg} }

@@ -261,7 +261,7 @@ func TestOtherProtocolVersionRefused(t *testing.T) {
 	}
 	defer conn.Close()
 	_, err = exchange(conn.(*net.UnixConn), bufio.NewReader(conn), Request{V: ProtocolVersion + 1, Op: OpHello})
-	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "protocol version 2 is not supported") {
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), fmt.Sprintf("protocol version %d is not supported", ProtocolVersion+1)) {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -38,6 +38,40 @@ type table struct {
 	wake    chan struct{}   // a child exists: the reap loop may wait
 	idle    chan struct{}   // signalled whenever a try ends
 	sweep   chan struct{}   // likewise, for the orphan sweep
+	// fence is the generation of the newest conductor that claimed or
+	// attached: starts from older ones are refused. Checked under mu, as
+	// the fork and the listing are, so a claim's list is exactly what runs.
+	fence uint64
+}
+
+// errFenced refuses a conductor older than the supervisor's owner.
+type errFenced struct{ gen, fence uint64 }
+
+func (e errFenced) Error() string {
+	return fmt.Sprintf("conductor generation %d is older than generation %d, which now owns this supervisor", e.gen, e.fence)
+}
+
+// claim makes gen the owner and lists the tries, in one step: no start of
+// an older generation can land after the list is taken.
+func (t *table) claim(gen uint64) ([]TryInfo, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if gen < t.fence {
+		return nil, errFenced{gen, t.fence}
+	}
+	t.fence = gen
+	return t.listLocked(), nil
+}
+
+// own raises the fence to gen (an attach); an older gen is refused.
+func (t *table) own(gen uint64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if gen < t.fence {
+		return errFenced{gen, t.fence}
+	}
+	t.fence = gen
+	return nil
 }
 
 func newTable() *table {
@@ -47,12 +81,20 @@ func newTable() *table {
 
 // start forks spec's instrument in its own process group with its output
 // files; it returns once the try is registered.
-func (t *table) start(spec TrySpec) (*try, error) {
+func (t *table) start(spec TrySpec, gen uint64) (*try, error) {
 	if len(spec.Argv) == 0 || !filepath.IsAbs(spec.Argv[0]) {
 		return nil, errors.New("argv[0] must be an absolute path")
 	}
 	if spec.Token == "" || spec.ExitPath == "" {
 		return nil, errors.New("a try needs a token and an exit path")
+	}
+	// Checked again under mu below; checked here too so that a fenced
+	// request does not even create (or truncate) the try's output files.
+	t.mu.Lock()
+	fence := t.fence
+	t.mu.Unlock()
+	if gen < fence {
+		return nil, errFenced{gen, fence}
 	}
 	files, stdinW, err := openFiles(spec)
 	defer func() {
@@ -80,6 +122,22 @@ func (t *table) start(spec TrySpec) (*try, error) {
 	}
 
 	t.mu.Lock()
+	if gen < t.fence {
+		fence := t.fence
+		t.mu.Unlock()
+		if stdinW != nil {
+			stdinW.Close()
+		}
+		// Claimed while its files were being opened: they were made for a
+		// try that never runs (its name is its own; the new conductor runs
+		// the sheet as another try).
+		for _, p := range []string{spec.StdoutPath, spec.StderrPath} {
+			if p != "" {
+				os.Remove(p)
+			}
+		}
+		return nil, errFenced{gen, fence}
+	}
 	if _, dup := t.byToken[spec.Token]; dup {
 		t.mu.Unlock()
 		if stdinW != nil {
@@ -314,10 +372,14 @@ func (t *table) collect(token string) {
 func (t *table) snapshot() (out []TryInfo, live int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.listLocked(), len(t.live)
+}
+
+func (t *table) listLocked() (out []TryInfo) {
 	for _, tr := range t.byToken {
 		out = append(out, TryInfo{Spec: redact(tr.spec), Proc: tr.proc, Exit: tr.exit})
 	}
-	return out, len(t.live)
+	return out
 }
 
 // redact drops what a listing need not carry (the prompt, the environment).

@@ -37,6 +37,8 @@ type conductorStatusJSON struct {
 	DailyBudgetUSD *float64 `json:"daily_budget_usd"` // [budget] daily_usd; null: none
 	// Supervisors hold the running sheets across restarts of the conductor.
 	Supervisors []supervisorJSON `json:"supervisors"`
+	// SupervisorNote: why sheets run in the conductor's process, when they do.
+	SupervisorNote string `json:"supervisor_note,omitempty"`
 }
 
 type supervisorJSON struct {
@@ -73,7 +75,7 @@ func (c *ConductorStatusCmd) Run(g *Globals) error {
 			QueuedJobs: st.QueuedJobs, RunningSheets: st.RunningSheets, MemoryMB: round1(st.MemoryMb),
 			MemoryLimitMB: st.MemoryLimitMb, ChildProcesses: st.ChildProcesses, ProcessLimit: st.ProcessLimit,
 			Pressure: st.Pressure, PressureNote: st.MonitorNote, Isolation: st.Isolation,
-			Supervisors: supervisorsJSON(st.Supervisors),
+			Supervisors: supervisorsJSON(st.Supervisors), SupervisorNote: st.GetSupervisorNote(),
 		})
 	}
 	var b strings.Builder
@@ -98,6 +100,9 @@ func (c *ConductorStatusCmd) Run(g *Globals) error {
 	fmt.Fprintf(&b, "  isolation  %s\n", st.Isolation)
 	fmt.Fprintf(&b, "  spend      %s today%s\n", usd(st.GetSpentTodayUsd(), true), dailyBudgetText(st))
 	writeSupervisors(&b, st.Supervisors)
+	if n := st.GetSupervisorNote(); n != "" {
+		fmt.Fprintf(&b, "             %s\n", n)
+	}
 	fmt.Fprintf(&b, "  socket     %s\n  log        %s\n", st.Socket, st.LogPath)
 	g.printf("%s", b.String())
 	return nil

@@ -6,6 +6,7 @@
 //	go run ./cmd/mzt-bench soak [-cycles 10] [-sheets 50]
 //	go run ./cmd/mzt-bench soak -burst [-cycles 40] [-jobs 4] [-sheets 10]
 //	go run ./cmd/mzt-bench profiler-cost
+//	go run ./cmd/mzt-bench history [-n 20] [-jobs 10000] [-sheets 10000]
 //	go run ./cmd/mzt-bench remote [-n 50]   (or api: the same rows)
 //
 // It also serves as the floor client: `mzt-bench floor-client SOCKET` dials
@@ -75,6 +76,19 @@ func main() {
 		fs.Parse(os.Args[2:])
 		if err := trivialOnly(*mzt, *sheets, *parallel); err != nil {
 			fmt.Fprintln(os.Stderr, "mzt-bench trivial:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "history" {
+		fs := flag.NewFlagSet("history", flag.ExitOnError)
+		mzt := fs.String("mzt", "", "mzt binary (default: build it)")
+		n := fs.Int("n", 20, "repetitions of each command")
+		jobs := fs.Int("jobs", 10000, "finished jobs in the history")
+		sheets := fs.Int("sheets", 10000, "sheets of the big jobs status reads")
+		fs.Parse(os.Args[2:])
+		if err := historyOnly(*mzt, *n, *jobs, *sheets); err != nil {
+			fmt.Fprintln(os.Stderr, "mzt-bench history:", err)
 			os.Exit(1)
 		}
 		return

@@ -182,7 +182,7 @@ func submit(g *Globals, sc *score.Score, req *messages.SubmitJobRequest, wait, a
 		return err
 	}
 	if asJSON {
-		if err := g.printJSON(jobStatusJSON(st)); err != nil {
+		if err := g.printJobStatusJSON(st); err != nil {
 			return err
 		}
 	}

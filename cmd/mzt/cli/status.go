@@ -45,7 +45,7 @@ func (c *StatusCmd) once(g *Globals) error {
 		return err
 	}
 	if c.JSON {
-		return g.printJSON(jobStatusJSON(st))
+		return g.printJobStatusJSON(st)
 	}
 	var b strings.Builder
 	shown, hidden := shownSheets(st.GetSheets(), c.AllSheets)
@@ -133,16 +133,7 @@ func (c *ListCmd) Run(g *Globals) error {
 		return err
 	}
 	if c.JSON {
-		jobs := make([]jobJSON, 0, len(list.GetJobs()))
-		for _, j := range list.GetJobs() {
-			jobs = append(jobs, toJobJSON(j))
-		}
-		return g.printJSON(struct {
-			Schema     string    `json:"schema"`
-			Jobs       []jobJSON `json:"jobs"`
-			Older      int64     `json:"older,omitempty"`
-			NextCursor string    `json:"next_cursor,omitempty"`
-		}{schema, jobs, list.GetOlder(), list.GetNextCursor()})
+		return g.printJobListJSON(list)
 	}
 	var b strings.Builder
 	writeJobTableWith(&b, list.GetJobs(), c.All)

@@ -86,29 +86,37 @@ func (a *Actor) logPlan(ctx actor.Context, m *logPlanRequest) {
 
 func (a *Actor) list(ctx actor.Context, m *messages.ListJobsRequest) {
 	active := make([]*messages.JobInfo, 0, len(a.jobs))
-	ids := map[string]bool{}
+	ids := make([]string, 0, len(a.jobs))
 	for id, e := range a.jobs {
 		active = append(active, e.info)
-		ids[id] = true
+		ids = append(ids, id)
 	}
 	if !m.GetAll() {
-		ctx.Respond(listPage(active, m))
+		ctx.Respond(listPage(active, nil, 0, m))
 		return
 	}
+	q, err := finishedQuery(m, ids)
+	if err != nil {
+		ctx.Respond(badCursor(err))
+		return
+	}
+	type finishedPage struct {
+		jobs  []*messages.JobInfo
+		total int
+	}
 	f := ctx.RequestFuture(a.deps.Store, &store.Query{Fn: func(qctx context.Context, db *store.DB) (any, error) {
-		rows, counts, usage, err := db.FinishedJobsUsage(qctx, ids)
+		rows, total, err := db.FinishedPage(qctx, q)
 		if err != nil {
 			return nil, err
 		}
-		out := make([]*messages.JobInfo, 0, len(rows))
-		for _, r := range rows {
-			info := jobInfo(r, nil)
-			c := counts[r.RunKey]
-			info.SheetsCompleted, info.SheetsFailed = int64(c[messages.SheetCompleted]), int64(c[messages.SheetFailed])
-			setUsage(info, usage[r.RunKey])
-			out = append(out, info)
+		out := make([]*messages.JobInfo, len(rows))
+		for i, r := range rows {
+			info := jobHeader(r.Job)
+			info.SheetsCompleted, info.SheetsFailed = int64(r.Completed), int64(r.Failed)
+			setUsage(info, r.Usage)
+			out[i] = info
 		}
-		return out, nil
+		return finishedPage{out, total}, nil
 	}}, 30*time.Second)
 	ctx.ReenterAfter(f, func(res any, err error) {
 		qr, _ := res.(*store.QueryResult)
@@ -119,7 +127,8 @@ func (a *Actor) list(ctx actor.Context, m *messages.ListJobsRequest) {
 			ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "", "list jobs: %v", err))
 			return
 		}
-		ctx.Respond(listPage(append(active, qr.Value.([]*messages.JobInfo)...), m))
+		p := qr.Value.(finishedPage)
+		ctx.Respond(listPage(active, p.jobs, p.total, m))
 	})
 }
 

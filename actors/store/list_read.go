@@ -40,7 +40,9 @@ func (db *DB) FinishedPage(ctx context.Context, q FinishedQuery) (jobs []ListedJ
 	if q.Exclude == nil {
 		exclude = []byte("[]")
 	}
-	where := `WHERE j.status IN ('completed','failed','cancelled')
+	// "+j.status": not by the status index, which would leave every
+	// finished job to sort; jobs_by_created walks them newest first.
+	where := `WHERE +j.status IN ('completed','failed','cancelled')
 		AND j.run = (SELECT max(run) FROM jobs WHERE job_id = j.job_id)
 		AND j.job_id NOT IN (SELECT value FROM json_each(?1))
 		AND (NOT ?2 OR j.created_at < ?3 OR (j.created_at = ?3 AND j.job_id < ?4))`

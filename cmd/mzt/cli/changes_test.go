@@ -224,3 +224,36 @@ func TestWaitJobStreamEndIsLostConductor(t *testing.T) {
 		t.Fatal("the wait did not end with the stream")
 	}
 }
+
+// status --watch shows the job again when an event says it changed, and
+// ends with it; without events it reads nothing (it read every second).
+func TestWatchReadsStatusOnEventsOnly(t *testing.T) {
+	f, sock := newEventConductor(t)
+	f.set("running", 0, 2)
+	g, out := eventGlobals(context.Background(), sock)
+	c := &StatusCmd{Job: "j"}
+	done := make(chan error, 1)
+	go func() { done <- c.watchOnce(g, g.reconnector(0)) }()
+	waitUntilTrue(t, "the event stream", func() bool { return f.streamsOpen() == 1 })
+	waitUntilTrue(t, "the first read", func() bool { return f.reads.Load() >= 1 })
+	time.Sleep(1500 * time.Millisecond)
+	if n := f.reads.Load(); n != 1 {
+		t.Fatalf("%d status reads in 1.5 s without events, want 1", n)
+	}
+	f.set("completed", 2, 2)
+	f.publish(&messages.Event{Kind: "job.status", JobId: "j", Status: "completed"})
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watch did not end with the job")
+	}
+	if n := f.reads.Load(); n != 2 {
+		t.Errorf("%d status reads, want 2", n)
+	}
+	if got := strings.Count(out.String(), "job j · "); got != 2 {
+		t.Errorf("printed %d snapshots, want 2 (running, completed):\n%s", got, out.String())
+	}
+}

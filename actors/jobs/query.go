@@ -18,8 +18,14 @@ func notFound(id string) *messages.Error {
 // fromStore answers a request about a job that is not active by reading its
 // latest run, without blocking this mailbox.
 func (a *Actor) fromStore(ctx actor.Context, jobID string, answer func(run store.Run) any) {
+	a.fromStoreWith(ctx, jobID, (*store.DB).LatestRun, answer)
+}
+
+// fromStoreWith is fromStore reading the run with read.
+func (a *Actor) fromStoreWith(ctx actor.Context, jobID string, read func(*store.DB, context.Context, string) (store.Run, bool, error),
+	answer func(run store.Run) any) {
 	f := ctx.RequestFuture(a.deps.Store, &store.Query{Fn: func(qctx context.Context, db *store.DB) (any, error) {
-		run, ok, err := db.LatestRun(qctx, jobID)
+		run, ok, err := read(db, qctx, jobID)
 		if !ok && err == nil {
 			return nil, nil
 		}
@@ -61,7 +67,9 @@ func (a *Actor) jobStatus(ctx actor.Context, m *messages.JobStatusRequest) {
 		ctx.Forward(e.pid)
 		return
 	}
-	a.fromStore(ctx, m.GetJobId(), func(run store.Run) any {
+	// Only what status shows is read: a finished run of many sheets is
+	// most of its cost.
+	a.fromStoreWith(ctx, m.GetJobId(), (*store.DB).StatusRun, func(run store.Run) any {
 		return &messages.JobStatus{Job: jobInfo(run.Job, run.Sheets), Sheets: sheetInfos(run.Sheets)}
 	})
 }

@@ -61,7 +61,7 @@ func (a *Actor) jobStatus(ctx actor.Context, m *messages.JobStatusRequest) {
 	}
 	if e := a.jobs[m.GetJobId()]; e != nil {
 		if e.final != nil {
-			ctx.Respond(e.final)
+			ctx.Respond(statusFor(m, e.final))
 			return
 		}
 		ctx.Forward(e.pid)
@@ -70,8 +70,16 @@ func (a *Actor) jobStatus(ctx actor.Context, m *messages.JobStatusRequest) {
 	// Only what status shows is read: a finished run of many sheets is
 	// most of its cost.
 	a.fromStoreWith(ctx, m.GetJobId(), (*store.DB).StatusRun, func(run store.Run) any {
-		return &messages.JobStatus{Job: jobInfo(run.Job, run.Sheets), Sheets: sheetInfos(run.Sheets)}
+		return statusFor(m, &messages.JobStatus{Job: jobInfo(run.Job, run.Sheets), Sheets: sheetInfos(run.Sheets)})
 	})
+}
+
+// statusFor is st as m asks for it: brief, or whole.
+func statusFor(m *messages.JobStatusRequest, st *messages.JobStatus) *messages.JobStatus {
+	if m.GetBrief() {
+		return messages.Brief(st)
+	}
+	return st
 }
 
 func (a *Actor) logPlan(ctx actor.Context, m *logPlanRequest) {

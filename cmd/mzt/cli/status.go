@@ -69,7 +69,9 @@ func (c *StatusCmd) fetch(g *Globals) (statusView, error) {
 			return sheetDetail(g, c.Job, c.Sheet, c.JSON)
 		}}, nil
 	}
-	st, err := jobStatus(g, c.Job)
+	// The text view of a big job lists the sheets that need a look: the
+	// conductor leaves the others out and counts them.
+	st, err := jobStatusOf(g, &messages.JobStatusRequest{JobId: c.Job, Brief: !c.JSON && !c.AllSheets})
 	if err != nil {
 		return statusView{}, err
 	}
@@ -78,7 +80,7 @@ func (c *StatusCmd) fetch(g *Globals) (statusView, error) {
 			return g.printJobStatusJSON(st)
 		}
 		var b strings.Builder
-		shown, hidden := shownSheets(st.GetSheets(), c.AllSheets)
+		shown, hidden := shownSheets(st, c.AllSheets)
 		writeJobDetail(&b, &messages.JobStatus{Job: st.GetJob(), Sheets: shown})
 		b.WriteString(hiddenSummary(hidden, c.Job))
 		g.printf("%s", newTextStyles(g.env.Stdout).paint(b.String()))
@@ -87,9 +89,13 @@ func (c *StatusCmd) fetch(g *Globals) (statusView, error) {
 }
 
 func jobStatus(g *Globals, id string) (*messages.JobStatus, error) {
-	st, err := call[*messages.JobStatus](g, g.ctx, &messages.JobStatusRequest{JobId: id})
+	return jobStatusOf(g, &messages.JobStatusRequest{JobId: id})
+}
+
+func jobStatusOf(g *Globals, req *messages.JobStatusRequest) (*messages.JobStatus, error) {
+	st, err := call[*messages.JobStatus](g, g.ctx, req)
 	if errors.Is(err, client.ErrJobNotFound) {
-		return nil, failf(exitFailed, "mzt list --all", "job %s not found", id)
+		return nil, failf(exitFailed, "mzt list --all", "job %s not found", req.GetJobId())
 	}
 	return st, err
 }

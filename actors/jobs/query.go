@@ -18,12 +18,12 @@ func notFound(id string) *messages.Error {
 // fromStore answers a request about a job that is not active by reading its
 // latest run, without blocking this mailbox.
 func (a *Actor) fromStore(ctx actor.Context, jobID string, answer func(run store.Run) any) {
-	a.fromStoreWith(ctx, jobID, (*store.DB).LatestRun, answer)
+	fromStoreAs(a, ctx, jobID, (*store.DB).LatestRun, answer)
 }
 
-// fromStoreWith is fromStore reading the run with read.
-func (a *Actor) fromStoreWith(ctx actor.Context, jobID string, read func(*store.DB, context.Context, string) (store.Run, bool, error),
-	answer func(run store.Run) any) {
+// fromStoreAs is fromStore reading the run with read.
+func fromStoreAs[T any](a *Actor, ctx actor.Context, jobID string, read func(*store.DB, context.Context, string) (T, bool, error),
+	answer func(run T) any) {
 	f := ctx.RequestFuture(a.deps.Store, &store.Query{Fn: func(qctx context.Context, db *store.DB) (any, error) {
 		run, ok, err := read(db, qctx, jobID)
 		if !ok && err == nil {
@@ -41,7 +41,7 @@ func (a *Actor) fromStoreWith(ctx actor.Context, jobID string, read func(*store.
 		case qr.Value == nil:
 			ctx.Respond(notFound(jobID))
 		default:
-			ctx.Respond(answer(qr.Value.(store.Run)))
+			ctx.Respond(answer(qr.Value.(T)))
 		}
 	})
 }
@@ -68,10 +68,32 @@ func (a *Actor) jobStatus(ctx actor.Context, m *messages.JobStatusRequest) {
 		return
 	}
 	// Only what status shows is read: a finished run of many sheets is
-	// most of its cost.
-	a.fromStoreWith(ctx, m.GetJobId(), (*store.DB).StatusRun, func(run store.Run) any {
-		return statusFor(m, &messages.JobStatus{Job: jobInfo(run.Job, run.Sheets), Sheets: sheetInfos(run.Sheets)})
+	// most of its cost; a brief status of a big run reads only the sheets
+	// that need a look.
+	if m.GetBrief() {
+		fromStoreAs(a, ctx, m.GetJobId(), func(db *store.DB, qctx context.Context, id string) (store.BriefRun, bool, error) {
+			return db.StatusRunBrief(qctx, id, messages.BriefSheets)
+		}, func(br store.BriefRun) any { return briefStatus(br) })
+		return
+	}
+	fromStoreAs(a, ctx, m.GetJobId(), (*store.DB).StatusRun, func(run store.Run) any {
+		return &messages.JobStatus{Job: jobInfo(run.Job, run.Sheets), Sheets: sheetInfos(run.Sheets)}
 	})
+}
+
+// briefStatus is the brief status of a run read with StatusRunBrief: its
+// counts from the run's tallies, as only some of its sheets were read
+// (running ones always are: they need a look).
+func briefStatus(br store.BriefRun) *messages.JobStatus {
+	info := jobHeader(br.Run.Job)
+	for i := range br.Run.Sheets {
+		if br.Run.Sheets[i].Status == messages.SheetRunning {
+			info.SheetsRunning++
+		}
+	}
+	info.SheetsCompleted, info.SheetsFailed = int64(br.Completed), int64(br.Failed)
+	setUsage(info, br.Usage)
+	return &messages.JobStatus{Job: info, Sheets: sheetInfos(br.Run.Sheets), Quiet: br.Quiet}
 }
 
 // statusFor is st as m asks for it: brief, or whole.

@@ -53,9 +53,9 @@ func (db *DB) FinishedPage(ctx context.Context, q FinishedQuery) (jobs []ListedJ
 	args := []any{string(exclude), q.Before, q.BeforeNanos, q.BeforeID, limit}
 	rows, err := db.read.QueryContext(ctx, `SELECT j.job_id, j.run, j.name, j.status, j.user_paused, j.score_path,
 		j.workspace, j.created_at, j.started_at, j.finished_at, j.sheets_total, j.error, j.priority, j.group_name,
-		j.budget_usd, j.pause_reason, j.tally_completed, j.tally_failed, j.tally_cost_usd, j.tally_cost_reports,
-		j.tally_input_tokens, j.tally_output_tokens, j.tally_token_reports
-		FROM jobs j `+where+` ORDER BY j.created_at DESC, j.job_id DESC LIMIT ?5`, args...)
+		j.budget_usd, j.pause_reason, t.completed, t.failed, t.cost_usd, t.cost_reports,
+		t.input_tokens, t.output_tokens, t.token_reports
+		FROM jobs j JOIN run_tallies t ON t.run_key = j.run_key `+where+` ORDER BY j.created_at DESC, j.job_id DESC LIMIT ?5`, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list finished jobs: %w", err)
 	}

@@ -109,9 +109,9 @@ func (db *DB) StatusRunBrief(ctx context.Context, jobID string, whole int) (br B
 		return BriefRun{}, false, fmt.Errorf("read job %s: %w", jobID, err)
 	}
 	var n, costReports, tokenReports int
-	if err := db.read.QueryRowContext(ctx, `SELECT tally_completed, tally_failed, tally_cost_usd, tally_cost_reports,
-		tally_input_tokens, tally_output_tokens, tally_token_reports, (SELECT count(*) FROM sheets WHERE run_key = ?1)
-		FROM jobs WHERE run_key = ?1`, j.RunKey).Scan(&br.Completed, &br.Failed, &br.Usage.CostUSD, &costReports,
+	if err := db.read.QueryRowContext(ctx, `SELECT completed, failed, cost_usd, cost_reports,
+		input_tokens, output_tokens, token_reports, (SELECT count(*) FROM sheets WHERE run_key = ?1)
+		FROM run_tallies WHERE run_key = ?1`, j.RunKey).Scan(&br.Completed, &br.Failed, &br.Usage.CostUSD, &costReports,
 		&br.Usage.InputTokens, &br.Usage.OutputTokens, &tokenReports, &n); err != nil {
 		return BriefRun{}, false, fmt.Errorf("read the tallies of %s: %w", jobID, err)
 	}

@@ -27,8 +27,8 @@ func (a tallies) equal(b tallies) bool {
 // checkTallies compares every run's stored tallies with a count over its sheets.
 func checkTallies(t *testing.T, db *DB, when string) {
 	t.Helper()
-	rows, err := db.read.Query(`SELECT j.run_key, j.tally_completed, j.tally_failed, j.tally_cost_usd, j.tally_cost_reports,
-		j.tally_input_tokens, j.tally_output_tokens, j.tally_token_reports,
+	rows, err := db.read.Query(`SELECT j.run_key, t.completed, t.failed, t.cost_usd, t.cost_reports,
+		t.input_tokens, t.output_tokens, t.token_reports,
 		(SELECT count(*) FROM sheets s WHERE s.run_key = j.run_key AND s.status = 'completed'),
 		(SELECT count(*) FROM sheets s WHERE s.run_key = j.run_key AND s.status = 'failed'),
 		(SELECT coalesce(sum(cost_usd), 0) FROM sheets s WHERE s.run_key = j.run_key AND s.cost_known),
@@ -36,7 +36,7 @@ func checkTallies(t *testing.T, db *DB, when string) {
 		(SELECT coalesce(sum(input_tokens), 0) FROM sheets s WHERE s.run_key = j.run_key AND s.tokens_known),
 		(SELECT coalesce(sum(output_tokens), 0) FROM sheets s WHERE s.run_key = j.run_key AND s.tokens_known),
 		(SELECT count(*) FROM sheets s WHERE s.run_key = j.run_key AND s.tokens_known)
-		FROM jobs j`)
+		FROM jobs j JOIN run_tallies t ON t.run_key = j.run_key`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestTallyMigrationCountsStoredSheets(t *testing.T) {
 	db := openDB(t, path, discardLog())
 	defer db.Close()
 	var completed int
-	if err := db.read.QueryRow(`SELECT tally_completed FROM jobs WHERE run_key = 'frozen-job.1'`).Scan(&completed); err != nil {
+	if err := db.read.QueryRow(`SELECT completed FROM run_tallies WHERE run_key = 'frozen-job.1'`).Scan(&completed); err != nil {
 		t.Fatal(err)
 	}
 	if completed == 0 {

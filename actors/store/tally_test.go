@@ -72,7 +72,7 @@ func TestTalliesFollowSheets(t *testing.T) {
 	}
 	var keys []string
 	ctx := context.Background()
-	for step := range 400 {
+	for step := range 150 {
 		var what string
 		switch op := r.IntN(10); {
 		case op == 0 || len(keys) == 0:

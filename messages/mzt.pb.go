@@ -1851,9 +1851,13 @@ func (x *SubmitJobResponse) GetRerun() bool {
 }
 
 type JobStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Sheet         int64                  `protobuf:"varint,100,opt,name=sheet,proto3" json:"sheet,omitempty"` // > 0: the detail of this sheet, with every try (JobStatus.tries)
+	state protoimpl.MessageState `protogen:"open.v1"`
+	JobId string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Sheet int64                  `protobuf:"varint,100,opt,name=sheet,proto3" json:"sheet,omitempty"` // > 0: the detail of this sheet, with every try (JobStatus.tries)
+	// A job of more than 100 sheets answers with the sheets that need a look
+	// only (not completed, pending or skipped, or stalled or noted), and
+	// counts the rest in JobStatus.quiet: the text view of a big job.
+	Brief         bool `protobuf:"varint,1000,opt,name=brief,proto3" json:"brief,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1900,6 +1904,13 @@ func (x *JobStatusRequest) GetSheet() int64 {
 		return x.Sheet
 	}
 	return 0
+}
+
+func (x *JobStatusRequest) GetBrief() bool {
+	if x != nil {
+		return x.Brief
+	}
+	return false
 }
 
 // TryInfo is one try of a sheet, for the sheet detail view.
@@ -2765,7 +2776,8 @@ type JobStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Job           *JobInfo               `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
 	Sheets        []*SheetInfo           `protobuf:"bytes,2,rep,name=sheets,proto3" json:"sheets,omitempty"`
-	Tries         []*TryInfo             `protobuf:"bytes,100,rep,name=tries,proto3" json:"tries,omitempty"` // with JobStatusRequest.sheet: that sheet's tries, oldest first
+	Tries         []*TryInfo             `protobuf:"bytes,100,rep,name=tries,proto3" json:"tries,omitempty"`                                                                             // with JobStatusRequest.sheet: that sheet's tries, oldest first
+	Quiet         map[string]int64       `protobuf:"bytes,1000,rep,name=quiet,proto3" json:"quiet,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // with JobStatusRequest.brief: the sheets left out, by status
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2817,6 +2829,13 @@ func (x *JobStatus) GetSheets() []*SheetInfo {
 func (x *JobStatus) GetTries() []*TryInfo {
 	if x != nil {
 		return x.Tries
+	}
+	return nil
+}
+
+func (x *JobStatus) GetQuiet() map[string]int64 {
+	if x != nil {
+		return x.Quiet
 	}
 	return nil
 }
@@ -4600,10 +4619,11 @@ const file_mzt_proto_rawDesc = "" +
 	"\vsheets_kept\x18\xc9\x01 \x01(\x03R\n" +
 	"sheetsKept\x12\"\n" +
 	"\fprevious_run\x18\xca\x01 \x01(\x03R\vpreviousRun\x12\x15\n" +
-	"\x05rerun\x18\xcb\x01 \x01(\bR\x05rerun\"?\n" +
+	"\x05rerun\x18\xcb\x01 \x01(\bR\x05rerun\"V\n" +
 	"\x10JobStatusRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
-	"\x05sheet\x18d \x01(\x03R\x05sheet\"\x84\x04\n" +
+	"\x05sheet\x18d \x01(\x03R\x05sheet\x12\x15\n" +
+	"\x05brief\x18\xe8\a \x01(\bR\x05brief\"\x84\x04\n" +
 	"\aTryInfo\x12\x10\n" +
 	"\x03try\x18\x01 \x01(\x03R\x03try\x12\x18\n" +
 	"\acounted\x18\x02 \x01(\bR\acounted\x12\x18\n" +
@@ -4715,11 +4735,16 @@ const file_mzt_proto_rawDesc = "" +
 	"\x11has_cost_estimate\x18\xd4\x02 \x01(\bR\x0fhasCostEstimate\x12+\n" +
 	"\x11cost_estimate_usd\x18\xd5\x02 \x01(\x01R\x0fcostEstimateUsd\x122\n" +
 	"\x15cost_estimate_low_usd\x18\xd6\x02 \x01(\x01R\x12costEstimateLowUsd\x124\n" +
-	"\x16cost_estimate_high_usd\x18\xd7\x02 \x01(\x01R\x13costEstimateHighUsd\"\x80\x01\n" +
+	"\x16cost_estimate_high_usd\x18\xd7\x02 \x01(\x01R\x13costEstimateHighUsd\"\xef\x01\n" +
 	"\tJobStatus\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.mzt.v1.JobInfoR\x03job\x12)\n" +
 	"\x06sheets\x18\x02 \x03(\v2\x11.mzt.v1.SheetInfoR\x06sheets\x12%\n" +
-	"\x05tries\x18d \x03(\v2\x0f.mzt.v1.TryInfoR\x05tries\"S\n" +
+	"\x05tries\x18d \x03(\v2\x0f.mzt.v1.TryInfoR\x05tries\x123\n" +
+	"\x05quiet\x18\xe8\a \x03(\v2\x1c.mzt.v1.JobStatus.QuietEntryR\x05quiet\x1a8\n" +
+	"\n" +
+	"QuietEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"S\n" +
 	"\x0fListJobsRequest\x12\x10\n" +
 	"\x03all\x18\x01 \x01(\bR\x03all\x12\x15\n" +
 	"\x05limit\x18\xbc\x05 \x01(\rR\x05limit\x12\x17\n" +
@@ -4903,7 +4928,7 @@ func file_mzt_proto_rawDescGZIP() []byte {
 }
 
 var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
@@ -4951,6 +4976,7 @@ var file_mzt_proto_goTypes = []any{
 	(*GroupRequest)(nil),           // 43: mzt.v1.GroupRequest
 	(*GroupInfo)(nil),              // 44: mzt.v1.GroupInfo
 	(*GroupList)(nil),              // 45: mzt.v1.GroupList
+	nil,                            // 46: mzt.v1.JobStatus.QuietEntry
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
@@ -4991,24 +5017,25 @@ var file_mzt_proto_depIdxs = []int32{
 	22, // 35: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
 	21, // 36: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
 	19, // 37: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
-	22, // 38: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
-	2,  // 39: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	33, // 40: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
-	34, // 41: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	35, // 42: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
-	38, // 43: mzt.v1.CleanResponse.runs:type_name -> mzt.v1.CleanedRun
-	21, // 44: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
-	10, // 45: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	22, // 46: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	41, // 47: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	31, // 48: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
-	3,  // 49: mzt.v1.GroupRequest.action:type_name -> mzt.v1.GroupAction
-	44, // 50: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
-	51, // [51:51] is the sub-list for method output_type
-	51, // [51:51] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	46, // 38: mzt.v1.JobStatus.quiet:type_name -> mzt.v1.JobStatus.QuietEntry
+	22, // 39: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	2,  // 40: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
+	33, // 41: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	34, // 42: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	35, // 43: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
+	38, // 44: mzt.v1.CleanResponse.runs:type_name -> mzt.v1.CleanedRun
+	21, // 45: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	10, // 46: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	22, // 47: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	41, // 48: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	31, // 49: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	3,  // 50: mzt.v1.GroupRequest.action:type_name -> mzt.v1.GroupAction
+	44, // 51: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
+	52, // [52:52] is the sub-list for method output_type
+	52, // [52:52] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -5052,7 +5079,7 @@ func file_mzt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   42,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

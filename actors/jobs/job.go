@@ -217,7 +217,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 	case *budgetReached:
 		j.pauseForBudget(ctx, m.detail)
 	case *messages.JobStatusRequest:
-		ctx.Respond(j.status())
+		ctx.Respond(statusFor(m, j.status()))
 	case *logPlanRequest:
 		ctx.Respond(j.logPlan())
 	case *actor.Stopping:

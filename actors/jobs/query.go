@@ -18,8 +18,14 @@ func notFound(id string) *messages.Error {
 // fromStore answers a request about a job that is not active by reading its
 // latest run, without blocking this mailbox.
 func (a *Actor) fromStore(ctx actor.Context, jobID string, answer func(run store.Run) any) {
+	fromStoreAs(a, ctx, jobID, (*store.DB).LatestRun, answer)
+}
+
+// fromStoreAs is fromStore reading the run with read.
+func fromStoreAs[T any](a *Actor, ctx actor.Context, jobID string, read func(*store.DB, context.Context, string) (T, bool, error),
+	answer func(run T) any) {
 	f := ctx.RequestFuture(a.deps.Store, &store.Query{Fn: func(qctx context.Context, db *store.DB) (any, error) {
-		run, ok, err := db.LatestRun(qctx, jobID)
+		run, ok, err := read(db, qctx, jobID)
 		if !ok && err == nil {
 			return nil, nil
 		}
@@ -35,7 +41,7 @@ func (a *Actor) fromStore(ctx actor.Context, jobID string, answer func(run store
 		case qr.Value == nil:
 			ctx.Respond(notFound(jobID))
 		default:
-			ctx.Respond(answer(qr.Value.(store.Run)))
+			ctx.Respond(answer(qr.Value.(T)))
 		}
 	})
 }
@@ -55,15 +61,47 @@ func (a *Actor) jobStatus(ctx actor.Context, m *messages.JobStatusRequest) {
 	}
 	if e := a.jobs[m.GetJobId()]; e != nil {
 		if e.final != nil {
-			ctx.Respond(e.final)
+			ctx.Respond(statusFor(m, e.final))
 			return
 		}
 		ctx.Forward(e.pid)
 		return
 	}
-	a.fromStore(ctx, m.GetJobId(), func(run store.Run) any {
+	// Only what status shows is read: a finished run of many sheets is
+	// most of its cost; a brief status of a big run reads only the sheets
+	// that need a look.
+	if m.GetBrief() {
+		fromStoreAs(a, ctx, m.GetJobId(), func(db *store.DB, qctx context.Context, id string) (store.BriefRun, bool, error) {
+			return db.StatusRunBrief(qctx, id, messages.BriefSheets)
+		}, func(br store.BriefRun) any { return briefStatus(br) })
+		return
+	}
+	fromStoreAs(a, ctx, m.GetJobId(), (*store.DB).StatusRun, func(run store.Run) any {
 		return &messages.JobStatus{Job: jobInfo(run.Job, run.Sheets), Sheets: sheetInfos(run.Sheets)}
 	})
+}
+
+// briefStatus is the brief status of a run read with StatusRunBrief: its
+// counts from the run's tallies, as only some of its sheets were read
+// (running ones always are: they need a look).
+func briefStatus(br store.BriefRun) *messages.JobStatus {
+	info := jobHeader(br.Run.Job)
+	for i := range br.Run.Sheets {
+		if br.Run.Sheets[i].Status == messages.SheetRunning {
+			info.SheetsRunning++
+		}
+	}
+	info.SheetsCompleted, info.SheetsFailed = int64(br.Completed), int64(br.Failed)
+	setUsage(info, br.Usage)
+	return &messages.JobStatus{Job: info, Sheets: sheetInfos(br.Run.Sheets), Quiet: br.Quiet}
+}
+
+// statusFor is st as m asks for it: brief, or whole.
+func statusFor(m *messages.JobStatusRequest, st *messages.JobStatus) *messages.JobStatus {
+	if m.GetBrief() {
+		return messages.Brief(st)
+	}
+	return st
 }
 
 func (a *Actor) logPlan(ctx actor.Context, m *logPlanRequest) {
@@ -86,29 +124,37 @@ func (a *Actor) logPlan(ctx actor.Context, m *logPlanRequest) {
 
 func (a *Actor) list(ctx actor.Context, m *messages.ListJobsRequest) {
 	active := make([]*messages.JobInfo, 0, len(a.jobs))
-	ids := map[string]bool{}
+	ids := make([]string, 0, len(a.jobs))
 	for id, e := range a.jobs {
 		active = append(active, e.info)
-		ids[id] = true
+		ids = append(ids, id)
 	}
 	if !m.GetAll() {
-		ctx.Respond(listPage(active, m))
+		ctx.Respond(listPage(active, nil, 0, m))
 		return
 	}
+	q, err := finishedQuery(m, ids)
+	if err != nil {
+		ctx.Respond(badCursor(err))
+		return
+	}
+	type finishedPage struct {
+		jobs  []*messages.JobInfo
+		total int
+	}
 	f := ctx.RequestFuture(a.deps.Store, &store.Query{Fn: func(qctx context.Context, db *store.DB) (any, error) {
-		rows, counts, usage, err := db.FinishedJobsUsage(qctx, ids)
+		rows, total, err := db.FinishedPage(qctx, q)
 		if err != nil {
 			return nil, err
 		}
-		out := make([]*messages.JobInfo, 0, len(rows))
-		for _, r := range rows {
-			info := jobInfo(r, nil)
-			c := counts[r.RunKey]
-			info.SheetsCompleted, info.SheetsFailed = int64(c[messages.SheetCompleted]), int64(c[messages.SheetFailed])
-			setUsage(info, usage[r.RunKey])
-			out = append(out, info)
+		out := make([]*messages.JobInfo, len(rows))
+		for i, r := range rows {
+			info := jobHeader(r.Job)
+			info.SheetsCompleted, info.SheetsFailed = int64(r.Completed), int64(r.Failed)
+			setUsage(info, r.Usage)
+			out[i] = info
 		}
-		return out, nil
+		return finishedPage{out, total}, nil
 	}}, 30*time.Second)
 	ctx.ReenterAfter(f, func(res any, err error) {
 		qr, _ := res.(*store.QueryResult)
@@ -119,7 +165,8 @@ func (a *Actor) list(ctx actor.Context, m *messages.ListJobsRequest) {
 			ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_STORAGE, "", "list jobs: %v", err))
 			return
 		}
-		ctx.Respond(listPage(append(active, qr.Value.([]*messages.JobInfo)...), m))
+		p := qr.Value.(finishedPage)
+		ctx.Respond(listPage(active, p.jobs, p.total, m))
 	})
 }
 

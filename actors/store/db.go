@@ -174,6 +174,10 @@ var migrations = []string{
 	ALTER TABLE attempts ADD COLUMN usage_known INTEGER NOT NULL DEFAULT 0;
 	CREATE INDEX attempts_by_finish ON attempts (finished_at);
 	ALTER TABLE jobs ADD COLUMN score_key TEXT NOT NULL DEFAULT '';`,
+	// 7: each run's sheet tallies, kept by triggers in the transaction that
+	// changes a sheet, so that listing the history reads one row per job
+	// instead of every sheet ever run; and an index for newest-first pages.
+	tallyMigration,
 }
 
 // migrationSteps are Go steps run right after the SQL migration of the same

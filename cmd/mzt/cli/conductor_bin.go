@@ -94,12 +94,17 @@ func (c *startFlags) args() []string {
 	return args
 }
 
-// conductorBinaryVersion asks the conductor binary for its version; "" and
-// an error when it cannot be found or does not answer within two seconds.
+// conductorBinaryVersion reads the conductor binary's version from its
+// build information or, when that does not settle it, asks the binary; ""
+// and an error when it cannot be found or does not answer within two
+// seconds.
 func (g *Globals) conductorBinaryVersion() (string, error) {
 	exe, err := g.conductorExe()
 	if err != nil {
 		return "", err
+	}
+	if v, ok := readVersionStamp(exe); ok {
+		return v, nil
 	}
 	ctx, cancel := context.WithTimeout(g.ctx, 2*time.Second)
 	defer cancel()

@@ -21,7 +21,10 @@ import (
 )
 
 // Version is set at build time (-ldflags "-X ...cli.Version=...").
-var Version = "0.1.0-dev"
+var Version = defaultVersion
+
+// defaultVersion is the version of a build that sets none.
+const defaultVersion = "0.1.0-dev"
 
 // ConductorOptions is what `start --foreground` and the detached child hand
 // to the conductor.

@@ -182,7 +182,7 @@ func submit(g *Globals, sc *score.Score, req *messages.SubmitJobRequest, wait, a
 		return err
 	}
 	if asJSON {
-		if err := g.printJSON(jobStatusJSON(st)); err != nil {
+		if err := g.printJobStatusJSON(st); err != nil {
 			return err
 		}
 	}
@@ -215,10 +215,35 @@ func waitJob(g *Globals, id string, show bool) (st *messages.JobStatus, err erro
 	return st, err
 }
 
+// waitJobOnce shows the job's progress until it ends. It reads the status
+// when an event says the job changed (at most every 200 ms), not on a
+// timer: a job whose sheets run for an hour costs no reads meanwhile. On a
+// terminal the line's clock is redrawn every second from the last read.
 func waitJobOnce(g *Globals, id string, show bool) (*messages.JobStatus, error) {
 	tty := show && isTerminal()
 	last := ""
+	feed, err := g.followChanges(id)
+	if err != nil {
+		return nil, err
+	}
+	defer feed.close()
+	changed, ended := feed.changed, feed.ended
+	var poll <-chan time.Time // set when the conductor has no event stream
+	var clock <-chan time.Time
+	if tty {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		clock = t.C
+	}
+	stopped := func() error {
+		if tty {
+			g.printf("\n")
+		}
+		return failf(exitFailed, "mzt status "+id, "stopped waiting; job %s goes on in the conductor", id)
+	}
+	pace := pacer{gap: 200 * time.Millisecond}
 	for {
+		pace.fetched(time.Now())
 		st, err := jobStatus(g, id)
 		if err != nil {
 			return nil, err
@@ -234,10 +259,13 @@ func waitJobOnce(g *Globals, id string, show bool) (*messages.JobStatus, error) 
 		if e := etaPhrase(j); e != "" {
 			eta = " · " + e
 		}
-		switch {
-		case tty:
+		redraw := func() {
 			g.printf("\r\033[K%s", fitTerminal(fmt.Sprintf("%s %s · %s%s", bar(j.GetSheetsCompleted(), j.GetSheetsTotal(), 12),
 				line, humanDuration(elapsed(j)), eta)))
+		}
+		switch {
+		case tty:
+			redraw()
 		case show && line != last:
 			g.printf("%s%s\n", line, eta)
 		}
@@ -265,13 +293,33 @@ func waitJobOnce(g *Globals, id string, show bool) (*messages.JobStatus, error) 
 			}
 			return nil, failf(exitFailed, budgetTry(j), "job %s paused at %s (%s); it waits for a resume", id, which, jobCost(j))
 		}
-		select {
-		case <-g.ctx.Done():
-			if tty {
-				g.printf("\n")
+	wait:
+		for {
+			select {
+			case <-g.ctx.Done():
+				return nil, stopped()
+			case <-clock:
+				redraw()
+			case <-poll:
+				break wait
+			case <-changed:
+				if err := sleepCtx(g.ctx, pace.wait(time.Now())); err != nil {
+					return nil, stopped()
+				}
+				break wait
+			case <-ended:
+				switch err := feed.why(); {
+				case g.ctx.Err() != nil:
+					return nil, stopped()
+				case noEvents(err):
+					changed, ended = nil, nil
+					t := time.NewTicker(pace.gap)
+					defer t.Stop()
+					poll = t.C
+				default:
+					return nil, err
+				}
 			}
-			return nil, failf(exitFailed, "mzt status "+id, "stopped waiting; job %s goes on in the conductor", id)
-		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

@@ -31,42 +31,80 @@ func (c *StatusCmd) Run(g *Globals) error {
 }
 
 func (c *StatusCmd) once(g *Globals) error {
-	if c.Job == "" {
-		if c.Sheet != 0 {
-			return failf(exitUsage, "mzt status JOB --sheet N", "--sheet needs a job")
-		}
-		return (&ListCmd{JSON: c.JSON}).Run(g)
-	}
-	if c.Sheet != 0 {
-		return sheetDetail(g, c.Job, c.Sheet, c.JSON)
-	}
-	st, err := jobStatus(g, c.Job)
+	v, err := c.fetch(g)
 	if err != nil {
 		return err
 	}
-	if c.JSON {
-		return g.printJSON(jobStatusJSON(st))
+	return v.show()
+}
+
+// statusView is one read of what `mzt status` shows, printed by show (again
+// and again on a terminal, whose clock moves the elapsed times).
+type statusView struct {
+	show func() error
+	done bool // the job the view is about has ended
+}
+
+func (c *StatusCmd) fetch(g *Globals) (statusView, error) {
+	if c.Job == "" {
+		if c.Sheet != 0 {
+			return statusView{}, failf(exitUsage, "mzt status JOB --sheet N", "--sheet needs a job")
+		}
+		l := &ListCmd{JSON: c.JSON}
+		list, err := l.page(g)
+		if err != nil {
+			return statusView{}, err
+		}
+		return statusView{show: func() error { return l.print(g, list) }}, nil
 	}
-	var b strings.Builder
-	shown, hidden := shownSheets(st.GetSheets(), c.AllSheets)
-	writeJobDetail(&b, &messages.JobStatus{Job: st.GetJob(), Sheets: shown})
-	b.WriteString(hiddenSummary(hidden, c.Job))
-	g.printf("%s", newTextStyles(g.env.Stdout).paint(b.String()))
-	return nil
+	if c.Sheet != 0 {
+		// The sheet's detail is read and printed in one: it is shown again
+		// on the next change only.
+		shown := false
+		return statusView{show: func() error {
+			if shown {
+				return nil
+			}
+			shown = true
+			return sheetDetail(g, c.Job, c.Sheet, c.JSON)
+		}}, nil
+	}
+	// The text view of a big job lists the sheets that need a look: the
+	// conductor leaves the others out and counts them.
+	st, err := jobStatusOf(g, &messages.JobStatusRequest{JobId: c.Job, Brief: !c.JSON && !c.AllSheets})
+	if err != nil {
+		return statusView{}, err
+	}
+	return statusView{done: finished(st.GetJob().GetStatus()), show: func() error {
+		if c.JSON {
+			return g.printJobStatusJSON(st)
+		}
+		var b strings.Builder
+		shown, hidden := shownSheets(st, c.AllSheets)
+		writeJobDetail(&b, &messages.JobStatus{Job: st.GetJob(), Sheets: shown})
+		b.WriteString(hiddenSummary(hidden, c.Job))
+		g.printf("%s", newTextStyles(g.env.Stdout).paint(b.String()))
+		return nil
+	}}, nil
 }
 
 func jobStatus(g *Globals, id string) (*messages.JobStatus, error) {
-	st, err := call[*messages.JobStatus](g, g.ctx, &messages.JobStatusRequest{JobId: id})
+	return jobStatusOf(g, &messages.JobStatusRequest{JobId: id})
+}
+
+func jobStatusOf(g *Globals, req *messages.JobStatusRequest) (*messages.JobStatus, error) {
+	st, err := call[*messages.JobStatus](g, g.ctx, req)
 	if errors.Is(err, client.ErrJobNotFound) {
-		return nil, failf(exitFailed, "mzt list --all", "job %s not found", id)
+		return nil, failf(exitFailed, "mzt list --all", "job %s not found", req.GetJobId())
 	}
 	return st, err
 }
 
 func isTerminal() bool { return term.IsTerminal(int(os.Stdout.Fd())) }
 
-// watch redraws the view every second; on a terminal it repaints in place,
-// elsewhere it prints each snapshot.
+// watch shows the view again whenever an event says something changed (at
+// most every second) until the job ends; on a terminal it repaints in place
+// (and every second, for the clock), elsewhere it prints each new snapshot.
 func (c *StatusCmd) watch(g *Globals) error {
 	rc := g.reconnector(c.Reconnect)
 	return rc.run(g.ctx, func() error { return c.watchOnce(g, rc) })
@@ -74,30 +112,68 @@ func (c *StatusCmd) watch(g *Globals) error {
 
 func (c *StatusCmd) watchOnce(g *Globals, rc *reconnector) error {
 	tty := isTerminal() && !c.JSON
+	feed, err := g.followChanges(c.Job)
+	if err != nil {
+		return err
+	}
+	defer feed.close()
+	changed, ended := feed.changed, feed.ended
+	var poll, clock <-chan time.Time // poll: a conductor without events
+	if tty {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		clock = t.C
+	}
+	pace := pacer{gap: time.Second}
 	for {
+		pace.fetched(time.Now())
+		v, err := c.fetch(g)
+		if err != nil {
+			return err
+		}
 		if tty {
 			g.printf("\033[H\033[2J")
 		}
-		if err := c.once(g); err != nil {
+		if err := v.show(); err != nil {
 			return err
 		}
 		rc.markReached()
-		if c.Job != "" {
-			st, err := jobStatus(g, c.Job)
-			if err != nil {
-				return err
-			}
-			if finished(st.GetJob().GetStatus()) {
-				return nil
-			}
+		if c.Job != "" && v.done {
+			return nil
 		}
 		if !tty {
 			g.printf("\n")
 		}
-		select {
-		case <-g.ctx.Done():
-			return nil
-		case <-time.After(time.Second):
+	wait:
+		for {
+			select {
+			case <-g.ctx.Done():
+				return nil
+			case <-clock:
+				g.printf("\033[H\033[2J")
+				if err := v.show(); err != nil {
+					return err
+				}
+			case <-poll:
+				break wait
+			case <-changed:
+				if sleepCtx(g.ctx, pace.wait(time.Now())) != nil {
+					return nil
+				}
+				break wait
+			case <-ended:
+				switch err := feed.why(); {
+				case g.ctx.Err() != nil:
+					return nil
+				case noEvents(err):
+					changed, ended = nil, nil
+					t := time.NewTicker(pace.gap)
+					defer t.Stop()
+					poll = t.C
+				default:
+					return err
+				}
+			}
 		}
 	}
 }
@@ -115,10 +191,19 @@ type ListCmd struct {
 const defaultListLimit = 50
 
 func (c *ListCmd) Run(g *Globals) error {
+	list, err := c.page(g)
+	if err != nil {
+		return err
+	}
+	return c.print(g, list)
+}
+
+// page asks the conductor for the jobs to show.
+func (c *ListCmd) page(g *Globals) (*messages.JobList, error) {
 	limit := c.Limit
 	switch {
 	case limit < -1:
-		return failf(exitUsage, "", "--limit must be 0 or more, got %d", limit)
+		return nil, failf(exitUsage, "", "--limit must be 0 or more, got %d", limit)
 	case limit == -1 && c.JSON:
 		limit = 0
 	case limit == -1:
@@ -127,22 +212,14 @@ func (c *ListCmd) Run(g *Globals) error {
 	list, err := call[*messages.JobList](g, g.ctx, &messages.ListJobsRequest{All: c.All, Limit: uint32(min(limit, 1<<31)), Cursor: c.Cursor})
 	var re *client.RemoteError
 	if errors.As(err, &re) && re.Code == messages.ErrorCode_ERROR_CODE_BAD_REQUEST && c.Cursor != "" {
-		return failf(exitUsage, re.Hint, "%s", re.Message)
+		return nil, failf(exitUsage, re.Hint, "%s", re.Message)
 	}
-	if err != nil {
-		return err
-	}
+	return list, err
+}
+
+func (c *ListCmd) print(g *Globals, list *messages.JobList) error {
 	if c.JSON {
-		jobs := make([]jobJSON, 0, len(list.GetJobs()))
-		for _, j := range list.GetJobs() {
-			jobs = append(jobs, toJobJSON(j))
-		}
-		return g.printJSON(struct {
-			Schema     string    `json:"schema"`
-			Jobs       []jobJSON `json:"jobs"`
-			Older      int64     `json:"older,omitempty"`
-			NextCursor string    `json:"next_cursor,omitempty"`
-		}{schema, jobs, list.GetOlder(), list.GetNextCursor()})
+		return g.printJobListJSON(list)
 	}
 	var b strings.Builder
 	writeJobTableWith(&b, list.GetJobs(), c.All)

@@ -10,25 +10,29 @@ import (
 // fullSheetTable is the most sheets the text view of a job lists whole; a
 // bigger job lists the sheets that need a look and counts the rest, so a
 // 10,000-sheet job answers with a screen, not 10,000 lines.
-const fullSheetTable = 100
+const fullSheetTable = messages.BriefSheets
 
 // quietSheet is a sheet a big job's table leaves out: done as planned, or
 // not begun.
-func quietSheet(s *messages.SheetInfo) bool {
-	switch s.State() {
-	case messages.SheetCompleted, messages.SheetPending, messages.SheetSkipped:
-		return !s.GetStalled() && len(s.GetNotes()) == 0
-	}
-	return false
-}
+func quietSheet(s *messages.SheetInfo) bool { return s.Quiet() }
 
 // shownSheets picks the sheets the text view lists and counts, per status,
-// the ones it leaves out (none when all, or when the job is small).
-func shownSheets(sheets []*messages.SheetInfo, all bool) (shown []*messages.SheetInfo, hidden map[messages.SheetState]int) {
-	if all || len(sheets) <= fullSheetTable {
-		return sheets, nil
+// the ones it leaves out (none when all, or when the job is small). A
+// brief status the conductor cut already counts what it left out.
+func shownSheets(st *messages.JobStatus, all bool) (shown []*messages.SheetInfo, hidden map[messages.SheetState]int) {
+	sheets := st.GetSheets()
+	if len(st.GetQuiet()) > 0 {
+		hidden = map[messages.SheetState]int{}
+		for status, n := range st.GetQuiet() {
+			hidden[messages.SheetState(status)] += int(n)
+		}
 	}
-	hidden = map[messages.SheetState]int{}
+	if all || len(sheets) <= fullSheetTable {
+		return sheets, hidden
+	}
+	if hidden == nil {
+		hidden = map[messages.SheetState]int{}
+	}
 	for _, s := range sheets {
 		if quietSheet(s) {
 			hidden[s.State()]++

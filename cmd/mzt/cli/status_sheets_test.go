@@ -39,15 +39,23 @@ func TestShownSheets(t *testing.T) {
 		}), false, 6, "\n  9994 more sheets not listed (1 pending, 9992 completed, 1 skipped): mzt status J --all-sheets\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			shown, hidden := shownSheets(tc.sheets, tc.all)
-			if len(shown) != tc.shown {
-				t.Fatalf("shown %d sheets, want %d", len(shown), tc.shown)
-			}
-			if got := hiddenSummary(hidden, "J"); got != tc.summary {
-				t.Fatalf("summary %q, want %q", got, tc.summary)
-			}
-			if len(shown)+sum(hidden) != len(tc.sheets) {
-				t.Fatalf("%d shown + %d hidden != %d sheets", len(shown), sum(hidden), len(tc.sheets))
+			full := &messages.JobStatus{Sheets: tc.sheets}
+			// The conductor's brief status (what the text view asks for)
+			// shows the same as the whole one cut here.
+			for _, st := range []*messages.JobStatus{full, messages.Brief(full)} {
+				if tc.all && st != full {
+					continue // --all-sheets asks for every sheet
+				}
+				shown, hidden := shownSheets(st, tc.all)
+				if len(shown) != tc.shown {
+					t.Fatalf("shown %d sheets, want %d", len(shown), tc.shown)
+				}
+				if got := hiddenSummary(hidden, "J"); got != tc.summary {
+					t.Fatalf("summary %q, want %q", got, tc.summary)
+				}
+				if len(shown)+sum(hidden) != len(tc.sheets) {
+					t.Fatalf("%d shown + %d hidden != %d sheets", len(shown), sum(hidden), len(tc.sheets))
+				}
 			}
 		})
 	}

@@ -173,11 +173,7 @@ func (a *Actor) onParsed(ctx actor.Context, m *parsed) {
 		ctx.Send(m.sender, e)
 		return
 	}
-	for id, st := range m.depStates {
-		if a.jobs[id] == nil {
-			a.queue.outcomes[id] = st
-		}
-	}
+	a.rememberDepStates(m.depStates)
 	now := time.Now()
 	runKey := sc.ID + "." + strconv.FormatInt(now.UnixNano(), 36)
 	if m.rerun != nil {

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -86,5 +87,47 @@ func TestDependencyCycle(t *testing.T) {
 		if got := dependencyCycle(tt.id, tt.deps, after); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("dependencyCycle(%s, %v) = %v, want %v", tt.id, tt.deps, got, tt.want)
 		}
+	}
+}
+
+// A job submitted with --after while the job it runs after finishes: the
+// store read at its parse still says running, and the finished job left the
+// live jobs before the new one joined them. The finish must win, or the
+// job waits forever (or is cancelled as "no longer known").
+func TestDependencyFinishedDuringSubmission(t *testing.T) {
+	a := &Actor{jobs: map[string]*entry{}}
+	a.queue.outcomes = map[string]messages.JobState{}
+	a.noteOutcome("f", messages.JobFailed) // nobody waits for f yet
+	a.forgetOutcomes()                     // another job settles meanwhile
+	a.rememberDepStates(map[string]messages.JobState{"f": messages.JobRunning, "g": messages.JobCompleted})
+	if st, known := a.depState("f"); !known || st != messages.JobFailed {
+		t.Fatalf("f: %s, %v; want failed (finished during the submission)", st, known)
+	}
+	if st, known := a.depState("g"); !known || st != messages.JobCompleted {
+		t.Fatalf("g: %s, %v; want completed (from the store)", st, known)
+	}
+	a.forgetOutcomes()
+	if st, known := a.depState("f"); !known || st != messages.JobFailed {
+		t.Fatalf("f after a prune: %s, %v; want failed", st, known)
+	}
+}
+
+// The recent outcomes are bounded: a conductor running jobs for months
+// keeps the last few thousand.
+func TestFinishedOutcomesBounded(t *testing.T) {
+	a := &Actor{jobs: map[string]*entry{}}
+	a.queue.outcomes = map[string]messages.JobState{}
+	for i := range maxFinishedOutcomes + 10 {
+		a.noteOutcome(fmt.Sprintf("j%d", i), messages.JobCompleted)
+	}
+	a.noteOutcome("j20", messages.JobFailed) // again: not counted twice
+	if n := len(a.queue.finished); n != maxFinishedOutcomes || len(a.queue.finishedOrder) != n {
+		t.Fatalf("%d outcomes (%d in order), want %d", n, len(a.queue.finishedOrder), maxFinishedOutcomes)
+	}
+	if _, known := a.depState("j0"); known {
+		t.Error("the oldest outcome is still kept")
+	}
+	if st, _ := a.depState("j20"); st != messages.JobFailed {
+		t.Errorf("j20: %s, want its latest outcome, failed", st)
 	}
 }

@@ -35,7 +35,16 @@ type queueState struct {
 	groups   map[string]int
 	outcomes map[string]messages.JobState
 	parked   []*parsed // submissions that arrived before the groups were read
+	// finished is the outcome of the jobs that finished lately, whoever
+	// waits for them: a job submitted with --after while the job it runs
+	// after finishes is not yet among the live jobs when that job leaves,
+	// and the store read at its parse may be older than the finish.
+	finished      map[string]messages.JobState
+	finishedOrder []string // oldest first, for the bound
 }
+
+// maxFinishedOutcomes bounds queueState.finished.
+const maxFinishedOutcomes = 4096
 
 type queueLoaded struct {
 	groups []store.Group
@@ -98,12 +107,42 @@ func (a *Actor) depState(id string) (messages.JobState, bool) {
 	if e := a.jobs[id]; e != nil {
 		return e.info.State(), true
 	}
-	st, ok := a.queue.outcomes[id]
+	if st, ok := a.queue.outcomes[id]; ok {
+		return st, ok
+	}
+	st, ok := a.queue.finished[id]
 	return st, ok
 }
 
-// noteOutcome keeps a finished job's status while a queued job runs after it.
+// rememberDepStates keeps the states a submission's dependencies had in
+// the store when it was parsed, for those that are not live; an outcome
+// seen since is newer than that read and wins.
+func (a *Actor) rememberDepStates(states map[string]messages.JobState) {
+	for id, st := range states {
+		if a.jobs[id] != nil {
+			continue
+		}
+		if fin, ok := a.queue.finished[id]; ok {
+			st = fin
+		}
+		a.queue.outcomes[id] = st
+	}
+}
+
+// noteOutcome keeps a finished job's status while a queued job runs after
+// it, and among the recent outcomes in any case.
 func (a *Actor) noteOutcome(id string, st messages.JobState) {
+	if a.queue.finished == nil {
+		a.queue.finished = map[string]messages.JobState{}
+	}
+	if _, ok := a.queue.finished[id]; !ok {
+		a.queue.finishedOrder = append(a.queue.finishedOrder, id)
+		if len(a.queue.finishedOrder) > maxFinishedOutcomes {
+			delete(a.queue.finished, a.queue.finishedOrder[0])
+			a.queue.finishedOrder = a.queue.finishedOrder[1:]
+		}
+	}
+	a.queue.finished[id] = st
 	for _, e := range a.jobs {
 		if !e.queue.settled && contains(e.queue.after, id) {
 			a.queue.outcomes[id] = st

@@ -263,3 +263,35 @@ func mztIn(bin, home string) func(args ...string) *exec.Cmd {
 		return cmd
 	}
 }
+
+// queueOnly prints the idle RSS row and the queue rows against task-spooler.
+func queueOnly(mztBin string, n int) error {
+	if _, err := exec.LookPath("tsp"); err != nil {
+		return fmt.Errorf("tsp not installed (apt-get install task-spooler)")
+	}
+	dir, mztBin, err := workdir(".mztbench", mztBin)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	mzt := mztIn(mztBin, filepath.Join(dir, "idle"))
+	if out, err := mzt("start").CombinedOutput(); err != nil {
+		return fmt.Errorf("start: %v\n%s", err, out)
+	}
+	time.Sleep(200 * time.Millisecond) // let the first monitor sample settle
+	rss := rssMB(readPID(filepath.Join(dir, "idle", "conductor.pid")))
+	mzt("stop", "--force").Run()
+	mt, bt, tt, err := queueVsTsp(mztBin, dir, n)
+	if err != nil {
+		return err
+	}
+	rows := []row{{"idle conductor RSS", fmt.Sprintf("%.1f MB", rss), "", "", "< 25 MB"},
+		{fmt.Sprintf("%d one-sheet jobs queued, 2 slots, submitted by the CLI", n), fmt.Sprintf("%.1f s", mt.Seconds()),
+			fmt.Sprintf("%.1f s task-spooler (tsp)", tt.Seconds()), fmt.Sprintf("%.2fx", mt.Seconds()/tt.Seconds()), "<= 1.5x"},
+		{"the same, submitted by one mzt run - (batch)", fmt.Sprintf("%.1f s", bt.Seconds()),
+			fmt.Sprintf("%.1f s task-spooler (tsp)", tt.Seconds()), fmt.Sprintf("%.2fx", bt.Seconds()/tt.Seconds()), "< 1x"}}
+	for _, r := range rows {
+		fmt.Printf("%-62s %-14s %-34s %-8s %s\n", r.what, r.value, r.floor, r.ratio, r.goal)
+	}
+	return nil
+}

@@ -7,6 +7,7 @@
 //	go run ./cmd/mzt-bench soak -burst [-cycles 40] [-jobs 4] [-sheets 10]
 //	go run ./cmd/mzt-bench profiler-cost
 //	go run ./cmd/mzt-bench remote [-n 50]   (or api: the same rows)
+//	go run ./cmd/mzt-bench queue [-n 1000]  (the queue rows vs task-spooler, and idle RSS)
 //
 // It also serves as the floor client: `mzt-bench floor-client SOCKET` dials
 // a Unix socket, writes a byte and reads the reply, the least any CLI
@@ -63,6 +64,17 @@ func main() {
 		fs.Parse(os.Args[2:])
 		if err := remoteOnly(*mzt, *n); err != nil {
 			fmt.Fprintln(os.Stderr, "mzt-bench remote:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "queue" {
+		fs := flag.NewFlagSet("queue", flag.ExitOnError)
+		mzt := fs.String("mzt", "", "mzt binary (default: build it)")
+		n := fs.Int("n", 1000, "one-sheet jobs")
+		fs.Parse(os.Args[2:])
+		if err := queueOnly(*mzt, *n); err != nil {
+			fmt.Fprintln(os.Stderr, "mzt-bench queue:", err)
 			os.Exit(1)
 		}
 		return

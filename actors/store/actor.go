@@ -281,6 +281,7 @@ func safeApply(ctx context.Context, tx *sql.Tx, op Op) (err error) {
 func (a *Actor) tx(fn func(context.Context, *sql.Tx) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	ctx = withStmts(ctx, a.db.stmts)
 	tx, err := a.db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -23,6 +23,7 @@ type DB struct {
 	write *sql.DB // one connection: SQLite has one writer anyway
 	read  *sql.DB
 	log   *slog.Logger
+	stmts stmts // the hot write statements, compiled on write
 }
 
 // migrations are applied in order; never edit one that has shipped, add a new one.
@@ -216,6 +217,12 @@ func Open(path string, log *slog.Logger) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if db.stmts, err = prepareWrites(ctx, w); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	return db, nil
 }
 
@@ -282,7 +289,7 @@ func (db *DB) checkIntegrity(path string, leftWAL bool) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	return errors.Join(db.write.Close(), db.read.Close())
+	return errors.Join(db.stmts.close(), db.write.Close(), db.read.Close())
 }
 
 func (db *DB) migrate() error {

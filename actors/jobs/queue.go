@@ -32,7 +32,15 @@ type queueLimits struct {
 // a job that waits for others is not admitted at all. It returns the ids to
 // admit, in order.
 func pickAdmissions(queue []candidate, lim queueLimits) []string {
-	q := append([]candidate(nil), queue...)
+	// Only what can be admitted is sorted: with every slot taken (a long
+	// queue, after each submit) that is the paused jobs alone.
+	full := lim.running >= lim.maxJobs
+	var q []candidate
+	for _, c := range queue {
+		if !c.waiting && (c.paused || !full) {
+			q = append(q, c)
+		}
+	}
 	sort.SliceStable(q, func(i, k int) bool {
 		a, b := q[i], q[k]
 		if (a.seq < 0) != (b.seq < 0) {

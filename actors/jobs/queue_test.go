@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -31,6 +32,8 @@ func TestPickAdmissions(t *testing.T) {
 			queueLimits{maxJobs: 1}, []string{"b"}},
 		{"a paused job holds no slot", []candidate{{id: "p", seq: 1, paused: true}, {id: "b", seq: 2}},
 			queueLimits{maxJobs: 1}, []string{"p", "b"}},
+		{"a paused job is admitted when every slot is taken", []candidate{{id: "b", seq: 1}, {id: "p", seq: 2, paused: true},
+			{id: "q", seq: 3, paused: true, waiting: true}}, queueLimits{maxJobs: 1, running: 1}, []string{"p"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,6 +88,20 @@ func TestDependencyCycle(t *testing.T) {
 	for _, tt := range tests {
 		if got := dependencyCycle(tt.id, tt.deps, after); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("dependencyCycle(%s, %v) = %v, want %v", tt.id, tt.deps, got, tt.want)
+		}
+	}
+}
+
+// BenchmarkPickAdmissionsFull is admission after a submit to a long queue
+// whose slots are all taken.
+func BenchmarkPickAdmissionsFull(b *testing.B) {
+	queue := make([]candidate, 1000)
+	for i := range queue {
+		queue[i] = candidate{id: fmt.Sprintf("q%04d", i), seq: int64(i), priority: int64(i % 3)}
+	}
+	for b.Loop() {
+		if got := pickAdmissions(queue, queueLimits{maxJobs: 2, running: 2}); len(got) != 0 {
+			b.Fatalf("admitted %v", got)
 		}
 	}
 }

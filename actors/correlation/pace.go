@@ -4,10 +4,10 @@ import "time"
 
 // restShare spaces computations: after one that took d the next starts no
 // sooner than restShare*d later, so that a busy queue (a job finishing every
-// few milliseconds) leaves the analyzer a fifth of a core at most instead of
+// few milliseconds) leaves the analyzer a tenth of a core at most instead of
 // all of one, however large history grows. Statistics are then at most a few
 // computations old; insights always read afresh.
-const restShare = 4
+const restShare = 9
 
 // pacer decides when the analyzer computes: at once when history changes
 // after a rest, never two at a time, never sooner than its rest after the

@@ -30,16 +30,16 @@ func TestPacer(t *testing.T) {
 		{"changes while computing give one more, after the rest", []step{
 			{"changed", 0, true, 0},
 			{"changed", 3, false, 0}, {"changed", 6, false, 0},
-			{"done", 10, false, 40}, // 4 x 10ms
+			{"done", 10, false, 90}, // restShare x 10ms
 			{"changed", 20, false, 0},
-			{"tick", 50, true, 0}, {"done", 60, false, minute},
+			{"tick", 100, true, 0}, {"done", 110, false, minute},
 		}},
 		{"a change while resting asks for one tick at the rest's end", []step{
 			{"changed", 0, true, 0}, {"done", 10, false, minute},
-			{"changed", 15, false, 35}, {"changed", 20, false, 0}, {"changed", 49, false, 0},
-			{"tick", 50, true, 0},
-			{"changed", 55, false, 0}, // computing: remembered
-			{"done", 60, false, 40},
+			{"changed", 15, false, 85}, {"changed", 20, false, 0}, {"changed", 99, false, 0},
+			{"tick", 100, true, 0},
+			{"changed", 105, false, 0}, // computing: remembered
+			{"done", 110, false, 90},
 		}},
 		{"a tick that finds a computation running is dropped", []step{
 			{"changed", 0, true, 0}, {"done", 10, false, minute},

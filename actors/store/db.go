@@ -197,7 +197,8 @@ func Open(path string, log *slog.Logger) (*DB, error) {
 	_, walErr := os.Lstat(path + "-wal")
 	leftWAL := walErr == nil
 	dsn := fmt.Sprintf("file:%s?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)", path)
-	w, err := sql.Open("sqlite", dsn)
+	// The writer never checkpoints (checkpoint.go).
+	w, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

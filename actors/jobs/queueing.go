@@ -35,6 +35,8 @@ type queueState struct {
 	groups   map[string]int
 	outcomes map[string]messages.JobState
 	parked   []*parsed // submissions that arrived before the groups were read
+	// parkedGroups are group requests that arrived before the groups were read.
+	parkedGroups []parkedGroup
 }
 
 type queueLoaded struct {
@@ -90,6 +92,10 @@ func (a *Actor) onQueueLoaded(ctx actor.Context, m *queueLoaded) {
 	for _, p := range parked {
 		a.onParsed(ctx, p)
 	}
+	for _, p := range a.queue.parkedGroups {
+		ctx.RequestWithCustomSender(ctx.Self(), p.req, p.sender)
+	}
+	a.queue.parkedGroups = nil
 	a.admitNext(ctx)
 }
 

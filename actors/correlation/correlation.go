@@ -30,6 +30,7 @@ type (
 	computed struct {
 		stats *Stats
 		err   error
+		took  time.Duration // how long the computation took
 	}
 	refreshTick struct{}
 )
@@ -40,9 +41,8 @@ type Actor struct {
 	table *Table
 	log   *slog.Logger
 
-	running bool // a computation is in flight
-	again   bool // history changed while it ran
-	timer   *mailbox.Timer
+	pace  pacer
+	timer *mailbox.Timer
 }
 
 // Props builds the analyzer; it publishes into table.
@@ -53,22 +53,28 @@ func Props(db *store.DB, table *Table, log *slog.Logger) *actor.Props {
 func (a *Actor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		a.refresh(ctx)
-	case *Changed, *refreshTick:
-		a.refresh(ctx)
+		if start, _ := a.pace.changed(time.Now()); start {
+			a.refresh(ctx)
+		}
+	case *Changed:
+		start, wait := a.pace.changed(time.Now())
+		switch {
+		case start:
+			a.refresh(ctx)
+		case wait > 0:
+			a.arm(ctx, wait)
+		}
+	case *refreshTick:
+		if a.pace.tick() {
+			a.refresh(ctx)
+		}
 	case *computed:
-		a.running = false
 		if m.err != nil {
 			a.log.Warn("cannot compute statistics", "err", m.err)
 		} else {
 			a.table.store(m.stats)
 		}
-		if a.again {
-			a.again = false
-			a.refresh(ctx)
-			return
-		}
-		a.arm(ctx, refreshEvery)
+		a.arm(ctx, a.pace.done(time.Now(), m.took))
 	case *messages.InsightsRequest:
 		a.insights(ctx, m)
 	case *actor.Stopping, *actor.Restarting:
@@ -81,22 +87,18 @@ func (a *Actor) arm(ctx actor.Context, d time.Duration) {
 	a.timer = mailbox.After(ctx.ActorSystem().Root, ctx.Self(), d, &refreshTick{})
 }
 
-// refresh recomputes off the mailbox; one computation at a time.
+// refresh recomputes off the mailbox (the pacer allows one at a time).
 func (a *Actor) refresh(ctx actor.Context) {
 	if a.db == nil {
 		return
 	}
-	if a.running {
-		a.again = true
-		return
-	}
-	a.running = true
 	self, root, db := ctx.Self(), ctx.ActorSystem().Root, a.db
 	mailbox.Go(root, self, func() any {
+		t0 := time.Now()
 		qctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		tries, err := db.FinishedTries(qctx, "", historyLimit)
-		return &computed{stats: Compute(tries, time.Now()), err: err}
+		return &computed{stats: Compute(tries, time.Now()), err: err, took: time.Since(t0)}
 	}, func(err error) any { return &computed{err: err} })
 }
 

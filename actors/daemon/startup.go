@@ -17,6 +17,7 @@ import (
 	"github.com/mzt-dev/mzt/actors/reaper"
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config"
+	"github.com/mzt-dev/mzt/internal/actorsys"
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/logfile"
 	"github.com/mzt-dev/mzt/internal/pidfile"
@@ -166,7 +167,7 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 	lnStep := undo.push(func() { ln.Close() })
 
 	libLog := slog.New(demoted{log.Handler()}).With("component", "protoactor")
-	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
+	system := actorsys.New(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
 	rem, err := startRemote(system, cfg, opts, log) // before any spawn: see remote.go
 	if err != nil {
 		return fail("cannot start the remote endpoint", err)

@@ -217,9 +217,4 @@ func (a *Actor) onInserted(ctx actor.Context, in *inserted, done *store.WriteDon
 		SheetsTotal: int64(in.prep.Run.Job.SheetsTotal)}
 	in.rerun.describe(resp)
 	ctx.Send(in.sender, resp)
-	a.pruneHistory(ctx)
-}
-
-func (a *Actor) pruneHistory(ctx actor.Context) {
-	ctx.Send(a.deps.Store, &store.Write{Op: &store.PruneHistory{Keep: a.cfg.MaxHistory}})
 }

@@ -15,6 +15,11 @@ var validGroupName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 // onGroupRequest adds, removes or lists groups; a change is stored before
 // it is answered and takes effect at once.
 func (a *Actor) onGroupRequest(ctx actor.Context, m *messages.GroupRequest) {
+	if !a.queue.loaded {
+		// Answered once the stored groups are read: not from an empty table.
+		a.queue.parkedGroups = append(a.queue.parkedGroups, parkedGroup{req: m, sender: ctx.Sender()})
+		return
+	}
 	name := m.GetName()
 	switch m.GetAction() {
 	case messages.GroupAction_GROUP_ACTION_LIST:
@@ -50,6 +55,12 @@ func (a *Actor) onGroupRequest(ctx actor.Context, m *messages.GroupRequest) {
 	default:
 		ctx.Respond(messages.NewError(messages.ErrorCode_ERROR_CODE_BAD_REQUEST, "", "unknown group action %v", m.GetAction()))
 	}
+}
+
+// parkedGroup is a group request that came before the groups were read.
+type parkedGroup struct {
+	req    *messages.GroupRequest
+	sender *actor.PID
 }
 
 type groupWritten struct {

@@ -99,6 +99,7 @@ type Actor struct {
 	drainTimer *mailbox.Timer
 
 	queue queueState // groups, and outcomes queued jobs wait for
+	prune pruneState // finished jobs since history was last pruned
 }
 
 // Props builds the job manager. Job actors below it are never restarted.
@@ -292,7 +293,7 @@ func (a *Actor) onWriteDone(ctx actor.Context, m *store.WriteDone) {
 		if tag.hooks && m.Err == nil {
 			ctx.ActorSystem().EventStream.Publish(&store.HooksDue{})
 		}
-		a.pruneHistory(ctx)
+		a.jobFinished(ctx)
 	}
 }
 

@@ -1,8 +1,8 @@
 package jobs
 
 import (
+	"container/heap"
 	"fmt"
-	"sort"
 
 	"github.com/mzt-dev/mzt/messages"
 )
@@ -32,28 +32,33 @@ type queueLimits struct {
 // a job that waits for others is not admitted at all. It returns the ids to
 // admit, in order.
 func pickAdmissions(queue []candidate, lim queueLimits) []string {
-	q := append([]candidate(nil), queue...)
-	sort.SliceStable(q, func(i, k int) bool {
-		a, b := q[i], q[k]
-		if (a.seq < 0) != (b.seq < 0) {
-			return a.seq < 0
+	// Candidates are taken from a heap in queue order, and only as long as
+	// one can still be admitted: after a job ends in a long queue that is
+	// one or two, not a sort of the whole queue. With every slot taken
+	// (after each submit) only paused jobs can be.
+	full := lim.running >= lim.maxJobs
+	q := admissionHeap{queue: queue, items: make([]int32, 0, len(queue))}
+	for i, c := range queue {
+		if c.waiting || (full && !c.paused) {
+			continue
 		}
-		if a.priority != b.priority {
-			return a.priority > b.priority
+		q.items = append(q.items, int32(i))
+		if c.paused {
+			q.paused++
 		}
-		return a.seq < b.seq
-	})
+	}
+	heap.Init(&q)
 	running := lim.running
 	inGroup := make(map[string]int, len(lim.groupRunning))
 	for g, n := range lim.groupRunning {
 		inGroup[g] = n
 	}
 	var out []string
-	for _, c := range q {
+	for q.Len() > 0 && (running < lim.maxJobs || q.paused > 0) {
+		c := queue[heap.Pop(&q).(int32)]
 		switch {
-		case c.waiting:
-			continue
 		case c.paused:
+			q.paused--
 			out = append(out, c.id)
 			continue
 		case running >= lim.maxJobs:
@@ -67,6 +72,33 @@ func pickAdmissions(queue []candidate, lim queueLimits) []string {
 		out = append(out, c.id)
 	}
 	return out
+}
+
+// admissionHeap orders candidates (indices into queue) by the admission
+// rule; paused counts the paused ones in it.
+type admissionHeap struct {
+	queue  []candidate
+	items  []int32
+	paused int
+}
+
+func (h *admissionHeap) Len() int { return len(h.items) }
+func (h *admissionHeap) Less(i, k int) bool {
+	a, b := &h.queue[h.items[i]], &h.queue[h.items[k]]
+	if (a.seq < 0) != (b.seq < 0) {
+		return a.seq < 0
+	}
+	if a.priority != b.priority {
+		return a.priority > b.priority
+	}
+	return a.seq < b.seq
+}
+func (h *admissionHeap) Swap(i, k int) { h.items[i], h.items[k] = h.items[k], h.items[i] }
+func (h *admissionHeap) Push(x any)    { h.items = append(h.items, x.(int32)) }
+func (h *admissionHeap) Pop() any {
+	last := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return last
 }
 
 // depVerdict says what a job that runs after others does now: wait for the

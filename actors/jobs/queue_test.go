@@ -32,6 +32,10 @@ func TestPickAdmissions(t *testing.T) {
 			queueLimits{maxJobs: 1}, []string{"b"}},
 		{"a paused job holds no slot", []candidate{{id: "p", seq: 1, paused: true}, {id: "b", seq: 2}},
 			queueLimits{maxJobs: 1}, []string{"p", "b"}},
+		{"a paused job behind the last free slot is still admitted", []candidate{{id: "b", seq: 1}, {id: "c", seq: 2},
+			{id: "p", seq: 3, paused: true}}, queueLimits{maxJobs: 1}, []string{"b", "p"}},
+		{"a paused job is admitted when every slot is taken", []candidate{{id: "b", seq: 1}, {id: "p", seq: 2, paused: true},
+			{id: "q", seq: 3, paused: true, waiting: true}}, queueLimits{maxJobs: 1, running: 1}, []string{"p"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,5 +133,33 @@ func TestFinishedOutcomesBounded(t *testing.T) {
 	}
 	if st, _ := a.depState("j20"); st != messages.JobFailed {
 		t.Errorf("j20: %s, want its latest outcome, failed", st)
+	}
+}
+
+// BenchmarkPickAdmissionsFull is admission after a submit to a long queue
+// whose slots are all taken.
+func BenchmarkPickAdmissionsFull(b *testing.B) {
+	queue := make([]candidate, 1000)
+	for i := range queue {
+		queue[i] = candidate{id: fmt.Sprintf("q%04d", i), seq: int64(i), priority: int64(i % 3)}
+	}
+	for b.Loop() {
+		if got := pickAdmissions(queue, queueLimits{maxJobs: 2, running: 2}); len(got) != 0 {
+			b.Fatalf("admitted %v", got)
+		}
+	}
+}
+
+// BenchmarkPickAdmissionsOneFree is admission after a job ends in a long
+// queue: one slot free, 1,000 queued.
+func BenchmarkPickAdmissionsOneFree(b *testing.B) {
+	queue := make([]candidate, 1000)
+	for i := range queue {
+		queue[i] = candidate{id: fmt.Sprintf("q%04d", i), seq: int64(i), priority: int64(i % 3)}
+	}
+	for b.Loop() {
+		if got := pickAdmissions(queue, queueLimits{maxJobs: 2, running: 1}); len(got) != 1 {
+			b.Fatalf("admitted %v", got)
+		}
 	}
 }

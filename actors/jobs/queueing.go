@@ -41,6 +41,8 @@ type queueState struct {
 	// and the store read at its parse may be older than the finish.
 	finished      map[string]messages.JobState
 	finishedOrder []string // oldest first, for the bound
+	// parkedGroups are group requests that arrived before the groups were read.
+	parkedGroups []parkedGroup
 }
 
 // maxFinishedOutcomes bounds queueState.finished.
@@ -99,6 +101,10 @@ func (a *Actor) onQueueLoaded(ctx actor.Context, m *queueLoaded) {
 	for _, p := range parked {
 		a.onParsed(ctx, p)
 	}
+	for _, p := range a.queue.parkedGroups {
+		ctx.RequestWithCustomSender(ctx.Self(), p.req, p.sender)
+	}
+	a.queue.parkedGroups = nil
 	a.admitNext(ctx)
 }
 

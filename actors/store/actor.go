@@ -58,6 +58,8 @@ type Actor struct {
 
 	queue chan *Write
 	wg    sync.WaitGroup
+	ckpt  *checkpointer
+	stop  chan struct{} // closed when the actor stops: the checkpointer ends
 }
 
 // Props builds the store actor around an open database, which it closes when it stops.
@@ -69,8 +71,13 @@ func (a *Actor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.queue = make(chan *Write, 4096)
-		a.wg.Add(1)
+		a.ckpt, a.stop = newCheckpointer(a.db, a.log), make(chan struct{})
+		a.wg.Add(2)
 		go a.writer(ctx.ActorSystem().Root)
+		go func() {
+			defer a.wg.Done()
+			a.ckpt.run(a.stop)
+		}()
 	case *Write:
 		a.queue <- m
 	case *Query:
@@ -85,6 +92,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		// Everything already queued is written before the database closes.
 		close(a.queue)
+		close(a.stop)
 		a.wg.Wait()
 		if err := a.db.Close(); err != nil {
 			a.log.Error("close state database", "err", err)
@@ -281,6 +289,7 @@ func safeApply(ctx context.Context, tx *sql.Tx, op Op) (err error) {
 func (a *Actor) tx(fn func(context.Context, *sql.Tx) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	ctx = withStmts(ctx, a.db.stmts)
 	tx, err := a.db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -292,5 +301,6 @@ func (a *Actor) tx(fn func(context.Context, *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	a.ckpt.wrote()
 	return nil
 }

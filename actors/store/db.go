@@ -23,6 +23,7 @@ type DB struct {
 	write *sql.DB // one connection: SQLite has one writer anyway
 	read  *sql.DB
 	log   *slog.Logger
+	stmts stmts // the hot write statements, compiled on write
 }
 
 // migrations are applied in order; never edit one that has shipped, add a new one.
@@ -200,7 +201,8 @@ func Open(path string, log *slog.Logger) (*DB, error) {
 	_, walErr := os.Lstat(path + "-wal")
 	leftWAL := walErr == nil
 	dsn := fmt.Sprintf("file:%s?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)", path)
-	w, err := sql.Open("sqlite", dsn)
+	// The writer never checkpoints (checkpoint.go).
+	w, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -219,6 +221,12 @@ func Open(path string, log *slog.Logger) (*DB, error) {
 	if err := db.migrate(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if db.stmts, err = prepareWrites(ctx, w); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return db, nil
 }
@@ -286,7 +294,7 @@ func (db *DB) checkIntegrity(path string, leftWAL bool) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	return errors.Join(db.write.Close(), db.read.Close())
+	return errors.Join(db.stmts.close(), db.write.Close(), db.read.Close())
 }
 
 func (db *DB) migrate() error {

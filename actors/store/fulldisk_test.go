@@ -221,8 +221,10 @@ func TestFullDisk(t *testing.T) {
 	// only its error kind is checked.
 	// An update of an existing run that cannot be written waits in the
 	// store's backlog (answered only once durable) instead of being lost.
+	// It is made too large for the WAL space a background checkpoint may
+	// have freed (a small one can fit there, and succeed).
 	upd := before.Job
-	upd.Status, upd.Error = "running", "updated while full"
+	upd.Status, upd.Error = "running", "updated while full: "+strings.Repeat("e", 300<<10)
 	h.sys.Root.Send(h.store, &Write{Op: &SaveJob{Job: upd}, ReplyTo: h.probe.pid, Tag: "held"})
 
 	// Reads keep working and the earlier data is intact.

@@ -167,7 +167,11 @@ type InsertRun struct {
 
 func (op *InsertRun) apply(ctx context.Context, tx *sql.Tx) error {
 	var last sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT max(run) FROM jobs WHERE job_id = ?`, op.Job.JobID).Scan(&last); err != nil {
+	st, err := txStmt(ctx, tx, sqlLastRun)
+	if err != nil {
+		return fmt.Errorf("number run: %w", err)
+	}
+	if err := st.QueryRowContext(ctx, op.Job.JobID).Scan(&last); err != nil {
 		return fmt.Errorf("number run: %w", err)
 	}
 	op.Job.Run = int(last.Int64) + 1
@@ -211,10 +215,7 @@ func (op *SaveSheets) apply(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	if a := op.Attempt; a != nil {
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO attempts
-			(run_key, num, try, counted, outcome, started_at, finished_at, exit_code, error, validations,
-			 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, cost_usd, input_tokens, output_tokens, usage_known)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		err := execHot(ctx, tx, sqlInsertAttempt,
 			a.RunKey, a.Num, a.Try, b2i(a.Counted), a.Outcome, nanos(a.StartedAt), nanos(a.FinishedAt),
 			a.ExitCode, a.Error, validationsJSON(a.Validations),
 			a.Profile.PeakRSSMB, a.Profile.CPUSeconds, a.Profile.MeanCPUPercent, b2i(a.Profile.Stalled),
@@ -248,16 +249,7 @@ func upsertJob(ctx context.Context, tx *sql.Tx, j *JobRow) error {
 		}
 	}
 	// The source is set once, at insert; later upserts leave it alone.
-	_, err := tx.ExecContext(ctx, `INSERT INTO jobs
-		(run_key, job_id, run, name, status, user_paused, score_path, score_hash, workspace,
-		 created_at, started_at, finished_at, sheets_total, error, priority, group_name, after_jobs, after_any,
-		 budget_usd, pause_reason, score_key)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT (run_key) DO UPDATE SET
-		 name=excluded.name, status=excluded.status, user_paused=excluded.user_paused,
-		 started_at=excluded.started_at, finished_at=excluded.finished_at,
-		 sheets_total=excluded.sheets_total, error=excluded.error,
-		 budget_usd=excluded.budget_usd, pause_reason=excluded.pause_reason, score_key=excluded.score_key`,
+	err := execHot(ctx, tx, sqlUpsertJob,
 		j.RunKey, j.JobID, j.Run, j.Name, j.Status, b2i(j.UserPaused), j.ScorePath, hash, j.Workspace,
 		nanos(j.CreatedAt), nanos(j.StartedAt), nanos(j.FinishedAt), j.SheetsTotal, j.Error,
 		j.Priority, j.Group, idsJSON(j.After), b2i(j.AfterAny), j.BudgetUSD, j.PauseReason, j.ScoreKey)
@@ -268,12 +260,7 @@ func upsertJob(ctx context.Context, tx *sql.Tx, j *JobRow) error {
 }
 
 func upsertSheet(ctx context.Context, tx *sql.Tx, s *SheetRow) error {
-	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO sheets
-		(run_key, num, stage, voice, voice_count, instrument, model, status, attempts, tries,
-		 started_at, finished_at, exit_code, error, waiting_until, rate_limit_waited,
-		 pid, pgid, proc_start, validations, output_tail, input_tokens, output_tokens, cost_usd,
-		 peak_rss_mb, cpu_seconds, mean_cpu_percent, stalled, notes, session_id, cost_known, tokens_known)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	err := execHot(ctx, tx, sqlUpsertSheet,
 		s.RunKey, s.Num, s.Stage, s.Voice, s.VoiceCount, s.Instrument, s.Model, s.Status, s.Attempts, s.Tries,
 		nanos(s.StartedAt), nanos(s.FinishedAt), s.ExitCode, s.Error, nanos(s.WaitingUntil), int64(s.RateLimitWaited),
 		s.PID, s.PGID, int64(s.ProcStart), validationsJSON(s.Validations), s.OutputTail,

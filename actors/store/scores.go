@@ -21,7 +21,7 @@ func scoreHash(source []byte) string {
 // putScore stores source unless an identical one is there, returning its key.
 func putScore(ctx context.Context, tx *sql.Tx, source []byte) (string, error) {
 	h := scoreHash(source)
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO scores (hash, source) VALUES (?, ?)`, h, source); err != nil {
+	if err := execHot(ctx, tx, sqlPutScore, h, source); err != nil {
 		return "", fmt.Errorf("save score source: %w", err)
 	}
 	return h, nil

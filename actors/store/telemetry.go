@@ -18,12 +18,10 @@ type InsertEvents struct {
 }
 
 func (op *InsertEvents) apply(ctx context.Context, tx *sql.Tx) error {
-	stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO events
-		(seq, time, kind, job_id, sheet, attempt, stage, status, detail) VALUES (?,?,?,?,?,?,?,?,?)`)
+	stmt, err := txStmt(ctx, tx, sqlInsertEvent)
 	if err != nil {
 		return fmt.Errorf("save events: %w", err)
 	}
-	defer stmt.Close()
 	for _, e := range op.Events {
 		if _, err := stmt.ExecContext(ctx, e.GetSeq(), e.GetTimeUnixNano(), e.GetKind(), e.GetJobId(), e.GetSheet(),
 			e.GetAttempt(), e.GetStage(), e.GetStatus(), e.GetDetail()); err != nil {
@@ -32,7 +30,7 @@ func (op *InsertEvents) apply(ctx context.Context, tx *sql.Tx) error {
 	}
 	if op.Keep > 0 && len(op.Events) > 0 {
 		last := op.Events[len(op.Events)-1].GetSeq()
-		if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq <= ?`, last-int64(op.Keep)); err != nil {
+		if err := execHot(ctx, tx, sqlPruneEvents, last-int64(op.Keep)); err != nil {
 			return fmt.Errorf("prune events: %w", err)
 		}
 	}

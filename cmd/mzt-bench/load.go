@@ -163,58 +163,25 @@ func historyList(mztBin, dir string, n int) (mid, text time.Duration, rss float6
 	return median(times), median(texts), rssMB(readPID(filepath.Join(home, "conductor.pid"))), nil
 }
 
-// queueVsTsp runs n one-sheet `true` jobs with 2 slots through mzt (each
-// submitted by its own CLI, then all by one batch `mzt run -`) and through
-// task-spooler, and returns the time from the first submission to the last
-// job's end.
-func queueVsTsp(mztBin, dir string, n int) (mztTime, batchTime, tspTime time.Duration, err error) {
-	home := filepath.Join(dir, "queue")
-	os.MkdirAll(home, 0o700)
-	os.WriteFile(filepath.Join(home, "conductor.toml"), []byte("max_concurrent_jobs = 2\nmax_concurrent_sheets = 2\n"), 0o600)
-	score := filepath.Join(dir, "one.toml")
-	os.WriteFile(score, []byte(fmt.Sprintf("workspace = %q\n[defaults]\ninstrument = \"shell\"\n[[stage]]\nid = \"s\"\nprompt = \"true\"\n",
-		filepath.Join(dir, "qws"))), 0o644)
-	mzt := mztIn(mztBin, home)
-	if out, err := mzt("start").CombinedOutput(); err != nil {
-		return 0, 0, 0, fmt.Errorf("start: %v\n%s", err, out)
-	}
-	defer mzt("stop", "--force").Run()
-	t0 := time.Now()
-	for i := range n {
-		if out, err := mzt("run", "--id", fmt.Sprintf("q%04d", i), score).CombinedOutput(); err != nil {
-			return 0, 0, 0, fmt.Errorf("run: %v\n%s", err, out)
-		}
-	}
-	if err := waitIdle(filepath.Join(home, "conductor.sock")); err != nil {
-		return 0, 0, 0, err
-	}
-	mztTime = time.Since(t0)
+// queueTimes are the queue rows' measures: the time from the first
+// submission to the last job's end, submitted one CLI call per job (cli),
+// all in one `mzt run -` (batch) and by task-spooler (tsp); and the median
+// of one submitting call of each.
+type queueTimes struct {
+	cli, batch, tsp  time.Duration
+	cliCall, tspCall time.Duration
+}
 
-	// The same jobs in one batch: n score files (a job's id is its file
-	// name), their paths on stdin of one mzt run.
-	var paths strings.Builder
-	src, err := os.ReadFile(score)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	for i := range n {
-		p := filepath.Join(dir, fmt.Sprintf("b%04d.toml", i))
-		if err := os.WriteFile(p, src, 0o644); err != nil {
-			return 0, 0, 0, err
-		}
-		fmt.Fprintln(&paths, p)
-	}
-	t0 = time.Now()
-	batch := mzt("run", "-")
-	batch.Stdin = strings.NewReader(paths.String())
-	if out, err := batch.CombinedOutput(); err != nil {
-		return 0, 0, 0, fmt.Errorf("run -: %v\n%s", err, out)
-	}
-	if err := waitIdle(filepath.Join(home, "conductor.sock")); err != nil {
-		return 0, 0, 0, err
-	}
-	batchTime = time.Since(t0)
+// queueRounds interleaves the queue measures so that machine noise hits mzt
+// and task-spooler alike.
+const queueRounds = 4
 
+// queueVsTsp runs n one-sheet `true` jobs with 2 slots through each mzt
+// binary (each job submitted by its own CLI, then all by one batch `mzt run
+// -`) and through task-spooler, in queueRounds interleaved rounds of
+// n/queueRounds jobs. It returns one queueTimes per binary, each with the
+// same task-spooler times.
+func queueVsTsp(mztBins []string, dir string, n int) (qts []queueTimes, err error) {
 	tspEnv := append(os.Environ(), "TS_SOCKET="+filepath.Join(dir, "tsp.sock"), "TMPDIR="+dir, "TS_MAXFINISHED=2000")
 	tsp := func(args ...string) error {
 		cmd := exec.Command("tsp", args...)
@@ -223,19 +190,106 @@ func queueVsTsp(mztBin, dir string, n int) (mztTime, batchTime, tspTime time.Dur
 		return cmd.Run()
 	}
 	if err := tsp("-S", "2"); err != nil {
-		return 0, 0, 0, fmt.Errorf("tsp -S: %w", err)
+		return nil, fmt.Errorf("tsp -S: %w", err)
 	}
 	defer tsp("-K")
-	t0 = time.Now()
-	for range n {
-		if err := tsp("true"); err != nil {
-			return 0, 0, 0, fmt.Errorf("tsp: %w", err)
+
+	type queue struct {
+		mzt  func(args ...string) *exec.Cmd
+		sock string
+	}
+	queues := make([]queue, len(mztBins))
+	src := []byte(fmt.Sprintf("workspace = %q\n[defaults]\ninstrument = \"shell\"\n[[stage]]\nid = \"s\"\nprompt = \"true\"\n",
+		filepath.Join(dir, "qws")))
+	score := filepath.Join(dir, "one.toml")
+	if err := os.WriteFile(score, src, 0o644); err != nil {
+		return nil, err
+	}
+	for i, bin := range mztBins {
+		home := filepath.Join(dir, fmt.Sprintf("queue%d", i))
+		os.MkdirAll(home, 0o700)
+		os.WriteFile(filepath.Join(home, "conductor.toml"), []byte("max_concurrent_jobs = 2\nmax_concurrent_sheets = 2\n"), 0o600)
+		mzt := mztIn(bin, home)
+		if out, err := mzt("start").CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("start %s: %v\n%s", bin, err, out)
+		}
+		defer mzt("stop", "--force").Run()
+		queues[i] = queue{mzt, filepath.Join(home, "conductor.sock")}
+	}
+
+	per := max(n/queueRounds, 1)
+	qts = make([]queueTimes, len(mztBins))
+	var tspTotal time.Duration
+	var tspCalls []time.Duration
+	cliCalls := make([][]time.Duration, len(mztBins))
+	for r := range queueRounds {
+		t0 := time.Now()
+		for range per {
+			t1 := time.Now()
+			if err := tsp("true"); err != nil {
+				return nil, fmt.Errorf("tsp: %w", err)
+			}
+			tspCalls = append(tspCalls, time.Since(t1))
+		}
+		if err := tsp("-w"); err != nil { // waits for the last job
+			return nil, fmt.Errorf("tsp -w: %w", err)
+		}
+		tspTotal += time.Since(t0)
+
+		for q, qu := range queues {
+			t0 = time.Now()
+			for i := range per {
+				t1 := time.Now()
+				if out, err := qu.mzt("run", "--id", fmt.Sprintf("q%d-%04d", r, i), score).CombinedOutput(); err != nil {
+					return nil, fmt.Errorf("run: %v\n%s", err, out)
+				}
+				cliCalls[q] = append(cliCalls[q], time.Since(t1))
+			}
+			if err := waitIdle(qu.sock); err != nil {
+				return nil, err
+			}
+			qts[q].cli += time.Since(t0)
+
+			// The same jobs in one batch: per score files (a job's id is
+			// its file name), their paths on stdin of one mzt run.
+			var paths strings.Builder
+			for i := range per {
+				p := filepath.Join(dir, fmt.Sprintf("b%d-%04d.toml", r, i))
+				if err := os.WriteFile(p, src, 0o644); err != nil {
+					return nil, err
+				}
+				fmt.Fprintln(&paths, p)
+			}
+			t0 = time.Now()
+			batch := qu.mzt("run", "-")
+			batch.Stdin = strings.NewReader(paths.String())
+			if out, err := batch.CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("run -: %v\n%s", err, out)
+			}
+			if err := waitIdle(qu.sock); err != nil {
+				return nil, err
+			}
+			qts[q].batch += time.Since(t0)
 		}
 	}
-	if err := tsp("-w"); err != nil { // waits for the last job
-		return 0, 0, 0, fmt.Errorf("tsp -w: %w", err)
+	for q := range qts {
+		qts[q].tsp, qts[q].cliCall, qts[q].tspCall = tspTotal, median(cliCalls[q]), median(tspCalls)
 	}
-	return mztTime, batchTime, time.Since(t0), nil
+	return qts, nil
+}
+
+// queueRows are the rows of queueTimes for n jobs; label names the binary
+// when several were measured.
+func queueRows(n int, qt queueTimes, label string) []row {
+	tsp := fmt.Sprintf("%.1f s task-spooler (tsp)", qt.tsp.Seconds())
+	return []row{
+		{fmt.Sprintf("%d one-sheet jobs queued, 2 slots, submitted by the CLI%s", n, label), fmt.Sprintf("%.1f s", qt.cli.Seconds()),
+			tsp, fmt.Sprintf("%.2fx", qt.cli.Seconds()/qt.tsp.Seconds()), "<= 1.5x"},
+		{"the same, submitted by one mzt run - (batch)" + label, fmt.Sprintf("%.1f s", qt.batch.Seconds()),
+			tsp, fmt.Sprintf("%.2fx", qt.batch.Seconds()/qt.tsp.Seconds()), "< 1x"},
+		{"one mzt run of a one-sheet job, the CLI call (median)" + label, ms(qt.cliCall), ms(qt.tspCall) + " tsp true",
+			ratio(qt.cliCall, qt.tspCall), ""},
+	}
 }
 
 // waitIdle waits until the conductor at sock has no running or queued job.
@@ -262,4 +316,45 @@ func mztIn(bin, home string) func(args ...string) *exec.Cmd {
 		cmd.Env = env
 		return cmd
 	}
+}
+
+// queueOnly prints the idle RSS row and the queue rows against
+// task-spooler; with base, the same for that other mzt binary (an earlier
+// build), measured interleaved with this one.
+func queueOnly(mztBin, base string, n int) error {
+	if _, err := exec.LookPath("tsp"); err != nil {
+		return fmt.Errorf("tsp not installed (apt-get install task-spooler)")
+	}
+	dir, mztBin, err := workdir(".mztbench", mztBin)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bins, labels := []string{mztBin}, []string{""}
+	if base != "" {
+		bins, labels = append(bins, base), []string{" [this build]", " [base]"}
+	}
+	var rows []row
+	for i, bin := range bins {
+		home := filepath.Join(dir, fmt.Sprintf("idle%d", i))
+		mzt := mztIn(bin, home)
+		if out, err := mzt("start").CombinedOutput(); err != nil {
+			return fmt.Errorf("start: %v\n%s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond) // let the first monitor sample settle
+		rss := rssMB(readPID(filepath.Join(home, "conductor.pid")))
+		mzt("stop", "--force").Run()
+		rows = append(rows, row{"idle conductor RSS" + labels[i], fmt.Sprintf("%.1f MB", rss), "", "", "< 25 MB"})
+	}
+	qts, err := queueVsTsp(bins, dir, n)
+	if err != nil {
+		return err
+	}
+	for i, qt := range qts {
+		rows = append(rows, queueRows(n, qt, labels[i])...)
+	}
+	for _, r := range rows {
+		fmt.Printf("%-70s %-14s %-34s %-8s %s\n", r.what, r.value, r.floor, r.ratio, r.goal)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@
 //	go run ./cmd/mzt-bench profiler-cost
 //	go run ./cmd/mzt-bench history [-n 20] [-jobs 10000] [-sheets 10000]
 //	go run ./cmd/mzt-bench remote [-n 50]   (or api: the same rows)
+//	go run ./cmd/mzt-bench queue [-n 1000] [-base OLD/mzt]  (the queue rows vs task-spooler, and idle RSS)
 //
 // It also serves as the floor client: `mzt-bench floor-client SOCKET` dials
 // a Unix socket, writes a byte and reads the reply, the least any CLI
@@ -65,6 +66,18 @@ func main() {
 		fs.Parse(os.Args[2:])
 		if err := remoteOnly(*mzt, *n); err != nil {
 			fmt.Fprintln(os.Stderr, "mzt-bench remote:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "queue" {
+		fs := flag.NewFlagSet("queue", flag.ExitOnError)
+		mzt := fs.String("mzt", "", "mzt binary (default: build it)")
+		n := fs.Int("n", 1000, "one-sheet jobs")
+		base := fs.String("base", "", "another mzt binary (an earlier build) to measure interleaved with this one")
+		fs.Parse(os.Args[2:])
+		if err := queueOnly(*mzt, *base, *n); err != nil {
+			fmt.Fprintln(os.Stderr, "mzt-bench queue:", err)
 			os.Exit(1)
 		}
 		return
@@ -227,14 +240,11 @@ func run(mztBin string, n, sheets, parallel int, noCgroups bool) error {
 		fmt.Sprintf("%.2f%% with the profiler off", profOff), "", ""})
 
 	if _, err := exec.LookPath("tsp"); err == nil {
-		mt, bt, tt, err := queueVsTsp(mztBin, dir, 1000)
+		qts, err := queueVsTsp([]string{mztBin}, dir, 1000)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, row{"1,000 one-sheet jobs queued, 2 slots, submitted by the CLI", fmt.Sprintf("%.1f s", mt.Seconds()),
-			fmt.Sprintf("%.1f s task-spooler (tsp)", tt.Seconds()), fmt.Sprintf("%.2fx", mt.Seconds()/tt.Seconds()), "peer"},
-			row{"the same, submitted by one mzt run - (batch)", fmt.Sprintf("%.1f s", bt.Seconds()),
-				fmt.Sprintf("%.1f s task-spooler (tsp)", tt.Seconds()), fmt.Sprintf("%.2fx", bt.Seconds()/tt.Seconds()), "peer"})
+		rows = append(rows, queueRows(1000, qts[0], "")...)
 	} else {
 		rows = append(rows, row{"1,000 jobs vs task-spooler", "skipped", "tsp not installed (apt-get install task-spooler)", "", ""})
 	}

@@ -29,6 +29,7 @@ type (
 	rateLimited struct {
 		instrument string
 		until      time.Time
+		by         string // the fleet member that saw it; "" = this conductor
 	}
 	interrupt struct{ reason string }
 	// halt: the conductor is stopping; start nothing new.
@@ -426,6 +427,9 @@ func (j *jobActor) onRateLimited(ctx actor.Context, m *rateLimited) {
 		}
 		s.row.WaitingUntil = m.until
 		s.waitWhy = "instrument " + m.instrument + " is rate limited until " + clock(m.until)
+		if m.by != "" {
+			s.waitWhy += " (seen by fleet member " + m.by + ")"
+		}
 		j.setStatus(s, messages.SheetWaiting)
 		j.persist(ctx, nil, s)
 	}

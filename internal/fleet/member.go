@@ -43,7 +43,7 @@ type Options struct {
 	ClaimInterval          time.Duration
 	PublishInterval        time.Duration
 	Dir                    string // <home>/fleet: the lease and owned claims
-	Local                  Local
+	Local                  Local  // set by Start
 	Log                    *slog.Logger
 }
 
@@ -72,9 +72,11 @@ type Member struct {
 	wg        sync.WaitGroup
 }
 
-// Start joins the fleet: it dials etcd without waiting for it (an
-// unreachable etcd is reported, never fatal) and starts the loops.
-func Start(opts Options) (*Member, error) {
+// New makes the member: it reads the claims a previous run kept (their
+// jobs are fenced until etcd confirms them) and makes the etcd client
+// without waiting for etcd (an unreachable etcd is reported, never fatal).
+// Nothing is claimed before Start.
+func New(opts Options) (*Member, error) {
 	d := disk{dir: opts.Dir}
 	owned, err := d.loadOwned()
 	if err != nil {
@@ -85,15 +87,21 @@ func Start(opts Options) (*Member, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fleet: etcd client: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	m := &Member{opts: opts, cli: cli, st: store{cli}, disk: d, owned: owned, lost: map[string]bool{},
-		limits: map[string]time.Time{}, kick: make(chan struct{}, 1), limitsOut: make(chan Limit, 64), cancel: cancel,
+		limits: map[string]time.Time{}, kick: make(chan struct{}, 1), limitsOut: make(chan Limit, 64), cancel: func() {},
 		lastErr: "not connected yet"}
 	m.lease = clientv3.LeaseID(d.loadLease())
+	return m, nil
+}
+
+// Start runs the member's loops on this conductor.
+func (m *Member) Start(local Local) {
+	m.opts.Local = local
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
 	m.goSafe("lease", func() { m.leaseLoop(ctx) })
 	m.goSafe("claims", func() { m.claimLoop(ctx) })
 	m.goSafe("watch", func() { m.watchLoop(ctx) })
-	return m, nil
 }
 
 // Stop ends the loops and closes the etcd client. The lease is left to

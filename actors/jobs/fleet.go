@@ -1,0 +1,76 @@
+package jobs
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Fleet is what the job manager asks of this conductor's fleet membership
+// (Deps.Fleet; nil when it is no member).
+type Fleet interface {
+	// Allowed is the fence: a sheet of the job may start now. It is false
+	// for a fleet job whose claim this member has not confirmed or lost.
+	// It must not block.
+	Allowed(jobID string) bool
+	// RateLimitSeen shares a rate limit this conductor hit; it must not block.
+	RateLimitSeen(instrument string, until time.Time)
+}
+
+// FenceChanged tells the job manager that fleet ownership was confirmed:
+// the sheets the fence held back ask for their slots again.
+type FenceChanged struct{}
+
+// SharedRateLimit is a rate limit another fleet member saw on an account
+// this instrument shares: its sheets wait until then, here as there.
+type SharedRateLimit struct {
+	Instrument string
+	Until      time.Time
+	Member     string
+}
+
+// fenceHeld are slot requests the fence held back, per job.
+type fenceHeld map[string][]*slotRequest
+
+// fenced holds back a sheet of a fleet job this member may not run now.
+func (a *Actor) fenced(m *slotRequest) bool {
+	if a.deps.Fleet == nil || a.deps.Fleet.Allowed(m.jobID) {
+		return false
+	}
+	if a.held == nil {
+		a.held = fenceHeld{}
+	}
+	a.held[m.jobID] = append(a.held[m.jobID], m)
+	a.log.Info("fleet: sheet held until this member's claim on the job is confirmed", "job", m.jobID, "sheet", m.num)
+	return true
+}
+
+// onFenceChanged asks again for the held sheets that may now start.
+func (a *Actor) onFenceChanged(ctx actor.Context) {
+	for id, reqs := range a.held {
+		if !a.deps.Fleet.Allowed(id) {
+			continue
+		}
+		delete(a.held, id)
+		for _, r := range reqs {
+			ctx.Send(ctx.Self(), r)
+		}
+	}
+}
+
+func (a *Actor) onSharedRateLimit(ctx actor.Context, m *SharedRateLimit) {
+	until, grew := a.slots.rateLimit(m.Instrument, m.Until)
+	if grew {
+		a.log.Warn("instrument rate limited by another fleet member", "instrument", m.Instrument, "member", m.Member,
+			"until", until.Format(time.RFC3339))
+	}
+	a.broadcast(ctx, &rateLimited{instrument: m.Instrument, until: until, by: m.Member})
+	a.grant(ctx)
+}
+
+// shareRateLimit tells the fleet about a limit this conductor hit.
+func (a *Actor) shareRateLimit(instrument string, until time.Time) {
+	if a.deps.Fleet != nil {
+		a.deps.Fleet.RateLimitSeen(instrument, until)
+	}
+}

@@ -44,7 +44,10 @@ type Options struct {
 	PublishInterval        time.Duration
 	Dir                    string // <home>/fleet: the lease and owned claims
 	Local                  Local  // set by Start
-	Log                    *slog.Logger
+	// Account maps an instrument to the account whose limits it shares
+	// (nil: the instrument's own name); called off any actor.
+	Account func(instrument string) string
+	Log     *slog.Logger
 }
 
 // Member is this conductor in the fleet. Its methods are safe for
@@ -70,6 +73,7 @@ type Member struct {
 	limitsOut chan Limit
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	stopOnce  sync.Once
 }
 
 // New makes the member: it reads the claims a previous run kept (their
@@ -107,9 +111,11 @@ func (m *Member) Start(local Local) {
 // Stop ends the loops and closes the etcd client. The lease is left to
 // expire, or to be taken up again by the next start within its TTL.
 func (m *Member) Stop() {
-	m.cancel()
-	m.wg.Wait()
-	m.cli.Close()
+	m.stopOnce.Do(func() {
+		m.cancel()
+		m.wg.Wait()
+		m.cli.Close()
+	})
 }
 
 func (m *Member) goSafe(name string, fn func()) {
@@ -445,15 +451,19 @@ func (m *Member) publish(ctx context.Context, lease clientv3.LeaseID, c Capacity
 }
 
 // RateLimitSeen shares a rate limit this conductor hit (never blocks).
-func (m *Member) RateLimitSeen(account, instrument string, until time.Time) {
+func (m *Member) RateLimitSeen(instrument string, until time.Time) {
 	select {
-	case m.limitsOut <- Limit{Account: account, Instrument: instrument, Until: until, Member: m.opts.Name}:
+	case m.limitsOut <- Limit{Instrument: instrument, Until: until, Member: m.opts.Name}:
 	default:
-		m.opts.Log.Warn("fleet: too many rate limits to share at once; dropped one", "account", account)
+		m.opts.Log.Warn("fleet: too many rate limits to share at once; dropped one", "instrument", instrument)
 	}
 }
 
 func (m *Member) publishLimit(ctx context.Context, l Limit) {
+	l.Account = l.Instrument
+	if m.opts.Account != nil {
+		l.Account = m.opts.Account(l.Instrument)
+	}
 	octx, cancel := context.WithTimeout(ctx, m.opTimeout())
 	defer cancel()
 	if err := m.st.publishLimit(octx, l); err != nil {

@@ -37,6 +37,8 @@ type conductorStatusJSON struct {
 	DailyBudgetUSD *float64 `json:"daily_budget_usd"` // [budget] daily_usd; null: none
 	// Supervisors hold the running sheets across restarts of the conductor.
 	Supervisors []supervisorJSON `json:"supervisors"`
+	// Fleet is set on a fleet member (fleet.go).
+	Fleet *fleetHealthJSON `json:"fleet,omitempty"`
 }
 
 type supervisorJSON struct {
@@ -73,7 +75,7 @@ func (c *ConductorStatusCmd) Run(g *Globals) error {
 			QueuedJobs: st.QueuedJobs, RunningSheets: st.RunningSheets, MemoryMB: round1(st.MemoryMb),
 			MemoryLimitMB: st.MemoryLimitMb, ChildProcesses: st.ChildProcesses, ProcessLimit: st.ProcessLimit,
 			Pressure: st.Pressure, PressureNote: st.MonitorNote, Isolation: st.Isolation,
-			Supervisors: supervisorsJSON(st.Supervisors),
+			Supervisors: supervisorsJSON(st.Supervisors), Fleet: toFleetHealthJSON(st.GetFleet()),
 		})
 	}
 	var b strings.Builder
@@ -98,6 +100,7 @@ func (c *ConductorStatusCmd) Run(g *Globals) error {
 	fmt.Fprintf(&b, "  isolation  %s\n", st.Isolation)
 	fmt.Fprintf(&b, "  spend      %s today%s\n", usd(st.GetSpentTodayUsd(), true), dailyBudgetText(st))
 	writeSupervisors(&b, st.Supervisors)
+	writeFleetHealth(&b, st.GetFleet())
 	fmt.Fprintf(&b, "  socket     %s\n  log        %s\n", st.Socket, st.LogPath)
 	g.printf("%s", b.String())
 	return nil

@@ -9,13 +9,17 @@ import (
 	"github.com/mzt-dev/mzt/messages"
 )
 
+// userTimeout bounds an etcd request a user waits for.
+const userTimeout = 10 * time.Second
+
 // Name is this member's name.
 func (m *Member) Name() string { return m.opts.Name }
 
 // Submit queues a job for the fleet.
 func (m *Member) Submit(ctx context.Context, j Job) error {
 	j.SubmittedBy, j.Submitted, j.Placements, j.Member, j.Reason = m.opts.Name, time.Now().UTC(), 0, "", ""
-	ctx, cancel := context.WithTimeout(ctx, m.opTimeout())
+	// Long enough to ride out an etcd leader election.
+	ctx, cancel := context.WithTimeout(ctx, max(m.opTimeout(), userTimeout))
 	defer cancel()
 	err := m.st.submit(ctx, j)
 	if err == nil {
@@ -62,7 +66,7 @@ func (m *Member) Status(ctx context.Context) (*messages.FleetStatus, error) {
 
 // List is every queued and running fleet job with its member.
 func (m *Member) List(ctx context.Context) (*messages.FleetJobList, error) {
-	ctx, cancel := context.WithTimeout(ctx, m.opTimeout())
+	ctx, cancel := context.WithTimeout(ctx, max(m.opTimeout(), userTimeout))
 	defer cancel()
 	view, err := m.st.queue(ctx)
 	if err != nil {
@@ -88,7 +92,7 @@ func (m *Member) List(ctx context.Context) (*messages.FleetJobList, error) {
 // Where finds the member running (or that ran) a fleet job, and its
 // Conductor service address. member is "" while the job is queued.
 func (m *Member) Where(ctx context.Context, id string) (member, address, state string, err error) {
-	ctx, cancel := context.WithTimeout(ctx, m.opTimeout())
+	ctx, cancel := context.WithTimeout(ctx, max(m.opTimeout(), userTimeout))
 	defer cancel()
 	member, state, err = m.st.where(ctx, id)
 	if err != nil || member == "" {
@@ -103,7 +107,7 @@ func (m *Member) Where(ctx context.Context, id string) (member, address, state s
 
 // CancelQueued ends a fleet job nobody has claimed yet.
 func (m *Member) CancelQueued(ctx context.Context, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, m.opTimeout())
+	ctx, cancel := context.WithTimeout(ctx, max(m.opTimeout(), userTimeout))
 	defer cancel()
 	return m.st.cancelQueued(ctx, id, m.opts.Name)
 }

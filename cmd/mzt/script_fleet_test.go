@@ -26,6 +26,7 @@ func init() {
 	scriptCmds["waitfleet"] = cmdWaitFleet
 	scriptCmds["waitlines"] = cmdWaitLines
 	scriptCmds["runsonce"] = cmdRunsOnce
+	scriptCmds["waitmemberjob"] = cmdWaitMemberJob
 }
 
 // haveEtcd is the script condition [etcd]: MZT_ETCD is set (a broken one
@@ -305,4 +306,36 @@ func cmdRunsOnce(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Logf("runs per member: %v", members)
+}
+
+// waitmemberjob MEMBER FILE [TIMEOUT]: wait until `mzt fleet list --json`
+// shows a job running on MEMBER and write its id to FILE.
+func cmdWaitMemberJob(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: waitmemberjob MEMBER FILE [TIMEOUT]")
+	}
+	timeout := argTimeout(ts, args, 2, 30*time.Second)
+	var id, last string
+	if !waitUntil(timeout, func() bool {
+		out, err := mztCmd(ts, "fleet", "list", "--json").Output()
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		last = string(out)
+		var l struct {
+			Jobs []struct{ ID, State, Member string } `json:"jobs"`
+		}
+		json.Unmarshal(out, &l)
+		for _, j := range l.Jobs {
+			if j.State == "running" && j.Member == args[0] {
+				id = j.ID
+				return true
+			}
+		}
+		return false
+	}) {
+		ts.Fatalf("no job running on %s after %s: %s", args[0], timeout, last)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(id), 0o600))
 }

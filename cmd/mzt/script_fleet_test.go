@@ -27,6 +27,7 @@ func init() {
 	scriptCmds["waitlines"] = cmdWaitLines
 	scriptCmds["runsonce"] = cmdRunsOnce
 	scriptCmds["waitmemberjob"] = cmdWaitMemberJob
+	scriptCmds["waitfleetjobs"] = cmdWaitFleetJobs
 }
 
 // haveEtcd is the script condition [etcd]: MZT_ETCD is set (a broken one
@@ -257,6 +258,33 @@ func cmdWaitFleet(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// waitfleetjobs N [TIMEOUT]: wait until `mzt fleet list --json` shows N
+// queued or running jobs.
+func cmdWaitFleetJobs(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: waitfleetjobs N [TIMEOUT]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	timeout := argTimeout(ts, args, 1, 30*time.Second)
+	var last string
+	if !waitUntil(timeout, func() bool {
+		out, err := mztCmd(ts, "fleet", "list", "--json").Output()
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		last = string(out)
+		var l struct {
+			Jobs []struct{ ID string } `json:"jobs"`
+		}
+		json.Unmarshal(out, &l)
+		return len(l.Jobs) == want
+	}) {
+		ts.Fatalf("fleet list has not %d jobs after %s: %s", want, timeout, last)
+	}
+}
+
 // waitlines FILE N [TIMEOUT]: wait until FILE has at least N lines.
 func cmdWaitLines(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 {
@@ -308,11 +336,11 @@ func cmdRunsOnce(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Logf("runs per member: %v", members)
 }
 
-// waitmemberjob MEMBER FILE [TIMEOUT]: wait until `mzt fleet list --json`
-// shows a job running on MEMBER and write its id to FILE.
+// waitmemberjob MEMBER VAR [TIMEOUT]: wait until `mzt fleet list --json`
+// shows a job running on MEMBER and set $VAR to its id.
 func cmdWaitMemberJob(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 {
-		ts.Fatalf("usage: waitmemberjob MEMBER FILE [TIMEOUT]")
+		ts.Fatalf("usage: waitmemberjob MEMBER VAR [TIMEOUT]")
 	}
 	timeout := argTimeout(ts, args, 2, 30*time.Second)
 	var id, last string
@@ -337,5 +365,5 @@ func cmdWaitMemberJob(ts *testscript.TestScript, neg bool, args []string) {
 	}) {
 		ts.Fatalf("no job running on %s after %s: %s", args[0], timeout, last)
 	}
-	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(id), 0o600))
+	ts.Setenv(args[1], id)
 }

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -15,17 +16,31 @@ const userTimeout = 10 * time.Second
 // Name is this member's name.
 func (m *Member) Name() string { return m.opts.Name }
 
-// Submit queues a job for the fleet.
+// Submit queues a job for the fleet. A transient etcd error (a leader
+// election after a node died) is retried within the user's wait; a retry
+// that finds the job already queued by this very submit succeeds.
 func (m *Member) Submit(ctx context.Context, j Job) error {
 	j.SubmittedBy, j.Submitted, j.Placements, j.Member, j.Reason = m.opts.Name, time.Now().UTC(), 0, "", ""
-	// Long enough to ride out an etcd leader election.
 	ctx, cancel := context.WithTimeout(ctx, max(m.opTimeout(), userTimeout))
 	defer cancel()
-	err := m.st.submit(ctx, j)
-	if err == nil {
-		m.Kick()
+	for try := 0; ; try++ {
+		err := m.st.submit(ctx, j)
+		if try > 0 && errors.Is(err, ErrExists) && m.st.isSubmit(ctx, j) {
+			err = nil
+		}
+		if err == nil {
+			m.Kick()
+			return nil
+		}
+		if errors.Is(err, ErrExists) || errors.Is(err, ErrTooLarge) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return err
 }
 
 // Health is this member's view of the fleet for conductor-status.

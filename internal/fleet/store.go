@@ -45,6 +45,17 @@ func (s store) submit(ctx context.Context, j Job) error {
 	return nil
 }
 
+// isSubmit tells whether the queued record of j's id is j's own submit
+// (same member, same instant), or its claimed successor.
+func (s store) isSubmit(ctx context.Context, j Job) bool {
+	res, err := s.c.Get(ctx, jobKey(j.ID))
+	if err != nil || len(res.Kvs) == 0 {
+		return false
+	}
+	got, err := decode[Job](jobKey(j.ID), res.Kvs[0].Value)
+	return err == nil && got.SubmittedBy == j.SubmittedBy && got.Submitted.Equal(j.Submitted)
+}
+
 // queueView is the queue and its claims read at one revision.
 type queueView struct {
 	rev    int64

@@ -61,16 +61,30 @@ func (a *Actor) onFenceChanged(ctx actor.Context) {
 func (a *Actor) onSharedRateLimit(ctx actor.Context, m *SharedRateLimit) {
 	until, grew := a.slots.rateLimit(m.Instrument, m.Until)
 	if grew {
+		if a.slots.rateBy == nil {
+			a.slots.rateBy = map[string]string{}
+		}
+		a.slots.rateBy[m.Instrument] = m.Member
 		a.log.Warn("instrument rate limited by another fleet member", "instrument", m.Instrument, "member", m.Member,
 			"until", until.Format(time.RFC3339))
 	}
-	a.broadcast(ctx, &rateLimited{instrument: m.Instrument, until: until, by: m.Member})
+	a.broadcast(ctx, &rateLimited{instrument: m.Instrument, until: until, by: a.slots.rateBy[m.Instrument]})
 	a.grant(ctx)
 }
 
-// shareRateLimit tells the fleet about a limit this conductor hit.
+// shareRateLimit tells the fleet about a limit this conductor hit (the
+// window is this conductor's own from now on).
 func (a *Actor) shareRateLimit(instrument string, until time.Time) {
+	delete(a.slots.rateBy, instrument)
 	if a.deps.Fleet != nil {
 		a.deps.Fleet.RateLimitSeen(instrument, until)
 	}
+}
+
+// seenBy names the fleet member whose rate limit holds a sheet.
+func seenBy(member string) string {
+	if member == "" {
+		return ""
+	}
+	return " (seen by fleet member " + member + ")"
 }

@@ -426,10 +426,7 @@ func (j *jobActor) onRateLimited(ctx actor.Context, m *rateLimited) {
 			continue
 		}
 		s.row.WaitingUntil = m.until
-		s.waitWhy = "instrument " + m.instrument + " is rate limited until " + clock(m.until)
-		if m.by != "" {
-			s.waitWhy += " (seen by fleet member " + m.by + ")"
-		}
+		s.waitWhy = "instrument " + m.instrument + " is rate limited until " + clock(m.until) + seenBy(m.by)
 		j.setStatus(s, messages.SheetWaiting)
 		j.persist(ctx, nil, s)
 	}

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/fleet"
+	"github.com/mzt-dev/mzt/messages"
 )
 
 // Deps are what the fleet actor works with.
@@ -31,6 +33,7 @@ func Props(d Deps) *actor.Props {
 type fleetActor struct {
 	deps    Deps
 	started bool
+	sub     *eventstream.Subscription
 }
 
 func (a *fleetActor) Receive(ctx actor.Context) {
@@ -42,7 +45,19 @@ func (a *fleetActor) Receive(ctx actor.Context) {
 		a.started = true
 		a.deps.Member.Start(&local{system: ctx.ActorSystem(), jobs: a.deps.Jobs, monitor: a.deps.Monitor, cfg: a.deps.Config,
 			paths: a.deps.Paths, timeout: 10 * time.Second, accts: newAccounts(a.deps.Paths.Instruments)})
+		// A job that ends here frees a slot: look for queued work now
+		// rather than at the next tick.
+		m := a.deps.Member
+		a.sub = ctx.ActorSystem().EventStream.Subscribe(func(evt any) {
+			if e, ok := evt.(*messages.Event); ok && e.GetKind() == string(messages.EventJobStatus) &&
+				messages.JobState(e.GetStatus()).Terminal() {
+				m.Kick()
+			}
+		})
 	case *actor.Stopping:
+		if a.sub != nil {
+			ctx.ActorSystem().EventStream.Unsubscribe(a.sub)
+		}
 		// The member's loops finish their etcd calls (each bounded) off
 		// this mailbox.
 		m, log := a.deps.Member, a.deps.Log

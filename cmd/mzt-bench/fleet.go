@@ -119,7 +119,8 @@ func startMembers(bin, prefix string, endpoints []string, n int) ([]string, erro
 		if err := os.MkdirAll(home, 0o700); err != nil {
 			return homes, err
 		}
-		conf := fmt.Sprintf("max_concurrent_jobs = 2\n[fleet]\nname = \"m%d\"\netcd = [%s]\n", i+1, strings.Join(quoted, ", "))
+		conf := fmt.Sprintf("max_concurrent_jobs = 2\n[fleet]\nname = \"%s-m%d\"\netcd = [%s]\n", filepath.Base(prefix), i+1,
+			strings.Join(quoted, ", "))
 		if err := os.WriteFile(filepath.Join(home, "conductor.toml"), []byte(conf), 0o600); err != nil {
 			return homes, err
 		}
@@ -196,7 +197,7 @@ func fleetThroughput(bin, home, dir string, jobs int) (time.Duration, error) {
 	}
 	t0 := time.Now()
 	for i := range jobs {
-		if b, err := mztIn(bin, home)("run", "--fleet", "--id", fmt.Sprintf("tp%d", i), score).CombinedOutput(); err != nil {
+		if b, err := mztIn(bin, home)("run", "--fleet", "--id", fmt.Sprintf("%s-tp%d", filepath.Base(dir), i), score).CombinedOutput(); err != nil {
 			return 0, fmt.Errorf("submit: %v\n%s", err, b)
 		}
 	}

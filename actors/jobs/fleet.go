@@ -13,6 +13,8 @@ type Fleet interface {
 	// for a fleet job whose claim this member has not confirmed or lost.
 	// It must not block.
 	Allowed(jobID string) bool
+	// FenceReason says why Allowed is false, for the sheet's waiting reason.
+	FenceReason(jobID string) string
 	// RateLimitSeen shares a rate limit this conductor hit; it must not block.
 	RateLimitSeen(instrument string, until time.Time)
 }
@@ -32,8 +34,9 @@ type SharedRateLimit struct {
 // fenceHeld are slot requests the fence held back, per job.
 type fenceHeld map[string][]*slotRequest
 
-// fenced holds back a sheet of a fleet job this member may not run now.
-func (a *Actor) fenced(m *slotRequest) bool {
+// fenced holds back a sheet of a fleet job this member may not run now,
+// and tells the job why.
+func (a *Actor) fenced(ctx actor.Context, m *slotRequest) bool {
 	if a.deps.Fleet == nil || a.deps.Fleet.Allowed(m.jobID) {
 		return false
 	}
@@ -41,6 +44,7 @@ func (a *Actor) fenced(m *slotRequest) bool {
 		a.held = fenceHeld{}
 	}
 	a.held[m.jobID] = append(a.held[m.jobID], m)
+	ctx.Send(m.job, &slotWaiting{num: m.num, reason: a.deps.Fleet.FenceReason(m.jobID)})
 	a.log.Info("fleet: sheet held until this member's claim on the job is confirmed", "job", m.jobID, "sheet", m.num)
 	return true
 }

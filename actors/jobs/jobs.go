@@ -199,7 +199,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.logPlan(ctx, m)
 
 	case *slotRequest:
-		if a.dailyBlocks(ctx, m) || a.fenced(m) {
+		if a.dailyBlocks(ctx, m) || a.fenced(ctx, m) {
 			return
 		}
 		a.slots.request(m)

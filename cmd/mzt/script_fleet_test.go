@@ -28,6 +28,7 @@ func init() {
 	scriptCmds["runsonce"] = cmdRunsOnce
 	scriptCmds["waitmemberjob"] = cmdWaitMemberJob
 	scriptCmds["waitfleetjobs"] = cmdWaitFleetJobs
+	scriptCmds["waitetcd"] = cmdWaitEtcd
 }
 
 // haveEtcd is the script condition [etcd]: MZT_ETCD is set (a broken one
@@ -59,6 +60,9 @@ type etcdCluster struct {
 	mu    sync.Mutex
 	procs []*exec.Cmd
 	urls  []string
+	bin   string
+	args  [][]string // each node's arguments, for a restart
+	logs  []string
 }
 
 var (
@@ -66,14 +70,14 @@ var (
 	clusters   = map[*testscript.TestScript]*etcdCluster{}
 )
 
-// etcd3 start [CERTDIR] | kill N | stop: a 3-node etcd cluster on free
+// etcd3 start [CERTDIR] | kill N | restart N | stop: a 3-node etcd cluster on free
 // loopback ports with its data under $WORK/etcd, stopped when the script
 // ends. With CERTDIR (as `mzt certs init` makes it: ca.pem, host.pem,
 // host.key) clients speak TLS and must show a certificate of that CA.
 // start sets ETCD_ENDPOINTS (a TOML array's items) and ETCD1..ETCD3.
 func cmdEtcd3(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
-		ts.Fatalf("usage: etcd3 start [CERTDIR] | kill N | stop")
+		ts.Fatalf("usage: etcd3 start [CERTDIR] | kill N | restart N | stop")
 	}
 	clustersMu.Lock()
 	c := clusters[ts]
@@ -95,19 +99,26 @@ func cmdEtcd3(ts *testscript.TestScript, neg bool, args []string) {
 			delete(clusters, ts)
 			clustersMu.Unlock()
 		})
-	case "kill":
+	case "kill", "restart":
 		if c == nil || len(args) != 2 {
-			ts.Fatalf("usage: etcd3 kill N (after etcd3 start)")
+			ts.Fatalf("usage: etcd3 kill|restart N (after etcd3 start)")
 		}
 		n, err := strconv.Atoi(args[1])
 		if err != nil || n < 1 || n > len(c.procs) {
-			ts.Fatalf("etcd3 kill %s: want 1..%d", args[1], len(c.procs))
+			ts.Fatalf("etcd3 %s %s: want 1..%d", args[0], args[1], len(c.procs))
 		}
 		c.mu.Lock()
+		defer c.mu.Unlock()
 		p := c.procs[n-1]
-		c.mu.Unlock()
-		ts.Check(p.Process.Kill())
-		p.Wait()
+		if args[0] == "kill" {
+			ts.Check(p.Process.Kill())
+			p.Wait()
+			return
+		}
+		if p.ProcessState == nil {
+			ts.Fatalf("etcd3 restart %d: it still runs", n)
+		}
+		c.procs[n-1] = c.spawn(ts, n-1)
 	case "stop":
 		if c != nil {
 			c.stop()
@@ -141,7 +152,7 @@ func startEtcd3(ts *testscript.TestScript, bin, certDir string) *etcdCluster {
 	for _, ln := range lns {
 		ln.Close()
 	}
-	c := &etcdCluster{}
+	c := &etcdCluster{bin: bin}
 	for i, n := range nodes {
 		dir := filepath.Join(ts.Getenv("WORK"), "etcd", n.name)
 		ts.Check(os.MkdirAll(dir, 0o700))
@@ -154,14 +165,9 @@ func startEtcd3(ts *testscript.TestScript, bin, certDir string) *etcdCluster {
 			args = append(args, "--cert-file", filepath.Join(certDir, "host.pem"), "--key-file", filepath.Join(certDir, "host.key"),
 				"--trusted-ca-file", filepath.Join(certDir, "ca.pem"), "--client-cert-auth")
 		}
-		cmd := exec.Command(bin, args...)
-		logf, err := os.Create(filepath.Join(ts.Getenv("WORK"), "etcd", n.name+".log"))
-		ts.Check(err)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		ts.Check(cmd.Start())
-		logf.Close()
-		c.procs = append(c.procs, cmd)
+		c.args = append(c.args, args)
+		c.logs = append(c.logs, filepath.Join(ts.Getenv("WORK"), "etcd", n.name+".log"))
+		c.procs = append(c.procs, c.spawn(ts, i))
 		c.urls = append(c.urls, n.client)
 		ts.Setenv(fmt.Sprintf("ETCD%d", i+1), n.client)
 	}
@@ -202,6 +208,18 @@ func etcdTestTLS(ts *testscript.TestScript, dir string) *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM([]byte(ts.ReadFile(filepath.Join(dir, "ca.pem"))))
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}
+}
+
+// spawn starts node i (again: its data dir says it is a member already).
+func (c *etcdCluster) spawn(ts *testscript.TestScript, i int) *exec.Cmd {
+	cmd := exec.Command(c.bin, c.args[i]...)
+	logf, err := os.OpenFile(c.logs[i], os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	ts.Check(err)
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ts.Check(cmd.Start())
+	return cmd
 }
 
 func (c *etcdCluster) stop() {
@@ -366,4 +384,31 @@ func cmdWaitMemberJob(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("no job running on %s after %s: %s", args[0], timeout, last)
 	}
 	ts.Setenv(args[1], id)
+}
+
+// waitetcd reachable|unreachable [TIMEOUT]: wait until `mzt conductor-status
+// --json` says the conductor reaches etcd, or does not.
+func cmdWaitEtcd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 || (args[0] != "reachable" && args[0] != "unreachable") {
+		ts.Fatalf("usage: waitetcd reachable|unreachable [TIMEOUT]")
+	}
+	timeout := argTimeout(ts, args, 1, 30*time.Second)
+	var last string
+	if !waitUntil(timeout, func() bool {
+		out, err := mztCmd(ts, "conductor-status", "--json").Output()
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		last = string(out)
+		var st struct {
+			Fleet *struct {
+				EtcdReachable bool `json:"etcd_reachable"`
+			} `json:"fleet"`
+		}
+		json.Unmarshal(out, &st)
+		return st.Fleet != nil && st.Fleet.EtcdReachable == (args[0] == "reachable")
+	}) {
+		ts.Fatalf("etcd not %s after %s: %s", args[0], timeout, last)
+	}
 }

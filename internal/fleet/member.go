@@ -211,8 +211,13 @@ func (m *Member) keepAlive(ctx context.Context) {
 
 func (m *Member) confirm(lease clientv3.LeaseID, until time.Time) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	blocked := !m.reachable || !time.Now().Before(m.validUntil)
 	m.lease, m.validUntil, m.reachable, m.lastErr = lease, until, true, ""
+	local := m.opts.Local
+	m.mu.Unlock()
+	if blocked && local != nil {
+		local.FenceChanged() // sheets held while etcd was away may start
+	}
 }
 
 // leaseState is the lease when it is known alive now.
@@ -426,7 +431,25 @@ func (m *Member) Allowed(jobID string) bool {
 	if !ok {
 		return true
 	}
-	return o.verified && int64(m.lease) == o.Lease && time.Now().Before(m.validUntil)
+	return o.verified && int64(m.lease) == o.Lease && time.Now().Before(m.validUntil) && m.reachable
+}
+
+// FenceReason says why Allowed holds a job's sheets back.
+func (m *Member) FenceReason(jobID string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch o, ok := m.owned[jobID]; {
+	case m.lost[jobID]:
+		return "fleet: this member lost the job's claim"
+	case !ok:
+		return ""
+	case !m.reachable:
+		return "fleet: etcd is unreachable, so this member cannot confirm its claim on the job"
+	case !o.verified || int64(m.lease) != o.Lease:
+		return "fleet: this member's claim on the job is not confirmed yet"
+	default:
+		return "fleet: this member's lease is not confirmed"
+	}
 }
 
 // publish writes this member's capacity when it changed, at most once per

@@ -361,6 +361,8 @@ type Envelope struct {
 	//	*Envelope_FleetJobList
 	//	*Envelope_FleetStatusRequest
 	//	*Envelope_FleetStatus
+	//	*Envelope_FleetTopRequest
+	//	*Envelope_FleetTop
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -705,6 +707,24 @@ func (x *Envelope) GetFleetStatus() *FleetStatus {
 	return nil
 }
 
+func (x *Envelope) GetFleetTopRequest() *FleetTopRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_FleetTopRequest); ok {
+			return x.FleetTopRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetFleetTop() *FleetTop {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_FleetTop); ok {
+			return x.FleetTop
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -839,6 +859,14 @@ type Envelope_FleetStatus struct {
 	FleetStatus *FleetStatus `protobuf:"bytes,803,opt,name=fleet_status,json=fleetStatus,proto3,oneof"`
 }
 
+type Envelope_FleetTopRequest struct {
+	FleetTopRequest *FleetTopRequest `protobuf:"bytes,804,opt,name=fleet_top_request,json=fleetTopRequest,proto3,oneof"`
+}
+
+type Envelope_FleetTop struct {
+	FleetTop *FleetTop `protobuf:"bytes,805,opt,name=fleet_top,json=fleetTop,proto3,oneof"`
+}
+
 func (*Envelope_Error) isEnvelope_Body() {}
 
 func (*Envelope_StreamEnd) isEnvelope_Body() {}
@@ -902,6 +930,10 @@ func (*Envelope_FleetJobList) isEnvelope_Body() {}
 func (*Envelope_FleetStatusRequest) isEnvelope_Body() {}
 
 func (*Envelope_FleetStatus) isEnvelope_Body() {}
+
+func (*Envelope_FleetTopRequest) isEnvelope_Body() {}
+
+func (*Envelope_FleetTop) isEnvelope_Body() {}
 
 type StreamEnd struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1865,6 +1897,171 @@ func (x *FleetStatus) GetMembers() []*FleetMember {
 	return nil
 }
 
+// FleetTopRequest asks every member for its active jobs (mzt top --fleet).
+type FleetTopRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FleetTopRequest) Reset() {
+	*x = FleetTopRequest{}
+	mi := &file_mzt_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetTopRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetTopRequest) ProtoMessage() {}
+
+func (x *FleetTopRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetTopRequest.ProtoReflect.Descriptor instead.
+func (*FleetTopRequest) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{14}
+}
+
+type FleetTopMember struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"` // why it did not answer
+	Pressure      string                 `protobuf:"bytes,4,opt,name=pressure,proto3" json:"pressure,omitempty"`
+	RunningSheets int64                  `protobuf:"varint,5,opt,name=running_sheets,json=runningSheets,proto3" json:"running_sheets,omitempty"`
+	Jobs          []*JobInfo             `protobuf:"bytes,6,rep,name=jobs,proto3" json:"jobs,omitempty"` // its active jobs, fleet jobs or not
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FleetTopMember) Reset() {
+	*x = FleetTopMember{}
+	mi := &file_mzt_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetTopMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetTopMember) ProtoMessage() {}
+
+func (x *FleetTopMember) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetTopMember.ProtoReflect.Descriptor instead.
+func (*FleetTopMember) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *FleetTopMember) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FleetTopMember) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *FleetTopMember) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *FleetTopMember) GetPressure() string {
+	if x != nil {
+		return x.Pressure
+	}
+	return ""
+}
+
+func (x *FleetTopMember) GetRunningSheets() int64 {
+	if x != nil {
+		return x.RunningSheets
+	}
+	return 0
+}
+
+func (x *FleetTopMember) GetJobs() []*JobInfo {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+type FleetTop struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Members       []*FleetTopMember      `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FleetTop) Reset() {
+	*x = FleetTop{}
+	mi := &file_mzt_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetTop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetTop) ProtoMessage() {}
+
+func (x *FleetTop) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetTop.ProtoReflect.Descriptor instead.
+func (*FleetTop) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *FleetTop) GetMembers() []*FleetTopMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
 type SupervisorInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pid           int64                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
@@ -1878,7 +2075,7 @@ type SupervisorInfo struct {
 
 func (x *SupervisorInfo) Reset() {
 	*x = SupervisorInfo{}
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +2087,7 @@ func (x *SupervisorInfo) String() string {
 func (*SupervisorInfo) ProtoMessage() {}
 
 func (x *SupervisorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1903,7 +2100,7 @@ func (x *SupervisorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisorInfo.ProtoReflect.Descriptor instead.
 func (*SupervisorInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{14}
+	return file_mzt_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SupervisorInfo) GetPid() int64 {
@@ -1953,7 +2150,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1965,7 +2162,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1978,7 +2175,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{15}
+	return file_mzt_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ShutdownRequest) GetMode() ShutdownMode {
@@ -2005,7 +2202,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2017,7 +2214,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2030,7 +2227,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{16}
+	return file_mzt_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ShutdownResponse) GetPid() int64 {
@@ -2079,7 +2276,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2288,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2301,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{17}
+	return file_mzt_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SubmitJobRequest) GetScorePath() string {
@@ -2225,7 +2422,7 @@ type StageChange struct {
 
 func (x *StageChange) Reset() {
 	*x = StageChange{}
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2237,7 +2434,7 @@ func (x *StageChange) String() string {
 func (*StageChange) ProtoMessage() {}
 
 func (x *StageChange) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2250,7 +2447,7 @@ func (x *StageChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageChange.ProtoReflect.Descriptor instead.
 func (*StageChange) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{18}
+	return file_mzt_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StageChange) GetStage() string {
@@ -2292,7 +2489,7 @@ type ScoreFile struct {
 
 func (x *ScoreFile) Reset() {
 	*x = ScoreFile{}
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2304,7 +2501,7 @@ func (x *ScoreFile) String() string {
 func (*ScoreFile) ProtoMessage() {}
 
 func (x *ScoreFile) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2317,7 +2514,7 @@ func (x *ScoreFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreFile.ProtoReflect.Descriptor instead.
 func (*ScoreFile) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{19}
+	return file_mzt_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ScoreFile) GetPath() string {
@@ -2350,7 +2547,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2362,7 +2559,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2375,7 +2572,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{20}
+	return file_mzt_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SubmitJobResponse) GetJobId() string {
@@ -2437,7 +2634,7 @@ type JobStatusRequest struct {
 
 func (x *JobStatusRequest) Reset() {
 	*x = JobStatusRequest{}
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2449,7 +2646,7 @@ func (x *JobStatusRequest) String() string {
 func (*JobStatusRequest) ProtoMessage() {}
 
 func (x *JobStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2462,7 +2659,7 @@ func (x *JobStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatusRequest.ProtoReflect.Descriptor instead.
 func (*JobStatusRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{21}
+	return file_mzt_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *JobStatusRequest) GetJobId() string {
@@ -2503,7 +2700,7 @@ type TryInfo struct {
 
 func (x *TryInfo) Reset() {
 	*x = TryInfo{}
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2515,7 +2712,7 @@ func (x *TryInfo) String() string {
 func (*TryInfo) ProtoMessage() {}
 
 func (x *TryInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2528,7 +2725,7 @@ func (x *TryInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TryInfo.ProtoReflect.Descriptor instead.
 func (*TryInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{22}
+	return file_mzt_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TryInfo) GetTry() int64 {
@@ -2647,7 +2844,7 @@ type ValidationResult struct {
 
 func (x *ValidationResult) Reset() {
 	*x = ValidationResult{}
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2659,7 +2856,7 @@ func (x *ValidationResult) String() string {
 func (*ValidationResult) ProtoMessage() {}
 
 func (x *ValidationResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2672,7 +2869,7 @@ func (x *ValidationResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidationResult.ProtoReflect.Descriptor instead.
 func (*ValidationResult) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{23}
+	return file_mzt_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ValidationResult) GetType() string {
@@ -2744,7 +2941,7 @@ type SheetInfo struct {
 
 func (x *SheetInfo) Reset() {
 	*x = SheetInfo{}
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2756,7 +2953,7 @@ func (x *SheetInfo) String() string {
 func (*SheetInfo) ProtoMessage() {}
 
 func (x *SheetInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2769,7 +2966,7 @@ func (x *SheetInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SheetInfo.ProtoReflect.Descriptor instead.
 func (*SheetInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{24}
+	return file_mzt_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SheetInfo) GetNum() int64 {
@@ -3072,7 +3269,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3084,7 +3281,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3097,7 +3294,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{25}
+	return file_mzt_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *JobInfo) GetId() string {
@@ -3349,7 +3546,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3361,7 +3558,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3374,7 +3571,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{26}
+	return file_mzt_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *JobStatus) GetJob() *JobInfo {
@@ -3411,7 +3608,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3423,7 +3620,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3436,7 +3633,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{27}
+	return file_mzt_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListJobsRequest) GetAll() bool {
@@ -3473,7 +3670,7 @@ type JobList struct {
 
 func (x *JobList) Reset() {
 	*x = JobList{}
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3485,7 +3682,7 @@ func (x *JobList) String() string {
 func (*JobList) ProtoMessage() {}
 
 func (x *JobList) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3498,7 +3695,7 @@ func (x *JobList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobList.ProtoReflect.Descriptor instead.
 func (*JobList) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{28}
+	return file_mzt_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *JobList) GetJobs() []*JobInfo {
@@ -3533,7 +3730,7 @@ type JobControlRequest struct {
 
 func (x *JobControlRequest) Reset() {
 	*x = JobControlRequest{}
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3545,7 +3742,7 @@ func (x *JobControlRequest) String() string {
 func (*JobControlRequest) ProtoMessage() {}
 
 func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3558,7 +3755,7 @@ func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlRequest.ProtoReflect.Descriptor instead.
 func (*JobControlRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{29}
+	return file_mzt_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *JobControlRequest) GetJobId() string {
@@ -3593,7 +3790,7 @@ type JobControlResponse struct {
 
 func (x *JobControlResponse) Reset() {
 	*x = JobControlResponse{}
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3605,7 +3802,7 @@ func (x *JobControlResponse) String() string {
 func (*JobControlResponse) ProtoMessage() {}
 
 func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3618,7 +3815,7 @@ func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlResponse.ProtoReflect.Descriptor instead.
 func (*JobControlResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{30}
+	return file_mzt_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *JobControlResponse) GetJobId() string {
@@ -3657,7 +3854,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3669,7 +3866,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3682,7 +3879,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{31}
+	return file_mzt_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *LogsRequest) GetJobId() string {
@@ -3748,7 +3945,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3760,7 +3957,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3773,7 +3970,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{32}
+	return file_mzt_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LogChunk) GetSheet() int64 {
@@ -3832,7 +4029,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_mzt_proto_msgTypes[33]
+	mi := &file_mzt_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3844,7 +4041,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[33]
+	mi := &file_mzt_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3857,7 +4054,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{33}
+	return file_mzt_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *EventsRequest) GetJobId() string {
@@ -3914,7 +4111,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_mzt_proto_msgTypes[34]
+	mi := &file_mzt_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3926,7 +4123,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[34]
+	mi := &file_mzt_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3939,7 +4136,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{34}
+	return file_mzt_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Event) GetTimeUnixNano() int64 {
@@ -4063,7 +4260,7 @@ type InsightsRequest struct {
 
 func (x *InsightsRequest) Reset() {
 	*x = InsightsRequest{}
-	mi := &file_mzt_proto_msgTypes[35]
+	mi := &file_mzt_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4075,7 +4272,7 @@ func (x *InsightsRequest) String() string {
 func (*InsightsRequest) ProtoMessage() {}
 
 func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[35]
+	mi := &file_mzt_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4088,7 +4285,7 @@ func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsightsRequest.ProtoReflect.Descriptor instead.
 func (*InsightsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{35}
+	return file_mzt_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *InsightsRequest) GetScore() string {
@@ -4108,7 +4305,7 @@ type FailureCount struct {
 
 func (x *FailureCount) Reset() {
 	*x = FailureCount{}
-	mi := &file_mzt_proto_msgTypes[36]
+	mi := &file_mzt_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4120,7 +4317,7 @@ func (x *FailureCount) String() string {
 func (*FailureCount) ProtoMessage() {}
 
 func (x *FailureCount) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[36]
+	mi := &file_mzt_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4133,7 +4330,7 @@ func (x *FailureCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailureCount.ProtoReflect.Descriptor instead.
 func (*FailureCount) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{36}
+	return file_mzt_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *FailureCount) GetReason() string {
@@ -4182,7 +4379,7 @@ type StageStats struct {
 
 func (x *StageStats) Reset() {
 	*x = StageStats{}
-	mi := &file_mzt_proto_msgTypes[37]
+	mi := &file_mzt_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4194,7 +4391,7 @@ func (x *StageStats) String() string {
 func (*StageStats) ProtoMessage() {}
 
 func (x *StageStats) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[37]
+	mi := &file_mzt_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4207,7 +4404,7 @@ func (x *StageStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageStats.ProtoReflect.Descriptor instead.
 func (*StageStats) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{37}
+	return file_mzt_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *StageStats) GetScore() string {
@@ -4362,7 +4559,7 @@ type ScoreSummary struct {
 
 func (x *ScoreSummary) Reset() {
 	*x = ScoreSummary{}
-	mi := &file_mzt_proto_msgTypes[38]
+	mi := &file_mzt_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4374,7 +4571,7 @@ func (x *ScoreSummary) String() string {
 func (*ScoreSummary) ProtoMessage() {}
 
 func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[38]
+	mi := &file_mzt_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4387,7 +4584,7 @@ func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreSummary.ProtoReflect.Descriptor instead.
 func (*ScoreSummary) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{38}
+	return file_mzt_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ScoreSummary) GetScore() string {
@@ -4470,7 +4667,7 @@ type Insights struct {
 
 func (x *Insights) Reset() {
 	*x = Insights{}
-	mi := &file_mzt_proto_msgTypes[39]
+	mi := &file_mzt_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4482,7 +4679,7 @@ func (x *Insights) String() string {
 func (*Insights) ProtoMessage() {}
 
 func (x *Insights) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[39]
+	mi := &file_mzt_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4495,7 +4692,7 @@ func (x *Insights) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Insights.ProtoReflect.Descriptor instead.
 func (*Insights) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{39}
+	return file_mzt_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Insights) GetStages() []*StageStats {
@@ -4525,7 +4722,7 @@ type CleanRequest struct {
 
 func (x *CleanRequest) Reset() {
 	*x = CleanRequest{}
-	mi := &file_mzt_proto_msgTypes[40]
+	mi := &file_mzt_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4537,7 +4734,7 @@ func (x *CleanRequest) String() string {
 func (*CleanRequest) ProtoMessage() {}
 
 func (x *CleanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[40]
+	mi := &file_mzt_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4550,7 +4747,7 @@ func (x *CleanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanRequest.ProtoReflect.Descriptor instead.
 func (*CleanRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{40}
+	return file_mzt_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CleanRequest) GetOlderThanSeconds() float64 {
@@ -4587,7 +4784,7 @@ type CleanedRun struct {
 
 func (x *CleanedRun) Reset() {
 	*x = CleanedRun{}
-	mi := &file_mzt_proto_msgTypes[41]
+	mi := &file_mzt_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4599,7 +4796,7 @@ func (x *CleanedRun) String() string {
 func (*CleanedRun) ProtoMessage() {}
 
 func (x *CleanedRun) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[41]
+	mi := &file_mzt_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4612,7 +4809,7 @@ func (x *CleanedRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanedRun.ProtoReflect.Descriptor instead.
 func (*CleanedRun) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{41}
+	return file_mzt_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CleanedRun) GetJobId() string {
@@ -4661,7 +4858,7 @@ type CleanResponse struct {
 
 func (x *CleanResponse) Reset() {
 	*x = CleanResponse{}
-	mi := &file_mzt_proto_msgTypes[42]
+	mi := &file_mzt_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4673,7 +4870,7 @@ func (x *CleanResponse) String() string {
 func (*CleanResponse) ProtoMessage() {}
 
 func (x *CleanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[42]
+	mi := &file_mzt_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4686,7 +4883,7 @@ func (x *CleanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanResponse.ProtoReflect.Descriptor instead.
 func (*CleanResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{42}
+	return file_mzt_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CleanResponse) GetRuns() []*CleanedRun {
@@ -4718,7 +4915,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_mzt_proto_msgTypes[43]
+	mi := &file_mzt_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4730,7 +4927,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[43]
+	mi := &file_mzt_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4743,7 +4940,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{43}
+	return file_mzt_proto_rawDescGZIP(), []int{46}
 }
 
 // RunningSheet is a running sheet with its job, for the live views.
@@ -4757,7 +4954,7 @@ type RunningSheet struct {
 
 func (x *RunningSheet) Reset() {
 	*x = RunningSheet{}
-	mi := &file_mzt_proto_msgTypes[44]
+	mi := &file_mzt_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4769,7 +4966,7 @@ func (x *RunningSheet) String() string {
 func (*RunningSheet) ProtoMessage() {}
 
 func (x *RunningSheet) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[44]
+	mi := &file_mzt_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4782,7 +4979,7 @@ func (x *RunningSheet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningSheet.ProtoReflect.Descriptor instead.
 func (*RunningSheet) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{44}
+	return file_mzt_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RunningSheet) GetJobId() string {
@@ -4812,7 +5009,7 @@ type TopSnapshot struct {
 
 func (x *TopSnapshot) Reset() {
 	*x = TopSnapshot{}
-	mi := &file_mzt_proto_msgTypes[45]
+	mi := &file_mzt_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4824,7 +5021,7 @@ func (x *TopSnapshot) String() string {
 func (*TopSnapshot) ProtoMessage() {}
 
 func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[45]
+	mi := &file_mzt_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4837,7 +5034,7 @@ func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopSnapshot.ProtoReflect.Descriptor instead.
 func (*TopSnapshot) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{45}
+	return file_mzt_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *TopSnapshot) GetConductor() *ConductorStatus {
@@ -4879,7 +5076,7 @@ type GroupRequest struct {
 
 func (x *GroupRequest) Reset() {
 	*x = GroupRequest{}
-	mi := &file_mzt_proto_msgTypes[46]
+	mi := &file_mzt_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4891,7 +5088,7 @@ func (x *GroupRequest) String() string {
 func (*GroupRequest) ProtoMessage() {}
 
 func (x *GroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[46]
+	mi := &file_mzt_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4904,7 +5101,7 @@ func (x *GroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupRequest.ProtoReflect.Descriptor instead.
 func (*GroupRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{46}
+	return file_mzt_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GroupRequest) GetAction() GroupAction {
@@ -4940,7 +5137,7 @@ type GroupInfo struct {
 
 func (x *GroupInfo) Reset() {
 	*x = GroupInfo{}
-	mi := &file_mzt_proto_msgTypes[47]
+	mi := &file_mzt_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4952,7 +5149,7 @@ func (x *GroupInfo) String() string {
 func (*GroupInfo) ProtoMessage() {}
 
 func (x *GroupInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[47]
+	mi := &file_mzt_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4965,7 +5162,7 @@ func (x *GroupInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupInfo.ProtoReflect.Descriptor instead.
 func (*GroupInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{47}
+	return file_mzt_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GroupInfo) GetName() string {
@@ -5005,7 +5202,7 @@ type GroupList struct {
 
 func (x *GroupList) Reset() {
 	*x = GroupList{}
-	mi := &file_mzt_proto_msgTypes[48]
+	mi := &file_mzt_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5017,7 +5214,7 @@ func (x *GroupList) String() string {
 func (*GroupList) ProtoMessage() {}
 
 func (x *GroupList) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[48]
+	mi := &file_mzt_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5030,7 +5227,7 @@ func (x *GroupList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupList.ProtoReflect.Descriptor instead.
 func (*GroupList) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{48}
+	return file_mzt_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GroupList) GetGroups() []*GroupInfo {
@@ -5048,7 +5245,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.mzt.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
-	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xdb\x10\n" +
+	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xd5\x11\n" +
 	"\bEnvelope\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\x04R\rcorrelationId\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\rR\x0fprotocolVersion\x12%\n" +
@@ -5088,7 +5285,9 @@ const file_mzt_proto_rawDesc = "" +
 	"\x12fleet_list_request\x18\xa0\x06 \x01(\v2\x18.mzt.v1.FleetListRequestH\x00R\x10fleetListRequest\x12=\n" +
 	"\x0efleet_job_list\x18\xa1\x06 \x01(\v2\x14.mzt.v1.FleetJobListH\x00R\ffleetJobList\x12O\n" +
 	"\x14fleet_status_request\x18\xa2\x06 \x01(\v2\x1a.mzt.v1.FleetStatusRequestH\x00R\x12fleetStatusRequest\x129\n" +
-	"\ffleet_status\x18\xa3\x06 \x01(\v2\x13.mzt.v1.FleetStatusH\x00R\vfleetStatusB\x06\n" +
+	"\ffleet_status\x18\xa3\x06 \x01(\v2\x13.mzt.v1.FleetStatusH\x00R\vfleetStatus\x12F\n" +
+	"\x11fleet_top_request\x18\xa4\x06 \x01(\v2\x17.mzt.v1.FleetTopRequestH\x00R\x0ffleetTopRequest\x120\n" +
+	"\tfleet_top\x18\xa5\x06 \x01(\v2\x10.mzt.v1.FleetTopH\x00R\bfleetTopB\x06\n" +
 	"\x04body\"#\n" +
 	"\tStreamEnd\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"u\n" +
@@ -5179,7 +5378,17 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"e\n" +
 	"\vFleetStatus\x12'\n" +
 	"\x04self\x18\x01 \x01(\v2\x13.mzt.v1.FleetHealthR\x04self\x12-\n" +
-	"\amembers\x18\x02 \x03(\v2\x13.mzt.v1.FleetMemberR\amembers\"~\n" +
+	"\amembers\x18\x02 \x03(\v2\x13.mzt.v1.FleetMemberR\amembers\"\x11\n" +
+	"\x0fFleetTopRequest\"\xbc\x01\n" +
+	"\x0eFleetTopMember\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12\x1a\n" +
+	"\bpressure\x18\x04 \x01(\tR\bpressure\x12%\n" +
+	"\x0erunning_sheets\x18\x05 \x01(\x03R\rrunningSheets\x12#\n" +
+	"\x04jobs\x18\x06 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\"<\n" +
+	"\bFleetTop\x120\n" +
+	"\amembers\x18\x01 \x03(\v2\x16.mzt.v1.FleetTopMemberR\amembers\"~\n" +
 	"\x0eSupervisorInfo\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
@@ -5534,7 +5743,7 @@ func file_mzt_proto_rawDescGZIP() []byte {
 }
 
 var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
@@ -5554,42 +5763,45 @@ var file_mzt_proto_goTypes = []any{
 	(*FleetStatusRequest)(nil),     // 15: mzt.v1.FleetStatusRequest
 	(*FleetMember)(nil),            // 16: mzt.v1.FleetMember
 	(*FleetStatus)(nil),            // 17: mzt.v1.FleetStatus
-	(*SupervisorInfo)(nil),         // 18: mzt.v1.SupervisorInfo
-	(*ShutdownRequest)(nil),        // 19: mzt.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),       // 20: mzt.v1.ShutdownResponse
-	(*SubmitJobRequest)(nil),       // 21: mzt.v1.SubmitJobRequest
-	(*StageChange)(nil),            // 22: mzt.v1.StageChange
-	(*ScoreFile)(nil),              // 23: mzt.v1.ScoreFile
-	(*SubmitJobResponse)(nil),      // 24: mzt.v1.SubmitJobResponse
-	(*JobStatusRequest)(nil),       // 25: mzt.v1.JobStatusRequest
-	(*TryInfo)(nil),                // 26: mzt.v1.TryInfo
-	(*ValidationResult)(nil),       // 27: mzt.v1.ValidationResult
-	(*SheetInfo)(nil),              // 28: mzt.v1.SheetInfo
-	(*JobInfo)(nil),                // 29: mzt.v1.JobInfo
-	(*JobStatus)(nil),              // 30: mzt.v1.JobStatus
-	(*ListJobsRequest)(nil),        // 31: mzt.v1.ListJobsRequest
-	(*JobList)(nil),                // 32: mzt.v1.JobList
-	(*JobControlRequest)(nil),      // 33: mzt.v1.JobControlRequest
-	(*JobControlResponse)(nil),     // 34: mzt.v1.JobControlResponse
-	(*LogsRequest)(nil),            // 35: mzt.v1.LogsRequest
-	(*LogChunk)(nil),               // 36: mzt.v1.LogChunk
-	(*EventsRequest)(nil),          // 37: mzt.v1.EventsRequest
-	(*Event)(nil),                  // 38: mzt.v1.Event
-	(*InsightsRequest)(nil),        // 39: mzt.v1.InsightsRequest
-	(*FailureCount)(nil),           // 40: mzt.v1.FailureCount
-	(*StageStats)(nil),             // 41: mzt.v1.StageStats
-	(*ScoreSummary)(nil),           // 42: mzt.v1.ScoreSummary
-	(*Insights)(nil),               // 43: mzt.v1.Insights
-	(*CleanRequest)(nil),           // 44: mzt.v1.CleanRequest
-	(*CleanedRun)(nil),             // 45: mzt.v1.CleanedRun
-	(*CleanResponse)(nil),          // 46: mzt.v1.CleanResponse
-	(*TopRequest)(nil),             // 47: mzt.v1.TopRequest
-	(*RunningSheet)(nil),           // 48: mzt.v1.RunningSheet
-	(*TopSnapshot)(nil),            // 49: mzt.v1.TopSnapshot
-	(*GroupRequest)(nil),           // 50: mzt.v1.GroupRequest
-	(*GroupInfo)(nil),              // 51: mzt.v1.GroupInfo
-	(*GroupList)(nil),              // 52: mzt.v1.GroupList
-	nil,                            // 53: mzt.v1.FleetMember.InstrumentsEntry
+	(*FleetTopRequest)(nil),        // 18: mzt.v1.FleetTopRequest
+	(*FleetTopMember)(nil),         // 19: mzt.v1.FleetTopMember
+	(*FleetTop)(nil),               // 20: mzt.v1.FleetTop
+	(*SupervisorInfo)(nil),         // 21: mzt.v1.SupervisorInfo
+	(*ShutdownRequest)(nil),        // 22: mzt.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),       // 23: mzt.v1.ShutdownResponse
+	(*SubmitJobRequest)(nil),       // 24: mzt.v1.SubmitJobRequest
+	(*StageChange)(nil),            // 25: mzt.v1.StageChange
+	(*ScoreFile)(nil),              // 26: mzt.v1.ScoreFile
+	(*SubmitJobResponse)(nil),      // 27: mzt.v1.SubmitJobResponse
+	(*JobStatusRequest)(nil),       // 28: mzt.v1.JobStatusRequest
+	(*TryInfo)(nil),                // 29: mzt.v1.TryInfo
+	(*ValidationResult)(nil),       // 30: mzt.v1.ValidationResult
+	(*SheetInfo)(nil),              // 31: mzt.v1.SheetInfo
+	(*JobInfo)(nil),                // 32: mzt.v1.JobInfo
+	(*JobStatus)(nil),              // 33: mzt.v1.JobStatus
+	(*ListJobsRequest)(nil),        // 34: mzt.v1.ListJobsRequest
+	(*JobList)(nil),                // 35: mzt.v1.JobList
+	(*JobControlRequest)(nil),      // 36: mzt.v1.JobControlRequest
+	(*JobControlResponse)(nil),     // 37: mzt.v1.JobControlResponse
+	(*LogsRequest)(nil),            // 38: mzt.v1.LogsRequest
+	(*LogChunk)(nil),               // 39: mzt.v1.LogChunk
+	(*EventsRequest)(nil),          // 40: mzt.v1.EventsRequest
+	(*Event)(nil),                  // 41: mzt.v1.Event
+	(*InsightsRequest)(nil),        // 42: mzt.v1.InsightsRequest
+	(*FailureCount)(nil),           // 43: mzt.v1.FailureCount
+	(*StageStats)(nil),             // 44: mzt.v1.StageStats
+	(*ScoreSummary)(nil),           // 45: mzt.v1.ScoreSummary
+	(*Insights)(nil),               // 46: mzt.v1.Insights
+	(*CleanRequest)(nil),           // 47: mzt.v1.CleanRequest
+	(*CleanedRun)(nil),             // 48: mzt.v1.CleanedRun
+	(*CleanResponse)(nil),          // 49: mzt.v1.CleanResponse
+	(*TopRequest)(nil),             // 50: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 51: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 52: mzt.v1.TopSnapshot
+	(*GroupRequest)(nil),           // 53: mzt.v1.GroupRequest
+	(*GroupInfo)(nil),              // 54: mzt.v1.GroupInfo
+	(*GroupList)(nil),              // 55: mzt.v1.GroupList
+	nil,                            // 56: mzt.v1.FleetMember.InstrumentsEntry
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
@@ -5599,64 +5811,68 @@ var file_mzt_proto_depIdxs = []int32{
 	8,  // 4: mzt.v1.Envelope.health_response:type_name -> mzt.v1.HealthResponse
 	9,  // 5: mzt.v1.Envelope.conductor_status_request:type_name -> mzt.v1.ConductorStatusRequest
 	10, // 6: mzt.v1.Envelope.conductor_status:type_name -> mzt.v1.ConductorStatus
-	19, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
-	20, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
-	21, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
-	24, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
-	25, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
-	30, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
-	31, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
-	32, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
-	33, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
-	34, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
-	35, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
-	36, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
-	37, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
-	38, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
-	39, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
-	43, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
-	47, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
-	49, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
-	50, // 25: mzt.v1.Envelope.group_request:type_name -> mzt.v1.GroupRequest
-	52, // 26: mzt.v1.Envelope.group_list:type_name -> mzt.v1.GroupList
-	44, // 27: mzt.v1.Envelope.clean_request:type_name -> mzt.v1.CleanRequest
-	46, // 28: mzt.v1.Envelope.clean_response:type_name -> mzt.v1.CleanResponse
+	22, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
+	23, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
+	24, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
+	27, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
+	28, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
+	33, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
+	34, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
+	35, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
+	36, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
+	37, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
+	38, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
+	39, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
+	40, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
+	41, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
+	42, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
+	46, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
+	50, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	52, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	53, // 25: mzt.v1.Envelope.group_request:type_name -> mzt.v1.GroupRequest
+	55, // 26: mzt.v1.Envelope.group_list:type_name -> mzt.v1.GroupList
+	47, // 27: mzt.v1.Envelope.clean_request:type_name -> mzt.v1.CleanRequest
+	49, // 28: mzt.v1.Envelope.clean_response:type_name -> mzt.v1.CleanResponse
 	12, // 29: mzt.v1.Envelope.fleet_list_request:type_name -> mzt.v1.FleetListRequest
 	14, // 30: mzt.v1.Envelope.fleet_job_list:type_name -> mzt.v1.FleetJobList
 	15, // 31: mzt.v1.Envelope.fleet_status_request:type_name -> mzt.v1.FleetStatusRequest
 	17, // 32: mzt.v1.Envelope.fleet_status:type_name -> mzt.v1.FleetStatus
-	18, // 33: mzt.v1.ConductorStatus.supervisors:type_name -> mzt.v1.SupervisorInfo
-	11, // 34: mzt.v1.ConductorStatus.fleet:type_name -> mzt.v1.FleetHealth
-	13, // 35: mzt.v1.FleetJobList.jobs:type_name -> mzt.v1.FleetJob
-	53, // 36: mzt.v1.FleetMember.instruments:type_name -> mzt.v1.FleetMember.InstrumentsEntry
-	11, // 37: mzt.v1.FleetStatus.self:type_name -> mzt.v1.FleetHealth
-	16, // 38: mzt.v1.FleetStatus.members:type_name -> mzt.v1.FleetMember
-	1,  // 39: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
-	23, // 40: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
-	22, // 41: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
-	27, // 42: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
-	27, // 43: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
-	29, // 44: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
-	28, // 45: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
-	26, // 46: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
-	29, // 47: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
-	2,  // 48: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	40, // 49: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
-	41, // 50: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	42, // 51: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
-	45, // 52: mzt.v1.CleanResponse.runs:type_name -> mzt.v1.CleanedRun
-	28, // 53: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
-	10, // 54: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	29, // 55: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	48, // 56: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	38, // 57: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
-	3,  // 58: mzt.v1.GroupRequest.action:type_name -> mzt.v1.GroupAction
-	51, // 59: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
-	60, // [60:60] is the sub-list for method output_type
-	60, // [60:60] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	18, // 33: mzt.v1.Envelope.fleet_top_request:type_name -> mzt.v1.FleetTopRequest
+	20, // 34: mzt.v1.Envelope.fleet_top:type_name -> mzt.v1.FleetTop
+	21, // 35: mzt.v1.ConductorStatus.supervisors:type_name -> mzt.v1.SupervisorInfo
+	11, // 36: mzt.v1.ConductorStatus.fleet:type_name -> mzt.v1.FleetHealth
+	13, // 37: mzt.v1.FleetJobList.jobs:type_name -> mzt.v1.FleetJob
+	56, // 38: mzt.v1.FleetMember.instruments:type_name -> mzt.v1.FleetMember.InstrumentsEntry
+	11, // 39: mzt.v1.FleetStatus.self:type_name -> mzt.v1.FleetHealth
+	16, // 40: mzt.v1.FleetStatus.members:type_name -> mzt.v1.FleetMember
+	32, // 41: mzt.v1.FleetTopMember.jobs:type_name -> mzt.v1.JobInfo
+	19, // 42: mzt.v1.FleetTop.members:type_name -> mzt.v1.FleetTopMember
+	1,  // 43: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
+	26, // 44: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
+	25, // 45: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
+	30, // 46: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
+	30, // 47: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
+	32, // 48: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
+	31, // 49: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
+	29, // 50: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
+	32, // 51: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	2,  // 52: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
+	43, // 53: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	44, // 54: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	45, // 55: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
+	48, // 56: mzt.v1.CleanResponse.runs:type_name -> mzt.v1.CleanedRun
+	31, // 57: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	10, // 58: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	32, // 59: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	51, // 60: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	41, // 61: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	3,  // 62: mzt.v1.GroupRequest.action:type_name -> mzt.v1.GroupAction
+	54, // 63: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
+	64, // [64:64] is the sub-list for method output_type
+	64, // [64:64] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -5697,6 +5913,8 @@ func file_mzt_proto_init() {
 		(*Envelope_FleetJobList)(nil),
 		(*Envelope_FleetStatusRequest)(nil),
 		(*Envelope_FleetStatus)(nil),
+		(*Envelope_FleetTopRequest)(nil),
+		(*Envelope_FleetTop)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -5704,7 +5922,7 @@ func file_mzt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   50,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

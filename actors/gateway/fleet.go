@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/user"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -64,6 +65,12 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 			return nil, errNotMember, true
 		}
 		reply, err := f.Status(ctx)
+		return reply, err, true
+	case *messages.FleetTopRequest:
+		if f == nil {
+			return nil, errNotMember, true
+		}
+		reply, err := d.fleetTop(ctx, f)
 		return reply, err, true
 	case *messages.JobStatusRequest:
 		if f == nil {
@@ -231,4 +238,66 @@ func (d *dispatcher) fleetHealth() *messages.FleetHealth {
 		return nil
 	}
 	return d.deps.Fleet.Health()
+}
+
+// fleetTop asks every live member for its active jobs, in parallel, each
+// within a few seconds; this member answers from its own snapshot.
+func (d *dispatcher) fleetTop(ctx context.Context, f Fleet) (proto.Message, error) {
+	st, err := f.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &messages.FleetTop{Members: make([]*messages.FleetTopMember, len(st.GetMembers()))}
+	var wg sync.WaitGroup
+	for i, m := range st.GetMembers() {
+		tm := &messages.FleetTopMember{Name: m.GetName(), Address: m.GetAddress()}
+		out.Members[i] = tm
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					tm.Error = fmt.Sprintf("internal error: %v", r)
+				}
+			}()
+			snap, err := d.memberTop(ctx, f, tm)
+			if err != nil {
+				tm.Error = err.Error()
+				return
+			}
+			tm.Jobs, tm.Pressure = snap.GetJobs(), snap.GetConductor().GetPressure()
+			tm.RunningSheets = snap.GetConductor().GetRunningSheets()
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+func (d *dispatcher) memberTop(ctx context.Context, f Fleet, m *messages.FleetTopMember) (*messages.TopSnapshot, error) {
+	if m.GetName() == f.Name() {
+		snap, err := d.top()
+		if err != nil {
+			return nil, err
+		}
+		return snap.(*messages.TopSnapshot), nil
+	}
+	switch {
+	case m.GetAddress() == "":
+		return nil, errors.New("no Conductor service address ([api] listen)")
+	case d.deps.FleetTLS == nil:
+		return nil, errors.New("this conductor has no certificate to ask it with ([api] ca/cert/key)")
+	}
+	tlsCfg, err := d.deps.FleetTLS()
+	if err != nil {
+		return nil, err
+	}
+	c, done := memberClient(tlsCfg, m.GetAddress())
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	res, err := c.Top(ctx, connect.NewRequest(&messages.TopRequest{}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
 }

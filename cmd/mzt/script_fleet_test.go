@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ func init() {
 	scriptCmds["waitmemberjob"] = cmdWaitMemberJob
 	scriptCmds["waitfleetjobs"] = cmdWaitFleetJobs
 	scriptCmds["waitetcd"] = cmdWaitEtcd
+	scriptCmds["waitfleetlist"] = cmdWaitFleetList
 }
 
 // haveEtcd is the script condition [etcd]: MZT_ETCD is set (a broken one
@@ -410,5 +412,24 @@ func cmdWaitEtcd(ts *testscript.TestScript, neg bool, args []string) {
 		return st.Fleet != nil && st.Fleet.EtcdReachable == (args[0] == "reachable")
 	}) {
 		ts.Fatalf("etcd not %s after %s: %s", args[0], timeout, last)
+	}
+}
+
+// waitfleetlist REGEXP [TIMEOUT]: wait until `mzt fleet list` prints a
+// line matching REGEXP.
+func cmdWaitFleetList(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: waitfleetlist REGEXP [TIMEOUT]")
+	}
+	re, err := regexp.Compile("(?m)" + args[0])
+	ts.Check(err)
+	timeout := argTimeout(ts, args, 1, 30*time.Second)
+	var last string
+	if !waitUntil(timeout, func() bool {
+		out, _ := mztCmd(ts, "fleet", "list").CombinedOutput()
+		last = string(out)
+		return re.MatchString(last)
+	}) {
+		ts.Fatalf("no line of fleet list matches %s after %s:\n%s", args[0], timeout, last)
 	}
 }

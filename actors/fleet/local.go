@@ -179,3 +179,16 @@ func (a *accounts) instruments(account string) []string {
 	}
 	return out
 }
+
+func (l *local) SpendToday(ctx context.Context) (string, float64, error) {
+	now := time.Now()
+	res, err := l.ask(l.jobs, &jobs.SpendTodayRequest{})
+	if err != nil {
+		return "", 0, err
+	}
+	return now.Local().Format(time.DateOnly), res.(*jobs.SpendToday).LocalUSD, nil
+}
+
+func (l *local) ApplyFleetSpend(day string, others float64) {
+	l.system.Root.Send(l.jobs, &jobs.FleetSpend{Day: day, OthersUSD: others})
+}

@@ -92,3 +92,23 @@ func seenBy(member string) string {
 	}
 	return " (seen by fleet member " + member + ")"
 }
+
+// FleetSpend is what the other fleet members' tries reported spending on
+// Day: the daily budget counts the whole fleet's spend.
+type FleetSpend struct {
+	Day       string // 2006-01-02, local time
+	OthersUSD float64
+}
+
+// others is the other members' spend on now's day.
+func (d *dailySpend) others(now time.Time) float64 {
+	if dayOf(now) != d.fleetDay {
+		return 0
+	}
+	return d.fleet
+}
+
+func (a *Actor) onFleetSpend(ctx actor.Context, m *FleetSpend) {
+	a.daily.fleet, a.daily.fleetDay = m.OthersUSD, m.Day
+	a.checkDaily(ctx)
+}

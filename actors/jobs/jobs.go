@@ -218,6 +218,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.onSharedRateLimit(ctx, m)
 	case *FenceChanged:
 		a.onFenceChanged(ctx)
+	case *FleetSpend:
+		a.onFleetSpend(ctx, m)
 	case *tick:
 		a.grant(ctx)
 	case *monitor.PressureChanged:

@@ -31,6 +31,7 @@ func init() {
 	scriptCmds["waitfleetjobs"] = cmdWaitFleetJobs
 	scriptCmds["waitetcd"] = cmdWaitEtcd
 	scriptCmds["waitfleetlist"] = cmdWaitFleetList
+	scriptCmds["waitspend"] = cmdWaitSpend
 }
 
 // haveEtcd is the script condition [etcd]: MZT_ETCD is set (a broken one
@@ -431,5 +432,32 @@ func cmdWaitFleetList(ts *testscript.TestScript, neg bool, args []string) {
 		return re.MatchString(last)
 	}) {
 		ts.Fatalf("no line of fleet list matches %s after %s:\n%s", args[0], timeout, last)
+	}
+}
+
+// waitspend USD [TIMEOUT]: wait until `mzt conductor-status --json` says
+// spent_today_usd is at least USD.
+func cmdWaitSpend(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: waitspend USD [TIMEOUT]")
+	}
+	want, err := strconv.ParseFloat(args[0], 64)
+	ts.Check(err)
+	timeout := argTimeout(ts, args, 1, 30*time.Second)
+	var last string
+	if !waitUntil(timeout, func() bool {
+		out, err := mztCmd(ts, "conductor-status", "--json").Output()
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		last = string(out)
+		var st struct {
+			Spent float64 `json:"spent_today_usd"`
+		}
+		json.Unmarshal(out, &st)
+		return st.Spent >= want-1e-9
+	}) {
+		ts.Fatalf("spent_today_usd not %v after %s: %s", want, timeout, last)
 	}
 }

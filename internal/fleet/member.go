@@ -31,6 +31,11 @@ type Local interface {
 	ApplyLimit(l Limit)
 	// FenceChanged: ownership was confirmed; sheets held by the fence may start.
 	FenceChanged()
+	// SpendToday is what this conductor's own tries reported spending on
+	// day (local time, 2006-01-02).
+	SpendToday(ctx context.Context) (day string, usd float64, err error)
+	// ApplyFleetSpend tells the conductor what the other members spent on day.
+	ApplyFleetSpend(day string, othersUSD float64)
 }
 
 // Options configure a member.
@@ -68,6 +73,7 @@ type Member struct {
 	limits     map[string]time.Time
 	published  MemberInfo
 	pubAt      time.Time
+	spend      spendState
 
 	kick      chan struct{}
 	limitsOut chan Limit
@@ -287,6 +293,7 @@ func (m *Member) round(ctx context.Context) bool {
 	}
 	m.publish(octx, lease, capa)
 	m.applyLimits(octx)
+	m.syncSpend(octx)
 	var cands []candidate
 	for id, c := range view.jobs {
 		if _, held := view.claims[id]; !held {

@@ -311,7 +311,7 @@ var restartOnly = map[string]bool{
 	"remote.cert": true, "remote.key": true,
 	"api.listen": true, "api.ca": true, "api.cert": true, "api.key": true,
 	"fleet.name": true, "fleet.etcd": true, "fleet.ca": true, "fleet.cert": true, "fleet.key": true,
-	"fleet.lease_ttl": true, "fleet.advertise": true,
+	"fleet.lease_ttl": true, "fleet.advertise": true, "fleet.claim_interval": true, "fleet.publish_interval": true,
 }
 
 // Diff lists the settings that differ, flagging those a reload cannot apply.

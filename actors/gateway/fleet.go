@@ -150,8 +150,8 @@ func (d *dispatcher) fleetSubmit(ctx context.Context, f Fleet, r *messages.Submi
 	if err != nil {
 		return nil, messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_SCORE, "mzt validate "+r.GetScorePath(), "%v", err)
 	}
-	j := fleet.Job{ID: sc.ID, Score: filepath.Base(r.GetScorePath()), Source: r.GetScoreSource(), Priority: r.GetPriority(),
-		Replace: sc.FleetReplace, User: currentUser()}
+	j := fleet.Job{ID: sc.ID, Score: filepath.Base(r.GetScorePath()), Bundle: fleet.Bundle{Source: r.GetScoreSource()},
+		Priority: r.GetPriority(), Replace: sc.FleetReplace, User: currentUser()}
 	seen := map[string]bool{}
 	for _, st := range sc.Stages {
 		insts := st.Instruments

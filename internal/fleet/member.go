@@ -344,6 +344,14 @@ func (m *Member) claim(ctx context.Context, c candidate, lease clientv3.LeaseID)
 	delete(m.lost, job.ID)
 	m.mu.Unlock()
 	m.opts.Log.Info("fleet job claimed", "job", job.ID, "reason", reason, "claim_rev", rev)
+	b, err := m.st.bundle(ctx, job.ID)
+	if err != nil {
+		// etcd failed us, not the job: give the claim back for a later round.
+		m.opts.Log.Warn("cannot read a claimed fleet job; giving the claim back", "job", job.ID, "err", err)
+		m.release(ctx, job.ID, rev)
+		return false
+	}
+	job.Bundle = b
 	if err := m.opts.Local.Submit(ctx, job); err != nil {
 		m.opts.Log.Warn("fleet job refused here", "job", job.ID, "err", err)
 		m.end(ctx, job.ID, o, "failed", "refused by "+m.opts.Name+": "+err.Error())
@@ -388,6 +396,20 @@ func (m *Member) checkOwned(ctx context.Context, view queueView, lease clientv3.
 	}
 	if confirmed {
 		m.opts.Local.FenceChanged()
+	}
+}
+
+// release gives a claim back: the job is claimable again (by anyone).
+func (m *Member) release(ctx context.Context, id string, rev int64) {
+	if _, err := m.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(claimKey(id)), "=", rev)).
+		Then(clientv3.OpDelete(claimKey(id))).Commit(); err != nil {
+		m.opts.Log.Warn("cannot give a fleet claim back; it ends with this member's lease", "job", id, "err", err)
+	}
+	m.mu.Lock()
+	delete(m.owned, id)
+	m.mu.Unlock()
+	if err := m.disk.dropOwned(id); err != nil {
+		m.opts.Log.Warn("fleet", "err", err)
 	}
 }
 
@@ -480,6 +502,9 @@ func (m *Member) publish(ctx context.Context, lease clientv3.LeaseID, c Capacity
 	m.mu.Unlock()
 }
 
+// maxSharedLimit bounds how long another member's limit holds sheets here.
+const maxSharedLimit = 24 * time.Hour
+
 // RateLimitSeen shares a rate limit this conductor hit (never blocks).
 func (m *Member) RateLimitSeen(instrument string, until time.Time) {
 	select {
@@ -514,6 +539,11 @@ func (m *Member) applyLimits(ctx context.Context) {
 	for _, l := range ls {
 		if l.Member == m.opts.Name || !l.Until.After(time.Now()) {
 			continue
+		}
+		// A member's word holds sheets here: never for longer than a day
+		// (a usage window), whatever a broken member wrote.
+		if cap := time.Now().Add(maxSharedLimit); l.Until.After(cap) {
+			l.Until = cap
 		}
 		k := l.Account + "\x00" + l.Member
 		m.mu.Lock()

@@ -21,7 +21,10 @@ import (
 // Keys under the fleet's prefix:
 //
 //	members/<name>  memberRecord, under the member's lease
-//	jobs/<id>       jobRecord: a queued or running job (no lease)
+//	jobs/<id>       Job without its bundle: a queued or running job (no
+//	                lease); every round reads these, so they stay small
+//	bundles/<id>    Bundle: the score and its prompt files, read once by
+//	                the member that claims the job
 //	claims/<id>     claimRecord, under the claimer's lease: its create
 //	                revision is the fencing token
 //	done/<id>       doneRecord: how a fleet job ended and where
@@ -31,6 +34,7 @@ const prefix = "/mzt/fleet/"
 func memberKey(name string) string { return prefix + "members/" + name }
 func jobKey(id string) string      { return prefix + "jobs/" + id }
 func claimKey(id string) string    { return prefix + "claims/" + id }
+func bundleKey(id string) string   { return prefix + "bundles/" + id }
 func doneKey(id string) string     { return prefix + "done/" + id }
 func limitKey(acct string) string  { return prefix + "limits/" + acct }
 
@@ -51,12 +55,18 @@ type File struct {
 	Content []byte `json:"content"`
 }
 
-// Job is a fleet job as the queue holds it.
+// Bundle is what a member needs to run a job: the score and its prompt files.
+type Bundle struct {
+	Source []byte `json:"source"`
+	Files  []File `json:"files,omitempty"`
+}
+
+// Job is a fleet job as the queue holds it. Bundle travels in a key of its
+// own (bundles/<id>); the queue's record holds the rest.
 type Job struct {
+	Bundle      `json:"-"`
 	ID          string    `json:"id"`
-	Score       string    `json:"score"` // the score's file name
-	Source      []byte    `json:"source"`
-	Files       []File    `json:"files,omitempty"`
+	Score       string    `json:"score"`                 // the score's file name
 	Instruments []string  `json:"instruments,omitempty"` // every member that claims it must have them all
 	User        string    `json:"user"`
 	Priority    int64     `json:"priority"`

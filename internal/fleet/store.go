@@ -29,13 +29,17 @@ func (s store) submit(ctx context.Context, j Job) error {
 	if err != nil {
 		return err
 	}
-	if len(data) > MaxJobBytes {
+	bundle, err := json.Marshal(j.Bundle)
+	if err != nil {
+		return err
+	}
+	if n := len(data) + len(bundle); n > MaxJobBytes {
 		return fmt.Errorf("%w: score and prompt files take %d KiB, at most %d KiB fit (etcd's request limit)",
-			ErrTooLarge, len(data)/1024, MaxJobBytes/1024)
+			ErrTooLarge, n/1024, MaxJobBytes/1024)
 	}
 	k := jobKey(j.ID)
 	res, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-		Then(clientv3.OpPut(k, string(data)), clientv3.OpDelete(doneKey(j.ID))).Commit()
+		Then(clientv3.OpPut(k, string(data)), clientv3.OpPut(bundleKey(j.ID), string(bundle)), clientv3.OpDelete(doneKey(j.ID))).Commit()
 	if err != nil {
 		return fmt.Errorf("queue fleet job: %w", err)
 	}
@@ -43,6 +47,18 @@ func (s store) submit(ctx context.Context, j Job) error {
 		return ErrExists
 	}
 	return nil
+}
+
+// bundle reads a job's score and prompt files.
+func (s store) bundle(ctx context.Context, id string) (Bundle, error) {
+	res, err := s.c.Get(ctx, bundleKey(id))
+	if err != nil {
+		return Bundle{}, fmt.Errorf("read fleet job %s: %w", id, err)
+	}
+	if len(res.Kvs) == 0 {
+		return Bundle{}, fmt.Errorf("fleet job %s has no score in etcd", id)
+	}
+	return decode[Bundle](bundleKey(id), res.Kvs[0].Value)
 }
 
 // isSubmit tells whether the queued record of j's id is j's own submit
@@ -127,7 +143,8 @@ func (s store) claim(ctx context.Context, c candidate, me string, lease clientv3
 func (s store) finish(ctx context.Context, id string, claimRev int64, d doneRecord) (bool, error) {
 	data, _ := json.Marshal(d)
 	res, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(claimKey(id)), "=", claimRev)).
-		Then(clientv3.OpDelete(jobKey(id)), clientv3.OpDelete(claimKey(id)), clientv3.OpPut(doneKey(id), string(data))).Commit()
+		Then(clientv3.OpDelete(jobKey(id)), clientv3.OpDelete(bundleKey(id)), clientv3.OpDelete(claimKey(id)),
+			clientv3.OpPut(doneKey(id), string(data))).Commit()
 	if err != nil {
 		return false, fmt.Errorf("finish fleet job %s: %w", id, err)
 	}
@@ -140,7 +157,7 @@ func (s store) cancelQueued(ctx context.Context, id, by string) error {
 	res, err := s.c.Txn(ctx).If(
 		clientv3.Compare(clientv3.CreateRevision(claimKey(id)), "=", 0),
 		clientv3.Compare(clientv3.CreateRevision(jobKey(id)), ">", 0),
-	).Then(clientv3.OpDelete(jobKey(id)), clientv3.OpPut(doneKey(id), string(data))).
+	).Then(clientv3.OpDelete(jobKey(id)), clientv3.OpDelete(bundleKey(id)), clientv3.OpPut(doneKey(id), string(data))).
 		Else(clientv3.OpGet(jobKey(id), clientv3.WithCountOnly())).Commit()
 	if err != nil {
 		return fmt.Errorf("cancel fleet job %s: %w", id, err)

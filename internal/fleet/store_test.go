@@ -75,7 +75,7 @@ func TestClaimHasOneWinner(t *testing.T) {
 	c := testEtcd(t)
 	ctx := context.Background()
 	s := store{c}
-	if err := s.submit(ctx, Job{ID: "j", Source: []byte("x"), Replace: true}); err != nil {
+	if err := s.submit(ctx, Job{ID: "j", Bundle: Bundle{Source: []byte("x")}, Replace: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.submit(ctx, Job{ID: "j"}); !errors.Is(err, ErrExists) {
@@ -86,6 +86,13 @@ func TestClaimHasOneWinner(t *testing.T) {
 		t.Fatal(err)
 	}
 	cand := view.jobs["j"]
+	// Rounds read the queue; the score stays out of it until a claim.
+	if len(cand.job.Source) != 0 {
+		t.Fatal("the queue's record carries the score")
+	}
+	if b, err := s.bundle(ctx, "j"); err != nil || string(b.Source) != "x" {
+		t.Fatalf("bundle: %q, %v", b.Source, err)
+	}
 	var wins atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -152,11 +159,22 @@ func TestClaimDiesWithItsLease(t *testing.T) {
 	if err != nil || member != "b" || state != StateRunning {
 		t.Fatalf("where: %q %q %v, want b running", member, state, err)
 	}
+	// b's end is recorded, and the bundle goes with the job.
+	view, _ = s.queue(ctx)
+	if ok, err := s.finish(ctx, "j", view.claims["j"].rev, doneRecord{ID: "j", State: "completed", Member: "b"}); err != nil || !ok {
+		t.Fatalf("b's finish: ok %v, %v", ok, err)
+	}
+	if _, err := s.bundle(ctx, "j"); err == nil {
+		t.Error("the bundle outlived its job")
+	}
+	if member, state, err := s.where(ctx, "j"); err != nil || member != "b" || state != "completed" {
+		t.Fatalf("where after the end: %q %q %v", member, state, err)
+	}
 }
 
 func TestSubmitRefusesWhatEtcdCannotHold(t *testing.T) {
 	c := testEtcd(t)
-	big := Job{ID: "big", Files: []File{{Path: "p.md", Content: []byte(strings.Repeat("x", 2<<20))}}}
+	big := Job{ID: "big", Bundle: Bundle{Files: []File{{Path: "p.md", Content: []byte(strings.Repeat("x", 2<<20))}}}}
 	err := store{c}.submit(context.Background(), big)
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("submit of a 2 MiB bundle: %v, want ErrTooLarge", err)

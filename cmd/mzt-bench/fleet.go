@@ -42,14 +42,20 @@ func fleetBench(mztBin, etcdBin string, n, jobs int) error {
 			return err
 		}
 		if members == 3 {
-			lat, err := placementLatency(bin, homes[0], prefix, n)
-			if err != nil {
-				stopMembers(bin, homes)
-				return err
+			for _, fleet := range []bool{true, false} {
+				lat, err := placementLatency(bin, homes[0], prefix, n, fleet)
+				if err != nil {
+					stopMembers(bin, homes)
+					return err
+				}
+				slices.Sort(lat)
+				what := fmt.Sprintf("fleet placement: `mzt run --fleet` to sheet start (%d jobs one by one, 3 members)", n)
+				if !fleet {
+					what = fmt.Sprintf("floor: `mzt run` (local) to sheet start on the same member (%d jobs one by one)", n)
+				}
+				rows = append(rows, row{what: what,
+					value: fmt.Sprintf("median %s, p99 %s", ms(lat[len(lat)/2]), ms(lat[min(len(lat)-1, len(lat)*99/100)]))})
 			}
-			slices.Sort(lat)
-			rows = append(rows, row{what: fmt.Sprintf("fleet placement: `mzt run --fleet` to sheet start (%d jobs one by one, 3 members)", n),
-				value: fmt.Sprintf("median %s, p99 %s", ms(lat[len(lat)/2]), ms(lat[min(len(lat)-1, len(lat)*99/100)]))})
 		}
 		took, err := fleetThroughput(bin, homes[0], prefix, jobs)
 		stopMembers(bin, homes)
@@ -149,7 +155,7 @@ func stopMembers(bin string, homes []string) {
 
 // placementLatency submits jobs one at a time and times each from the
 // submit call to its sheet's first line.
-func placementLatency(bin, home, dir string, n int) ([]time.Duration, error) {
+func placementLatency(bin, home, dir string, n int, fleet bool) ([]time.Duration, error) {
 	marks := filepath.Join(dir, "marks")
 	if err := os.MkdirAll(marks, 0o700); err != nil {
 		return nil, err
@@ -162,9 +168,13 @@ func placementLatency(bin, home, dir string, n int) ([]time.Duration, error) {
 	}
 	var out []time.Duration
 	for i := range n {
-		id := fmt.Sprintf("lat%d", i)
+		id := fmt.Sprintf("lat%v%d", fleet, i)
+		args := []string{"run", "--id", id, score}
+		if fleet {
+			args = append(args, "--fleet")
+		}
 		t0 := time.Now()
-		if b, err := mztIn(bin, home)("run", "--fleet", "--id", id, score).CombinedOutput(); err != nil {
+		if b, err := mztIn(bin, home)(args...).CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("submit %s: %v\n%s", id, err, b)
 		}
 		var started time.Time

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -304,12 +303,12 @@ func (m *Member) round(ctx context.Context) bool {
 	if i < 0 {
 		return false
 	}
-	// A short random wait lets members that saw the same job at once take
-	// turns rather than the fastest winning every time.
+	// The busier a member, the longer it lets others try first: members
+	// that saw the same job at once do not all go to the fastest one.
 	select {
 	case <-ctx.Done():
 		return false
-	case <-time.After(time.Duration(rand.IntN(40)) * time.Millisecond):
+	case <-time.After(claimDelay(capa)):
 	}
 	return m.claim(octx, cands[i], lease)
 }

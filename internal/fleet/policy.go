@@ -2,7 +2,9 @@ package fleet
 
 import (
 	"cmp"
+	"math/rand/v2"
 	"slices"
+	"time"
 )
 
 // Capacity is what this member can take on now.
@@ -76,4 +78,14 @@ func missingInstrument(need []string, have map[string]int64) string {
 		}
 	}
 	return ""
+}
+
+// claimDelay is how long a member waits before claiming: up to 25 ms by the
+// share of its job slots in use, and a few ms of chance to break ties.
+func claimDelay(c Capacity) time.Duration {
+	busy := 0.0
+	if total := c.RunningJobs + c.FreeJobs; total > 0 {
+		busy = float64(c.RunningJobs) / float64(total)
+	}
+	return time.Duration(busy*25*float64(time.Millisecond)) + time.Duration(rand.IntN(5000))*time.Microsecond
 }

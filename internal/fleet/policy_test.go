@@ -55,3 +55,13 @@ func TestPick(t *testing.T) {
 		})
 	}
 }
+
+func TestClaimDelayFavoursTheIdle(t *testing.T) {
+	idle := Capacity{FreeJobs: 4}
+	busy := Capacity{RunningJobs: 3, FreeJobs: 1}
+	for range 100 {
+		if i, b := claimDelay(idle), claimDelay(busy); i >= 5*time.Millisecond || b < 18*time.Millisecond || b >= 24*time.Millisecond {
+			t.Fatalf("idle waits %v, 3/4 busy %v", i, b)
+		}
+	}
+}

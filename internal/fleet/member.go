@@ -119,8 +119,26 @@ func (m *Member) Stop() {
 	m.stopOnce.Do(func() {
 		m.cancel()
 		m.wg.Wait()
+		m.leave()
 		m.cli.Close()
 	})
+}
+
+// leave ends the lease at once when this member holds no job: the others
+// see it gone now rather than after the TTL. With jobs it keeps the lease
+// for the next start (a restart within the TTL keeps them).
+func (m *Member) leave() {
+	m.mu.Lock()
+	lease, held := m.lease, len(m.owned)
+	m.mu.Unlock()
+	if lease == 0 || held > 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := m.cli.Revoke(ctx, lease); err == nil {
+		m.disk.saveLease(0)
+	}
 }
 
 func (m *Member) goSafe(name string, fn func()) {

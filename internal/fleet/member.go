@@ -3,13 +3,11 @@ package fleet
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -113,8 +111,7 @@ func (m *Member) Start(local Local) {
 	m.goSafe("watch", func() { m.watchLoop(ctx) })
 }
 
-// Stop ends the loops and closes the etcd client. The lease is left to
-// expire, or to be taken up again by the next start within its TTL.
+// Stop ends the loops and closes the etcd client (see leave for the lease).
 func (m *Member) Stop() {
 	m.stopOnce.Do(func() {
 		m.cancel()
@@ -169,85 +166,6 @@ func (m *Member) setErr(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.reachable, m.lastErr = false, err.Error()
-}
-
-// leaseLoop keeps the member's lease alive, taking up the one a previous
-// run of this conductor left when it still lives (then its claims are
-// still this member's).
-func (m *Member) leaseLoop(ctx context.Context) {
-	every := m.opts.LeaseTTL / 3
-	for {
-		m.keepAlive(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
-		}
-	}
-}
-
-func (m *Member) keepAlive(ctx context.Context) {
-	m.mu.Lock()
-	lease := m.lease
-	m.mu.Unlock()
-	octx, cancel := context.WithTimeout(ctx, m.opTimeout())
-	defer cancel()
-	sent := time.Now()
-	if lease != 0 {
-		res, err := m.cli.KeepAliveOnce(octx, lease)
-		switch {
-		case err == nil:
-			m.confirm(lease, sent.Add(time.Duration(res.TTL)*time.Second))
-			return
-		case errors.Is(err, rpctypes.ErrLeaseNotFound):
-			m.opts.Log.Warn("fleet lease expired: this member's claims are gone", "lease", fmt.Sprintf("%x", lease))
-			m.mu.Lock()
-			m.lease, m.validUntil = 0, time.Time{}
-			m.mu.Unlock()
-			m.Kick() // the claim round abandons what was lost
-		default:
-			m.setErr(err)
-			return
-		}
-	}
-	g, err := m.cli.Grant(octx, int64(m.opts.LeaseTTL/time.Second))
-	if err != nil {
-		m.setErr(err)
-		return
-	}
-	if err := m.st.claimName(octx, m.opts.Name, g.ID); err != nil {
-		m.cli.Revoke(context.WithoutCancel(octx), g.ID)
-		m.setErr(err)
-		m.opts.Log.Error("cannot join the fleet", "err", err)
-		return
-	}
-	if err := m.disk.saveLease(int64(g.ID)); err != nil {
-		m.opts.Log.Warn("cannot keep the fleet lease id; a restart will take a new lease", "err", err)
-	}
-	m.opts.Log.Info("joined the fleet", "member", m.opts.Name, "lease", fmt.Sprintf("%x", g.ID), "ttl", m.opts.LeaseTTL)
-	m.confirm(g.ID, sent.Add(time.Duration(g.TTL)*time.Second))
-	m.mu.Lock()
-	m.published = MemberInfo{} // publish again under the new lease
-	m.mu.Unlock()
-	m.Kick()
-}
-
-func (m *Member) confirm(lease clientv3.LeaseID, until time.Time) {
-	m.mu.Lock()
-	blocked := !m.reachable || !time.Now().Before(m.validUntil)
-	m.lease, m.validUntil, m.reachable, m.lastErr = lease, until, true, ""
-	local := m.opts.Local
-	m.mu.Unlock()
-	if blocked && local != nil {
-		local.FenceChanged() // sheets held while etcd was away may start
-	}
-}
-
-// leaseState is the lease when it is known alive now.
-func (m *Member) leaseState() (clientv3.LeaseID, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.lease, m.lease != 0 && time.Now().Before(m.validUntil)
 }
 
 // watchLoop turns every change in the fleet's keyspace into a claim round,
@@ -378,126 +296,6 @@ func (m *Member) claim(ctx context.Context, c candidate, lease clientv3.LeaseID)
 	return true
 }
 
-// checkOwned abandons jobs whose claim is gone or another's, confirms the
-// rest, and records the ends of those that finished here.
-func (m *Member) checkOwned(ctx context.Context, view queueView, lease clientv3.LeaseID) {
-	m.mu.Lock()
-	ids := make(map[string]ownedJob, len(m.owned))
-	for id, o := range m.owned {
-		ids[id] = *o
-	}
-	m.mu.Unlock()
-	confirmed := false
-	for id, o := range ids {
-		c, ok := view.claims[id]
-		if !ok || c.rev != o.ClaimRev || c.Member != m.opts.Name {
-			m.abandon(ctx, id, "member "+m.opts.Name+" lost the job's claim (its lease expired); it runs elsewhere")
-			continue
-		}
-		if !o.verified {
-			m.mu.Lock()
-			if cur := m.owned[id]; cur != nil {
-				cur.verified = true
-			}
-			m.mu.Unlock()
-			confirmed = true
-		}
-		state, found, err := m.opts.Local.JobState(ctx, id)
-		if err != nil || !found {
-			continue
-		}
-		switch state {
-		case "completed", "failed", "cancelled":
-			m.end(ctx, id, &o, state, "")
-		}
-	}
-	if confirmed {
-		m.opts.Local.FenceChanged()
-	}
-}
-
-// release gives a claim back: the job is claimable again (by anyone).
-func (m *Member) release(ctx context.Context, id string, rev int64) {
-	if _, err := m.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(claimKey(id)), "=", rev)).
-		Then(clientv3.OpDelete(claimKey(id))).Commit(); err != nil {
-		m.opts.Log.Warn("cannot give a fleet claim back; it ends with this member's lease", "job", id, "err", err)
-	}
-	m.mu.Lock()
-	delete(m.owned, id)
-	m.mu.Unlock()
-	if err := m.disk.dropOwned(id); err != nil {
-		m.opts.Log.Warn("fleet", "err", err)
-	}
-}
-
-func (m *Member) end(ctx context.Context, id string, o *ownedJob, state, reason string) {
-	ok, err := m.st.finish(ctx, id, o.ClaimRev, doneRecord{ID: id, State: state, Member: m.opts.Name, Reason: reason, Finished: time.Now().UTC()})
-	if err != nil {
-		m.setErr(err)
-		return
-	}
-	if !ok {
-		m.opts.Log.Warn("fleet job ended here after its claim was lost; its end is not recorded", "job", id, "state", state)
-	}
-	m.mu.Lock()
-	delete(m.owned, id)
-	m.mu.Unlock()
-	if err := m.disk.dropOwned(id); err != nil {
-		m.opts.Log.Warn("fleet", "err", err)
-	}
-}
-
-func (m *Member) abandon(ctx context.Context, id, reason string) {
-	m.mu.Lock()
-	m.lost[id] = true
-	m.mu.Unlock()
-	m.opts.Log.Warn("fleet job abandoned", "job", id, "reason", reason)
-	if err := m.opts.Local.Abandon(ctx, id, reason); err != nil {
-		m.opts.Log.Warn("cannot stop an abandoned fleet job; trying again next round", "job", id, "err", err)
-		return
-	}
-	m.mu.Lock()
-	delete(m.owned, id)
-	m.mu.Unlock()
-	if err := m.disk.dropOwned(id); err != nil {
-		m.opts.Log.Warn("fleet", "err", err)
-	}
-}
-
-// Allowed is the fence checked before any sheet starts: a fleet job's
-// sheet may start only while this member's claim on it is confirmed and its
-// lease known alive. Jobs that are not fleet jobs are always allowed.
-func (m *Member) Allowed(jobID string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.lost[jobID] {
-		return false
-	}
-	o, ok := m.owned[jobID]
-	if !ok {
-		return true
-	}
-	return o.verified && int64(m.lease) == o.Lease && time.Now().Before(m.validUntil) && m.reachable
-}
-
-// FenceReason says why Allowed holds a job's sheets back.
-func (m *Member) FenceReason(jobID string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	switch o, ok := m.owned[jobID]; {
-	case m.lost[jobID]:
-		return "fleet: this member lost the job's claim"
-	case !ok:
-		return ""
-	case !m.reachable:
-		return "fleet: etcd is unreachable, so this member cannot confirm its claim on the job"
-	case !o.verified || int64(m.lease) != o.Lease:
-		return "fleet: this member's claim on the job is not confirmed yet"
-	default:
-		return "fleet: this member's lease is not confirmed"
-	}
-}
-
 // publish writes this member's capacity when it changed, at most once per
 // publish interval.
 func (m *Member) publish(ctx context.Context, lease clientv3.LeaseID, c Capacity) {
@@ -517,62 +315,4 @@ func (m *Member) publish(ctx context.Context, lease clientv3.LeaseID, c Capacity
 	m.mu.Lock()
 	m.published, m.pubAt = info, time.Now()
 	m.mu.Unlock()
-}
-
-// maxSharedLimit bounds how long another member's limit holds sheets here.
-const maxSharedLimit = 24 * time.Hour
-
-// RateLimitSeen shares a rate limit this conductor hit (never blocks).
-func (m *Member) RateLimitSeen(instrument string, until time.Time) {
-	select {
-	case m.limitsOut <- Limit{Instrument: instrument, Until: until, Member: m.opts.Name}:
-	default:
-		m.opts.Log.Warn("fleet: too many rate limits to share at once; dropped one", "instrument", instrument)
-	}
-}
-
-func (m *Member) publishLimit(ctx context.Context, l Limit) {
-	l.Account = l.Instrument
-	if m.opts.Account != nil {
-		l.Account = m.opts.Account(l.Instrument)
-	}
-	octx, cancel := context.WithTimeout(ctx, m.opTimeout())
-	defer cancel()
-	if err := m.st.publishLimit(octx, l); err != nil {
-		m.opts.Log.Warn("cannot share a rate limit with the fleet", "account", l.Account, "err", err)
-		return
-	}
-	m.mu.Lock()
-	m.limits[l.Account+"\x00"+l.Member] = l.Until
-	m.mu.Unlock()
-}
-
-// applyLimits hands this conductor the limits other members saw.
-func (m *Member) applyLimits(ctx context.Context) {
-	ls, err := m.st.limits(ctx)
-	if err != nil {
-		return
-	}
-	for _, l := range ls {
-		if l.Member == m.opts.Name || !l.Until.After(time.Now()) {
-			continue
-		}
-		// A member's word holds sheets here: never for longer than a day
-		// (a usage window), whatever a broken member wrote.
-		if cap := time.Now().Add(maxSharedLimit); l.Until.After(cap) {
-			l.Until = cap
-		}
-		k := l.Account + "\x00" + l.Member
-		m.mu.Lock()
-		seen := !l.Until.After(m.limits[k])
-		if !seen {
-			m.limits[k] = l.Until
-		}
-		m.mu.Unlock()
-		if !seen {
-			m.opts.Log.Info("fleet: a member's rate limit holds this account here too", "account", l.Account,
-				"member", l.Member, "until", l.Until)
-			m.opts.Local.ApplyLimit(l)
-		}
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -141,23 +142,20 @@ func (l *local) FenceChanged() { l.system.Root.Send(l.jobs, &jobs.FenceChanged{}
 // from the instrument profiles (read again at most every few seconds).
 type accounts struct {
 	dir    string
+	mu     sync.Mutex
 	loaded time.Time
 	cache  map[string]*instrument.Profile
-	now    func() time.Time
-	guard  chan struct{}
 }
 
-func newAccounts(dir string) *accounts {
-	return &accounts{dir: dir, now: time.Now, guard: make(chan struct{}, 1)}
-}
+func newAccounts(dir string) *accounts { return &accounts{dir: dir} }
 
 func (a *accounts) profiles() map[string]*instrument.Profile {
-	a.guard <- struct{}{}
-	defer func() { <-a.guard }()
-	if a.cache == nil || a.now().Sub(a.loaded) > 5*time.Second {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cache == nil || time.Since(a.loaded) > 5*time.Second {
 		ps, _ := instrument.Load(a.dir) // the valid ones come back even when some file is bad
 		if ps != nil {
-			a.cache, a.loaded = ps, a.now()
+			a.cache, a.loaded = ps, time.Now()
 		}
 	}
 	return a.cache

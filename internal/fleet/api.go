@@ -124,5 +124,5 @@ func (m *Member) Where(ctx context.Context, id string) (member, address, state s
 func (m *Member) CancelQueued(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, max(m.opTimeout(), userTimeout))
 	defer cancel()
-	return m.st.cancelQueued(ctx, id, m.opts.Name)
+	return m.st.cancelQueued(ctx, id, m.opts.Name, m.doneLease(ctx))
 }

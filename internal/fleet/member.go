@@ -71,6 +71,8 @@ type Member struct {
 	published  MemberInfo
 	pubAt      time.Time
 	spend      spendState
+	done       clientv3.LeaseID // the lease job ends are kept under (ownership.go)
+	doneAt     time.Time
 
 	kick      chan struct{}
 	limitsOut chan Limit
@@ -271,7 +273,8 @@ func (m *Member) claim(ctx context.Context, c candidate, lease clientv3.LeaseID)
 	// is a fleet job before its conductor starts any sheet of it.
 	if err := m.disk.saveOwned(job.ID, *o); err != nil {
 		m.opts.Log.Error("cannot keep a fleet claim; giving it back", "job", job.ID, "err", err)
-		m.st.finish(ctx, job.ID, rev, doneRecord{ID: job.ID, State: "failed", Member: m.opts.Name, Reason: err.Error(), Finished: time.Now().UTC()})
+		m.st.finish(ctx, job.ID, rev, doneRecord{ID: job.ID, State: "failed", Member: m.opts.Name, Reason: err.Error(),
+			Finished: time.Now().UTC()}, m.doneLease(ctx))
 		return false
 	}
 	m.mu.Lock()

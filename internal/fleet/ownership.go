@@ -60,7 +60,8 @@ func (m *Member) release(ctx context.Context, id string, rev int64) {
 }
 
 func (m *Member) end(ctx context.Context, id string, o *ownedJob, state, reason string) {
-	ok, err := m.st.finish(ctx, id, o.ClaimRev, doneRecord{ID: id, State: state, Member: m.opts.Name, Reason: reason, Finished: time.Now().UTC()})
+	ok, err := m.st.finish(ctx, id, o.ClaimRev, doneRecord{ID: id, State: state, Member: m.opts.Name, Reason: reason,
+		Finished: time.Now().UTC()}, m.doneLease(ctx))
 	if err != nil {
 		m.setErr(err)
 		return
@@ -125,4 +126,28 @@ func (m *Member) FenceReason(jobID string) string {
 	default:
 		return "fleet: this member's lease is not confirmed"
 	}
+}
+
+// doneKeep is how long etcd remembers where a fleet job ended (status and
+// logs of it are routed there meanwhile): the records stay bounded by a
+// week of jobs.
+const doneKeep = 7 * 24 * time.Hour
+
+// doneLease is the lease the ends of jobs are written under: one a day,
+// each living doneKeep. 0 (no lease) when etcd refuses one now.
+func (m *Member) doneLease(ctx context.Context) clientv3.LeaseID {
+	m.mu.Lock()
+	lease, at := m.done, m.doneAt
+	m.mu.Unlock()
+	if lease != 0 && time.Since(at) < 24*time.Hour {
+		return lease
+	}
+	g, err := m.cli.Grant(ctx, int64(doneKeep/time.Second))
+	if err != nil {
+		return lease
+	}
+	m.mu.Lock()
+	m.done, m.doneAt = g.ID, time.Now()
+	m.mu.Unlock()
+	return g.ID
 }

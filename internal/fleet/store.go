@@ -140,11 +140,11 @@ func (s store) claim(ctx context.Context, c candidate, me string, lease clientv3
 }
 
 // finish records how an owned job ended, as long as the claim is still ours.
-func (s store) finish(ctx context.Context, id string, claimRev int64, d doneRecord) (bool, error) {
+func (s store) finish(ctx context.Context, id string, claimRev int64, d doneRecord, keep clientv3.LeaseID) (bool, error) {
 	data, _ := json.Marshal(d)
 	res, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(claimKey(id)), "=", claimRev)).
 		Then(clientv3.OpDelete(jobKey(id)), clientv3.OpDelete(bundleKey(id)), clientv3.OpDelete(claimKey(id)),
-			clientv3.OpPut(doneKey(id), string(data))).Commit()
+			clientv3.OpPut(doneKey(id), string(data), clientv3.WithLease(keep))).Commit()
 	if err != nil {
 		return false, fmt.Errorf("finish fleet job %s: %w", id, err)
 	}
@@ -152,12 +152,12 @@ func (s store) finish(ctx context.Context, id string, claimRev int64, d doneReco
 }
 
 // cancelQueued ends a job nobody has claimed.
-func (s store) cancelQueued(ctx context.Context, id, by string) error {
+func (s store) cancelQueued(ctx context.Context, id, by string, keep clientv3.LeaseID) error {
 	data, _ := json.Marshal(doneRecord{ID: id, State: "cancelled", Member: by, Reason: "cancelled while queued", Finished: time.Now().UTC()})
 	res, err := s.c.Txn(ctx).If(
 		clientv3.Compare(clientv3.CreateRevision(claimKey(id)), "=", 0),
 		clientv3.Compare(clientv3.CreateRevision(jobKey(id)), ">", 0),
-	).Then(clientv3.OpDelete(jobKey(id)), clientv3.OpDelete(bundleKey(id)), clientv3.OpPut(doneKey(id), string(data))).
+	).Then(clientv3.OpDelete(jobKey(id)), clientv3.OpDelete(bundleKey(id)), clientv3.OpPut(doneKey(id), string(data), clientv3.WithLease(keep))).
 		Else(clientv3.OpGet(jobKey(id), clientv3.WithCountOnly())).Commit()
 	if err != nil {
 		return fmt.Errorf("cancel fleet job %s: %w", id, err)

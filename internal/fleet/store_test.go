@@ -152,7 +152,7 @@ func TestClaimDiesWithItsLease(t *testing.T) {
 	if _, _, won, err := s.claim(ctx, j, "b", lb.ID, "placed again"); err != nil || !won {
 		t.Fatalf("b's claim: won %v, %v", won, err)
 	}
-	if ok, err := s.finish(ctx, "j", rev, doneRecord{ID: "j", State: "completed", Member: "a"}); err != nil || ok {
+	if ok, err := s.finish(ctx, "j", rev, doneRecord{ID: "j", State: "completed", Member: "a"}, 0); err != nil || ok {
 		t.Fatalf("a's finish after losing the claim: ok %v, %v (want refused)", ok, err)
 	}
 	member, state, err := s.where(ctx, "j")
@@ -161,7 +161,8 @@ func TestClaimDiesWithItsLease(t *testing.T) {
 	}
 	// b's end is recorded, and the bundle goes with the job.
 	view, _ = s.queue(ctx)
-	if ok, err := s.finish(ctx, "j", view.claims["j"].rev, doneRecord{ID: "j", State: "completed", Member: "b"}); err != nil || !ok {
+	keep, _ := c.Grant(ctx, 60)
+	if ok, err := s.finish(ctx, "j", view.claims["j"].rev, doneRecord{ID: "j", State: "completed", Member: "b"}, keep.ID); err != nil || !ok {
 		t.Fatalf("b's finish: ok %v, %v", ok, err)
 	}
 	if _, err := s.bundle(ctx, "j"); err == nil {
@@ -169,6 +170,11 @@ func TestClaimDiesWithItsLease(t *testing.T) {
 	}
 	if member, state, err := s.where(ctx, "j"); err != nil || member != "b" || state != "completed" {
 		t.Fatalf("where after the end: %q %q %v", member, state, err)
+	}
+	// The record of the end is kept only as long as its lease.
+	c.Revoke(ctx, keep.ID)
+	if _, _, err := s.where(ctx, "j"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("where after the end's lease: %v, want ErrNotFound", err)
 	}
 }
 

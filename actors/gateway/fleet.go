@@ -205,8 +205,8 @@ func (d *dispatcher) fleetRoute(ctx context.Context, f Fleet, id string, notFoun
 	case member == f.Name():
 		return nil, notFound
 	case addr == "":
-		return nil, messages.NewError(messages.ErrorCode_ERROR_CODE_REFUSED, "",
-			"job %s runs on fleet member %s, which is not reachable now (no live registration)", id, member)
+		return nil, messages.NewError(messages.ErrorCode_ERROR_CODE_REFUSED, "set [api] listen (or [fleet] advertise) on every member",
+			"job %s runs on fleet member %s, which cannot be asked: it is not registered now, or serves no Conductor service", id, member)
 	}
 	if d.deps.FleetTLS == nil {
 		return nil, messages.NewError(messages.ErrorCode_ERROR_CODE_REFUSED, "set [api] ca/cert/key in conductor.toml",

@@ -3,11 +3,13 @@ package fleet
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/mzt-dev/mzt/messages"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -286,14 +288,23 @@ func (m *Member) claim(ctx context.Context, c candidate, lease clientv3.LeaseID)
 	if err != nil {
 		// etcd failed us, not the job: give the claim back for a later round.
 		m.opts.Log.Warn("cannot read a claimed fleet job; giving the claim back", "job", job.ID, "err", err)
-		m.release(ctx, job.ID, rev)
+		m.release(ctx, job, rev, "cannot read its score from etcd")
 		return false
 	}
 	job.Bundle = b
 	if err := m.opts.Local.Submit(ctx, job); err != nil {
-		m.opts.Log.Warn("fleet job refused here", "job", job.ID, "err", err)
-		m.end(ctx, job.ID, o, "failed", "refused by "+m.opts.Name+": "+err.Error())
-		return true
+		var me *messages.Error
+		if errors.As(err, &me) && me.GetCode() == messages.ErrorCode_ERROR_CODE_INVALID_SCORE {
+			// Wrong wherever it goes: the job ends here, saying why.
+			m.opts.Log.Warn("fleet job refused: invalid score", "job", job.ID, "err", err)
+			m.end(ctx, job.ID, o, "failed", "refused by "+m.opts.Name+": "+err.Error())
+			return true
+		}
+		// This conductor cannot take it now (draining, pressure, its disk):
+		// another member, or this one later, may.
+		m.opts.Log.Warn("fleet job refused here; giving the claim back", "job", job.ID, "err", err)
+		m.release(ctx, job, rev, err.Error())
+		return false
 	}
 	m.opts.Local.Event(job.ID, reason)
 	return true

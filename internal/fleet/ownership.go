@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -45,16 +46,19 @@ func (m *Member) checkOwned(ctx context.Context, view queueView, lease clientv3.
 	}
 }
 
-// release gives a claim back: the job is claimable again (by anyone).
-func (m *Member) release(ctx context.Context, id string, rev int64) {
-	if _, err := m.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(claimKey(id)), "=", rev)).
-		Then(clientv3.OpDelete(claimKey(id))).Commit(); err != nil {
-		m.opts.Log.Warn("cannot give a fleet claim back; it ends with this member's lease", "job", id, "err", err)
+// release gives a claim back: the job is queued again, claimable by
+// anyone, with why it was given back.
+func (m *Member) release(ctx context.Context, j Job, rev int64, why string) {
+	j.State, j.Member, j.Reason = StateQueued, "", "given back by "+m.opts.Name+": "+why
+	data, _ := json.Marshal(j)
+	if _, err := m.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(claimKey(j.ID)), "=", rev)).
+		Then(clientv3.OpDelete(claimKey(j.ID)), clientv3.OpPut(jobKey(j.ID), string(data))).Commit(); err != nil {
+		m.opts.Log.Warn("cannot give a fleet claim back; it ends with this member's lease", "job", j.ID, "err", err)
 	}
 	m.mu.Lock()
-	delete(m.owned, id)
+	delete(m.owned, j.ID)
 	m.mu.Unlock()
-	if err := m.disk.dropOwned(id); err != nil {
+	if err := m.disk.dropOwned(j.ID); err != nil {
 		m.opts.Log.Warn("fleet", "err", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -187,5 +188,30 @@ func TestSubmitRefusesWhatEtcdCannotHold(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "KiB") {
 		t.Errorf("the error should say the sizes: %v", err)
+	}
+}
+
+func TestReleaseQueuesTheJobAgain(t *testing.T) {
+	c := testEtcd(t)
+	ctx := context.Background()
+	m := &Member{cli: c, st: store{c}, opts: Options{Name: "a", Log: slog.New(slog.DiscardHandler)},
+		owned: map[string]*ownedJob{}, lost: map[string]bool{}, disk: disk{dir: t.TempDir()}}
+	if err := m.st.submit(ctx, Job{ID: "j", Replace: true}); err != nil {
+		t.Fatal(err)
+	}
+	view, _ := m.st.queue(ctx)
+	lease, _ := c.Grant(ctx, 30)
+	rev, job, won, err := m.st.claim(ctx, view.jobs["j"], "a", lease.ID, "")
+	if err != nil || !won {
+		t.Fatalf("claim: %v %v", won, err)
+	}
+	m.release(ctx, job, rev, "draining")
+	view, _ = m.st.queue(ctx)
+	if _, held := view.claims["j"]; held {
+		t.Fatal("the claim is still held")
+	}
+	got := view.jobs["j"].job
+	if got.State != StateQueued || got.Member != "" || got.Reason != "given back by a: draining" {
+		t.Fatalf("job after release: %+v", got)
 	}
 }

@@ -1517,9 +1517,10 @@ type FleetJob struct {
 	SubmittedBy       string                 `protobuf:"bytes,5,opt,name=submitted_by,json=submittedBy,proto3" json:"submitted_by,omitempty"` // the member it was submitted to
 	User              string                 `protobuf:"bytes,6,opt,name=user,proto3" json:"user,omitempty"`                                  // the user who submitted it
 	SubmittedUnixNano int64                  `protobuf:"varint,7,opt,name=submitted_unix_nano,json=submittedUnixNano,proto3" json:"submitted_unix_nano,omitempty"`
-	Placements        int64                  `protobuf:"varint,8,opt,name=placements,proto3" json:"placements,omitempty"` // how many times it was claimed
-	Reason            string                 `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`          // why it was placed again, or why it ended
-	Score             string                 `protobuf:"bytes,10,opt,name=score,proto3" json:"score,omitempty"`           // the score's file name
+	Placements        int64                  `protobuf:"varint,8,opt,name=placements,proto3" json:"placements,omitempty"`               // how many times it was claimed
+	Reason            string                 `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`                        // why it was placed again, or why it ended
+	Score             string                 `protobuf:"bytes,10,opt,name=score,proto3" json:"score,omitempty"`                         // the score's file name
+	SpentUsd          float64                `protobuf:"fixed64,11,opt,name=spent_usd,json=spentUsd,proto3" json:"spent_usd,omitempty"` // what its tries reported, over every placement
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -1622,6 +1623,13 @@ func (x *FleetJob) GetScore() string {
 		return x.Score
 	}
 	return ""
+}
+
+func (x *FleetJob) GetSpentUsd() float64 {
+	if x != nil {
+		return x.SpentUsd
+	}
+	return 0
 }
 
 type FleetJobList struct {
@@ -2269,9 +2277,12 @@ type SubmitJobRequest struct {
 	AfterAny bool     `protobuf:"varint,603,opt,name=after_any,json=afterAny,proto3" json:"after_any,omitempty"`
 	// Put the job in the fleet's queue (etcd) rather than run it here: a
 	// member with free capacity claims it. files carry the prompt files.
-	Fleet         bool `protobuf:"varint,800,opt,name=fleet,proto3" json:"fleet,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Fleet bool `protobuf:"varint,800,opt,name=fleet,proto3" json:"fleet,omitempty"`
+	// A fleet job placed again: what its earlier placements spent, counted
+	// against its [run] max_cost_usd here.
+	FleetPriorCostUsd float64 `protobuf:"fixed64,801,opt,name=fleet_prior_cost_usd,json=fleetPriorCostUsd,proto3" json:"fleet_prior_cost_usd,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SubmitJobRequest) Reset() {
@@ -2407,6 +2418,13 @@ func (x *SubmitJobRequest) GetFleet() bool {
 		return x.Fleet
 	}
 	return false
+}
+
+func (x *SubmitJobRequest) GetFleetPriorCostUsd() float64 {
+	if x != nil {
+		return x.FleetPriorCostUsd
+	}
+	return 0
 }
 
 // StageChange compares one stage of a re-run's score with the latest run's.
@@ -5338,7 +5356,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\n" +
 	"owned_jobs\x18\x04 \x01(\x03R\townedJobs\x12\x1a\n" +
 	"\bclaiming\x18\x05 \x01(\bR\bclaiming\"\x12\n" +
-	"\x10FleetListRequest\"\x99\x02\n" +
+	"\x10FleetListRequest\"\xb6\x02\n" +
 	"\bFleetJob\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x16\n" +
@@ -5352,7 +5370,8 @@ const file_mzt_proto_rawDesc = "" +
 	"placements\x12\x16\n" +
 	"\x06reason\x18\t \x01(\tR\x06reason\x12\x14\n" +
 	"\x05score\x18\n" +
-	" \x01(\tR\x05score\"P\n" +
+	" \x01(\tR\x05score\x12\x1b\n" +
+	"\tspent_usd\x18\v \x01(\x01R\bspentUsd\"P\n" +
 	"\fFleetJobList\x12$\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x10.mzt.v1.FleetJobR\x04jobs\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\"\x14\n" +
@@ -5400,7 +5419,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\fkeep_running\x18\xf4\x03 \x01(\bR\vkeepRunning\"G\n" +
 	"\x10ShutdownResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12!\n" +
-	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\xd1\x03\n" +
+	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\x83\x04\n" +
 	"\x10SubmitJobRequest\x12\x1d\n" +
 	"\n" +
 	"score_path\x18\x01 \x01(\tR\tscorePath\x12!\n" +
@@ -5423,7 +5442,8 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05group\x18\xd9\x04 \x01(\tR\x05group\x12\x15\n" +
 	"\x05after\x18\xda\x04 \x03(\tR\x05after\x12\x1c\n" +
 	"\tafter_any\x18\xdb\x04 \x01(\bR\bafterAny\x12\x15\n" +
-	"\x05fleet\x18\xa0\x06 \x01(\bR\x05fleet\"q\n" +
+	"\x05fleet\x18\xa0\x06 \x01(\bR\x05fleet\x120\n" +
+	"\x14fleet_prior_cost_usd\x18\xa1\x06 \x01(\x01R\x11fleetPriorCostUsd\"q\n" +
 	"\vStageChange\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x16\n" +
 	"\x06change\x18\x02 \x01(\tR\x06change\x12\x19\n" +

@@ -78,7 +78,8 @@ func (l *local) Capacity(ctx context.Context) (fleet.Capacity, error) {
 }
 
 func (l *local) Submit(ctx context.Context, j fleet.Job) error {
-	req := &messages.SubmitJobRequest{ScorePath: j.Score, ScoreSource: j.Source, JobId: j.ID, Priority: j.Priority}
+	req := &messages.SubmitJobRequest{ScorePath: j.Score, ScoreSource: j.Source, JobId: j.ID, Priority: j.Priority,
+		FleetPriorCostUsd: j.PriorUSD}
 	for _, f := range j.Files {
 		req.Files = append(req.Files, &messages.ScoreFile{Path: f.Path, Content: f.Content})
 	}
@@ -100,16 +101,17 @@ func (l *local) Submit(ctx context.Context, j fleet.Job) error {
 	}
 }
 
-func (l *local) JobState(ctx context.Context, id string) (string, bool, error) {
+func (l *local) JobState(ctx context.Context, id string) (string, float64, bool, error) {
 	res, err := l.ask(l.jobs, &messages.JobStatusRequest{JobId: id})
 	var me *messages.Error
 	if errors.As(err, &me) && me.GetCode() == messages.ErrorCode_ERROR_CODE_NOT_FOUND {
-		return "", false, nil
+		return "", 0, false, nil
 	}
 	if err != nil {
-		return "", false, err
+		return "", 0, false, err
 	}
-	return string(res.(*messages.JobStatus).GetJob().State()), true, nil
+	job := res.(*messages.JobStatus).GetJob()
+	return string(job.State()), job.GetCostUsd(), true, nil
 }
 
 func (l *local) Abandon(ctx context.Context, id, reason string) error {

@@ -112,3 +112,17 @@ func (a *Actor) onFleetSpend(ctx actor.Context, m *FleetSpend) {
 	a.daily.fleet, a.daily.fleetDay = m.OthersUSD, m.Day
 	a.checkDaily(ctx)
 }
+
+// fleetBudget is the budget of a fleet job's run here when its earlier
+// placements spent prior: what is left of max_cost_usd. 0 keeps the score's
+// (no budget, or nothing spent before). Nothing left still lets one try
+// start (the fleet's count may lag by one try), which then pauses the job.
+func fleetBudget(maxCost, prior float64) float64 {
+	if maxCost <= 0 || prior <= 0 {
+		return 0
+	}
+	return max(maxCost-prior, minBudget)
+}
+
+// minBudget stands for "nothing left": a budget must be positive.
+const minBudget = 1e-6

@@ -32,6 +32,7 @@ func init() {
 	scriptCmds["waitetcd"] = cmdWaitEtcd
 	scriptCmds["waitfleetlist"] = cmdWaitFleetList
 	scriptCmds["waitspend"] = cmdWaitSpend
+	scriptCmds["waitfleetjob"] = cmdWaitFleetJob
 }
 
 // haveEtcd is the script condition [etcd]: MZT_ETCD is set (a broken one
@@ -459,5 +460,38 @@ func cmdWaitSpend(ts *testscript.TestScript, neg bool, args []string) {
 		return st.Spent >= want-1e-9
 	}) {
 		ts.Fatalf("spent_today_usd not %v after %s: %s", want, timeout, last)
+	}
+}
+
+// waitfleetjob JOB FIELD REGEXP [TIMEOUT]: wait until JOB's FIELD in `mzt
+// fleet list --json` (printed as Go prints it) matches REGEXP.
+func cmdWaitFleetJob(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: waitfleetjob JOB FIELD REGEXP [TIMEOUT]")
+	}
+	re, err := regexp.Compile(args[2])
+	ts.Check(err)
+	timeout := argTimeout(ts, args, 3, 30*time.Second)
+	var last string
+	if !waitUntil(timeout, func() bool {
+		out, err := mztCmd(ts, "fleet", "list", "--json").Output()
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		var l struct {
+			Jobs []map[string]any `json:"jobs"`
+		}
+		json.Unmarshal(out, &l)
+		for _, j := range l.Jobs {
+			if j["id"] == args[0] {
+				last = fmt.Sprint(j[args[1]])
+				return re.MatchString(last)
+			}
+		}
+		last = "not listed"
+		return false
+	}) {
+		ts.Fatalf("fleet job %s: %s = %q after %s (want match for %s)", args[0], args[1], last, timeout, args[2])
 	}
 }

@@ -92,7 +92,8 @@ func (m *Member) List(ctx context.Context) (*messages.FleetJobList, error) {
 	for id, c := range view.jobs {
 		j := c.job
 		fj := &messages.FleetJob{Id: id, State: StateQueued, Priority: j.Priority, SubmittedBy: j.SubmittedBy, User: j.User,
-			SubmittedUnixNano: j.Submitted.UnixNano(), Placements: j.Placements, Reason: j.Reason, Score: j.Score}
+			SubmittedUnixNano: j.Submitted.UnixNano(), Placements: j.Placements, Reason: j.Reason, Score: j.Score,
+			SpentUsd: j.PriorUSD + j.SpentUSD}
 		if cl, ok := view.claims[id]; ok {
 			fj.State, fj.Member = StateRunning, cl.Member
 		} else if j.State == StateRunning && !j.Replace {

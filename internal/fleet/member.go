@@ -20,8 +20,9 @@ type Local interface {
 	Capacity(ctx context.Context) (Capacity, error)
 	// Submit runs a claimed job here under its own id.
 	Submit(ctx context.Context, j Job) error
-	// JobState is the local job's state; found is false when it has none.
-	JobState(ctx context.Context, id string) (state string, found bool, err error)
+	// JobState is the local job's state and what its tries reported
+	// spending; found is false when it has none.
+	JobState(ctx context.Context, id string) (state string, costUSD float64, found bool, err error)
 	// Abandon stops a job this member no longer owns, killing its tries.
 	Abandon(ctx context.Context, id, reason string) error
 	// Event records a fleet event in the job's history.

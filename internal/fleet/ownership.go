@@ -32,13 +32,21 @@ func (m *Member) checkOwned(ctx context.Context, view queueView, lease clientv3.
 			m.mu.Unlock()
 			confirmed = true
 		}
-		state, found, err := m.opts.Local.JobState(ctx, id)
+		state, cost, found, err := m.opts.Local.JobState(ctx, id)
 		if err != nil || !found {
 			continue
 		}
 		switch state {
 		case "completed", "failed", "cancelled":
 			m.end(ctx, id, &o, state, "")
+			continue
+		}
+		// What it spent so far counts if it is placed again.
+		if j, ok := view.jobs[id]; ok && cost > j.job.SpentUSD {
+			j.job.SpentUSD = cost
+			if err := m.st.recordSpend(ctx, j.job, o.ClaimRev); err != nil {
+				m.setErr(err)
+			}
 		}
 	}
 	if confirmed {

@@ -78,6 +78,11 @@ type Job struct {
 	Member     string `json:"member,omitempty"` // the member that claimed it last
 	Placements int64  `json:"placements"`
 	Reason     string `json:"reason,omitempty"`
+	// SpentUSD is what the current placement's tries reported (its member
+	// writes it as it grows); PriorUSD what earlier placements spent. The
+	// job's [run] max_cost_usd counts both.
+	SpentUSD float64 `json:"spent_usd,omitempty"`
+	PriorUSD float64 `json:"prior_usd,omitempty"`
 }
 
 type claimRecord struct {

@@ -118,6 +118,7 @@ func (s store) queue(ctx context.Context) (queueView, error) {
 func (s store) claim(ctx context.Context, c candidate, me string, lease clientv3.LeaseID, reason string) (int64, Job, bool, error) {
 	j := c.job
 	j.State, j.Member, j.Placements, j.Reason = StateRunning, me, j.Placements+1, reason
+	j.PriorUSD, j.SpentUSD = j.PriorUSD+j.SpentUSD, 0
 	data, err := json.Marshal(j)
 	if err != nil {
 		return 0, j, false, err
@@ -137,6 +138,21 @@ func (s store) claim(ctx context.Context, c candidate, me string, lease clientv3
 		return 0, j, false, nil
 	}
 	return res.Header.Revision, j, true, nil
+}
+
+// recordSpend writes what the current placement spent, as long as the
+// claim is still ours.
+func (s store) recordSpend(ctx context.Context, j Job, claimRev int64) error {
+	data, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	_, err = s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(claimKey(j.ID)), "=", claimRev)).
+		Then(clientv3.OpPut(jobKey(j.ID), string(data))).Commit()
+	if err != nil {
+		return fmt.Errorf("record the spend of fleet job %s: %w", j.ID, err)
+	}
+	return nil
 }
 
 // finish records how an owned job ended, as long as the claim is still ours.

@@ -136,6 +136,12 @@ func TestClaimDiesWithItsLease(t *testing.T) {
 	if err != nil || !won {
 		t.Fatalf("claim: won %v, %v", won, err)
 	}
+	// a's tries spent $2 so far.
+	spent := view.jobs["j"].job
+	spent.State, spent.Member, spent.SpentUSD = StateRunning, "a", 2
+	if err := s.recordSpend(ctx, spent, rev); err != nil {
+		t.Fatal(err)
+	}
 	// Member a is gone: its lease ends, and with it the claim.
 	if _, err := c.Revoke(ctx, lease.ID); err != nil {
 		t.Fatal(err)
@@ -150,8 +156,18 @@ func TestClaimDiesWithItsLease(t *testing.T) {
 	}
 	// b places it again; a's late report of its end is refused.
 	lb, _ := c.Grant(ctx, 30)
-	if _, _, won, err := s.claim(ctx, j, "b", lb.ID, "placed again"); err != nil || !won {
+	_, bj, won, err := s.claim(ctx, j, "b", lb.ID, "placed again")
+	if err != nil || !won {
 		t.Fatalf("b's claim: won %v, %v", won, err)
+	}
+	if bj.PriorUSD != 2 || bj.SpentUSD != 0 {
+		t.Fatalf("b's placement: prior $%v, spent $%v; want a's $2 as prior", bj.PriorUSD, bj.SpentUSD)
+	}
+	// a's late spend is refused: the claim is b's.
+	spent.SpentUSD = 5
+	s.recordSpend(ctx, spent, rev)
+	if v, _ := s.queue(ctx); v.jobs["j"].job.SpentUSD != 0 {
+		t.Fatalf("a wrote its spend after losing the claim: %+v", v.jobs["j"].job)
 	}
 	if ok, err := s.finish(ctx, "j", rev, doneRecord{ID: "j", State: "completed", Member: "a"}, 0); err != nil || ok {
 		t.Fatalf("a's finish after losing the claim: ok %v, %v (want refused)", ok, err)

@@ -105,16 +105,17 @@ type FleetListCmd struct {
 }
 
 type fleetJobJSON struct {
-	ID          string `json:"id"`
-	State       string `json:"state"`
-	Member      string `json:"member"`
-	Priority    int64  `json:"priority"`
-	SubmittedBy string `json:"submitted_by"`
-	User        string `json:"user"`
-	SubmittedAt string `json:"submitted_at"`
-	Placements  int64  `json:"placements"`
-	Reason      string `json:"reason,omitempty"`
-	Score       string `json:"score"`
+	ID          string  `json:"id"`
+	State       string  `json:"state"`
+	Member      string  `json:"member"`
+	Priority    int64   `json:"priority"`
+	SubmittedBy string  `json:"submitted_by"`
+	User        string  `json:"user"`
+	SubmittedAt string  `json:"submitted_at"`
+	Placements  int64   `json:"placements"`
+	Reason      string  `json:"reason,omitempty"`
+	Score       string  `json:"score"`
+	SpentUSD    float64 `json:"spent_usd"`
 }
 
 func (c *FleetListCmd) Run(g *Globals) error {
@@ -126,7 +127,7 @@ func (c *FleetListCmd) Run(g *Globals) error {
 	for _, j := range list.GetJobs() {
 		jobs = append(jobs, fleetJobJSON{ID: j.GetId(), State: j.GetState(), Member: j.GetMember(), Priority: j.GetPriority(),
 			SubmittedBy: j.GetSubmittedBy(), User: j.GetUser(), Placements: j.GetPlacements(), Reason: j.GetReason(),
-			Score: j.GetScore(), SubmittedAt: time.Unix(0, j.GetSubmittedUnixNano()).UTC().Format(time.RFC3339)})
+			Score: j.GetScore(), SpentUSD: j.GetSpentUsd(), SubmittedAt: time.Unix(0, j.GetSubmittedUnixNano()).UTC().Format(time.RFC3339)})
 	}
 	if c.JSON {
 		return g.printJSON(struct {

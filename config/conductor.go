@@ -62,10 +62,21 @@ type Remote struct {
 	Key       string `toml:"key" comment:"its private key (PEM)"`
 }
 
-// Fleet lists the conductors `mzt fleet status` asks.
+// Fleet lists the conductors `mzt fleet status` asks, and with etcd makes
+// this conductor a member of a fleet that shares one job queue (fleet.go).
 type Fleet struct {
 	Timeout strict.Duration `toml:"timeout" comment:"how long fleet status waits for each peer"`
 	Peer    []FleetPeer     `toml:"peer,omitempty"`
+	// Membership (fleet.go): without etcd nothing below is used.
+	Name            string          `toml:"name" comment:"this member's name in the fleet; empty = the host name"`
+	Etcd            []string        `toml:"etcd" comment:"etcd endpoints (https://HOST:PORT); empty = not a fleet member"`
+	CA              string          `toml:"ca" comment:"CA certificate (PEM) of the etcd servers; empty with https = the system's"`
+	Cert            string          `toml:"cert" comment:"client certificate (PEM) this member shows etcd"`
+	Key             string          `toml:"key" comment:"its private key (PEM)"`
+	Advertise       string          `toml:"advertise" comment:"HOST:PORT other members reach this one's Conductor service at; default [api] listen"`
+	LeaseTTL        strict.Duration `toml:"lease_ttl" comment:"a member silent this long is gone: its jobs are placed again"`
+	ClaimInterval   strict.Duration `toml:"claim_interval" comment:"how often a member looks for queued fleet jobs (it also watches for new ones)"`
+	PublishInterval strict.Duration `toml:"publish_interval" comment:"the least time between two writes of this member's capacity"`
 }
 
 // FleetPeer is one other conductor's remote endpoint.
@@ -131,8 +142,9 @@ func Defaults() *Config {
 			StallAfter: strict.Duration(15 * time.Minute),
 			OnStall:    "flag",
 		},
-		Fleet: Fleet{Timeout: strict.Duration(3 * time.Second)},
-		Log:   LogSettings{MaxSizeMB: 50, MaxFiles: 5},
+		Fleet: Fleet{Timeout: strict.Duration(3 * time.Second), Etcd: []string{}, LeaseTTL: strict.Duration(10 * time.Second),
+			ClaimInterval: strict.Duration(time.Second), PublishInterval: strict.Duration(500 * time.Millisecond)},
+		Log: LogSettings{MaxSizeMB: 50, MaxFiles: 5},
 	}
 }
 
@@ -254,6 +266,7 @@ func (c *Config) Validate() error {
 	problems = append(problems, c.Remote.problems()...)
 	problems = append(problems, c.API.problems(c.Remote)...)
 	problems = append(problems, hookProblems(c.Hooks)...)
+	problems = append(problems, c.Fleet.membershipProblems()...)
 	for i, p := range c.Fleet.Peer {
 		if p.Name == "" {
 			bad("fleet.peer[%d]: name is required", i)
@@ -297,6 +310,8 @@ var restartOnly = map[string]bool{
 	"metrics.listen": true, "remote.listen": true, "remote.advertise": true, "remote.ca": true,
 	"remote.cert": true, "remote.key": true,
 	"api.listen": true, "api.ca": true, "api.cert": true, "api.key": true,
+	"fleet.name": true, "fleet.etcd": true, "fleet.ca": true, "fleet.cert": true, "fleet.key": true,
+	"fleet.lease_ttl": true, "fleet.advertise": true, "fleet.claim_interval": true, "fleet.publish_interval": true,
 }
 
 // Diff lists the settings that differ, flagging those a reload cannot apply.

@@ -61,6 +61,9 @@ func (c *Config) durationFloors() []durationFloor {
 		{"profiler.retention", c.Profiler.Retention, MinRetention},
 		{"profiler.stall_after", c.Profiler.StallAfter, MinStallAfter},
 		{"fleet.timeout", c.Fleet.Timeout, MinPeriod},
+		{"fleet.lease_ttl", c.Fleet.LeaseTTL, MinLeaseTTL},
+		{"fleet.claim_interval", c.Fleet.ClaimInterval, MinPeriod},
+		{"fleet.publish_interval", c.Fleet.PublishInterval, MinPeriod},
 	}
 }
 

@@ -357,6 +357,12 @@ type Envelope struct {
 	//	*Envelope_GroupList
 	//	*Envelope_CleanRequest
 	//	*Envelope_CleanResponse
+	//	*Envelope_FleetListRequest
+	//	*Envelope_FleetJobList
+	//	*Envelope_FleetStatusRequest
+	//	*Envelope_FleetStatus
+	//	*Envelope_FleetTopRequest
+	//	*Envelope_FleetTop
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -665,6 +671,60 @@ func (x *Envelope) GetCleanResponse() *CleanResponse {
 	return nil
 }
 
+func (x *Envelope) GetFleetListRequest() *FleetListRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_FleetListRequest); ok {
+			return x.FleetListRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetFleetJobList() *FleetJobList {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_FleetJobList); ok {
+			return x.FleetJobList
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetFleetStatusRequest() *FleetStatusRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_FleetStatusRequest); ok {
+			return x.FleetStatusRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetFleetStatus() *FleetStatus {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_FleetStatus); ok {
+			return x.FleetStatus
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetFleetTopRequest() *FleetTopRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_FleetTopRequest); ok {
+			return x.FleetTopRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetFleetTop() *FleetTop {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_FleetTop); ok {
+			return x.FleetTop
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -782,6 +842,31 @@ type Envelope_CleanResponse struct {
 	CleanResponse *CleanResponse `protobuf:"bytes,351,opt,name=clean_response,json=cleanResponse,proto3,oneof"`
 }
 
+type Envelope_FleetListRequest struct {
+	// A fleet of conductors sharing one queue in etcd.
+	FleetListRequest *FleetListRequest `protobuf:"bytes,800,opt,name=fleet_list_request,json=fleetListRequest,proto3,oneof"`
+}
+
+type Envelope_FleetJobList struct {
+	FleetJobList *FleetJobList `protobuf:"bytes,801,opt,name=fleet_job_list,json=fleetJobList,proto3,oneof"`
+}
+
+type Envelope_FleetStatusRequest struct {
+	FleetStatusRequest *FleetStatusRequest `protobuf:"bytes,802,opt,name=fleet_status_request,json=fleetStatusRequest,proto3,oneof"`
+}
+
+type Envelope_FleetStatus struct {
+	FleetStatus *FleetStatus `protobuf:"bytes,803,opt,name=fleet_status,json=fleetStatus,proto3,oneof"`
+}
+
+type Envelope_FleetTopRequest struct {
+	FleetTopRequest *FleetTopRequest `protobuf:"bytes,804,opt,name=fleet_top_request,json=fleetTopRequest,proto3,oneof"`
+}
+
+type Envelope_FleetTop struct {
+	FleetTop *FleetTop `protobuf:"bytes,805,opt,name=fleet_top,json=fleetTop,proto3,oneof"`
+}
+
 func (*Envelope_Error) isEnvelope_Body() {}
 
 func (*Envelope_StreamEnd) isEnvelope_Body() {}
@@ -837,6 +922,18 @@ func (*Envelope_GroupList) isEnvelope_Body() {}
 func (*Envelope_CleanRequest) isEnvelope_Body() {}
 
 func (*Envelope_CleanResponse) isEnvelope_Body() {}
+
+func (*Envelope_FleetListRequest) isEnvelope_Body() {}
+
+func (*Envelope_FleetJobList) isEnvelope_Body() {}
+
+func (*Envelope_FleetStatusRequest) isEnvelope_Body() {}
+
+func (*Envelope_FleetStatus) isEnvelope_Body() {}
+
+func (*Envelope_FleetTopRequest) isEnvelope_Body() {}
+
+func (*Envelope_FleetTop) isEnvelope_Body() {}
 
 type StreamEnd struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1089,8 +1186,10 @@ type ConductorStatus struct {
 	// Set when sheets run in the conductor's own process for want of a
 	// supervisor (its supervisor died and could not be restarted): why.
 	SupervisorNote string `protobuf:"bytes,900,opt,name=supervisor_note,json=supervisorNote,proto3" json:"supervisor_note,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Set when this conductor is a fleet member ([fleet] etcd).
+	Fleet         *FleetHealth `protobuf:"bytes,800,opt,name=fleet,proto3" json:"fleet,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConductorStatus) Reset() {
@@ -1298,6 +1397,689 @@ func (x *ConductorStatus) GetSupervisorNote() string {
 	return ""
 }
 
+func (x *ConductorStatus) GetFleet() *FleetHealth {
+	if x != nil {
+		return x.Fleet
+	}
+	return nil
+}
+
+// FleetHealth is a member's view of its fleet.
+type FleetHealth struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"` // this conductor's name in the fleet
+	EtcdReachable bool                   `protobuf:"varint,2,opt,name=etcd_reachable,json=etcdReachable,proto3" json:"etcd_reachable,omitempty"`
+	EtcdError     string                 `protobuf:"bytes,3,opt,name=etcd_error,json=etcdError,proto3" json:"etcd_error,omitempty"`  // why not, when unreachable
+	OwnedJobs     int64                  `protobuf:"varint,4,opt,name=owned_jobs,json=ownedJobs,proto3" json:"owned_jobs,omitempty"` // fleet jobs this member runs
+	Claiming      bool                   `protobuf:"varint,5,opt,name=claiming,proto3" json:"claiming,omitempty"`                    // false while etcd is unreachable or the lease is not confirmed
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FleetHealth) Reset() {
+	*x = FleetHealth{}
+	mi := &file_mzt_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetHealth) ProtoMessage() {}
+
+func (x *FleetHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetHealth.ProtoReflect.Descriptor instead.
+func (*FleetHealth) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *FleetHealth) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *FleetHealth) GetEtcdReachable() bool {
+	if x != nil {
+		return x.EtcdReachable
+	}
+	return false
+}
+
+func (x *FleetHealth) GetEtcdError() string {
+	if x != nil {
+		return x.EtcdError
+	}
+	return ""
+}
+
+func (x *FleetHealth) GetOwnedJobs() int64 {
+	if x != nil {
+		return x.OwnedJobs
+	}
+	return 0
+}
+
+func (x *FleetHealth) GetClaiming() bool {
+	if x != nil {
+		return x.Claiming
+	}
+	return false
+}
+
+type FleetListRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FleetListRequest) Reset() {
+	*x = FleetListRequest{}
+	mi := &file_mzt_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetListRequest) ProtoMessage() {}
+
+func (x *FleetListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetListRequest.ProtoReflect.Descriptor instead.
+func (*FleetListRequest) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{8}
+}
+
+// FleetJob is one queued or running fleet job.
+type FleetJob struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Id                string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	State             string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`   // queued | running | completed | failed | cancelled
+	Member            string                 `protobuf:"bytes,3,opt,name=member,proto3" json:"member,omitempty"` // the member running it ("" while queued)
+	Priority          int64                  `protobuf:"varint,4,opt,name=priority,proto3" json:"priority,omitempty"`
+	SubmittedBy       string                 `protobuf:"bytes,5,opt,name=submitted_by,json=submittedBy,proto3" json:"submitted_by,omitempty"` // the member it was submitted to
+	User              string                 `protobuf:"bytes,6,opt,name=user,proto3" json:"user,omitempty"`                                  // the user who submitted it
+	SubmittedUnixNano int64                  `protobuf:"varint,7,opt,name=submitted_unix_nano,json=submittedUnixNano,proto3" json:"submitted_unix_nano,omitempty"`
+	Placements        int64                  `protobuf:"varint,8,opt,name=placements,proto3" json:"placements,omitempty"`               // how many times it was claimed
+	Reason            string                 `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`                        // why it was placed again, or why it ended
+	Score             string                 `protobuf:"bytes,10,opt,name=score,proto3" json:"score,omitempty"`                         // the score's file name
+	SpentUsd          float64                `protobuf:"fixed64,11,opt,name=spent_usd,json=spentUsd,proto3" json:"spent_usd,omitempty"` // what its tries reported, over every placement
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *FleetJob) Reset() {
+	*x = FleetJob{}
+	mi := &file_mzt_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetJob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetJob) ProtoMessage() {}
+
+func (x *FleetJob) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetJob.ProtoReflect.Descriptor instead.
+func (*FleetJob) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *FleetJob) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FleetJob) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *FleetJob) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *FleetJob) GetPriority() int64 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *FleetJob) GetSubmittedBy() string {
+	if x != nil {
+		return x.SubmittedBy
+	}
+	return ""
+}
+
+func (x *FleetJob) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *FleetJob) GetSubmittedUnixNano() int64 {
+	if x != nil {
+		return x.SubmittedUnixNano
+	}
+	return 0
+}
+
+func (x *FleetJob) GetPlacements() int64 {
+	if x != nil {
+		return x.Placements
+	}
+	return 0
+}
+
+func (x *FleetJob) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *FleetJob) GetScore() string {
+	if x != nil {
+		return x.Score
+	}
+	return ""
+}
+
+func (x *FleetJob) GetSpentUsd() float64 {
+	if x != nil {
+		return x.SpentUsd
+	}
+	return 0
+}
+
+type FleetJobList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Jobs          []*FleetJob            `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	Revision      int64                  `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"` // the etcd revision read
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FleetJobList) Reset() {
+	*x = FleetJobList{}
+	mi := &file_mzt_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetJobList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetJobList) ProtoMessage() {}
+
+func (x *FleetJobList) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetJobList.ProtoReflect.Descriptor instead.
+func (*FleetJobList) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *FleetJobList) GetJobs() []*FleetJob {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+func (x *FleetJobList) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+type FleetStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FleetStatusRequest) Reset() {
+	*x = FleetStatusRequest{}
+	mi := &file_mzt_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetStatusRequest) ProtoMessage() {}
+
+func (x *FleetStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetStatusRequest.ProtoReflect.Descriptor instead.
+func (*FleetStatusRequest) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{11}
+}
+
+// FleetMember is what one member published under its lease.
+type FleetMember struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Address         string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"` // its Conductor service, for routing
+	Version         string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	Pid             int64                  `protobuf:"varint,4,opt,name=pid,proto3" json:"pid,omitempty"`
+	FreeJobs        int64                  `protobuf:"varint,5,opt,name=free_jobs,json=freeJobs,proto3" json:"free_jobs,omitempty"`
+	FreeSheets      int64                  `protobuf:"varint,6,opt,name=free_sheets,json=freeSheets,proto3" json:"free_sheets,omitempty"`
+	Pressure        string                 `protobuf:"bytes,7,opt,name=pressure,proto3" json:"pressure,omitempty"`
+	RunningJobs     int64                  `protobuf:"varint,8,opt,name=running_jobs,json=runningJobs,proto3" json:"running_jobs,omitempty"`
+	RunningSheets   int64                  `protobuf:"varint,9,opt,name=running_sheets,json=runningSheets,proto3" json:"running_sheets,omitempty"`
+	Instruments     map[string]int64       `protobuf:"bytes,10,rep,name=instruments,proto3" json:"instruments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // free sheet slots per instrument found on its PATH
+	UpdatedUnixNano int64                  `protobuf:"varint,11,opt,name=updated_unix_nano,json=updatedUnixNano,proto3" json:"updated_unix_nano,omitempty"`
+	OwnedJobs       int64                  `protobuf:"varint,12,opt,name=owned_jobs,json=ownedJobs,proto3" json:"owned_jobs,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *FleetMember) Reset() {
+	*x = FleetMember{}
+	mi := &file_mzt_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetMember) ProtoMessage() {}
+
+func (x *FleetMember) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetMember.ProtoReflect.Descriptor instead.
+func (*FleetMember) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FleetMember) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FleetMember) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *FleetMember) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *FleetMember) GetPid() int64 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *FleetMember) GetFreeJobs() int64 {
+	if x != nil {
+		return x.FreeJobs
+	}
+	return 0
+}
+
+func (x *FleetMember) GetFreeSheets() int64 {
+	if x != nil {
+		return x.FreeSheets
+	}
+	return 0
+}
+
+func (x *FleetMember) GetPressure() string {
+	if x != nil {
+		return x.Pressure
+	}
+	return ""
+}
+
+func (x *FleetMember) GetRunningJobs() int64 {
+	if x != nil {
+		return x.RunningJobs
+	}
+	return 0
+}
+
+func (x *FleetMember) GetRunningSheets() int64 {
+	if x != nil {
+		return x.RunningSheets
+	}
+	return 0
+}
+
+func (x *FleetMember) GetInstruments() map[string]int64 {
+	if x != nil {
+		return x.Instruments
+	}
+	return nil
+}
+
+func (x *FleetMember) GetUpdatedUnixNano() int64 {
+	if x != nil {
+		return x.UpdatedUnixNano
+	}
+	return 0
+}
+
+func (x *FleetMember) GetOwnedJobs() int64 {
+	if x != nil {
+		return x.OwnedJobs
+	}
+	return 0
+}
+
+type FleetStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Self          *FleetHealth           `protobuf:"bytes,1,opt,name=self,proto3" json:"self,omitempty"`
+	Members       []*FleetMember         `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FleetStatus) Reset() {
+	*x = FleetStatus{}
+	mi := &file_mzt_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetStatus) ProtoMessage() {}
+
+func (x *FleetStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetStatus.ProtoReflect.Descriptor instead.
+func (*FleetStatus) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *FleetStatus) GetSelf() *FleetHealth {
+	if x != nil {
+		return x.Self
+	}
+	return nil
+}
+
+func (x *FleetStatus) GetMembers() []*FleetMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// FleetTopRequest asks every member for its active jobs (mzt top --fleet).
+type FleetTopRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FleetTopRequest) Reset() {
+	*x = FleetTopRequest{}
+	mi := &file_mzt_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetTopRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetTopRequest) ProtoMessage() {}
+
+func (x *FleetTopRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetTopRequest.ProtoReflect.Descriptor instead.
+func (*FleetTopRequest) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{14}
+}
+
+type FleetTopMember struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"` // why it did not answer
+	Pressure      string                 `protobuf:"bytes,4,opt,name=pressure,proto3" json:"pressure,omitempty"`
+	RunningSheets int64                  `protobuf:"varint,5,opt,name=running_sheets,json=runningSheets,proto3" json:"running_sheets,omitempty"`
+	Jobs          []*JobInfo             `protobuf:"bytes,6,rep,name=jobs,proto3" json:"jobs,omitempty"` // its active jobs, fleet jobs or not
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FleetTopMember) Reset() {
+	*x = FleetTopMember{}
+	mi := &file_mzt_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetTopMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetTopMember) ProtoMessage() {}
+
+func (x *FleetTopMember) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetTopMember.ProtoReflect.Descriptor instead.
+func (*FleetTopMember) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *FleetTopMember) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FleetTopMember) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *FleetTopMember) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *FleetTopMember) GetPressure() string {
+	if x != nil {
+		return x.Pressure
+	}
+	return ""
+}
+
+func (x *FleetTopMember) GetRunningSheets() int64 {
+	if x != nil {
+		return x.RunningSheets
+	}
+	return 0
+}
+
+func (x *FleetTopMember) GetJobs() []*JobInfo {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+type FleetTop struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Members       []*FleetTopMember      `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FleetTop) Reset() {
+	*x = FleetTop{}
+	mi := &file_mzt_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetTop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetTop) ProtoMessage() {}
+
+func (x *FleetTop) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetTop.ProtoReflect.Descriptor instead.
+func (*FleetTop) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *FleetTop) GetMembers() []*FleetTopMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
 type SupervisorInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pid           int64                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
@@ -1311,7 +2093,7 @@ type SupervisorInfo struct {
 
 func (x *SupervisorInfo) Reset() {
 	*x = SupervisorInfo{}
-	mi := &file_mzt_proto_msgTypes[7]
+	mi := &file_mzt_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1323,7 +2105,7 @@ func (x *SupervisorInfo) String() string {
 func (*SupervisorInfo) ProtoMessage() {}
 
 func (x *SupervisorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[7]
+	mi := &file_mzt_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1336,7 +2118,7 @@ func (x *SupervisorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisorInfo.ProtoReflect.Descriptor instead.
 func (*SupervisorInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{7}
+	return file_mzt_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SupervisorInfo) GetPid() int64 {
@@ -1386,7 +2168,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_mzt_proto_msgTypes[8]
+	mi := &file_mzt_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1398,7 +2180,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[8]
+	mi := &file_mzt_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1411,7 +2193,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{8}
+	return file_mzt_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ShutdownRequest) GetMode() ShutdownMode {
@@ -1438,7 +2220,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_mzt_proto_msgTypes[9]
+	mi := &file_mzt_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +2232,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[9]
+	mi := &file_mzt_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +2245,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{9}
+	return file_mzt_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ShutdownResponse) GetPid() int64 {
@@ -1499,17 +2281,23 @@ type SubmitJobRequest struct {
 	// Queue controls: higher priority is admitted first among queued jobs;
 	// a group limits how many of its jobs run at once; the job waits until
 	// the jobs in after finish (completed, or in any state with after_any).
-	Priority      int64    `protobuf:"varint,600,opt,name=priority,proto3" json:"priority,omitempty"`
-	Group         string   `protobuf:"bytes,601,opt,name=group,proto3" json:"group,omitempty"`
-	After         []string `protobuf:"bytes,602,rep,name=after,proto3" json:"after,omitempty"`
-	AfterAny      bool     `protobuf:"varint,603,opt,name=after_any,json=afterAny,proto3" json:"after_any,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Priority int64    `protobuf:"varint,600,opt,name=priority,proto3" json:"priority,omitempty"`
+	Group    string   `protobuf:"bytes,601,opt,name=group,proto3" json:"group,omitempty"`
+	After    []string `protobuf:"bytes,602,rep,name=after,proto3" json:"after,omitempty"`
+	AfterAny bool     `protobuf:"varint,603,opt,name=after_any,json=afterAny,proto3" json:"after_any,omitempty"`
+	// Put the job in the fleet's queue (etcd) rather than run it here: a
+	// member with free capacity claims it. files carry the prompt files.
+	Fleet bool `protobuf:"varint,800,opt,name=fleet,proto3" json:"fleet,omitempty"`
+	// A fleet job placed again: what its earlier placements spent, counted
+	// against its [run] max_cost_usd here.
+	FleetPriorCostUsd float64 `protobuf:"fixed64,801,opt,name=fleet_prior_cost_usd,json=fleetPriorCostUsd,proto3" json:"fleet_prior_cost_usd,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_mzt_proto_msgTypes[10]
+	mi := &file_mzt_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1521,7 +2309,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[10]
+	mi := &file_mzt_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1534,7 +2322,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{10}
+	return file_mzt_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SubmitJobRequest) GetScorePath() string {
@@ -1635,6 +2423,20 @@ func (x *SubmitJobRequest) GetAfterAny() bool {
 	return false
 }
 
+func (x *SubmitJobRequest) GetFleet() bool {
+	if x != nil {
+		return x.Fleet
+	}
+	return false
+}
+
+func (x *SubmitJobRequest) GetFleetPriorCostUsd() float64 {
+	if x != nil {
+		return x.FleetPriorCostUsd
+	}
+	return 0
+}
+
 // StageChange compares one stage of a re-run's score with the latest run's.
 type StageChange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1648,7 +2450,7 @@ type StageChange struct {
 
 func (x *StageChange) Reset() {
 	*x = StageChange{}
-	mi := &file_mzt_proto_msgTypes[11]
+	mi := &file_mzt_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +2462,7 @@ func (x *StageChange) String() string {
 func (*StageChange) ProtoMessage() {}
 
 func (x *StageChange) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[11]
+	mi := &file_mzt_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +2475,7 @@ func (x *StageChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageChange.ProtoReflect.Descriptor instead.
 func (*StageChange) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{11}
+	return file_mzt_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StageChange) GetStage() string {
@@ -1715,7 +2517,7 @@ type ScoreFile struct {
 
 func (x *ScoreFile) Reset() {
 	*x = ScoreFile{}
-	mi := &file_mzt_proto_msgTypes[12]
+	mi := &file_mzt_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1727,7 +2529,7 @@ func (x *ScoreFile) String() string {
 func (*ScoreFile) ProtoMessage() {}
 
 func (x *ScoreFile) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[12]
+	mi := &file_mzt_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1740,7 +2542,7 @@ func (x *ScoreFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreFile.ProtoReflect.Descriptor instead.
 func (*ScoreFile) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{12}
+	return file_mzt_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ScoreFile) GetPath() string {
@@ -1773,7 +2575,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_mzt_proto_msgTypes[13]
+	mi := &file_mzt_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1785,7 +2587,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[13]
+	mi := &file_mzt_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1798,7 +2600,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{13}
+	return file_mzt_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SubmitJobResponse) GetJobId() string {
@@ -1864,7 +2666,7 @@ type JobStatusRequest struct {
 
 func (x *JobStatusRequest) Reset() {
 	*x = JobStatusRequest{}
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1876,7 +2678,7 @@ func (x *JobStatusRequest) String() string {
 func (*JobStatusRequest) ProtoMessage() {}
 
 func (x *JobStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[14]
+	mi := &file_mzt_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1889,7 +2691,7 @@ func (x *JobStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatusRequest.ProtoReflect.Descriptor instead.
 func (*JobStatusRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{14}
+	return file_mzt_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *JobStatusRequest) GetJobId() string {
@@ -1937,7 +2739,7 @@ type TryInfo struct {
 
 func (x *TryInfo) Reset() {
 	*x = TryInfo{}
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1949,7 +2751,7 @@ func (x *TryInfo) String() string {
 func (*TryInfo) ProtoMessage() {}
 
 func (x *TryInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[15]
+	mi := &file_mzt_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1962,7 +2764,7 @@ func (x *TryInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TryInfo.ProtoReflect.Descriptor instead.
 func (*TryInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{15}
+	return file_mzt_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TryInfo) GetTry() int64 {
@@ -2081,7 +2883,7 @@ type ValidationResult struct {
 
 func (x *ValidationResult) Reset() {
 	*x = ValidationResult{}
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2093,7 +2895,7 @@ func (x *ValidationResult) String() string {
 func (*ValidationResult) ProtoMessage() {}
 
 func (x *ValidationResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[16]
+	mi := &file_mzt_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2106,7 +2908,7 @@ func (x *ValidationResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidationResult.ProtoReflect.Descriptor instead.
 func (*ValidationResult) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{16}
+	return file_mzt_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ValidationResult) GetType() string {
@@ -2178,7 +2980,7 @@ type SheetInfo struct {
 
 func (x *SheetInfo) Reset() {
 	*x = SheetInfo{}
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2190,7 +2992,7 @@ func (x *SheetInfo) String() string {
 func (*SheetInfo) ProtoMessage() {}
 
 func (x *SheetInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2203,7 +3005,7 @@ func (x *SheetInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SheetInfo.ProtoReflect.Descriptor instead.
 func (*SheetInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{17}
+	return file_mzt_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SheetInfo) GetNum() int64 {
@@ -2506,7 +3308,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2518,7 +3320,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2531,7 +3333,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{18}
+	return file_mzt_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *JobInfo) GetId() string {
@@ -2784,7 +3586,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2796,7 +3598,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2809,7 +3611,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{19}
+	return file_mzt_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *JobStatus) GetJob() *JobInfo {
@@ -2853,7 +3655,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2865,7 +3667,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2878,7 +3680,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{20}
+	return file_mzt_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListJobsRequest) GetAll() bool {
@@ -2915,7 +3717,7 @@ type JobList struct {
 
 func (x *JobList) Reset() {
 	*x = JobList{}
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2927,7 +3729,7 @@ func (x *JobList) String() string {
 func (*JobList) ProtoMessage() {}
 
 func (x *JobList) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2940,7 +3742,7 @@ func (x *JobList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobList.ProtoReflect.Descriptor instead.
 func (*JobList) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{21}
+	return file_mzt_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *JobList) GetJobs() []*JobInfo {
@@ -2975,7 +3777,7 @@ type JobControlRequest struct {
 
 func (x *JobControlRequest) Reset() {
 	*x = JobControlRequest{}
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2987,7 +3789,7 @@ func (x *JobControlRequest) String() string {
 func (*JobControlRequest) ProtoMessage() {}
 
 func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3000,7 +3802,7 @@ func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlRequest.ProtoReflect.Descriptor instead.
 func (*JobControlRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{22}
+	return file_mzt_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *JobControlRequest) GetJobId() string {
@@ -3035,7 +3837,7 @@ type JobControlResponse struct {
 
 func (x *JobControlResponse) Reset() {
 	*x = JobControlResponse{}
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3047,7 +3849,7 @@ func (x *JobControlResponse) String() string {
 func (*JobControlResponse) ProtoMessage() {}
 
 func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3060,7 +3862,7 @@ func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlResponse.ProtoReflect.Descriptor instead.
 func (*JobControlResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{23}
+	return file_mzt_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *JobControlResponse) GetJobId() string {
@@ -3099,7 +3901,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3111,7 +3913,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3124,7 +3926,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{24}
+	return file_mzt_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *LogsRequest) GetJobId() string {
@@ -3190,7 +3992,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3202,7 +4004,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3215,7 +4017,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{25}
+	return file_mzt_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LogChunk) GetSheet() int64 {
@@ -3274,7 +4076,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3286,7 +4088,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3299,7 +4101,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{26}
+	return file_mzt_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *EventsRequest) GetJobId() string {
@@ -3356,7 +4158,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3368,7 +4170,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3381,7 +4183,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{27}
+	return file_mzt_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Event) GetTimeUnixNano() int64 {
@@ -3505,7 +4307,7 @@ type InsightsRequest struct {
 
 func (x *InsightsRequest) Reset() {
 	*x = InsightsRequest{}
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3517,7 +4319,7 @@ func (x *InsightsRequest) String() string {
 func (*InsightsRequest) ProtoMessage() {}
 
 func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3530,7 +4332,7 @@ func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsightsRequest.ProtoReflect.Descriptor instead.
 func (*InsightsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{28}
+	return file_mzt_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *InsightsRequest) GetScore() string {
@@ -3550,7 +4352,7 @@ type FailureCount struct {
 
 func (x *FailureCount) Reset() {
 	*x = FailureCount{}
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3562,7 +4364,7 @@ func (x *FailureCount) String() string {
 func (*FailureCount) ProtoMessage() {}
 
 func (x *FailureCount) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3575,7 +4377,7 @@ func (x *FailureCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailureCount.ProtoReflect.Descriptor instead.
 func (*FailureCount) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{29}
+	return file_mzt_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *FailureCount) GetReason() string {
@@ -3624,7 +4426,7 @@ type StageStats struct {
 
 func (x *StageStats) Reset() {
 	*x = StageStats{}
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3636,7 +4438,7 @@ func (x *StageStats) String() string {
 func (*StageStats) ProtoMessage() {}
 
 func (x *StageStats) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3649,7 +4451,7 @@ func (x *StageStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageStats.ProtoReflect.Descriptor instead.
 func (*StageStats) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{30}
+	return file_mzt_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *StageStats) GetScore() string {
@@ -3804,7 +4606,7 @@ type ScoreSummary struct {
 
 func (x *ScoreSummary) Reset() {
 	*x = ScoreSummary{}
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3816,7 +4618,7 @@ func (x *ScoreSummary) String() string {
 func (*ScoreSummary) ProtoMessage() {}
 
 func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3829,7 +4631,7 @@ func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreSummary.ProtoReflect.Descriptor instead.
 func (*ScoreSummary) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{31}
+	return file_mzt_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ScoreSummary) GetScore() string {
@@ -3912,7 +4714,7 @@ type Insights struct {
 
 func (x *Insights) Reset() {
 	*x = Insights{}
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3924,7 +4726,7 @@ func (x *Insights) String() string {
 func (*Insights) ProtoMessage() {}
 
 func (x *Insights) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3937,7 +4739,7 @@ func (x *Insights) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Insights.ProtoReflect.Descriptor instead.
 func (*Insights) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{32}
+	return file_mzt_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Insights) GetStages() []*StageStats {
@@ -3967,7 +4769,7 @@ type CleanRequest struct {
 
 func (x *CleanRequest) Reset() {
 	*x = CleanRequest{}
-	mi := &file_mzt_proto_msgTypes[33]
+	mi := &file_mzt_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3979,7 +4781,7 @@ func (x *CleanRequest) String() string {
 func (*CleanRequest) ProtoMessage() {}
 
 func (x *CleanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[33]
+	mi := &file_mzt_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3992,7 +4794,7 @@ func (x *CleanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanRequest.ProtoReflect.Descriptor instead.
 func (*CleanRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{33}
+	return file_mzt_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CleanRequest) GetOlderThanSeconds() float64 {
@@ -4029,7 +4831,7 @@ type CleanedRun struct {
 
 func (x *CleanedRun) Reset() {
 	*x = CleanedRun{}
-	mi := &file_mzt_proto_msgTypes[34]
+	mi := &file_mzt_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4041,7 +4843,7 @@ func (x *CleanedRun) String() string {
 func (*CleanedRun) ProtoMessage() {}
 
 func (x *CleanedRun) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[34]
+	mi := &file_mzt_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4054,7 +4856,7 @@ func (x *CleanedRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanedRun.ProtoReflect.Descriptor instead.
 func (*CleanedRun) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{34}
+	return file_mzt_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CleanedRun) GetJobId() string {
@@ -4103,7 +4905,7 @@ type CleanResponse struct {
 
 func (x *CleanResponse) Reset() {
 	*x = CleanResponse{}
-	mi := &file_mzt_proto_msgTypes[35]
+	mi := &file_mzt_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4115,7 +4917,7 @@ func (x *CleanResponse) String() string {
 func (*CleanResponse) ProtoMessage() {}
 
 func (x *CleanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[35]
+	mi := &file_mzt_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4128,7 +4930,7 @@ func (x *CleanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanResponse.ProtoReflect.Descriptor instead.
 func (*CleanResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{35}
+	return file_mzt_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CleanResponse) GetRuns() []*CleanedRun {
@@ -4160,7 +4962,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_mzt_proto_msgTypes[36]
+	mi := &file_mzt_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4172,7 +4974,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[36]
+	mi := &file_mzt_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4185,7 +4987,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{36}
+	return file_mzt_proto_rawDescGZIP(), []int{46}
 }
 
 // RunningSheet is a running sheet with its job, for the live views.
@@ -4199,7 +5001,7 @@ type RunningSheet struct {
 
 func (x *RunningSheet) Reset() {
 	*x = RunningSheet{}
-	mi := &file_mzt_proto_msgTypes[37]
+	mi := &file_mzt_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4211,7 +5013,7 @@ func (x *RunningSheet) String() string {
 func (*RunningSheet) ProtoMessage() {}
 
 func (x *RunningSheet) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[37]
+	mi := &file_mzt_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4224,7 +5026,7 @@ func (x *RunningSheet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningSheet.ProtoReflect.Descriptor instead.
 func (*RunningSheet) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{37}
+	return file_mzt_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RunningSheet) GetJobId() string {
@@ -4254,7 +5056,7 @@ type TopSnapshot struct {
 
 func (x *TopSnapshot) Reset() {
 	*x = TopSnapshot{}
-	mi := &file_mzt_proto_msgTypes[38]
+	mi := &file_mzt_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4266,7 +5068,7 @@ func (x *TopSnapshot) String() string {
 func (*TopSnapshot) ProtoMessage() {}
 
 func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[38]
+	mi := &file_mzt_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4279,7 +5081,7 @@ func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopSnapshot.ProtoReflect.Descriptor instead.
 func (*TopSnapshot) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{38}
+	return file_mzt_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *TopSnapshot) GetConductor() *ConductorStatus {
@@ -4321,7 +5123,7 @@ type GroupRequest struct {
 
 func (x *GroupRequest) Reset() {
 	*x = GroupRequest{}
-	mi := &file_mzt_proto_msgTypes[39]
+	mi := &file_mzt_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4333,7 +5135,7 @@ func (x *GroupRequest) String() string {
 func (*GroupRequest) ProtoMessage() {}
 
 func (x *GroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[39]
+	mi := &file_mzt_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4346,7 +5148,7 @@ func (x *GroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupRequest.ProtoReflect.Descriptor instead.
 func (*GroupRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{39}
+	return file_mzt_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GroupRequest) GetAction() GroupAction {
@@ -4382,7 +5184,7 @@ type GroupInfo struct {
 
 func (x *GroupInfo) Reset() {
 	*x = GroupInfo{}
-	mi := &file_mzt_proto_msgTypes[40]
+	mi := &file_mzt_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4394,7 +5196,7 @@ func (x *GroupInfo) String() string {
 func (*GroupInfo) ProtoMessage() {}
 
 func (x *GroupInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[40]
+	mi := &file_mzt_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4407,7 +5209,7 @@ func (x *GroupInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupInfo.ProtoReflect.Descriptor instead.
 func (*GroupInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{40}
+	return file_mzt_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GroupInfo) GetName() string {
@@ -4447,7 +5249,7 @@ type GroupList struct {
 
 func (x *GroupList) Reset() {
 	*x = GroupList{}
-	mi := &file_mzt_proto_msgTypes[41]
+	mi := &file_mzt_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4459,7 +5261,7 @@ func (x *GroupList) String() string {
 func (*GroupList) ProtoMessage() {}
 
 func (x *GroupList) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[41]
+	mi := &file_mzt_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4472,7 +5274,7 @@ func (x *GroupList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupList.ProtoReflect.Descriptor instead.
 func (*GroupList) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{41}
+	return file_mzt_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GroupList) GetGroups() []*GroupInfo {
@@ -4490,7 +5292,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.mzt.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
-	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xc5\x0e\n" +
+	"\x04hint\x18\x03 \x01(\tR\x04hint\"\xd5\x11\n" +
 	"\bEnvelope\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\x04R\rcorrelationId\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\rR\x0fprotocolVersion\x12%\n" +
@@ -4526,7 +5328,13 @@ const file_mzt_proto_rawDesc = "" +
 	"\n" +
 	"group_list\x18\xd9\x04 \x01(\v2\x11.mzt.v1.GroupListH\x00R\tgroupList\x12<\n" +
 	"\rclean_request\x18\xde\x02 \x01(\v2\x14.mzt.v1.CleanRequestH\x00R\fcleanRequest\x12?\n" +
-	"\x0eclean_response\x18\xdf\x02 \x01(\v2\x15.mzt.v1.CleanResponseH\x00R\rcleanResponseB\x06\n" +
+	"\x0eclean_response\x18\xdf\x02 \x01(\v2\x15.mzt.v1.CleanResponseH\x00R\rcleanResponse\x12I\n" +
+	"\x12fleet_list_request\x18\xa0\x06 \x01(\v2\x18.mzt.v1.FleetListRequestH\x00R\x10fleetListRequest\x12=\n" +
+	"\x0efleet_job_list\x18\xa1\x06 \x01(\v2\x14.mzt.v1.FleetJobListH\x00R\ffleetJobList\x12O\n" +
+	"\x14fleet_status_request\x18\xa2\x06 \x01(\v2\x1a.mzt.v1.FleetStatusRequestH\x00R\x12fleetStatusRequest\x129\n" +
+	"\ffleet_status\x18\xa3\x06 \x01(\v2\x13.mzt.v1.FleetStatusH\x00R\vfleetStatus\x12F\n" +
+	"\x11fleet_top_request\x18\xa4\x06 \x01(\v2\x17.mzt.v1.FleetTopRequestH\x00R\x0ffleetTopRequest\x120\n" +
+	"\tfleet_top\x18\xa5\x06 \x01(\v2\x10.mzt.v1.FleetTopH\x00R\bfleetTopB\x06\n" +
 	"\x04body\"#\n" +
 	"\tStreamEnd\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"u\n" +
@@ -4540,7 +5348,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x05ready\x18\x04 \x01(\bR\x05ready\x121\n" +
 	"\x14min_protocol_version\x18\x90\x03 \x01(\rR\x12minProtocolVersion\x12?\n" +
 	"\x1bnegotiated_protocol_version\x18\x91\x03 \x01(\rR\x19negotiatedProtocolVersion\"\x18\n" +
-	"\x16ConductorStatusRequest\"\xf8\x06\n" +
+	"\x16ConductorStatusRequest\"\xa4\a\n" +
 	"\x0fConductorStatus\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12%\n" +
@@ -4568,7 +5376,68 @@ const file_mzt_proto_rawDesc = "" +
 	"\x0fspent_today_usd\x18\xbd\x02 \x01(\x01R\rspentTodayUsd\x12)\n" +
 	"\x10daily_budget_usd\x18\xbe\x02 \x01(\x01R\x0edailyBudgetUsd\x129\n" +
 	"\vsupervisors\x18\xf4\x03 \x03(\v2\x16.mzt.v1.SupervisorInfoR\vsupervisors\x12(\n" +
-	"\x0fsupervisor_note\x18\x84\a \x01(\tR\x0esupervisorNote\"~\n" +
+	"\x0fsupervisor_note\x18\x84\a \x01(\tR\x0esupervisorNote\x12*\n" +
+	"\x05fleet\x18\xa0\x06 \x01(\v2\x13.mzt.v1.FleetHealthR\x05fleet\"\xa6\x01\n" +
+	"\vFleetHealth\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12%\n" +
+	"\x0eetcd_reachable\x18\x02 \x01(\bR\retcdReachable\x12\x1d\n" +
+	"\n" +
+	"etcd_error\x18\x03 \x01(\tR\tetcdError\x12\x1d\n" +
+	"\n" +
+	"owned_jobs\x18\x04 \x01(\x03R\townedJobs\x12\x1a\n" +
+	"\bclaiming\x18\x05 \x01(\bR\bclaiming\"\x12\n" +
+	"\x10FleetListRequest\"\xb6\x02\n" +
+	"\bFleetJob\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x16\n" +
+	"\x06member\x18\x03 \x01(\tR\x06member\x12\x1a\n" +
+	"\bpriority\x18\x04 \x01(\x03R\bpriority\x12!\n" +
+	"\fsubmitted_by\x18\x05 \x01(\tR\vsubmittedBy\x12\x12\n" +
+	"\x04user\x18\x06 \x01(\tR\x04user\x12.\n" +
+	"\x13submitted_unix_nano\x18\a \x01(\x03R\x11submittedUnixNano\x12\x1e\n" +
+	"\n" +
+	"placements\x18\b \x01(\x03R\n" +
+	"placements\x12\x16\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\x12\x14\n" +
+	"\x05score\x18\n" +
+	" \x01(\tR\x05score\x12\x1b\n" +
+	"\tspent_usd\x18\v \x01(\x01R\bspentUsd\"P\n" +
+	"\fFleetJobList\x12$\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x10.mzt.v1.FleetJobR\x04jobs\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\x14\n" +
+	"\x12FleetStatusRequest\"\xde\x03\n" +
+	"\vFleetMember\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\x12\x10\n" +
+	"\x03pid\x18\x04 \x01(\x03R\x03pid\x12\x1b\n" +
+	"\tfree_jobs\x18\x05 \x01(\x03R\bfreeJobs\x12\x1f\n" +
+	"\vfree_sheets\x18\x06 \x01(\x03R\n" +
+	"freeSheets\x12\x1a\n" +
+	"\bpressure\x18\a \x01(\tR\bpressure\x12!\n" +
+	"\frunning_jobs\x18\b \x01(\x03R\vrunningJobs\x12%\n" +
+	"\x0erunning_sheets\x18\t \x01(\x03R\rrunningSheets\x12F\n" +
+	"\vinstruments\x18\n" +
+	" \x03(\v2$.mzt.v1.FleetMember.InstrumentsEntryR\vinstruments\x12*\n" +
+	"\x11updated_unix_nano\x18\v \x01(\x03R\x0fupdatedUnixNano\x12\x1d\n" +
+	"\n" +
+	"owned_jobs\x18\f \x01(\x03R\townedJobs\x1a>\n" +
+	"\x10InstrumentsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"e\n" +
+	"\vFleetStatus\x12'\n" +
+	"\x04self\x18\x01 \x01(\v2\x13.mzt.v1.FleetHealthR\x04self\x12-\n" +
+	"\amembers\x18\x02 \x03(\v2\x13.mzt.v1.FleetMemberR\amembers\"\x11\n" +
+	"\x0fFleetTopRequest\"\xbc\x01\n" +
+	"\x0eFleetTopMember\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12\x1a\n" +
+	"\bpressure\x18\x04 \x01(\tR\bpressure\x12%\n" +
+	"\x0erunning_sheets\x18\x05 \x01(\x03R\rrunningSheets\x12#\n" +
+	"\x04jobs\x18\x06 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\"<\n" +
+	"\bFleetTop\x120\n" +
+	"\amembers\x18\x01 \x03(\v2\x16.mzt.v1.FleetTopMemberR\amembers\"~\n" +
 	"\x0eSupervisorInfo\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
@@ -4580,7 +5449,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\fkeep_running\x18\xf4\x03 \x01(\bR\vkeepRunning\"G\n" +
 	"\x10ShutdownResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12!\n" +
-	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\xba\x03\n" +
+	"\frunning_jobs\x18\x02 \x01(\x03R\vrunningJobs\"\x83\x04\n" +
 	"\x10SubmitJobRequest\x12\x1d\n" +
 	"\n" +
 	"score_path\x18\x01 \x01(\tR\tscorePath\x12!\n" +
@@ -4602,7 +5471,9 @@ const file_mzt_proto_rawDesc = "" +
 	"\bpriority\x18\xd8\x04 \x01(\x03R\bpriority\x12\x15\n" +
 	"\x05group\x18\xd9\x04 \x01(\tR\x05group\x12\x15\n" +
 	"\x05after\x18\xda\x04 \x03(\tR\x05after\x12\x1c\n" +
-	"\tafter_any\x18\xdb\x04 \x01(\bR\bafterAny\"q\n" +
+	"\tafter_any\x18\xdb\x04 \x01(\bR\bafterAny\x12\x15\n" +
+	"\x05fleet\x18\xa0\x06 \x01(\bR\x05fleet\x120\n" +
+	"\x14fleet_prior_cost_usd\x18\xa1\x06 \x01(\x01R\x11fleetPriorCostUsd\"q\n" +
 	"\vStageChange\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x16\n" +
 	"\x06change\x18\x02 \x01(\tR\x06change\x12\x19\n" +
@@ -4928,7 +5799,7 @@ func file_mzt_proto_rawDescGZIP() []byte {
 }
 
 var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
@@ -4941,42 +5812,53 @@ var file_mzt_proto_goTypes = []any{
 	(*HealthResponse)(nil),         // 8: mzt.v1.HealthResponse
 	(*ConductorStatusRequest)(nil), // 9: mzt.v1.ConductorStatusRequest
 	(*ConductorStatus)(nil),        // 10: mzt.v1.ConductorStatus
-	(*SupervisorInfo)(nil),         // 11: mzt.v1.SupervisorInfo
-	(*ShutdownRequest)(nil),        // 12: mzt.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),       // 13: mzt.v1.ShutdownResponse
-	(*SubmitJobRequest)(nil),       // 14: mzt.v1.SubmitJobRequest
-	(*StageChange)(nil),            // 15: mzt.v1.StageChange
-	(*ScoreFile)(nil),              // 16: mzt.v1.ScoreFile
-	(*SubmitJobResponse)(nil),      // 17: mzt.v1.SubmitJobResponse
-	(*JobStatusRequest)(nil),       // 18: mzt.v1.JobStatusRequest
-	(*TryInfo)(nil),                // 19: mzt.v1.TryInfo
-	(*ValidationResult)(nil),       // 20: mzt.v1.ValidationResult
-	(*SheetInfo)(nil),              // 21: mzt.v1.SheetInfo
-	(*JobInfo)(nil),                // 22: mzt.v1.JobInfo
-	(*JobStatus)(nil),              // 23: mzt.v1.JobStatus
-	(*ListJobsRequest)(nil),        // 24: mzt.v1.ListJobsRequest
-	(*JobList)(nil),                // 25: mzt.v1.JobList
-	(*JobControlRequest)(nil),      // 26: mzt.v1.JobControlRequest
-	(*JobControlResponse)(nil),     // 27: mzt.v1.JobControlResponse
-	(*LogsRequest)(nil),            // 28: mzt.v1.LogsRequest
-	(*LogChunk)(nil),               // 29: mzt.v1.LogChunk
-	(*EventsRequest)(nil),          // 30: mzt.v1.EventsRequest
-	(*Event)(nil),                  // 31: mzt.v1.Event
-	(*InsightsRequest)(nil),        // 32: mzt.v1.InsightsRequest
-	(*FailureCount)(nil),           // 33: mzt.v1.FailureCount
-	(*StageStats)(nil),             // 34: mzt.v1.StageStats
-	(*ScoreSummary)(nil),           // 35: mzt.v1.ScoreSummary
-	(*Insights)(nil),               // 36: mzt.v1.Insights
-	(*CleanRequest)(nil),           // 37: mzt.v1.CleanRequest
-	(*CleanedRun)(nil),             // 38: mzt.v1.CleanedRun
-	(*CleanResponse)(nil),          // 39: mzt.v1.CleanResponse
-	(*TopRequest)(nil),             // 40: mzt.v1.TopRequest
-	(*RunningSheet)(nil),           // 41: mzt.v1.RunningSheet
-	(*TopSnapshot)(nil),            // 42: mzt.v1.TopSnapshot
-	(*GroupRequest)(nil),           // 43: mzt.v1.GroupRequest
-	(*GroupInfo)(nil),              // 44: mzt.v1.GroupInfo
-	(*GroupList)(nil),              // 45: mzt.v1.GroupList
-	nil,                            // 46: mzt.v1.JobStatus.QuietEntry
+	(*FleetHealth)(nil),            // 11: mzt.v1.FleetHealth
+	(*FleetListRequest)(nil),       // 12: mzt.v1.FleetListRequest
+	(*FleetJob)(nil),               // 13: mzt.v1.FleetJob
+	(*FleetJobList)(nil),           // 14: mzt.v1.FleetJobList
+	(*FleetStatusRequest)(nil),     // 15: mzt.v1.FleetStatusRequest
+	(*FleetMember)(nil),            // 16: mzt.v1.FleetMember
+	(*FleetStatus)(nil),            // 17: mzt.v1.FleetStatus
+	(*FleetTopRequest)(nil),        // 18: mzt.v1.FleetTopRequest
+	(*FleetTopMember)(nil),         // 19: mzt.v1.FleetTopMember
+	(*FleetTop)(nil),               // 20: mzt.v1.FleetTop
+	(*SupervisorInfo)(nil),         // 21: mzt.v1.SupervisorInfo
+	(*ShutdownRequest)(nil),        // 22: mzt.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),       // 23: mzt.v1.ShutdownResponse
+	(*SubmitJobRequest)(nil),       // 24: mzt.v1.SubmitJobRequest
+	(*StageChange)(nil),            // 25: mzt.v1.StageChange
+	(*ScoreFile)(nil),              // 26: mzt.v1.ScoreFile
+	(*SubmitJobResponse)(nil),      // 27: mzt.v1.SubmitJobResponse
+	(*JobStatusRequest)(nil),       // 28: mzt.v1.JobStatusRequest
+	(*TryInfo)(nil),                // 29: mzt.v1.TryInfo
+	(*ValidationResult)(nil),       // 30: mzt.v1.ValidationResult
+	(*SheetInfo)(nil),              // 31: mzt.v1.SheetInfo
+	(*JobInfo)(nil),                // 32: mzt.v1.JobInfo
+	(*JobStatus)(nil),              // 33: mzt.v1.JobStatus
+	(*ListJobsRequest)(nil),        // 34: mzt.v1.ListJobsRequest
+	(*JobList)(nil),                // 35: mzt.v1.JobList
+	(*JobControlRequest)(nil),      // 36: mzt.v1.JobControlRequest
+	(*JobControlResponse)(nil),     // 37: mzt.v1.JobControlResponse
+	(*LogsRequest)(nil),            // 38: mzt.v1.LogsRequest
+	(*LogChunk)(nil),               // 39: mzt.v1.LogChunk
+	(*EventsRequest)(nil),          // 40: mzt.v1.EventsRequest
+	(*Event)(nil),                  // 41: mzt.v1.Event
+	(*InsightsRequest)(nil),        // 42: mzt.v1.InsightsRequest
+	(*FailureCount)(nil),           // 43: mzt.v1.FailureCount
+	(*StageStats)(nil),             // 44: mzt.v1.StageStats
+	(*ScoreSummary)(nil),           // 45: mzt.v1.ScoreSummary
+	(*Insights)(nil),               // 46: mzt.v1.Insights
+	(*CleanRequest)(nil),           // 47: mzt.v1.CleanRequest
+	(*CleanedRun)(nil),             // 48: mzt.v1.CleanedRun
+	(*CleanResponse)(nil),          // 49: mzt.v1.CleanResponse
+	(*TopRequest)(nil),             // 50: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 51: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 52: mzt.v1.TopSnapshot
+	(*GroupRequest)(nil),           // 53: mzt.v1.GroupRequest
+	(*GroupInfo)(nil),              // 54: mzt.v1.GroupInfo
+	(*GroupList)(nil),              // 55: mzt.v1.GroupList
+	nil,                            // 56: mzt.v1.FleetMember.InstrumentsEntry
+	nil,                            // 57: mzt.v1.JobStatus.QuietEntry
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
@@ -4986,56 +5868,69 @@ var file_mzt_proto_depIdxs = []int32{
 	8,  // 4: mzt.v1.Envelope.health_response:type_name -> mzt.v1.HealthResponse
 	9,  // 5: mzt.v1.Envelope.conductor_status_request:type_name -> mzt.v1.ConductorStatusRequest
 	10, // 6: mzt.v1.Envelope.conductor_status:type_name -> mzt.v1.ConductorStatus
-	12, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
-	13, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
-	14, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
-	17, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
-	18, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
-	23, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
-	24, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
-	25, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
-	26, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
-	27, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
-	28, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
-	29, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
-	30, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
-	31, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
-	32, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
-	36, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
-	40, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
-	42, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
-	43, // 25: mzt.v1.Envelope.group_request:type_name -> mzt.v1.GroupRequest
-	45, // 26: mzt.v1.Envelope.group_list:type_name -> mzt.v1.GroupList
-	37, // 27: mzt.v1.Envelope.clean_request:type_name -> mzt.v1.CleanRequest
-	39, // 28: mzt.v1.Envelope.clean_response:type_name -> mzt.v1.CleanResponse
-	11, // 29: mzt.v1.ConductorStatus.supervisors:type_name -> mzt.v1.SupervisorInfo
-	1,  // 30: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
-	16, // 31: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
-	15, // 32: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
-	20, // 33: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
-	20, // 34: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
-	22, // 35: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
-	21, // 36: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
-	19, // 37: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
-	46, // 38: mzt.v1.JobStatus.quiet:type_name -> mzt.v1.JobStatus.QuietEntry
-	22, // 39: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
-	2,  // 40: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	33, // 41: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
-	34, // 42: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	35, // 43: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
-	38, // 44: mzt.v1.CleanResponse.runs:type_name -> mzt.v1.CleanedRun
-	21, // 45: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
-	10, // 46: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	22, // 47: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	41, // 48: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	31, // 49: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
-	3,  // 50: mzt.v1.GroupRequest.action:type_name -> mzt.v1.GroupAction
-	44, // 51: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
-	52, // [52:52] is the sub-list for method output_type
-	52, // [52:52] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	22, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
+	23, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
+	24, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
+	27, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
+	28, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
+	33, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
+	34, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
+	35, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
+	36, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
+	37, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
+	38, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
+	39, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
+	40, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
+	41, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
+	42, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
+	46, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
+	50, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	52, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	53, // 25: mzt.v1.Envelope.group_request:type_name -> mzt.v1.GroupRequest
+	55, // 26: mzt.v1.Envelope.group_list:type_name -> mzt.v1.GroupList
+	47, // 27: mzt.v1.Envelope.clean_request:type_name -> mzt.v1.CleanRequest
+	49, // 28: mzt.v1.Envelope.clean_response:type_name -> mzt.v1.CleanResponse
+	12, // 29: mzt.v1.Envelope.fleet_list_request:type_name -> mzt.v1.FleetListRequest
+	14, // 30: mzt.v1.Envelope.fleet_job_list:type_name -> mzt.v1.FleetJobList
+	15, // 31: mzt.v1.Envelope.fleet_status_request:type_name -> mzt.v1.FleetStatusRequest
+	17, // 32: mzt.v1.Envelope.fleet_status:type_name -> mzt.v1.FleetStatus
+	18, // 33: mzt.v1.Envelope.fleet_top_request:type_name -> mzt.v1.FleetTopRequest
+	20, // 34: mzt.v1.Envelope.fleet_top:type_name -> mzt.v1.FleetTop
+	21, // 35: mzt.v1.ConductorStatus.supervisors:type_name -> mzt.v1.SupervisorInfo
+	11, // 36: mzt.v1.ConductorStatus.fleet:type_name -> mzt.v1.FleetHealth
+	13, // 37: mzt.v1.FleetJobList.jobs:type_name -> mzt.v1.FleetJob
+	56, // 38: mzt.v1.FleetMember.instruments:type_name -> mzt.v1.FleetMember.InstrumentsEntry
+	11, // 39: mzt.v1.FleetStatus.self:type_name -> mzt.v1.FleetHealth
+	16, // 40: mzt.v1.FleetStatus.members:type_name -> mzt.v1.FleetMember
+	32, // 41: mzt.v1.FleetTopMember.jobs:type_name -> mzt.v1.JobInfo
+	19, // 42: mzt.v1.FleetTop.members:type_name -> mzt.v1.FleetTopMember
+	1,  // 43: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
+	26, // 44: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
+	25, // 45: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
+	30, // 46: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
+	30, // 47: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
+	32, // 48: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
+	31, // 49: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
+	29, // 50: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
+	57, // 51: mzt.v1.JobStatus.quiet:type_name -> mzt.v1.JobStatus.QuietEntry
+	32, // 52: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	2,  // 53: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
+	43, // 54: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	44, // 55: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	45, // 56: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
+	48, // 57: mzt.v1.CleanResponse.runs:type_name -> mzt.v1.CleanedRun
+	31, // 58: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	10, // 59: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
+	32, // 60: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	51, // 61: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	41, // 62: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	3,  // 63: mzt.v1.GroupRequest.action:type_name -> mzt.v1.GroupAction
+	54, // 64: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
+	65, // [65:65] is the sub-list for method output_type
+	65, // [65:65] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_mzt_proto_init() }
@@ -5072,6 +5967,12 @@ func file_mzt_proto_init() {
 		(*Envelope_GroupList)(nil),
 		(*Envelope_CleanRequest)(nil),
 		(*Envelope_CleanResponse)(nil),
+		(*Envelope_FleetListRequest)(nil),
+		(*Envelope_FleetJobList)(nil),
+		(*Envelope_FleetStatusRequest)(nil),
+		(*Envelope_FleetStatus)(nil),
+		(*Envelope_FleetTopRequest)(nil),
+		(*Envelope_FleetTop)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -5079,7 +5980,7 @@ func file_mzt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   43,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -26,6 +26,7 @@ import (
 	"github.com/mzt-dev/mzt/config"
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/eventlog"
+	"github.com/mzt-dev/mzt/internal/fleet"
 	"github.com/mzt-dev/mzt/internal/logfile"
 	"github.com/mzt-dev/mzt/messages"
 )
@@ -103,6 +104,8 @@ type daemonActor struct {
 
 	store, jobs, monitor, profiler, correlation, reaper, gateway *actor.PID
 	hooks                                                        *actor.PID
+	fleet                                                        *fleet.Member // nil: no [fleet] etcd
+	fleetPID                                                     *actor.PID
 	remote                                                       *remoteEndpoint // nil without [remote] listen
 
 	dead       map[string]bool // children that stopped for good
@@ -182,7 +185,8 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	d.correlation = spawn(correlation.Props(d.db, &d.stats, log("correlation")), "correlation")
 	d.jobs = spawn(jobs.Props(jobs.Deps{Config: d.cfg, Paths: d.opts.Paths, Store: d.store, Tracker: tracker,
 		Cgroups: d.cgroups, DB: d.db, Recovered: d.recovered, Log: log("jobs"),
-		Correlation: d.correlation, Stats: &d.stats, Supervisor: d.sup.clientOrNil(), Handover: d.handover}), "jobs")
+		Correlation: d.correlation, Stats: &d.stats, Supervisor: d.sup.clientOrNil(), Handover: d.handover,
+		Fleet: d.jobsFleet()}), "jobs")
 	d.recovered = nil
 	// Hooks due before a stop run now; later ones as jobs end and events come.
 	d.hooks = spawn(hooks.Props(hooks.Deps{DB: d.db, Store: d.store, Hooks: d.cfg.Hooks,
@@ -191,6 +195,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 	d.monitor = spawn(monitor.PropsWithSupervisors(d.cfg, d.jobs, log("monitor"), d.cgroups, supervisorsDir(d.opts.Paths)), "monitor")
 	d.profiler = spawn(profiler.Props(profiler.Deps{Config: d.cfg, Jobs: d.jobs, Store: d.store, Stats: &d.stats,
 		Log: log("profiler")}), "profiler")
+	d.spawnFleet(ctx, spawn)
 	ready := d.ready
 	gw := &gateway.Deps{
 		Socket: d.opts.Paths.Socket, Version: d.opts.Version,
@@ -199,6 +204,7 @@ func (d *daemonActor) spawnChildren(ctx actor.Context) {
 		Correlation: d.correlation, Events: d.events, DB: d.db,
 		MetricsListen: d.cfg.Metrics.Listen, Metrics: d.metrics,
 		APISocket: d.opts.Paths.APISocket, APIListen: d.cfg.API.Listen, APITLS: apiTLS(d.cfg, d.opts),
+		Fleet: d.gatewayFleet(), FleetTLS: memberTLS(d.cfg, d.opts),
 		OnServing: func(err error) {
 			select {
 			case ready <- err:
@@ -328,8 +334,8 @@ func (d *daemonActor) applyReload(ctx actor.Context, m *reloaded) {
 // last (everyone else may still write), off the mailbox since each stop waits.
 func (d *daemonActor) stopChildrenInOrder(ctx actor.Context) {
 	var order []*actor.PID
-	for _, pid := range []*actor.PID{d.gateway, d.jobs, d.monitor, d.profiler, d.correlation, d.reaper, d.store} {
-		if !d.dead[childName(pid)] {
+	for _, pid := range []*actor.PID{d.fleetPID, d.gateway, d.jobs, d.monitor, d.profiler, d.correlation, d.reaper, d.store} {
+		if pid != nil && !d.dead[childName(pid)] {
 			order = append(order, pid)
 		}
 	}

@@ -173,6 +173,13 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 		return fail("cannot start the remote endpoint", err)
 	}
 	undo.push(rem.stop)
+	member, err := newFleetMember(cfg, opts, log)
+	if err != nil {
+		return fail("cannot join the fleet", err)
+	}
+	if member != nil {
+		undo.push(member.Stop)
+	}
 	past, err := readPastEvents(db)
 	if err != nil {
 		return fail("cannot read past events", err)
@@ -180,7 +187,7 @@ func startUp(opts Options, undo *cleanups) (*launched, error) {
 	d := &daemonActor{
 		opts: opts, cfg: cfg, log: log, level: level, logw: logw, db: db, listener: ln, past: past,
 		metrics: newMetrics(system, cfg), recovered: prepared, cgroups: cgroups, isolation: isolation, sup: sup, handover: handover,
-		remote: rem, started: time.Now(), dead: map[string]bool{}, ready: make(chan error, 1), done: make(chan struct{}),
+		remote: rem, fleet: member, started: time.Now(), dead: map[string]bool{}, ready: make(chan error, 1), done: make(chan struct{}),
 	}
 	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return d },
 		actor.WithSupervisor(d.strategy())), "daemon")

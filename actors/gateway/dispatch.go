@@ -45,6 +45,9 @@ func (d *dispatcher) Ask(pid *actor.PID, msg any) (any, error) {
 func childID(pid *actor.PID) string { return pid.GetId() }
 
 func (d *dispatcher) Handle(ctx context.Context, req proto.Message, send func(proto.Message) error) (proto.Message, error) {
+	if reply, err, ok := d.fleetHandle(ctx, req, send); ok {
+		return reply, err
+	}
 	switch r := req.(type) {
 	case *messages.HealthRequest:
 		return &messages.HealthResponse{Pid: int64(os.Getpid()), Version: d.deps.Version,
@@ -154,5 +157,6 @@ func (d *dispatcher) conductorStatus() (proto.Message, error) {
 		DailyBudgetUsd:      spend.DailyUSD,
 		Supervisors:         supervisorsInfo(filepath.Join(d.deps.Paths.Home, "supervisors"), in.SupervisorPID),
 		SupervisorNote:      in.SupervisorNote,
+		Fleet:               d.fleetHealth(),
 	}, nil
 }

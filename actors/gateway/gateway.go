@@ -60,6 +60,10 @@ type Deps struct {
 	APISocket string
 	APIListen string
 	APITLS    func() (*tls.Config, error)
+	// Fleet is the fleet membership (fleet.go); nil when not a member.
+	// FleetTLS is the client side of mutual TLS towards other members.
+	Fleet    Fleet
+	FleetTLS func() (*tls.Config, error)
 }
 
 // Actor is the gateway.

@@ -117,3 +117,9 @@ func errorEnvelope(id uint64, err error) *messages.Envelope {
 	return &messages.Envelope{CorrelationId: id, ProtocolVersion: messages.ProtocolVersion,
 		Body: &messages.Envelope_Error{Error: e}}
 }
+
+// MaterializeScore keeps a score that came from another host (a fleet job
+// claimed here) the way a remote submit is kept, and points req at the copy.
+func MaterializeScore(home, from string, req *messages.SubmitJobRequest) (string, error) {
+	return materializeScore(home, from, req, time.Now())
+}

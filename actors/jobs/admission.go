@@ -184,6 +184,7 @@ func (a *Actor) onParsed(ctx actor.Context, m *parsed) {
 		ScorePath: sc.Path, ScoreSource: sc.Source, Workspace: sc.Workspace, CreatedAt: now,
 		SheetsTotal: sc.TotalSheets(),
 		Priority:    int(m.req.GetPriority()), Group: m.req.GetGroup(), After: m.req.GetAfter(), AfterAny: m.req.GetAfterAny(),
+		BudgetUSD: fleetBudget(sc.MaxCostUSD, m.req.GetFleetPriorCostUsd()),
 	}
 	var rows []store.SheetRow
 	for _, sh := range sc.Sheets() {

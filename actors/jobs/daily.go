@@ -33,6 +33,9 @@ type (
 type dailySpend struct {
 	day string // 2006-01-02, local time
 	usd float64
+	// fleet is what the other fleet members spent on fleetDay (fleet.go).
+	fleet    float64
+	fleetDay string
 	// Until state.db has answered, questions about the day's spend and slot
 	// requests under a daily budget wait (a restart must not forget what
 	// today already cost).
@@ -51,8 +54,13 @@ func (d *dailySpend) add(usd float64, at time.Time) {
 	d.usd += usd
 }
 
-// today is what was spent on now's day.
+// today is what was spent on now's day, here and by the other fleet members.
 func (d *dailySpend) today(now time.Time) float64 {
+	return d.own(now) + d.others(now)
+}
+
+// own is what this conductor's tries spent on now's day.
+func (d *dailySpend) own(now time.Time) float64 {
 	if dayOf(now) != d.day {
 		return 0
 	}
@@ -64,13 +72,15 @@ func dailyReached(limit, spentToday float64) bool { return limit > 0 && spentTod
 
 // SpendToday is what the conductor's tries reported spending today, and the
 // daily budget (0: none).
-type SpendToday struct{ USD, DailyUSD float64 }
+// LocalUSD is this conductor's part of USD (the rest: other fleet members).
+type SpendToday struct{ USD, DailyUSD, LocalUSD float64 }
 
 // SpendTodayRequest asks the job manager for SpendToday.
 type SpendTodayRequest struct{}
 
 func (a *Actor) spendToday() *SpendToday {
-	return &SpendToday{USD: a.daily.today(time.Now()), DailyUSD: a.cfg.Budget.DailyUSD}
+	now := time.Now()
+	return &SpendToday{USD: a.daily.today(now), DailyUSD: a.cfg.Budget.DailyUSD, LocalUSD: a.daily.own(now)}
 }
 
 // askSpendToday answers now, or once today's spend is read.
@@ -140,7 +150,11 @@ func (a *Actor) checkDaily(ctx actor.Context) {
 }
 
 func (a *Actor) dailyDetail() string {
-	return fmt.Sprintf("the conductor spent $%.2f of its $%.2f daily budget", a.daily.today(time.Now()), a.cfg.Budget.DailyUSD)
+	who := "the conductor"
+	if a.daily.others(time.Now()) > 0 {
+		who = "the fleet"
+	}
+	return fmt.Sprintf("%s spent $%.2f of its $%.2f daily budget", who, a.daily.today(time.Now()), a.cfg.Budget.DailyUSD)
 }
 
 // dailyBlocks refuses a slot while the day's budget is spent: the job is

@@ -35,6 +35,7 @@ func (a *Actor) onRateLimitHit(ctx actor.Context, m *rateLimitHit) {
 	until, grew := a.slots.rateLimit(m.instrument, m.until)
 	if grew {
 		a.log.Warn("instrument rate limited", "instrument", m.instrument, "until", until.Format(time.RFC3339))
+		a.shareRateLimit(m.instrument, until)
 	}
 	a.broadcast(ctx, &rateLimited{instrument: m.instrument, until: until})
 }

@@ -29,6 +29,7 @@ type (
 	rateLimited struct {
 		instrument string
 		until      time.Time
+		by         string // the fleet member that saw it; "" = this conductor
 	}
 	interrupt struct{ reason string }
 	// halt: the conductor is stopping; start nothing new.
@@ -425,7 +426,7 @@ func (j *jobActor) onRateLimited(ctx actor.Context, m *rateLimited) {
 			continue
 		}
 		s.row.WaitingUntil = m.until
-		s.waitWhy = "instrument " + m.instrument + " is rate limited until " + clock(m.until)
+		s.waitWhy = "instrument " + m.instrument + " is rate limited until " + clock(m.until) + seenBy(m.by)
 		j.setStatus(s, messages.SheetWaiting)
 		j.persist(ctx, nil, s)
 	}

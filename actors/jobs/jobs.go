@@ -42,6 +42,8 @@ type Deps struct {
 	// Handover closes when the conductor leaves its running tries to the
 	// next one: they are neither waited for nor stopped any more.
 	Handover <-chan struct{}
+	// Fleet is this conductor's fleet membership; nil: none (fleet.go).
+	Fleet Fleet
 	// runner replaces real processes in benchmarks and tests.
 	runner attemptRunner
 }
@@ -80,6 +82,7 @@ type Actor struct {
 	// restarted marks every later one.
 	recovered []Prepared
 	restarted bool
+	held      fenceHeld // sheets of fleet jobs the fence holds back (fleet.go)
 
 	jobs     map[string]*entry
 	reserved map[string]bool // ids being submitted (parsed, not yet stored)
@@ -197,7 +200,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.logPlan(ctx, m)
 
 	case *slotRequest:
-		if a.dailyBlocks(ctx, m) {
+		if a.dailyBlocks(ctx, m) || a.fenced(ctx, m) {
 			return
 		}
 		a.slots.request(m)
@@ -207,10 +210,17 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *slotAdopted:
 		a.slots.adopt(m)
 	case *slotCancel:
+		delete(a.held, m.jobID)
 		a.slots.cancel(m.jobID)
 		a.daily.dropHeld(m.jobID)
 	case *rateLimitHit:
 		a.onRateLimitHit(ctx, m)
+	case *SharedRateLimit:
+		a.onSharedRateLimit(ctx, m)
+	case *FenceChanged:
+		a.onFenceChanged(ctx)
+	case *FleetSpend:
+		a.onFleetSpend(ctx, m)
 	case *tick:
 		a.grant(ctx)
 	case *monitor.PressureChanged:

@@ -17,6 +17,7 @@ type slots struct {
 	held      map[slotKey]heldSlot
 	perInst   map[string]int       // held slots by instrument
 	rateUntil map[string]time.Time // an instrument is rate limited until then
+	rateBy    map[string]string    // the fleet member whose limit that is; none: this conductor's (fleet.go)
 	pressure  monitor.Level
 	closed    bool // draining: nothing is granted any more
 	lastGrant time.Time

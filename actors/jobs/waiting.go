@@ -93,7 +93,7 @@ func (s *slots) slotWaitReason(w *slotRequest, now time.Time) string {
 	case w.maxConcurrent > 0 && s.perInst[w.instrument] >= w.maxConcurrent:
 		return fmt.Sprintf("instrument %s max_concurrent (%d) reached", w.instrument, w.maxConcurrent)
 	case now.Before(s.rateUntil[w.instrument]):
-		return "instrument " + w.instrument + " is rate limited until " + clock(s.rateUntil[w.instrument])
+		return "instrument " + w.instrument + " is rate limited until " + clock(s.rateUntil[w.instrument]) + seenBy(s.rateBy[w.instrument])
 	}
 	return ""
 }

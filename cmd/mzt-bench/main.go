@@ -107,6 +107,19 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "fleet" {
+		fs := flag.NewFlagSet("fleet", flag.ExitOnError)
+		mzt := fs.String("mzt", "", "mzt binary (default: build it)")
+		etcd := fs.String("etcd", "", "etcd binary (default: $MZT_ETCD, else etcd on PATH)")
+		n := fs.Int("n", 100, "jobs for the placement latency")
+		jobs := fs.Int("jobs", 30, "jobs for the throughput")
+		fs.Parse(os.Args[2:])
+		if err := fleetBench(*mzt, *etcd, *n, *jobs); err != nil {
+			fmt.Fprintln(os.Stderr, "mzt-bench fleet:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "profiler-cost" {
 		if err := profilerCostOnly(); err != nil {
 			fmt.Fprintln(os.Stderr, "mzt-bench profiler-cost:", err)

@@ -89,6 +89,8 @@ func TestScripts(t *testing.T) {
 				return hasIPv6Loopback(), nil
 			case "claude": // the real claude CLI (MZT_REAL_CLAUDE or on PATH)
 				return realClaude() != "", nil
+			case "etcd": // MZT_ETCD or etcd on PATH (script_fleet_test.go)
+				return haveEtcd(), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

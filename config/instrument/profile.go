@@ -89,7 +89,11 @@ type Profile struct {
 	ResumeSession bool     `toml:"resume_session"`
 	ResumeArgs    []string `toml:"resume_args"`
 	Errors        Errors   `toml:"errors"`
-	Source        string   `toml:"-"` // "built-in" or the file the profile came from
+	// Account names the rate limit a fleet shares: a limit one member sees
+	// holds the sheets of every instrument of that account on every member.
+	// Empty: the instrument's name.
+	Account string `toml:"account"`
+	Source  string `toml:"-"` // "built-in" or the file the profile came from
 }
 
 // Errors says how to classify a failed attempt.
@@ -129,6 +133,9 @@ func (p *Profile) Validate() error {
 	}
 	if !nameRE.MatchString(p.Name) {
 		add("name", "name %q must start with a letter or digit and contain only letters, digits, '.', '_' and '-'", p.Name)
+	}
+	if p.Account != "" && !nameRE.MatchString(p.Account) {
+		add("account", "account %q must start with a letter or digit and contain only letters, digits, '.', '_' and '-'", p.Account)
 	}
 	switch {
 	case strings.TrimSpace(p.Executable) == "":
@@ -255,6 +262,14 @@ func matchAny(patterns []string, output string) bool {
 
 // IsRateLimited reports whether the output (stdout and stderr) of a failed
 // attempt matches one of the rate-limit patterns.
+// AccountKey is the account whose rate limit this instrument shares.
+func (p *Profile) AccountKey() string {
+	if p.Account != "" {
+		return p.Account
+	}
+	return p.Name
+}
+
 func (p *Profile) IsRateLimited(output string) bool {
 	return matchAny(p.Errors.RateLimitPatterns, output)
 }

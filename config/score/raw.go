@@ -25,6 +25,9 @@ type rawRun struct {
 	MaxParallel *int     `toml:"max_parallel"`
 	FailFast    *bool    `toml:"fail_fast"`
 	MaxCostUSD  *float64 `toml:"max_cost_usd"`
+	// Placement "fleet" queues the job for the fleet ("local" is the default).
+	Placement    *string `toml:"placement"`
+	FleetReplace *bool   `toml:"fleet_replace"`
 }
 
 type rawSettings struct {

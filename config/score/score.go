@@ -53,6 +53,11 @@ type Score struct {
 	// MaxCostUSD is the job's budget: at it, no new try starts and the job
 	// pauses with the reason "budget". 0 = no budget.
 	MaxCostUSD float64
+	// Fleet: [run] placement = "fleet" puts the job in the fleet's queue.
+	// FleetReplace (default true): a job whose member is gone is placed
+	// again; false makes it wait for that member.
+	Fleet        bool
+	FleetReplace bool
 	// Vars are strings, arrays or tables, the same for every sheet; never nil.
 	Vars map[string]any
 	// VoiceVars are arrays, one element per voice: voice v of a stage reads
@@ -340,6 +345,7 @@ func (p *parser) build(raw *rawScore) *Score {
 		}
 		s.MaxCostUSD = *c
 	}
+	s.Fleet, s.FleetReplace = p.placement(raw.Run)
 
 	p.checkSettings("defaults", &raw.Defaults)
 	if len(raw.Stage) == 0 {

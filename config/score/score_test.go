@@ -342,6 +342,9 @@ func TestProblems(t *testing.T) {
 			[]problem{{"", 4, "max_cost_usd must be a positive number of US dollars, not 0"}}},
 		{"a budget in dollars is fine", head + "[run]\nmax_cost_usd = 2.5\n[[stage]]\nid = 'a'\nprompt = 'p'\n", nil},
 		{"whole dollars too", head + "[run]\nmax_cost_usd = 5\n[[stage]]\nid = 'a'\nprompt = 'p'\n", nil},
+		{"placement fleet, no replace", head + "[run]\nplacement = 'fleet'\nfleet_replace = false\n[[stage]]\nid = 'a'\nprompt = 'p'\n", nil},
+		{"placement unknown", head + "[run]\nplacement = 'cloud'\n[[stage]]\nid = 'a'\nprompt = 'p'\n",
+			[]problem{{"", 4, `placement must be "local" or "fleet", not "cloud"`}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,6 +39,8 @@ type conductorStatusJSON struct {
 	Supervisors []supervisorJSON `json:"supervisors"`
 	// SupervisorNote: why sheets run in the conductor's process, when they do.
 	SupervisorNote string `json:"supervisor_note,omitempty"`
+	// Fleet is set on a fleet member (fleet.go).
+	Fleet *fleetHealthJSON `json:"fleet,omitempty"`
 }
 
 type supervisorJSON struct {
@@ -76,6 +78,7 @@ func (c *ConductorStatusCmd) Run(g *Globals) error {
 			MemoryLimitMB: st.MemoryLimitMb, ChildProcesses: st.ChildProcesses, ProcessLimit: st.ProcessLimit,
 			Pressure: st.Pressure, PressureNote: st.MonitorNote, Isolation: st.Isolation,
 			Supervisors: supervisorsJSON(st.Supervisors), SupervisorNote: st.GetSupervisorNote(),
+			Fleet: toFleetHealthJSON(st.GetFleet()),
 		})
 	}
 	var b strings.Builder
@@ -103,6 +106,7 @@ func (c *ConductorStatusCmd) Run(g *Globals) error {
 	if n := st.GetSupervisorNote(); n != "" {
 		fmt.Fprintf(&b, "             %s\n", n)
 	}
+	writeFleetHealth(&b, st.GetFleet())
 	fmt.Fprintf(&b, "  socket     %s\n  log        %s\n", st.Socket, st.LogPath)
 	g.printf("%s", b.String())
 	return nil

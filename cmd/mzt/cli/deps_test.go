@@ -38,7 +38,8 @@ func TestBinaryDeps(t *testing.T) {
 	// conductor's and the protoactor client's, which mzt hands over to
 	// mzt-conductor; a gRPC client alone would drag in its server side too.
 	forbidden := []string{module + "/actors/", "modernc.org/sqlite", "github.com/asynkron/protoactor-go",
-		"google.golang.org/grpc", "github.com/prometheus/", module + "/client/actorclient", module + "/internal/certs"}
+		"google.golang.org/grpc", "github.com/prometheus/", module + "/client/actorclient", module + "/internal/certs",
+		"go.etcd.io/", module + "/internal/fleet"}
 	mzt := goListDeps(t, module+"/cmd/mzt")
 	if !slices.Contains(mzt, module+"/cmd/mzt/cli") {
 		t.Fatalf("go list -deps cmd/mzt does not show the CLI: %v", mzt)

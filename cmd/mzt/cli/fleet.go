@@ -15,7 +15,8 @@ import (
 
 // Fleet is `mzt fleet`.
 type Fleet struct {
-	Status FleetStatusCmd `cmd:"" help:"Health, pressure and work of this conductor and every [[fleet.peer]], asked in parallel."`
+	Status FleetStatusCmd `cmd:"" help:"The fleet's members from etcd ([fleet] etcd), else this conductor and every [[fleet.peer]], asked in parallel."`
+	List   FleetListCmd   `cmd:"" help:"Every queued and running fleet job, with the member that runs it."`
 }
 
 // FleetStatusCmd is `mzt fleet status`.
@@ -51,6 +52,9 @@ func (c *FleetStatusCmd) Run(g *Globals) error {
 	cfg, err := config.Load(config.LoadOptions{File: g.paths.ConfigFile})
 	if err != nil {
 		return failf(exitUsage, "", "%v", err)
+	}
+	if cfg.Fleet.Member() && g.Remote == "" {
+		return c.etcdStatus(g)
 	}
 	timeout := time.Duration(cfg.Fleet.Timeout)
 	members := make([]fleetMember, 1+len(cfg.Fleet.Peer))

@@ -116,6 +116,7 @@ type RunCmd struct {
 	Reconnect time.Duration `help:"With --wait: how long to wait for a conductor that went away (0: give up at once)." default:"60s" placeholder:"DURATION"`
 	ID        string        `name:"id" help:"Job id (default: the score's id, else its file name)."`
 	JSON      bool          `help:"Print one JSON object."`
+	Fleet     bool          `help:"Queue the job for the fleet ([fleet] etcd): a member with free capacity runs it (also [run] placement = \"fleet\")."`
 	Rerun     RerunFlags    `embed:""`
 	queueFlags
 }
@@ -138,14 +139,14 @@ func (c *RunCmd) runOne(g *Globals, path string) error {
 	}
 	req := &messages.SubmitJobRequest{ScorePath: sc.Path, ScoreSource: sc.Source, JobId: c.ID, ClientCwd: cwd(),
 		FromStage: c.Rerun.FromStage, OnlyStage: c.Rerun.OnlyStage,
-		Priority: c.Priority, Group: c.Group, After: dedupe(c.After), AfterAny: c.AfterAny}
+		Priority: c.Priority, Group: c.Group, After: dedupe(c.After), AfterAny: c.AfterAny, Fleet: c.Fleet || sc.Fleet}
 	return submit(g, sc, req, c.Wait, c.JSON)
 }
 
 // submit sends a score to the conductor and, with wait, follows the job.
 func submit(g *Globals, sc *score.Score, req *messages.SubmitJobRequest, wait, asJSON bool) error {
 	var err error
-	if g.Remote != "" {
+	if g.Remote != "" || req.Fleet {
 		if req.Files, err = promptFiles(sc); err != nil {
 			return err
 		}

@@ -67,8 +67,8 @@ func (c *RunCmd) submit(g *Globals, conn client.Conn, path string) (string, erro
 		return "", err
 	}
 	req := &messages.SubmitJobRequest{ScorePath: sc.Path, ScoreSource: sc.Source, ClientCwd: cwd(),
-		Priority: c.Priority, Group: c.Group, After: dedupe(c.After), AfterAny: c.AfterAny}
-	if g.Remote != "" {
+		Priority: c.Priority, Group: c.Group, After: dedupe(c.After), AfterAny: c.AfterAny, Fleet: c.Fleet || sc.Fleet}
+	if g.Remote != "" || req.Fleet {
 		if req.Files, err = promptFiles(sc); err != nil {
 			return "", err
 		}

@@ -17,6 +17,7 @@ import (
 // their running sheets, with keys to pause, resume and cancel a job.
 type TopCmd struct {
 	Interval time.Duration `help:"How often to refresh the view." default:"1s"`
+	Fleet    bool          `help:"Every fleet member's active jobs, in one table (top_fleet.go)."`
 }
 
 // How long one refresh or one action may take before it counts as failed.
@@ -28,6 +29,9 @@ const (
 func (c *TopCmd) Run(g *Globals) error {
 	if c.Interval < 100*time.Millisecond {
 		return failf(exitUsage, "", "--interval must be at least 100ms")
+	}
+	if c.Fleet {
+		return c.fleetTop(g)
 	}
 	// Off a terminal there is no screen to draw on and no keys to read:
 	// refuse rather than spray escape codes into a pipe.

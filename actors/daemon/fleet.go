@@ -26,16 +26,7 @@ func newFleetMember(cfg *config.Config, opts Options, log *slog.Logger) (*fleet.
 	}
 	var tlsCfg *tls.Config
 	if f.CA != "" || f.Cert != "" {
-		base := opts.Paths.Home
-		if opts.Load.File != "" {
-			base = filepath.Dir(opts.Load.File)
-		}
-		abs := func(p string) string {
-			if p == "" || filepath.IsAbs(p) {
-				return p
-			}
-			return filepath.Join(base, p)
-		}
+		abs := configRelative(opts)
 		c, err := certs.ClientConfig(certs.Files{CA: abs(f.CA), Cert: abs(f.Cert), Key: abs(f.Key)}, true)
 		if err != nil {
 			return nil, fmt.Errorf("fleet: etcd certificates: %w", err)
@@ -84,16 +75,7 @@ func memberTLS(cfg *config.Config, opts Options) func() (*tls.Config, error) {
 	if ca == "" || cert == "" {
 		return nil
 	}
-	base := opts.Paths.Home
-	if opts.Load.File != "" {
-		base = filepath.Dir(opts.Load.File)
-	}
-	abs := func(p string) string {
-		if p == "" || filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(base, p)
-	}
+	abs := configRelative(opts)
 	return func() (*tls.Config, error) {
 		c, err := certs.ClientConfig(certs.Files{CA: abs(ca), Cert: abs(cert), Key: abs(key)}, false)
 		if err != nil {

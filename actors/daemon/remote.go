@@ -3,7 +3,6 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
@@ -31,16 +30,7 @@ func startRemote(system *actor.ActorSystem, cfg *config.Config, opts Options, lo
 	if rc.Listen == "" {
 		return nil, nil
 	}
-	base := opts.Paths.Home
-	if opts.Load.File != "" {
-		base = filepath.Dir(opts.Load.File)
-	}
-	abs := func(p string) string {
-		if p == "" || filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(base, p)
-	}
+	abs := configRelative(opts)
 	log = log.With("subsystem", "remote")
 	wire := remotewire.Settings{Listen: rc.Listen, Advertise: rc.Advertise}
 	// Who may be sent replies: each peer at the address it announced from

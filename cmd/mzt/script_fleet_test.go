@@ -528,7 +528,7 @@ func cmdKillConductor(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("supervisor %d died with its conductor", s)
 		}
 	}
-	ts.Logf("killed conductor %d; supervisors %v live on", pid, sups)
+	ts.Logf("killed the conductor %d of %s; its supervisors %v live on", pid, args[0], sups)
 }
 
 // waittrace FILE WORD VAR [TIMEOUT]: wait until FILE has a line whose first

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -44,6 +45,11 @@ type attemptPlan struct {
 	handover          <-chan struct{}    // closed: stop following the try, leave it running
 	worktree          *worktree          // the voice's git worktree, made before the try; nil: none
 	session           string             // the agent session a retry continues (resume_session)
+	// orphanAfter: the supervisor stops the try this long after this
+	// conductor is gone (a fleet job: before its lease lets another member
+	// run it); 0: never.
+	orphanAfter time.Duration
+	log         *slog.Logger // nil in tests
 }
 
 // attemptStarted reports the live process of an attempt (for crash cleanup).
@@ -208,7 +214,8 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 			cgDir = cg.Dir()
 		}
 		var ok bool
-		if out.result, ok = runSupervised(ctx, plan.sup, direct, plan.token, plan.base+".exit", cgDir, plan.handover); !ok {
+		guard := newOrphanGuard(plan.orphanAfter, plan.killGrace)
+		if out.result, ok = runSupervised(ctx, plan.sup, direct, plan.token, plan.base+".exit", cgDir, plan.handover, guard, plan.log); !ok {
 			out.result = sheetrun.Run(ctx, spec) // no supervisor answers: run it ourselves
 		}
 	} else {

@@ -102,6 +102,8 @@ type jobSettings struct {
 	hooks      []config.Hook      // the conductor's [[hooks]]
 	sup        *supervisor.Client // nil: tries run in the conductor's process tree
 	handover   <-chan struct{}    // closed: leave supervised tries running (mzt restart)
+	// orphanAfter is a job's orphan deadline (nil or 0: none).
+	orphanAfter func(jobID string) time.Duration
 }
 
 type sheetState struct {

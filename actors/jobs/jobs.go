@@ -324,7 +324,7 @@ func (a *Actor) settings() jobSettings {
 		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups, sup: a.deps.Supervisor, handover: a.deps.Handover,
 		stallAfter: time.Duration(a.cfg.Profiler.StallAfter), onStall: a.cfg.Profiler.OnStall,
 		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets, logCap: int64(a.cfg.MaxLogMB) << 20,
-		hooks: a.cfg.Hooks}
+		hooks: a.cfg.Hooks, orphanAfter: orphanDeadlineOf(a.deps.Fleet)}
 }
 
 func (a *Actor) counts() *Counts {

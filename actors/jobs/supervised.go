@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -26,16 +27,58 @@ var errSupervisorLost = errors.New("the supervisor holding this try died")
 // errHandedOver marks a try left running for the next conductor.
 var errHandedOver = errors.New("left running for the next conductor")
 
+// orphanDeadlines is what a fleet membership tells of a job: how long its
+// try may outlive this conductor (0: as long as it likes).
+type orphanDeadlines interface {
+	OrphanDeadline(jobID string) time.Duration
+}
+
+// orphanDeadlineOf is f's orphan deadline per job, or nil (no fleet).
+func orphanDeadlineOf(f Fleet) func(jobID string) time.Duration {
+	if o, ok := f.(orphanDeadlines); ok {
+		return o.OrphanDeadline
+	}
+	return nil
+}
+
+// orphanGuard is what a try asks of its supervisor for when this conductor
+// is gone: stop it after `after` (0: never), with grace before SIGKILL.
+type orphanGuard struct {
+	after, grace time.Duration
+}
+
+// newOrphanGuard bounds the try's kill grace by half the deadline: the try
+// must be dead, not just signalled, before its job can be placed elsewhere.
+func newOrphanGuard(after, killGrace time.Duration) orphanGuard {
+	if after <= 0 {
+		return orphanGuard{}
+	}
+	if killGrace <= 0 {
+		killGrace = sheetrun.DefaultKillGrace
+	}
+	return orphanGuard{after: after, grace: max(min(killGrace, after/2), time.Millisecond)}
+}
+
 // runSupervised starts spec through the supervisor and waits for its end as
 // sheetrun.Run would. ok is false when the supervisor could not be asked at
-// all (the caller then runs the try itself).
+// all, or cannot honour the try's orphan guard (the caller then runs the try
+// itself).
 func runSupervised(ctx context.Context, own *supervisor.Client, spec sheetrun.Spec, token, exitPath, cgroupDir string,
-	handover <-chan struct{}) (res sheetrun.Result, ok bool) {
+	handover <-chan struct{}, guard orphanGuard, log *slog.Logger) (res sheetrun.Result, ok bool) {
 	// The conductor's supervisor may be replaced (it died): this try is
 	// started, stopped and waited for through the one current now.
 	pinned, err := own.Current()
 	if err != nil {
 		return res, false // none: the conductor runs it itself
+	}
+	if guard.after > 0 && !pinned.GuardsOrphans() {
+		// It would keep the try running after this conductor died, while
+		// the job is placed on another member: the job would run twice.
+		if log != nil {
+			log.Warn("the supervisor cannot stop a fleet job's try if this conductor dies: running it in the conductor",
+				"try", token, "supervisor_protocol", pinned.V)
+		}
+		return res, false
 	}
 	sup := &pinned
 	res.ExitCode = -1
@@ -46,7 +89,8 @@ func runSupervised(ctx context.Context, own *supervisor.Client, spec sheetrun.Sp
 	res.Started = time.Now()
 	try := supervisor.TrySpec{Token: token, Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir, Stdin: spec.Stdin,
 		StdoutPath: spec.StdoutPath, StderrPath: spec.StderrPath, ExitPath: exitPath, CgroupDir: cgroupDir,
-		StartedUnixMS: res.Started.UnixMilli(), TimeoutMS: spec.Timeout.Milliseconds()}
+		StartedUnixMS: res.Started.UnixMilli(), TimeoutMS: spec.Timeout.Milliseconds(),
+		KillIfOrphanedMS: guard.after.Milliseconds(), OrphanGraceMS: guard.grace.Milliseconds()}
 	proc, running, err := sup.Run(ctx, try)
 	if err != nil {
 		if !errors.Is(err, supervisor.ErrRefused) {

@@ -169,7 +169,10 @@ func (j *jobActor) planInput(s *sheetState, lastError string) planInput {
 		timeout: time.Duration(s.sh.Stage.Timeout), killGrace: j.set.killGrace,
 		base:  attemptBase(j.set.logDir, num, s.row.Tries),
 		token: fmt.Sprintf("%s/%d/%d", j.job.RunKey, num, s.row.Tries), tracker: j.set.tracker, cgroups: j.set.cgroups,
-		logCap: j.set.logCap, sup: j.set.sup, handover: j.set.handover}
+		logCap: j.set.logCap, sup: j.set.sup, handover: j.set.handover, log: j.log}
+	if j.set.orphanAfter != nil {
+		plan.orphanAfter = j.set.orphanAfter(j.job.JobID)
+	}
 	if plan.timeout == 0 {
 		plan.timeout = time.Duration(p.DefaultTimeout)
 	}

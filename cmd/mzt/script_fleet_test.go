@@ -33,6 +33,8 @@ func init() {
 	scriptCmds["waitfleetlist"] = cmdWaitFleetList
 	scriptCmds["waitspend"] = cmdWaitSpend
 	scriptCmds["waitfleetjob"] = cmdWaitFleetJob
+	scriptCmds["killconductor"] = cmdKillConductor
+	scriptCmds["waittrace"] = cmdWaitTrace
 }
 
 // haveEtcd is the script condition [etcd]: MZT_ETCD is set (a broken one
@@ -494,4 +496,60 @@ func cmdWaitFleetJob(ts *testscript.TestScript, neg bool, args []string) {
 	}) {
 		ts.Fatalf("fleet job %s: %s = %q after %s (want match for %s)", args[0], args[1], last, timeout, args[2])
 	}
+}
+
+// killconductor HOME: SIGKILL the conductor of HOME alone, not its
+// supervisors or sheets, and check that its supervisors outlived it.
+func cmdKillConductor(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: killconductor HOME")
+	}
+	home := ts.MkAbs(args[0])
+	pid := readPID(filepath.Join(home, "conductor.pid"))
+	if pid <= 0 {
+		ts.Fatalf("no conductor runs in %s", args[0])
+	}
+	var sups []int
+	socks, _ := filepath.Glob(filepath.Join(home, "supervisors", "*.sock"))
+	for _, s := range socks {
+		if n, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(s), ".sock")); err == nil && alive(n) {
+			sups = append(sups, n)
+		}
+	}
+	if len(sups) == 0 {
+		ts.Fatalf("the conductor of %s has no live supervisor", args[0])
+	}
+	ts.Check(syscall.Kill(pid, syscall.SIGKILL))
+	if !waitUntil(10*time.Second, func() bool { return !alive(pid) }) {
+		ts.Fatalf("conductor %d survived SIGKILL", pid)
+	}
+	for _, s := range sups {
+		if !alive(s) {
+			ts.Fatalf("supervisor %d died with its conductor", s)
+		}
+	}
+	ts.Logf("killed the conductor %d of %s; its supervisors %v live on", pid, args[0], sups)
+}
+
+// waittrace FILE WORD VAR [TIMEOUT]: wait until FILE has a line whose first
+// field is WORD, and set VAR to that line's second field.
+func cmdWaitTrace(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: waittrace FILE WORD VAR [TIMEOUT]")
+	}
+	timeout := argTimeout(ts, args, 3, 60*time.Second)
+	var got string
+	if !waitUntil(timeout, func() bool {
+		data, _ := os.ReadFile(ts.MkAbs(args[0]))
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == args[1] {
+				got = f[1]
+				return true
+			}
+		}
+		return false
+	}) {
+		ts.Fatalf("no %q line in %s after %s", args[1], args[0], timeout)
+	}
+	ts.Setenv(args[2], got)
 }

@@ -95,8 +95,27 @@ func (c Client) Claim(ctx context.Context) (*Reply, error) {
 	return c.call(ctx, Request{Op: OpHello, Gen: c.Gen})
 }
 
+// ErrNoOrphanGuard refuses, before anything is sent, a try with an orphan
+// deadline for a supervisor too old to honour it (protocol 2 and older
+// ignore the field: the try would run on unguarded).
+var ErrNoOrphanGuard = errors.New("this supervisor's protocol cannot stop a try when its conductor is gone")
+
+// GuardsOrphans reports whether the supervisor honours
+// TrySpec.KillIfOrphanedMS (protocol 3 and later).
+func (c Client) GuardsOrphans() bool { return c.V == 0 || c.V >= 3 }
+
+func (c Client) checkGuard(spec TrySpec) error {
+	if spec.KillIfOrphanedMS > 0 && !c.GuardsOrphans() {
+		return fmt.Errorf("%w (protocol %d)", ErrNoOrphanGuard, c.V)
+	}
+	return nil
+}
+
 // Start forks a try; the exit status will be in spec.ExitPath.
 func (c Client) Start(ctx context.Context, spec TrySpec) (Proc, error) {
+	if err := c.checkGuard(spec); err != nil {
+		return Proc{}, err
+	}
 	rep, err := c.call(ctx, Request{Op: OpStart, Try: &spec, Gen: c.Gen})
 	if err != nil {
 		return Proc{}, err
@@ -116,6 +135,9 @@ type Running struct {
 // Run forks a try as Start does and keeps the connection to wait for its
 // end (Running.Wait): one connection per try instead of two.
 func (c Client) Run(ctx context.Context, spec TrySpec) (Proc, *Running, error) {
+	if err := c.checkGuard(spec); err != nil {
+		return Proc{}, nil, err
+	}
 	conn, err := c.dial(ctx)
 	if err != nil {
 		return Proc{}, nil, err

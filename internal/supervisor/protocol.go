@@ -36,8 +36,11 @@ import (
 //
 // Version 2 added conductor generations (Request.Gen): a claiming hello and
 // fenced starts. Version 1 supervisors are adopted without the fence.
+// Version 3 added the orphan deadline (TrySpec.KillIfOrphanedMS): an older
+// supervisor would ignore the field, so a conductor does not send such a
+// try to one.
 const (
-	ProtocolVersion    = 2
+	ProtocolVersion    = 3
 	MinProtocolVersion = 1
 )
 
@@ -104,6 +107,14 @@ type TrySpec struct {
 	StartedUnixMS int64 `json:"started_ms"`
 	// TimeoutMS is the try's timeout, kept for the adopting conductor.
 	TimeoutMS int64 `json:"timeout_ms,omitempty"`
+	// KillIfOrphanedMS (protocol 3), when set, is how long the try may run
+	// with no conductor holding the supervisor (attached, or waiting on a
+	// try) and none claiming it: then the supervisor stops it (SIGTERM to
+	// its group, SIGKILL after OrphanGraceMS) and records it as killed. A
+	// fleet job's try sets it below the member's lease TTL, so that it is
+	// dead before the job can be placed on another member.
+	KillIfOrphanedMS int64 `json:"kill_if_orphaned_ms,omitempty"`
+	OrphanGraceMS    int64 `json:"orphan_grace_ms,omitempty"`
 }
 
 // Proc identifies a forked try beyond its pid.
@@ -119,6 +130,10 @@ type Exit struct {
 	Signal   string `json:"signal,omitempty"` // e.g. "killed"
 	EndedMS  int64  `json:"ended_ms"`
 	Recorded bool   `json:"recorded"` // the exit file was written
+	// Orphaned: the supervisor stopped it because no conductor held it in
+	// time; its exit file then records a death by signal whatever the
+	// try's own exit code, so a returning conductor runs it again.
+	Orphaned bool `json:"orphaned,omitempty"`
 }
 
 // TryInfo is a try a supervisor holds, live or ended and not yet collected.

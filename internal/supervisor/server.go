@@ -62,7 +62,9 @@ func Serve(ctx context.Context, cfg Config) error {
 		ln.Close()
 		return fmt.Errorf("chmod %s: %w", path, err)
 	}
-	s := &server{cfg: cfg, tab: newTable(), attach: make(chan int, 16), sem: make(chan struct{}, maxConns)}
+	tab := newTable()
+	tab.log = cfg.Log
+	s := &server{cfg: cfg, tab: tab, attach: make(chan int, 16), sem: make(chan struct{}, maxConns)}
 	quit := make(chan struct{})
 	reaped := make(chan struct{})
 	go func() {
@@ -247,6 +249,8 @@ func (s *server) handle(c *net.UnixConn, r *bufio.Reader, req Request) *Reply {
 		}
 		s.attach <- 1
 		defer func() { s.attach <- -1 }()
+		s.tab.hold()
+		defer s.tab.release()
 		if err := writeFrame(c, ok); err != nil {
 			return nil
 		}
@@ -268,6 +272,8 @@ func (s *server) logFenced(err error, req Request) {
 // waitOn answers once tr has ended and forgets it (a conductor has its
 // exit); the conductor hanging up ends the wait, not the try.
 func (s *server) waitOn(c *net.UnixConn, r *bufio.Reader, tr *try) *Reply {
+	s.tab.hold() // a conductor waiting on a try is present
+	defer s.tab.release()
 	gone := make(chan struct{})
 	go func() {
 		defer close(gone)

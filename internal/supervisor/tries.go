@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,6 +27,7 @@ type try struct {
 	exit  *Exit         // set once it ended and was recorded
 	ended chan struct{} // closed with exit set
 	stop  sync.Once
+	guard guard // the orphan timer, under table.mu
 }
 
 // table holds the supervisor's tries; the reap loop is the only one that
@@ -42,6 +44,10 @@ type table struct {
 	// attached: starts from older ones are refused. Checked under mu, as
 	// the fork and the listing are, so a claim's list is exactly what runs.
 	fence uint64
+	// holders counts the conductor connections held (attachments, waits):
+	// at zero the orphan guard's timers run.
+	holders int
+	log     *slog.Logger
 }
 
 // errFenced refuses a conductor older than the supervisor's owner.
@@ -60,6 +66,7 @@ func (t *table) claim(gen uint64) ([]TryInfo, error) {
 		return nil, errFenced{gen, t.fence}
 	}
 	t.fence = gen
+	t.disarmLocked() // a conductor claimed it in time: its tries are its own again
 	return t.listLocked(), nil
 }
 
@@ -156,9 +163,13 @@ func (t *table) start(spec TrySpec, gen uint64) (*try, error) {
 	// Until the reap loop takes t.mu, the child is unreaped: its /proc
 	// entry answers even if it already exited.
 	ticks, _ := sheetrun.ProcStartTicks(pid)
-	tr := &try{spec: spec, proc: Proc{PID: pid, PGID: pid, StartTicks: ticks}, ended: make(chan struct{})}
+	tr := &try{spec: spec, proc: Proc{PID: pid, PGID: pid, StartTicks: ticks}, ended: make(chan struct{}),
+		guard: newGuard(spec)}
 	t.live[pid] = tr
 	t.byToken[spec.Token] = tr
+	if t.holders == 0 {
+		t.armTryLocked(tr) // started with no conductor holding on (a bare start)
+	}
 	t.mu.Unlock()
 	select {
 	case t.wake <- struct{}{}:
@@ -280,6 +291,20 @@ func (t *table) reapOne(pid int) {
 	if ws.Signaled() {
 		ex.Code, ex.Signal = -1, ws.Signal().String()
 		recorded = 128 + int(ws.Signal()) // as a shell reports it: recovery reads >128 as a kill
+	}
+	t.mu.Lock()
+	if tr.guard.timer != nil {
+		tr.guard.timer.Stop()
+		tr.guard.timer = nil
+		tr.guard.seq++
+	}
+	orphaned := t.orphanedLocked(tr)
+	t.mu.Unlock()
+	if orphaned {
+		ex.Orphaned = true
+		if recorded <= 128 {
+			recorded = orphanExitCode
+		}
 	}
 	ex.Recorded = writeExit(tr.spec.ExitPath, recorded) == nil
 	t.mu.Lock()

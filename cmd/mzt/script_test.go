@@ -127,16 +127,35 @@ func stopAll(home string) {
 
 // killTree kills pid and every process below it, each with its process group.
 func killTree(pid int) {
+	// Freeze first: a supervisor may fork a try between a look at the tree
+	// and its own death, and that try, reparented away, would outlive the
+	// "kill". Stopped processes cannot fork, so look again until no new
+	// process appears, then kill every one of them and their groups.
 	own := syscall.Getpgrp()
-	if table, err := proctable.Snapshot(); err == nil {
+	stopped := map[int]bool{pid: true}
+	syscall.Kill(pid, syscall.SIGSTOP)
+	for range 100 {
+		table, err := proctable.Snapshot()
+		if err != nil {
+			break
+		}
+		fresh := false
 		for _, d := range table.Descendants(pid) {
-			if pg := table.Procs[d].PGID; pg > 0 && pg != own {
-				syscall.Kill(-pg, syscall.SIGKILL)
+			if !stopped[d] {
+				syscall.Kill(d, syscall.SIGSTOP)
+				stopped[d], fresh = true, true
 			}
-			syscall.Kill(d, syscall.SIGKILL)
+		}
+		if !fresh {
+			break
 		}
 	}
-	syscall.Kill(pid, syscall.SIGKILL)
+	for d := range stopped {
+		if pg, err := syscall.Getpgid(d); err == nil && pg > 0 && pg != own {
+			syscall.Kill(-pg, syscall.SIGKILL)
+		}
+		syscall.Kill(d, syscall.SIGKILL)
+	}
 }
 
 func readPID(path string) int {

@@ -17,9 +17,10 @@ import (
 
 // dispatcher routes each request to the actor that owns its answer.
 type dispatcher struct {
-	deps    *Deps
-	root    *actor.RootContext
-	timeout time.Duration
+	deps        *Deps
+	root        *actor.RootContext
+	timeout     time.Duration
+	supervisors supervisorLook
 }
 
 // Ask implements Caller: a bounded request to an actor; an *messages.Error
@@ -155,7 +156,7 @@ func (d *dispatcher) conductorStatus() (proto.Message, error) {
 		Isolation:           in.Isolation,
 		SpentTodayUsd:       spend.USD,
 		DailyBudgetUsd:      spend.DailyUSD,
-		Supervisors:         supervisorsInfo(filepath.Join(d.deps.Paths.Home, "supervisors"), in.SupervisorPID),
+		Supervisors:         d.supervisors.get(filepath.Join(d.deps.Paths.Home, "supervisors"), in.SupervisorPID),
 		SupervisorNote:      in.SupervisorNote,
 		Fleet:               d.fleetHealth(),
 	}, nil

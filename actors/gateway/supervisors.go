@@ -4,7 +4,10 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"sync"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mzt-dev/mzt/internal/supervisor"
 	"github.com/mzt-dev/mzt/messages"
@@ -43,5 +46,55 @@ func supervisorsInfo(dir string, own int) []*messages.SupervisorInfo {
 		}
 		return cmp.Compare(a.GetPid(), b.GetPid())
 	})
+	return out
+}
+
+// supervisorLook shares one look at the home's supervisors among the
+// conductor-status requests that arrive while it runs: each look dials every
+// supervisor, and 200 clients asking at once would otherwise queue 200 looks
+// at the same sockets. A request that joins gets an answer at most one look
+// old.
+type supervisorLook struct {
+	look    func(dir string, own int) []*messages.SupervisorInfo // nil: supervisorsInfo
+	mu      sync.Mutex
+	pending *supervisorAnswer
+}
+
+type supervisorAnswer struct {
+	done   chan struct{}
+	infos  []*messages.SupervisorInfo
+	joined int // requests waiting for this look besides its own (under supervisorLook.mu)
+}
+
+func (l *supervisorLook) get(dir string, own int) []*messages.SupervisorInfo {
+	l.mu.Lock()
+	if a := l.pending; a != nil {
+		a.joined++
+		l.mu.Unlock()
+		<-a.done
+		out := make([]*messages.SupervisorInfo, len(a.infos))
+		for i, s := range a.infos {
+			out[i] = proto.Clone(s).(*messages.SupervisorInfo)
+		}
+		return out
+	}
+	a := &supervisorAnswer{done: make(chan struct{})}
+	l.pending = a
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.pending = nil
+		l.mu.Unlock()
+		close(a.done)
+	}()
+	look := l.look
+	if look == nil {
+		look = supervisorsInfo
+	}
+	a.infos = look(dir, own)
+	out := make([]*messages.SupervisorInfo, len(a.infos))
+	for i, s := range a.infos {
+		out[i] = proto.Clone(s).(*messages.SupervisorInfo)
+	}
 	return out
 }

@@ -108,6 +108,8 @@ func TestServerEvictsLongestIdle(t *testing.T) {
 	fresh.health(t, 1) // served: oldest made room
 	oldest.expectClosed(t)
 	newer.health(t, 2)
+	// The server counts a request done just after its answer is written.
+	waitUntil(t, "fresh and newer idle", func() bool { return activeCount(s) == 1 })
 
 	// newer was just used: fresh is now the longest idle.
 	another := dial(t, path)

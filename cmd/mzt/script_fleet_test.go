@@ -264,20 +264,12 @@ func cmdWaitFleet(ts *testscript.TestScript, neg bool, args []string) {
 	want, err := strconv.Atoi(args[0])
 	ts.Check(err)
 	timeout := argTimeout(ts, args, 1, 30*time.Second)
-	var last string
-	if !waitUntil(timeout, func() bool {
-		out, err := mztCmd(ts, "fleet", "status", "--json").Output()
-		if err != nil {
-			last = err.Error()
-			return false
-		}
-		var st struct {
-			Members []struct{ Name string } `json:"members"`
-		}
-		json.Unmarshal(out, &st)
-		last = string(out)
+	type status struct {
+		Members []struct{ Name string } `json:"members"`
+	}
+	if last, ok := pollMztJSON(ts, timeout, []string{"fleet", "status", "--json"}, func(st status) bool {
 		return len(st.Members) == want
-	}) {
+	}); !ok {
 		ts.Fatalf("fleet has not %d members after %s: %s", want, timeout, last)
 	}
 }
@@ -291,20 +283,12 @@ func cmdWaitFleetJobs(ts *testscript.TestScript, neg bool, args []string) {
 	want, err := strconv.Atoi(args[0])
 	ts.Check(err)
 	timeout := argTimeout(ts, args, 1, 30*time.Second)
-	var last string
-	if !waitUntil(timeout, func() bool {
-		out, err := mztCmd(ts, "fleet", "list", "--json").Output()
-		if err != nil {
-			last = err.Error()
-			return false
-		}
-		last = string(out)
-		var l struct {
-			Jobs []struct{ ID string } `json:"jobs"`
-		}
-		json.Unmarshal(out, &l)
+	type list struct {
+		Jobs []struct{ ID string } `json:"jobs"`
+	}
+	if last, ok := pollMztJSON(ts, timeout, []string{"fleet", "list", "--json"}, func(l list) bool {
 		return len(l.Jobs) == want
-	}) {
+	}); !ok {
 		ts.Fatalf("fleet list has not %d jobs after %s: %s", want, timeout, last)
 	}
 }
@@ -399,22 +383,14 @@ func cmdWaitEtcd(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: waitetcd reachable|unreachable [TIMEOUT]")
 	}
 	timeout := argTimeout(ts, args, 1, 30*time.Second)
-	var last string
-	if !waitUntil(timeout, func() bool {
-		out, err := mztCmd(ts, "conductor-status", "--json").Output()
-		if err != nil {
-			last = err.Error()
-			return false
-		}
-		last = string(out)
-		var st struct {
-			Fleet *struct {
-				EtcdReachable bool `json:"etcd_reachable"`
-			} `json:"fleet"`
-		}
-		json.Unmarshal(out, &st)
+	type status struct {
+		Fleet *struct {
+			EtcdReachable bool `json:"etcd_reachable"`
+		} `json:"fleet"`
+	}
+	if last, ok := pollMztJSON(ts, timeout, []string{"conductor-status", "--json"}, func(st status) bool {
 		return st.Fleet != nil && st.Fleet.EtcdReachable == (args[0] == "reachable")
-	}) {
+	}); !ok {
 		ts.Fatalf("etcd not %s after %s: %s", args[0], timeout, last)
 	}
 }
@@ -447,20 +423,12 @@ func cmdWaitSpend(ts *testscript.TestScript, neg bool, args []string) {
 	want, err := strconv.ParseFloat(args[0], 64)
 	ts.Check(err)
 	timeout := argTimeout(ts, args, 1, 30*time.Second)
-	var last string
-	if !waitUntil(timeout, func() bool {
-		out, err := mztCmd(ts, "conductor-status", "--json").Output()
-		if err != nil {
-			last = err.Error()
-			return false
-		}
-		last = string(out)
-		var st struct {
-			Spent float64 `json:"spent_today_usd"`
-		}
-		json.Unmarshal(out, &st)
+	type status struct {
+		Spent float64 `json:"spent_today_usd"`
+	}
+	if last, ok := pollMztJSON(ts, timeout, []string{"conductor-status", "--json"}, func(st status) bool {
 		return st.Spent >= want-1e-9
-	}) {
+	}); !ok {
 		ts.Fatalf("spent_today_usd not %v after %s: %s", want, timeout, last)
 	}
 }
@@ -552,4 +520,23 @@ func cmdWaitTrace(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("no %q line in %s after %s", args[1], args[0], timeout)
 	}
 	ts.Setenv(args[2], got)
+}
+
+// pollMztJSON runs `mzt ARGS... ` until its JSON, decoded into a fresh T,
+// satisfies ok, or the timeout passes; it returns what was last printed
+// (or why mzt failed) for the failure message.
+func pollMztJSON[T any](ts *testscript.TestScript, timeout time.Duration, args []string, ok func(T) bool) (string, bool) {
+	var last string
+	done := waitUntil(timeout, func() bool {
+		out, err := mztCmd(ts, args...).Output()
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		last = string(out)
+		var v T
+		json.Unmarshal(out, &v)
+		return ok(v)
+	})
+	return last, done
 }

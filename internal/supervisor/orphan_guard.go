@@ -39,23 +39,32 @@ func newGuard(spec TrySpec) guard {
 	return g
 }
 
-// hold records a conductor connection; the first cancels the timers.
-func (t *table) hold() {
+// hold records a conductor connection; the first cancels the timers. It
+// returns the claim count at that moment, for release.
+func (t *table) hold() (claims uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.holders++
 	if t.holders == 1 {
 		t.disarmLocked()
 	}
+	return t.claims
 }
 
-// release records the end of a conductor connection; the last arms the
-// timers of the guarded tries.
-func (t *table) release() {
+// release records the end of a conductor connection taken when the claim
+// count was claims; the last arms the timers of the guarded tries. A
+// connection older than the latest claim is an earlier conductor's, and
+// the kernel may tell its end after the claim: that end does not arm, or a
+// quick restart would lose its tries to a departure it already covered.
+// Once a connection of the claiming conductor ends, its absence counts.
+func (t *table) release(claims uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.holders--
-	if t.holders == 0 {
+	if claims == t.claims {
+		t.claimUnheld = false
+	}
+	if t.holders == 0 && !t.claimUnheld {
 		t.armLocked()
 	}
 }

@@ -191,3 +191,56 @@ func readFileErr(p string) (string, error) {
 	b, err := os.ReadFile(p)
 	return string(b), err
 }
+
+// The kernel may tell the supervisor that the old conductor's attachment
+// ended only after the new conductor's claim: that late end must not arm
+// the deadline the claim cancelled. An end of a connection taken since the
+// claim does.
+func TestOrphanGuardIgnoresAnEndTheClaimCovered(t *testing.T) {
+	cases := []struct {
+		name  string
+		steps func(tab *table)
+		armed bool
+	}{
+		{"old end after the claim", func(tab *table) {
+			old := tab.hold()
+			tab.claim(2)
+			tab.release(old)
+		}, false},
+		{"old end before the claim", func(tab *table) {
+			tab.release(tab.hold())
+			tab.claim(2)
+		}, false},
+		{"the claimer's wait ends after the old end", func(tab *table) {
+			old := tab.hold()
+			tab.claim(2)
+			tab.release(old)
+			tab.release(tab.hold())
+		}, true},
+		{"the claimer's wait ends before the old end", func(tab *table) {
+			old := tab.hold()
+			tab.claim(2)
+			tab.release(tab.hold())
+			tab.release(old)
+		}, true},
+		{"no claim", func(tab *table) { tab.release(tab.hold()) }, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tab := newTable()
+			tr := &try{spec: TrySpec{Token: "run/1/1"}, proc: Proc{PID: 1 << 30},
+				guard: guard{after: time.Hour, grace: time.Second}}
+			tab.live[tr.proc.PID] = tr
+			tc.steps(tab)
+			tab.mu.Lock()
+			armed := tr.guard.timer != nil
+			if armed {
+				tr.guard.timer.Stop()
+			}
+			tab.mu.Unlock()
+			if armed != tc.armed {
+				t.Fatalf("deadline armed: %v, want %v", armed, tc.armed)
+			}
+		})
+	}
+}

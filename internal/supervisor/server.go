@@ -249,8 +249,7 @@ func (s *server) handle(c *net.UnixConn, r *bufio.Reader, req Request) *Reply {
 		}
 		s.attach <- 1
 		defer func() { s.attach <- -1 }()
-		s.tab.hold()
-		defer s.tab.release()
+		defer s.tab.release(s.tab.hold())
 		if err := writeFrame(c, ok); err != nil {
 			return nil
 		}
@@ -272,8 +271,7 @@ func (s *server) logFenced(err error, req Request) {
 // waitOn answers once tr has ended and forgets it (a conductor has its
 // exit); the conductor hanging up ends the wait, not the try.
 func (s *server) waitOn(c *net.UnixConn, r *bufio.Reader, tr *try) *Reply {
-	s.tab.hold() // a conductor waiting on a try is present
-	defer s.tab.release()
+	defer s.tab.release(s.tab.hold()) // a conductor waiting on a try is present
 	gone := make(chan struct{})
 	go func() {
 		defer close(gone)

@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -44,6 +46,14 @@ func (w *worktree) ensure(ctx context.Context) error {
 	if _, err := git(ctx, w.repo, "rev-parse", "--verify", "--quiet", "HEAD"); err != nil {
 		return fmt.Errorf("worktree = true needs a commit in %s to branch from: %w", w.repo, err)
 	}
+	unlock, err := lockWorktrees(ctx, w.repo)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(w.path, ".git")); err == nil {
+		return nil // made while this waited for the lock
+	}
 	// A worktree whose folder was deleted is still registered until pruned.
 	git(ctx, w.repo, "worktree", "prune")
 	if err := os.MkdirAll(filepath.Dir(w.path), 0o755); err != nil {
@@ -65,6 +75,11 @@ func (w *worktree) remove(ctx context.Context) error {
 	if _, err := os.Stat(w.path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	unlock, err := lockWorktrees(ctx, w.repo)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if _, err := git(ctx, w.repo, "worktree", "remove", "--force", w.path); err != nil {
 		return fmt.Errorf("remove worktree %s: %w", w.path, err)
 	}
@@ -87,6 +102,48 @@ func worktreesOf(sc *score.Score) []*worktree {
 	return out
 }
 
+// gitProgress matches the progress lines git prints to stderr before it
+// fails ("Preparing worktree (new branch ...)"): an error shows git's reason.
+var gitProgress = regexp.MustCompile(`(?m)^Preparing worktree .*\n`)
+
+// lockWorktrees serialises the worktree commands on one repository, across
+// the voices of every job and every conductor of the machine: git's own
+// worktree add, remove and prune are not safe run at once (one reads the
+// half-written files of another's new worktree and fails). The lock is a
+// file in the repository's common git folder, held with flock.
+func lockWorktrees(ctx context.Context, repo string) (unlock func(), err error) {
+	dir, err := git(ctx, repo, "rev-parse", "--git-common-dir")
+	if err != nil {
+		return nil, fmt.Errorf("find the git folder of %s: %w", repo, err)
+	}
+	dir = strings.TrimSpace(dir)
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(repo, dir)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "mzt-worktrees.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock the worktrees of %s: %w", repo, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, gitTimeout)
+	defer cancel()
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil // closing drops the lock
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("lock the worktrees of %s: %w", repo, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("another worktree command on %s held its lock for %s", repo, gitTimeout)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // git runs one git command in dir and returns its output; an error carries
 // what git said.
 func git(ctx context.Context, dir string, args ...string) (string, error) {
@@ -101,7 +158,7 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 		if msg == "" {
 			msg = err.Error()
 		}
-		return "", errors.New(truncate(msg, 500))
+		return "", errors.New(truncate(gitProgress.ReplaceAllString(msg, ""), 500))
 	}
 	return out.String(), nil
 }
@@ -143,7 +200,10 @@ func (j *jobActor) removeWorktrees(ctx actor.Context, status messages.JobState, 
 			}
 		}
 		if len(wts) > 0 {
-			git(context.Background(), sc.Workspace, "worktree", "prune")
+			if unlock, err := lockWorktrees(context.Background(), sc.Workspace); err == nil {
+				git(context.Background(), sc.Workspace, "worktree", "prune")
+				unlock()
+			}
 		}
 		return done
 	}, func(err error) any {

@@ -56,7 +56,7 @@ func (m *Member) Health() *messages.FleetHealth {
 	if !m.fencedAt.IsZero() {
 		h.FencedUnixNano = m.fencedAt.UnixNano()
 	}
-	if !m.reachable || !m.fencedAt.IsZero() {
+	if len(m.owned) > 0 && !m.reachable || !m.fencedAt.IsZero() {
 		h.Safety = fenceSafety(decideFence(m.view(), time.Now()), m.fencedAt, m.reachable)
 	}
 	return h

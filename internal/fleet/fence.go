@@ -45,7 +45,6 @@ func (m *Member) checkFence() time.Time {
 	now := time.Now()
 	m.mu.Lock()
 	f := decideFence(m.view(), now)
-	m.fence = f
 	var ids []string
 	first := false
 	if f.stop {
@@ -74,12 +73,13 @@ func (m *Member) checkFence() time.Time {
 }
 
 // probeLoop asks etcd's nodes whether they have a leader while this
-// member's renewals are overdue: a node that answers "no leader" tells the
-// lease cannot end (partition.go), so running tries go on.
+// member holds fleet jobs and its renewals are overdue: a node that
+// answers "no leader" tells the lease cannot end (partition.go), so
+// running tries go on.
 func (m *Member) probeLoop(ctx context.Context) {
 	for {
 		m.mu.Lock()
-		due := probeDue(m.view(), time.Now())
+		due := len(m.owned) > 0 && probeDue(m.view(), time.Now())
 		m.mu.Unlock()
 		if due {
 			m.probe(ctx)

@@ -75,7 +75,6 @@ type Member struct {
 	acked      time.Time // the last renewal's send time, also one a previous run kept (partition.go)
 	noLeader   time.Time // the last probe an etcd node answered "no leader"
 	fencedAt   time.Time // when this member stopped its fleet tries; zero: not fenced
-	fence      fenceVerdict
 	lastErr    string
 	owned      map[string]*ownedJob
 	lost       map[string]bool // jobs abandoned here: never started again without a new claim
@@ -117,7 +116,6 @@ func New(opts Options) (*Member, error) {
 		// falls, counted from the renewal that predecessor last saw.
 		m.acked = d.loadAck(int64(m.lease))
 	}
-	m.fence = decideFence(m.view(), time.Now())
 	return m, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,18 +23,26 @@ func init() {
 	scriptCmds["etcdlink"] = cmdEtcdLink
 	scriptCmds["partition"] = cmdPartition
 	scriptCmds["waitsafety"] = cmdWaitSafety
+	scriptCmds["memberns"] = cmdMemberNS
 }
 
 var (
 	linksMu sync.Mutex
 	links   = map[*testscript.TestScript]map[string][]*forwarder{}
+	// nsLinks are the root ends of members' namespace links, by name.
+	nsLinks = map[*testscript.TestScript]map[string]string{}
 )
 
-// etcdlink NAME: a forwarder to each node of the script's etcd3 cluster,
-// for one member; sets NAME_ENDPOINTS (a TOML array's items) to them.
+// etcdlink NAME [IP]: a forwarder to each node of the script's etcd3
+// cluster, for one member, listening on IP (default 127.0.0.1); sets
+// NAME_ENDPOINTS (a TOML array's items) to them.
 func cmdEtcdLink(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: etcdlink NAME (after etcd3 start)")
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: etcdlink NAME [IP] (after etcd3 start)")
+	}
+	ip := "127.0.0.1"
+	if len(args) == 2 {
+		ip = args[1]
 	}
 	clustersMu.Lock()
 	c := clusters[ts]
@@ -45,7 +55,7 @@ func cmdEtcdLink(ts *testscript.TestScript, neg bool, args []string) {
 	for _, u := range c.urls {
 		target, err := url.Parse(u)
 		ts.Check(err)
-		f, err := newForwarder(target.Host)
+		f, err := newForwarder(ip, target.Host)
 		ts.Check(err)
 		ts.Defer(f.close)
 		fws = append(fws, f)
@@ -65,22 +75,76 @@ func cmdEtcdLink(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0]+"_ENDPOINTS", strings.Join(quoted, ", "))
 }
 
-// partition NAME cut|heal: cut the member NAME off etcd (a black hole), or
-// join it again (the connections the cut held are closed, new ones pass).
+// partition NAME cut|heal: cut the member NAME off etcd, or join it again.
+// A member in its own namespace (memberns) has its link set down: the
+// kernel drops what crosses it. Otherwise its forwarders become a black
+// hole (the connections the cut held are closed on heal, new ones pass).
 func cmdPartition(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 || (args[1] != "cut" && args[1] != "heal") {
 		ts.Fatalf("usage: partition NAME cut|heal")
 	}
 	linksMu.Lock()
-	fws := links[ts][args[0]]
+	fws, dev := links[ts][args[0]], nsLinks[ts][args[0]]
 	linksMu.Unlock()
-	if fws == nil {
-		ts.Fatalf("partition: no etcdlink %s", args[0])
-	}
-	for _, f := range fws {
-		f.setCut(args[1] == "cut")
+	switch {
+	case dev != "":
+		state := map[string]string{"cut": "down", "heal": "up"}[args[1]]
+		if out, err := exec.Command("ip", "link", "set", "dev", dev, state).CombinedOutput(); err != nil {
+			ts.Fatalf("ip link set %s %s: %v\n%s", dev, state, err, out)
+		}
+	case fws != nil:
+		for _, f := range fws {
+			f.setCut(args[1] == "cut")
+		}
+	default:
+		ts.Fatalf("partition: no etcdlink or memberns %s", args[0])
 	}
 	ts.Logf("etcd link %s: %s", args[0], args[1])
+}
+
+// memberns NAME: a network namespace for member NAME, joined to this one
+// by a veth pair (its only way out). Sets NAME_NS (run the member with `ip
+// netns exec $NAME_NS mzt start`) and NAME_HOSTIP, this side's address
+// (etcdlink NAME $NAME_HOSTIP makes etcd reachable there). `partition NAME
+// cut` sets the link down. Deleted when the script ends.
+func cmdMemberNS(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: memberns NAME")
+	}
+	// Names and a /30 of this test process's own: other test processes may
+	// make theirs on this host at the same time.
+	n, pid := netnsSeq.Add(1), os.Getpid()
+	ns := fmt.Sprintf("mzt%d-%dm", pid%100000, n)
+	host, inner := fmt.Sprintf("mzr%d-%d", pid%100000, n), fmt.Sprintf("mzn%d-%d", pid%100000, n)
+	base := 4 * (int(n) % 63)
+	hostIP, innerIP := fmt.Sprintf("10.214.%d.%d", pid%250, base+1), fmt.Sprintf("10.214.%d.%d", pid%250, base+2)
+	run := func(args ...string) {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			ts.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	ts.Defer(func() { exec.Command("ip", "netns", "del", ns).Run() }) // its veth pair goes with it
+	run("netns", "add", ns)
+	run("link", "add", host, "type", "veth", "peer", "name", inner)
+	run("link", "set", inner, "netns", ns)
+	run("addr", "add", hostIP+"/30", "dev", host)
+	run("link", "set", host, "up")
+	run("-n", ns, "addr", "add", innerIP+"/30", "dev", inner)
+	run("-n", ns, "link", "set", inner, "up")
+	run("-n", ns, "link", "set", "lo", "up")
+	linksMu.Lock()
+	if nsLinks[ts] == nil {
+		nsLinks[ts] = map[string]string{}
+		ts.Defer(func() {
+			linksMu.Lock()
+			delete(nsLinks, ts)
+			linksMu.Unlock()
+		})
+	}
+	nsLinks[ts][args[0]] = host
+	linksMu.Unlock()
+	ts.Setenv(args[0]+"_NS", ns)
+	ts.Setenv(args[0]+"_HOSTIP", hostIP)
 }
 
 // forwarder passes TCP connections to target until it is cut.
@@ -101,8 +165,8 @@ type linkPair struct {
 	stalled    bool // caught by a cut: nothing crosses it until it is closed
 }
 
-func newForwarder(target string) (*forwarder, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func newForwarder(ip, target string) (*forwarder, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		return nil, fmt.Errorf("forwarder: %w", err)
 	}

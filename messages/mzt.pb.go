@@ -1412,8 +1412,13 @@ type FleetHealth struct {
 	EtcdError     string                 `protobuf:"bytes,3,opt,name=etcd_error,json=etcdError,proto3" json:"etcd_error,omitempty"`  // why not, when unreachable
 	OwnedJobs     int64                  `protobuf:"varint,4,opt,name=owned_jobs,json=ownedJobs,proto3" json:"owned_jobs,omitempty"` // fleet jobs this member runs
 	Claiming      bool                   `protobuf:"varint,5,opt,name=claiming,proto3" json:"claiming,omitempty"`                    // false while etcd is unreachable or the lease is not confirmed
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Why this member runs or stopped its fleet jobs while etcd does not
+	// renew its lease ("" when it does): e.g. "etcd has no quorum: running
+	// what this member holds, claiming nothing".
+	Safety         string `protobuf:"bytes,1150,opt,name=safety,proto3" json:"safety,omitempty"`
+	FencedUnixNano int64  `protobuf:"varint,1151,opt,name=fenced_unix_nano,json=fencedUnixNano,proto3" json:"fenced_unix_nano,omitempty"` // when it stopped its fleet tries for safety; 0: it did not
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *FleetHealth) Reset() {
@@ -1479,6 +1484,20 @@ func (x *FleetHealth) GetClaiming() bool {
 		return x.Claiming
 	}
 	return false
+}
+
+func (x *FleetHealth) GetSafety() string {
+	if x != nil {
+		return x.Safety
+	}
+	return ""
+}
+
+func (x *FleetHealth) GetFencedUnixNano() int64 {
+	if x != nil {
+		return x.FencedUnixNano
+	}
+	return 0
 }
 
 type FleetListRequest struct {
@@ -5377,7 +5396,7 @@ const file_mzt_proto_rawDesc = "" +
 	"\x10daily_budget_usd\x18\xbe\x02 \x01(\x01R\x0edailyBudgetUsd\x129\n" +
 	"\vsupervisors\x18\xf4\x03 \x03(\v2\x16.mzt.v1.SupervisorInfoR\vsupervisors\x12(\n" +
 	"\x0fsupervisor_note\x18\x84\a \x01(\tR\x0esupervisorNote\x12*\n" +
-	"\x05fleet\x18\xa0\x06 \x01(\v2\x13.mzt.v1.FleetHealthR\x05fleet\"\xa6\x01\n" +
+	"\x05fleet\x18\xa0\x06 \x01(\v2\x13.mzt.v1.FleetHealthR\x05fleet\"\xea\x01\n" +
 	"\vFleetHealth\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12%\n" +
 	"\x0eetcd_reachable\x18\x02 \x01(\bR\retcdReachable\x12\x1d\n" +
@@ -5385,7 +5404,9 @@ const file_mzt_proto_rawDesc = "" +
 	"etcd_error\x18\x03 \x01(\tR\tetcdError\x12\x1d\n" +
 	"\n" +
 	"owned_jobs\x18\x04 \x01(\x03R\townedJobs\x12\x1a\n" +
-	"\bclaiming\x18\x05 \x01(\bR\bclaiming\"\x12\n" +
+	"\bclaiming\x18\x05 \x01(\bR\bclaiming\x12\x17\n" +
+	"\x06safety\x18\xfe\b \x01(\tR\x06safety\x12)\n" +
+	"\x10fenced_unix_nano\x18\xff\b \x01(\x03R\x0efencedUnixNano\"\x12\n" +
 	"\x10FleetListRequest\"\xb6\x02\n" +
 	"\bFleetJob\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +

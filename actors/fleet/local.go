@@ -140,6 +140,10 @@ func (l *local) ApplyLimit(lim fleet.Limit) {
 
 func (l *local) FenceChanged() { l.system.Root.Send(l.jobs, &jobs.FenceChanged{}) }
 
+func (l *local) Fence(ids []string, reason string) {
+	l.system.Root.Send(l.jobs, &jobs.FleetFence{JobIDs: ids, Reason: reason})
+}
+
 // accounts maps instruments to the accounts whose rate limits they share,
 // from the instrument profiles (read again at most every few seconds).
 type accounts struct {

@@ -28,6 +28,12 @@ type engine struct {
 
 func newEngine(tb testing.TB, cfg *config.Config, runner attemptRunner) *engine {
 	tb.Helper()
+	return newEngineWith(tb, cfg, runner, nil)
+}
+
+// newEngineWith is newEngine with a fleet membership (nil: none).
+func newEngineWith(tb testing.TB, cfg *config.Config, runner attemptRunner, fleet Fleet) *engine {
+	tb.Helper()
 	dir := tb.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db, err := store.Open(filepath.Join(dir, "state.db"), log)
@@ -41,7 +47,7 @@ func newEngine(tb testing.TB, cfg *config.Config, runner attemptRunner) *engine 
 		tb.Fatal(err)
 	}
 	mgr := system.Root.Spawn(Props(Deps{Config: cfg, Paths: paths, Store: storePID, DB: db, Log: log,
-		runner: runner}))
+		runner: runner, Fleet: fleet}))
 	tb.Cleanup(func() {
 		system.Root.StopFuture(mgr).Wait()
 		system.Root.StopFuture(storePID).Wait()

@@ -215,6 +215,8 @@ func (j *jobActor) Receive(ctx actor.Context) {
 		j.stopRunning(stopInterrupt)
 	case *preempt:
 		j.preemptSheet(ctx, m)
+	case *fenceStop:
+		j.fenceSheets(ctx, m)
 	case *messages.JobControlRequest:
 		j.control(ctx, m)
 	case *budgetReached:

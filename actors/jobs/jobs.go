@@ -219,6 +219,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.onSharedRateLimit(ctx, m)
 	case *FenceChanged:
 		a.onFenceChanged(ctx)
+	case *FleetFence:
+		a.onFleetFence(ctx, m)
 	case *FleetSpend:
 		a.onFleetSpend(ctx, m)
 	case *tick:

@@ -172,6 +172,12 @@ func (j *jobActor) planInput(s *sheetState, lastError string) planInput {
 		logCap: j.set.logCap, sup: j.set.sup, handover: j.set.handover, log: j.log}
 	if j.set.orphanAfter != nil {
 		plan.orphanAfter = j.set.orphanAfter(j.job.JobID)
+		if plan.orphanAfter > 0 {
+			// A fleet try stopped by its member's fence (or its orphan
+			// guard) must be dead before the lease can end: its grace is
+			// bounded as the orphan guard's is.
+			plan.killGrace = newOrphanGuard(plan.orphanAfter, plan.killGrace).grace
+		}
 	}
 	if plan.timeout == 0 {
 		plan.timeout = time.Duration(p.DefaultTimeout)

@@ -16,10 +16,11 @@ type stopReason string
 
 const (
 	stopNone      stopReason = ""
-	stopCancel    stopReason = "cancel"    // the user cancelled the job
-	stopInterrupt stopReason = "interrupt" // the conductor is stopping
-	stopPreempt   stopReason = "preempt"   // critical resource pressure
-	stopStall     stopReason = "stall"     // stalled under on_stall = "retry"
+	stopCancel    stopReason = "cancel"      // the user cancelled the job
+	stopInterrupt stopReason = "interrupt"   // the conductor is stopping
+	stopPreempt   stopReason = "preempt"     // critical resource pressure
+	stopStall     stopReason = "stall"       // stalled under on_stall = "retry"
+	stopFence     stopReason = "fleet fence" // this fleet member's lease may end: run again, no attempt used
 )
 
 // verdictKind is what happens to a sheet after one of its tries.
@@ -70,7 +71,7 @@ func judgeTry(in tryEnd) verdict {
 	case in.stop == stopCancel:
 		return verdict{kind: verdictCancelled, sheet: messages.SheetCancelled, outcome: messages.OutcomeCancelled,
 			err: "cancelled"}
-	case in.stop == stopInterrupt || in.stop == stopPreempt:
+	case in.stop == stopInterrupt || in.stop == stopPreempt || in.stop == stopFence:
 		why := "interrupted (" + string(in.stop) + ")"
 		return verdict{kind: verdictRequeue, sheet: messages.SheetPending, outcome: messages.OutcomeInterrupted,
 			err: why, attemptErr: why}

@@ -53,6 +53,12 @@ func (m *Member) Health() *messages.FleetHealth {
 	if !m.reachable {
 		h.EtcdError = m.lastErr
 	}
+	if !m.fencedAt.IsZero() {
+		h.FencedUnixNano = m.fencedAt.UnixNano()
+	}
+	if len(m.owned) > 0 && !m.reachable || !m.fencedAt.IsZero() {
+		h.Safety = fenceSafety(decideFence(m.view(), time.Now()), m.fencedAt, m.reachable)
+	}
 	return h
 }
 

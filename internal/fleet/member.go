@@ -31,6 +31,11 @@ type Local interface {
 	ApplyLimit(l Limit)
 	// FenceChanged: ownership was confirmed; sheets held by the fence may start.
 	FenceChanged()
+	// Fence stops the running tries of these fleet jobs (SIGTERM to their
+	// groups, SIGKILL after a grace) without using an attempt, and holds
+	// their sheets until FenceChanged: this member's lease may end soon.
+	// It must not block; asking again for a stopped job does nothing.
+	Fence(jobIDs []string, reason string)
 	// SpendToday is what this conductor's own tries reported spending on
 	// day (local time, 2006-01-02).
 	SpendToday(ctx context.Context) (day string, usd float64, err error)
@@ -65,8 +70,11 @@ type Member struct {
 
 	mu         sync.Mutex
 	lease      clientv3.LeaseID
-	validUntil time.Time // the lease is known alive until then
+	validUntil time.Time // the lease is known alive until then (renewed here)
 	reachable  bool
+	acked      time.Time // the last renewal's send time, also one a previous run kept (partition.go)
+	noLeader   time.Time // the last probe an etcd node answered "no leader"
+	fencedAt   time.Time // when this member stopped its fleet tries; zero: not fenced
 	lastErr    string
 	owned      map[string]*ownedJob
 	lost       map[string]bool // jobs abandoned here: never started again without a new claim
@@ -103,6 +111,11 @@ func New(opts Options) (*Member, error) {
 		limits: map[string]time.Time{}, kick: make(chan struct{}, 1), limitsOut: make(chan Limit, 64), cancel: func() {},
 		lastErr: "not connected yet"}
 	m.lease = clientv3.LeaseID(d.loadLease())
+	if m.lease != 0 {
+		// A restart keeps running its predecessor's tries until the fence
+		// falls, counted from the renewal that predecessor last saw.
+		m.acked = d.loadAck(int64(m.lease))
+	}
 	return m, nil
 }
 
@@ -114,6 +127,8 @@ func (m *Member) Start(local Local) {
 	m.goSafe("lease", func() { m.leaseLoop(ctx) })
 	m.goSafe("claims", func() { m.claimLoop(ctx) })
 	m.goSafe("watch", func() { m.watchLoop(ctx) })
+	m.goSafe("fence", func() { m.fenceLoop(ctx) })
+	m.goSafe("probe", func() { m.probeLoop(ctx) })
 }
 
 // Stop ends the loops and closes the etcd client (see leave for the lease).

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ownedJob is a claim this member holds. It is written to disk before the
@@ -90,6 +91,42 @@ func (d disk) saveLease(id int64) error {
 		return fmt.Errorf("keep fleet lease: %w", err)
 	}
 	return writeFileSync(filepath.Join(d.dir, "lease"), []byte(strconv.FormatInt(id, 16)+"\n"))
+}
+
+// saveAck keeps when the last renewal of lease was sent. It is written at
+// every renewal, so without fsync: it only matters while the host lives.
+func (d disk) saveAck(lease int64, sent time.Time) error {
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return fmt.Errorf("keep fleet lease renewal: %w", err)
+	}
+	path := filepath.Join(d.dir, "lease-renewed")
+	data := strconv.FormatInt(lease, 16) + " " + strconv.FormatInt(sent.UnixNano(), 10) + "\n"
+	if err := os.WriteFile(path+".tmp", []byte(data), 0o600); err != nil {
+		return fmt.Errorf("keep fleet lease renewal: %w", err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return fmt.Errorf("keep fleet lease renewal: %w", err)
+	}
+	return nil
+}
+
+// loadAck is when the last renewal of lease was sent, as a previous run
+// kept it; zero when unknown or kept for another lease.
+func (d disk) loadAck(lease int64) time.Time {
+	data, err := os.ReadFile(filepath.Join(d.dir, "lease-renewed"))
+	if err != nil {
+		return time.Time{}
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 2 {
+		return time.Time{}
+	}
+	id, err1 := strconv.ParseInt(f[0], 16, 64)
+	ns, err2 := strconv.ParseInt(f[1], 10, 64)
+	if err1 != nil || err2 != nil || id != lease {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // writeFileSync replaces a file whole and durably (temp file, fsync, rename).

@@ -119,7 +119,7 @@ func (m *Member) Allowed(jobID string) bool {
 	if !ok {
 		return true
 	}
-	return o.verified && int64(m.lease) == o.Lease && time.Now().Before(m.validUntil) && m.reachable
+	return o.verified && int64(m.lease) == o.Lease && time.Now().Before(m.safeUntil()) && m.reachable
 }
 
 // FenceReason says why Allowed holds a job's sheets back.
@@ -131,6 +131,8 @@ func (m *Member) FenceReason(jobID string) string {
 		return "fleet: this member lost the job's claim"
 	case !ok:
 		return ""
+	case !m.fencedAt.IsZero():
+		return "fleet: etcd is unreachable; this member stopped the job's tries for safety (its lease may end, and the job be placed elsewhere)"
 	case !m.reachable:
 		return "fleet: etcd is unreachable, so this member cannot confirm its claim on the job"
 	case !o.verified || int64(m.lease) != o.Lease:

@@ -17,14 +17,22 @@ type fleetHealthJSON struct {
 	EtcdError     string `json:"etcd_error,omitempty"`
 	OwnedJobs     int64  `json:"owned_jobs"`
 	Claiming      bool   `json:"claiming"`
+	// Safety says why the member runs or stopped its fleet jobs while
+	// etcd does not renew its lease; FencedAt when it stopped them.
+	Safety   string `json:"safety,omitempty"`
+	FencedAt string `json:"fenced_at,omitempty"`
 }
 
 func toFleetHealthJSON(h *messages.FleetHealth) *fleetHealthJSON {
 	if h == nil {
 		return nil
 	}
-	return &fleetHealthJSON{Member: h.GetMember(), EtcdReachable: h.GetEtcdReachable(), EtcdError: h.GetEtcdError(),
-		OwnedJobs: h.GetOwnedJobs(), Claiming: h.GetClaiming()}
+	out := &fleetHealthJSON{Member: h.GetMember(), EtcdReachable: h.GetEtcdReachable(), EtcdError: h.GetEtcdError(),
+		OwnedJobs: h.GetOwnedJobs(), Claiming: h.GetClaiming(), Safety: h.GetSafety()}
+	if ns := h.GetFencedUnixNano(); ns != 0 {
+		out.FencedAt = time.Unix(0, ns).UTC().Format(time.RFC3339)
+	}
+	return out
 }
 
 func fleetHealthText(h *messages.FleetHealth) string {
@@ -34,6 +42,9 @@ func fleetHealthText(h *messages.FleetHealth) string {
 			claiming = "not claiming (lease not confirmed)"
 		}
 		return fmt.Sprintf("member %s · etcd reachable · %d fleet jobs here · %s", h.GetMember(), h.GetOwnedJobs(), claiming)
+	}
+	if h.GetSafety() != "" {
+		return fmt.Sprintf("member %s · %s · %d fleet jobs here (%s)", h.GetMember(), h.GetSafety(), h.GetOwnedJobs(), h.GetEtcdError())
 	}
 	return fmt.Sprintf("member %s · etcd unreachable (%s) · running its %d fleet jobs, claiming none",
 		h.GetMember(), h.GetEtcdError(), h.GetOwnedJobs())

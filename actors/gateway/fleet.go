@@ -80,7 +80,7 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 		if !isNotFound(err) {
 			return reply, err, true
 		}
-		reply, err = d.fleetRoute(ctx, f, r.GetJobId(), err, func(c messagesconnect.ConductorClient) (proto.Message, error) {
+		reply, err = d.fleetRoute(ctx, f, r.GetJobId(), err, false, func(c messagesconnect.ConductorClient) (proto.Message, error) {
 			res, err := c.Job(ctx, connect.NewRequest(r))
 			if err != nil {
 				return nil, err
@@ -104,7 +104,7 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 				return nil, cerr, true
 			}
 		}
-		reply, err = d.fleetRoute(ctx, f, r.GetJobId(), err, func(c messagesconnect.ConductorClient) (proto.Message, error) {
+		reply, err = d.fleetRoute(ctx, f, r.GetJobId(), err, false, func(c messagesconnect.ConductorClient) (proto.Message, error) {
 			res, err := c.Control(ctx, connect.NewRequest(r))
 			if err != nil {
 				return nil, err
@@ -120,7 +120,7 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 		if !isNotFound(err) {
 			return nil, err, true
 		}
-		_, err = d.fleetRoute(ctx, f, r.GetJobId(), err, func(c messagesconnect.ConductorClient) (proto.Message, error) {
+		_, err = d.fleetRoute(ctx, f, r.GetJobId(), err, r.GetFollow(), func(c messagesconnect.ConductorClient) (proto.Message, error) {
 			stream, err := c.Logs(ctx, connect.NewRequest(r))
 			if err != nil {
 				return nil, err
@@ -133,6 +133,35 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 			}
 			return nil, stream.Err()
 		})
+		return nil, err, true
+	case *messages.EventsRequest:
+		if f == nil || r.GetJobId() == "" {
+			return nil, nil, false
+		}
+		err := d.streamEvents(ctx, r, send)
+		if !isNotFound(err) {
+			return nil, err, true
+		}
+		// The owner's events, seq numbers and all: a follower that resumes
+		// with after_seq asks the same owner again through this member.
+		reply, err := d.fleetRoute(ctx, f, r.GetJobId(), err, r.GetFollow(), func(c messagesconnect.ConductorClient) (proto.Message, error) {
+			stream, err := c.Events(ctx, connect.NewRequest(r))
+			if err != nil {
+				return nil, err
+			}
+			defer stream.Close()
+			for stream.Receive() {
+				if err := send(stream.Msg()); err != nil {
+					return nil, err
+				}
+			}
+			return nil, stream.Err()
+		})
+		if js, ok := reply.(*messages.JobStatus); ok && err == nil {
+			// Queued, claimed by nobody yet: no member has its events.
+			return nil, messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_STATE, "mzt fleet list shows when a member runs it",
+				"job %s is queued for the fleet and has no events until a member claims it", js.GetJob().GetId()), true
+		}
 		return nil, err, true
 	}
 	return nil, nil, false
@@ -190,7 +219,9 @@ func currentUser() string {
 
 // fleetRoute asks the member that owns a fleet job; notFound is the local
 // answer, returned when the job is no fleet job or its member is this one.
-func (d *dispatcher) fleetRoute(ctx context.Context, f Fleet, id string, notFound error,
+// follow: the call is a followed stream, which may wait long for its first
+// item (the client's leaving ends it, not a timeout).
+func (d *dispatcher) fleetRoute(ctx context.Context, f Fleet, id string, notFound error, follow bool,
 	call func(messagesconnect.ConductorClient) (proto.Message, error)) (proto.Message, error) {
 	member, addr, state, err := f.Where(ctx, id)
 	switch {
@@ -216,7 +247,7 @@ func (d *dispatcher) fleetRoute(ctx context.Context, f Fleet, id string, notFoun
 	if err != nil {
 		return nil, err
 	}
-	c, done := memberClient(tlsCfg, addr)
+	c, done := memberClient(tlsCfg, addr, follow)
 	defer done()
 	reply, err := call(c)
 	if err != nil {
@@ -226,10 +257,14 @@ func (d *dispatcher) fleetRoute(ctx context.Context, f Fleet, id string, notFoun
 }
 
 // memberClient speaks the Conductor service to another member with mutual TLS.
-// done closes its connections.
-func memberClient(cfg *tls.Config, addr string) (c messagesconnect.ConductorClient, done func()) {
+// done closes its connections. A stream's headers come with its first
+// item, so a followed stream has no header timeout.
+func memberClient(cfg *tls.Config, addr string, follow bool) (c messagesconnect.ConductorClient, done func()) {
 	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true,
 		TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: 30 * time.Second}
+	if follow {
+		tr.ResponseHeaderTimeout = 0
+	}
 	return messagesconnect.NewConductorClient(&http.Client{Transport: tr}, "https://"+addr), tr.CloseIdleConnections
 }
 
@@ -291,7 +326,7 @@ func (d *dispatcher) memberTop(ctx context.Context, f Fleet, m *messages.FleetTo
 	if err != nil {
 		return nil, err
 	}
-	c, done := memberClient(tlsCfg, m.GetAddress())
+	c, done := memberClient(tlsCfg, m.GetAddress(), false)
 	defer done()
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()

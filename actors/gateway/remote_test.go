@@ -27,7 +27,8 @@ func TestRemoteIDIsTheClientsWellKnownName(t *testing.T) {
 func TestRemotePermitted(t *testing.T) {
 	reads := []proto.Message{&messages.HealthRequest{}, &messages.ConductorStatusRequest{}, &messages.JobStatusRequest{},
 		&messages.ListJobsRequest{}, &messages.LogsRequest{}, &messages.EventsRequest{},
-		&messages.GroupRequest{Action: messages.GroupAction_GROUP_ACTION_LIST}}
+		&messages.GroupRequest{Action: messages.GroupAction_GROUP_ACTION_LIST},
+		&messages.FleetListRequest{}, &messages.FleetStatusRequest{}, &messages.FleetTopRequest{}}
 	writes := []proto.Message{&messages.SubmitJobRequest{}, &messages.JobControlRequest{}, &messages.ShutdownRequest{},
 		&messages.GroupRequest{Action: messages.GroupAction_GROUP_ACTION_ADD, Name: "nightly", Parallel: 9},
 		&messages.GroupRequest{Action: messages.GroupAction_GROUP_ACTION_REMOVE, Name: "nightly"},

@@ -29,7 +29,7 @@ var File_conductor_proto protoreflect.FileDescriptor
 
 const file_conductor_proto_rawDesc = "" +
 	"\n" +
-	"\x0fconductor.proto\x12\x06mzt.v1\x1a\tmzt.proto2\xab\x06\n" +
+	"\x0fconductor.proto\x12\x06mzt.v1\x1a\tmzt.proto2\xe3\x06\n" +
 	"\tConductor\x127\n" +
 	"\x06Health\x12\x15.mzt.v1.HealthRequest\x1a\x16.mzt.v1.HealthResponse\x12A\n" +
 	"\x06Status\x12\x1e.mzt.v1.ConductorStatusRequest\x1a\x17.mzt.v1.ConductorStatus\x12=\n" +
@@ -44,7 +44,8 @@ const file_conductor_proto_rawDesc = "" +
 	"\x03Top\x12\x12.mzt.v1.TopRequest\x1a\x13.mzt.v1.TopSnapshot\x12;\n" +
 	"\tFleetList\x12\x18.mzt.v1.FleetListRequest\x1a\x14.mzt.v1.FleetJobList\x12>\n" +
 	"\vFleetStatus\x12\x1a.mzt.v1.FleetStatusRequest\x1a\x13.mzt.v1.FleetStatus\x125\n" +
-	"\bFleetTop\x12\x17.mzt.v1.FleetTopRequest\x1a\x10.mzt.v1.FleetTopB*Z(github.com/mzt-dev/mzt/messages;messagesb\x06proto3"
+	"\bFleetTop\x12\x17.mzt.v1.FleetTopRequest\x1a\x10.mzt.v1.FleetTop\x126\n" +
+	"\x06Bundle\x12\x15.mzt.v1.BundleRequest\x1a\x13.mzt.v1.BundleChunk0\x01B*Z(github.com/mzt-dev/mzt/messages;messagesb\x06proto3"
 
 var file_conductor_proto_goTypes = []any{
 	(*HealthRequest)(nil),          // 0: mzt.v1.HealthRequest
@@ -61,20 +62,22 @@ var file_conductor_proto_goTypes = []any{
 	(*FleetListRequest)(nil),       // 11: mzt.v1.FleetListRequest
 	(*FleetStatusRequest)(nil),     // 12: mzt.v1.FleetStatusRequest
 	(*FleetTopRequest)(nil),        // 13: mzt.v1.FleetTopRequest
-	(*HealthResponse)(nil),         // 14: mzt.v1.HealthResponse
-	(*ConductorStatus)(nil),        // 15: mzt.v1.ConductorStatus
-	(*ShutdownResponse)(nil),       // 16: mzt.v1.ShutdownResponse
-	(*SubmitJobResponse)(nil),      // 17: mzt.v1.SubmitJobResponse
-	(*JobStatus)(nil),              // 18: mzt.v1.JobStatus
-	(*JobList)(nil),                // 19: mzt.v1.JobList
-	(*JobControlResponse)(nil),     // 20: mzt.v1.JobControlResponse
-	(*LogChunk)(nil),               // 21: mzt.v1.LogChunk
-	(*Event)(nil),                  // 22: mzt.v1.Event
-	(*Insights)(nil),               // 23: mzt.v1.Insights
-	(*TopSnapshot)(nil),            // 24: mzt.v1.TopSnapshot
-	(*FleetJobList)(nil),           // 25: mzt.v1.FleetJobList
-	(*FleetStatus)(nil),            // 26: mzt.v1.FleetStatus
-	(*FleetTop)(nil),               // 27: mzt.v1.FleetTop
+	(*BundleRequest)(nil),          // 14: mzt.v1.BundleRequest
+	(*HealthResponse)(nil),         // 15: mzt.v1.HealthResponse
+	(*ConductorStatus)(nil),        // 16: mzt.v1.ConductorStatus
+	(*ShutdownResponse)(nil),       // 17: mzt.v1.ShutdownResponse
+	(*SubmitJobResponse)(nil),      // 18: mzt.v1.SubmitJobResponse
+	(*JobStatus)(nil),              // 19: mzt.v1.JobStatus
+	(*JobList)(nil),                // 20: mzt.v1.JobList
+	(*JobControlResponse)(nil),     // 21: mzt.v1.JobControlResponse
+	(*LogChunk)(nil),               // 22: mzt.v1.LogChunk
+	(*Event)(nil),                  // 23: mzt.v1.Event
+	(*Insights)(nil),               // 24: mzt.v1.Insights
+	(*TopSnapshot)(nil),            // 25: mzt.v1.TopSnapshot
+	(*FleetJobList)(nil),           // 26: mzt.v1.FleetJobList
+	(*FleetStatus)(nil),            // 27: mzt.v1.FleetStatus
+	(*FleetTop)(nil),               // 28: mzt.v1.FleetTop
+	(*BundleChunk)(nil),            // 29: mzt.v1.BundleChunk
 }
 var file_conductor_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Conductor.Health:input_type -> mzt.v1.HealthRequest
@@ -91,22 +94,24 @@ var file_conductor_proto_depIdxs = []int32{
 	11, // 11: mzt.v1.Conductor.FleetList:input_type -> mzt.v1.FleetListRequest
 	12, // 12: mzt.v1.Conductor.FleetStatus:input_type -> mzt.v1.FleetStatusRequest
 	13, // 13: mzt.v1.Conductor.FleetTop:input_type -> mzt.v1.FleetTopRequest
-	14, // 14: mzt.v1.Conductor.Health:output_type -> mzt.v1.HealthResponse
-	15, // 15: mzt.v1.Conductor.Status:output_type -> mzt.v1.ConductorStatus
-	16, // 16: mzt.v1.Conductor.Shutdown:output_type -> mzt.v1.ShutdownResponse
-	17, // 17: mzt.v1.Conductor.Submit:output_type -> mzt.v1.SubmitJobResponse
-	18, // 18: mzt.v1.Conductor.Job:output_type -> mzt.v1.JobStatus
-	19, // 19: mzt.v1.Conductor.List:output_type -> mzt.v1.JobList
-	20, // 20: mzt.v1.Conductor.Control:output_type -> mzt.v1.JobControlResponse
-	21, // 21: mzt.v1.Conductor.Logs:output_type -> mzt.v1.LogChunk
-	22, // 22: mzt.v1.Conductor.Events:output_type -> mzt.v1.Event
-	23, // 23: mzt.v1.Conductor.Insights:output_type -> mzt.v1.Insights
-	24, // 24: mzt.v1.Conductor.Top:output_type -> mzt.v1.TopSnapshot
-	25, // 25: mzt.v1.Conductor.FleetList:output_type -> mzt.v1.FleetJobList
-	26, // 26: mzt.v1.Conductor.FleetStatus:output_type -> mzt.v1.FleetStatus
-	27, // 27: mzt.v1.Conductor.FleetTop:output_type -> mzt.v1.FleetTop
-	14, // [14:28] is the sub-list for method output_type
-	0,  // [0:14] is the sub-list for method input_type
+	14, // 14: mzt.v1.Conductor.Bundle:input_type -> mzt.v1.BundleRequest
+	15, // 15: mzt.v1.Conductor.Health:output_type -> mzt.v1.HealthResponse
+	16, // 16: mzt.v1.Conductor.Status:output_type -> mzt.v1.ConductorStatus
+	17, // 17: mzt.v1.Conductor.Shutdown:output_type -> mzt.v1.ShutdownResponse
+	18, // 18: mzt.v1.Conductor.Submit:output_type -> mzt.v1.SubmitJobResponse
+	19, // 19: mzt.v1.Conductor.Job:output_type -> mzt.v1.JobStatus
+	20, // 20: mzt.v1.Conductor.List:output_type -> mzt.v1.JobList
+	21, // 21: mzt.v1.Conductor.Control:output_type -> mzt.v1.JobControlResponse
+	22, // 22: mzt.v1.Conductor.Logs:output_type -> mzt.v1.LogChunk
+	23, // 23: mzt.v1.Conductor.Events:output_type -> mzt.v1.Event
+	24, // 24: mzt.v1.Conductor.Insights:output_type -> mzt.v1.Insights
+	25, // 25: mzt.v1.Conductor.Top:output_type -> mzt.v1.TopSnapshot
+	26, // 26: mzt.v1.Conductor.FleetList:output_type -> mzt.v1.FleetJobList
+	27, // 27: mzt.v1.Conductor.FleetStatus:output_type -> mzt.v1.FleetStatus
+	28, // 28: mzt.v1.Conductor.FleetTop:output_type -> mzt.v1.FleetTop
+	29, // 29: mzt.v1.Conductor.Bundle:output_type -> mzt.v1.BundleChunk
+	15, // [15:30] is the sub-list for method output_type
+	0,  // [0:15] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name

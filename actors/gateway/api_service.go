@@ -135,6 +135,10 @@ func (s apiService) FleetTop(ctx context.Context, r *connect.Request[messages.Fl
 	return unary[messages.FleetTop](ctx, s, r.Msg)
 }
 
+func (s apiService) Bundle(ctx context.Context, r *connect.Request[messages.BundleRequest], out *connect.ServerStream[messages.BundleChunk]) error {
+	return stream(ctx, s, r.Msg, out)
+}
+
 func (s apiService) Logs(ctx context.Context, r *connect.Request[messages.LogsRequest], out *connect.ServerStream[messages.LogChunk]) error {
 	return stream(ctx, s, r.Msg, out)
 }

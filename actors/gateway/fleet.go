@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os/user"
 	"path/filepath"
@@ -29,6 +30,8 @@ type Fleet interface {
 	Health() *messages.FleetHealth
 	Where(ctx context.Context, id string) (member, address, state string, err error)
 	CancelQueued(ctx context.Context, id string) error
+	// OpenBundle is a bundle this member keeps for the fleet, by digest.
+	OpenBundle(digest string) (io.ReadCloser, int64, error)
 }
 
 var errNotMember = messages.NewError(messages.ErrorCode_ERROR_CODE_REFUSED,
@@ -134,6 +137,11 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 			return nil, stream.Err()
 		})
 		return nil, err, true
+	case *messages.BundleRequest:
+		if f == nil {
+			return nil, errNotMember, true
+		}
+		return nil, sendBundle(f, r.GetDigest(), send), true
 	case *messages.EventsRequest:
 		if f == nil || r.GetJobId() == "" {
 			return nil, nil, false

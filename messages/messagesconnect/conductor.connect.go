@@ -66,6 +66,8 @@ const (
 	ConductorFleetStatusProcedure = "/mzt.v1.Conductor/FleetStatus"
 	// ConductorFleetTopProcedure is the fully-qualified name of the Conductor's FleetTop RPC.
 	ConductorFleetTopProcedure = "/mzt.v1.Conductor/FleetTop"
+	// ConductorBundleProcedure is the fully-qualified name of the Conductor's Bundle RPC.
+	ConductorBundleProcedure = "/mzt.v1.Conductor/Bundle"
 )
 
 // ConductorClient is a client for the mzt.v1.Conductor service.
@@ -99,6 +101,9 @@ type ConductorClient interface {
 	FleetStatus(context.Context, *connect.Request[messages.FleetStatusRequest]) (*connect.Response[messages.FleetStatus], error)
 	// FleetTop: every member's active jobs, asked by the answering member (mzt top --fleet).
 	FleetTop(context.Context, *connect.Request[messages.FleetTopRequest]) (*connect.Response[messages.FleetTop], error)
+	// Bundle: a fleet job's bundle kept by the member it was submitted to,
+	// fetched by the member that claims the job (full certificates only).
+	Bundle(context.Context, *connect.Request[messages.BundleRequest]) (*connect.ServerStreamForClient[messages.BundleChunk], error)
 }
 
 // NewConductorClient constructs a client for the mzt.v1.Conductor service. By default, it uses the
@@ -196,6 +201,12 @@ func NewConductorClient(httpClient connect.HTTPClient, baseURL string, opts ...c
 			connect.WithSchema(conductorMethods.ByName("FleetTop")),
 			connect.WithClientOptions(opts...),
 		),
+		bundle: connect.NewClient[messages.BundleRequest, messages.BundleChunk](
+			httpClient,
+			baseURL+ConductorBundleProcedure,
+			connect.WithSchema(conductorMethods.ByName("Bundle")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -215,6 +226,7 @@ type conductorClient struct {
 	fleetList   *connect.Client[messages.FleetListRequest, messages.FleetJobList]
 	fleetStatus *connect.Client[messages.FleetStatusRequest, messages.FleetStatus]
 	fleetTop    *connect.Client[messages.FleetTopRequest, messages.FleetTop]
+	bundle      *connect.Client[messages.BundleRequest, messages.BundleChunk]
 }
 
 // Health calls mzt.v1.Conductor.Health.
@@ -287,6 +299,11 @@ func (c *conductorClient) FleetTop(ctx context.Context, req *connect.Request[mes
 	return c.fleetTop.CallUnary(ctx, req)
 }
 
+// Bundle calls mzt.v1.Conductor.Bundle.
+func (c *conductorClient) Bundle(ctx context.Context, req *connect.Request[messages.BundleRequest]) (*connect.ServerStreamForClient[messages.BundleChunk], error) {
+	return c.bundle.CallServerStream(ctx, req)
+}
+
 // ConductorHandler is an implementation of the mzt.v1.Conductor service.
 type ConductorHandler interface {
 	// Health: the conductor is up; answers protocol version negotiation.
@@ -318,6 +335,9 @@ type ConductorHandler interface {
 	FleetStatus(context.Context, *connect.Request[messages.FleetStatusRequest]) (*connect.Response[messages.FleetStatus], error)
 	// FleetTop: every member's active jobs, asked by the answering member (mzt top --fleet).
 	FleetTop(context.Context, *connect.Request[messages.FleetTopRequest]) (*connect.Response[messages.FleetTop], error)
+	// Bundle: a fleet job's bundle kept by the member it was submitted to,
+	// fetched by the member that claims the job (full certificates only).
+	Bundle(context.Context, *connect.Request[messages.BundleRequest], *connect.ServerStream[messages.BundleChunk]) error
 }
 
 // NewConductorHandler builds an HTTP handler from the service implementation. It returns the path
@@ -411,6 +431,12 @@ func NewConductorHandler(svc ConductorHandler, opts ...connect.HandlerOption) (s
 		connect.WithSchema(conductorMethods.ByName("FleetTop")),
 		connect.WithHandlerOptions(opts...),
 	)
+	conductorBundleHandler := connect.NewServerStreamHandler(
+		ConductorBundleProcedure,
+		svc.Bundle,
+		connect.WithSchema(conductorMethods.ByName("Bundle")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/mzt.v1.Conductor/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ConductorHealthProcedure:
@@ -441,6 +467,8 @@ func NewConductorHandler(svc ConductorHandler, opts ...connect.HandlerOption) (s
 			conductorFleetStatusHandler.ServeHTTP(w, r)
 		case ConductorFleetTopProcedure:
 			conductorFleetTopHandler.ServeHTTP(w, r)
+		case ConductorBundleProcedure:
+			conductorBundleHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -504,4 +532,8 @@ func (UnimplementedConductorHandler) FleetStatus(context.Context, *connect.Reque
 
 func (UnimplementedConductorHandler) FleetTop(context.Context, *connect.Request[messages.FleetTopRequest]) (*connect.Response[messages.FleetTop], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("mzt.v1.Conductor.FleetTop is not implemented"))
+}
+
+func (UnimplementedConductorHandler) Bundle(context.Context, *connect.Request[messages.BundleRequest], *connect.ServerStream[messages.BundleChunk]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("mzt.v1.Conductor.Bundle is not implemented"))
 }

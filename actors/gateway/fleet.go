@@ -32,6 +32,8 @@ type Fleet interface {
 	CancelQueued(ctx context.Context, id string) error
 	// OpenBundle is a bundle this member keeps for the fleet, by digest.
 	OpenBundle(digest string) (io.ReadCloser, int64, error)
+	// Ended is how a fleet job ended, where its member recorded it.
+	Ended(ctx context.Context, id string) (fleet.Ended, bool, error)
 }
 
 var errNotMember = messages.NewError(messages.ErrorCode_ERROR_CODE_REFUSED,
@@ -90,6 +92,11 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 			}
 			return res.Msg, nil
 		})
+		if connect.CodeOf(err) == connect.CodeNotFound || isNotFound(err) {
+			if js := endedStatus(ctx, f, r.GetJobId()); js != nil {
+				return js, nil, true
+			}
+		}
 		return reply, err, true
 	case *messages.JobControlRequest:
 		if f == nil {
@@ -173,6 +180,22 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 		return nil, err, true
 	}
 	return nil, nil, false
+}
+
+// endedStatus is the status of a fleet job whose member keeps no record of
+// it (it refused the job's score or bundle, or its history was cleaned),
+// from the fleet's end record; nil when there is none.
+func endedStatus(ctx context.Context, f Fleet, id string) *messages.JobStatus {
+	e, found, err := f.Ended(ctx, id)
+	if err != nil || !found {
+		return nil
+	}
+	why := fmt.Sprintf("%s on fleet member %s, which keeps no record of it", e.State, e.Member)
+	if e.Reason != "" {
+		why += ": " + e.Reason
+	}
+	return &messages.JobStatus{Job: &messages.JobInfo{Id: id, Status: e.State, FinishedAtUnixNano: e.Finished.UnixNano(),
+		Error: why}}
 }
 
 func isNotFound(err error) bool {

@@ -18,6 +18,11 @@ import (
 // fetchTimeout bounds fetching one bundle from the member that keeps it.
 const fetchTimeout = 2 * time.Minute
 
+// fetchRetry is how long a member leaves a job alone after it could not
+// fetch the job's bundle (its keeper down or unreachable): giving the claim
+// back wakes every member at once, which would otherwise try again at once.
+const fetchRetry = 5 * time.Second
+
 func (m *Member) blobStore() blobs { return blobs{dir: filepath.Join(m.opts.Dir, "blobs")} }
 
 // placeBundle leaves a bundle that fits in etcd as it is. A larger one (up
@@ -68,9 +73,32 @@ func (m *Member) OpenBundle(digest string) (io.ReadCloser, int64, error) {
 }
 
 // canFetch tells whether this member can get the bundle of j: its own, one
-// in etcd, or one it has a certificate to fetch.
+// in etcd, or one it has a certificate to fetch and did not just fail to.
 func (m *Member) canFetch(j Job) bool {
-	return j.Blob == "" || j.SubmittedBy == m.opts.Name || m.opts.MemberTLS != nil
+	if j.Blob == "" || j.SubmittedBy == m.opts.Name {
+		return true
+	}
+	if m.opts.MemberTLS == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	until, held := m.fetchHeld[j.ID]
+	if held && time.Now().After(until) {
+		delete(m.fetchHeld, j.ID)
+		held = false
+	}
+	return !held
+}
+
+// holdFetch leaves job id alone for fetchRetry.
+func (m *Member) holdFetch(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fetchHeld == nil {
+		m.fetchHeld = map[string]time.Time{}
+	}
+	m.fetchHeld[id] = time.Now().Add(fetchRetry)
 }
 
 // claimedBundle is the score and prompt files of a job just claimed: from
@@ -87,6 +115,9 @@ func (m *Member) claimedBundle(ctx context.Context, id string) (Bundle, error) {
 		data, err = m.blobStore().read(ref)
 	} else {
 		data, err = m.fetchBlob(ref)
+		if err != nil && !errors.Is(err, ErrBadBundle) && !errors.Is(err, ErrBlobNotFound) {
+			m.holdFetch(id)
+		}
 	}
 	if err != nil {
 		return Bundle{}, err

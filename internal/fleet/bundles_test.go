@@ -3,6 +3,7 @@ package fleet
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -182,5 +183,27 @@ func TestFetchChecksTheBundle(t *testing.T) {
 	}
 	if _, err := fetchFrom(context.Background(), nil, BlobRef{Digest: "../../etc/passwd", Size: 1}); !errors.Is(err, ErrBadBundle) {
 		t.Errorf("a reference with a bad digest must be refused before any request: %v", err)
+	}
+}
+
+func TestCanFetch(t *testing.T) {
+	inline := Job{ID: "a"}
+	own := Job{ID: "b", Blob: strings.Repeat("0", 64), SubmittedBy: "m1"}
+	other := Job{ID: "c", Blob: strings.Repeat("0", 64), SubmittedBy: "m2"}
+	bare := &Member{opts: Options{Name: "m1"}}
+	if !bare.canFetch(inline) || !bare.canFetch(own) || bare.canFetch(other) {
+		t.Error("without a certificate a member takes inline bundles and its own, not another member's")
+	}
+	m := &Member{opts: Options{Name: "m1", MemberTLS: func() (*tls.Config, error) { return &tls.Config{}, nil }}}
+	if !m.canFetch(other) {
+		t.Error("with a certificate another member's bundle is fetched")
+	}
+	m.holdFetch(other.ID)
+	if m.canFetch(other) {
+		t.Error("a job whose bundle just failed to come is left alone for a while")
+	}
+	m.fetchHeld[other.ID] = time.Now().Add(-time.Second)
+	if !m.canFetch(other) {
+		t.Error("once the hold is over the job is tried again")
 	}
 }

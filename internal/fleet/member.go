@@ -81,6 +81,10 @@ type Member struct {
 	done       clientv3.LeaseID // the lease job ends are kept under (ownership.go)
 	doneAt     time.Time
 
+	// fetchHeld: jobs whose bundle could not be fetched, left alone until
+	// then (bundles.go).
+	fetchHeld map[string]time.Time
+
 	kick      chan struct{}
 	limitsOut chan Limit
 	life      context.Context // ends when the member stops

@@ -44,6 +44,12 @@ func (c *Conductor) unary(ctx context.Context, req proto.Message) (proto.Message
 		return replyOf(c.rpc.Insights(ctx, connect.NewRequest(r)))
 	case *messages.TopRequest:
 		return replyOf(c.rpc.Top(ctx, connect.NewRequest(r)))
+	case *messages.FleetListRequest:
+		return replyOf(c.rpc.FleetList(ctx, connect.NewRequest(r)))
+	case *messages.FleetStatusRequest:
+		return replyOf(c.rpc.FleetStatus(ctx, connect.NewRequest(r)))
+	case *messages.FleetTopRequest:
+		return replyOf(c.rpc.FleetTop(ctx, connect.NewRequest(r)))
 	}
 	return nil, fmt.Errorf("%w: %T has no unary RPC in the Conductor service", ErrUnsupported, req)
 }

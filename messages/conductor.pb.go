@@ -29,7 +29,7 @@ var File_conductor_proto protoreflect.FileDescriptor
 
 const file_conductor_proto_rawDesc = "" +
 	"\n" +
-	"\x0fconductor.proto\x12\x06mzt.v1\x1a\tmzt.proto2\xf7\x04\n" +
+	"\x0fconductor.proto\x12\x06mzt.v1\x1a\tmzt.proto2\xe3\x06\n" +
 	"\tConductor\x127\n" +
 	"\x06Health\x12\x15.mzt.v1.HealthRequest\x1a\x16.mzt.v1.HealthResponse\x12A\n" +
 	"\x06Status\x12\x1e.mzt.v1.ConductorStatusRequest\x1a\x17.mzt.v1.ConductorStatus\x12=\n" +
@@ -41,7 +41,11 @@ const file_conductor_proto_rawDesc = "" +
 	"\x04Logs\x12\x13.mzt.v1.LogsRequest\x1a\x10.mzt.v1.LogChunk0\x01\x120\n" +
 	"\x06Events\x12\x15.mzt.v1.EventsRequest\x1a\r.mzt.v1.Event0\x01\x125\n" +
 	"\bInsights\x12\x17.mzt.v1.InsightsRequest\x1a\x10.mzt.v1.Insights\x12.\n" +
-	"\x03Top\x12\x12.mzt.v1.TopRequest\x1a\x13.mzt.v1.TopSnapshotB*Z(github.com/mzt-dev/mzt/messages;messagesb\x06proto3"
+	"\x03Top\x12\x12.mzt.v1.TopRequest\x1a\x13.mzt.v1.TopSnapshot\x12;\n" +
+	"\tFleetList\x12\x18.mzt.v1.FleetListRequest\x1a\x14.mzt.v1.FleetJobList\x12>\n" +
+	"\vFleetStatus\x12\x1a.mzt.v1.FleetStatusRequest\x1a\x13.mzt.v1.FleetStatus\x125\n" +
+	"\bFleetTop\x12\x17.mzt.v1.FleetTopRequest\x1a\x10.mzt.v1.FleetTop\x126\n" +
+	"\x06Bundle\x12\x15.mzt.v1.BundleRequest\x1a\x13.mzt.v1.BundleChunk0\x01B*Z(github.com/mzt-dev/mzt/messages;messagesb\x06proto3"
 
 var file_conductor_proto_goTypes = []any{
 	(*HealthRequest)(nil),          // 0: mzt.v1.HealthRequest
@@ -55,17 +59,25 @@ var file_conductor_proto_goTypes = []any{
 	(*EventsRequest)(nil),          // 8: mzt.v1.EventsRequest
 	(*InsightsRequest)(nil),        // 9: mzt.v1.InsightsRequest
 	(*TopRequest)(nil),             // 10: mzt.v1.TopRequest
-	(*HealthResponse)(nil),         // 11: mzt.v1.HealthResponse
-	(*ConductorStatus)(nil),        // 12: mzt.v1.ConductorStatus
-	(*ShutdownResponse)(nil),       // 13: mzt.v1.ShutdownResponse
-	(*SubmitJobResponse)(nil),      // 14: mzt.v1.SubmitJobResponse
-	(*JobStatus)(nil),              // 15: mzt.v1.JobStatus
-	(*JobList)(nil),                // 16: mzt.v1.JobList
-	(*JobControlResponse)(nil),     // 17: mzt.v1.JobControlResponse
-	(*LogChunk)(nil),               // 18: mzt.v1.LogChunk
-	(*Event)(nil),                  // 19: mzt.v1.Event
-	(*Insights)(nil),               // 20: mzt.v1.Insights
-	(*TopSnapshot)(nil),            // 21: mzt.v1.TopSnapshot
+	(*FleetListRequest)(nil),       // 11: mzt.v1.FleetListRequest
+	(*FleetStatusRequest)(nil),     // 12: mzt.v1.FleetStatusRequest
+	(*FleetTopRequest)(nil),        // 13: mzt.v1.FleetTopRequest
+	(*BundleRequest)(nil),          // 14: mzt.v1.BundleRequest
+	(*HealthResponse)(nil),         // 15: mzt.v1.HealthResponse
+	(*ConductorStatus)(nil),        // 16: mzt.v1.ConductorStatus
+	(*ShutdownResponse)(nil),       // 17: mzt.v1.ShutdownResponse
+	(*SubmitJobResponse)(nil),      // 18: mzt.v1.SubmitJobResponse
+	(*JobStatus)(nil),              // 19: mzt.v1.JobStatus
+	(*JobList)(nil),                // 20: mzt.v1.JobList
+	(*JobControlResponse)(nil),     // 21: mzt.v1.JobControlResponse
+	(*LogChunk)(nil),               // 22: mzt.v1.LogChunk
+	(*Event)(nil),                  // 23: mzt.v1.Event
+	(*Insights)(nil),               // 24: mzt.v1.Insights
+	(*TopSnapshot)(nil),            // 25: mzt.v1.TopSnapshot
+	(*FleetJobList)(nil),           // 26: mzt.v1.FleetJobList
+	(*FleetStatus)(nil),            // 27: mzt.v1.FleetStatus
+	(*FleetTop)(nil),               // 28: mzt.v1.FleetTop
+	(*BundleChunk)(nil),            // 29: mzt.v1.BundleChunk
 }
 var file_conductor_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Conductor.Health:input_type -> mzt.v1.HealthRequest
@@ -79,19 +91,27 @@ var file_conductor_proto_depIdxs = []int32{
 	8,  // 8: mzt.v1.Conductor.Events:input_type -> mzt.v1.EventsRequest
 	9,  // 9: mzt.v1.Conductor.Insights:input_type -> mzt.v1.InsightsRequest
 	10, // 10: mzt.v1.Conductor.Top:input_type -> mzt.v1.TopRequest
-	11, // 11: mzt.v1.Conductor.Health:output_type -> mzt.v1.HealthResponse
-	12, // 12: mzt.v1.Conductor.Status:output_type -> mzt.v1.ConductorStatus
-	13, // 13: mzt.v1.Conductor.Shutdown:output_type -> mzt.v1.ShutdownResponse
-	14, // 14: mzt.v1.Conductor.Submit:output_type -> mzt.v1.SubmitJobResponse
-	15, // 15: mzt.v1.Conductor.Job:output_type -> mzt.v1.JobStatus
-	16, // 16: mzt.v1.Conductor.List:output_type -> mzt.v1.JobList
-	17, // 17: mzt.v1.Conductor.Control:output_type -> mzt.v1.JobControlResponse
-	18, // 18: mzt.v1.Conductor.Logs:output_type -> mzt.v1.LogChunk
-	19, // 19: mzt.v1.Conductor.Events:output_type -> mzt.v1.Event
-	20, // 20: mzt.v1.Conductor.Insights:output_type -> mzt.v1.Insights
-	21, // 21: mzt.v1.Conductor.Top:output_type -> mzt.v1.TopSnapshot
-	11, // [11:22] is the sub-list for method output_type
-	0,  // [0:11] is the sub-list for method input_type
+	11, // 11: mzt.v1.Conductor.FleetList:input_type -> mzt.v1.FleetListRequest
+	12, // 12: mzt.v1.Conductor.FleetStatus:input_type -> mzt.v1.FleetStatusRequest
+	13, // 13: mzt.v1.Conductor.FleetTop:input_type -> mzt.v1.FleetTopRequest
+	14, // 14: mzt.v1.Conductor.Bundle:input_type -> mzt.v1.BundleRequest
+	15, // 15: mzt.v1.Conductor.Health:output_type -> mzt.v1.HealthResponse
+	16, // 16: mzt.v1.Conductor.Status:output_type -> mzt.v1.ConductorStatus
+	17, // 17: mzt.v1.Conductor.Shutdown:output_type -> mzt.v1.ShutdownResponse
+	18, // 18: mzt.v1.Conductor.Submit:output_type -> mzt.v1.SubmitJobResponse
+	19, // 19: mzt.v1.Conductor.Job:output_type -> mzt.v1.JobStatus
+	20, // 20: mzt.v1.Conductor.List:output_type -> mzt.v1.JobList
+	21, // 21: mzt.v1.Conductor.Control:output_type -> mzt.v1.JobControlResponse
+	22, // 22: mzt.v1.Conductor.Logs:output_type -> mzt.v1.LogChunk
+	23, // 23: mzt.v1.Conductor.Events:output_type -> mzt.v1.Event
+	24, // 24: mzt.v1.Conductor.Insights:output_type -> mzt.v1.Insights
+	25, // 25: mzt.v1.Conductor.Top:output_type -> mzt.v1.TopSnapshot
+	26, // 26: mzt.v1.Conductor.FleetList:output_type -> mzt.v1.FleetJobList
+	27, // 27: mzt.v1.Conductor.FleetStatus:output_type -> mzt.v1.FleetStatus
+	28, // 28: mzt.v1.Conductor.FleetTop:output_type -> mzt.v1.FleetTop
+	29, // 29: mzt.v1.Conductor.Bundle:output_type -> mzt.v1.BundleChunk
+	15, // [15:30] is the sub-list for method output_type
+	0,  // [0:15] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name

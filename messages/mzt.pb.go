@@ -2099,6 +2099,106 @@ func (x *FleetTop) GetMembers() []*FleetTopMember {
 	return nil
 }
 
+// BundleRequest asks the fleet member that keeps a job's bundle (the score
+// and prompt files too large for etcd) for its bytes, named by their
+// sha256 (64 lowercase hex digits). Members only: a full certificate.
+type BundleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Digest        string                 `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BundleRequest) Reset() {
+	*x = BundleRequest{}
+	mi := &file_mzt_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BundleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BundleRequest) ProtoMessage() {}
+
+func (x *BundleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BundleRequest.ProtoReflect.Descriptor instead.
+func (*BundleRequest) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *BundleRequest) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+// BundleChunk is a piece of a bundle, in order; the first says the size.
+type BundleChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	Size          int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"` // the whole bundle's size in bytes (first chunk)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BundleChunk) Reset() {
+	*x = BundleChunk{}
+	mi := &file_mzt_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BundleChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BundleChunk) ProtoMessage() {}
+
+func (x *BundleChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_mzt_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BundleChunk.ProtoReflect.Descriptor instead.
+func (*BundleChunk) Descriptor() ([]byte, []int) {
+	return file_mzt_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *BundleChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *BundleChunk) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
 type SupervisorInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pid           int64                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
@@ -2112,7 +2212,7 @@ type SupervisorInfo struct {
 
 func (x *SupervisorInfo) Reset() {
 	*x = SupervisorInfo{}
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2124,7 +2224,7 @@ func (x *SupervisorInfo) String() string {
 func (*SupervisorInfo) ProtoMessage() {}
 
 func (x *SupervisorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[17]
+	mi := &file_mzt_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2137,7 +2237,7 @@ func (x *SupervisorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisorInfo.ProtoReflect.Descriptor instead.
 func (*SupervisorInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{17}
+	return file_mzt_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SupervisorInfo) GetPid() int64 {
@@ -2187,7 +2287,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2199,7 +2299,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[18]
+	mi := &file_mzt_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2212,7 +2312,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{18}
+	return file_mzt_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ShutdownRequest) GetMode() ShutdownMode {
@@ -2239,7 +2339,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2251,7 +2351,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[19]
+	mi := &file_mzt_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2264,7 +2364,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{19}
+	return file_mzt_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ShutdownResponse) GetPid() int64 {
@@ -2316,7 +2416,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2328,7 +2428,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[20]
+	mi := &file_mzt_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2341,7 +2441,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{20}
+	return file_mzt_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SubmitJobRequest) GetScorePath() string {
@@ -2469,7 +2569,7 @@ type StageChange struct {
 
 func (x *StageChange) Reset() {
 	*x = StageChange{}
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +2581,7 @@ func (x *StageChange) String() string {
 func (*StageChange) ProtoMessage() {}
 
 func (x *StageChange) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[21]
+	mi := &file_mzt_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +2594,7 @@ func (x *StageChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageChange.ProtoReflect.Descriptor instead.
 func (*StageChange) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{21}
+	return file_mzt_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StageChange) GetStage() string {
@@ -2536,7 +2636,7 @@ type ScoreFile struct {
 
 func (x *ScoreFile) Reset() {
 	*x = ScoreFile{}
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2548,7 +2648,7 @@ func (x *ScoreFile) String() string {
 func (*ScoreFile) ProtoMessage() {}
 
 func (x *ScoreFile) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[22]
+	mi := &file_mzt_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2561,7 +2661,7 @@ func (x *ScoreFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreFile.ProtoReflect.Descriptor instead.
 func (*ScoreFile) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{22}
+	return file_mzt_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ScoreFile) GetPath() string {
@@ -2594,7 +2694,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2606,7 +2706,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[23]
+	mi := &file_mzt_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2619,7 +2719,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{23}
+	return file_mzt_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SubmitJobResponse) GetJobId() string {
@@ -2685,7 +2785,7 @@ type JobStatusRequest struct {
 
 func (x *JobStatusRequest) Reset() {
 	*x = JobStatusRequest{}
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2697,7 +2797,7 @@ func (x *JobStatusRequest) String() string {
 func (*JobStatusRequest) ProtoMessage() {}
 
 func (x *JobStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[24]
+	mi := &file_mzt_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2710,7 +2810,7 @@ func (x *JobStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatusRequest.ProtoReflect.Descriptor instead.
 func (*JobStatusRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{24}
+	return file_mzt_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *JobStatusRequest) GetJobId() string {
@@ -2758,7 +2858,7 @@ type TryInfo struct {
 
 func (x *TryInfo) Reset() {
 	*x = TryInfo{}
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2770,7 +2870,7 @@ func (x *TryInfo) String() string {
 func (*TryInfo) ProtoMessage() {}
 
 func (x *TryInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[25]
+	mi := &file_mzt_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2783,7 +2883,7 @@ func (x *TryInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TryInfo.ProtoReflect.Descriptor instead.
 func (*TryInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{25}
+	return file_mzt_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TryInfo) GetTry() int64 {
@@ -2902,7 +3002,7 @@ type ValidationResult struct {
 
 func (x *ValidationResult) Reset() {
 	*x = ValidationResult{}
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2914,7 +3014,7 @@ func (x *ValidationResult) String() string {
 func (*ValidationResult) ProtoMessage() {}
 
 func (x *ValidationResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[26]
+	mi := &file_mzt_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2927,7 +3027,7 @@ func (x *ValidationResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidationResult.ProtoReflect.Descriptor instead.
 func (*ValidationResult) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{26}
+	return file_mzt_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ValidationResult) GetType() string {
@@ -2999,7 +3099,7 @@ type SheetInfo struct {
 
 func (x *SheetInfo) Reset() {
 	*x = SheetInfo{}
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3011,7 +3111,7 @@ func (x *SheetInfo) String() string {
 func (*SheetInfo) ProtoMessage() {}
 
 func (x *SheetInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[27]
+	mi := &file_mzt_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3024,7 +3124,7 @@ func (x *SheetInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SheetInfo.ProtoReflect.Descriptor instead.
 func (*SheetInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{27}
+	return file_mzt_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SheetInfo) GetNum() int64 {
@@ -3327,7 +3427,7 @@ type JobInfo struct {
 
 func (x *JobInfo) Reset() {
 	*x = JobInfo{}
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3339,7 +3439,7 @@ func (x *JobInfo) String() string {
 func (*JobInfo) ProtoMessage() {}
 
 func (x *JobInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[28]
+	mi := &file_mzt_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3352,7 +3452,7 @@ func (x *JobInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobInfo.ProtoReflect.Descriptor instead.
 func (*JobInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{28}
+	return file_mzt_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *JobInfo) GetId() string {
@@ -3605,7 +3705,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3617,7 +3717,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[29]
+	mi := &file_mzt_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3630,7 +3730,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{29}
+	return file_mzt_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *JobStatus) GetJob() *JobInfo {
@@ -3674,7 +3774,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3686,7 +3786,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[30]
+	mi := &file_mzt_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3699,7 +3799,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{30}
+	return file_mzt_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListJobsRequest) GetAll() bool {
@@ -3736,7 +3836,7 @@ type JobList struct {
 
 func (x *JobList) Reset() {
 	*x = JobList{}
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3748,7 +3848,7 @@ func (x *JobList) String() string {
 func (*JobList) ProtoMessage() {}
 
 func (x *JobList) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[31]
+	mi := &file_mzt_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3761,7 +3861,7 @@ func (x *JobList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobList.ProtoReflect.Descriptor instead.
 func (*JobList) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{31}
+	return file_mzt_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *JobList) GetJobs() []*JobInfo {
@@ -3796,7 +3896,7 @@ type JobControlRequest struct {
 
 func (x *JobControlRequest) Reset() {
 	*x = JobControlRequest{}
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3808,7 +3908,7 @@ func (x *JobControlRequest) String() string {
 func (*JobControlRequest) ProtoMessage() {}
 
 func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[32]
+	mi := &file_mzt_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3821,7 +3921,7 @@ func (x *JobControlRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlRequest.ProtoReflect.Descriptor instead.
 func (*JobControlRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{32}
+	return file_mzt_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *JobControlRequest) GetJobId() string {
@@ -3856,7 +3956,7 @@ type JobControlResponse struct {
 
 func (x *JobControlResponse) Reset() {
 	*x = JobControlResponse{}
-	mi := &file_mzt_proto_msgTypes[33]
+	mi := &file_mzt_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3868,7 +3968,7 @@ func (x *JobControlResponse) String() string {
 func (*JobControlResponse) ProtoMessage() {}
 
 func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[33]
+	mi := &file_mzt_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3881,7 +3981,7 @@ func (x *JobControlResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobControlResponse.ProtoReflect.Descriptor instead.
 func (*JobControlResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{33}
+	return file_mzt_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *JobControlResponse) GetJobId() string {
@@ -3920,7 +4020,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_mzt_proto_msgTypes[34]
+	mi := &file_mzt_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3932,7 +4032,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[34]
+	mi := &file_mzt_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3945,7 +4045,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{34}
+	return file_mzt_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *LogsRequest) GetJobId() string {
@@ -4011,7 +4111,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_mzt_proto_msgTypes[35]
+	mi := &file_mzt_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4023,7 +4123,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[35]
+	mi := &file_mzt_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4036,7 +4136,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{35}
+	return file_mzt_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *LogChunk) GetSheet() int64 {
@@ -4095,7 +4195,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_mzt_proto_msgTypes[36]
+	mi := &file_mzt_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4107,7 +4207,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[36]
+	mi := &file_mzt_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4120,7 +4220,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{36}
+	return file_mzt_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *EventsRequest) GetJobId() string {
@@ -4177,7 +4277,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_mzt_proto_msgTypes[37]
+	mi := &file_mzt_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4189,7 +4289,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[37]
+	mi := &file_mzt_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4202,7 +4302,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{37}
+	return file_mzt_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Event) GetTimeUnixNano() int64 {
@@ -4326,7 +4426,7 @@ type InsightsRequest struct {
 
 func (x *InsightsRequest) Reset() {
 	*x = InsightsRequest{}
-	mi := &file_mzt_proto_msgTypes[38]
+	mi := &file_mzt_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4338,7 +4438,7 @@ func (x *InsightsRequest) String() string {
 func (*InsightsRequest) ProtoMessage() {}
 
 func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[38]
+	mi := &file_mzt_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4351,7 +4451,7 @@ func (x *InsightsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsightsRequest.ProtoReflect.Descriptor instead.
 func (*InsightsRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{38}
+	return file_mzt_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *InsightsRequest) GetScore() string {
@@ -4371,7 +4471,7 @@ type FailureCount struct {
 
 func (x *FailureCount) Reset() {
 	*x = FailureCount{}
-	mi := &file_mzt_proto_msgTypes[39]
+	mi := &file_mzt_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4383,7 +4483,7 @@ func (x *FailureCount) String() string {
 func (*FailureCount) ProtoMessage() {}
 
 func (x *FailureCount) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[39]
+	mi := &file_mzt_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4396,7 +4496,7 @@ func (x *FailureCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailureCount.ProtoReflect.Descriptor instead.
 func (*FailureCount) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{39}
+	return file_mzt_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *FailureCount) GetReason() string {
@@ -4445,7 +4545,7 @@ type StageStats struct {
 
 func (x *StageStats) Reset() {
 	*x = StageStats{}
-	mi := &file_mzt_proto_msgTypes[40]
+	mi := &file_mzt_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4457,7 +4557,7 @@ func (x *StageStats) String() string {
 func (*StageStats) ProtoMessage() {}
 
 func (x *StageStats) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[40]
+	mi := &file_mzt_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4470,7 +4570,7 @@ func (x *StageStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageStats.ProtoReflect.Descriptor instead.
 func (*StageStats) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{40}
+	return file_mzt_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *StageStats) GetScore() string {
@@ -4625,7 +4725,7 @@ type ScoreSummary struct {
 
 func (x *ScoreSummary) Reset() {
 	*x = ScoreSummary{}
-	mi := &file_mzt_proto_msgTypes[41]
+	mi := &file_mzt_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4637,7 +4737,7 @@ func (x *ScoreSummary) String() string {
 func (*ScoreSummary) ProtoMessage() {}
 
 func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[41]
+	mi := &file_mzt_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4650,7 +4750,7 @@ func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreSummary.ProtoReflect.Descriptor instead.
 func (*ScoreSummary) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{41}
+	return file_mzt_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ScoreSummary) GetScore() string {
@@ -4733,7 +4833,7 @@ type Insights struct {
 
 func (x *Insights) Reset() {
 	*x = Insights{}
-	mi := &file_mzt_proto_msgTypes[42]
+	mi := &file_mzt_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4745,7 +4845,7 @@ func (x *Insights) String() string {
 func (*Insights) ProtoMessage() {}
 
 func (x *Insights) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[42]
+	mi := &file_mzt_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4758,7 +4858,7 @@ func (x *Insights) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Insights.ProtoReflect.Descriptor instead.
 func (*Insights) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{42}
+	return file_mzt_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Insights) GetStages() []*StageStats {
@@ -4788,7 +4888,7 @@ type CleanRequest struct {
 
 func (x *CleanRequest) Reset() {
 	*x = CleanRequest{}
-	mi := &file_mzt_proto_msgTypes[43]
+	mi := &file_mzt_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4800,7 +4900,7 @@ func (x *CleanRequest) String() string {
 func (*CleanRequest) ProtoMessage() {}
 
 func (x *CleanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[43]
+	mi := &file_mzt_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4813,7 +4913,7 @@ func (x *CleanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanRequest.ProtoReflect.Descriptor instead.
 func (*CleanRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{43}
+	return file_mzt_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CleanRequest) GetOlderThanSeconds() float64 {
@@ -4850,7 +4950,7 @@ type CleanedRun struct {
 
 func (x *CleanedRun) Reset() {
 	*x = CleanedRun{}
-	mi := &file_mzt_proto_msgTypes[44]
+	mi := &file_mzt_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4862,7 +4962,7 @@ func (x *CleanedRun) String() string {
 func (*CleanedRun) ProtoMessage() {}
 
 func (x *CleanedRun) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[44]
+	mi := &file_mzt_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4875,7 +4975,7 @@ func (x *CleanedRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanedRun.ProtoReflect.Descriptor instead.
 func (*CleanedRun) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{44}
+	return file_mzt_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CleanedRun) GetJobId() string {
@@ -4924,7 +5024,7 @@ type CleanResponse struct {
 
 func (x *CleanResponse) Reset() {
 	*x = CleanResponse{}
-	mi := &file_mzt_proto_msgTypes[45]
+	mi := &file_mzt_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4936,7 +5036,7 @@ func (x *CleanResponse) String() string {
 func (*CleanResponse) ProtoMessage() {}
 
 func (x *CleanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[45]
+	mi := &file_mzt_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4949,7 +5049,7 @@ func (x *CleanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanResponse.ProtoReflect.Descriptor instead.
 func (*CleanResponse) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{45}
+	return file_mzt_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CleanResponse) GetRuns() []*CleanedRun {
@@ -4981,7 +5081,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_mzt_proto_msgTypes[46]
+	mi := &file_mzt_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4993,7 +5093,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[46]
+	mi := &file_mzt_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5006,7 +5106,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{46}
+	return file_mzt_proto_rawDescGZIP(), []int{48}
 }
 
 // RunningSheet is a running sheet with its job, for the live views.
@@ -5020,7 +5120,7 @@ type RunningSheet struct {
 
 func (x *RunningSheet) Reset() {
 	*x = RunningSheet{}
-	mi := &file_mzt_proto_msgTypes[47]
+	mi := &file_mzt_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5032,7 +5132,7 @@ func (x *RunningSheet) String() string {
 func (*RunningSheet) ProtoMessage() {}
 
 func (x *RunningSheet) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[47]
+	mi := &file_mzt_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5045,7 +5145,7 @@ func (x *RunningSheet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningSheet.ProtoReflect.Descriptor instead.
 func (*RunningSheet) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{47}
+	return file_mzt_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RunningSheet) GetJobId() string {
@@ -5075,7 +5175,7 @@ type TopSnapshot struct {
 
 func (x *TopSnapshot) Reset() {
 	*x = TopSnapshot{}
-	mi := &file_mzt_proto_msgTypes[48]
+	mi := &file_mzt_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5087,7 +5187,7 @@ func (x *TopSnapshot) String() string {
 func (*TopSnapshot) ProtoMessage() {}
 
 func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[48]
+	mi := &file_mzt_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5100,7 +5200,7 @@ func (x *TopSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopSnapshot.ProtoReflect.Descriptor instead.
 func (*TopSnapshot) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{48}
+	return file_mzt_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *TopSnapshot) GetConductor() *ConductorStatus {
@@ -5142,7 +5242,7 @@ type GroupRequest struct {
 
 func (x *GroupRequest) Reset() {
 	*x = GroupRequest{}
-	mi := &file_mzt_proto_msgTypes[49]
+	mi := &file_mzt_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5154,7 +5254,7 @@ func (x *GroupRequest) String() string {
 func (*GroupRequest) ProtoMessage() {}
 
 func (x *GroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[49]
+	mi := &file_mzt_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5167,7 +5267,7 @@ func (x *GroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupRequest.ProtoReflect.Descriptor instead.
 func (*GroupRequest) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{49}
+	return file_mzt_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GroupRequest) GetAction() GroupAction {
@@ -5203,7 +5303,7 @@ type GroupInfo struct {
 
 func (x *GroupInfo) Reset() {
 	*x = GroupInfo{}
-	mi := &file_mzt_proto_msgTypes[50]
+	mi := &file_mzt_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5215,7 +5315,7 @@ func (x *GroupInfo) String() string {
 func (*GroupInfo) ProtoMessage() {}
 
 func (x *GroupInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[50]
+	mi := &file_mzt_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5228,7 +5328,7 @@ func (x *GroupInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupInfo.ProtoReflect.Descriptor instead.
 func (*GroupInfo) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{50}
+	return file_mzt_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GroupInfo) GetName() string {
@@ -5268,7 +5368,7 @@ type GroupList struct {
 
 func (x *GroupList) Reset() {
 	*x = GroupList{}
-	mi := &file_mzt_proto_msgTypes[51]
+	mi := &file_mzt_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5280,7 +5380,7 @@ func (x *GroupList) String() string {
 func (*GroupList) ProtoMessage() {}
 
 func (x *GroupList) ProtoReflect() protoreflect.Message {
-	mi := &file_mzt_proto_msgTypes[51]
+	mi := &file_mzt_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5293,7 +5393,7 @@ func (x *GroupList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupList.ProtoReflect.Descriptor instead.
 func (*GroupList) Descriptor() ([]byte, []int) {
-	return file_mzt_proto_rawDescGZIP(), []int{51}
+	return file_mzt_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GroupList) GetGroups() []*GroupInfo {
@@ -5458,7 +5558,12 @@ const file_mzt_proto_rawDesc = "" +
 	"\x0erunning_sheets\x18\x05 \x01(\x03R\rrunningSheets\x12#\n" +
 	"\x04jobs\x18\x06 \x03(\v2\x0f.mzt.v1.JobInfoR\x04jobs\"<\n" +
 	"\bFleetTop\x120\n" +
-	"\amembers\x18\x01 \x03(\v2\x16.mzt.v1.FleetTopMemberR\amembers\"~\n" +
+	"\amembers\x18\x01 \x03(\v2\x16.mzt.v1.FleetTopMemberR\amembers\"'\n" +
+	"\rBundleRequest\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\tR\x06digest\"5\n" +
+	"\vBundleChunk\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\"~\n" +
 	"\x0eSupervisorInfo\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
@@ -5820,7 +5925,7 @@ func file_mzt_proto_rawDescGZIP() []byte {
 }
 
 var file_mzt_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_mzt_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_mzt_proto_goTypes = []any{
 	(ErrorCode)(0),                 // 0: mzt.v1.ErrorCode
 	(ShutdownMode)(0),              // 1: mzt.v1.ShutdownMode
@@ -5843,43 +5948,45 @@ var file_mzt_proto_goTypes = []any{
 	(*FleetTopRequest)(nil),        // 18: mzt.v1.FleetTopRequest
 	(*FleetTopMember)(nil),         // 19: mzt.v1.FleetTopMember
 	(*FleetTop)(nil),               // 20: mzt.v1.FleetTop
-	(*SupervisorInfo)(nil),         // 21: mzt.v1.SupervisorInfo
-	(*ShutdownRequest)(nil),        // 22: mzt.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),       // 23: mzt.v1.ShutdownResponse
-	(*SubmitJobRequest)(nil),       // 24: mzt.v1.SubmitJobRequest
-	(*StageChange)(nil),            // 25: mzt.v1.StageChange
-	(*ScoreFile)(nil),              // 26: mzt.v1.ScoreFile
-	(*SubmitJobResponse)(nil),      // 27: mzt.v1.SubmitJobResponse
-	(*JobStatusRequest)(nil),       // 28: mzt.v1.JobStatusRequest
-	(*TryInfo)(nil),                // 29: mzt.v1.TryInfo
-	(*ValidationResult)(nil),       // 30: mzt.v1.ValidationResult
-	(*SheetInfo)(nil),              // 31: mzt.v1.SheetInfo
-	(*JobInfo)(nil),                // 32: mzt.v1.JobInfo
-	(*JobStatus)(nil),              // 33: mzt.v1.JobStatus
-	(*ListJobsRequest)(nil),        // 34: mzt.v1.ListJobsRequest
-	(*JobList)(nil),                // 35: mzt.v1.JobList
-	(*JobControlRequest)(nil),      // 36: mzt.v1.JobControlRequest
-	(*JobControlResponse)(nil),     // 37: mzt.v1.JobControlResponse
-	(*LogsRequest)(nil),            // 38: mzt.v1.LogsRequest
-	(*LogChunk)(nil),               // 39: mzt.v1.LogChunk
-	(*EventsRequest)(nil),          // 40: mzt.v1.EventsRequest
-	(*Event)(nil),                  // 41: mzt.v1.Event
-	(*InsightsRequest)(nil),        // 42: mzt.v1.InsightsRequest
-	(*FailureCount)(nil),           // 43: mzt.v1.FailureCount
-	(*StageStats)(nil),             // 44: mzt.v1.StageStats
-	(*ScoreSummary)(nil),           // 45: mzt.v1.ScoreSummary
-	(*Insights)(nil),               // 46: mzt.v1.Insights
-	(*CleanRequest)(nil),           // 47: mzt.v1.CleanRequest
-	(*CleanedRun)(nil),             // 48: mzt.v1.CleanedRun
-	(*CleanResponse)(nil),          // 49: mzt.v1.CleanResponse
-	(*TopRequest)(nil),             // 50: mzt.v1.TopRequest
-	(*RunningSheet)(nil),           // 51: mzt.v1.RunningSheet
-	(*TopSnapshot)(nil),            // 52: mzt.v1.TopSnapshot
-	(*GroupRequest)(nil),           // 53: mzt.v1.GroupRequest
-	(*GroupInfo)(nil),              // 54: mzt.v1.GroupInfo
-	(*GroupList)(nil),              // 55: mzt.v1.GroupList
-	nil,                            // 56: mzt.v1.FleetMember.InstrumentsEntry
-	nil,                            // 57: mzt.v1.JobStatus.QuietEntry
+	(*BundleRequest)(nil),          // 21: mzt.v1.BundleRequest
+	(*BundleChunk)(nil),            // 22: mzt.v1.BundleChunk
+	(*SupervisorInfo)(nil),         // 23: mzt.v1.SupervisorInfo
+	(*ShutdownRequest)(nil),        // 24: mzt.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),       // 25: mzt.v1.ShutdownResponse
+	(*SubmitJobRequest)(nil),       // 26: mzt.v1.SubmitJobRequest
+	(*StageChange)(nil),            // 27: mzt.v1.StageChange
+	(*ScoreFile)(nil),              // 28: mzt.v1.ScoreFile
+	(*SubmitJobResponse)(nil),      // 29: mzt.v1.SubmitJobResponse
+	(*JobStatusRequest)(nil),       // 30: mzt.v1.JobStatusRequest
+	(*TryInfo)(nil),                // 31: mzt.v1.TryInfo
+	(*ValidationResult)(nil),       // 32: mzt.v1.ValidationResult
+	(*SheetInfo)(nil),              // 33: mzt.v1.SheetInfo
+	(*JobInfo)(nil),                // 34: mzt.v1.JobInfo
+	(*JobStatus)(nil),              // 35: mzt.v1.JobStatus
+	(*ListJobsRequest)(nil),        // 36: mzt.v1.ListJobsRequest
+	(*JobList)(nil),                // 37: mzt.v1.JobList
+	(*JobControlRequest)(nil),      // 38: mzt.v1.JobControlRequest
+	(*JobControlResponse)(nil),     // 39: mzt.v1.JobControlResponse
+	(*LogsRequest)(nil),            // 40: mzt.v1.LogsRequest
+	(*LogChunk)(nil),               // 41: mzt.v1.LogChunk
+	(*EventsRequest)(nil),          // 42: mzt.v1.EventsRequest
+	(*Event)(nil),                  // 43: mzt.v1.Event
+	(*InsightsRequest)(nil),        // 44: mzt.v1.InsightsRequest
+	(*FailureCount)(nil),           // 45: mzt.v1.FailureCount
+	(*StageStats)(nil),             // 46: mzt.v1.StageStats
+	(*ScoreSummary)(nil),           // 47: mzt.v1.ScoreSummary
+	(*Insights)(nil),               // 48: mzt.v1.Insights
+	(*CleanRequest)(nil),           // 49: mzt.v1.CleanRequest
+	(*CleanedRun)(nil),             // 50: mzt.v1.CleanedRun
+	(*CleanResponse)(nil),          // 51: mzt.v1.CleanResponse
+	(*TopRequest)(nil),             // 52: mzt.v1.TopRequest
+	(*RunningSheet)(nil),           // 53: mzt.v1.RunningSheet
+	(*TopSnapshot)(nil),            // 54: mzt.v1.TopSnapshot
+	(*GroupRequest)(nil),           // 55: mzt.v1.GroupRequest
+	(*GroupInfo)(nil),              // 56: mzt.v1.GroupInfo
+	(*GroupList)(nil),              // 57: mzt.v1.GroupList
+	nil,                            // 58: mzt.v1.FleetMember.InstrumentsEntry
+	nil,                            // 59: mzt.v1.JobStatus.QuietEntry
 }
 var file_mzt_proto_depIdxs = []int32{
 	0,  // 0: mzt.v1.Error.code:type_name -> mzt.v1.ErrorCode
@@ -5889,64 +5996,64 @@ var file_mzt_proto_depIdxs = []int32{
 	8,  // 4: mzt.v1.Envelope.health_response:type_name -> mzt.v1.HealthResponse
 	9,  // 5: mzt.v1.Envelope.conductor_status_request:type_name -> mzt.v1.ConductorStatusRequest
 	10, // 6: mzt.v1.Envelope.conductor_status:type_name -> mzt.v1.ConductorStatus
-	22, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
-	23, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
-	24, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
-	27, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
-	28, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
-	33, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
-	34, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
-	35, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
-	36, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
-	37, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
-	38, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
-	39, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
-	40, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
-	41, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
-	42, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
-	46, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
-	50, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
-	52, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
-	53, // 25: mzt.v1.Envelope.group_request:type_name -> mzt.v1.GroupRequest
-	55, // 26: mzt.v1.Envelope.group_list:type_name -> mzt.v1.GroupList
-	47, // 27: mzt.v1.Envelope.clean_request:type_name -> mzt.v1.CleanRequest
-	49, // 28: mzt.v1.Envelope.clean_response:type_name -> mzt.v1.CleanResponse
+	24, // 7: mzt.v1.Envelope.shutdown_request:type_name -> mzt.v1.ShutdownRequest
+	25, // 8: mzt.v1.Envelope.shutdown_response:type_name -> mzt.v1.ShutdownResponse
+	26, // 9: mzt.v1.Envelope.submit_job_request:type_name -> mzt.v1.SubmitJobRequest
+	29, // 10: mzt.v1.Envelope.submit_job_response:type_name -> mzt.v1.SubmitJobResponse
+	30, // 11: mzt.v1.Envelope.job_status_request:type_name -> mzt.v1.JobStatusRequest
+	35, // 12: mzt.v1.Envelope.job_status:type_name -> mzt.v1.JobStatus
+	36, // 13: mzt.v1.Envelope.list_jobs_request:type_name -> mzt.v1.ListJobsRequest
+	37, // 14: mzt.v1.Envelope.job_list:type_name -> mzt.v1.JobList
+	38, // 15: mzt.v1.Envelope.job_control_request:type_name -> mzt.v1.JobControlRequest
+	39, // 16: mzt.v1.Envelope.job_control_response:type_name -> mzt.v1.JobControlResponse
+	40, // 17: mzt.v1.Envelope.logs_request:type_name -> mzt.v1.LogsRequest
+	41, // 18: mzt.v1.Envelope.log_chunk:type_name -> mzt.v1.LogChunk
+	42, // 19: mzt.v1.Envelope.events_request:type_name -> mzt.v1.EventsRequest
+	43, // 20: mzt.v1.Envelope.event:type_name -> mzt.v1.Event
+	44, // 21: mzt.v1.Envelope.insights_request:type_name -> mzt.v1.InsightsRequest
+	48, // 22: mzt.v1.Envelope.insights:type_name -> mzt.v1.Insights
+	52, // 23: mzt.v1.Envelope.top_request:type_name -> mzt.v1.TopRequest
+	54, // 24: mzt.v1.Envelope.top_snapshot:type_name -> mzt.v1.TopSnapshot
+	55, // 25: mzt.v1.Envelope.group_request:type_name -> mzt.v1.GroupRequest
+	57, // 26: mzt.v1.Envelope.group_list:type_name -> mzt.v1.GroupList
+	49, // 27: mzt.v1.Envelope.clean_request:type_name -> mzt.v1.CleanRequest
+	51, // 28: mzt.v1.Envelope.clean_response:type_name -> mzt.v1.CleanResponse
 	12, // 29: mzt.v1.Envelope.fleet_list_request:type_name -> mzt.v1.FleetListRequest
 	14, // 30: mzt.v1.Envelope.fleet_job_list:type_name -> mzt.v1.FleetJobList
 	15, // 31: mzt.v1.Envelope.fleet_status_request:type_name -> mzt.v1.FleetStatusRequest
 	17, // 32: mzt.v1.Envelope.fleet_status:type_name -> mzt.v1.FleetStatus
 	18, // 33: mzt.v1.Envelope.fleet_top_request:type_name -> mzt.v1.FleetTopRequest
 	20, // 34: mzt.v1.Envelope.fleet_top:type_name -> mzt.v1.FleetTop
-	21, // 35: mzt.v1.ConductorStatus.supervisors:type_name -> mzt.v1.SupervisorInfo
+	23, // 35: mzt.v1.ConductorStatus.supervisors:type_name -> mzt.v1.SupervisorInfo
 	11, // 36: mzt.v1.ConductorStatus.fleet:type_name -> mzt.v1.FleetHealth
 	13, // 37: mzt.v1.FleetJobList.jobs:type_name -> mzt.v1.FleetJob
-	56, // 38: mzt.v1.FleetMember.instruments:type_name -> mzt.v1.FleetMember.InstrumentsEntry
+	58, // 38: mzt.v1.FleetMember.instruments:type_name -> mzt.v1.FleetMember.InstrumentsEntry
 	11, // 39: mzt.v1.FleetStatus.self:type_name -> mzt.v1.FleetHealth
 	16, // 40: mzt.v1.FleetStatus.members:type_name -> mzt.v1.FleetMember
-	32, // 41: mzt.v1.FleetTopMember.jobs:type_name -> mzt.v1.JobInfo
+	34, // 41: mzt.v1.FleetTopMember.jobs:type_name -> mzt.v1.JobInfo
 	19, // 42: mzt.v1.FleetTop.members:type_name -> mzt.v1.FleetTopMember
 	1,  // 43: mzt.v1.ShutdownRequest.mode:type_name -> mzt.v1.ShutdownMode
-	26, // 44: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
-	25, // 45: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
-	30, // 46: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
-	30, // 47: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
-	32, // 48: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
-	31, // 49: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
-	29, // 50: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
-	57, // 51: mzt.v1.JobStatus.quiet:type_name -> mzt.v1.JobStatus.QuietEntry
-	32, // 52: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
+	28, // 44: mzt.v1.SubmitJobRequest.files:type_name -> mzt.v1.ScoreFile
+	27, // 45: mzt.v1.SubmitJobResponse.stage_changes:type_name -> mzt.v1.StageChange
+	32, // 46: mzt.v1.TryInfo.validations:type_name -> mzt.v1.ValidationResult
+	32, // 47: mzt.v1.SheetInfo.validations:type_name -> mzt.v1.ValidationResult
+	34, // 48: mzt.v1.JobStatus.job:type_name -> mzt.v1.JobInfo
+	33, // 49: mzt.v1.JobStatus.sheets:type_name -> mzt.v1.SheetInfo
+	31, // 50: mzt.v1.JobStatus.tries:type_name -> mzt.v1.TryInfo
+	59, // 51: mzt.v1.JobStatus.quiet:type_name -> mzt.v1.JobStatus.QuietEntry
+	34, // 52: mzt.v1.JobList.jobs:type_name -> mzt.v1.JobInfo
 	2,  // 53: mzt.v1.JobControlRequest.action:type_name -> mzt.v1.JobAction
-	43, // 54: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
-	44, // 55: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
-	45, // 56: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
-	48, // 57: mzt.v1.CleanResponse.runs:type_name -> mzt.v1.CleanedRun
-	31, // 58: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
+	45, // 54: mzt.v1.StageStats.failures:type_name -> mzt.v1.FailureCount
+	46, // 55: mzt.v1.Insights.stages:type_name -> mzt.v1.StageStats
+	47, // 56: mzt.v1.Insights.scores:type_name -> mzt.v1.ScoreSummary
+	50, // 57: mzt.v1.CleanResponse.runs:type_name -> mzt.v1.CleanedRun
+	33, // 58: mzt.v1.RunningSheet.sheet:type_name -> mzt.v1.SheetInfo
 	10, // 59: mzt.v1.TopSnapshot.conductor:type_name -> mzt.v1.ConductorStatus
-	32, // 60: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
-	51, // 61: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
-	41, // 62: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
+	34, // 60: mzt.v1.TopSnapshot.jobs:type_name -> mzt.v1.JobInfo
+	53, // 61: mzt.v1.TopSnapshot.sheets:type_name -> mzt.v1.RunningSheet
+	43, // 62: mzt.v1.TopSnapshot.recent:type_name -> mzt.v1.Event
 	3,  // 63: mzt.v1.GroupRequest.action:type_name -> mzt.v1.GroupAction
-	54, // 64: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
+	56, // 64: mzt.v1.GroupList.groups:type_name -> mzt.v1.GroupInfo
 	65, // [65:65] is the sub-list for method output_type
 	65, // [65:65] is the sub-list for method input_type
 	65, // [65:65] is the sub-list for extension type_name
@@ -6001,7 +6108,7 @@ func file_mzt_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mzt_proto_rawDesc), len(file_mzt_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   54,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -40,7 +40,7 @@ func newFleetMember(cfg *config.Config, opts Options, log *slog.Logger) (*fleet.
 	return fleet.New(fleet.Options{Name: f.MemberName(), Address: addr, Version: opts.Version, PID: int64(os.Getpid()),
 		Endpoints: f.Etcd, TLS: tlsCfg, LeaseTTL: time.Duration(f.LeaseTTL), ClaimInterval: time.Duration(f.ClaimInterval),
 		PublishInterval: time.Duration(f.PublishInterval), Dir: filepath.Join(opts.Paths.Home, "fleet"),
-		Account: fleetactor.AccountOf(opts.Paths.Instruments), Log: log.With("subsystem", "fleet")})
+		Account: fleetactor.AccountOf(opts.Paths.Instruments), MemberTLS: memberTLS(cfg, opts), Log: log.With("subsystem", "fleet")})
 }
 
 // spawnFleet starts the member's loops once jobs and monitor run.

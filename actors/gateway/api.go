@@ -218,9 +218,17 @@ func (n *networkHandler) Handle(ctx context.Context, req proto.Message, send fun
 	if !ok {
 		return n.h.Handle(ctx, req, send)
 	}
+	files := sub.GetFiles()
 	dir, err := materializeScore(n.home, callerOf(ctx).peer, sub, time.Now())
 	if err != nil {
 		return nil, err
+	}
+	if sub.GetFleet() {
+		// The copy only lets the score be checked here: the fleet's bundle
+		// carries the files to the member that runs the job.
+		sub.Files = files
+		defer os.RemoveAll(dir)
+		return n.h.Handle(ctx, sub, send)
 	}
 	reply, err := n.h.Handle(ctx, sub, send)
 	var me *messages.Error

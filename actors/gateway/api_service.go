@@ -121,6 +121,24 @@ func (s apiService) Top(ctx context.Context, r *connect.Request[messages.TopRequ
 	return unary[messages.TopSnapshot](ctx, s, r.Msg)
 }
 
+// The fleet RPCs answer from the etcd view of the member that was asked,
+// so a CLI anywhere sees the fleet through any one member.
+func (s apiService) FleetList(ctx context.Context, r *connect.Request[messages.FleetListRequest]) (*connect.Response[messages.FleetJobList], error) {
+	return unary[messages.FleetJobList](ctx, s, r.Msg)
+}
+
+func (s apiService) FleetStatus(ctx context.Context, r *connect.Request[messages.FleetStatusRequest]) (*connect.Response[messages.FleetStatus], error) {
+	return unary[messages.FleetStatus](ctx, s, r.Msg)
+}
+
+func (s apiService) FleetTop(ctx context.Context, r *connect.Request[messages.FleetTopRequest]) (*connect.Response[messages.FleetTop], error) {
+	return unary[messages.FleetTop](ctx, s, r.Msg)
+}
+
+func (s apiService) Bundle(ctx context.Context, r *connect.Request[messages.BundleRequest], out *connect.ServerStream[messages.BundleChunk]) error {
+	return stream(ctx, s, r.Msg, out)
+}
+
 func (s apiService) Logs(ctx context.Context, r *connect.Request[messages.LogsRequest], out *connect.ServerStream[messages.LogChunk]) error {
 	return stream(ctx, s, r.Msg, out)
 }

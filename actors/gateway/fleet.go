@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os/user"
 	"path/filepath"
@@ -29,6 +30,10 @@ type Fleet interface {
 	Health() *messages.FleetHealth
 	Where(ctx context.Context, id string) (member, address, state string, err error)
 	CancelQueued(ctx context.Context, id string) error
+	// OpenBundle is a bundle this member keeps for the fleet, by digest.
+	OpenBundle(digest string) (io.ReadCloser, int64, error)
+	// Ended is how a fleet job ended, where its member recorded it.
+	Ended(ctx context.Context, id string) (fleet.Ended, bool, error)
 }
 
 var errNotMember = messages.NewError(messages.ErrorCode_ERROR_CODE_REFUSED,
@@ -80,13 +85,18 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 		if !isNotFound(err) {
 			return reply, err, true
 		}
-		reply, err = d.fleetRoute(ctx, f, r.GetJobId(), err, func(c messagesconnect.ConductorClient) (proto.Message, error) {
+		reply, err = d.fleetRoute(ctx, f, r.GetJobId(), err, false, func(c messagesconnect.ConductorClient) (proto.Message, error) {
 			res, err := c.Job(ctx, connect.NewRequest(r))
 			if err != nil {
 				return nil, err
 			}
 			return res.Msg, nil
 		})
+		if connect.CodeOf(err) == connect.CodeNotFound || isNotFound(err) {
+			if js := endedStatus(ctx, f, r.GetJobId()); js != nil {
+				return js, nil, true
+			}
+		}
 		return reply, err, true
 	case *messages.JobControlRequest:
 		if f == nil {
@@ -104,7 +114,7 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 				return nil, cerr, true
 			}
 		}
-		reply, err = d.fleetRoute(ctx, f, r.GetJobId(), err, func(c messagesconnect.ConductorClient) (proto.Message, error) {
+		reply, err = d.fleetRoute(ctx, f, r.GetJobId(), err, false, func(c messagesconnect.ConductorClient) (proto.Message, error) {
 			res, err := c.Control(ctx, connect.NewRequest(r))
 			if err != nil {
 				return nil, err
@@ -120,7 +130,7 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 		if !isNotFound(err) {
 			return nil, err, true
 		}
-		_, err = d.fleetRoute(ctx, f, r.GetJobId(), err, func(c messagesconnect.ConductorClient) (proto.Message, error) {
+		_, err = d.fleetRoute(ctx, f, r.GetJobId(), err, r.GetFollow(), func(c messagesconnect.ConductorClient) (proto.Message, error) {
 			stream, err := c.Logs(ctx, connect.NewRequest(r))
 			if err != nil {
 				return nil, err
@@ -134,8 +144,58 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 			return nil, stream.Err()
 		})
 		return nil, err, true
+	case *messages.BundleRequest:
+		if f == nil {
+			return nil, errNotMember, true
+		}
+		return nil, sendBundle(f, r.GetDigest(), send), true
+	case *messages.EventsRequest:
+		if f == nil || r.GetJobId() == "" {
+			return nil, nil, false
+		}
+		err := d.streamEvents(ctx, r, send)
+		if !isNotFound(err) {
+			return nil, err, true
+		}
+		// The owner's events, seq numbers and all: a follower that resumes
+		// with after_seq asks the same owner again through this member.
+		reply, err := d.fleetRoute(ctx, f, r.GetJobId(), err, r.GetFollow(), func(c messagesconnect.ConductorClient) (proto.Message, error) {
+			stream, err := c.Events(ctx, connect.NewRequest(r))
+			if err != nil {
+				return nil, err
+			}
+			defer stream.Close()
+			for stream.Receive() {
+				if err := send(stream.Msg()); err != nil {
+					return nil, err
+				}
+			}
+			return nil, stream.Err()
+		})
+		if js, ok := reply.(*messages.JobStatus); ok && err == nil {
+			// Queued, claimed by nobody yet: no member has its events.
+			return nil, messages.NewError(messages.ErrorCode_ERROR_CODE_INVALID_STATE, "mzt fleet list shows when a member runs it",
+				"job %s is queued for the fleet and has no events until a member claims it", js.GetJob().GetId()), true
+		}
+		return nil, err, true
 	}
 	return nil, nil, false
+}
+
+// endedStatus is the status of a fleet job whose member keeps no record of
+// it (it refused the job's score or bundle, or its history was cleaned),
+// from the fleet's end record; nil when there is none.
+func endedStatus(ctx context.Context, f Fleet, id string) *messages.JobStatus {
+	e, found, err := f.Ended(ctx, id)
+	if err != nil || !found {
+		return nil
+	}
+	why := fmt.Sprintf("%s on fleet member %s, which keeps no record of it", e.State, e.Member)
+	if e.Reason != "" {
+		why += ": " + e.Reason
+	}
+	return &messages.JobStatus{Job: &messages.JobInfo{Id: id, Status: e.State, FinishedAtUnixNano: e.Finished.UnixNano(),
+		Error: why}}
 }
 
 func isNotFound(err error) bool {
@@ -190,7 +250,9 @@ func currentUser() string {
 
 // fleetRoute asks the member that owns a fleet job; notFound is the local
 // answer, returned when the job is no fleet job or its member is this one.
-func (d *dispatcher) fleetRoute(ctx context.Context, f Fleet, id string, notFound error,
+// follow: the call is a followed stream, which may wait long for its first
+// item (the client's leaving ends it, not a timeout).
+func (d *dispatcher) fleetRoute(ctx context.Context, f Fleet, id string, notFound error, follow bool,
 	call func(messagesconnect.ConductorClient) (proto.Message, error)) (proto.Message, error) {
 	member, addr, state, err := f.Where(ctx, id)
 	switch {
@@ -216,7 +278,7 @@ func (d *dispatcher) fleetRoute(ctx context.Context, f Fleet, id string, notFoun
 	if err != nil {
 		return nil, err
 	}
-	c, done := memberClient(tlsCfg, addr)
+	c, done := memberClient(tlsCfg, addr, follow)
 	defer done()
 	reply, err := call(c)
 	if err != nil {
@@ -226,10 +288,14 @@ func (d *dispatcher) fleetRoute(ctx context.Context, f Fleet, id string, notFoun
 }
 
 // memberClient speaks the Conductor service to another member with mutual TLS.
-// done closes its connections.
-func memberClient(cfg *tls.Config, addr string) (c messagesconnect.ConductorClient, done func()) {
+// done closes its connections. A stream's headers come with its first
+// item, so a followed stream has no header timeout.
+func memberClient(cfg *tls.Config, addr string, follow bool) (c messagesconnect.ConductorClient, done func()) {
 	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true,
 		TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: 30 * time.Second}
+	if follow {
+		tr.ResponseHeaderTimeout = 0
+	}
 	return messagesconnect.NewConductorClient(&http.Client{Transport: tr}, "https://"+addr), tr.CloseIdleConnections
 }
 
@@ -291,7 +357,7 @@ func (d *dispatcher) memberTop(ctx context.Context, f Fleet, m *messages.FleetTo
 	if err != nil {
 		return nil, err
 	}
-	c, done := memberClient(tlsCfg, m.GetAddress())
+	c, done := memberClient(tlsCfg, m.GetAddress(), false)
 	defer done()
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()

@@ -36,6 +36,8 @@ var readOnly = map[string]bool{
 	"mzt.v1.HealthRequest": true, "mzt.v1.ConductorStatusRequest": true, "mzt.v1.JobStatusRequest": true,
 	"mzt.v1.ListJobsRequest": true, "mzt.v1.LogsRequest": true, "mzt.v1.EventsRequest": true,
 	"mzt.v1.InsightsRequest": true, "mzt.v1.TopRequest": true,
+	// The fleet's views: they read etcd and other members, change nothing.
+	"mzt.v1.FleetListRequest": true, "mzt.v1.FleetStatusRequest": true, "mzt.v1.FleetTopRequest": true,
 }
 
 // plaintextOnly lists what a peer without a certificate may send: whether

@@ -29,9 +29,16 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 // copy, since the job may have been created all the same.
 func serveRemoteSubmit(ctx context.Context, h Handler, root *actor.RootContext, to *actor.PID, id uint64,
 	req *messages.SubmitJobRequest, home, peer string, log *slog.Logger) *messages.Envelope {
+	files := req.GetFiles()
 	dir, err := materializeScore(home, peer, req, time.Now())
 	if err != nil {
 		return errorEnvelope(id, err)
+	}
+	if req.GetFleet() {
+		// Checked against the copy; the fleet's bundle carries the files.
+		req.Files = files
+		defer os.RemoveAll(dir)
+		return serveRemote(ctx, h, root, to, id, req, log)
 	}
 	final := serveRemote(ctx, h, root, to, id, req, log)
 	if e := final.GetError(); e != nil && e.GetCode() != messages.ErrorCode_ERROR_CODE_TIMEOUT {

@@ -27,11 +27,13 @@ func TestRemoteIDIsTheClientsWellKnownName(t *testing.T) {
 func TestRemotePermitted(t *testing.T) {
 	reads := []proto.Message{&messages.HealthRequest{}, &messages.ConductorStatusRequest{}, &messages.JobStatusRequest{},
 		&messages.ListJobsRequest{}, &messages.LogsRequest{}, &messages.EventsRequest{},
-		&messages.GroupRequest{Action: messages.GroupAction_GROUP_ACTION_LIST}}
+		&messages.GroupRequest{Action: messages.GroupAction_GROUP_ACTION_LIST},
+		&messages.FleetListRequest{}, &messages.FleetStatusRequest{}, &messages.FleetTopRequest{}}
 	writes := []proto.Message{&messages.SubmitJobRequest{}, &messages.JobControlRequest{}, &messages.ShutdownRequest{},
 		&messages.GroupRequest{Action: messages.GroupAction_GROUP_ACTION_ADD, Name: "nightly", Parallel: 9},
 		&messages.GroupRequest{Action: messages.GroupAction_GROUP_ACTION_REMOVE, Name: "nightly"},
-		&messages.GroupRequest{}}
+		&messages.GroupRequest{},
+		&messages.BundleRequest{}} // a member's fetch: full certificates only
 	for _, m := range reads {
 		if !Permitted(certs.RoleReadOnly, m) || !Permitted(certs.RoleFull, m) {
 			t.Errorf("%T must be allowed to every role", m)

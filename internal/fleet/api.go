@@ -21,6 +21,10 @@ func (m *Member) Name() string { return m.opts.Name }
 // that finds the job already queued by this very submit succeeds.
 func (m *Member) Submit(ctx context.Context, j Job) error {
 	j.SubmittedBy, j.Submitted, j.Placements, j.Member, j.Reason = m.opts.Name, time.Now().UTC(), 0, "", ""
+	j, err := m.placeBundle(j)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, max(m.opTimeout(), userTimeout))
 	defer cancel()
 	for try := 0; ; try++ {

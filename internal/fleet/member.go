@@ -57,7 +57,11 @@ type Options struct {
 	// Account maps an instrument to the account whose limits it shares
 	// (nil: the instrument's own name); called off any actor.
 	Account func(instrument string) string
-	Log     *slog.Logger
+	// MemberTLS is the client side of mutual TLS towards other members'
+	// Conductor service, to fetch bundles too large for etcd (nil: no
+	// certificate; such jobs of other members are not claimed here).
+	MemberTLS func() (*tls.Config, error)
+	Log       *slog.Logger
 }
 
 // Member is this conductor in the fleet. Its methods are safe for
@@ -85,8 +89,13 @@ type Member struct {
 	done       clientv3.LeaseID // the lease job ends are kept under (ownership.go)
 	doneAt     time.Time
 
+	// fetchHeld: jobs whose bundle could not be fetched, left alone until
+	// then (bundles.go).
+	fetchHeld map[string]time.Time
+
 	kick      chan struct{}
 	limitsOut chan Limit
+	life      context.Context // ends when the member stops
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	stopOnce  sync.Once
@@ -109,6 +118,7 @@ func New(opts Options) (*Member, error) {
 	}
 	m := &Member{opts: opts, cli: cli, st: store{cli}, disk: d, owned: owned, lost: map[string]bool{},
 		limits: map[string]time.Time{}, kick: make(chan struct{}, 1), limitsOut: make(chan Limit, 64), cancel: func() {},
+		life:    context.Background(),
 		lastErr: "not connected yet"}
 	m.lease = clientv3.LeaseID(d.loadLease())
 	if m.lease != 0 {
@@ -123,7 +133,7 @@ func New(opts Options) (*Member, error) {
 func (m *Member) Start(local Local) {
 	m.opts.Local = local
 	ctx, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
+	m.cancel, m.life = cancel, ctx
 	m.goSafe("lease", func() { m.leaseLoop(ctx) })
 	m.goSafe("claims", func() { m.claimLoop(ctx) })
 	m.goSafe("watch", func() { m.watchLoop(ctx) })
@@ -241,6 +251,7 @@ func (m *Member) round(ctx context.Context) bool {
 		return false
 	}
 	m.checkOwned(octx, view, lease)
+	m.sweepBlobs(view)
 	capa, err := m.opts.Local.Capacity(octx)
 	if err != nil {
 		m.opts.Log.Warn("fleet: cannot read this conductor's capacity", "err", err)
@@ -251,7 +262,7 @@ func (m *Member) round(ctx context.Context) bool {
 	m.syncSpend(octx)
 	var cands []candidate
 	for id, c := range view.jobs {
-		if _, held := view.claims[id]; !held {
+		if _, held := view.claims[id]; !held && m.canFetch(c.job) {
 			cands = append(cands, c)
 		}
 	}
@@ -300,11 +311,18 @@ func (m *Member) claim(ctx context.Context, c candidate, lease clientv3.LeaseID)
 	delete(m.lost, job.ID)
 	m.mu.Unlock()
 	m.opts.Log.Info("fleet job claimed", "job", job.ID, "reason", reason, "claim_rev", rev)
-	b, err := m.st.bundle(ctx, job.ID)
+	b, err := m.claimedBundle(ctx, job.ID)
+	if errors.Is(err, ErrBadBundle) || errors.Is(err, ErrBlobNotFound) {
+		// Its bundle is wrong or gone where it is kept: no member can run it.
+		m.opts.Log.Warn("fleet job refused: its bundle", "job", job.ID, "err", err)
+		m.end(ctx, job.ID, o, "failed", "refused by "+m.opts.Name+": "+err.Error())
+		return true
+	}
 	if err != nil {
-		// etcd failed us, not the job: give the claim back for a later round.
+		// etcd or the member that keeps the bundle failed us, not the job:
+		// give the claim back for a later round.
 		m.opts.Log.Warn("cannot read a claimed fleet job; giving the claim back", "job", job.ID, "err", err)
-		m.release(ctx, job, rev, "cannot read its score from etcd")
+		m.release(ctx, job, rev, "cannot read its score: "+err.Error())
 		return false
 	}
 	job.Bundle = b

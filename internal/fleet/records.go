@@ -24,7 +24,8 @@ import (
 //	jobs/<id>       Job without its bundle: a queued or running job (no
 //	                lease); every round reads these, so they stay small
 //	bundles/<id>    Bundle: the score and its prompt files, read once by
-//	                the member that claims the job
+//	                the member that claims the job; over etcd's limit, a
+//	                BlobRef to the member that keeps them (blobs.go)
 //	claims/<id>     claimRecord, under the claimer's lease: its create
 //	                revision is the fencing token
 //	done/<id>       doneRecord: how a fleet job ended and where
@@ -56,9 +57,12 @@ type File struct {
 }
 
 // Bundle is what a member needs to run a job: the score and its prompt files.
+// In etcd, a bundle over etcd's request limit is only a reference (Blob)
+// to the member that keeps it.
 type Bundle struct {
-	Source []byte `json:"source"`
-	Files  []File `json:"files,omitempty"`
+	Source []byte   `json:"source"`
+	Files  []File   `json:"files,omitempty"`
+	Blob   *BlobRef `json:"blob,omitempty"`
 }
 
 // Job is a fleet job as the queue holds it. Bundle travels in a key of its
@@ -83,6 +87,10 @@ type Job struct {
 	// job's [run] max_cost_usd counts both.
 	SpentUSD float64 `json:"spent_usd,omitempty"`
 	PriorUSD float64 `json:"prior_usd,omitempty"`
+	// Blob is the digest of the bundle its submitting member keeps when
+	// the bundle is too large for etcd: that member keeps it while a job
+	// names it.
+	Blob string `json:"blob,omitempty"`
 }
 
 type claimRecord struct {

@@ -60,6 +60,14 @@ const (
 	ConductorInsightsProcedure = "/mzt.v1.Conductor/Insights"
 	// ConductorTopProcedure is the fully-qualified name of the Conductor's Top RPC.
 	ConductorTopProcedure = "/mzt.v1.Conductor/Top"
+	// ConductorFleetListProcedure is the fully-qualified name of the Conductor's FleetList RPC.
+	ConductorFleetListProcedure = "/mzt.v1.Conductor/FleetList"
+	// ConductorFleetStatusProcedure is the fully-qualified name of the Conductor's FleetStatus RPC.
+	ConductorFleetStatusProcedure = "/mzt.v1.Conductor/FleetStatus"
+	// ConductorFleetTopProcedure is the fully-qualified name of the Conductor's FleetTop RPC.
+	ConductorFleetTopProcedure = "/mzt.v1.Conductor/FleetTop"
+	// ConductorBundleProcedure is the fully-qualified name of the Conductor's Bundle RPC.
+	ConductorBundleProcedure = "/mzt.v1.Conductor/Bundle"
 )
 
 // ConductorClient is a client for the mzt.v1.Conductor service.
@@ -86,6 +94,16 @@ type ConductorClient interface {
 	Insights(context.Context, *connect.Request[messages.InsightsRequest]) (*connect.Response[messages.Insights], error)
 	// Top: everything the live view draws, in one round trip.
 	Top(context.Context, *connect.Request[messages.TopRequest]) (*connect.Response[messages.TopSnapshot], error)
+	// FleetList: every queued and running fleet job and its member, as the
+	// answering member reads them from etcd (mzt fleet list).
+	FleetList(context.Context, *connect.Request[messages.FleetListRequest]) (*connect.Response[messages.FleetJobList], error)
+	// FleetStatus: the fleet's members as they registered in etcd (mzt fleet status).
+	FleetStatus(context.Context, *connect.Request[messages.FleetStatusRequest]) (*connect.Response[messages.FleetStatus], error)
+	// FleetTop: every member's active jobs, asked by the answering member (mzt top --fleet).
+	FleetTop(context.Context, *connect.Request[messages.FleetTopRequest]) (*connect.Response[messages.FleetTop], error)
+	// Bundle: a fleet job's bundle kept by the member it was submitted to,
+	// fetched by the member that claims the job (full certificates only).
+	Bundle(context.Context, *connect.Request[messages.BundleRequest]) (*connect.ServerStreamForClient[messages.BundleChunk], error)
 }
 
 // NewConductorClient constructs a client for the mzt.v1.Conductor service. By default, it uses the
@@ -165,22 +183,50 @@ func NewConductorClient(httpClient connect.HTTPClient, baseURL string, opts ...c
 			connect.WithSchema(conductorMethods.ByName("Top")),
 			connect.WithClientOptions(opts...),
 		),
+		fleetList: connect.NewClient[messages.FleetListRequest, messages.FleetJobList](
+			httpClient,
+			baseURL+ConductorFleetListProcedure,
+			connect.WithSchema(conductorMethods.ByName("FleetList")),
+			connect.WithClientOptions(opts...),
+		),
+		fleetStatus: connect.NewClient[messages.FleetStatusRequest, messages.FleetStatus](
+			httpClient,
+			baseURL+ConductorFleetStatusProcedure,
+			connect.WithSchema(conductorMethods.ByName("FleetStatus")),
+			connect.WithClientOptions(opts...),
+		),
+		fleetTop: connect.NewClient[messages.FleetTopRequest, messages.FleetTop](
+			httpClient,
+			baseURL+ConductorFleetTopProcedure,
+			connect.WithSchema(conductorMethods.ByName("FleetTop")),
+			connect.WithClientOptions(opts...),
+		),
+		bundle: connect.NewClient[messages.BundleRequest, messages.BundleChunk](
+			httpClient,
+			baseURL+ConductorBundleProcedure,
+			connect.WithSchema(conductorMethods.ByName("Bundle")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // conductorClient implements ConductorClient.
 type conductorClient struct {
-	health   *connect.Client[messages.HealthRequest, messages.HealthResponse]
-	status   *connect.Client[messages.ConductorStatusRequest, messages.ConductorStatus]
-	shutdown *connect.Client[messages.ShutdownRequest, messages.ShutdownResponse]
-	submit   *connect.Client[messages.SubmitJobRequest, messages.SubmitJobResponse]
-	job      *connect.Client[messages.JobStatusRequest, messages.JobStatus]
-	list     *connect.Client[messages.ListJobsRequest, messages.JobList]
-	control  *connect.Client[messages.JobControlRequest, messages.JobControlResponse]
-	logs     *connect.Client[messages.LogsRequest, messages.LogChunk]
-	events   *connect.Client[messages.EventsRequest, messages.Event]
-	insights *connect.Client[messages.InsightsRequest, messages.Insights]
-	top      *connect.Client[messages.TopRequest, messages.TopSnapshot]
+	health      *connect.Client[messages.HealthRequest, messages.HealthResponse]
+	status      *connect.Client[messages.ConductorStatusRequest, messages.ConductorStatus]
+	shutdown    *connect.Client[messages.ShutdownRequest, messages.ShutdownResponse]
+	submit      *connect.Client[messages.SubmitJobRequest, messages.SubmitJobResponse]
+	job         *connect.Client[messages.JobStatusRequest, messages.JobStatus]
+	list        *connect.Client[messages.ListJobsRequest, messages.JobList]
+	control     *connect.Client[messages.JobControlRequest, messages.JobControlResponse]
+	logs        *connect.Client[messages.LogsRequest, messages.LogChunk]
+	events      *connect.Client[messages.EventsRequest, messages.Event]
+	insights    *connect.Client[messages.InsightsRequest, messages.Insights]
+	top         *connect.Client[messages.TopRequest, messages.TopSnapshot]
+	fleetList   *connect.Client[messages.FleetListRequest, messages.FleetJobList]
+	fleetStatus *connect.Client[messages.FleetStatusRequest, messages.FleetStatus]
+	fleetTop    *connect.Client[messages.FleetTopRequest, messages.FleetTop]
+	bundle      *connect.Client[messages.BundleRequest, messages.BundleChunk]
 }
 
 // Health calls mzt.v1.Conductor.Health.
@@ -238,6 +284,26 @@ func (c *conductorClient) Top(ctx context.Context, req *connect.Request[messages
 	return c.top.CallUnary(ctx, req)
 }
 
+// FleetList calls mzt.v1.Conductor.FleetList.
+func (c *conductorClient) FleetList(ctx context.Context, req *connect.Request[messages.FleetListRequest]) (*connect.Response[messages.FleetJobList], error) {
+	return c.fleetList.CallUnary(ctx, req)
+}
+
+// FleetStatus calls mzt.v1.Conductor.FleetStatus.
+func (c *conductorClient) FleetStatus(ctx context.Context, req *connect.Request[messages.FleetStatusRequest]) (*connect.Response[messages.FleetStatus], error) {
+	return c.fleetStatus.CallUnary(ctx, req)
+}
+
+// FleetTop calls mzt.v1.Conductor.FleetTop.
+func (c *conductorClient) FleetTop(ctx context.Context, req *connect.Request[messages.FleetTopRequest]) (*connect.Response[messages.FleetTop], error) {
+	return c.fleetTop.CallUnary(ctx, req)
+}
+
+// Bundle calls mzt.v1.Conductor.Bundle.
+func (c *conductorClient) Bundle(ctx context.Context, req *connect.Request[messages.BundleRequest]) (*connect.ServerStreamForClient[messages.BundleChunk], error) {
+	return c.bundle.CallServerStream(ctx, req)
+}
+
 // ConductorHandler is an implementation of the mzt.v1.Conductor service.
 type ConductorHandler interface {
 	// Health: the conductor is up; answers protocol version negotiation.
@@ -262,6 +328,16 @@ type ConductorHandler interface {
 	Insights(context.Context, *connect.Request[messages.InsightsRequest]) (*connect.Response[messages.Insights], error)
 	// Top: everything the live view draws, in one round trip.
 	Top(context.Context, *connect.Request[messages.TopRequest]) (*connect.Response[messages.TopSnapshot], error)
+	// FleetList: every queued and running fleet job and its member, as the
+	// answering member reads them from etcd (mzt fleet list).
+	FleetList(context.Context, *connect.Request[messages.FleetListRequest]) (*connect.Response[messages.FleetJobList], error)
+	// FleetStatus: the fleet's members as they registered in etcd (mzt fleet status).
+	FleetStatus(context.Context, *connect.Request[messages.FleetStatusRequest]) (*connect.Response[messages.FleetStatus], error)
+	// FleetTop: every member's active jobs, asked by the answering member (mzt top --fleet).
+	FleetTop(context.Context, *connect.Request[messages.FleetTopRequest]) (*connect.Response[messages.FleetTop], error)
+	// Bundle: a fleet job's bundle kept by the member it was submitted to,
+	// fetched by the member that claims the job (full certificates only).
+	Bundle(context.Context, *connect.Request[messages.BundleRequest], *connect.ServerStream[messages.BundleChunk]) error
 }
 
 // NewConductorHandler builds an HTTP handler from the service implementation. It returns the path
@@ -337,6 +413,30 @@ func NewConductorHandler(svc ConductorHandler, opts ...connect.HandlerOption) (s
 		connect.WithSchema(conductorMethods.ByName("Top")),
 		connect.WithHandlerOptions(opts...),
 	)
+	conductorFleetListHandler := connect.NewUnaryHandler(
+		ConductorFleetListProcedure,
+		svc.FleetList,
+		connect.WithSchema(conductorMethods.ByName("FleetList")),
+		connect.WithHandlerOptions(opts...),
+	)
+	conductorFleetStatusHandler := connect.NewUnaryHandler(
+		ConductorFleetStatusProcedure,
+		svc.FleetStatus,
+		connect.WithSchema(conductorMethods.ByName("FleetStatus")),
+		connect.WithHandlerOptions(opts...),
+	)
+	conductorFleetTopHandler := connect.NewUnaryHandler(
+		ConductorFleetTopProcedure,
+		svc.FleetTop,
+		connect.WithSchema(conductorMethods.ByName("FleetTop")),
+		connect.WithHandlerOptions(opts...),
+	)
+	conductorBundleHandler := connect.NewServerStreamHandler(
+		ConductorBundleProcedure,
+		svc.Bundle,
+		connect.WithSchema(conductorMethods.ByName("Bundle")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/mzt.v1.Conductor/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ConductorHealthProcedure:
@@ -361,6 +461,14 @@ func NewConductorHandler(svc ConductorHandler, opts ...connect.HandlerOption) (s
 			conductorInsightsHandler.ServeHTTP(w, r)
 		case ConductorTopProcedure:
 			conductorTopHandler.ServeHTTP(w, r)
+		case ConductorFleetListProcedure:
+			conductorFleetListHandler.ServeHTTP(w, r)
+		case ConductorFleetStatusProcedure:
+			conductorFleetStatusHandler.ServeHTTP(w, r)
+		case ConductorFleetTopProcedure:
+			conductorFleetTopHandler.ServeHTTP(w, r)
+		case ConductorBundleProcedure:
+			conductorBundleHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -412,4 +520,20 @@ func (UnimplementedConductorHandler) Insights(context.Context, *connect.Request[
 
 func (UnimplementedConductorHandler) Top(context.Context, *connect.Request[messages.TopRequest]) (*connect.Response[messages.TopSnapshot], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("mzt.v1.Conductor.Top is not implemented"))
+}
+
+func (UnimplementedConductorHandler) FleetList(context.Context, *connect.Request[messages.FleetListRequest]) (*connect.Response[messages.FleetJobList], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("mzt.v1.Conductor.FleetList is not implemented"))
+}
+
+func (UnimplementedConductorHandler) FleetStatus(context.Context, *connect.Request[messages.FleetStatusRequest]) (*connect.Response[messages.FleetStatus], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("mzt.v1.Conductor.FleetStatus is not implemented"))
+}
+
+func (UnimplementedConductorHandler) FleetTop(context.Context, *connect.Request[messages.FleetTopRequest]) (*connect.Response[messages.FleetTop], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("mzt.v1.Conductor.FleetTop is not implemented"))
+}
+
+func (UnimplementedConductorHandler) Bundle(context.Context, *connect.Request[messages.BundleRequest], *connect.ServerStream[messages.BundleChunk]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("mzt.v1.Conductor.Bundle is not implemented"))
 }

@@ -15,7 +15,7 @@ import (
 
 // Fleet is `mzt fleet`.
 type Fleet struct {
-	Status FleetStatusCmd `cmd:"" help:"The fleet's members from etcd ([fleet] etcd), else this conductor and every [[fleet.peer]], asked in parallel."`
+	Status FleetStatusCmd `cmd:"" help:"The fleet's members from etcd ([fleet] etcd; with --remote, as that member sees them), else this conductor and every [[fleet.peer]], asked in parallel."`
 	List   FleetListCmd   `cmd:"" help:"Every queued and running fleet job, with the member that runs it."`
 }
 
@@ -48,12 +48,17 @@ type fleetJSON struct {
 
 // Run asks every conductor at once, each within fleet.timeout, and prints
 // the table even when some are down (exit 0: the view itself worked).
+// With --remote it shows the fleet the remote conductor is a member of,
+// as that member reads it from etcd: this host's config plays no part.
 func (c *FleetStatusCmd) Run(g *Globals) error {
+	if g.Remote != "" {
+		return c.etcdStatus(g)
+	}
 	cfg, err := config.Load(config.LoadOptions{File: g.paths.ConfigFile})
 	if err != nil {
 		return failf(exitUsage, "", "%v", err)
 	}
-	if cfg.Fleet.Member() && g.Remote == "" {
+	if cfg.Fleet.Member() {
 		return c.etcdStatus(g)
 	}
 	timeout := time.Duration(cfg.Fleet.Timeout)

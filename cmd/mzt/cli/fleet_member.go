@@ -78,8 +78,8 @@ type fleetEtcdJSON struct {
 }
 
 // etcdStatus is `mzt fleet status` on a fleet member: the members as they
-// registered in etcd, asked of this host's conductor (the CLI never
-// talks to etcd itself).
+// registered in etcd, asked of this host's conductor or of the member
+// --remote names (the CLI never talks to etcd itself).
 func (c *FleetStatusCmd) etcdStatus(g *Globals) error {
 	st, err := call[*messages.FleetStatus](g, g.ctx, &messages.FleetStatusRequest{})
 	if err != nil {

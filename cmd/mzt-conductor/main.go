@@ -54,8 +54,11 @@ func runConductor(o cli.ConductorOptions) error {
 	if o.Stderr != nil {
 		opts.Stderr = o.Stderr
 	}
-	if o.Ready != nil {
-		opts.Ready = func(info daemon.ReadyInfo) { o.Ready(info.PID, info.StalePID) }
+	opts.Ready = func(info daemon.ReadyInfo) {
+		if o.Ready != nil {
+			o.Ready(info.PID, info.StalePID)
+		}
+		releaseStartupPages()
 	}
 	return daemon.Run(opts)
 }

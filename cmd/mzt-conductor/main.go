@@ -7,6 +7,7 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 
 	"github.com/mzt-dev/mzt/actors/daemon"
@@ -58,6 +59,10 @@ func runConductor(o cli.ConductorOptions) error {
 		if o.Ready != nil {
 			o.Ready(info.PID, info.StalePID)
 		}
+		// What start-up allocated and no longer holds (the argument
+		// parser's model, migrations, the actor tree's construction) goes
+		// back to the system at once, not over the scavenger's minutes.
+		debug.FreeOSMemory()
 		releaseStartupPages()
 	}
 	return daemon.Run(opts)

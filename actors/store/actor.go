@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -166,14 +167,7 @@ func (a *Actor) writer(root *actor.RootContext) {
 			return
 		}
 		n := min(len(backlog), maxBatch)
-		if err := a.tx(func(ctx context.Context, tx *sql.Tx) error {
-			for _, w := range backlog[:n] {
-				if err := safeApply(ctx, tx, w.Op); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
+		if err := a.apply(backlog[:n]); err != nil {
 			return
 		}
 		for _, w := range backlog[:n] {
@@ -258,23 +252,34 @@ func (a *Actor) writer(root *actor.RootContext) {
 
 func (a *Actor) applyBatch(batch []*Write) []error {
 	errs := make([]error, len(batch))
-	if err := a.tx(func(ctx context.Context, tx *sql.Tx) error {
-		for _, w := range batch {
-			if err := safeApply(ctx, tx, w.Op); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err == nil || len(batch) == 1 {
+	if err := a.apply(batch); err == nil || len(batch) == 1 {
 		for i := range errs {
 			errs[i] = err
 		}
 		return errs
 	}
-	for i, w := range batch {
-		errs[i] = a.tx(func(ctx context.Context, tx *sql.Tx) error { return safeApply(ctx, tx, w.Op) })
+	for i := range batch {
+		errs[i] = a.apply(batch[i : i+1])
 	}
 	return errs
+}
+
+// apply writes ws in one transaction. Unless they are all telemetry, the
+// cached history reads are dropped once it ends, committed or not, and
+// before anyone is told: a reader told of a write never gets an answer
+// read before it.
+func (a *Actor) apply(ws []*Write) error {
+	if slices.ContainsFunc(ws, func(w *Write) bool { return !bestEffort(w.Op) }) {
+		defer a.db.cache.invalidate()
+	}
+	return a.tx(func(ctx context.Context, tx *sql.Tx) error {
+		for _, w := range ws {
+			if err := safeApply(ctx, tx, w.Op); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func safeApply(ctx context.Context, tx *sql.Tx, op Op) (err error) {

@@ -24,6 +24,7 @@ type DB struct {
 	read  *sql.DB
 	log   *slog.Logger
 	stmts stmts // the hot write statements, compiled on write
+	cache readCache
 }
 
 // migrations are applied in order; never edit one that has shipped, add a new one.

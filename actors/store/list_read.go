@@ -28,11 +28,8 @@ type FinishedQuery struct {
 	Exclude []string
 }
 
-// FinishedPage lists the latest run of every job whose latest run has
-// finished and that q selects, newest first, reading one row per job (the
-// tallies, never the sheets). total is how many jobs q selects without its
-// limit.
-func (db *DB) FinishedPage(ctx context.Context, q FinishedQuery) (jobs []ListedJob, total int, err error) {
+// finishedPage is FinishedPage read from the database.
+func (db *DB) finishedPage(ctx context.Context, q FinishedQuery) (jobs []ListedJob, total int, err error) {
 	exclude, err := json.Marshal(q.Exclude)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list finished jobs: %w", err)

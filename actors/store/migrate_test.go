@@ -79,6 +79,7 @@ func applyOps(t *testing.T, db *DB, ops ...Op) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
+	db.cache.invalidate() // as the store actor does after a write
 }
 
 func TestMigrateFreshReachesSchemaVersion(t *testing.T) {

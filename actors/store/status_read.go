@@ -7,12 +7,8 @@ import (
 	"fmt"
 )
 
-// StatusRun returns the newest run of jobID as `mzt status` shows it: the
-// job without its score source, the sheets without what status never shows
-// (their output tail, process group, try count and rate-limit wait), which
-// for a run of 10,000 sheets is most of the reading. ok is false when there
-// is no run.
-func (db *DB) StatusRun(ctx context.Context, jobID string) (run Run, ok bool, err error) {
+// statusRun is StatusRun read from the database.
+func (db *DB) statusRun(ctx context.Context, jobID string) (run Run, ok bool, err error) {
 	row := db.read.QueryRowContext(ctx, selectJobsNoSource+` WHERE j.job_id = ? ORDER BY j.run DESC LIMIT 1`, jobID)
 	j, err := scanJob(row)
 	if err == sql.ErrNoRows {

@@ -7,6 +7,7 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 
 	"github.com/mzt-dev/mzt/actors/daemon"
@@ -54,8 +55,15 @@ func runConductor(o cli.ConductorOptions) error {
 	if o.Stderr != nil {
 		opts.Stderr = o.Stderr
 	}
-	if o.Ready != nil {
-		opts.Ready = func(info daemon.ReadyInfo) { o.Ready(info.PID, info.StalePID) }
+	opts.Ready = func(info daemon.ReadyInfo) {
+		if o.Ready != nil {
+			o.Ready(info.PID, info.StalePID)
+		}
+		// What start-up allocated and no longer holds (the argument
+		// parser's model, migrations, the actor tree's construction) goes
+		// back to the system at once, not over the scavenger's minutes.
+		debug.FreeOSMemory()
+		releaseStartupPages()
 	}
 	return daemon.Run(opts)
 }

@@ -41,7 +41,12 @@ func jsonWithArray(w io.Writer, head any, key string, n int, item func(i int) an
 		bw.WriteString("[\n")
 		var buf []byte
 		for i := range n {
-			buf, err = indentedJSON(buf[:0], item(i), "    ")
+			v := item(i)
+			if a, ok := v.(indentedAppender); ok {
+				buf, err = a.appendIndented(buf[:0], "    ")
+			} else {
+				buf, err = indentedJSON(buf[:0], v, "    ")
+			}
 			if err != nil {
 				return fmt.Errorf("write JSON: %w", err)
 			}
@@ -72,6 +77,12 @@ func jsonWithArray(w io.Writer, head any, key string, n int, item func(i int) an
 	return nil
 }
 
+// indentedAppender is an item that encodes itself as indentedJSON would,
+// faster.
+type indentedAppender interface {
+	appendIndented(dst []byte, prefix string) ([]byte, error)
+}
+
 // printJobStatusJSON prints what jobStatusJSON holds, its sheets streamed.
 func (g *Globals) printJobStatusJSON(st *messages.JobStatus) error {
 	sheets := st.GetSheets()
@@ -86,7 +97,10 @@ func (g *Globals) printJobListJSON(list *messages.JobList) error {
 	jobs := list.GetJobs()
 	return jsonWithArray(g.env.Stdout, struct {
 		Schema string `json:"schema"`
-	}{schema}, "jobs", len(jobs), func(i int) any { return toJobJSON(jobs[i]) }, struct {
+	}{schema}, "jobs", len(jobs), func(i int) any {
+		j := toJobJSON(jobs[i])
+		return &j
+	}, struct {
 		Older      int64  `json:"older,omitempty"`
 		NextCursor string `json:"next_cursor,omitempty"`
 	}{list.GetOlder(), list.GetNextCursor()})

@@ -22,6 +22,7 @@ import (
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
 	"github.com/mzt-dev/mzt/internal/supervisor"
+	"github.com/mzt-dev/mzt/internal/tryjournal"
 )
 
 // attemptPlan is everything one attempt needs, computed on the job actor
@@ -126,18 +127,24 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		return
 	}
 	// The rendered prompt of every try is kept beside its logs (mzt logs
-	// --prompt); an instrument with prompt_via = "file" reads it there.
+	// --prompt): in the run's prompts journal, an append, rather than a
+	// file per try (creating a file costs more than a short try's whole
+	// run); the file is made from the journal when someone asks for it.
+	// An instrument with prompt_via = "file" reads it from its own file.
 	if err := os.MkdirAll(filepath.Dir(plan.base), 0o755); err != nil {
 		out.err = fmt.Errorf("log folder: %w", err)
-		return
-	}
-	if err := os.WriteFile(plan.base+".prompt", []byte(plan.prompt), 0o600); err != nil {
-		out.err = fmt.Errorf("write prompt file: %w", err)
 		return
 	}
 	promptFile := ""
 	if plan.profile.PromptVia == instrument.PromptViaFile {
 		promptFile = plan.base + ".prompt"
+		if err := os.WriteFile(promptFile, []byte(plan.prompt), 0o600); err != nil {
+			out.err = fmt.Errorf("write prompt file: %w", err)
+			return
+		}
+	} else if err := tryjournal.AppendPrompt(plan.base+".prompt", []byte(plan.prompt)); err != nil {
+		out.err = fmt.Errorf("record prompt: %w", err)
+		return
 	}
 	argv, stdin := plan.profile.Command(plan.prompt, plan.model, promptFile)
 	argv = plan.profile.WithSession(argv, plan.session)
@@ -267,8 +274,8 @@ func settleExited(ctx context.Context, plan attemptPlan, code int, startedAt tim
 		done(out)
 	}()
 	ended := time.Now()
-	if fi, err := os.Stat(plan.base + ".exit"); err == nil {
-		ended = fi.ModTime()
+	if e, ok := readExit(plan.base); ok && !e.Ended.IsZero() {
+		ended = e.Ended
 	}
 	out.result = sheetrun.Result{
 		ExitCode: code, Started: startedAt, Ended: ended,
@@ -296,15 +303,29 @@ func successCodes(c []int) []int {
 	return c
 }
 
-// readExitCode reads an attempt's exit file; ok is false when the attempt
-// did not end (or ended by a signal before the wrapper could write).
+// readExitCode reads an attempt's exit record; ok is false when the
+// attempt did not end (or ended by a signal before the wrapper could write).
 func readExitCode(base string) (code int, ok bool) {
-	data, err := os.ReadFile(base + ".exit")
-	if err != nil {
-		return 0, false
+	e, ok := readExit(base)
+	return e.Code, ok
+}
+
+// readExit finds an attempt's exit record: its own exit file (written by
+// the in-conductor wrapper, and by supervisors older than the journal),
+// else its record in the run's exit journal.
+func readExit(base string) (tryjournal.Exit, bool) {
+	if data, err := os.ReadFile(base + ".exit"); err == nil {
+		code, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil {
+			return tryjournal.Exit{}, false
+		}
+		e := tryjournal.Exit{Code: code}
+		if fi, err := os.Stat(base + ".exit"); err == nil {
+			e.Ended = fi.ModTime()
+		}
+		return e, true
 	}
-	code, err = strconv.Atoi(strings.TrimSpace(string(data)))
-	return code, err == nil
+	return tryjournal.FindExit(filepath.Join(filepath.Dir(base), tryjournal.Exits), filepath.Base(base)+".exit")
 }
 
 func compileAll(patterns []string) []*regexp.Regexp {

@@ -303,29 +303,51 @@ func successCodes(c []int) []int {
 	return c
 }
 
-// readExitCode reads an attempt's exit record; ok is false when the
-// attempt did not end (or ended by a signal before the wrapper could write).
-func readExitCode(base string) (code int, ok bool) {
-	e, ok := readExit(base)
-	return e.Code, ok
-}
-
 // readExit finds an attempt's exit record: its own exit file (written by
 // the in-conductor wrapper, and by supervisors older than the journal),
-// else its record in the run's exit journal.
+// else its record in the run's journal.
 func readExit(base string) (tryjournal.Exit, bool) {
-	if data, err := os.ReadFile(base + ".exit"); err == nil {
-		code, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil {
-			return tryjournal.Exit{}, false
-		}
-		e := tryjournal.Exit{Code: code}
-		if fi, err := os.Stat(base + ".exit"); err == nil {
-			e.Ended = fi.ModTime()
-		}
-		return e, true
+	if e, found, ok := readExitFile(base); found {
+		return e, ok
 	}
-	return tryjournal.FindExit(filepath.Join(filepath.Dir(base), tryjournal.Exits), filepath.Base(base)+".exit")
+	return tryjournal.FindExit(filepath.Join(filepath.Dir(base), tryjournal.Name), filepath.Base(base)+".exit")
+}
+
+// readExitFile reads an attempt's own exit file; found is false when there
+// is none, ok false when it does not hold a code.
+func readExitFile(base string) (e tryjournal.Exit, found, ok bool) {
+	data, err := os.ReadFile(base + ".exit")
+	if err != nil {
+		return e, false, false
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return e, true, false
+	}
+	e.Code = code
+	if fi, err := os.Stat(base + ".exit"); err == nil {
+		e.Ended = fi.ModTime()
+	}
+	return e, true, true
+}
+
+// runExits finds the exit codes of many tries of one run (recovery),
+// reading the run's journal once: it holds the prompts too, and may be
+// large. ok is false when the try did not end (or ended by a signal before
+// the in-conductor wrapper could write).
+type runExits struct {
+	journal map[string]tryjournal.Exit // nil until first needed
+}
+
+func (r *runExits) code(base string) (int, bool) {
+	if e, found, ok := readExitFile(base); found {
+		return e.Code, ok
+	}
+	if r.journal == nil {
+		r.journal = tryjournal.ReadExits(filepath.Join(filepath.Dir(base), tryjournal.Name))
+	}
+	e, ok := r.journal[filepath.Base(base)+".exit"]
+	return e.Code, ok
 }
 
 func compileAll(patterns []string) []*regexp.Regexp {

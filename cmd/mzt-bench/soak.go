@@ -248,7 +248,7 @@ func tryEnded(home, token string, cutoff time.Time) bool {
 	if fi, err := os.Stat(filepath.Join(home, "logs", parts[0], name)); err == nil {
 		return fi.ModTime().Before(cutoff)
 	}
-	e, ok := tryjournal.FindExit(filepath.Join(home, "logs", parts[0], tryjournal.Exits), name)
+	e, ok := tryjournal.FindExit(filepath.Join(home, "logs", parts[0], tryjournal.Name), name)
 	return ok && e.Ended.Before(cutoff)
 }
 
@@ -256,7 +256,7 @@ func tryEnded(home, token string, cutoff time.Time) bool {
 // the runs' exit journals and the per-try exit files (a file wins).
 func exitRecords(home string) map[string]tryjournal.Exit {
 	out := map[string]tryjournal.Exit{}
-	journals, _ := filepath.Glob(filepath.Join(home, "logs", "*", tryjournal.Exits))
+	journals, _ := filepath.Glob(filepath.Join(home, "logs", "*", tryjournal.Name))
 	for _, j := range journals {
 		for name, e := range tryjournal.ReadExits(j) {
 			out[filepath.Join(filepath.Base(filepath.Dir(j)), name)] = e

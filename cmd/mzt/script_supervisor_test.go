@@ -113,7 +113,7 @@ func cmdSupervisors(ts *testscript.TestScript, neg bool, args []string) {
 			// A try's own exit file, or its record in its run's journal.
 			recs, _ := filepath.Glob(filepath.Join(home, "logs", "*", "sheet-*.try-*.exit"))
 			n = len(recs)
-			journals, _ := filepath.Glob(filepath.Join(home, "logs", "*", tryjournal.Exits))
+			journals, _ := filepath.Glob(filepath.Join(home, "logs", "*", tryjournal.Name))
 			for _, j := range journals {
 				n += len(tryjournal.ReadExits(j))
 			}

@@ -385,7 +385,7 @@ func TestExitRecordedInTheRunsJournal(t *testing.T) {
 	c, _, _ := spawn(t)
 	ctx := context.Background()
 	spec := shellTry(t, "run/3/1", `exit 4`)
-	spec.ExitJournal = filepath.Join(filepath.Dir(spec.ExitPath), tryjournal.Exits)
+	spec.ExitJournal = filepath.Join(filepath.Dir(spec.ExitPath), tryjournal.Name)
 	killed := shellTry(t, "run/4/1", `kill -9 $$`)
 	killed.ExitPath = filepath.Join(filepath.Dir(spec.ExitPath), "killed.exit")
 	killed.ExitJournal = spec.ExitJournal

@@ -44,14 +44,18 @@ func FindExit(path, name string) (Exit, bool) {
 	return e, err == nil
 }
 
-// ReadExits returns every exit record of the journal at path, by name.
+// ReadExits returns every exit record of the journal at path, by name
+// (the records named *.exit).
 func ReadExits(path string) map[string]Exit {
-	all, _ := ReadAll(path) // what could be read: a try not found is run again
-	out := make(map[string]Exit, len(all))
-	for n, b := range all {
+	out := map[string]Exit{}
+	// What could be read: a try whose exit is not found is run again.
+	_ = scan(path, func(n string, b []byte) {
+		if !strings.HasSuffix(n, ".exit") {
+			return
+		}
 		if e, err := ParseExit(b); err == nil {
 			out[n] = e
 		}
-	}
+	})
 	return out
 }

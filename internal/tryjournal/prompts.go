@@ -8,13 +8,13 @@ import (
 )
 
 // AppendPrompt records the rendered prompt of the try whose prompt file
-// would be path, in the prompts journal beside it.
+// would be path, in the journal beside it.
 func AppendPrompt(path string, prompt []byte) error {
-	return Append(filepath.Join(filepath.Dir(path), Prompts), filepath.Base(path), prompt)
+	return Append(filepath.Join(filepath.Dir(path), Name), filepath.Base(path), prompt)
 }
 
 // MaterializePrompt makes sure the prompt file path exists when its try
-// recorded a prompt: a try writes its prompt to the run's journal (a file
+// recorded a prompt: a try writes its prompt to its run's journal (a file
 // of its own only when its instrument reads it from one), and the file is
 // made from the journal the first time someone asks for it (mzt logs
 // --prompt, the sheet detail that shows its path). Nothing recorded, no
@@ -23,7 +23,7 @@ func MaterializePrompt(path string) error {
 	if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
 		return nil // there already (or not ours to judge)
 	}
-	prompt, ok, err := Find(filepath.Join(filepath.Dir(path), Prompts), filepath.Base(path))
+	prompt, ok, err := Find(filepath.Join(filepath.Dir(path), Name), filepath.Base(path))
 	if err != nil || !ok {
 		return err
 	}

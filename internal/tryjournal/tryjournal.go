@@ -1,13 +1,13 @@
 // Package tryjournal keeps the small per-try records of one run (how each
-// try exited, the prompt it was given) in one append-only file per kind,
-// instead of one file per try.
+// try exited, the prompt it was given) in one append-only file, the run's
+// tries.journal, instead of files of each try's own.
 //
-// Why: creating a file is the dearest thing a short try does on ext4 (a
-// directory entry, an inode and their journal blocks, 30 us to over 1 ms
-// of CPU on a busy VM, against a couple of microseconds to append). A try
-// of a trivial sheet used to create five entries in its log folder; with
-// the journals it creates two (its stdout and stderr, which `mzt logs`
-// reads as files).
+// Why: creating a file is the dearest thing a short try does on ext4 (an
+// inode and a directory entry: 30 us of CPU, and over 1 ms on a VM whose
+// disk has just deleted thousands of files, against a couple of
+// microseconds to append). A try of a trivial sheet used to create four
+// files and rename one; now it creates two (its stdout and stderr, which
+// `mzt logs` reads as files), and its run creates the journal once.
 //
 // A record is a header line, `#mzt NAME LEN CRC32\n`, then LEN bytes and a
 // newline, written by one write(2) on a file opened O_APPEND: writers in
@@ -33,11 +33,10 @@ import (
 	"strings"
 )
 
-// Names of the journals in a run's log folder.
-const (
-	Exits   = "exits.journal"   // NAME is the try's exit file's base name, payload "CODE ENDED_UNIX_MS"
-	Prompts = "prompts.journal" // NAME is the try's prompt file's base name, payload the prompt
-)
+// Name is the journal's file name in a run's log folder. A record is named
+// after the per-try file it stands for: sheet-N.try-K.exit (payload "CODE
+// ENDED_UNIX_MS") or sheet-N.try-K.prompt (payload the prompt).
+const Name = "tries.journal"
 
 const magic = "#mzt "
 

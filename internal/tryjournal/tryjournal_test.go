@@ -10,7 +10,7 @@ import (
 )
 
 func TestAppendAndFindLastWins(t *testing.T) {
-	p := filepath.Join(t.TempDir(), Prompts)
+	p := filepath.Join(t.TempDir(), Name)
 	if _, ok, err := Find(p, "a"); ok || err != nil {
 		t.Fatalf("no journal: ok=%v err=%v, want neither", ok, err)
 	}
@@ -37,7 +37,7 @@ func TestAppendAndFindLastWins(t *testing.T) {
 }
 
 func TestNamesWithSpacesRefused(t *testing.T) {
-	p := filepath.Join(t.TempDir(), Exits)
+	p := filepath.Join(t.TempDir(), Name)
 	for _, n := range []string{"", "a b", "a\nb"} {
 		if err := Append(p, n, nil); err == nil {
 			t.Errorf("name %q accepted", n)
@@ -48,7 +48,7 @@ func TestNamesWithSpacesRefused(t *testing.T) {
 // A record cut short (a machine crash mid-write) or plain garbage costs
 // only that record: the ones appended after it are found.
 func TestTornRecordsAreSkipped(t *testing.T) {
-	p := filepath.Join(t.TempDir(), Exits)
+	p := filepath.Join(t.TempDir(), Name)
 	if err := AppendExit(p, "sheet-1.try-1.exit", 0, time.UnixMilli(1000)); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestTornRecordsAreSkipped(t *testing.T) {
 
 // Appends from many goroutines (and, the same way, processes) never mix.
 func TestConcurrentAppendsStayWhole(t *testing.T) {
-	p := filepath.Join(t.TempDir(), Prompts)
+	p := filepath.Join(t.TempDir(), Name)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -128,5 +128,20 @@ func TestMaterializePrompt(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(m) != 0 {
 		t.Fatalf("temporary files left: %v", m)
+	}
+}
+
+// Exits and prompts share the run's journal; only *.exit records are exits.
+func TestExitsAndPromptsShareTheJournal(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, Name)
+	AppendPrompt(filepath.Join(dir, "sheet-1.try-1.prompt"), []byte("0 1700000000000"))
+	AppendExit(j, "sheet-1.try-1.exit", 3, time.UnixMilli(5))
+	got := ReadExits(j)
+	if len(got) != 1 || got["sheet-1.try-1.exit"].Code != 3 {
+		t.Fatalf("ReadExits = %v, want the one exit", got)
+	}
+	if p, ok, _ := Find(j, "sheet-1.try-1.prompt"); !ok || string(p) != "0 1700000000000" {
+		t.Fatalf("prompt %q, %v", p, ok)
 	}
 }

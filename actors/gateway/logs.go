@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mzt-dev/mzt/actors/jobs"
+	"github.com/mzt-dev/mzt/internal/tryjournal"
 	"github.com/mzt-dev/mzt/messages"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -110,12 +111,14 @@ func pickFollowed(sheets []jobs.LogSheet) jobs.LogSheet {
 }
 
 // pick is the file of one try a logs request shows: stdout, stderr or the
-// rendered prompt.
+// rendered prompt (made from the run's prompts journal if need be).
 func pick(plan *jobs.LogPlan, num, try int, req *messages.LogsRequest) string {
 	out, errPath := plan.Paths(num, try)
 	switch {
 	case req.GetPrompt():
-		return strings.TrimSuffix(out, ".stdout") + ".prompt"
+		p := strings.TrimSuffix(out, ".stdout") + ".prompt"
+		_ = tryjournal.MaterializePrompt(p) // what is not recorded shows as empty, like any missing log
+		return p
 	case req.GetStderr():
 		return errPath
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/mzt-dev/mzt/internal/cgroup"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
 	"github.com/mzt-dev/mzt/internal/supervisor"
+	"github.com/mzt-dev/mzt/internal/tryjournal"
 )
 
 // attemptPlan is everything one attempt needs, computed on the job actor
@@ -126,18 +127,24 @@ func runAttempt(ctx context.Context, plan attemptPlan, started func(sheetrun.Pro
 		return
 	}
 	// The rendered prompt of every try is kept beside its logs (mzt logs
-	// --prompt); an instrument with prompt_via = "file" reads it there.
+	// --prompt): in the run's prompts journal, an append, rather than a
+	// file per try (creating a file costs more than a short try's whole
+	// run); the file is made from the journal when someone asks for it.
+	// An instrument with prompt_via = "file" reads it from its own file.
 	if err := os.MkdirAll(filepath.Dir(plan.base), 0o755); err != nil {
 		out.err = fmt.Errorf("log folder: %w", err)
-		return
-	}
-	if err := os.WriteFile(plan.base+".prompt", []byte(plan.prompt), 0o600); err != nil {
-		out.err = fmt.Errorf("write prompt file: %w", err)
 		return
 	}
 	promptFile := ""
 	if plan.profile.PromptVia == instrument.PromptViaFile {
 		promptFile = plan.base + ".prompt"
+		if err := os.WriteFile(promptFile, []byte(plan.prompt), 0o600); err != nil {
+			out.err = fmt.Errorf("write prompt file: %w", err)
+			return
+		}
+	} else if err := tryjournal.AppendPrompt(plan.base+".prompt", []byte(plan.prompt)); err != nil {
+		out.err = fmt.Errorf("record prompt: %w", err)
+		return
 	}
 	argv, stdin := plan.profile.Command(plan.prompt, plan.model, promptFile)
 	argv = plan.profile.WithSession(argv, plan.session)
@@ -267,8 +274,8 @@ func settleExited(ctx context.Context, plan attemptPlan, code int, startedAt tim
 		done(out)
 	}()
 	ended := time.Now()
-	if fi, err := os.Stat(plan.base + ".exit"); err == nil {
-		ended = fi.ModTime()
+	if e, ok := readExit(plan.base); ok && !e.Ended.IsZero() {
+		ended = e.Ended
 	}
 	out.result = sheetrun.Result{
 		ExitCode: code, Started: startedAt, Ended: ended,
@@ -296,15 +303,51 @@ func successCodes(c []int) []int {
 	return c
 }
 
-// readExitCode reads an attempt's exit file; ok is false when the attempt
-// did not end (or ended by a signal before the wrapper could write).
-func readExitCode(base string) (code int, ok bool) {
+// readExit finds an attempt's exit record: its own exit file (written by
+// the in-conductor wrapper, and by supervisors older than the journal),
+// else its record in the run's journal.
+func readExit(base string) (tryjournal.Exit, bool) {
+	if e, found, ok := readExitFile(base); found {
+		return e, ok
+	}
+	return tryjournal.FindExit(filepath.Join(filepath.Dir(base), tryjournal.Name), filepath.Base(base)+".exit")
+}
+
+// readExitFile reads an attempt's own exit file; found is false when there
+// is none, ok false when it does not hold a code.
+func readExitFile(base string) (e tryjournal.Exit, found, ok bool) {
 	data, err := os.ReadFile(base + ".exit")
 	if err != nil {
-		return 0, false
+		return e, false, false
 	}
-	code, err = strconv.Atoi(strings.TrimSpace(string(data)))
-	return code, err == nil
+	code, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return e, true, false
+	}
+	e.Code = code
+	if fi, err := os.Stat(base + ".exit"); err == nil {
+		e.Ended = fi.ModTime()
+	}
+	return e, true, true
+}
+
+// runExits finds the exit codes of many tries of one run (recovery),
+// reading the run's journal once: it holds the prompts too, and may be
+// large. ok is false when the try did not end (or ended by a signal before
+// the in-conductor wrapper could write).
+type runExits struct {
+	journal map[string]tryjournal.Exit // nil until first needed
+}
+
+func (r *runExits) code(base string) (int, bool) {
+	if e, found, ok := readExitFile(base); found {
+		return e.Code, ok
+	}
+	if r.journal == nil {
+		r.journal = tryjournal.ReadExits(filepath.Join(filepath.Dir(base), tryjournal.Name))
+	}
+	e, ok := r.journal[filepath.Base(base)+".exit"]
+	return e.Code, ok
 }
 
 func compileAll(patterns []string) []*regexp.Regexp {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/mzt-dev/mzt/actors/store"
+	"github.com/mzt-dev/mzt/internal/tryjournal"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -26,6 +27,13 @@ func (a *Actor) sheetDetail(ctx actor.Context, m *messages.JobStatusRequest) {
 			return nil, err
 		}
 		tries, err := db.Attempts(qctx, run.Job.RunKey, num)
+		// The detail shows each try's prompt file: make those that live
+		// only in the run's prompts journal (off the job's mailbox, here).
+		if err == nil && num >= 1 && num <= len(run.Sheets) {
+			for try := 1; try <= run.Sheets[num-1].Tries; try++ {
+				_ = tryjournal.MaterializePrompt(attemptBase(filepath.Join(logs, run.Job.RunKey), num, try) + ".prompt")
+			}
+		}
 		return detail{run, tries}, err
 	}}, 10*time.Second)
 	ctx.ReenterAfter(f, func(res any, err error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -153,6 +154,11 @@ type jobActor struct {
 	spent        *store.Usage // what the tries reported; nil until first needed (spentUsage)
 	costEst      costEstimate
 	worktrees    worktreeState
+	// written is the job row as last sent to the store (nil: none yet).
+	// This actor is the only writer of its row while it lives, so a row
+	// equal to it is not written again: most sheet transitions leave the
+	// job row as it was, and it is one statement fewer per transition.
+	written *store.JobRow
 }
 
 func (j *jobActor) Receive(ctx actor.Context) {
@@ -354,6 +360,7 @@ func (j *jobActor) finish(ctx actor.Context, status messages.JobState, reason st
 	j.finished = true
 	j.job.Status, j.job.Error, j.job.FinishedAt = status, reason, time.Now()
 	job, rows := j.job, j.rows()
+	j.written = &job
 	hooks := dueHooks(job, rows, j.sc.Hooks, j.set.hooks, time.Now()) // stored with the final state, run after it
 	ctx.Send(j.store, &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: rows, Hooks: hooks}, ReplyTo: j.mgr,
 		Tag: &finalWrite{jobID: j.job.JobID, runKey: j.job.RunKey, hooks: len(hooks) > 0}})
@@ -551,7 +558,11 @@ func (j *jobActor) write(ctx actor.Context, tag any, att *store.AttemptRow, shee
 	for i, s := range sheets {
 		rows[i] = s.row
 	}
-	w := &store.Write{Op: &store.SaveSheets{Job: &job, Sheets: rows, Attempt: att}}
+	op := &store.SaveSheets{Sheets: rows, Attempt: att}
+	if j.written == nil || !sameJobRow(*j.written, job) {
+		op.Job, j.written = &job, &job
+	}
+	w := &store.Write{Op: op}
 	if tag != nil {
 		w.ReplyTo, w.Tag = ctx.Self(), tag
 	}
@@ -599,3 +610,8 @@ func (j *jobActor) status() *messages.JobStatus {
 func (j *jobActor) logPlan() *logPlan {
 	return newLogPlan(j.set.logDir, j.job, j.rows())
 }
+
+// sameJobRow reports whether a and b would store the same job row. Deep
+// equality, not a list of fields: a field added later is compared too (a
+// row that differs only in how it is held in memory is merely written).
+func sameJobRow(a, b store.JobRow) bool { return reflect.DeepEqual(a, b) }

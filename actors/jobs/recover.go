@@ -107,6 +107,7 @@ func RecoverAdopting(ctx context.Context, db *store.DB, paths config.Paths, kill
 	out := make([]Prepared, 0, len(runs))
 	for _, run := range runs {
 		exited, adopted := map[int]int{}, map[int]AdoptedTry{}
+		var exits runExits
 		for i := range run.Sheets {
 			s := &run.Sheets[i]
 			if s.Status != messages.SheetRunning {
@@ -121,7 +122,7 @@ func RecoverAdopting(ctx context.Context, db *store.DB, paths config.Paths, kill
 			// A code above 128 is a death by signal: with no conductor to
 			// send it, it came from a kill (ours at this start, or the
 			// machine's); the try was interrupted, not finished.
-			code, ok := readExitCode(base)
+			code, ok := exits.code(base)
 			if ok && code <= 128 {
 				exited[s.Num] = code
 				continue

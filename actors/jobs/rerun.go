@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/mzt-dev/mzt/internal/mailbox"
+	"github.com/mzt-dev/mzt/internal/tryjournal"
 
 	"github.com/mzt-dev/mzt/actors/store"
 	"github.com/mzt-dev/mzt/config/score"
@@ -268,6 +269,8 @@ func linkKeptLogs(from, to string, keep map[int]store.SheetRow) {
 	}
 	for num, r := range keep {
 		for try := 1; try <= r.Tries; try++ {
+			// A prompt kept only in the earlier run's journal gets its file.
+			_ = tryjournal.MaterializePrompt(attemptBase(from, r.Num, try) + ".prompt")
 			for _, ext := range []string{".stdout", ".stderr", ".exit", ".prompt"} {
 				src, dst := attemptBase(from, r.Num, try)+ext, attemptBase(to, num, try)+ext
 				os.Link(src, dst) // a file the try never wrote is simply not there

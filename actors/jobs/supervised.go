@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/mzt-dev/mzt/internal/sheetrun"
 	"github.com/mzt-dev/mzt/internal/supervisor"
+	"github.com/mzt-dev/mzt/internal/tryjournal"
 )
 
 // A try the supervisor forks outlives this conductor: the conductor asks
@@ -89,6 +91,7 @@ func runSupervised(ctx context.Context, own *supervisor.Client, spec sheetrun.Sp
 	res.Started = time.Now()
 	try := supervisor.TrySpec{Token: token, Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir, Stdin: spec.Stdin,
 		StdoutPath: spec.StdoutPath, StderrPath: spec.StderrPath, ExitPath: exitPath, CgroupDir: cgroupDir,
+		ExitJournal:   filepath.Join(filepath.Dir(exitPath), tryjournal.Name),
 		StartedUnixMS: res.Started.UnixMilli(), TimeoutMS: spec.Timeout.Milliseconds(),
 		KillIfOrphanedMS: guard.after.Milliseconds(), OrphanGraceMS: guard.grace.Milliseconds()}
 	proc, running, err := sup.Run(ctx, try)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mzt-dev/mzt/internal/pidfile"
 	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/internal/tryjournal"
 	"github.com/mzt-dev/mzt/messages"
 )
 
@@ -162,16 +163,17 @@ echo ok >> done/{{.Sheet}}
 	// the first of a sheet was restarted by a crash.
 	tries, _ := filepath.Glob(filepath.Join(home, "logs", "*", "sheet-*.try-*.stdout"))
 	restarted := len(tries) - total
-	// A try ran to completion when its process exited 0: the exit-code
-	// wrapper records that in sheet-N.try-K.exit. (The done/N markers can
-	// repeat without a second completion: bash killed by SIGTERM in the
-	// middle of a try may still run the builtin that follows before dying.)
+	// A try ran to completion when its process exited 0: its supervisor
+	// records that in the run's exit journal (the in-conductor wrapper in
+	// sheet-N.try-K.exit). (The done/N markers can repeat without a second
+	// completion: bash killed by SIGTERM in the middle of a try may still
+	// run the builtin that follows before dying.)
 	twice, missing, repeated := 0, 0, 0
+	exits := exitRecords(home)
 	for i := 1; i <= total; i++ {
-		exits, _ := filepath.Glob(filepath.Join(home, "logs", "*", fmt.Sprintf("sheet-%d.try-*.exit", i)))
 		completions := 0
-		for _, e := range exits {
-			if data, err := os.ReadFile(e); err == nil && strings.TrimSpace(string(data)) == "0" {
+		for key, e := range exits {
+			if strings.HasPrefix(filepath.Base(key), fmt.Sprintf("sheet-%d.try-", i)) && e.Code == 0 {
 				completions++
 			}
 		}
@@ -235,15 +237,42 @@ type tokenProc struct {
 	token string
 }
 
-// tryEnded reports whether the try a token names ended before cutoff (its exit file,
-// written by its supervisor, exists).
+// tryEnded reports whether the try a token names ended before cutoff (its
+// exit record, written by its supervisor, exists).
 func tryEnded(home, token string, cutoff time.Time) bool {
 	parts := strings.Split(token, "/")
 	if len(parts) != 3 {
 		return true
 	}
-	fi, err := os.Stat(filepath.Join(home, "logs", parts[0], fmt.Sprintf("sheet-%s.try-%s.exit", parts[1], parts[2])))
-	return err == nil && fi.ModTime().Before(cutoff)
+	name := fmt.Sprintf("sheet-%s.try-%s.exit", parts[1], parts[2])
+	if fi, err := os.Stat(filepath.Join(home, "logs", parts[0], name)); err == nil {
+		return fi.ModTime().Before(cutoff)
+	}
+	e, ok := tryjournal.FindExit(filepath.Join(home, "logs", parts[0], tryjournal.Name), name)
+	return ok && e.Ended.Before(cutoff)
+}
+
+// exitRecords is every try's exit record in home, keyed RUN/sheet-N.try-K.exit:
+// the runs' exit journals and the per-try exit files (a file wins).
+func exitRecords(home string) map[string]tryjournal.Exit {
+	out := map[string]tryjournal.Exit{}
+	journals, _ := filepath.Glob(filepath.Join(home, "logs", "*", tryjournal.Name))
+	for _, j := range journals {
+		for name, e := range tryjournal.ReadExits(j) {
+			out[filepath.Join(filepath.Base(filepath.Dir(j)), name)] = e
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(home, "logs", "*", "sheet-*.try-*.exit"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if code, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+			out[filepath.Join(filepath.Base(filepath.Dir(f)), filepath.Base(f))] = tryjournal.Exit{Code: code}
+		}
+	}
+	return out
 }
 
 // tokenProcs lists every process carrying a sheet token.

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mzt-dev/mzt/internal/tryjournal"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -109,8 +110,13 @@ func cmdSupervisors(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		n := 0
 		if !waitUntil(30*time.Second, func() bool {
+			// A try's own exit file, or its record in its run's journal.
 			recs, _ := filepath.Glob(filepath.Join(home, "logs", "*", "sheet-*.try-*.exit"))
 			n = len(recs)
+			journals, _ := filepath.Glob(filepath.Join(home, "logs", "*", tryjournal.Name))
+			for _, j := range journals {
+				n += len(tryjournal.ReadExits(j))
+			}
 			return n >= want
 		}) {
 			ts.Fatalf("%d exit records, want %d", n, want)

@@ -7,7 +7,8 @@
 // every try. The supervisor forks the instrument itself, straight into its
 // own process group (and cgroup), with its output files as its stdout and
 // stderr, is the subreaper of everything the try starts, and records each
-// exit status in the try's `.exit` file before it tells anyone. A new
+// exit status (in its run's exit journal, or the try's `.exit` file) before
+// it tells anyone. A new
 // conductor finds the supervisors of its home by their sockets, asks each
 // for its live tries, and waits on them as if it had started them.
 //
@@ -101,7 +102,12 @@ type TrySpec struct {
 	StdoutPath string   `json:"stdout"` // created or truncated, 0600
 	StderrPath string   `json:"stderr"` // may equal StdoutPath
 	ExitPath   string   `json:"exit"`   // the exit status, written before anyone is told
-	CgroupDir  string   `json:"cgroup,omitempty"`
+	// ExitJournal, when set, is where the exit status goes instead: a
+	// record named after ExitPath's base name, appended to this run-wide
+	// journal (see internal/tryjournal). A supervisor that predates the
+	// field ignores it and writes ExitPath, so a conductor reads both.
+	ExitJournal string `json:"exit_journal,omitempty"`
+	CgroupDir   string `json:"cgroup,omitempty"`
 	// StartedUnixMS is when the conductor started the try: an adopting
 	// conductor measures timeouts from it.
 	StartedUnixMS int64 `json:"started_ms"`

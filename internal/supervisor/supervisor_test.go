@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mzt-dev/mzt/internal/tryjournal"
 )
 
 // The supervisor runs in a process of its own, as in production: the test
@@ -374,5 +376,36 @@ func TestSweepNeverHitsANewTry(t *testing.T) {
 		if ex.Code != 0 || ex.Signal != "" {
 			t.Fatalf("try %d ended %+v: taken for an orphan", i, ex)
 		}
+	}
+}
+
+// With an exit journal named, the exit goes there (one append, no file
+// of its own) before the conductor hears it, a kill as a shell reports it.
+func TestExitRecordedInTheRunsJournal(t *testing.T) {
+	c, _, _ := spawn(t)
+	ctx := context.Background()
+	spec := shellTry(t, "run/3/1", `exit 4`)
+	spec.ExitJournal = filepath.Join(filepath.Dir(spec.ExitPath), tryjournal.Name)
+	killed := shellTry(t, "run/4/1", `kill -9 $$`)
+	killed.ExitPath = filepath.Join(filepath.Dir(spec.ExitPath), "killed.exit")
+	killed.ExitJournal = spec.ExitJournal
+	for _, s := range []TrySpec{spec, killed} {
+		if _, err := c.Start(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		ex, err := c.Wait(ctx, s.Token)
+		if err != nil || !ex.Recorded {
+			t.Fatalf("exit %+v, %v: want it recorded", ex, err)
+		}
+	}
+	if _, err := os.Stat(spec.ExitPath); !os.IsNotExist(err) {
+		t.Errorf("an exit file was written too: %v", err)
+	}
+	got := tryjournal.ReadExits(spec.ExitJournal)
+	if e := got["try.exit"]; e.Code != 4 || e.Ended.IsZero() {
+		t.Errorf("journal record of the try: %+v (all: %v)", e, got)
+	}
+	if e := got["killed.exit"]; e.Code != 128+9 {
+		t.Errorf("journal record of the killed try: %+v, want 137", e)
 	}
 }

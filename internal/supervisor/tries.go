@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mzt-dev/mzt/internal/sheetrun"
+	"github.com/mzt-dev/mzt/internal/tryjournal"
 )
 
 // maxEnded bounds the ended tries kept for a conductor to collect; beyond
@@ -312,7 +313,7 @@ func (t *table) reapOne(pid int) {
 			recorded = orphanExitCode
 		}
 	}
-	ex.Recorded = writeExit(tr.spec.ExitPath, recorded) == nil
+	ex.Recorded = recordExit(tr.spec, recorded, time.UnixMilli(ex.EndedMS)) == nil
 	t.mu.Lock()
 	delete(t.live, pid)
 	tr.exit = ex
@@ -329,6 +330,16 @@ func (t *table) reapOne(pid int) {
 		default:
 		}
 	}
+}
+
+// recordExit records how a try ended, in its run's exit journal when the
+// conductor named one (one append instead of a file created and renamed
+// per try), else in its own exit file; either way before anyone is told.
+func recordExit(spec TrySpec, code int, ended time.Time) error {
+	if spec.ExitJournal != "" {
+		return tryjournal.AppendExit(spec.ExitJournal, filepath.Base(spec.ExitPath), code, ended)
+	}
+	return writeExit(spec.ExitPath, code)
 }
 
 // writeExit records code: a conductor that starts after a crash (its own

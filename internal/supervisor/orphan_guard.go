@@ -19,8 +19,11 @@ import (
 // tries waits on them without attaching). When the last such connection
 // ends, every guarded try gets a timer; a conductor that claims the
 // supervisor or holds a connection again before it fires cancels them all
-// (a quick `mzt restart` keeps its tries). Tries without the option are
-// never touched: they wait for whichever conductor comes, however late.
+// (a quick `mzt restart` keeps its tries). A claimer that holds no
+// connection within the deadline is taken for gone too, so a try stopped
+// at most twice the deadline after its last conductor left. Tries without
+// the option are never touched: they wait for whichever conductor comes,
+// however late.
 
 // guard is a try's orphan timer state, under table.mu.
 type guard struct {
@@ -67,6 +70,37 @@ func (t *table) release(claims uint64) {
 	if t.holders == 0 && !t.claimUnheld {
 		t.armLocked()
 	}
+}
+
+// awaitClaimerLocked gives the conductor that just claimed the supervisor
+// the longest orphan deadline of its guarded tries to hold a connection (it
+// waits on the tries it adopts at once). One that never does died between
+// its claim and its first wait: its absence then counts as any other's, and
+// the deadlines run, so a guarded try is never left without one.
+func (t *table) awaitClaimerLocked() {
+	var longest time.Duration
+	for _, tr := range t.live {
+		if tr.exit == nil && tr.guard.after > longest {
+			longest = tr.guard.after
+		}
+	}
+	if longest == 0 {
+		return
+	}
+	claim := t.claims
+	time.AfterFunc(longest, func() {
+		defer func() { _ = recover() }() // a timer goroutine must not take the supervisor down
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.claims != claim || !t.claimUnheld {
+			return // claimed again since, or the claimer came and went
+		}
+		t.claimUnheld = false
+		if t.holders == 0 {
+			t.logger().Warn("the conductor that claimed this supervisor never followed its tries: their orphan deadlines run")
+			t.armLocked()
+		}
+	})
 }
 
 // armLocked starts the timer of every live guarded try that has none.

@@ -107,8 +107,8 @@ func TestOrphanGuardStopsTheTryWhenTheConductorIsGone(t *testing.T) {
 }
 
 // A conductor that claims the supervisor before the deadline keeps the
-// tries (a quick restart); one that waits on a try holds it as an
-// attachment does, and its going arms the deadline again.
+// tries (a quick restart) as long as it follows them: a wait holds the
+// supervisor as an attachment does, and its going arms the deadline again.
 func TestOrphanGuardCancelledByAClaimInTime(t *testing.T) {
 	c, _, _ := spawn(t)
 	ctx := context.Background()
@@ -116,8 +116,8 @@ func TestOrphanGuardCancelledByAClaimInTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The claim must land within the deadline: generous, for a loaded
-	// machine under -race (500 ms once lost the race in a CI dry run).
+	// The claim and the wait must land within the deadline: generous, for
+	// a loaded machine under -race.
 	const after = 2 * time.Second
 	spec := guarded(shellTry(t, "run/1/1", `sleep 60 & wait`), after, 200*time.Millisecond)
 	p, err := c.Start(ctx, spec)
@@ -130,21 +130,51 @@ func TestOrphanGuardCancelledByAClaimInTime(t *testing.T) {
 	if _, err := next.Claim(ctx); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * after)
-	if !groupAlive(p.PGID) {
-		t.Fatal("the try died although a conductor claimed the supervisor in time")
-	}
-	// The new conductor follows it on a connection, then dies too.
+	// The new conductor follows its adopted try on a connection.
 	wctx, cancel := context.WithCancel(ctx)
 	waited := make(chan error, 1)
 	go func() { _, err := next.Wait(wctx, spec.Token); waited <- err }()
-	time.Sleep(after) // the claim's cancel no longer matters: the wait holds it
+	time.Sleep(3 * after) // past the claim's own window: the wait holds it
 	if !groupAlive(p.PGID) {
-		t.Fatal("the try died while a conductor waited on it")
+		t.Fatal("the try died while the conductor that claimed the supervisor waited on it")
 	}
+	// Then it dies too.
 	cancel()
 	<-waited
 	waitGroupGone(t, p.PGID, 5*time.Second)
+}
+
+// A conductor that claims the supervisor and dies before it follows any
+// try (a crash during its start) does not leave the guarded tries without a
+// deadline: they are stopped once the claim's window and the deadline have
+// passed.
+func TestOrphanGuardRunsWhenTheClaimerNeverFollows(t *testing.T) {
+	c, _, _ := spawn(t)
+	ctx := context.Background()
+	a, err := c.AttachWatching(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const after = 300 * time.Millisecond
+	spec := guarded(shellTry(t, "run/1/1", `sleep 60 & wait`), after, 200*time.Millisecond)
+	p, err := c.Start(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Release()
+	next := c
+	next.Gen = 2
+	if _, err := next.Claim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	claimed := time.Now()
+	waitGroupGone(t, p.PGID, 10*time.Second)
+	if took := time.Since(claimed); took < after {
+		t.Errorf("stopped %s after the claim, before the claimer's window %s", took, after)
+	}
+	if code := waitExitCode(t, spec.ExitPath); code <= 128 {
+		t.Errorf("exit file records %d, want a death by signal (> 128)", code)
+	}
 }
 
 // Without the option, a try runs on however long no conductor comes: live

@@ -49,7 +49,8 @@ type table struct {
 	// at zero the orphan guard's timers run.
 	holders int
 	// claims counts the claims; claimUnheld is set by one and cleared when
-	// a connection taken since then ends (see release).
+	// a connection taken since then ends (see release), or when the claimer
+	// took none within the guard's deadline (see awaitClaimerLocked).
 	claims      uint64
 	claimUnheld bool
 	log         *slog.Logger
@@ -74,6 +75,7 @@ func (t *table) claim(gen uint64) ([]TryInfo, error) {
 	t.claims++
 	t.claimUnheld = true
 	t.disarmLocked() // a conductor claimed it in time: its tries are its own again
+	t.awaitClaimerLocked()
 	return t.listLocked(), nil
 }
 

@@ -17,13 +17,14 @@ import (
 // The conductor is present while it holds a connection: its attachment, or
 // a wait on one of the tries (a conductor that adopted this supervisor's
 // tries waits on them without attaching). When the last such connection
-// ends, every guarded try gets a timer; a conductor that claims the
-// supervisor or holds a connection again before it fires cancels them all
-// (a quick `mzt restart` keeps its tries). A claimer that holds no
-// connection within the deadline is taken for gone too, so a try stopped
-// at most twice the deadline after its last conductor left. Tries without
-// the option are never touched: they wait for whichever conductor comes,
-// however late.
+// ends, every guarded try gets a timer; a conductor that holds a connection
+// again before it fires cancels them all (a quick `mzt restart` keeps its
+// tries: the new conductor waits on them at once). A claim alone cancels
+// nothing: a conductor that claimed the supervisor and died before it
+// followed the tries (a crash during its start, again and again under a
+// service manager) must not keep them alive past the deadline that runs
+// since the last conductor left. Tries without the option are never
+// touched: they wait for whichever conductor comes, however late.
 
 // guard is a try's orphan timer state, under table.mu.
 type guard struct {
@@ -42,65 +43,25 @@ func newGuard(spec TrySpec) guard {
 	return g
 }
 
-// hold records a conductor connection; the first cancels the timers. It
-// returns the claim count at that moment, for release.
-func (t *table) hold() (claims uint64) {
+// hold records a conductor connection; the first cancels the timers.
+func (t *table) hold() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.holders++
 	if t.holders == 1 {
 		t.disarmLocked()
 	}
-	return t.claims
 }
 
-// release records the end of a conductor connection taken when the claim
-// count was claims; the last arms the timers of the guarded tries. A
-// connection older than the latest claim is an earlier conductor's, and
-// the kernel may tell its end after the claim: that end does not arm, or a
-// quick restart would lose its tries to a departure it already covered.
-// Once a connection of the claiming conductor ends, its absence counts.
-func (t *table) release(claims uint64) {
+// release records the end of a conductor connection; the last arms the
+// timers of the guarded tries.
+func (t *table) release() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.holders--
-	if claims == t.claims {
-		t.claimUnheld = false
-	}
-	if t.holders == 0 && !t.claimUnheld {
+	if t.holders == 0 {
 		t.armLocked()
 	}
-}
-
-// awaitClaimerLocked gives the conductor that just claimed the supervisor
-// the longest orphan deadline of its guarded tries to hold a connection (it
-// waits on the tries it adopts at once). One that never does died between
-// its claim and its first wait: its absence then counts as any other's, and
-// the deadlines run, so a guarded try is never left without one.
-func (t *table) awaitClaimerLocked() {
-	var longest time.Duration
-	for _, tr := range t.live {
-		if tr.exit == nil && tr.guard.after > longest {
-			longest = tr.guard.after
-		}
-	}
-	if longest == 0 {
-		return
-	}
-	claim := t.claims
-	time.AfterFunc(longest, func() {
-		defer func() { _ = recover() }() // a timer goroutine must not take the supervisor down
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		if t.claims != claim || !t.claimUnheld {
-			return // claimed again since, or the claimer came and went
-		}
-		t.claimUnheld = false
-		if t.holders == 0 {
-			t.logger().Warn("the conductor that claimed this supervisor never followed its tries: their orphan deadlines run")
-			t.armLocked()
-		}
-	})
 }
 
 // armLocked starts the timer of every live guarded try that has none.

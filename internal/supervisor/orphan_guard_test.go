@@ -144,39 +144,6 @@ func TestOrphanGuardCancelledByAClaimInTime(t *testing.T) {
 	waitGroupGone(t, p.PGID, 5*time.Second)
 }
 
-// A conductor that claims the supervisor and dies before it follows any
-// try (a crash during its start) does not leave the guarded tries without a
-// deadline: they are stopped once the claim's window and the deadline have
-// passed.
-func TestOrphanGuardRunsWhenTheClaimerNeverFollows(t *testing.T) {
-	c, _, _ := spawn(t)
-	ctx := context.Background()
-	a, err := c.AttachWatching(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const after = 300 * time.Millisecond
-	spec := guarded(shellTry(t, "run/1/1", `sleep 60 & wait`), after, 200*time.Millisecond)
-	p, err := c.Start(ctx, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Release()
-	next := c
-	next.Gen = 2
-	if _, err := next.Claim(ctx); err != nil {
-		t.Fatal(err)
-	}
-	claimed := time.Now()
-	waitGroupGone(t, p.PGID, 10*time.Second)
-	if took := time.Since(claimed); took < after {
-		t.Errorf("stopped %s after the claim, before the claimer's window %s", took, after)
-	}
-	if code := waitExitCode(t, spec.ExitPath); code <= 128 {
-		t.Errorf("exit file records %d, want a death by signal (> 128)", code)
-	}
-}
-
 // Without the option, a try runs on however long no conductor comes: live
 // restart adopts it after any outage.
 func TestUnguardedTrySurvivesTheConductorsLoss(t *testing.T) {
@@ -222,38 +189,47 @@ func readFileErr(p string) (string, error) {
 	return string(b), err
 }
 
-// The kernel may tell the supervisor that the old conductor's attachment
-// ended only after the new conductor's claim: that late end must not arm
-// the deadline the claim cancelled. An end of a connection taken since the
-// claim does.
-func TestOrphanGuardIgnoresAnEndTheClaimCovered(t *testing.T) {
+// Only a held connection (an attachment, a wait) cancels the deadline; a
+// claim alone does not, whatever order the kernel tells the ends in, so
+// claims that no wait follows (a conductor crashing during its start, again
+// and again) never keep a try past the deadline since its last conductor
+// left.
+func TestOrphanGuardOnlyAHoldCancels(t *testing.T) {
 	cases := []struct {
 		name  string
 		steps func(tab *table)
 		armed bool
 	}{
-		{"old end after the claim", func(tab *table) {
-			old := tab.hold()
+		{"old end after a claim", func(tab *table) {
+			tab.hold()
 			tab.claim(2)
-			tab.release(old)
-		}, false},
-		{"old end before the claim", func(tab *table) {
-			tab.release(tab.hold())
-			tab.claim(2)
-		}, false},
-		{"the claimer's wait ends after the old end", func(tab *table) {
-			old := tab.hold()
-			tab.claim(2)
-			tab.release(old)
-			tab.release(tab.hold())
+			tab.release()
 		}, true},
-		{"the claimer's wait ends before the old end", func(tab *table) {
-			old := tab.hold()
+		{"claims after the old end", func(tab *table) {
+			tab.hold()
+			tab.release()
 			tab.claim(2)
-			tab.release(tab.hold())
-			tab.release(old)
+			tab.claim(3)
 		}, true},
-		{"no claim", func(tab *table) { tab.release(tab.hold()) }, true},
+		{"the claimer waits after the old end", func(tab *table) {
+			tab.hold()
+			tab.claim(2)
+			tab.release()
+			tab.hold()
+		}, false},
+		{"the claimer waits before the old end", func(tab *table) {
+			tab.hold()
+			tab.claim(2)
+			tab.hold()
+			tab.release()
+		}, false},
+		{"the claimer's wait ends too", func(tab *table) {
+			tab.hold()
+			tab.claim(2)
+			tab.hold()
+			tab.release()
+			tab.release()
+		}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -272,5 +248,43 @@ func TestOrphanGuardIgnoresAnEndTheClaimCovered(t *testing.T) {
 				t.Fatalf("deadline armed: %v, want %v", armed, tc.armed)
 			}
 		})
+	}
+}
+
+// Claims that no wait follows, one after another within the deadline, do
+// not keep a guarded try alive: it is stopped once the deadline since its
+// last conductor left has passed.
+func TestOrphanGuardRunsThroughRepeatedClaims(t *testing.T) {
+	c, _, _ := spawn(t)
+	ctx := context.Background()
+	a, err := c.AttachWatching(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const after = time.Second
+	spec := guarded(shellTry(t, "run/1/1", `sleep 60 & wait`), after, 200*time.Millisecond)
+	p, err := c.Start(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Release()
+	left := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // a conductor crashing at start, again and again
+		next := c
+		for gen := uint64(2); ; gen++ {
+			next.Gen = gen
+			_, _ = next.Claim(ctx)
+			select {
+			case <-stop:
+				return
+			case <-time.After(after / 4):
+			}
+		}
+	}()
+	waitGroupGone(t, p.PGID, 10*time.Second)
+	if took := time.Since(left); took < after {
+		t.Errorf("stopped %s after the conductor left, before its deadline %s", took, after)
 	}
 }

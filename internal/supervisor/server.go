@@ -249,7 +249,8 @@ func (s *server) handle(c *net.UnixConn, r *bufio.Reader, req Request) *Reply {
 		}
 		s.attach <- 1
 		defer func() { s.attach <- -1 }()
-		defer s.tab.release(s.tab.hold())
+		s.tab.hold()
+		defer s.tab.release()
 		if err := writeFrame(c, ok); err != nil {
 			return nil
 		}
@@ -271,7 +272,8 @@ func (s *server) logFenced(err error, req Request) {
 // waitOn answers once tr has ended and forgets it (a conductor has its
 // exit); the conductor hanging up ends the wait, not the try.
 func (s *server) waitOn(c *net.UnixConn, r *bufio.Reader, tr *try) *Reply {
-	defer s.tab.release(s.tab.hold()) // a conductor waiting on a try is present
+	s.tab.hold() // a conductor waiting on a try is present
+	defer s.tab.release()
 	gone := make(chan struct{})
 	go func() {
 		defer close(gone)

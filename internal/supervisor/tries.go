@@ -48,12 +48,7 @@ type table struct {
 	// holders counts the conductor connections held (attachments, waits):
 	// at zero the orphan guard's timers run.
 	holders int
-	// claims counts the claims; claimUnheld is set by one and cleared when
-	// a connection taken since then ends (see release), or when the claimer
-	// took none within the guard's deadline (see awaitClaimerLocked).
-	claims      uint64
-	claimUnheld bool
-	log         *slog.Logger
+	log     *slog.Logger
 }
 
 // errFenced refuses a conductor older than the supervisor's owner.
@@ -72,10 +67,6 @@ func (t *table) claim(gen uint64) ([]TryInfo, error) {
 		return nil, errFenced{gen, t.fence}
 	}
 	t.fence = gen
-	t.claims++
-	t.claimUnheld = true
-	t.disarmLocked() // a conductor claimed it in time: its tries are its own again
-	t.awaitClaimerLocked()
 	return t.listLocked(), nil
 }
 

@@ -30,9 +30,11 @@ func (a *Actor) sheetDetail(ctx actor.Context, m *messages.JobStatusRequest) {
 		// The detail shows each try's prompt file: make those that live
 		// only in the run's prompts journal (off the job's mailbox, here).
 		if err == nil && num >= 1 && num <= len(run.Sheets) {
+			var prompts []string
 			for try := 1; try <= run.Sheets[num-1].Tries; try++ {
-				_ = tryjournal.MaterializePrompt(attemptBase(filepath.Join(logs, run.Job.RunKey), num, try) + ".prompt")
+				prompts = append(prompts, attemptBase(filepath.Join(logs, run.Job.RunKey), num, try)+".prompt")
 			}
+			_ = tryjournal.MaterializePrompts(prompts)
 		}
 		return detail{run, tries}, err
 	}}, 10*time.Second)

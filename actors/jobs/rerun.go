@@ -267,16 +267,19 @@ func linkKeptLogs(from, to string, keep map[int]store.SheetRow) {
 	if err := os.MkdirAll(to, 0o755); err != nil {
 		return
 	}
+	prompts := map[string]string{} // kept only in the earlier run's journal
 	for num, r := range keep {
 		for try := 1; try <= r.Tries; try++ {
-			// A prompt kept only in the earlier run's journal gets its file.
-			_ = tryjournal.MaterializePrompt(attemptBase(from, r.Num, try) + ".prompt")
 			for _, ext := range []string{".stdout", ".stderr", ".exit", ".prompt"} {
 				src, dst := attemptBase(from, r.Num, try)+ext, attemptBase(to, num, try)+ext
-				os.Link(src, dst) // a file the try never wrote is simply not there
+				if err := os.Link(src, dst); ext == ".prompt" && errors.Is(err, os.ErrNotExist) {
+					prompts[filepath.Base(src)] = filepath.Base(dst)
+				} // else a file the try never wrote is simply not there
 			}
 		}
 	}
+	// One read of the earlier journal and one append to the new one.
+	_ = tryjournal.CarryPrompts(from, to, prompts)
 }
 
 // discardRerun removes the log folder a re-run that was not submitted had

@@ -9,8 +9,8 @@
 // files and rename one; now it creates two (its stdout and stderr, which
 // `mzt logs` reads as files), and its run creates the journal once.
 //
-// A record is a header line, `#mzt NAME LEN CRC32\n`, then LEN bytes and a
-// newline, written by one write(2) on a file opened O_APPEND: writers in
+// A record is a newline, a header line, `#mzt NAME LEN CRC32\n`, then LEN
+// bytes and a newline, written by one write(2) on a file opened O_APPEND: writers in
 // several processes (a conductor and its supervisors, old and new ones
 // across a restart) never interleave. A record cut short by a crash of the
 // machine, or garbage after one, is skipped: the reader looks for the next
@@ -47,24 +47,37 @@ const maxHeader = 512
 // record is in the file, for every process to read, when Append returns;
 // it is not fsynced (see the callers for why that is enough).
 func Append(path, name string, payload []byte) error {
-	if name == "" || strings.ContainsAny(name, " \n") {
-		return fmt.Errorf("journal record name %q: empty or with a space or newline", name)
+	return AppendRecords(path, []Record{{Name: name, Payload: payload}})
+}
+
+// Record is one named record of a journal.
+type Record struct {
+	Name    string
+	Payload []byte
+}
+
+// AppendRecords adds recs to the journal at path in one write (a re-run
+// carrying thousands of kept prompts over makes one append, not thousands).
+func AppendRecords(path string, recs []Record) error {
+	if len(recs) == 0 {
+		return nil
 	}
-	rec := make([]byte, 0, len(magic)+len(name)+24+len(payload)+1)
-	rec = append(rec, magic...)
-	rec = append(rec, name...)
-	rec = append(rec, ' ')
-	rec = strconv.AppendInt(rec, int64(len(payload)), 10)
-	rec = append(rec, ' ')
-	rec = strconv.AppendUint(rec, uint64(crc32.ChecksumIEEE(payload)), 10)
-	rec = append(rec, '\n')
-	rec = append(rec, payload...)
-	rec = append(rec, '\n')
+	size := 0
+	for _, r := range recs {
+		if r.Name == "" || strings.ContainsAny(r.Name, " \n") {
+			return fmt.Errorf("journal record name %q: empty or with a space or newline", r.Name)
+		}
+		size += len(magic) + len(r.Name) + 26 + len(r.Payload)
+	}
+	buf := make([]byte, 0, size)
+	for _, r := range recs {
+		buf = appendRecord(buf, r.Name, r.Payload)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open journal: %w", err)
 	}
-	_, err = f.Write(rec)
+	_, err = f.Write(buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -72,6 +85,22 @@ func Append(path, name string, payload []byte) error {
 		return fmt.Errorf("append to journal %s: %w", path, err)
 	}
 	return nil
+}
+
+// appendRecord appends one record to buf. It starts with a newline: a
+// record torn by a crash (or by a kill during a large write) ends without
+// one, and the next header must still start a line to be found.
+func appendRecord(buf []byte, name string, payload []byte) []byte {
+	buf = append(buf, '\n')
+	buf = append(buf, magic...)
+	buf = append(buf, name...)
+	buf = append(buf, ' ')
+	buf = strconv.AppendInt(buf, int64(len(payload)), 10)
+	buf = append(buf, ' ')
+	buf = strconv.AppendUint(buf, uint64(crc32.ChecksumIEEE(payload)), 10)
+	buf = append(buf, '\n')
+	buf = append(buf, payload...)
+	return append(buf, '\n')
 }
 
 // Find returns the payload of the last record named name; ok is false
@@ -88,8 +117,18 @@ func Find(path, name string) (payload []byte, ok bool, err error) {
 // ReadAll returns the last payload of every name in the journal at path
 // (empty, no error, when there is no journal).
 func ReadAll(path string) (map[string][]byte, error) {
+	return ReadNamed(path, func(string) bool { return true })
+}
+
+// ReadNamed returns the last payload of every name in the journal at path
+// that want accepts, in one pass.
+func ReadNamed(path string, want func(name string) bool) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	err := scan(path, func(n string, p []byte) { out[n] = p })
+	err := scan(path, func(n string, p []byte) {
+		if want(n) {
+			out[n] = p
+		}
+	})
 	return out, err
 }
 

@@ -145,3 +145,71 @@ func TestExitsAndPromptsShareTheJournal(t *testing.T) {
 		t.Fatalf("prompt %q, %v", p, ok)
 	}
 }
+
+// A record torn in the middle of its payload (a crash, or a kill during a
+// large write) ends without a newline; the records appended after it must
+// still be found, an exit record above all (without it a finished try runs
+// again).
+func TestRecordAfterATornOneIsFound(t *testing.T) {
+	for _, cut := range []int{1, 5, 20, 40} { // inside the header, and inside the payload
+		t.Run(fmt.Sprint(cut), func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), Name)
+			if err := Append(p, "sheet-1.try-1.prompt", []byte("a prompt long enough to be torn in its middle")); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, b[:cut], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := AppendExit(p, "sheet-3.try-2.exit", 0, time.UnixMilli(1700000000000)); err != nil {
+				t.Fatal(err)
+			}
+			e, ok := FindExit(p, "sheet-3.try-2.exit")
+			if !ok || e.Code != 0 || e.Ended.UnixMilli() != 1700000000000 {
+				t.Fatalf("after a record torn at byte %d: %+v, %v; want the exit record", cut, e, ok)
+			}
+			if _, ok := ReadExits(p)["sheet-3.try-2.exit"]; !ok {
+				t.Fatal("ReadExits misses the exit record after the torn one")
+			}
+		})
+	}
+}
+
+// A re-run carries the prompts of the sheets it keeps from the earlier
+// run's journal into its own, under their new names, in one append; and
+// the sheet detail makes several prompt files from one read.
+func TestCarryAndMaterializePrompts(t *testing.T) {
+	from, to := t.TempDir(), t.TempDir()
+	for i := 1; i <= 3; i++ {
+		if err := AppendPrompt(filepath.Join(from, fmt.Sprintf("sheet-%d.try-1.prompt", i)), []byte(fmt.Sprint("prompt ", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rename := map[string]string{"sheet-2.try-1.prompt": "sheet-1.try-1.prompt", "sheet-3.try-1.prompt": "sheet-2.try-1.prompt",
+		"sheet-9.try-1.prompt": "sheet-3.try-1.prompt"} // never recorded: nothing carried
+	if err := CarryPrompts(from, to, rename); err != nil {
+		t.Fatal(err)
+	}
+	all, err := ReadAll(filepath.Join(to, Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || string(all["sheet-1.try-1.prompt"]) != "prompt 2" || string(all["sheet-2.try-1.prompt"]) != "prompt 3" {
+		t.Fatalf("carried %q, want sheets 2 and 3 of the earlier run as 1 and 2", all)
+	}
+	paths := []string{filepath.Join(to, "sheet-1.try-1.prompt"), filepath.Join(to, "sheet-2.try-1.prompt"), filepath.Join(to, "sheet-3.try-1.prompt")}
+	if err := MaterializePrompts(paths); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"prompt 2", "prompt 3"} {
+		if b, err := os.ReadFile(paths[i]); err != nil || string(b) != want {
+			t.Fatalf("%s: %q, %v; want %q", paths[i], b, err, want)
+		}
+	}
+	if _, err := os.Stat(paths[2]); !os.IsNotExist(err) {
+		t.Fatalf("a prompt never recorded got a file: %v", err)
+	}
+}

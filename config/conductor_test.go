@@ -209,6 +209,8 @@ func TestValidateRejects(t *testing.T) {
 		{"no memory", func(c *Config) { c.ResourceLimits.MaxMemoryMB = -1 }, "resource_limits.max_memory_mb = -1 is below its floor of 64"},
 		{"zero interval", func(c *Config) { c.MonitorInterval = 0 }, `monitor_interval = "0s" is below its floor of 100ms`},
 		{"log level", func(c *Config) { c.LogLevel = "loud" }, `log_level "loud"`},
+		{"lease in fractions of a second", func(c *Config) { c.Fleet.LeaseTTL = strict.Duration(2900 * time.Millisecond) },
+			`fleet.lease_ttl = "2.9s" is not a whole number of seconds`},
 	}
 	for _, tt := range tests {
 		cfg := Defaults()

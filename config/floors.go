@@ -80,5 +80,10 @@ func (c *Config) floorProblems() []string {
 			out = append(out, fmt.Sprintf("%s = %q is below its floor of %s", f.key, f.value, strict.Duration(f.floor)))
 		}
 	}
+	// etcd grants leases in whole seconds: a fraction would be cut, and the
+	// lease end sooner than the member reckons.
+	if ttl := c.Fleet.LeaseTTL.D(); ttl%time.Second != 0 {
+		out = append(out, fmt.Sprintf("fleet.lease_ttl = %q is not a whole number of seconds (etcd grants leases in seconds)", c.Fleet.LeaseTTL))
+	}
 	return out
 }

@@ -24,6 +24,22 @@ func (m *Member) view() etcdView {
 // wakes at the fence's deadline, not only on its tick, and never waits on
 // etcd itself (probeLoop does).
 func (m *Member) fenceLoop(ctx context.Context) {
+	m.mu.Lock()
+	unknown := m.lease != 0 && m.acked.IsZero()
+	m.mu.Unlock()
+	if unknown {
+		// A restart that took up a lease but found no renewal time (left by
+		// a version that did not keep one): the first renewal, a moment
+		// away, tells; judging before it would stop the tries just adopted
+		// for want of a time nobody recorded. Bounded: a renewal that does
+		// not come lets the fence decide as usual.
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.renewed:
+		case <-time.After(m.opts.LeaseTTL/6 + 100*time.Millisecond):
+		}
+	}
 	for {
 		wait := m.fenceTick()
 		if until := m.checkFence(); !until.IsZero() {

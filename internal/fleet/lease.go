@@ -19,6 +19,7 @@ func (m *Member) leaseLoop(ctx context.Context) {
 	every := m.opts.LeaseTTL / 6
 	for {
 		m.keepAlive(ctx)
+		m.renewedOnce.Do(func() { close(m.renewed) })
 		select {
 		case <-ctx.Done():
 			return
@@ -35,8 +36,20 @@ func (m *Member) keepAlive(ctx context.Context) {
 	defer cancel()
 	sent := time.Now()
 	if lease != 0 {
-		_, err := m.cli.KeepAliveOnce(octx, lease)
+		res, err := m.cli.KeepAliveOnce(octx, lease)
 		switch {
+		case err == nil && time.Duration(res.TTL)*time.Second < m.opts.LeaseTTL:
+			// Taken up from a run with a shorter lease_ttl: etcd ends it
+			// sooner than this member's fence reckons, so another member
+			// could run its jobs while they still run here. Give it up: its
+			// jobs are placed again, and this member joins anew.
+			m.opts.Log.Warn("the fleet lease left by the previous run has a shorter TTL than lease_ttl: giving it up; its jobs are placed again",
+				"lease", fmt.Sprintf("%x", lease), "lease_ttl_seconds", res.TTL, "lease_ttl", m.opts.LeaseTTL)
+			m.cli.Revoke(context.WithoutCancel(octx), lease)
+			m.mu.Lock()
+			m.lease, m.validUntil, m.acked = 0, time.Time{}, time.Time{}
+			m.mu.Unlock()
+			m.Kick() // the claim round abandons what was lost
 		case err == nil:
 			m.confirm(lease, sent)
 			return

@@ -94,6 +94,10 @@ type Member struct {
 	fetchHeld map[string]time.Time
 
 	kick      chan struct{}
+	// renewed closes once the first renewal at start has been tried (see
+	// fenceLoop): a restart that found no renewal time on disk waits for it.
+	renewed     chan struct{}
+	renewedOnce sync.Once
 	limitsOut chan Limit
 	life      context.Context // ends when the member stops
 	cancel    context.CancelFunc
@@ -118,6 +122,7 @@ func New(opts Options) (*Member, error) {
 	}
 	m := &Member{opts: opts, cli: cli, st: store{cli}, disk: d, owned: owned, lost: map[string]bool{},
 		limits: map[string]time.Time{}, kick: make(chan struct{}, 1), limitsOut: make(chan Limit, 64), cancel: func() {},
+		renewed: make(chan struct{}),
 		life:    context.Background(),
 		lastErr: "not connected yet"}
 	m.lease = clientv3.LeaseID(d.loadLease())

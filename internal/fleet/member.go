@@ -93,16 +93,16 @@ type Member struct {
 	// then (bundles.go).
 	fetchHeld map[string]time.Time
 
-	kick      chan struct{}
+	kick chan struct{}
 	// renewed closes once the first renewal at start has been tried (see
 	// fenceLoop): a restart that found no renewal time on disk waits for it.
 	renewed     chan struct{}
 	renewedOnce sync.Once
-	limitsOut chan Limit
-	life      context.Context // ends when the member stops
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	stopOnce  sync.Once
+	limitsOut   chan Limit
+	life        context.Context // ends when the member stops
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	stopOnce    sync.Once
 }
 
 // New makes the member: it reads the claims a previous run kept (their

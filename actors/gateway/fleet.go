@@ -135,13 +135,7 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 			if err != nil {
 				return nil, err
 			}
-			defer stream.Close()
-			for stream.Receive() {
-				if err := send(stream.Msg()); err != nil {
-					return nil, err
-				}
-			}
-			return nil, stream.Err()
+			return nil, relayStream(stream, send)
 		})
 		return nil, err, true
 	case *messages.BundleRequest:
@@ -164,13 +158,7 @@ func (d *dispatcher) fleetHandle(ctx context.Context, req proto.Message, send fu
 			if err != nil {
 				return nil, err
 			}
-			defer stream.Close()
-			for stream.Receive() {
-				if err := send(stream.Msg()); err != nil {
-					return nil, err
-				}
-			}
-			return nil, stream.Err()
+			return nil, relayStream(stream, send)
 		})
 		if js, ok := reply.(*messages.JobStatus); ok && err == nil {
 			// Queued, claimed by nobody yet: no member has its events.
@@ -366,4 +354,19 @@ func (d *dispatcher) memberTop(ctx context.Context, f Fleet, m *messages.FleetTo
 		return nil, err
 	}
 	return res.Msg, nil
+}
+
+// relayStream passes every message of a stream routed to the job's member
+// on to this member's client, until it ends or the client goes.
+func relayStream[T any, PT interface {
+	*T
+	proto.Message
+}](stream *connect.ServerStreamForClient[T], send func(proto.Message) error) error {
+	defer stream.Close()
+	for stream.Receive() {
+		if err := send(PT(stream.Msg())); err != nil {
+			return err
+		}
+	}
+	return stream.Err()
 }

@@ -54,11 +54,17 @@ func (j *jobActor) prepareRunFolder(ctx actor.Context) {
 			}
 			return nil
 		}
-		for _, p := range logs {
-			if f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o600); err == nil {
-				f.Close()
-			}
-		}
+		createMissing(logs)
 		return nil
 	}, nil)
+}
+
+// createMissing creates each file that does not exist, empty, and leaves
+// the others as they are: it may run after the try has started writing.
+func createMissing(paths []string) {
+	for _, p := range paths {
+		if f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o600); err == nil {
+			f.Close()
+		}
+	}
 }

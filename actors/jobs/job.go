@@ -165,6 +165,7 @@ func (j *jobActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		j.initRun()
+		j.prepareRunFolder(ctx)
 		j.settleExitedAttempts(ctx)
 		j.adoptTries(ctx)
 		j.publish(ctx)

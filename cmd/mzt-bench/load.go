@@ -165,11 +165,12 @@ func historyList(mztBin, dir string, n int) (mid, text time.Duration, rss float6
 
 // queueTimes are the queue rows' measures: the time from the first
 // submission to the last job's end, submitted one CLI call per job (cli),
-// all in one `mzt run -` (batch) and by task-spooler (tsp); and the median
-// of one submitting call of each.
+// all in one `mzt run -` (batch) and by task-spooler (tsp: `tsp true`, which
+// execs /bin/true; tspBash: `tsp bash -c true`, the same command as mzt's
+// shell instrument runs); and the median of one submitting call of each.
 type queueTimes struct {
-	cli, batch, tsp  time.Duration
-	cliCall, tspCall time.Duration
+	cli, batch, tsp, tspBash time.Duration
+	cliCall, tspCall         time.Duration
 }
 
 // queueRounds interleaves the queue measures so that machine noise hits mzt
@@ -219,7 +220,7 @@ func queueVsTsp(mztBins []string, dir string, n int) (qts []queueTimes, err erro
 
 	per := max(n/queueRounds, 1)
 	qts = make([]queueTimes, len(mztBins))
-	var tspTotal time.Duration
+	var tspTotal, tspBashTotal time.Duration
 	var tspCalls []time.Duration
 	cliCalls := make([][]time.Duration, len(mztBins))
 	for r := range queueRounds {
@@ -235,6 +236,20 @@ func queueVsTsp(mztBins []string, dir string, n int) (qts []queueTimes, err erro
 			return nil, fmt.Errorf("tsp -w: %w", err)
 		}
 		tspTotal += time.Since(t0)
+
+		// The same command as mzt's shell instrument runs (bash -c PROMPT),
+		// so that the comparison does not credit task-spooler with a shell
+		// it does not start.
+		t0 = time.Now()
+		for range per {
+			if err := tsp("bash", "-c", "true"); err != nil {
+				return nil, fmt.Errorf("tsp bash: %w", err)
+			}
+		}
+		if err := tsp("-w"); err != nil {
+			return nil, fmt.Errorf("tsp -w: %w", err)
+		}
+		tspBashTotal += time.Since(t0)
 
 		for q, qu := range queues {
 			t0 = time.Now()
@@ -273,7 +288,8 @@ func queueVsTsp(mztBins []string, dir string, n int) (qts []queueTimes, err erro
 		}
 	}
 	for q := range qts {
-		qts[q].tsp, qts[q].cliCall, qts[q].tspCall = tspTotal, median(cliCalls[q]), median(tspCalls)
+		qts[q].tsp, qts[q].tspBash = tspTotal, tspBashTotal
+		qts[q].cliCall, qts[q].tspCall = median(cliCalls[q]), median(tspCalls)
 	}
 	return qts, nil
 }
@@ -287,6 +303,8 @@ func queueRows(n int, qt queueTimes, label string) []row {
 			tsp, fmt.Sprintf("%.2fx", qt.cli.Seconds()/qt.tsp.Seconds()), "<= 1.5x"},
 		{"the same, submitted by one mzt run - (batch)" + label, fmt.Sprintf("%.1f s", qt.batch.Seconds()),
 			tsp, fmt.Sprintf("%.2fx", qt.batch.Seconds()/qt.tsp.Seconds()), "< 1x"},
+		{"the same batch, against tsp bash -c true (the same command)" + label, fmt.Sprintf("%.1f s", qt.batch.Seconds()),
+			fmt.Sprintf("%.1f s tsp bash -c true", qt.tspBash.Seconds()), fmt.Sprintf("%.2fx", qt.batch.Seconds()/qt.tspBash.Seconds()), ""},
 		{"one mzt run of a one-sheet job, the CLI call (median)" + label, ms(qt.cliCall), ms(qt.tspCall) + " tsp true",
 			ratio(qt.cliCall, qt.tspCall), ""},
 	}

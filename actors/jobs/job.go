@@ -105,6 +105,7 @@ type jobSettings struct {
 	handover   <-chan struct{}    // closed: leave supervised tries running (mzt restart)
 	// orphanAfter is a job's orphan deadline (nil or 0: none).
 	orphanAfter func(jobID string) time.Duration
+	prep        *runPrep // nil: run folders are made at the first try
 }
 
 type sheetState struct {

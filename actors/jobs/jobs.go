@@ -101,6 +101,7 @@ type Actor struct {
 	drainTo    *actor.PID
 	drainTimer *mailbox.Timer
 
+	prep  *runPrep   // makes run folders ahead of their first try
 	queue queueState // groups, and outcomes queued jobs wait for
 	prune pruneState // finished jobs since history was last pruned
 }
@@ -157,11 +158,13 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.jobs, a.reserved = map[string]*entry{}, map[string]bool{}
 		a.slots = newSlots(a.cfg.MaxConcurrentSheets)
 		a.running = map[slotKey]*RunningSheet{}
+		a.prep = startRunPrep(a.log)
 		a.start(ctx)
 		a.loadSpent(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		a.timer.Stop()
 		a.drainTimer.Stop()
+		a.prep.stop() // a job actor that asks later is not prepared for: harmless
 	case *recovered:
 		a.onRecovered(ctx, m)
 	case *queueLoaded:
@@ -326,7 +329,7 @@ func (a *Actor) settings() jobSettings {
 		tracker: a.deps.Tracker, cgroups: a.deps.Cgroups, sup: a.deps.Supervisor, handover: a.deps.Handover,
 		stallAfter: time.Duration(a.cfg.Profiler.StallAfter), onStall: a.cfg.Profiler.OnStall,
 		stats: a.deps.Stats, maxSheets: a.cfg.MaxConcurrentSheets, logCap: int64(a.cfg.MaxLogMB) << 20,
-		hooks: a.cfg.Hooks, orphanAfter: orphanDeadlineOf(a.deps.Fleet)}
+		hooks: a.cfg.Hooks, orphanAfter: orphanDeadlineOf(a.deps.Fleet), prep: a.prep}
 }
 
 func (a *Actor) counts() *Counts {

@@ -1,10 +1,11 @@
 package jobs
 
 import (
+	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/mzt-dev/mzt/internal/mailbox"
 	"github.com/mzt-dev/mzt/internal/tryjournal"
 	"github.com/mzt-dev/mzt/messages"
 )
@@ -46,17 +47,81 @@ func (j *jobActor) prepareRunFolder(ctx actor.Context) {
 			logs = append(logs, out, errPath)
 		}
 	}
-	dir, log := j.set.logDir, j.log
-	mailbox.Go(ctx.ActorSystem().Root, nil, func() any {
-		if err := tryjournal.Prepare(dir); err != nil {
-			if log != nil {
-				log.Debug("prepare the run's log folder", "err", err)
-			}
-			return nil
+	j.set.prep.ask(prepRequest{dir: j.set.logDir, logs: logs})
+}
+
+// runPrep makes run folders ahead of their first try, one at a time, for
+// every job of the conductor: a batch of 10,000 submitted jobs (or as many
+// recovered at a start) asks as many times at once, and a goroutine each,
+// blocked in file creation, would each hold a thread. Requests beyond its
+// queue are dropped: preparing is only a head start.
+type runPrep struct {
+	reqs    chan prepRequest
+	quit    chan struct{}
+	done    chan struct{}
+	stopped sync.Once
+	log     *slog.Logger
+}
+
+type prepRequest struct {
+	dir  string
+	logs []string
+}
+
+// prepQueue bounds the run folders waiting to be made.
+const prepQueue = 4096
+
+func startRunPrep(log *slog.Logger) *runPrep {
+	p := &runPrep{reqs: make(chan prepRequest, prepQueue), quit: make(chan struct{}), done: make(chan struct{}), log: log}
+	go p.loop()
+	return p
+}
+
+// ask queues r, or drops it when the queue is full or p is nil.
+func (p *runPrep) ask(r prepRequest) {
+	if p == nil {
+		return
+	}
+	select {
+	case p.reqs <- r:
+	default:
+	}
+}
+
+// stop ends the worker; asks after it are dropped with the queue.
+func (p *runPrep) stop() {
+	if p == nil {
+		return
+	}
+	p.stopped.Do(func() { close(p.quit) })
+	<-p.done
+}
+
+func (p *runPrep) loop() {
+	defer close(p.done)
+	for {
+		select {
+		case <-p.quit:
+			return
+		case r := <-p.reqs:
+			p.prepare(r)
 		}
-		createMissing(logs)
-		return nil
-	}, nil)
+	}
+}
+
+func (p *runPrep) prepare(r prepRequest) {
+	defer func() {
+		if v := recover(); v != nil && p.log != nil {
+			p.log.Error("preparing a run's log folder panicked", "panic", v)
+		}
+	}()
+	if err := tryjournal.Prepare(r.dir); err != nil {
+		if p.log != nil {
+			p.log.Debug("prepare the run's log folder", "err", err)
+		}
+		return
+	}
+	createMissing(r.logs)
 }
 
 // createMissing creates each file that does not exist, empty, and leaves

@@ -134,7 +134,7 @@ func TestOrphanGuardCancelledByAClaimInTime(t *testing.T) {
 	wctx, cancel := context.WithCancel(ctx)
 	waited := make(chan error, 1)
 	go func() { _, err := next.Wait(wctx, spec.Token); waited <- err }()
-	time.Sleep(3 * after) // past the claim's own window: the wait holds it
+	time.Sleep(3 * after) // well past the deadline: the wait holds it (proving an absence, so a plain sleep)
 	if !groupAlive(p.PGID) {
 		t.Fatal("the try died while the conductor that claimed the supervisor waited on it")
 	}
